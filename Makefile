@@ -1,0 +1,71 @@
+# Hearth's two commands are `make run` and `make test`; both install what is missing first.
+# Everything else here is a step they share, or a tool for the people working on Hearth.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+# The app's tests run in dev profile with optimised dependencies (see Cargo.toml): quick to build,
+# and llama.cpp still runs at full speed.
+APP := target/debug/hearth-app
+CLI := target/debug/hearth
+UI_SOURCES := $(shell find ui/src ui/public -type f 2>/dev/null) ui/index.html ui/vite.config.ts ui/package-lock.json
+
+.PHONY: run test deps deps-test ui build test-rust test-ui test-e2e bindings icons package bench test-model clean-ui
+
+## make run: build everything and open the Hearth window.
+run: deps build
+	$(APP)
+
+## make test: every test — Rust unit and integration tests, the UI's Vitest suite and type check, and the
+## end-to-end test that drives the real window under Xvfb.
+test: deps-test build test-model
+	$(MAKE) test-rust test-ui test-e2e
+	@echo "make test: all suites passed"
+
+deps:
+	@src-tauri/scripts/install-deps.sh
+
+deps-test:
+	@src-tauri/scripts/install-deps.sh --for-tests
+
+test-model:
+	@tests/setup/fetch-test-model.sh >/dev/null
+
+ui: ui/dist/index.html
+
+ui/dist/index.html: $(UI_SOURCES)
+	cd ui && npm run build
+
+# The app embeds ui/dist at compile time, so the UI is built first.
+build: ui
+	$(CARGO) build -p hearth-app -p hearth-cli
+
+test-rust:
+	$(CARGO) test --workspace
+
+test-ui:
+	cd ui && npm run check && npm test
+
+test-e2e: build
+	node --test --test-concurrency=1 tests/e2e/
+
+## make bindings: regenerate ui/src/lib/api/bindings.ts from the Rust types (a test fails when stale).
+bindings:
+	$(CARGO) run -q -p hearth-app --bin export-bindings
+
+## make icons: regenerate the icon set from icons/hearth.svg.
+icons: deps
+	cd ui && npx tauri icon ../icons/hearth.svg -o ../src-tauri/icons
+	rm -rf src-tauri/icons/android src-tauri/icons/ios
+	cp icons/hearth.svg ui/public/hearth.svg
+
+## make package: a release build and a .deb (on macOS and Windows, `npx tauri build` there makes .dmg/.msi).
+package: deps ui
+	cd ui && npx tauri build --config ../src-tauri/tauri.conf.json --bundles deb -- --manifest-path ../src-tauri/Cargo.toml
+
+## make bench: how long `hearth probe` takes, and the app's time to first paint and idle memory.
+bench: deps-test build
+	node tests/bench/startup.mjs
+
+clean-ui:
+	rm -rf ui/dist

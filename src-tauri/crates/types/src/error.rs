@@ -1,0 +1,58 @@
+//! The one error shape that crosses the IPC boundary: a stable code a program can match on, a message a
+//! person can act on, and optional details for a bug report. The window shows `message`, never a Rust
+//! debug string.
+
+use serde::{Deserialize, Serialize};
+use specta::Type;
+
+/// Stable error codes. New codes are added at the end; none is ever renamed, since the UI and scripts
+/// match on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    /// Hearth's home folder could not be found or created.
+    HomeUnavailable,
+    /// Reading the hardware failed in a way that left no usable profile.
+    ProbeFailed,
+    /// Something that should not happen; the details say what.
+    Internal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+pub struct HearthError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub details: Option<String>,
+}
+
+impl HearthError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), details: None }
+    }
+
+    pub fn with_details(mut self, details: impl Into<String>) -> Self {
+        self.details = Some(details.into());
+        self
+    }
+}
+
+impl std::fmt::Display for HearthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for HearthError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The UI matches on this exact shape; a change here must be deliberate.
+    #[test]
+    fn error_serializes_as_code_message_details() {
+        let e = HearthError::new(ErrorCode::ProbeFailed, "Could not read the hardware.").with_details("x");
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(json, r#"{"code":"PROBE_FAILED","message":"Could not read the hardware.","details":"x"}"#);
+    }
+}

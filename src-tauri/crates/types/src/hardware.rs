@@ -1,0 +1,179 @@
+//! What Hearth knows about the machine it runs on (or an imagined one): the `HardwareProfile`.
+//! The `hardware` crate fills it from the OS, wgpu and llama.cpp; the fit planner reads it.
+//!
+//! Sizes are bytes in `u64`. They cross to TypeScript as `number`, which is exact up to 2^53 bytes
+//! (8 PiB), far beyond any memory we will see.
+
+use serde::{Deserialize, Serialize};
+use specta::Type;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct HardwareProfile {
+    pub os: OsInfo,
+    pub cpu: CpuInfo,
+    pub memory: MemoryInfo,
+    /// Every physical GPU, once each, software renderers excluded. Empty means "no GPU".
+    pub gpus: Vec<GpuInfo>,
+    /// The disk that holds the models folder; `None` when it could not be matched to a mount.
+    pub disk: Option<DiskInfo>,
+    /// The llama.cpp backends compiled into this build ("CPU", "Metal", "CUDA", "Vulkan", ...).
+    pub engine_backends: Vec<String>,
+    /// One plain sentence on what this machine is good for.
+    pub summary: String,
+    /// How long the probe took, for the curious and for the benchmark.
+    pub probe_ms: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct OsInfo {
+    /// "Linux", "macOS", "Windows".
+    pub name: String,
+    pub version: String,
+    /// "x86_64", "aarch64".
+    pub arch: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct CpuInfo {
+    pub brand: String,
+    pub physical_cores: u32,
+    pub logical_cores: u32,
+    pub features: SimdFeatures,
+}
+
+/// The SIMD extensions llama.cpp's CPU kernels care most about.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SimdFeatures {
+    pub avx: bool,
+    pub avx2: bool,
+    pub avx512: bool,
+    pub fma: bool,
+    pub f16c: bool,
+    pub neon: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct MemoryInfo {
+    pub total_bytes: u64,
+    pub available_bytes: u64,
+}
+
+/// A fresh reading of the figures that move while the app is open, for the Hardware view's refresh.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct MemoryNow {
+    pub memory: MemoryInfo,
+    /// Free VRAM per GPU, in the order of `HardwareProfile::gpus`; `None` where no source reports it.
+    pub gpu_free_bytes: Vec<Option<u64>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub enum GpuVendor {
+    Nvidia,
+    Amd,
+    Intel,
+    Apple,
+    Qualcomm,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub enum GpuKind {
+    Discrete,
+    Integrated,
+}
+
+/// Which source saw a GPU. Kept so the UI (and a bug report) can say why Hearth believes what it shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub enum GpuSource {
+    /// llama.cpp's own device list: the engine can run layers here.
+    Engine,
+    /// wgpu adapter enumeration: the OS exposes it through Vulkan, Metal or DirectX 12.
+    Wgpu,
+    /// sysinfo: the OS lists it (sysfs, NVML, IOKit, DXGI).
+    Os,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct GpuInfo {
+    pub name: String,
+    pub vendor: GpuVendor,
+    pub kind: GpuKind,
+    /// The llama.cpp backend that drives it in this build ("CUDA", "Metal", "Vulkan"), or `None` when
+    /// this build of the engine cannot use it.
+    pub engine_backend: Option<String>,
+    /// The graphics APIs the OS exposes it through ("Vulkan", "Metal", "DX12").
+    pub apis: Vec<String>,
+    /// Memory the GPU can use. On unified-memory machines this is the share of system RAM the GPU may
+    /// take (Metal's recommended working set), not extra memory on top of RAM.
+    pub vram_total_bytes: Option<u64>,
+    pub vram_free_bytes: Option<u64>,
+    /// True when the GPU's memory is the system RAM (Apple Silicon, integrated GPUs): the two must never
+    /// be added together.
+    pub unified_memory: bool,
+    pub sources: Vec<GpuSource>,
+}
+
+impl GpuInfo {
+    pub fn usable_by_engine(&self) -> bool {
+        self.engine_backend.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub enum DiskKind {
+    Ssd,
+    Hdd,
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DiskInfo {
+    /// The models folder this disk was chosen for.
+    pub models_dir: String,
+    pub mount_point: String,
+    pub file_system: String,
+    pub kind: DiskKind,
+    pub total_bytes: u64,
+    pub free_bytes: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profile_round_trips_through_json_in_camel_case() {
+        let profile = HardwareProfile {
+            os: OsInfo { name: "Linux".into(), version: "12".into(), arch: "x86_64".into() },
+            cpu: CpuInfo {
+                brand: "AMD Ryzen 9 7950X".into(),
+                physical_cores: 16,
+                logical_cores: 32,
+                features: SimdFeatures { avx2: true, ..Default::default() },
+            },
+            memory: MemoryInfo { total_bytes: 64 << 30, available_bytes: 40 << 30 },
+            gpus: vec![],
+            disk: None,
+            engine_backends: vec!["CPU".into()],
+            summary: "x".into(),
+            probe_ms: 12,
+        };
+        let json = serde_json::to_value(&profile).unwrap();
+        assert_eq!(json["memory"]["totalBytes"], 64u64 << 30);
+        assert_eq!(json["cpu"]["physicalCores"], 16);
+        let back: HardwareProfile = serde_json::from_value(json).unwrap();
+        assert_eq!(back, profile);
+    }
+}

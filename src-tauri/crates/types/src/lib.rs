@@ -1,0 +1,14 @@
+//! The data types that cross Hearth's boundaries: between the backend crates, to the window (their
+//! TypeScript twins are generated from these definitions by the app crate), and out of the CLI as JSON.
+//!
+//! Nothing here does work; these are plain records with serde and specta derives. Field names are
+//! camelCase on the wire because that is what TypeScript code expects to read.
+
+mod error;
+mod hardware;
+
+pub use error::{ErrorCode, HearthError};
+pub use hardware::{
+    CpuInfo, DiskInfo, DiskKind, GpuInfo, GpuKind, GpuSource, GpuVendor, HardwareProfile, MemoryInfo,
+    MemoryNow, OsInfo, SimdFeatures,
+};

@@ -1,0 +1,55 @@
+//! The typed boundary: every command (and, later, event) is registered here once, and the TypeScript
+//! the window uses is generated from these Rust signatures into `ui/src/lib/api/bindings.ts`.
+//! `cargo test -p hearth-app` fails when that file is stale; `make bindings` rewrites it.
+
+use specta_typescript::Typescript;
+use tauri_specta::{collect_commands, Builder, ErrorHandlingMode};
+
+use crate::commands;
+
+/// Where the generated file lives, relative to the workspace root.
+pub const BINDINGS_PATH: &str = "ui/src/lib/api/bindings.ts";
+
+pub fn specta_builder() -> Builder<tauri::Wry> {
+    Builder::<tauri::Wry>::new()
+        // Commands reject with a `HearthError`; the API module turns every rejection into one.
+        .error_handling(ErrorHandlingMode::Throw)
+        .commands(collect_commands![
+            commands::app::window_ready,
+            commands::hardware::hardware_profile,
+            commands::hardware::memory_now,
+        ])
+}
+
+fn exporter() -> Typescript {
+    Typescript::default().header("// Generated from the Rust types by `make bindings`. Do not edit.\n/* eslint-disable */")
+}
+
+/// Write the bindings to `path`.
+pub fn typescript_bindings(path: &std::path::Path) -> Result<(), String> {
+    specta_builder().export(exporter(), path).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    fn workspace_root() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    }
+
+    /// The committed bindings must be exactly what the Rust types generate today.
+    #[test]
+    fn generated_typescript_bindings_are_up_to_date() {
+        let fresh = std::env::temp_dir().join(format!("hearth-bindings-{}.ts", std::process::id()));
+        super::typescript_bindings(&fresh).expect("export bindings");
+        let fresh_text = std::fs::read_to_string(&fresh).expect("read fresh bindings");
+        let _ = std::fs::remove_file(&fresh);
+        let committed = std::fs::read_to_string(workspace_root().join(super::BINDINGS_PATH)).unwrap_or_default();
+        assert!(
+            committed == fresh_text,
+            "{} is stale: run `make bindings` and commit the result",
+            super::BINDINGS_PATH
+        );
+    }
+}

@@ -1,0 +1,5 @@
+//! The commands the window can call. Each is registered in `bindings.rs`, which also generates their
+//! TypeScript signatures.
+
+pub mod app;
+pub mod hardware;

@@ -1,0 +1,42 @@
+//! Hearth's desktop shell: a thin adapter between the window and the backend crates. Commands are a
+//! few lines each; everything they do lives in crates that are tested without a window.
+
+mod bindings;
+mod commands;
+mod state;
+
+pub use bindings::{specta_builder, typescript_bindings, BINDINGS_PATH};
+
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HEARTH_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let state = match state::AppState::new() {
+        Ok(state) => state,
+        Err(e) => {
+            // Nothing can work without a home folder; say so plainly rather than open a broken window.
+            eprintln!("Hearth cannot start: {}", e.message);
+            std::process::exit(1);
+        }
+    };
+    // Probe while the window and WebKit start, so the Hardware view paints with data at once.
+    state.warm_up();
+
+    let builder = specta_builder();
+    tauri::Builder::default()
+        .manage(state)
+        .invoke_handler(builder.invoke_handler())
+        .setup(move |app| {
+            builder.mount_events(app);
+            Ok(())
+        })
+        .run(tauri::generate_context!())
+        .unwrap_or_else(|e| {
+            eprintln!("Hearth stopped with an error: {e}");
+            std::process::exit(1);
+        });
+}

@@ -1,0 +1,52 @@
+// The Hardware view in the real window: what it shows must match what the OS reports.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { launchApp, saveScreenshot } from "./lib/app.mjs";
+
+function osMemTotalBytes() {
+  const kb = Number(/^MemTotal:\s+(\d+) kB/m.exec(readFileSync("/proc/meminfo", "utf8"))[1]);
+  return kb * 1024;
+}
+
+function osCpuBrand() {
+  const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"));
+  return m ? m[1].trim() : null;
+}
+
+test("the window opens on the Hardware view and shows this machine's CPU and RAM truthfully", async () => {
+  const app = await launchApp();
+  const { driver } = app;
+  try {
+    const brandEl = await driver.waitFor('[data-testid="cpu-brand"]');
+    const brand = await driver.text(brandEl);
+    const osBrand = osCpuBrand();
+    if (osBrand) assert.equal(brand, osBrand.replace(/\s+/g, " "));
+
+    const ramEl = await driver.find('[data-testid="ram-total"]');
+    const shownBytes = Number(await driver.attribute(ramEl, "data-bytes"));
+    assert.equal(shownBytes, osMemTotalBytes(), "RAM total must be exactly what /proc/meminfo reports");
+    const expectedText = `${(osMemTotalBytes() / 1024 ** 3).toFixed(1)} GB`;
+    assert.equal(await driver.text(ramEl), expectedText);
+
+    // The frame: Hardware is the current view; views that do not work yet are disabled, not dead links.
+    const hw = await driver.find('[data-testid="nav-hardware"]');
+    assert.equal(await driver.attribute(hw, "aria-current"), "page");
+    const chat = await driver.find('[data-testid="nav-chat"]');
+    assert.equal(await driver.property(chat, "disabled"), true);
+
+    // One sentence on what the machine is good for, and a GPU card that is honest about this machine.
+    const summary = await driver.text(await driver.find('[data-testid="summary"]'));
+    assert.match(summary, /models run|GPU/);
+    const gpuNames = await Promise.all((await driver.findAll('[data-testid="gpu-name"]')).map((e) => driver.text(e)));
+    assert.ok(gpuNames.length >= 1);
+    assert.ok(!gpuNames.some((n) => /llvmpipe|lavapipe|swiftshader/i.test(n)), `software renderer shown as a GPU: ${gpuNames}`);
+
+    // The window is 1280×800 as configured, and the screenshot is what a person sees.
+    const size = await driver.execute("return [window.innerWidth, window.innerHeight]");
+    assert.deepEqual(size, [1280, 800]);
+    await saveScreenshot(driver, "hardware");
+  } finally {
+    await app.stop();
+  }
+});

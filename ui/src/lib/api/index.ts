@@ -1,0 +1,53 @@
+// The only module that talks to Tauri. Views and stores import `api` from here, never
+// `@tauri-apps/api` and never the generated bindings' `commands` directly, so every rejection reaches
+// them as one shape: an `ApiError` carrying `{code, message, details}`.
+import { commands } from "./bindings";
+import type { HearthError } from "./bindings";
+
+export type * from "./bindings";
+
+export class ApiError extends Error {
+  readonly code: HearthError["code"];
+  readonly details: string | null;
+
+  constructor(e: HearthError) {
+    super(e.message);
+    this.name = "ApiError";
+    this.code = e.code;
+    this.details = e.details;
+  }
+}
+
+const CODES = new Set<string>(["HOME_UNAVAILABLE", "PROBE_FAILED", "INTERNAL"]);
+
+/** Whatever a command rejected with, as a `HearthError`. Tauri itself rejects with plain strings
+ * (unknown command, bad argument); those become INTERNAL with the string kept as details. */
+export function toHearthError(e: unknown): HearthError {
+  if (e instanceof ApiError) return { code: e.code, message: e.message, details: e.details };
+  if (e && typeof e === "object" && "code" in e && "message" in e) {
+    const o = e as { code: unknown; message: unknown; details?: unknown };
+    if (typeof o.code === "string" && CODES.has(o.code) && typeof o.message === "string") {
+      return {
+        code: o.code as HearthError["code"],
+        message: o.message,
+        details: typeof o.details === "string" ? o.details : null,
+      };
+    }
+  }
+  const details = e instanceof Error ? e.message : typeof e === "string" ? e : JSON.stringify(e);
+  return { code: "INTERNAL", message: "Something went wrong inside Hearth.", details: details ?? null };
+}
+
+async function call<T>(promise: Promise<T>): Promise<T> {
+  try {
+    return await promise;
+  } catch (e) {
+    throw new ApiError(toHearthError(e));
+  }
+}
+
+export const api = {
+  windowReady: () => call(commands.windowReady()),
+  hardwareProfile: () => call(commands.hardwareProfile()),
+  memoryNow: () => call(commands.memoryNow()),
+};

@@ -14,6 +14,9 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
     Builder::<tauri::Wry>::new()
         // Commands reject with a `HearthError`; the API module turns every rejection into one.
         .error_handling(ErrorHandlingMode::Throw)
+        // One TypeScript shape per type: our serde is symmetric, and split Serialize/Deserialize
+        // twins would only make the UI's types harder to read.
+        .disable_serde_phases()
         .commands(collect_commands![
             commands::app::window_ready,
             commands::hardware::hardware_profile,

@@ -8,6 +8,7 @@ mod state;
 pub use bindings::{specta_builder, typescript_bindings, BINDINGS_PATH};
 
 pub fn run() {
+    hardware::quiet_headless_vulkan();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("HEARTH_LOG").unwrap_or_else(|_| "warn".into()),

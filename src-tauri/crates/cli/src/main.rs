@@ -26,6 +26,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    hardware::quiet_headless_vulkan();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Probe { json } => probe::run(json),

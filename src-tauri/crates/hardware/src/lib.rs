@@ -22,6 +22,17 @@ pub use os_source::SysinfoGpus;
 use sources::{EngineDevice, EngineDeviceKind, EngineDevices, OsGpus, WgpuAdapters};
 pub use wgpu_source::WgpuEnumeration;
 
+/// On a machine with no desktop session (a server, CI, a container), Mesa's Vulkan device-select
+/// layer tries to reach a Wayland compositor and prints "XDG_RUNTIME_DIR is invalid" to stderr while
+/// wgpu enumerates adapters. Hearth enumerates every device itself, so the layer has nothing to do:
+/// turn it off in that case. Call from `main` before any thread starts (it sets an env variable).
+pub fn quiet_headless_vulkan() {
+    let headless = std::env::var_os("XDG_RUNTIME_DIR").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none();
+    if cfg!(target_os = "linux") && headless && std::env::var_os("NODEVICE_SELECT").is_none() {
+        std::env::set_var("NODEVICE_SELECT", "1");
+    }
+}
+
 /// The system facts that are not GPUs, gathered together so a fake machine can supply them too.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SystemFacts {

@@ -1,11 +1,13 @@
 //! What Hearth knows about the machine it runs on (or an imagined one): the `HardwareProfile`.
 //! The `hardware` crate fills it from the OS, wgpu and llama.cpp; the fit planner reads it.
 //!
-//! Sizes are bytes in `u64`. They cross to TypeScript as `number`, which is exact up to 2^53 bytes
-//! (8 PiB), far beyond any memory we will see.
+//! Sizes are bytes in `u64`. They cross to TypeScript as `number` (each such field says so with
+//! `#[specta(type = Number)]`, since specta refuses u64 by default): exact up to 2^53 bytes (8 PiB), far
+//! beyond any memory or disk we will see.
 
 use serde::{Deserialize, Serialize};
 use specta::Type;
+use specta_typescript::Number;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "camelCase")]
@@ -59,7 +61,9 @@ pub struct SimdFeatures {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "camelCase")]
 pub struct MemoryInfo {
+    #[specta(type = Number)]
     pub total_bytes: u64,
+    #[specta(type = Number)]
     pub available_bytes: u64,
 }
 
@@ -69,6 +73,7 @@ pub struct MemoryInfo {
 pub struct MemoryNow {
     pub memory: MemoryInfo,
     /// Free VRAM per GPU, in the order of `HardwareProfile::gpus`; `None` where no source reports it.
+    #[specta(type = Vec<Option<Number>>)]
     pub gpu_free_bytes: Vec<Option<u64>>,
 }
 
@@ -115,7 +120,9 @@ pub struct GpuInfo {
     pub apis: Vec<String>,
     /// Memory the GPU can use. On unified-memory machines this is the share of system RAM the GPU may
     /// take (Metal's recommended working set), not extra memory on top of RAM.
+    #[specta(type = Option<Number>)]
     pub vram_total_bytes: Option<u64>,
+    #[specta(type = Option<Number>)]
     pub vram_free_bytes: Option<u64>,
     /// True when the GPU's memory is the system RAM (Apple Silicon, integrated GPUs): the two must never
     /// be added together.
@@ -145,7 +152,9 @@ pub struct DiskInfo {
     pub mount_point: String,
     pub file_system: String,
     pub kind: DiskKind,
+    #[specta(type = Number)]
     pub total_bytes: u64,
+    #[specta(type = Number)]
     pub free_bytes: u64,
 }
 

@@ -1,5 +1,5 @@
-import { describe, expect, it, vi, beforeEach } from "vitest";
-import { render, screen, waitFor } from "@testing-library/svelte";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { cleanup, render, screen, waitFor } from "@testing-library/svelte";
 import type { HardwareProfile } from "$lib/api";
 
 const GIB = 1024 ** 3;
@@ -41,6 +41,8 @@ function profile(over: Partial<HardwareProfile> = {}): HardwareProfile {
     ...over,
   };
 }
+
+afterEach(cleanup);
 
 beforeEach(() => {
   calls.profile.mockReset();

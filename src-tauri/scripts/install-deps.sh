@@ -66,7 +66,10 @@ fi
 # --- the UI's packages -----------------------------------------------------------------------------
 if [ ! -d "$root/ui/node_modules" ] || [ "$root/ui/package-lock.json" -nt "$root/ui/node_modules/.package-lock.json" ]; then
   say "Installing the UI's npm packages"
-  (cd "$root/ui" && npm ci --no-audit --no-fund --loglevel=error)
+  # `npm install`, not `npm ci`: npm 11 leaves the optional per-platform packages of @tauri-apps/cli
+  # out of the lock file, and `npm ci` then refuses the lock as out of sync. The lock still pins every
+  # version that is in it.
+  (cd "$root/ui" && npm install --no-audit --no-fund --loglevel=error)
 fi
 
 # --- tauri-driver, for the end-to-end tests -------------------------------------------------------------

@@ -26,6 +26,8 @@ pub enum GgufError {
     BadTensor { tensor: String, why: String },
     #[error("metadata key {key:?} has the wrong type: expected {expected}")]
     WrongType { key: String, expected: &'static str },
+    #[error("metadata key {0:?} appears twice")]
+    DuplicateKey(String),
     #[error("the header is missing {0}")]
     Missing(&'static str),
     #[error("could not read the file: {0}")]

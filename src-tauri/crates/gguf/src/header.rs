@@ -105,6 +105,10 @@ pub fn parse(buf: &[u8]) -> Result<RawHeader> {
         let key = c.string("a metadata key", MAX_NAME)?;
         let value_type = c.u32()?;
         let value = read_value(&mut c, &key, value_type, true)?;
+        if metadata.contains_key(&key) {
+            // llama.cpp refuses such a file; so do we, rather than guess which value is meant.
+            return Err(GgufError::DuplicateKey(key));
+        }
         metadata.insert(key, value);
     }
 

@@ -216,7 +216,10 @@ pub fn model(shape: &Shape, q: Quant, vocab_strings: bool) -> GgufWriter {
         .u32(&k("attention.key_length"), shape.head_dim as u32)
         .u32(&k("attention.value_length"), shape.head_dim as u32)
         .f32(&k("rope.freq_base"), 500000.0)
-        .str("tokenizer.ggml.model", "gpt2")
+        .f32(&k("attention.layer_norm_rms_epsilon"), 1e-5)
+        // Without the token list there is no tokenizer to name; "none" is what llama.cpp accepts then,
+        // so it can load these headers in a dry run.
+        .str("tokenizer.ggml.model", if vocab_strings { "gpt2" } else { "none" })
         .u32("tokenizer.ggml.bos_token_id", 1)
         .u32("tokenizer.ggml.eos_token_id", 2);
     if let Some((n, used)) = shape.experts {

@@ -194,8 +194,9 @@ fn unknown_value_types_and_nested_arrays_are_refused() {
 #[test]
 fn a_missing_architecture_or_a_wrong_typed_key_is_an_error() {
     assert_eq!(parse_bytes(&claims(0, 0, &[])), Err(GgufError::Missing("general.architecture")));
-    let w = small().str("llama.block_count", "many");
-    // The later key wins in the map; a string where a number belongs is named.
+    let w = small().str("llama.context_length", "long");
+    assert_eq!(parse_bytes(&w.to_bytes()), Err(GgufError::DuplicateKey("llama.context_length".into())));
+    let w = write::GgufWriter::new("llama").str("llama.block_count", "many");
     assert!(matches!(parse_bytes(&w.to_bytes()), Err(GgufError::WrongType { .. })));
 }
 

@@ -5,6 +5,7 @@
 //! fake machine, and are merged per physical device in [`merge`]. The GPU sources are queried on their
 //! own threads: wgpu's Vulkan start-up is the slow part and should not wait for the others.
 
+pub mod catalog;
 mod engine_source;
 pub mod merge;
 mod os_source;
@@ -123,6 +124,7 @@ pub fn assemble(
         gpus,
         disk: facts.disk,
         engine_backends,
+        ram_bandwidth_gbps: None,
         summary: String::new(),
         probe_ms: 0,
     };

@@ -257,6 +257,7 @@ fn finish(d: Device) -> GpuInfo {
     }
 
     GpuInfo {
+        bandwidth_gbps: crate::catalog::bandwidth_for(&name),
         name,
         vendor,
         kind,

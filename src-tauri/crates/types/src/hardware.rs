@@ -21,6 +21,8 @@ pub struct HardwareProfile {
     pub disk: Option<DiskInfo>,
     /// The llama.cpp backends compiled into this build ("CPU", "Metal", "CUDA", "Vulkan", ...).
     pub engine_backends: Vec<String>,
+    /// RAM bandwidth in GB/s, measured (or, for an imagined machine, typical for its class).
+    pub ram_bandwidth_gbps: Option<f32>,
     /// One plain sentence on what this machine is good for.
     pub summary: String,
     /// How long the probe took, for the curious and for the benchmark.
@@ -127,6 +129,8 @@ pub struct GpuInfo {
     /// True when the GPU's memory is the system RAM (Apple Silicon, integrated GPUs): the two must never
     /// be added together.
     pub unified_memory: bool,
+    /// Memory bandwidth in GB/s, from Hearth's table of known GPUs; it sets decoding speed.
+    pub bandwidth_gbps: Option<f32>,
     pub sources: Vec<GpuSource>,
 }
 
@@ -176,6 +180,7 @@ mod tests {
             gpus: vec![],
             disk: None,
             engine_backends: vec!["CPU".into()],
+            ram_bandwidth_gbps: None,
             summary: "x".into(),
             probe_ms: 12,
         };

@@ -5,9 +5,11 @@
 //! camelCase on the wire because that is what TypeScript code expects to read.
 
 mod error;
+mod fit;
 mod hardware;
 
 pub use error::{ErrorCode, HearthError};
+pub use fit::{CacheType, DeviceUse, FitPlan, LoadSettings, MemoryBreakdown, PlanMode, SpeedRange, Verdict};
 pub use hardware::{
     CpuInfo, DiskInfo, DiskKind, GpuInfo, GpuKind, GpuSource, GpuVendor, HardwareProfile, MemoryInfo,
     MemoryNow, OsInfo, SimdFeatures,

@@ -1,0 +1,79 @@
+//! How much memory the planner may use on each device of a machine.
+//!
+//! - A GPU the engine can use: its free VRAM (what llama.cpp reported), plus what Hearth would free by
+//!   unloading its own models, less the backend's own context and the safety margin.
+//! - RAM: the total less what the system keeps (max(2 GiB, 10 %)), plus what Hearth would free. Total,
+//!   not "available": the verdict should not flicker with a browser's tabs.
+//! - Unified memory (Apple Silicon): the GPU's budget is Metal's recommended working set, and RAM and
+//!   GPU are one pool, so whatever the GPU takes is also taken from RAM (never counted twice).
+
+use types::{GpuVendor, HardwareProfile, LoadSettings};
+
+pub const MIB: u64 = 1 << 20;
+pub const GIB: u64 = 1 << 30;
+
+#[derive(Debug, Clone)]
+pub struct GpuBudget {
+    pub name: String,
+    /// For weights, KV and compute, after overhead and margin.
+    pub budget: u64,
+    /// The backend's own context, reported as overhead in the plan.
+    pub overhead: u64,
+    pub unified: bool,
+    pub bandwidth_gbps: f32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Budgets {
+    pub gpus: Vec<GpuBudget>,
+    pub ram: u64,
+    pub ram_bandwidth_gbps: f32,
+}
+
+/// The backend's context on the device (CUDA's is about 460 MiB with cuBLAS; Metal's about 512 MiB).
+fn backend_overhead(vendor: GpuVendor, backend: &str) -> u64 {
+    match (vendor, backend) {
+        (GpuVendor::Apple, _) | (_, "Metal") => 512 * MIB,
+        _ => 460 * MIB,
+    }
+}
+
+/// RAM the system keeps for itself.
+pub fn ram_reserve(total: u64) -> u64 {
+    (2 * GIB).max(total / 10)
+}
+
+/// Bandwidth of a GPU not in Hearth's table: a cautious mid-range figure.
+const UNKNOWN_GPU_GBPS: f32 = 250.0;
+/// RAM bandwidth when it was not measured: single-channel-ish laptop memory.
+const UNKNOWN_RAM_GBPS: f32 = 20.0;
+
+pub fn budgets(hw: &HardwareProfile, s: &LoadSettings) -> Budgets {
+    let gpus = hw
+        .gpus
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| g.usable_by_engine())
+        .map(|(i, g)| {
+            let overhead = backend_overhead(g.vendor, g.engine_backend.as_deref().unwrap_or_default());
+            let free = g.vram_free_bytes.or(g.vram_total_bytes).unwrap_or(0)
+                + s.freed_gpu_bytes.get(i).copied().unwrap_or(0);
+            let free = free.min(g.vram_total_bytes.unwrap_or(u64::MAX));
+            GpuBudget {
+                name: g.name.clone(),
+                budget: free.saturating_sub(overhead + s.safety_margin_bytes),
+                overhead,
+                unified: g.unified_memory,
+                bandwidth_gbps: g.bandwidth_gbps.unwrap_or(UNKNOWN_GPU_GBPS),
+            }
+        })
+        // A GPU with no memory to speak of is not worth a layer.
+        .filter(|g| g.budget > 256 * MIB)
+        .collect();
+    let total = hw.memory.total_bytes;
+    Budgets {
+        gpus,
+        ram: total.saturating_sub(ram_reserve(total)) + s.freed_ram_bytes,
+        ram_bandwidth_gbps: hw.ram_bandwidth_gbps.unwrap_or(UNKNOWN_RAM_GBPS),
+    }
+}

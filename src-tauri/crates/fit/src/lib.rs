@@ -1,0 +1,238 @@
+//! The fit planner: will this model file run on this machine, how, and how fast?
+//!
+//! `plan` is a pure function of a model's header facts, a hardware profile (this machine or an
+//! imagined one) and the load settings. It tries the asked-for context, then shorter ones down to
+//! min(4096, trained); at each it finds the most layers the GPUs take (mixture-of-experts models first
+//! try leaving their experts in RAM), and checks that the rest fits in RAM. The memory model is
+//! llama.cpp's, checked against its own figures in `tests/llama_cpp_agreement.rs`.
+
+mod budget;
+mod model;
+mod place;
+mod speed;
+
+use gguf::ModelFacts;
+use types::{DeviceUse, FitPlan, HardwareProfile, LoadSettings, PlanMode, Verdict};
+
+pub use budget::{budgets, ram_reserve, Budgets, GIB, MIB};
+pub use model::ModelMemory;
+use place::{Knobs, Placement};
+
+/// Context asked for when the settings leave it open: the trained context, capped here.
+pub const DEFAULT_CONTEXT: u32 = 8192;
+/// The smallest context worth offering.
+pub const MIN_USEFUL_CONTEXT: u32 = 4096;
+
+pub fn plan(facts: &ModelFacts, hw: &HardwareProfile, s: &LoadSettings) -> FitPlan {
+    if facts.layer_count == 0 || facts.tensors.is_empty() {
+        return grey(s, "The model's header does not describe its layers, so Hearth cannot tell.");
+    }
+    let m = ModelMemory::from_facts(facts);
+    let b = budgets(hw, s);
+    let trained = facts.context_length.map(|c| c.min(u64::from(u32::MAX)) as u32).filter(|c| *c > 0);
+    let requested = s.context.unwrap_or_else(|| trained.unwrap_or(DEFAULT_CONTEXT).min(DEFAULT_CONTEXT)).max(256);
+    let floor = trained.unwrap_or(MIN_USEFUL_CONTEXT).min(MIN_USEFUL_CONTEXT).min(requested);
+
+    let mut ctx = requested;
+    loop {
+        if let Some((p, knobs)) = place_at(&m, &b, s, ctx) {
+            return finish(&m, &b, p, knobs, requested);
+        }
+        if ctx <= floor {
+            break;
+        }
+        ctx = (ctx / 2).max(floor);
+    }
+    red(&m, &b, s, requested, floor)
+}
+
+fn knobs(s: &LoadSettings, n_ctx: u32, experts_on_cpu: bool) -> Knobs {
+    Knobs {
+        n_ctx,
+        ubatch: s.ubatch.max(1),
+        cache_k: s.cache_k,
+        cache_v: s.cache_v,
+        // A quantized V cache needs flash attention; llama.cpp turns it on for it.
+        flash_attention: s.flash_attention || s.cache_v != types::CacheType::F16,
+        experts_on_cpu,
+    }
+}
+
+/// The best placement at one context: a full offload if it fits, else (for MoE) experts in RAM, else
+/// the most layers the GPUs take.
+fn place_at(m: &ModelMemory, b: &Budgets, s: &LoadSettings, n_ctx: u32) -> Option<(Placement, Knobs)> {
+    let k = knobs(s, n_ctx, false);
+    let full = m.layers as u32 + 1;
+    if !b.gpus.is_empty() {
+        if let Some(p) = place::place(m, b, k, full).filter(|p| p.ram_ok) {
+            return Some((p, k));
+        }
+        if m.layer_experts.iter().any(|e| *e > 0) {
+            let ke = knobs(s, n_ctx, true);
+            if let Some(p) = place::place(m, b, ke, full).filter(|p| p.ram_ok) {
+                return Some((p, ke));
+            }
+        }
+    }
+    place::best(m, b, k).map(|p| (p, k))
+}
+
+fn gb(bytes: u64) -> String {
+    format!("{:.1} GB", bytes as f64 / GIB as f64)
+}
+
+fn ctx_label(ctx: u32) -> String {
+    if ctx >= 1024 && ctx % 1024 == 0 {
+        format!("{}K", ctx / 1024)
+    } else {
+        ctx.to_string()
+    }
+}
+
+fn finish(
+    m: &ModelMemory,
+    b: &Budgets,
+    p: Placement,
+    k: Knobs,
+    requested: u32,
+) -> FitPlan {
+    let full = m.layers as u32 + 1;
+    let has_gpu = !b.gpus.is_empty();
+    let mode = if !has_gpu || p.n_gpu_layers == 0 {
+        PlanMode::Cpu
+    } else if p.experts_on_cpu {
+        PlanMode::ExpertsOnCpu
+    } else if p.n_gpu_layers == full {
+        PlanMode::FullGpu
+    } else {
+        PlanMode::PartialGpu
+    };
+    let shorter = k.n_ctx < requested;
+    let best_possible = match mode {
+        PlanMode::FullGpu => true,
+        PlanMode::Cpu => !has_gpu,
+        _ => false,
+    };
+    let verdict = if best_possible && !shorter { Verdict::Green } else { Verdict::Yellow };
+    let what = match mode {
+        PlanMode::FullGpu => "Full GPU".to_string(),
+        PlanMode::Cpu if has_gpu => "CPU only".to_string(),
+        PlanMode::Cpu => "Fits in RAM".to_string(),
+        PlanMode::ExpertsOnCpu => "GPU · experts in RAM".to_string(),
+        PlanMode::PartialGpu => format!("Partial GPU · {}/{} layers", p.n_gpu_layers, full),
+        PlanMode::None => String::new(),
+    };
+    let label = if shorter { format!("Fits at {} context · {what}", ctx_label(k.n_ctx)) } else { what };
+
+    let gpu_names = if b.gpus.len() == 1 { b.gpus[0].name.clone() } else { format!("{} GPUs", b.gpus.len()) };
+    let reason = match mode {
+        PlanMode::FullGpu => format!("Every layer and the {} context fit in the memory of {gpu_names}.", ctx_label(k.n_ctx)),
+        PlanMode::Cpu if has_gpu => format!("{gpu_names} cannot hold even one layer beside its other work, so it runs on the CPU."),
+        PlanMode::Cpu => format!("No usable GPU: the model and its {} context fit in RAM and run on the CPU.", ctx_label(k.n_ctx)),
+        PlanMode::ExpertsOnCpu => "The shared weights and the context fit on the GPU; the experts stay in RAM, which is slower.".to_string(),
+        PlanMode::PartialGpu => format!(
+            "{} of {} layers fit on {gpu_names}; the rest run on the CPU from RAM, which is slower.",
+            p.n_gpu_layers, full
+        ),
+        PlanMode::None => String::new(),
+    };
+    let reason = if shorter {
+        format!("At the {} context asked for it does not fit; at {} it does. {reason}", ctx_label(requested), ctx_label(k.n_ctx))
+    } else {
+        reason
+    };
+
+    let tokens_per_second = speed::predict(&p, b, 1.0);
+    let cpu = p.devices.len() - 1;
+    let devices: Vec<DeviceUse> = p
+        .devices
+        .iter()
+        .enumerate()
+        .filter(|(i, d)| *i == cpu || d.memory.total() > 0)
+        .map(|(i, d)| DeviceUse {
+            name: if i == cpu { "CPU".to_string() } else { b.gpus[i].name.clone() },
+            is_gpu: i != cpu,
+            layers: d.layers,
+            has_output: d.has_output,
+            memory: d.memory,
+            total_bytes: d.memory.total(),
+            budget_bytes: d.budget,
+        })
+        .collect();
+    FitPlan {
+        verdict,
+        label,
+        reason,
+        mode,
+        gpu_layers: p.n_gpu_layers,
+        total_layers: full,
+        context: k.n_ctx,
+        requested_context: requested,
+        cache_k: k.cache_k,
+        cache_v: k.cache_v,
+        flash_attention: k.flash_attention,
+        total_bytes: devices.iter().map(|d| d.total_bytes).sum(),
+        devices,
+        tokens_per_second,
+    }
+}
+
+fn red(m: &ModelMemory, b: &Budgets, s: &LoadSettings, requested: u32, floor: u32) -> FitPlan {
+    let k = knobs(s, floor, false);
+    let kv: u64 = (0..m.layers).map(|il| m.kv_layer(il, floor, k.ubatch, k.cache_k, k.cache_v)).sum();
+    let needs = m.weights_total() + kv + m.compute(floor, k.ubatch, k.flash_attention, true);
+    let unified = b.gpus.iter().any(|g| g.unified);
+    // On unified memory the GPU's share is inside RAM: the pool is RAM alone.
+    let has = if unified { b.ram } else { b.ram + b.gpus.iter().map(|g| g.budget).sum::<u64>() };
+    let full = m.layers as u32 + 1;
+    FitPlan {
+        verdict: Verdict::Red,
+        label: format!("Too large · needs {}, has {}", gb(needs), gb(has)),
+        reason: format!(
+            "Its weights ({}) and a {} context need {} but this machine can give it {}{}.",
+            gb(m.weights_total()),
+            ctx_label(floor),
+            gb(needs),
+            gb(has),
+            if b.gpus.is_empty() { " of RAM" } else { " of GPU memory and RAM together" }
+        ),
+        mode: PlanMode::None,
+        gpu_layers: 0,
+        total_layers: full,
+        context: floor,
+        requested_context: requested,
+        cache_k: k.cache_k,
+        cache_v: k.cache_v,
+        flash_attention: k.flash_attention,
+        devices: Vec::new(),
+        total_bytes: needs,
+        tokens_per_second: None,
+    }
+}
+
+fn grey(s: &LoadSettings, reason: &str) -> FitPlan {
+    FitPlan {
+        verdict: Verdict::Grey,
+        label: "Unknown · header unavailable".to_string(),
+        reason: reason.to_string(),
+        mode: PlanMode::None,
+        gpu_layers: 0,
+        total_layers: 0,
+        context: 0,
+        requested_context: s.context.unwrap_or(0),
+        cache_k: s.cache_k,
+        cache_v: s.cache_v,
+        flash_attention: s.flash_attention,
+        devices: Vec::new(),
+        total_bytes: 0,
+        tokens_per_second: None,
+    }
+}
+
+/// The plan for a file whose header could not be read.
+pub fn unknown(s: &LoadSettings, why: &str) -> FitPlan {
+    grey(s, &format!("Hearth could not read the model's header: {why}."))
+}
+
+#[cfg(test)]
+mod tests;

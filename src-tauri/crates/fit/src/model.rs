@@ -1,0 +1,152 @@
+//! A model's memory as llama.cpp lays it out, from its header: weights grouped into the input layer
+//! (token embedding, always in RAM), each transformer layer, and the output layer; mixture-of-experts
+//! weights counted apart so they can be left in RAM; and what llama.cpp needs for K/V and compute.
+
+use gguf::ModelFacts;
+use types::CacheType;
+
+#[derive(Debug, Clone)]
+pub struct ModelMemory {
+    pub layers: usize,
+    /// `token_embd` and anything else outside the layers and the output.
+    pub input: u64,
+    /// Per layer: all its weights.
+    pub layer: Vec<u64>,
+    /// Per layer: the part of `layer` that is expert weights (`*_exps`).
+    pub layer_experts: Vec<u64>,
+    /// `output.weight` and `output_norm`, as in the file.
+    pub output: u64,
+    /// No `output.weight`: the embedding doubles as the output, and llama.cpp loads a second copy of it
+    /// on the GPU that holds the output layer.
+    pub tied_output: bool,
+    pub embd_bytes: u64,
+    pub embd: u64,
+    pub ff: u64,
+    pub vocab: u64,
+    pub heads: u64,
+    pub head_count_kv: Vec<u64>,
+    pub key_length: u64,
+    pub value_length: u64,
+    pub swa_layers: Vec<bool>,
+    pub sliding_window: u64,
+    /// Experts used per token over experts in all, for speed: 1.0 for dense models.
+    pub active_expert_share: f64,
+    /// Experts used per token; 0 for dense models.
+    pub experts_used: u64,
+}
+
+fn layer_index(name: &str) -> Option<usize> {
+    name.strip_prefix("blk.")?.split('.').next()?.parse().ok()
+}
+
+impl ModelMemory {
+    pub fn from_facts(f: &ModelFacts) -> Self {
+        let layers = f.layer_count as usize;
+        let mut layer = vec![0u64; layers];
+        let mut layer_experts = vec![0u64; layers];
+        let (mut input, mut output, mut has_output, mut embd_bytes) = (0u64, 0u64, false, 0u64);
+        for t in &f.tensors {
+            match layer_index(&t.name) {
+                Some(il) if il < layers => {
+                    layer[il] += t.bytes;
+                    if t.name.contains("_exps") {
+                        layer_experts[il] += t.bytes;
+                    }
+                }
+                _ if t.name.starts_with("output") => {
+                    output += t.bytes;
+                    has_output |= t.name == "output.weight";
+                }
+                _ => {
+                    if t.name == "token_embd.weight" {
+                        embd_bytes = t.bytes;
+                    }
+                    input += t.bytes;
+                }
+            }
+        }
+        let heads = f.head_count.iter().copied().max().unwrap_or(1).max(1);
+        let embd = f.embedding_length.unwrap_or(0);
+        let ff = f.feed_forward_length.iter().copied().max().unwrap_or(4 * embd);
+        let active_expert_share = match (f.expert_count, f.expert_used_count) {
+            (Some(n), Some(u)) if n > 1 && u > 0 => f64::from(u) / f64::from(n),
+            _ => 1.0,
+        };
+        let experts_used = match (f.expert_count, f.expert_used_count) {
+            (Some(n), Some(u)) if n > 1 => u64::from(u),
+            _ => 0,
+        };
+        Self {
+            experts_used,
+            layers,
+            input,
+            layer,
+            layer_experts,
+            output,
+            tied_output: !has_output,
+            embd_bytes,
+            embd,
+            ff,
+            vocab: f.vocab_size.unwrap_or(32000),
+            heads,
+            head_count_kv: if f.head_count_kv.len() == layers { f.head_count_kv.clone() } else { vec![heads; layers] },
+            key_length: f.key_length.unwrap_or(embd / heads),
+            value_length: f.value_length.unwrap_or(embd / heads),
+            swa_layers: if f.sliding_window_layers.len() == layers { f.sliding_window_layers.clone() } else { vec![false; layers] },
+            sliding_window: f.sliding_window.unwrap_or(0),
+            active_expert_share,
+        }
+    }
+
+    pub fn weights_total(&self) -> u64 {
+        self.input + self.layer.iter().sum::<u64>() + self.output
+    }
+
+    /// The output layer's bytes on a device; a tied embedding costs its copy only on a GPU.
+    pub fn output_on(&self, gpu: bool) -> u64 {
+        self.output + if self.tied_output && gpu { self.embd_bytes } else { 0 }
+    }
+
+    /// K/V bytes of layer `il` at `n_ctx`: cells are `n_ctx` padded to 256; sliding-window layers hold
+    /// `window + ubatch` cells at most, also padded to 256 (llama.cpp's `llama_kv_cache_iswa`).
+    pub fn kv_layer(&self, il: usize, n_ctx: u32, ubatch: u32, k: CacheType, v: CacheType) -> u64 {
+        let cells = pad256(u64::from(n_ctx));
+        let cells = if self.swa_layers[il] && self.sliding_window > 0 {
+            cells.min(pad256(self.sliding_window + u64::from(ubatch)))
+        } else {
+            cells
+        };
+        let kv_heads = self.head_count_kv[il];
+        let per_cell = kv_heads as f64
+            * (self.key_length as f64 * k.bytes_per_element() + self.value_length as f64 * v.bytes_per_element());
+        (cells as f64 * per_cell).round() as u64
+    }
+
+    /// The compute buffer llama.cpp reserves on a device, from its graph at `n_ubatch` tokens: the
+    /// largest live set of one layer (FFN activations, or the K·Q scores without flash attention),
+    /// or the logits on the device that holds the output layer, plus the attention mask.
+    /// Calibrated against llama.cpp's own figures (see tests/llama_cpp_agreement.rs).
+    pub fn compute(&self, n_ctx: u32, ubatch: u32, flash_attention: bool, has_output: bool) -> u64 {
+        let ub = u64::from(ubatch);
+        let cells = pad256(u64::from(n_ctx));
+        let ffn = if self.experts_used > 0 {
+            // Mixture of experts: gate, up and their product for every expert a token uses.
+            4 * ub * (3 * self.experts_used * self.ff + (self.experts_used + 1) * self.embd)
+        } else {
+            4 * ub * (2 * self.ff + self.embd)
+        };
+        let attention = if flash_attention { 4 * ub * self.embd * 2 } else { 4 * self.heads * cells * ub };
+        let logits = if has_output { 4 * self.vocab * ub + 4 * ub * self.embd * 2 } else { 0 };
+        let mask = 2 * cells * ub;
+        ffn.max(attention).max(logits) + mask
+    }
+
+    /// The output buffer: one row of logits per sequence.
+    pub fn output_buffer(&self) -> u64 {
+        4 * self.vocab
+    }
+}
+
+pub fn pad256(n: u64) -> u64 {
+    n.div_ceil(256) * 256
+}

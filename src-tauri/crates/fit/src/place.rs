@@ -1,0 +1,141 @@
+//! Where each layer goes, as llama.cpp would place it for a given `n_gpu_layers`: the last layers go to
+//! the GPUs (split between several in proportion to their budgets, as llama.cpp's default
+//! `tensor_split` follows free memory), the output layer joins them only when every layer does, the
+//! input layer stays in RAM. The planner asks for the largest `n_gpu_layers` whose every device fits.
+
+use types::{CacheType, MemoryBreakdown};
+
+use crate::budget::Budgets;
+use crate::model::ModelMemory;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Knobs {
+    pub n_ctx: u32,
+    pub ubatch: u32,
+    pub cache_k: CacheType,
+    pub cache_v: CacheType,
+    pub flash_attention: bool,
+    /// Leave expert weights in RAM, keep the rest of every layer on the GPUs.
+    pub experts_on_cpu: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Placement {
+    /// As llama.cpp counts it: layers on GPUs, plus one when the output layer is there too.
+    pub n_gpu_layers: u32,
+    pub experts_on_cpu: bool,
+    /// One entry per GPU budget, then the CPU last.
+    pub devices: Vec<DeviceLoad>,
+    /// Whether the CPU side (and, on unified memory, the whole pool) fits in RAM.
+    pub ram_ok: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeviceLoad {
+    pub layers: u32,
+    pub has_output: bool,
+    pub memory: MemoryBreakdown,
+    pub budget: u64,
+    /// Bytes read from this device per generated token (for speed).
+    pub bytes_per_token: u64,
+}
+
+impl DeviceLoad {
+    fn empty(budget: u64) -> Self {
+        Self { layers: 0, has_output: false, memory: MemoryBreakdown::default(), budget, bytes_per_token: 0 }
+    }
+}
+
+/// The loads for exactly `ngl` layers offloaded. `None` when a GPU overflows.
+pub fn place(m: &ModelMemory, b: &Budgets, k: Knobs, ngl: u32) -> Option<Placement> {
+    let n = m.layers;
+    let on_gpu_layers = (ngl as usize).min(n);
+    let output_on_gpu = ngl as usize > n && !b.gpus.is_empty();
+    let first_gpu_layer = n - on_gpu_layers;
+    let cpu_index = b.gpus.len();
+    let mut dev: Vec<DeviceLoad> = b.gpus.iter().map(|g| DeviceLoad::empty(g.budget)).collect();
+    dev.push(DeviceLoad::empty(b.ram));
+
+    // Split the offloaded layers between GPUs in proportion to their budgets, in order.
+    let total_budget: u64 = b.gpus.iter().map(|g| g.budget).sum::<u64>().max(1);
+    let mut cumulative = Vec::with_capacity(b.gpus.len());
+    let mut acc = 0u64;
+    for g in &b.gpus {
+        acc += g.budget;
+        cumulative.push(acc as f64 / total_budget as f64);
+    }
+    let gpu_for = |il: usize| -> usize {
+        if il < first_gpu_layer || b.gpus.is_empty() {
+            return cpu_index;
+        }
+        let frac = (il - first_gpu_layer) as f64 / on_gpu_layers.max(1) as f64;
+        cumulative.iter().position(|c| frac < *c).unwrap_or(b.gpus.len() - 1)
+    };
+
+    let active = |bytes: u64, experts: u64| -> u64 {
+        bytes - experts + (experts as f64 * m.active_expert_share) as u64
+    };
+    for il in 0..n {
+        let d = gpu_for(il);
+        let kv = m.kv_layer(il, k.n_ctx, k.ubatch, k.cache_k, k.cache_v);
+        let (w, experts) = (m.layer[il], m.layer_experts[il]);
+        if d != cpu_index && k.experts_on_cpu && experts > 0 {
+            dev[d].memory.weights += w - experts;
+            dev[d].bytes_per_token += w - experts;
+            dev[cpu_index].memory.weights += experts;
+            dev[cpu_index].bytes_per_token += (experts as f64 * m.active_expert_share) as u64;
+        } else {
+            dev[d].memory.weights += w;
+            dev[d].bytes_per_token += active(w, experts);
+        }
+        dev[d].memory.kv_cache += kv;
+        dev[d].layers += 1;
+    }
+
+    // Input layer: RAM. Only one row of the embedding is read per token.
+    dev[cpu_index].memory.weights += m.input;
+    let out_dev = if output_on_gpu { b.gpus.len() - 1 } else { cpu_index };
+    dev[out_dev].memory.weights += m.output_on(out_dev != cpu_index);
+    dev[out_dev].bytes_per_token += m.output_on(false);
+    dev[out_dev].has_output = true;
+
+    // Compute buffers: on every GPU that holds a layer, and always on the CPU (host side of the graph).
+    for (i, d) in dev.iter_mut().enumerate() {
+        let is_cpu = i == cpu_index;
+        if is_cpu || d.layers > 0 || d.has_output {
+            d.memory.compute = m.compute(k.n_ctx, k.ubatch, k.flash_attention, d.has_output);
+        }
+        if !is_cpu && (d.layers > 0 || d.has_output) {
+            d.memory.overhead = b.gpus[i].overhead;
+        }
+    }
+    dev[cpu_index].memory.compute += m.output_buffer();
+
+    // Unified memory: what the GPU holds is also out of RAM.
+    let unified_use: u64 = b
+        .gpus
+        .iter()
+        .zip(&dev)
+        .filter(|(g, _)| g.unified)
+        .map(|(_, d)| d.memory.total())
+        .sum();
+    // Returned even when RAM overflows, so the caller can tell "GPU full" from "RAM full".
+    let ram_ok = dev[cpu_index].memory.total() + unified_use <= b.ram;
+    let p = Placement { n_gpu_layers: ngl, experts_on_cpu: k.experts_on_cpu, devices: dev, ram_ok };
+    p.gpus_fit().then_some(p)
+}
+
+impl Placement {
+    fn gpus_fit(&self) -> bool {
+        // A GPU's budget is already net of the backend's overhead.
+        let n = self.devices.len() - 1;
+        self.devices[..n].iter().all(|d| d.memory.total() - d.memory.overhead <= d.budget)
+    }
+}
+
+/// The most layers the GPUs can take; then the rest must fit in RAM. Fewer GPU layers only put more
+/// in RAM, so if RAM overflows at the most the GPUs take, nothing fits.
+pub fn best(m: &ModelMemory, b: &Budgets, k: Knobs) -> Option<Placement> {
+    let full = if b.gpus.is_empty() { 0 } else { m.layers as u32 + 1 };
+    (0..=full).rev().find_map(|ngl| place(m, b, k, ngl)).filter(|p| p.ram_ok)
+}

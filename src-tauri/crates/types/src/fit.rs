@@ -1,0 +1,157 @@
+//! The fit verdict: will a model file run on a machine, how, and how fast. Made by the `fit` crate's
+//! `plan`, shown as a pill wherever a model file appears.
+
+use serde::{Deserialize, Serialize};
+use specta::Type;
+use specta_typescript::Number;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub enum Verdict {
+    /// Runs at the best speed this machine offers: all on the GPU(s), or all in RAM with no GPU.
+    Green,
+    /// Runs, degraded: some layers on the CPU, or only at a shorter context than asked for.
+    Yellow,
+    /// Will not load.
+    Red,
+    /// Unknown: the header could not be read.
+    Grey,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub enum PlanMode {
+    FullGpu,
+    /// Some layers on the GPU(s), the rest on the CPU.
+    PartialGpu,
+    /// Attention and shared weights on the GPU(s), mixture-of-experts weights in RAM.
+    ExpertsOnCpu,
+    Cpu,
+    /// Nothing that loads.
+    None,
+}
+
+/// K/V cache element types llama.cpp offers; quantized V needs flash attention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheType {
+    F16,
+    Q8_0,
+    Q4_0,
+}
+
+impl CacheType {
+    /// Bytes per element, from ggml's block layout (q8_0: 34 bytes per 32, q4_0: 18 per 32).
+    pub fn bytes_per_element(self) -> f64 {
+        match self {
+            CacheType::F16 => 2.0,
+            CacheType::Q8_0 => 34.0 / 32.0,
+            CacheType::Q4_0 => 18.0 / 32.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadSettings {
+    /// Context length asked for; `None` takes the model's trained context, capped at 8K.
+    pub context: Option<u32>,
+    pub cache_k: CacheType,
+    pub cache_v: CacheType,
+    pub flash_attention: bool,
+    pub ubatch: u32,
+    /// Kept free on every GPU, on top of the backend's own overhead.
+    #[specta(type = Number)]
+    pub safety_margin_bytes: u64,
+    /// Memory Hearth would free by unloading its own loaded models: per GPU (in profile order)…
+    #[specta(type = Vec<Number>)]
+    pub freed_gpu_bytes: Vec<u64>,
+    /// …and in RAM.
+    #[specta(type = Number)]
+    pub freed_ram_bytes: u64,
+}
+
+impl Default for LoadSettings {
+    fn default() -> Self {
+        Self {
+            context: None,
+            cache_k: CacheType::F16,
+            cache_v: CacheType::F16,
+            flash_attention: true,
+            ubatch: 512,
+            safety_margin_bytes: 1 << 30,
+            freed_gpu_bytes: Vec::new(),
+            freed_ram_bytes: 0,
+        }
+    }
+}
+
+/// Bytes a device holds for one model, by purpose.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct MemoryBreakdown {
+    #[specta(type = Number)]
+    pub weights: u64,
+    #[specta(type = Number)]
+    pub kv_cache: u64,
+    #[specta(type = Number)]
+    pub compute: u64,
+    /// The GPU backend's own context (CUDA, Metal, Vulkan); zero on the CPU.
+    #[specta(type = Number)]
+    pub overhead: u64,
+}
+
+impl MemoryBreakdown {
+    pub fn total(&self) -> u64 {
+        self.weights + self.kv_cache + self.compute + self.overhead
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceUse {
+    /// "CPU" or the GPU's name.
+    pub name: String,
+    pub is_gpu: bool,
+    /// Transformer layers placed here (the output layer is counted in `has_output`).
+    pub layers: u32,
+    pub has_output: bool,
+    pub memory: MemoryBreakdown,
+    #[specta(type = Number)]
+    pub total_bytes: u64,
+    /// What the planner allowed itself on this device (free memory less margins).
+    #[specta(type = Number)]
+    pub budget_bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SpeedRange {
+    pub low: f32,
+    pub high: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct FitPlan {
+    pub verdict: Verdict,
+    /// Short, for the pill: "Full GPU", "Partial GPU · 22/33 layers", "Too large · needs 41.2 GB, has 31.0 GB".
+    pub label: String,
+    /// One sentence of why.
+    pub reason: String,
+    pub mode: PlanMode,
+    /// As llama.cpp counts `n_gpu_layers`: transformer layers on GPUs, plus one for the output layer.
+    pub gpu_layers: u32,
+    /// `layer_count + 1`, the value of `gpu_layers` for a full offload.
+    pub total_layers: u32,
+    pub context: u32,
+    pub requested_context: u32,
+    pub cache_k: CacheType,
+    pub cache_v: CacheType,
+    pub flash_attention: bool,
+    pub devices: Vec<DeviceUse>,
+    #[specta(type = Number)]
+    pub total_bytes: u64,
+    /// Predicted generation speed, tokens per second.
+    pub tokens_per_second: Option<SpeedRange>,
+}

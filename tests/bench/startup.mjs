@@ -75,7 +75,7 @@ async function startupOnce(display) {
   const painted = await new Promise((ok, fail) => {
     const timer = setTimeout(() => fail(new Error(`no first paint in 30 s; log:\n${log}`)), 30_000);
     child.stderr.on("data", (d) => {
-      log += d;
+      log += String(d).replace(/\x1b\[[0-9;]*m/g, "");
       const m = /first_paint_ms=(\d+)/.exec(log);
       if (m) {
         clearTimeout(timer);

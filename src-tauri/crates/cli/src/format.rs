@@ -7,6 +7,24 @@ pub fn gb(bytes: u64) -> String {
     format!("{:.1} GB", bytes as f64 / GIB)
 }
 
+/// Bytes as MB below a gigabyte, else GB: for sizes that range from a small model to a large one.
+pub fn size(bytes: u64) -> String {
+    if bytes < 1 << 30 {
+        format!("{:.0} MB", bytes as f64 / (1u64 << 20) as f64)
+    } else {
+        gb(bytes)
+    }
+}
+
+/// A parameter count as people say it: "135M", "8.0B".
+pub fn params(n: u64) -> String {
+    if n < 1_000_000_000 {
+        format!("{:.0}M", n as f64 / 1e6)
+    } else {
+        format!("{:.1}B", n as f64 / 1e9)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

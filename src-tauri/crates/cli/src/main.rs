@@ -1,6 +1,7 @@
 //! `hearth`: Hearth without a window. Each subcommand is a thin layer over the crates the desktop app
 //! uses, so the two always agree.
 
+mod fit;
 mod format;
 mod probe;
 
@@ -23,6 +24,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Will a model file run here? The verdict, the load plan, the memory per device and the speed.
+    Fit(fit::FitArgs),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +33,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Probe { json } => probe::run(json),
+        Command::Fit(args) => fit::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -96,7 +96,9 @@ pub fn place(m: &ModelMemory, b: &Budgets, k: Knobs, ngl: u32) -> Option<Placeme
     dev[cpu_index].memory.weights += m.input;
     let out_dev = if output_on_gpu { b.gpus.len() - 1 } else { cpu_index };
     dev[out_dev].memory.weights += m.output_on(out_dev != cpu_index);
-    dev[out_dev].bytes_per_token += m.output_on(false);
+    // The output projection reads the whole output matrix every token (for a tied embedding, the
+    // embedding itself).
+    dev[out_dev].bytes_per_token += m.output + if m.tied_output { m.embd_bytes } else { 0 };
     dev[out_dev].has_output = true;
 
     // Compute buffers: on every GPU that holds a layer, and always on the CPU (host side of the graph).

@@ -1,0 +1,166 @@
+//! `hearth fit PATH`: the fit plan for a model file, on this machine or an imagined one.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use types::{CacheType, FitPlan, HardwareProfile, LoadSettings, Verdict};
+
+use crate::format::{gb, params, size};
+
+#[derive(Args, Debug)]
+pub struct FitArgs {
+    /// The model file (.gguf).
+    pub path: PathBuf,
+    /// Context length to plan for (default: the model's trained context, up to 8192).
+    #[arg(long)]
+    pub ctx: Option<u32>,
+    /// K/V cache type: f16, q8_0 or q4_0.
+    #[arg(long, default_value = "f16")]
+    pub cache: String,
+    /// Plan for an imagined machine with this GPU from Hearth's table ("RTX 4090", "M2 Ultra 192GB").
+    #[arg(long)]
+    pub gpu: Option<String>,
+    /// How many of that GPU.
+    #[arg(long, default_value_t = 1)]
+    pub gpus: u32,
+    /// RAM of the imagined machine ("64GB" or "64"); defaults to this machine's.
+    #[arg(long)]
+    pub ram: Option<String>,
+    /// Print the plan as JSON, for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn parse_cache(s: &str) -> anyhow::Result<CacheType> {
+    Ok(match s.to_ascii_lowercase().as_str() {
+        "f16" => CacheType::F16,
+        "q8_0" | "q8" => CacheType::Q8_0,
+        "q4_0" | "q4" => CacheType::Q4_0,
+        other => bail!("unknown cache type {other:?}: use f16, q8_0 or q4_0"),
+    })
+}
+
+fn cache_name(c: CacheType) -> &'static str {
+    match c {
+        CacheType::F16 => "f16",
+        CacheType::Q8_0 => "q8_0",
+        CacheType::Q4_0 => "q4_0",
+    }
+}
+
+pub fn parse_gb(s: &str) -> anyhow::Result<u32> {
+    let digits = s.trim().trim_end_matches(|c: char| c.is_ascii_alphabetic()).trim();
+    digits.parse().with_context(|| format!("{s:?} is not an amount of RAM like 64GB"))
+}
+
+fn machine(args: &FitArgs, here: impl FnOnce() -> HardwareProfile) -> anyhow::Result<(HardwareProfile, bool)> {
+    if args.gpu.is_none() && args.ram.is_none() {
+        return Ok((here(), false));
+    }
+    let ram = match &args.ram {
+        Some(r) => parse_gb(r)?,
+        None => (here().memory.total_bytes >> 30) as u32,
+    };
+    let gpu = match &args.gpu {
+        Some(name) => Some(hardware::catalog::find(name).with_context(|| {
+            let known: Vec<&str> = hardware::catalog::GPUS.iter().map(|g| g.name).collect();
+            format!("Hearth does not know the GPU {name:?}. Known: {}", known.join(", "))
+        })?),
+        None => None,
+    };
+    Ok((hardware::catalog::imagined(gpu, args.gpus, ram), true))
+}
+
+pub fn run(args: &FitArgs) -> anyhow::Result<()> {
+    let facts = gguf::read_file(&args.path).with_context(|| format!("reading {}", args.path.display()))?;
+    let cache = parse_cache(&args.cache)?;
+    let (hw, imagined) = machine(args, || {
+        let home = home::Home::resolve().map(|h| h.models_dir()).unwrap_or_else(|_| std::env::temp_dir());
+        hardware::Prober::system().probe(&home)
+    })?;
+    let settings = LoadSettings { context: args.ctx, cache_k: cache, cache_v: cache, ..LoadSettings::default() };
+    let plan = fit::plan(&facts, &hw, &settings);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+    } else {
+        print!("{}", render(&facts, &hw, imagined, &plan));
+    }
+    Ok(())
+}
+
+pub fn render(f: &gguf::ModelFacts, hw: &HardwareProfile, imagined: bool, p: &FitPlan) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "Model     {} · {} · {} · {} parameters · {}",
+        f.name.as_deref().unwrap_or("(unnamed)"),
+        f.architecture,
+        f.file_type_label.as_deref().unwrap_or("?"),
+        params(f.parameter_count),
+        size(f.tensor_bytes)
+    );
+    let gpus = if hw.gpus.is_empty() {
+        "no GPU".to_string()
+    } else if hw.gpus.iter().all(|g| g.name == hw.gpus[0].name) && hw.gpus.len() > 1 {
+        format!("{} ×{}", hw.gpus[0].name, hw.gpus.len())
+    } else {
+        hw.gpus.iter().map(|g| g.name.as_str()).collect::<Vec<_>>().join(" + ")
+    };
+    let _ = writeln!(o, "Machine   {gpus} · {} RAM{}", gb(hw.memory.total_bytes), if imagined { " (imagined)" } else { "" });
+    let dot = match p.verdict {
+        Verdict::Green => "green",
+        Verdict::Yellow => "yellow",
+        Verdict::Red => "red",
+        Verdict::Grey => "grey",
+    };
+    let _ = writeln!(o, "Verdict   {dot} — {}", p.label);
+    let _ = writeln!(o, "Why       {}", p.reason);
+    if p.devices.is_empty() {
+        return o;
+    }
+    let _ = writeln!(
+        o,
+        "Context   {} (asked {}) · K/V cache {}/{} · flash attention {}",
+        p.context,
+        p.requested_context,
+        cache_name(p.cache_k),
+        cache_name(p.cache_v),
+        if p.flash_attention { "on" } else { "off" }
+    );
+    let _ = writeln!(o, "Layers    {}/{} on GPU", p.gpu_layers, p.total_layers);
+    let _ = writeln!(o, "\n{:<22} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}", "Device", "weights", "KV cache", "compute", "overhead", "total", "budget");
+    for d in &p.devices {
+        let m = d.memory;
+        let _ = writeln!(
+            o,
+            "{:<22} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            d.name.chars().take(22).collect::<String>(),
+            size(m.weights),
+            size(m.kv_cache),
+            size(m.compute),
+            size(m.overhead),
+            size(d.total_bytes),
+            size(d.budget_bytes)
+        );
+    }
+    if let Some(s) = p.tokens_per_second {
+        let _ = writeln!(o, "\nSpeed     about {:.0}–{:.0} tokens/s when generating", s.low, s.high);
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ram_and_cache_arguments_parse_as_people_type_them() {
+        assert_eq!(parse_gb("64GB").unwrap(), 64);
+        assert_eq!(parse_gb("16").unwrap(), 16);
+        assert!(parse_gb("lots").is_err());
+        assert_eq!(parse_cache("Q8_0").unwrap(), CacheType::Q8_0);
+        assert!(parse_cache("q3").is_err());
+    }
+}

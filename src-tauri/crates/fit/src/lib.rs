@@ -36,7 +36,7 @@ pub fn plan(facts: &ModelFacts, hw: &HardwareProfile, s: &LoadSettings) -> FitPl
     let mut ctx = requested;
     loop {
         if let Some((p, knobs)) = place_at(&m, &b, s, ctx) {
-            return finish(&m, &b, p, knobs, requested);
+            return finish(&m, &b, hw.speed_calibration, p, knobs, requested);
         }
         if ctx <= floor {
             break;
@@ -92,6 +92,7 @@ fn ctx_label(ctx: u32) -> String {
 fn finish(
     m: &ModelMemory,
     b: &Budgets,
+    calibration: Option<f32>,
     p: Placement,
     k: Knobs,
     requested: u32,
@@ -142,7 +143,7 @@ fn finish(
         reason
     };
 
-    let tokens_per_second = speed::predict(&p, b, 1.0);
+    let tokens_per_second = speed::predict(&p, b, f64::from(calibration.unwrap_or(1.0)));
     let cpu = p.devices.len() - 1;
     let devices: Vec<DeviceUse> = p
         .devices
@@ -227,6 +228,16 @@ fn grey(s: &LoadSettings, reason: &str) -> FitPlan {
         total_bytes: 0,
         tokens_per_second: None,
     }
+}
+
+/// The calibration to store after a real run: measured over predicted, folded into what was
+/// already learnt (`previous` was in force when `predicted` was made).
+pub fn calibration_factor(predicted: f64, measured: f64, previous: Option<f32>) -> f32 {
+    let previous = f64::from(previous.unwrap_or(1.0));
+    if predicted <= 0.0 || measured <= 0.0 {
+        return previous as f32;
+    }
+    (previous * measured / predicted).clamp(0.1, 10.0) as f32
 }
 
 /// The plan for a file whose header could not be read.

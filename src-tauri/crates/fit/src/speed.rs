@@ -13,7 +13,8 @@ pub const CPU_EFFICIENCY: f64 = 0.65;
 const FIXED_GPU: f64 = 0.002;
 const FIXED_CPU: f64 = 0.001;
 
-pub fn predict(p: &Placement, b: &Budgets, cpu_calibration: f64) -> Option<SpeedRange> {
+/// `calibration` is measured over predicted speed from earlier real runs on this machine.
+pub fn predict(p: &Placement, b: &Budgets, calibration: f64) -> Option<SpeedRange> {
     let cpu = p.devices.len() - 1;
     let mut seconds = 0.0;
     let mut any_gpu = false;
@@ -22,7 +23,7 @@ pub fn predict(p: &Placement, b: &Budgets, cpu_calibration: f64) -> Option<Speed
             continue;
         }
         let (bw, eta) = if i == cpu {
-            (f64::from(b.ram_bandwidth_gbps), CPU_EFFICIENCY * cpu_calibration)
+            (f64::from(b.ram_bandwidth_gbps), CPU_EFFICIENCY)
         } else {
             any_gpu = true;
             (f64::from(b.gpus[i].bandwidth_gbps), GPU_EFFICIENCY)
@@ -33,6 +34,6 @@ pub fn predict(p: &Placement, b: &Budgets, cpu_calibration: f64) -> Option<Speed
         seconds += d.bytes_per_token as f64 / (eta * bw * 1e9);
     }
     seconds += if any_gpu { FIXED_GPU } else { FIXED_CPU };
-    let tps = 1.0 / seconds;
+    let tps = calibration / seconds;
     Some(SpeedRange { low: (tps * 0.8) as f32, high: (tps * 1.2) as f32 })
 }

@@ -145,6 +145,7 @@ pub fn imagined(gpu: Option<&KnownGpu>, count: u32, ram_gib: u32) -> HardwarePro
         disk: None,
         engine_backends: backends,
         ram_bandwidth_gbps: Some(ram_bw),
+        speed_calibration: None,
         summary: String::new(),
         probe_ms: 0,
     };

@@ -5,6 +5,7 @@
 //! fake machine, and are merged per physical device in [`merge`]. The GPU sources are queried on their
 //! own threads: wgpu's Vulkan start-up is the slow part and should not wait for the others.
 
+mod bandwidth;
 pub mod catalog;
 mod engine_source;
 pub mod merge;
@@ -18,6 +19,7 @@ use std::time::Instant;
 
 use types::{CpuInfo, DiskInfo, HardwareProfile, MemoryInfo, MemoryNow, OsInfo};
 
+pub use bandwidth::measure_ram_bandwidth;
 pub use engine_source::LlamaDevices;
 pub use os_source::SysinfoGpus;
 use sources::{EngineDevice, EngineDeviceKind, EngineDevices, OsGpus, WgpuAdapters};
@@ -63,14 +65,18 @@ impl Prober {
             let wgpu = s.spawn(|| self.wgpu.wgpu_adapters());
             let os_gpus = s.spawn(|| self.os_gpus.os_gpus());
             let facts = system_facts(models_dir);
+            // After the CPU facts, so the copy loop does not slow the other readings it shares cores with.
+            let bandwidth = measure_ram_bandwidth(facts.cpu.physical_cores as usize);
             (
                 engine.join().unwrap_or_default(),
                 wgpu.join().unwrap_or_default(),
                 os_gpus.join().unwrap_or_default(),
-                facts,
+                (facts, bandwidth),
             )
         });
+        let (facts, bandwidth) = facts;
         let mut profile = assemble(facts, &engine, &wgpu, &os_gpus);
+        profile.ram_bandwidth_gbps = bandwidth;
         profile.probe_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
         profile
     }
@@ -125,6 +131,7 @@ pub fn assemble(
         disk: facts.disk,
         engine_backends,
         ram_bandwidth_gbps: None,
+        speed_calibration: None,
         summary: String::new(),
         probe_ms: 0,
     };

@@ -23,6 +23,9 @@ pub struct HardwareProfile {
     pub engine_backends: Vec<String>,
     /// RAM bandwidth in GB/s, measured (or, for an imagined machine, typical for its class).
     pub ram_bandwidth_gbps: Option<f32>,
+    /// Measured over predicted tokens/second from real runs on this machine; scales the speed
+    /// prediction. `None` until Hearth has run a model here.
+    pub speed_calibration: Option<f32>,
     /// One plain sentence on what this machine is good for.
     pub summary: String,
     /// How long the probe took, for the curious and for the benchmark.
@@ -181,6 +184,7 @@ mod tests {
             disk: None,
             engine_backends: vec!["CPU".into()],
             ram_bandwidth_gbps: None,
+            speed_calibration: None,
             summary: "x".into(),
             probe_ms: 12,
         };

@@ -68,6 +68,8 @@ export type GpuInfo = {
 	 *  be added together.
 	 */
 	unifiedMemory: boolean,
+	/**  Memory bandwidth in GB/s, from Hearth's table of known GPUs; it sets decoding speed. */
+	bandwidthGbps: number | null,
 	sources: GpuSource[],
 };
 
@@ -94,6 +96,13 @@ export type HardwareProfile = {
 	disk: DiskInfo | null,
 	/**  The llama.cpp backends compiled into this build ("CPU", "Metal", "CUDA", "Vulkan", ...). */
 	engineBackends: string[],
+	/**  RAM bandwidth in GB/s, measured (or, for an imagined machine, typical for its class). */
+	ramBandwidthGbps: number | null,
+	/**
+	 *  Measured over predicted tokens/second from real runs on this machine; scales the speed
+	 *  prediction. `None` until Hearth has run a model here.
+	 */
+	speedCalibration: number | null,
 	/**  One plain sentence on what this machine is good for. */
 	summary: string,
 	/**  How long the probe took, for the curious and for the benchmark. */

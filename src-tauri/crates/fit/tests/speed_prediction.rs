@@ -1,0 +1,87 @@
+//! The speed prediction against a real run of the test model on this machine: llama.cpp decodes 96
+//! tokens one at a time with as many threads as physical cores, and the measured tokens/second must be
+//! within ±35 % of the prediction before calibration, and within ±15 % after it has learnt this
+//! machine's efficiency from an earlier run.
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::sampling::LlamaSampler;
+use types::LoadSettings;
+
+fn test_model() -> Option<PathBuf> {
+    let dir = std::env::var_os("HEARTH_TEST_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/hearth/test-models"));
+    let path = dir.join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    path.exists().then_some(path)
+}
+
+/// Generation tokens/second, as llama-bench's tg measures it: one token per decode, greedy.
+fn measure(backend: &LlamaBackend, model: &LlamaModel, threads: i32, n_gen: usize) -> f64 {
+    let cparams = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(512))
+        .with_n_threads(threads)
+        .with_n_threads_batch(threads);
+    let mut ctx = model.new_context(backend, cparams).expect("context");
+    let prompt = model.vocab().tokenize(b"The history of the printing press begins", true, false);
+    let mut batch = LlamaBatch::new(512, 1);
+    for (i, t) in prompt.iter().enumerate() {
+        batch.add(*t, i as i32, &[0], i + 1 == prompt.len()).expect("batch");
+    }
+    ctx.decode(&mut batch).expect("prompt");
+    let mut sampler = LlamaSampler::greedy();
+    let mut pos = prompt.len() as i32;
+    let started = Instant::now();
+    for _ in 0..n_gen {
+        let token = sampler.sample(&ctx, batch.n_tokens() - 1);
+        batch.clear();
+        batch.add(token, pos, &[0], true).expect("batch");
+        pos += 1;
+        ctx.decode(&mut batch).expect("decode");
+    }
+    n_gen as f64 / started.elapsed().as_secs_f64()
+}
+
+#[test]
+fn predicted_speed_matches_a_real_run_before_and_after_calibration() {
+    let Some(path) = test_model() else {
+        eprintln!("skipped: the test model is not fetched (make test-model)");
+        return;
+    };
+    let facts = gguf::read_file(&path).expect("header");
+    let mut hw = hardware::Prober::system().probe(&std::env::temp_dir());
+    let settings = LoadSettings { context: Some(512), ..LoadSettings::default() };
+    let predicted = |hw: &types::HardwareProfile| {
+        let s = fit::plan(&facts, hw, &settings).tokens_per_second.expect("a prediction");
+        f64::from(s.low + s.high) / 2.0
+    };
+
+    llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default().with_logs_enabled(false));
+    let backend = LlamaBackend::init().expect("backend");
+    let model = LlamaModel::load_from_file(&backend, &path, &LlamaModelParams::default()).expect("model");
+    let threads = hw.cpu.physical_cores as i32;
+    let _warm = measure(&backend, &model, threads, 16);
+
+    let before = predicted(&hw);
+    let first = measure(&backend, &model, threads, 96);
+    let off = first / before - 1.0;
+    println!("before calibration: predicted {before:.0} t/s, measured {first:.0} t/s ({:+.0} %)", off * 100.0);
+    assert!(off.abs() <= 0.35, "prediction {before:.0} t/s is {:+.0} % off the measured {first:.0} t/s", off * 100.0);
+
+    hw.speed_calibration = Some(fit::calibration_factor(before, first, hw.speed_calibration));
+    let after = predicted(&hw);
+    // The median of three runs: one run that the other core's work slowed says little.
+    let mut runs: Vec<f64> = (0..3).map(|_| measure(&backend, &model, threads, 96)).collect();
+    runs.sort_by(f64::total_cmp);
+    let second = runs[1];
+    let off = second / after - 1.0;
+    println!("after calibration: predicted {after:.0} t/s, measured {second:.0} t/s ({:+.0} %)", off * 100.0);
+    assert!(off.abs() <= 0.15, "calibrated prediction {after:.0} t/s is {:+.0} % off the measured {second:.0} t/s", off * 100.0);
+}

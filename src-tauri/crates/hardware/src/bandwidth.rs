@@ -1,0 +1,44 @@
+//! A quick measurement of RAM bandwidth: every physical core copies its own buffer a few times, the
+//! way llama.cpp's threads stream weights while decoding. About 20-40 ms; the fit planner turns the
+//! figure into a speed prediction for models that run from RAM.
+
+use std::time::Instant;
+
+/// Bytes each thread copies per pass: well past any CPU cache.
+const CHUNK: usize = 16 << 20;
+const PASSES: usize = 4;
+
+/// GB/s counting bytes read plus bytes written; `None` if the clock says nothing useful.
+pub fn measure_ram_bandwidth(threads: usize) -> Option<f32> {
+    let threads = threads.clamp(1, 16);
+    let mut buffers: Vec<(Vec<u8>, Vec<u8>)> = (0..threads).map(|i| (vec![i as u8 + 1; CHUNK], vec![0u8; CHUNK])).collect();
+    // One untimed pass so the pages are really mapped.
+    for (src, dst) in &mut buffers {
+        dst.copy_from_slice(src);
+    }
+    // The fastest of a few passes: a pass that another process interrupted says nothing about RAM.
+    let mut best = f64::MAX;
+    for _ in 0..PASSES {
+        let started = Instant::now();
+        std::thread::scope(|s| {
+            for (src, dst) in &mut buffers {
+                s.spawn(move || {
+                    dst.copy_from_slice(src);
+                    std::hint::black_box(&dst);
+                });
+            }
+        });
+        best = best.min(started.elapsed().as_secs_f64());
+    }
+    let bytes = (2 * CHUNK * threads) as f64;
+    (best > 0.0 && best < f64::MAX).then(|| (bytes / best / 1e9) as f32)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bandwidth_is_a_plausible_figure() {
+        let bw = super::measure_ram_bandwidth(2).unwrap();
+        assert!(bw > 0.5 && bw < 2000.0, "{bw} GB/s");
+    }
+}

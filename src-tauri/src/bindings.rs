@@ -21,6 +21,8 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::app::window_ready,
             commands::hardware::hardware_profile,
             commands::hardware::memory_now,
+            commands::fit::what_fits,
+            commands::fit::gpu_catalog,
         ])
 }
 

@@ -2,4 +2,5 @@
 //! TypeScript signatures.
 
 pub mod app;
+pub mod fit;
 pub mod hardware;

@@ -46,6 +46,32 @@ test("the window opens on the Hardware view and shows this machine's CPU and RAM
     const size = await driver.execute("return [window.innerWidth, window.innerHeight]");
     assert.deepEqual(size, [1280, 800]);
     await saveScreenshot(driver, "hardware");
+
+    // "What fits": a grid coloured for this machine (24 GB, no GPU): an 8B at Q4 fits in RAM, a 123B
+    // at F16 does not.
+    await driver.waitFor('[data-testid="fit-cell"]');
+    const verdicts = async () =>
+      Promise.all((await driver.findAll('[data-testid="fit-cell"]')).map((c) => driver.attribute(c, "data-verdict")));
+    const mine = await verdicts();
+    assert.equal(mine.length, 49);
+    assert.equal(mine[2 * 7 + 2], "green", "8B Q4_K_M on this machine");
+    assert.equal(mine[6 * 7 + 6], "red", "123B F16 on this machine");
+    await driver.execute('document.querySelector("[data-testid=what-fits]").scrollIntoView()');
+    await saveScreenshot(driver, "hardware-what-fits");
+
+    // What if: two RTX 3090s. The 70B Q4_K_M row turns green.
+    await driver.click(await driver.find('[data-testid="whatif-gpu"] option[value="RTX 3090"]'));
+    await driver.waitFor('[data-testid="whatif-count"]');
+    await driver.click(await driver.find('[data-testid="whatif-count"] option[value="2"]'));
+    const deadline = Date.now() + 10_000;
+    let imagined = await verdicts();
+    while (imagined[5 * 7 + 2] !== "green" && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      imagined = await verdicts();
+    }
+    assert.equal(imagined[5 * 7 + 2], "green", "70B Q4_K_M on 2× RTX 3090");
+    await driver.execute('document.querySelector("[data-testid=what-fits]").scrollIntoView()');
+    await saveScreenshot(driver, "hardware-what-if");
   } finally {
     await app.stop();
   }

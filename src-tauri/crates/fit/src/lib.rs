@@ -7,6 +7,7 @@
 //! llama.cpp's, checked against its own figures in `tests/llama_cpp_agreement.rs`.
 
 mod budget;
+mod grid;
 mod model;
 mod place;
 mod speed;
@@ -15,6 +16,7 @@ use gguf::ModelFacts;
 use types::{DeviceUse, FitPlan, HardwareProfile, LoadSettings, PlanMode, Verdict};
 
 pub use budget::{budgets, ram_reserve, Budgets, GIB, MIB};
+pub use grid::what_fits;
 pub use model::ModelMemory;
 use place::{Knobs, Placement};
 

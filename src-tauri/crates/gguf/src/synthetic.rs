@@ -117,6 +117,31 @@ pub fn gemma3_12b() -> Shape {
     }
 }
 
+pub fn llama32_1b() -> Shape {
+    Shape { name: "Llama 3.2 1B Instruct", layers: 16, embd: 2048, ff: 8192, heads: 32, head_dim: 64, ..llama3_8b() }
+}
+
+pub fn llama32_3b() -> Shape {
+    Shape { name: "Llama 3.2 3B Instruct", layers: 28, embd: 3072, ff: 8192, heads: 24, ..llama3_8b() }
+}
+
+pub fn qwen25_14b() -> Shape {
+    Shape { name: "Qwen2.5 14B Instruct", layers: 48, embd: 5120, ff: 13824, heads: 40, heads_kv: 8, ..qwen25_7b() }
+}
+
+pub fn mistral_large_123b() -> Shape {
+    Shape {
+        name: "Mistral Large 2 (123B)",
+        layers: 88,
+        embd: 12288,
+        ff: 28672,
+        heads: 96,
+        vocab: 32768,
+        context: 131072,
+        ..llama3_8b()
+    }
+}
+
 /// llama.cpp's file type ids for the recipes below.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Quant {

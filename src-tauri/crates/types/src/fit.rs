@@ -127,7 +127,9 @@ pub struct DeviceUse {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "camelCase")]
 pub struct SpeedRange {
+    #[specta(type = Number)]
     pub low: f32,
+    #[specta(type = Number)]
     pub high: f32,
 }
 
@@ -154,4 +156,51 @@ pub struct FitPlan {
     pub total_bytes: u64,
     /// Predicted generation speed, tokens per second.
     pub tokens_per_second: Option<SpeedRange>,
+}
+
+/// One cell of the "what fits" grid: a model size at a quantization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct FitCell {
+    pub verdict: Verdict,
+    pub label: String,
+    pub reason: String,
+    #[specta(type = Number)]
+    pub total_bytes: u64,
+    #[specta(type = Number)]
+    pub file_bytes: u64,
+    pub tokens_per_second: Option<SpeedRange>,
+}
+
+/// What fits on a machine: model sizes (rows) by quantization (columns).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct FitGrid {
+    /// A short description of the machine the grid is for.
+    pub machine: String,
+    /// Row labels, "1B" … "123B", and the model each row stands for.
+    pub sizes: Vec<String>,
+    pub size_models: Vec<String>,
+    /// Column labels, "Q2_K" … "F16".
+    pub quants: Vec<String>,
+    /// `cells[row][column]`.
+    pub cells: Vec<Vec<FitCell>>,
+}
+
+/// An imagined machine for "what if": a GPU from Hearth's table (or none), how many, and RAM.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct WhatIf {
+    pub gpu: Option<String>,
+    pub count: u32,
+    pub ram_gib: u32,
+}
+
+/// A GPU in Hearth's table, for the what-if picker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogGpu {
+    pub name: String,
+    pub memory_gib: u32,
+    pub unified: bool,
 }

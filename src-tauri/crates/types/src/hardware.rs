@@ -22,9 +22,11 @@ pub struct HardwareProfile {
     /// The llama.cpp backends compiled into this build ("CPU", "Metal", "CUDA", "Vulkan", ...).
     pub engine_backends: Vec<String>,
     /// RAM bandwidth in GB/s, measured (or, for an imagined machine, typical for its class).
+    #[specta(type = Option<Number>)]
     pub ram_bandwidth_gbps: Option<f32>,
     /// Measured over predicted tokens/second from real runs on this machine; scales the speed
     /// prediction. `None` until Hearth has run a model here.
+    #[specta(type = Option<Number>)]
     pub speed_calibration: Option<f32>,
     /// One plain sentence on what this machine is good for.
     pub summary: String,
@@ -133,6 +135,7 @@ pub struct GpuInfo {
     /// be added together.
     pub unified_memory: bool,
     /// Memory bandwidth in GB/s, from Hearth's table of known GPUs; it sets decoding speed.
+    #[specta(type = Option<Number>)]
     pub bandwidth_gbps: Option<f32>,
     pub sources: Vec<GpuSource>,
 }

@@ -9,7 +9,10 @@ mod fit;
 mod hardware;
 
 pub use error::{ErrorCode, HearthError};
-pub use fit::{CacheType, DeviceUse, FitPlan, LoadSettings, MemoryBreakdown, PlanMode, SpeedRange, Verdict};
+pub use fit::{
+    CacheType, CatalogGpu, DeviceUse, FitCell, FitGrid, FitPlan, LoadSettings, MemoryBreakdown, PlanMode, SpeedRange,
+    Verdict, WhatIf,
+};
 pub use hardware::{
     CpuInfo, DiskInfo, DiskKind, GpuInfo, GpuKind, GpuSource, GpuVendor, HardwareProfile, MemoryInfo,
     MemoryNow, OsInfo, SimdFeatures,

@@ -12,9 +12,20 @@ export const commands = {
 	hardwareProfile: () => __TAURI_INVOKE<HardwareProfile>("hardware_profile"),
 	/**  Available RAM and free VRAM now, for the view's live bars. */
 	memoryNow: () => __TAURI_INVOKE<MemoryNow>("memory_now"),
+	/**  The grid of model sizes by quantization, coloured for this machine, or for `what_if` when given. */
+	whatFits: (whatIf: WhatIf | null) => __TAURI_INVOKE<FitGrid>("what_fits", { whatIf }),
+	/**  GPUs Hearth knows, for the what-if picker. */
+	gpuCatalog: () => __TAURI_INVOKE<CatalogGpu[]>("gpu_catalog"),
 };
 
 /* Types */
+/**  A GPU in Hearth's table, for the what-if picker. */
+export type CatalogGpu = {
+	name: string,
+	memoryGib: number,
+	unified: boolean,
+};
+
 export type CpuInfo = {
 	brand: string,
 	physicalCores: number,
@@ -45,6 +56,29 @@ export type ErrorCode =
 "PROBE_FAILED" | 
 /**  Something that should not happen; the details say what. */
 "INTERNAL";
+
+/**  One cell of the "what fits" grid: a model size at a quantization. */
+export type FitCell = {
+	verdict: Verdict,
+	label: string,
+	reason: string,
+	totalBytes: number,
+	fileBytes: number,
+	tokensPerSecond: SpeedRange | null,
+};
+
+/**  What fits on a machine: model sizes (rows) by quantization (columns). */
+export type FitGrid = {
+	/**  A short description of the machine the grid is for. */
+	machine: string,
+	/**  Row labels, "1B" … "123B", and the model each row stands for. */
+	sizes: string[],
+	sizeModels: string[],
+	/**  Column labels, "Q2_K" … "F16". */
+	quants: string[],
+	/**  `cells[row][column]`. */
+	cells: FitCell[][],
+};
 
 export type GpuInfo = {
 	name: string,
@@ -143,5 +177,27 @@ export type SimdFeatures = {
 	fma: boolean,
 	f16c: boolean,
 	neon: boolean,
+};
+
+export type SpeedRange = {
+	low: number,
+	high: number,
+};
+
+export type Verdict = 
+/**  Runs at the best speed this machine offers: all on the GPU(s), or all in RAM with no GPU. */
+"green" | 
+/**  Runs, degraded: some layers on the CPU, or only at a shorter context than asked for. */
+"yellow" | 
+/**  Will not load. */
+"red" | 
+/**  Unknown: the header could not be read. */
+"grey";
+
+/**  An imagined machine for "what if": a GPU from Hearth's table (or none), how many, and RAM. */
+export type WhatIf = {
+	gpu: string | null,
+	count: number,
+	ramGib: number,
 };
 

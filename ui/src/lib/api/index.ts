@@ -2,7 +2,7 @@
 // `@tauri-apps/api` and never the generated bindings' `commands` directly, so every rejection reaches
 // them as one shape: an `ApiError` carrying `{code, message, details}`.
 import { commands } from "./bindings";
-import type { HearthError } from "./bindings";
+import type { HearthError, WhatIf } from "./bindings";
 
 export type * from "./bindings";
 
@@ -50,4 +50,6 @@ export const api = {
   windowReady: () => call(commands.windowReady()),
   hardwareProfile: () => call(commands.hardwareProfile()),
   memoryNow: () => call(commands.memoryNow()),
+  whatFits: (whatIf: WhatIf | null) => call(commands.whatFits(whatIf)),
+  gpuCatalog: () => call(commands.gpuCatalog()),
 };

@@ -63,9 +63,11 @@ icons: deps
 package: deps ui
 	cd ui && npx tauri build --config ../src-tauri/tauri.conf.json --bundles deb -- --manifest-path ../src-tauri/Cargo.toml
 
-## make bench: how long `hearth probe` takes, and the app's time to first paint and idle memory.
+## make bench: how long `hearth probe` takes, the app's time to first paint and idle memory, and how
+## fast the fit planner plans 10,000 files.
 bench: deps-test build
 	node tests/bench/startup.mjs
+	$(CARGO) run -q -p hearth-fit --example plan_10k
 
 clean-ui:
 	rm -rf ui/dist

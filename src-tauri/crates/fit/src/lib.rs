@@ -64,19 +64,20 @@ fn knobs(s: &LoadSettings, n_ctx: u32, experts_on_cpu: bool) -> Knobs {
 /// the most layers the GPUs take.
 fn place_at(m: &ModelMemory, b: &Budgets, s: &LoadSettings, n_ctx: u32) -> Option<(Placement, Knobs)> {
     let k = knobs(s, n_ctx, false);
+    let kv = place::kv_per_layer(m, k);
     let full = m.layers as u32 + 1;
     if !b.gpus.is_empty() {
-        if let Some(p) = place::place(m, b, k, full).filter(|p| p.ram_ok) {
+        if let Some(p) = place::place(m, b, k, &kv, full).filter(|p| p.ram_ok) {
             return Some((p, k));
         }
         if m.layer_experts.iter().any(|e| *e > 0) {
             let ke = knobs(s, n_ctx, true);
-            if let Some(p) = place::place(m, b, ke, full).filter(|p| p.ram_ok) {
+            if let Some(p) = place::place(m, b, ke, &kv, full).filter(|p| p.ram_ok) {
                 return Some((p, ke));
             }
         }
     }
-    place::best(m, b, k).map(|p| (p, k))
+    place::best(m, b, k, &kv).map(|p| (p, k))
 }
 
 fn gb(bytes: u64) -> String {

@@ -49,7 +49,8 @@ impl ModelMemory {
             match layer_index(&t.name) {
                 Some(il) if il < layers => {
                     layer[il] += t.bytes;
-                    if t.name.contains("_exps") {
+                    // Expert tensors are the 3-D `ffn_{gate,up,down}_exps`.
+                    if t.dims.len() == 3 && t.name.ends_with("_exps.weight") {
                         layer_experts[il] += t.bytes;
                     }
                 }

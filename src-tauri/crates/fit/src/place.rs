@@ -46,8 +46,13 @@ impl DeviceLoad {
     }
 }
 
+/// K/V bytes per layer at the knobs' context, computed once per context rather than per placement.
+pub fn kv_per_layer(m: &ModelMemory, k: Knobs) -> Vec<u64> {
+    (0..m.layers).map(|il| m.kv_layer(il, k.n_ctx, k.ubatch, k.cache_k, k.cache_v)).collect()
+}
+
 /// The loads for exactly `ngl` layers offloaded. `None` when a GPU overflows.
-pub fn place(m: &ModelMemory, b: &Budgets, k: Knobs, ngl: u32) -> Option<Placement> {
+pub fn place(m: &ModelMemory, b: &Budgets, k: Knobs, kv: &[u64], ngl: u32) -> Option<Placement> {
     let n = m.layers;
     let on_gpu_layers = (ngl as usize).min(n);
     let output_on_gpu = ngl as usize > n && !b.gpus.is_empty();
@@ -77,7 +82,7 @@ pub fn place(m: &ModelMemory, b: &Budgets, k: Knobs, ngl: u32) -> Option<Placeme
     };
     for il in 0..n {
         let d = gpu_for(il);
-        let kv = m.kv_layer(il, k.n_ctx, k.ubatch, k.cache_k, k.cache_v);
+        let kv = kv[il];
         let (w, experts) = (m.layer[il], m.layer_experts[il]);
         if d != cpu_index && k.experts_on_cpu && experts > 0 {
             dev[d].memory.weights += w - experts;
@@ -137,7 +142,26 @@ impl Placement {
 
 /// The most layers the GPUs can take; then the rest must fit in RAM. Fewer GPU layers only put more
 /// in RAM, so if RAM overflows at the most the GPUs take, nothing fits.
-pub fn best(m: &ModelMemory, b: &Budgets, k: Knobs) -> Option<Placement> {
-    let full = if b.gpus.is_empty() { 0 } else { m.layers as u32 + 1 };
-    (0..=full).rev().find_map(|ngl| place(m, b, k, ngl)).filter(|p| p.ram_ok)
+///
+/// What the GPUs hold grows with `n_gpu_layers`, so the largest count that fits is found by bisection:
+/// a handful of placements instead of one per layer (planning a long list of files stays fast).
+pub fn best(m: &ModelMemory, b: &Budgets, k: Knobs, kv: &[u64]) -> Option<Placement> {
+    if b.gpus.is_empty() {
+        return place(m, b, k, kv, 0).filter(|p| p.ram_ok);
+    }
+    let full = m.layers as u32 + 1;
+    if let Some(p) = place(m, b, k, kv, full) {
+        return Some(p).filter(|p| p.ram_ok);
+    }
+    // Invariant: `lo` fits (zero layers always does), `hi` does not.
+    let (mut lo, mut hi) = (0u32, full);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if place(m, b, k, kv, mid).is_some() {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    place(m, b, k, kv, lo).filter(|p| p.ram_ok)
 }

@@ -137,7 +137,9 @@ impl ModelMemory {
             4 * ub * (2 * self.ff + self.embd)
         };
         let attention = if flash_attention { 4 * ub * self.embd * 2 } else { 4 * self.heads * cells * ub };
-        let logits = if has_output { 4 * self.vocab * ub + 4 * ub * self.embd * 2 } else { 0 };
+        // The logits, and the last layer's activations still alive beside them (fitted to llama.cpp:
+        // about 20 bytes per token per embedding dimension).
+        let logits = if has_output { 4 * self.vocab * ub + 20 * ub * self.embd } else { 0 };
         let mask = 2 * cells * ub;
         ffn.max(attention).max(logits) + mask
     }

@@ -323,3 +323,20 @@ fn the_real_test_model_reads_as_llama_cpp_sees_it() {
     assert_eq!(f.data_end(), std::fs::metadata(&path).unwrap().len());
     assert!((f.parameter_count as f64 / 134.5e6 - 1.0).abs() < 0.01, "{}", f.parameter_count);
 }
+
+/// Everything the fuzzer kept (its corpus) and every input that ever crashed the reader
+/// (`fuzz/regressions/`, named after what broke) goes through the reader again on every test run.
+#[test]
+fn the_fuzz_corpus_and_past_crashes_never_panic() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let mut seen = 0;
+    for dir in ["corpus/parse_header", "regressions"] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };
+        for entry in entries.flatten() {
+            let bytes = std::fs::read(entry.path()).unwrap();
+            let _ = parse_bytes(&bytes);
+            seen += 1;
+        }
+    }
+    assert!(seen >= 4, "the fuzz corpus is missing");
+}

@@ -24,17 +24,25 @@ impl AppState {
     /// Start the probe on a background thread; `profile()` waits for it if it is still running.
     pub fn warm_up(&self) {
         let (prober, profile, dir) = (self.prober.clone(), self.profile.clone(), self.home.models_dir());
+        let root = self.home.root().to_path_buf();
         std::thread::spawn(move || {
-            profile.get_or_init(|| prober.probe(&dir));
+            profile.get_or_init(|| probe(&prober, &dir, &root));
         });
     }
 
     /// The profile, probed once per run: GPUs and CPUs do not change while the app is open. Blocking.
     pub fn profile(&self) -> HardwareProfile {
-        self.profile.get_or_init(|| self.prober.probe(&self.home.models_dir())).clone()
+        self.profile.get_or_init(|| probe(&self.prober, &self.home.models_dir(), self.home.root())).clone()
     }
 
     pub fn prober(&self) -> &Prober {
         &self.prober
     }
+}
+
+/// The machine as probed, with what Hearth has learnt about its speed.
+fn probe(prober: &Prober, models_dir: &std::path::Path, home: &std::path::Path) -> HardwareProfile {
+    let mut profile = prober.probe(models_dir);
+    profile.speed_calibration = hardware::calibration::load(home);
+    profile
 }

@@ -77,8 +77,11 @@ pub fn run(args: &FitArgs) -> anyhow::Result<()> {
     let facts = gguf::read_file(&args.path).with_context(|| format!("reading {}", args.path.display()))?;
     let cache = parse_cache(&args.cache)?;
     let (hw, imagined) = machine(args, || {
-        let home = home::Home::resolve().map(|h| h.models_dir()).unwrap_or_else(|_| std::env::temp_dir());
-        hardware::Prober::system().probe(&home)
+        let home = home::Home::resolve().ok();
+        let models = home.as_ref().map(|h| h.models_dir()).unwrap_or_else(std::env::temp_dir);
+        let mut hw = hardware::Prober::system().probe(&models);
+        hw.speed_calibration = home.and_then(|h| hardware::calibration::load(h.root()));
+        hw
     })?;
     let settings = LoadSettings { context: args.ctx, cache_k: cache, cache_v: cache, ..LoadSettings::default() };
     let plan = fit::plan(&facts, &hw, &settings);

@@ -9,7 +9,8 @@ use crate::format::gb;
 
 pub fn run(json: bool) -> anyhow::Result<()> {
     let home = home::Home::resolve().context("finding Hearth's home folder")?;
-    let profile = hardware::Prober::system().probe(&home.models_dir());
+    let mut profile = hardware::Prober::system().probe(&home.models_dir());
+    profile.speed_calibration = hardware::calibration::load(home.root());
     if json {
         println!("{}", serde_json::to_string_pretty(&profile)?);
     } else {

@@ -6,6 +6,7 @@
 //! own threads: wgpu's Vulkan start-up is the slow part and should not wait for the others.
 
 mod bandwidth;
+pub mod calibration;
 pub mod catalog;
 mod engine_source;
 pub mod merge;

@@ -1,0 +1,54 @@
+//! What can go wrong talking to the Hub, each as a sentence a person can act on.
+
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error("{0} was not found on the Hub (or it is private: add a token in Settings)")]
+    NotFound(String),
+    #[error("{0} is gated: request access on the model's page, then add a token in Settings")]
+    Gated(String),
+    #[error("the Hub refused the token: check it in Settings")]
+    Unauthorized,
+    #[error("the Hub is rate-limiting requests; trying again in {} s", .0.as_secs())]
+    RateLimited(Duration),
+    #[error("the Hub cannot be reached: {0}")]
+    Offline(String),
+    #[error("the Hub answered {status}: {message}")]
+    Http { status: u16, message: String },
+    #[error("the Hub sent something Hearth could not read: {0}")]
+    BadResponse(String),
+    #[error("the file path {0:?} from the Hub would leave the models folder")]
+    UnsafePath(String),
+    #[error("not enough free disk space: the download needs {needed} bytes, {free} are free")]
+    DiskFull { needed: u64, free: u64 },
+    #[error("the downloaded file is damaged: expected sha256 {expected}, got {actual}; it was deleted")]
+    ChecksumMismatch { expected: String, actual: String },
+    #[error("the downloaded file has {actual} bytes, the Hub said {expected}; it was deleted")]
+    SizeMismatch { expected: u64, actual: u64 },
+    #[error("the download was cancelled")]
+    Cancelled,
+    #[error("the download stopped after {attempts} attempts: {last}")]
+    GaveUp { attempts: u32, last: String },
+    #[error("disk error: {0}")]
+    Io(String),
+}
+
+impl HubError {
+    /// Worth trying again (with backoff): the network or the server hiccuped.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            HubError::Offline(_) | HubError::RateLimited(_) => true,
+            HubError::Http { status, .. } => *status >= 500 || *status == 408,
+            _ => false,
+        }
+    }
+}
+
+impl From<std::io::Error> for HubError {
+    fn from(e: std::io::Error) -> Self {
+        HubError::Io(e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, HubError>;

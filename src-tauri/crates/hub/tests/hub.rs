@@ -1,0 +1,292 @@
+//! The Hub client and the download manager against the mock Hub (a real HTTP server on 127.0.0.1,
+//! with a second address as the CDN), with every fault the Hub and the network can throw.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hub::download::{self, Job, Options};
+use hub::{HubClient, HubError, Sort};
+use mockhub::{File, MockHub, Repo};
+use tokio_util::sync::CancellationToken;
+
+fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("hearth-hub-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Deterministic bytes that are not all zeros, so a misplaced range changes the sha256.
+fn payload(len: usize) -> Vec<u8> {
+    let mut x = 0x2545f4914f6cdd1du64;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+async fn hub_with(files: Vec<File>) -> (MockHub, HubClient) {
+    let mut repo = Repo::new("bartowski/Tiny-GGUF");
+    repo.downloads = 5000;
+    repo.files = files;
+    let mut other = Repo::new("someone/qwen-tiny-GGUF");
+    other.downloads = 10;
+    let mock = MockHub::start(vec![repo, other]).await.unwrap();
+    let client = HubClient::new(&mock.base, None).unwrap();
+    (mock, client)
+}
+
+fn opts() -> Options {
+    Options { connections: 4, segment: 256 << 10, attempts: 8, stall: Duration::from_millis(700), backoff: Duration::from_millis(20) }
+}
+
+async fn fetch(mock: &MockHub, client: &HubClient, dir: &std::path::Path, name: &str) -> (hub::Result<()>, PathBuf) {
+    let info = client.model_info("bartowski/Tiny-GGUF", None).await.unwrap();
+    let sib = info.siblings.iter().find(|s| s.rfilename == name).unwrap();
+    let dest = hub::model_file_path(dir, "bartowski/Tiny-GGUF", &sib.rfilename).unwrap();
+    let job = Job {
+        url: client.resolve_url("bartowski/Tiny-GGUF", "main", name),
+        dest: dest.clone(),
+        size: sib.bytes().unwrap(),
+        sha256: sib.sha256().map(str::to_string),
+    };
+    let _ = mock;
+    (download::download(client, &job, &opts(), &CancellationToken::new(), |_| {}).await, dest)
+}
+
+fn sha(path: &std::path::Path) -> String {
+    download::sha256_file(path).unwrap()
+}
+
+#[tokio::test]
+async fn search_sorts_and_pages_through_the_link_header() {
+    let repos: Vec<Repo> = (0..5)
+        .map(|i| {
+            let mut r = Repo::new(&format!("org{i}/Qwen-{i}-GGUF"));
+            r.downloads = i * 100;
+            r
+        })
+        .collect();
+    let mock = MockHub::start(repos).await.unwrap();
+    let client = HubClient::new(&mock.base, None).unwrap();
+    let page = client.search("qwen", Sort::Downloads, 2).await.unwrap();
+    assert_eq!(page.models.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["org4/Qwen-4-GGUF", "org3/Qwen-3-GGUF"]);
+    assert_eq!(page.models[0].author(), "org4");
+    let next = client.search_page(page.next.as_deref().unwrap()).await.unwrap();
+    assert_eq!(next.models[0].id, "org2/Qwen-2-GGUF");
+    let last = client.search_page(next.next.as_deref().unwrap()).await.unwrap();
+    assert_eq!(last.models.len(), 1);
+    assert!(last.next.is_none());
+}
+
+#[tokio::test]
+async fn model_info_has_sizes_and_hashes_and_missing_repos_are_named() {
+    let (_mock, client) = hub_with(vec![File::bytes("tiny.Q4_K_M.gguf", payload(1000))]).await;
+    let info = client.model_info("bartowski/Tiny-GGUF", None).await.unwrap();
+    let f = info.gguf_files().next().unwrap();
+    assert_eq!(f.bytes(), Some(1000));
+    assert_eq!(f.sha256().unwrap().len(), 64);
+    let err = client.model_info("nobody/nothing", None).await.unwrap_err();
+    assert!(matches!(err, HubError::NotFound(_)), "{err}");
+    assert!(err.to_string().contains("nobody/nothing was not found"));
+    let card = client.model_card("bartowski/Tiny-GGUF", "main").await.unwrap();
+    assert!(card.starts_with("# bartowski/Tiny-GGUF"));
+}
+
+#[tokio::test]
+async fn a_remote_header_is_read_without_the_weights() {
+    let dir = temp("remote");
+    let path = dir.join("big.gguf");
+    let total = gguf::synthetic::model(&gguf::synthetic::llama3_8b(), gguf::synthetic::Quant::Q4KM, true).write_sparse(&path).unwrap();
+    let (mock, client) = hub_with(vec![File::disk("Llama-8B-Q4_K_M.gguf", path, &"0".repeat(64)).unwrap()]).await;
+    let facts = hub::remote_facts(&client, "bartowski/Tiny-GGUF", "main", "Llama-8B-Q4_K_M.gguf").await.unwrap();
+    assert_eq!(facts.layer_count, 32);
+    assert_eq!(facts.vocab_size, Some(128256));
+    let served = mock.bytes_served("Llama-8B-Q4_K_M.gguf");
+    assert!(served < 8 << 20, "fetched {served} bytes of a {total} byte file");
+}
+
+#[tokio::test]
+async fn a_clean_download_lands_verified_with_no_leftovers() {
+    let data = payload(3 << 20);
+    let (mock, client) = hub_with(vec![File::bytes("tiny.gguf", data.clone())]).await;
+    let dir = temp("clean");
+    let (r, dest) = fetch(&mock, &client, &dir, "tiny.gguf").await;
+    r.unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), data);
+    assert!(!download::part_path(&dest).exists());
+    assert_eq!(mock.bytes_served("tiny.gguf"), data.len() as u64, "every byte fetched once");
+}
+
+#[tokio::test]
+async fn dropped_connections_resume_from_the_bytes_on_disk() {
+    let data = payload(3 << 20);
+    let (mock, client) = hub_with(vec![File::bytes("tiny.gguf", data.clone())]).await;
+    let f = mock.faults();
+    f.drop_after_bytes.store(1 << 20, Ordering::SeqCst);
+    f.drop_times.store(2, Ordering::SeqCst);
+    let dir = temp("drop");
+    let job = Job {
+        url: client.resolve_url("bartowski/Tiny-GGUF", "main", "tiny.gguf"),
+        dest: dir.join("tiny.gguf"),
+        size: data.len() as u64,
+        sha256: Some(File::bytes("x", data.clone()).sha256),
+    };
+    // One connection, one segment: a restart would fetch the first megabytes again.
+    let one = Options { connections: 1, segment: 4 << 20, ..opts() };
+    download::download(&client, &job, &one, &CancellationToken::new(), |_| {}).await.unwrap();
+    assert_eq!(sha(&job.dest), job.sha256.clone().unwrap());
+    // Resumed from the byte it reached: two drops cost only what was in flight when they hit.
+    let served = mock.bytes_served("tiny.gguf");
+    assert!(served < data.len() as u64 + (512 << 10), "served {served} for {} bytes: restarted", data.len());
+}
+
+#[tokio::test]
+async fn server_errors_and_rate_limits_are_retried() {
+    let data = payload(1 << 20);
+    let (mock, client) = hub_with(vec![File::bytes("tiny.gguf", data.clone())]).await;
+    mock.faults().fail_500.store(3, Ordering::SeqCst);
+    mock.faults().rate_limit.store(1, Ordering::SeqCst);
+    let dir = temp("500");
+    let (r, dest) = fetch(&mock, &client, &dir, "tiny.gguf").await;
+    r.unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), data);
+}
+
+#[tokio::test]
+async fn a_stalled_connection_is_dropped_and_resumed() {
+    let data = payload(1 << 20);
+    let (mock, client) = hub_with(vec![File::bytes("tiny.gguf", data.clone())]).await;
+    mock.faults().stall_ms.store(5_000, Ordering::SeqCst);
+    mock.faults().stall_times.store(1, Ordering::SeqCst);
+    let dir = temp("stall");
+    let started = std::time::Instant::now();
+    let (r, dest) = fetch(&mock, &client, &dir, "tiny.gguf").await;
+    r.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "waited out the stall instead of dropping it");
+    assert_eq!(std::fs::read(&dest).unwrap(), data);
+}
+
+#[tokio::test]
+async fn a_throttled_cdn_is_read_over_several_connections() {
+    let data = payload(2 << 20);
+    let (mock, client) = hub_with(vec![File::bytes("tiny.gguf", data.clone())]).await;
+    mock.faults().throttle_bps.store(4 << 20, Ordering::SeqCst);
+    let dir = temp("throttle");
+    let (r, dest) = fetch(&mock, &client, &dir, "tiny.gguf").await;
+    r.unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), data);
+    assert!(mock.requests() >= 8, "one request per segment: {}", mock.requests());
+}
+
+#[tokio::test]
+async fn a_wrong_sha256_deletes_the_file_and_says_so() {
+    let (mock, client) = hub_with(vec![File::bytes("tiny.gguf", payload(500_000))]).await;
+    *mock.faults().wrong_sha.lock().unwrap() = Some("ab".repeat(32));
+    let dir = temp("sha");
+    let (r, dest) = fetch(&mock, &client, &dir, "tiny.gguf").await;
+    let err = r.unwrap_err();
+    assert!(matches!(err, HubError::ChecksumMismatch { .. }), "{err}");
+    assert!(err.to_string().contains("it was deleted"));
+    assert!(!dest.exists() && !download::part_path(&dest).exists());
+}
+
+#[tokio::test]
+async fn a_gated_model_asks_for_access_and_a_token_opens_it() {
+    let mut repo = Repo::new("meta-llama/Gated-GGUF");
+    repo.gated = true;
+    repo.files = vec![File::bytes("m.gguf", payload(10_000))];
+    let mock = MockHub::start(vec![repo]).await.unwrap();
+    let dir = temp("gated");
+    let job = |client: &HubClient| Job {
+        url: client.resolve_url("meta-llama/Gated-GGUF", "main", "m.gguf"),
+        dest: dir.join("m.gguf"),
+        size: 10_000,
+        sha256: None,
+    };
+    let anonymous = HubClient::new(&mock.base, None).unwrap();
+    let err = download::download(&anonymous, &job(&anonymous), &opts(), &CancellationToken::new(), |_| {}).await.unwrap_err();
+    assert!(matches!(err, HubError::Gated(_)), "{err}");
+    assert!(err.to_string().contains("request access on the model's page"));
+    let with_token = HubClient::new(&mock.base, Some("hf_good_token".into())).unwrap();
+    download::download(&with_token, &job(&with_token), &opts(), &CancellationToken::new(), |_| {}).await.unwrap();
+    assert!(format!("{with_token:?}").contains('…') && !format!("{with_token:?}").contains("hf_good_token"));
+}
+
+#[tokio::test]
+async fn a_path_that_leaves_the_models_folder_is_refused() {
+    let (_mock, client) = hub_with(vec![File::bytes("../../evil.gguf", payload(10))]).await;
+    let info = client.model_info("bartowski/Tiny-GGUF", None).await.unwrap();
+    let err = hub::model_file_path(&temp("evil"), &info.id, &info.siblings[0].rfilename).unwrap_err();
+    assert!(matches!(err, HubError::UnsafePath(_)));
+}
+
+#[tokio::test]
+async fn a_disk_too_small_is_an_error_before_any_byte() {
+    let (mock, client) = hub_with(vec![File::bytes("tiny.gguf", payload(10))]).await;
+    let dir = temp("full");
+    let job = Job { url: client.resolve_url("bartowski/Tiny-GGUF", "main", "tiny.gguf"), dest: dir.join("t.gguf"), size: 1 << 60, sha256: None };
+    let err = download::download(&client, &job, &opts(), &CancellationToken::new(), |_| {}).await.unwrap_err();
+    assert!(matches!(err, HubError::DiskFull { .. }), "{err}");
+    assert_eq!(mock.bytes_served("tiny.gguf"), 0);
+}
+
+#[tokio::test]
+async fn a_paused_download_resumes_where_it_stopped() {
+    let data = payload(4 << 20);
+    let (mock, client) = hub_with(vec![File::bytes("tiny.gguf", data.clone())]).await;
+    mock.faults().throttle_bps.store(2 << 20, Ordering::SeqCst);
+    let dir = temp("pause");
+    let job = Job {
+        url: client.resolve_url("bartowski/Tiny-GGUF", "main", "tiny.gguf"),
+        dest: dir.join("tiny.gguf"),
+        size: data.len() as u64,
+        sha256: Some(File::bytes("x", data.clone()).sha256),
+    };
+    let cancel = CancellationToken::new();
+    let progress = Arc::new(std::sync::Mutex::new(0u64));
+    let (c2, p2) = (cancel.clone(), progress.clone());
+    let r = download::download(&client, &job, &opts(), &cancel, move |p| {
+        *p2.lock().unwrap() = p.done;
+        if p.done > 1 << 20 {
+            c2.cancel();
+        }
+    })
+    .await;
+    assert!(matches!(r, Err(HubError::Cancelled)));
+    let kept = download::bytes_on_disk(&job, &opts());
+    assert!(kept >= 256 << 10, "finished segments are kept: {kept}");
+    mock.faults().throttle_bps.store(0, Ordering::SeqCst);
+    download::download(&client, &job, &opts(), &CancellationToken::new(), |_| {}).await.unwrap();
+    assert_eq!(std::fs::read(&job.dest).unwrap(), data);
+    assert!(mock.bytes_served("tiny.gguf") < data.len() as u64 + (2 << 20), "restarted from zero");
+}
+
+#[tokio::test]
+async fn the_real_test_model_downloads_with_its_published_sha256() {
+    let dir = std::env::var_os("HEARTH_TEST_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/hearth/test-models"));
+    let model = dir.join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    if !model.exists() {
+        eprintln!("skipped: the test model is not fetched (make test-model)");
+        return;
+    }
+    let published = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
+    let (mock, client) = hub_with(vec![File::disk("SmolLM2-135M-Instruct.Q4_1.gguf", model, published).unwrap()]).await;
+    mock.faults().drop_after_bytes.store(5 << 20, Ordering::SeqCst);
+    mock.faults().drop_times.store(2, Ordering::SeqCst);
+    let out = temp("real");
+    let (r, dest) = fetch(&mock, &client, &out, "SmolLM2-135M-Instruct.Q4_1.gguf").await;
+    r.unwrap();
+    assert_eq!(sha(&dest), published);
+    let facts = gguf::read_file(&dest).unwrap();
+    assert_eq!(facts.architecture, "llama");
+    let _ = std::fs::remove_dir_all(&out);
+}

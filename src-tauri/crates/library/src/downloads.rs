@@ -1,0 +1,165 @@
+//! The download queue. Each download is a row in SQLite (so a restart resumes it) and a part file
+//! on disk (so it resumes from its bytes). One runs at a time, over several connections; the others
+//! wait their turn. Pause keeps the part file; cancel deletes it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use hub::download::{self, Job, Options};
+use hub::{HubClient, HubError};
+use store::{Download, DownloadStatus, ModelSource, NewDownload, Store};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use crate::{LibraryError, Result};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DownloadEvent {
+    pub id: i64,
+    pub status: DownloadStatus,
+    pub done: u64,
+    pub total: u64,
+    pub bytes_per_second: f64,
+    pub error: Option<String>,
+}
+
+pub struct Downloads {
+    store: Arc<Store>,
+    client: HubClient,
+    models_dir: PathBuf,
+    options: Options,
+    /// Tokens of running downloads, and why each was stopped.
+    running: Mutex<HashMap<i64, (CancellationToken, Option<DownloadStatus>)>>,
+    events: broadcast::Sender<DownloadEvent>,
+}
+
+impl Downloads {
+    pub fn new(store: Arc<Store>, client: HubClient, models_dir: PathBuf, options: Options) -> Self {
+        let (events, _) = broadcast::channel(256);
+        Self { store, client, models_dir, options, running: Mutex::new(HashMap::new()), events }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<DownloadEvent> {
+        self.events.subscribe()
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Queue the files of `repo` (from `pick`); returns their rows.
+    pub async fn enqueue(&self, repo: &str, revision: &str, files: &[hub::Sibling]) -> Result<Vec<Download>> {
+        let mut out = Vec::new();
+        for f in files {
+            let dest = hub::model_file_path(&self.models_dir, repo, &f.rfilename)?;
+            let size = f.bytes().ok_or_else(|| HubError::BadResponse(format!("the Hub gave no size for {}", f.rfilename)))?;
+            out.push(self.store.enqueue_download(&NewDownload {
+                repo: repo.to_string(),
+                revision: revision.to_string(),
+                file: f.rfilename.clone(),
+                url: self.client.resolve_url(repo, revision, &f.rfilename),
+                dest: dest.display().to_string(),
+                size,
+                sha256: f.sha256().map(str::to_string),
+            })?);
+        }
+        Ok(out)
+    }
+
+    /// Bytes already on disk for a download (for the progress bar of a paused one).
+    pub fn bytes_on_disk(&self, d: &Download) -> u64 {
+        download::bytes_on_disk(&job(d), &self.options)
+    }
+
+    /// Run one download to its end: done (verified, in the library), paused, cancelled or failed.
+    pub async fn run(&self, id: i64) -> Result<DownloadStatus> {
+        let d = self.store.download(id)?.ok_or(LibraryError::UnknownDownload(id))?;
+        if d.status == DownloadStatus::Done {
+            return Ok(DownloadStatus::Done);
+        }
+        let token = CancellationToken::new();
+        if let Ok(mut r) = self.running.lock() {
+            r.insert(id, (token.clone(), None));
+        }
+        self.store.set_download_status(id, DownloadStatus::Running, None)?;
+        let events = self.events.clone();
+        let job = job(&d);
+        let result = download::download(&self.client, &job, &self.options, &token, move |p| {
+            let _ = events.send(DownloadEvent {
+                id,
+                status: DownloadStatus::Running,
+                done: p.done,
+                total: p.total,
+                bytes_per_second: p.bytes_per_second,
+                error: None,
+            });
+        })
+        .await;
+        let stopped_as = self.running.lock().ok().and_then(|mut r| r.remove(&id)).and_then(|(_, why)| why);
+        let (status, error) = match result {
+            Ok(()) => {
+                self.store.upsert_model(&d.spec.dest, ModelSource::Downloaded, Some(&d.spec.repo), Some(&d.spec.file), d.spec.size, d.spec.sha256.as_deref())?;
+                (DownloadStatus::Done, None)
+            }
+            Err(HubError::Cancelled) => {
+                let why = stopped_as.unwrap_or(DownloadStatus::Paused);
+                if why == DownloadStatus::Cancelled {
+                    download::discard(&job.dest);
+                }
+                (why, None)
+            }
+            Err(e) => (DownloadStatus::Failed, Some(e.to_string())),
+        };
+        self.store.set_download_status(id, status, error.as_deref())?;
+        let done = if status == DownloadStatus::Done { d.spec.size } else { download::bytes_on_disk(&job, &self.options) };
+        let _ = self.events.send(DownloadEvent { id, status, done, total: d.spec.size, bytes_per_second: 0.0, error });
+        Ok(status)
+    }
+
+    /// Run everything queued (and, after a restart, everything that was running), one at a time.
+    pub async fn run_queue(&self) -> Result<()> {
+        self.store.requeue_interrupted()?;
+        loop {
+            let next = self.store.downloads()?.into_iter().find(|d| d.status == DownloadStatus::Queued);
+            let Some(d) = next else { return Ok(()) };
+            self.run(d.id).await?;
+        }
+    }
+
+    pub fn pause(&self, id: i64) -> Result<()> {
+        self.stop(id, DownloadStatus::Paused).map(|_| ())
+    }
+
+    pub fn resume(&self, id: i64) -> Result<()> {
+        self.store.set_download_status(id, DownloadStatus::Queued, None)?;
+        Ok(())
+    }
+
+    pub fn cancel(&self, id: i64) -> Result<()> {
+        let d = self.store.download(id)?.ok_or(LibraryError::UnknownDownload(id))?;
+        let running = self.stop(id, DownloadStatus::Cancelled)?;
+        if !running {
+            download::discard(Path::new(&d.spec.dest));
+            self.store.set_download_status(id, DownloadStatus::Cancelled, None)?;
+        }
+        Ok(())
+    }
+
+    /// Stop a running download; returns whether it was running. A queued one just changes state.
+    fn stop(&self, id: i64, why: DownloadStatus) -> Result<bool> {
+        let mut running = self.running.lock().map_err(|_| store::StoreError::Poisoned)?;
+        if let Some((token, reason)) = running.get_mut(&id) {
+            *reason = Some(why);
+            token.cancel();
+            return Ok(true);
+        }
+        drop(running);
+        self.store.set_download_status(id, why, None)?;
+        Ok(false)
+    }
+}
+
+fn job(d: &Download) -> Job {
+    Job { url: d.spec.url.clone(), dest: PathBuf::from(&d.spec.dest), size: d.spec.size, sha256: d.spec.sha256.clone() }
+}

@@ -1,0 +1,29 @@
+//! The library of model files, and the download queue that fills it.
+//!
+//! - [`pick`] turns `org/name[:QUANT]` into the files to fetch (all parts of a split model).
+//! - [`Downloads`] runs the queue: one download at a time, state in SQLite so a restarted app resumes
+//!   it, pause / resume / cancel, progress events; a verified file enters the library.
+//! - [`scan`] finds model files already on disk: the models folder, the Hugging Face cache, LM
+//!   Studio's folder, so nothing is downloaded twice.
+
+mod downloads;
+mod pick;
+mod scan;
+
+pub use downloads::{DownloadEvent, Downloads};
+pub use pick::{pick, quant_of, Picked};
+pub use scan::{known_folders, scan, Found};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LibraryError {
+    #[error(transparent)]
+    Hub(#[from] hub::HubError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("{repo} has no GGUF file{}", .quant.as_ref().map(|q| format!(" at {q}")).unwrap_or_default())]
+    NoSuchFile { repo: String, quant: Option<String> },
+    #[error("no download with id {0}")]
+    UnknownDownload(i64),
+}
+
+pub type Result<T> = std::result::Result<T, LibraryError>;

@@ -1,0 +1,90 @@
+//! The download queue against the mock Hub: files land in the library; pause keeps the bytes, resume
+//! continues from them, cancel removes them.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hub::download::Options;
+use hub::HubClient;
+use library::{pick, Downloads};
+use mockhub::{File, MockHub, Repo};
+use store::{DownloadStatus, Store};
+
+fn payload(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+}
+
+async fn setup(name: &str) -> (MockHub, Arc<Downloads>, std::path::PathBuf) {
+    let mut repo = Repo::new("org/Tiny-GGUF");
+    repo.files = vec![
+        File::bytes("tiny-Q4_K_M.gguf", payload(2 << 20, 1)),
+        File::bytes("tiny-Q8_0.gguf", payload(1 << 20, 2)),
+    ];
+    let mock = MockHub::start(vec![repo]).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("hearth-queue-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = Arc::new(Store::open(&dir.join("hearth.sqlite3")).unwrap());
+    let opts = Options { connections: 2, segment: 256 << 10, backoff: Duration::from_millis(20), ..Options::default() };
+    let dl = Arc::new(Downloads::new(store, HubClient::new(&mock.base, None).unwrap(), dir.join("models"), opts));
+    (mock, dl, dir)
+}
+
+#[tokio::test]
+async fn queued_files_land_in_the_library() {
+    let (mock, dl, dir) = setup("all").await;
+    let info = HubClient::new(&mock.base, None).unwrap().model_info("org/Tiny-GGUF", None).await.unwrap();
+    for q in ["Q4_K_M", "Q8_0"] {
+        dl.enqueue("org/Tiny-GGUF", "main", &pick(&info, Some(q)).unwrap().files).await.unwrap();
+    }
+    dl.run_queue().await.unwrap();
+    let models = dl.store().models().unwrap();
+    assert_eq!(models.len(), 2);
+    assert!(models.iter().all(|m| std::path::Path::new(&m.path).exists() && m.path.starts_with(dir.join("models").to_str().unwrap())));
+    assert!(dl.store().downloads().unwrap().iter().all(|d| d.status == DownloadStatus::Done));
+}
+
+#[tokio::test]
+async fn pause_keeps_the_bytes_resume_continues_cancel_removes() {
+    let (mock, dl, _dir) = setup("pause").await;
+    mock.faults().throttle_bps.store(1 << 20, Ordering::SeqCst);
+    let info = HubClient::new(&mock.base, None).unwrap().model_info("org/Tiny-GGUF", None).await.unwrap();
+    let d = dl.enqueue("org/Tiny-GGUF", "main", &pick(&info, Some("Q4_K_M")).unwrap().files).await.unwrap().remove(0);
+
+    let mut events = dl.subscribe();
+    let runner = { let dl = dl.clone(); tokio::spawn(async move { dl.run(d.id).await }) };
+    // Wait for real progress, then pause.
+    loop {
+        let e = events.recv().await.unwrap();
+        if e.done >= 600 << 10 {
+            break;
+        }
+    }
+    dl.pause(d.id).unwrap();
+    assert_eq!(runner.await.unwrap().unwrap(), DownloadStatus::Paused);
+    let row = dl.store().download(d.id).unwrap().unwrap();
+    assert_eq!(row.status, DownloadStatus::Paused);
+    let kept = dl.bytes_on_disk(&row);
+    assert!(kept >= 256 << 10, "kept {kept}");
+
+    mock.faults().throttle_bps.store(0, Ordering::SeqCst);
+    dl.resume(d.id).unwrap();
+    assert_eq!(dl.run(d.id).await.unwrap(), DownloadStatus::Done);
+    assert!(mock.bytes_served("tiny-Q4_K_M.gguf") < (2 << 20) + (1 << 20), "restarted instead of resuming");
+
+    // Cancel a second one while it runs: its part file goes.
+    mock.faults().throttle_bps.store(1 << 20, Ordering::SeqCst);
+    let d2 = dl.enqueue("org/Tiny-GGUF", "main", &pick(&info, Some("Q8_0")).unwrap().files).await.unwrap().remove(0);
+    let runner = { let dl = dl.clone(); tokio::spawn(async move { dl.run(d2.id).await }) };
+    loop {
+        let e = events.recv().await.unwrap();
+        if e.id == d2.id && e.done > 0 {
+            break;
+        }
+    }
+    dl.cancel(d2.id).unwrap();
+    assert_eq!(runner.await.unwrap().unwrap(), DownloadStatus::Cancelled);
+    assert!(!hub::download::part_path(std::path::Path::new(&d2.spec.dest)).exists());
+    assert!(!std::path::Path::new(&d2.spec.dest).exists());
+}

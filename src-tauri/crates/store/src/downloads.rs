@@ -1,0 +1,185 @@
+//! Downloads in flight, kept so a restarted app picks them up where they were.
+
+use rusqlite::{params, OptionalExtension, Row};
+
+use crate::{now, Result, Store};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DownloadStatus {
+    Queued,
+    Running,
+    Paused,
+    Failed,
+    Done,
+    Cancelled,
+}
+
+impl DownloadStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DownloadStatus::Queued => "queued",
+            DownloadStatus::Running => "running",
+            DownloadStatus::Paused => "paused",
+            DownloadStatus::Failed => "failed",
+            DownloadStatus::Done => "done",
+            DownloadStatus::Cancelled => "cancelled",
+        }
+    }
+    fn parse(s: &str) -> Self {
+        match s {
+            "running" => DownloadStatus::Running,
+            "paused" => DownloadStatus::Paused,
+            "failed" => DownloadStatus::Failed,
+            "done" => DownloadStatus::Done,
+            "cancelled" => DownloadStatus::Cancelled,
+            _ => DownloadStatus::Queued,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDownload {
+    pub repo: String,
+    pub revision: String,
+    pub file: String,
+    pub url: String,
+    pub dest: String,
+    pub size: u64,
+    pub sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Download {
+    pub id: i64,
+    pub spec: NewDownload,
+    pub status: DownloadStatus,
+    pub error: Option<String>,
+}
+
+fn row(r: &Row<'_>) -> rusqlite::Result<Download> {
+    Ok(Download {
+        id: r.get(0)?,
+        spec: NewDownload {
+            repo: r.get(1)?,
+            revision: r.get(2)?,
+            file: r.get(3)?,
+            url: r.get(4)?,
+            dest: r.get(5)?,
+            size: r.get::<_, i64>(6)? as u64,
+            sha256: r.get(7)?,
+        },
+        status: DownloadStatus::parse(&r.get::<_, String>(8)?),
+        error: r.get(9)?,
+    })
+}
+
+const COLUMNS: &str = "id, repo, revision, file, url, dest, size, sha256, status, error";
+
+impl Store {
+    /// Queue a download; the same file again returns the existing one (re-queued if it had failed or
+    /// been cancelled).
+    pub fn enqueue_download(&self, d: &NewDownload) -> Result<Download> {
+        let conn = self.conn()?;
+        let t = now();
+        conn.execute(
+            "INSERT INTO downloads (repo, revision, file, url, dest, size, sha256, status, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?8)
+             ON CONFLICT(repo, revision, file) DO UPDATE SET
+               status = CASE WHEN downloads.status IN ('failed', 'cancelled') THEN 'queued' ELSE downloads.status END,
+               error = NULL, updated_at = excluded.updated_at",
+            params![d.repo, d.revision, d.file, d.url, d.dest, d.size as i64, d.sha256, t],
+        )?;
+        Ok(conn.query_row(
+            &format!("SELECT {COLUMNS} FROM downloads WHERE repo = ?1 AND revision = ?2 AND file = ?3"),
+            params![d.repo, d.revision, d.file],
+            row,
+        )?)
+    }
+
+    pub fn download(&self, id: i64) -> Result<Option<Download>> {
+        Ok(self.conn()?.query_row(&format!("SELECT {COLUMNS} FROM downloads WHERE id = ?1"), [id], row).optional()?)
+    }
+
+    pub fn downloads(&self) -> Result<Vec<Download>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM downloads ORDER BY created_at, id"))?;
+        let rows = stmt.query_map([], row)?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    pub fn set_download_status(&self, id: i64, status: DownloadStatus, error: Option<&str>) -> Result<()> {
+        self.conn()?.execute(
+            "UPDATE downloads SET status = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
+            params![id, status.as_str(), error, now()],
+        )?;
+        Ok(())
+    }
+
+    /// After a restart: whatever was running when the app died goes back to the queue.
+    pub fn requeue_interrupted(&self) -> Result<usize> {
+        Ok(self.conn()?.execute("UPDATE downloads SET status = 'queued' WHERE status = 'running'", [])?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(file: &str) -> NewDownload {
+        NewDownload {
+            repo: "org/model".into(),
+            revision: "main".into(),
+            file: file.into(),
+            url: "http://x".into(),
+            dest: format!("/m/{file}"),
+            size: 10,
+            sha256: None,
+        }
+    }
+
+    #[test]
+    fn a_download_survives_a_restart_and_is_not_queued_twice() {
+        let dir = std::env::temp_dir().join(format!("hearth-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("h.sqlite3");
+        let id = {
+            let s = Store::open(&path).unwrap();
+            let d = s.enqueue_download(&spec("a.gguf")).unwrap();
+            s.set_download_status(d.id, DownloadStatus::Running, None).unwrap();
+            assert_eq!(s.enqueue_download(&spec("a.gguf")).unwrap().id, d.id);
+            d.id
+        };
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.requeue_interrupted().unwrap(), 1);
+        assert_eq!(s.download(id).unwrap().unwrap().status, DownloadStatus::Queued);
+        s.set_download_status(id, DownloadStatus::Failed, Some("boom")).unwrap();
+        let again = s.enqueue_download(&spec("a.gguf")).unwrap();
+        assert_eq!((again.status, again.error), (DownloadStatus::Queued, None));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn migrations_are_recorded_and_a_newer_database_is_refused() {
+        let s = Store::in_memory().unwrap();
+        assert_eq!(s.schema_version().unwrap(), crate::migrations::known());
+        s.set_setting("models_dir", "/x").unwrap();
+        s.set_setting("models_dir", "/y").unwrap();
+        assert_eq!(s.setting("models_dir").unwrap().as_deref(), Some("/y"));
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", 999).unwrap();
+        assert!(matches!(crate::migrations::migrate(&mut conn), Err(crate::StoreError::TooNew { found: 999, .. })));
+    }
+
+    #[test]
+    fn the_library_lists_each_path_once() {
+        let s = Store::in_memory().unwrap();
+        let a = s.upsert_model("/m/a.gguf", crate::ModelSource::Downloaded, Some("org/m"), Some("a.gguf"), 5, Some("ab")).unwrap();
+        let b = s.upsert_model("/m/a.gguf", crate::ModelSource::Downloaded, None, None, 6, None).unwrap();
+        assert_eq!(a, b);
+        let rows = s.models().unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].size, rows[0].sha256.as_deref()), (6, Some("ab")));
+        s.remove_model(a).unwrap();
+        assert!(s.models().unwrap().is_empty());
+    }
+}

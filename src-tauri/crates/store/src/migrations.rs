@@ -1,0 +1,57 @@
+//! Numbered schema migrations. Append only: a released migration is never edited.
+
+use rusqlite::Connection;
+
+use crate::{Result, StoreError};
+
+const MIGRATIONS: &[&str] = &[
+    // 1: settings, the library, downloads.
+    "CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE models (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        source TEXT NOT NULL CHECK (source IN ('downloaded', 'imported', 'hf-cache', 'lmstudio')),
+        repo TEXT,
+        file TEXT,
+        size INTEGER NOT NULL,
+        sha256 TEXT,
+        added_at INTEGER NOT NULL
+    );
+    CREATE TABLE downloads (
+        id INTEGER PRIMARY KEY,
+        repo TEXT NOT NULL,
+        revision TEXT NOT NULL,
+        file TEXT NOT NULL,
+        url TEXT NOT NULL,
+        dest TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT,
+        status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'paused', 'failed', 'done', 'cancelled')),
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (repo, revision, file)
+    );",
+];
+
+pub fn known() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > known() {
+        return Err(StoreError::TooNew { found: version, known: known() });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        // Each migration and its version bump commit together, or not at all.
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

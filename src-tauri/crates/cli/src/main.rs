@@ -3,6 +3,7 @@
 
 mod fit;
 mod format;
+mod models;
 mod probe;
 
 use std::process::ExitCode;
@@ -26,6 +27,12 @@ enum Command {
     },
     /// Will a model file run here? The verdict, the load plan, the memory per device and the speed.
     Fit(fit::FitArgs),
+    /// Search the Hugging Face Hub for GGUF models.
+    Search(models::SearchArgs),
+    /// Download a model: ORG/NAME[:QUANT]. Resumes where an earlier pull stopped.
+    Pull(models::PullArgs),
+    /// List the model files on this machine, with their fit for it.
+    Ls,
 }
 
 fn main() -> ExitCode {
@@ -34,6 +41,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Probe { json } => probe::run(json),
         Command::Fit(args) => fit::run(&args),
+        Command::Search(args) => models::search(&args),
+        Command::Pull(args) => models::pull(&args),
+        Command::Ls => models::ls(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

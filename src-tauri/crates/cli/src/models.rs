@@ -1,0 +1,168 @@
+//! `hearth search`, `hearth pull`, `hearth ls`: the Hub and the library from a terminal.
+
+use std::io::Write as _;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use hub::download::Options;
+use hub::{HubClient, Sort};
+use library::{pick, quant_of, Downloads};
+use store::{DownloadStatus, Store};
+
+use crate::format::{params, size};
+
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    pub query: String,
+    /// downloads, likes, trending or updated.
+    #[arg(long, default_value = "downloads")]
+    pub sort: String,
+    #[arg(long, default_value_t = 20)]
+    pub limit: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct PullArgs {
+    /// ORG/NAME, or ORG/NAME:QUANT to pick a quantization (Q4_K_M, Q8_0, …).
+    pub model: String,
+    #[arg(long, default_value = "main")]
+    pub revision: String,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
+    let sort = match args.sort.as_str() {
+        "downloads" => Sort::Downloads,
+        "likes" => Sort::Likes,
+        "trending" => Sort::Trending,
+        "updated" => Sort::Updated,
+        other => bail!("unknown sort {other:?}: use downloads, likes, trending or updated"),
+    };
+    let client = HubClient::from_env()?;
+    let page = runtime()?.block_on(client.search(&args.query, sort, args.limit.clamp(1, 100)))?;
+    if page.models.is_empty() {
+        println!("No GGUF models match {:?}.", args.query);
+        return Ok(());
+    }
+    println!("{:<52} {:>10} {:>7} {:>8}  {}", "MODEL", "DOWNLOADS", "LIKES", "PARAMS", "ARCH");
+    for m in &page.models {
+        let g = m.gguf.as_ref();
+        println!(
+            "{:<52} {:>10} {:>7} {:>8}  {}{}",
+            m.id,
+            m.downloads,
+            m.likes,
+            g.and_then(|g| g.total).map(params).unwrap_or_default(),
+            g.and_then(|g| g.architecture.clone()).unwrap_or_default(),
+            if m.gated { "  (gated)" } else { "" }
+        );
+    }
+    Ok(())
+}
+
+pub fn pull(args: &PullArgs) -> anyhow::Result<()> {
+    let (repo, quant) = match args.model.split_once(':') {
+        Some((r, q)) => (r.to_string(), Some(q.to_string())),
+        None => (args.model.clone(), None),
+    };
+    if repo.split('/').count() != 2 {
+        bail!("name the model as ORG/NAME[:QUANT], for example bartowski/Qwen2.5-7B-Instruct-GGUF:Q4_K_M");
+    }
+    let home = home::Home::resolve()?;
+    let store = Arc::new(Store::open(&home.database_path()).context("opening Hearth's database")?);
+    let client = HubClient::from_env()?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let info = client.model_info(&repo, Some(&args.revision)).await?;
+        let picked = match pick(&info, quant.as_deref()) {
+            Ok(p) => p,
+            Err(e) => {
+                let mut quants: Vec<String> = info.gguf_files().filter_map(|s| quant_of(&s.rfilename)).collect();
+                quants.sort();
+                quants.dedup();
+                bail!("{e}. Available: {}. Pull one with {repo}:QUANT", quants.join(", "));
+            }
+        };
+        let downloads = Arc::new(Downloads::new(store, client, home.models_dir(), Options::default()));
+        let rows = downloads.enqueue(&repo, &args.revision, &picked.files).await?;
+        let mut events = downloads.subscribe();
+        let printer = tokio::spawn(async move {
+            while let Ok(e) = events.recv().await {
+                if e.status == DownloadStatus::Running && e.total > 0 {
+                    let pct = e.done as f64 / e.total as f64 * 100.0;
+                    let eta = if e.bytes_per_second > 0.0 { (e.total - e.done) as f64 / e.bytes_per_second } else { 0.0 };
+                    let bar = "█".repeat((pct / 4.0) as usize) + &"░".repeat(25 - (pct / 4.0) as usize);
+                    eprint!(
+                        "\r  {bar} {pct:5.1} %  {} of {}  {}/s  ETA {}:{:02}   ",
+                        size(e.done),
+                        size(e.total),
+                        size(e.bytes_per_second as u64),
+                        (eta / 60.0) as u64,
+                        (eta % 60.0) as u64
+                    );
+                    let _ = std::io::stderr().flush();
+                }
+            }
+        });
+        for row in &rows {
+            eprintln!("Pulling {} ({})", row.spec.file, size(row.spec.size));
+            let dl = downloads.clone();
+            let id = row.id;
+            let status = tokio::select! {
+                s = dl.run(id) => s?,
+                _ = tokio::signal::ctrl_c() => {
+                    downloads.pause(id)?;
+                    eprintln!("\nPaused. Run the same command again to resume.");
+                    std::process::exit(130);
+                }
+            };
+            eprintln!();
+            match status {
+                DownloadStatus::Done => eprintln!("  verified and saved to {}", row.spec.dest),
+                _ => {
+                    let err = downloads.store().download(id)?.and_then(|d| d.error).unwrap_or_else(|| format!("{status:?}"));
+                    bail!("{} did not finish: {err}", row.spec.file);
+                }
+            }
+        }
+        printer.abort();
+        Ok(())
+    })
+}
+
+pub fn ls() -> anyhow::Result<()> {
+    let home = home::Home::resolve()?;
+    let store = Store::open(&home.database_path())?;
+    let mut paths: Vec<(std::path::PathBuf, String)> =
+        store.models()?.into_iter().map(|m| (m.path.into(), m.source.as_str().to_string())).collect();
+    let mut folders = vec![(home.models_dir(), store::ModelSource::Downloaded)];
+    folders.extend(library::known_folders());
+    for f in library::scan(&folders) {
+        if !paths.iter().any(|(p, _)| p == &f.path) {
+            paths.push((f.path, f.source.as_str().to_string()));
+        }
+    }
+    if paths.is_empty() {
+        println!("No models yet. Find one with `hearth search`, then `hearth pull ORG/NAME:QUANT`.");
+        return Ok(());
+    }
+    let mut hw = hardware::Prober::system().probe(&home.models_dir());
+    hw.speed_calibration = hardware::calibration::load(home.root());
+    println!("{:<8} {:>9}  {:<10} {:<34} {}", "FIT", "SIZE", "SOURCE", "PLAN", "FILE");
+    for (path, source) in paths {
+        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let (verdict, label) = match gguf::read_file(&path) {
+            Ok(facts) => {
+                let p = fit::plan(&facts, &hw, &types::LoadSettings::default());
+                (format!("{:?}", p.verdict).to_lowercase(), p.label)
+            }
+            Err(e) => ("grey".to_string(), e.to_string()),
+        };
+        println!("{verdict:<8} {:>9}  {source:<10} {:<34} {}", size(bytes), label.chars().take(34).collect::<String>(), path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! `hearth pull` against the mock Hub, killed with SIGKILL mid-download and started again: the
+//! download finishes from the bytes on disk and the file has the published sha256.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use mockhub::{File, MockHub, Repo};
+
+fn test_model() -> Option<PathBuf> {
+    let dir = std::env::var_os("HEARTH_TEST_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/hearth/test-models"));
+    let p = dir.join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    p.exists().then_some(p)
+}
+
+const SHA: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
+
+fn pull(base: &str, home: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_hearth"));
+    c.args(["pull", "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF:Q4_1"])
+        .env("HF_ENDPOINT", base)
+        .env("HEARTH_HOME", home)
+        .env_remove("HF_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_killed_with_sigkill_resumes_and_verifies() {
+    let Some(model) = test_model() else {
+        eprintln!("skipped: the test model is not fetched (make test-model)");
+        return;
+    };
+    let mut repo = Repo::new("HuggingFaceTB/SmolLM2-135M-Instruct-GGUF");
+    repo.files = vec![File::disk("SmolLM2-135M-Instruct.Q4_1.gguf", model, SHA).unwrap()];
+    let mock = MockHub::start(vec![repo]).await.unwrap();
+    mock.faults().throttle_bps.store(8 << 20, Ordering::SeqCst);
+    let home = std::env::temp_dir().join(format!("hearth-pull-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).unwrap();
+    let dest = home.join("models/HuggingFaceTB/SmolLM2-135M-Instruct-GGUF/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let state = PathBuf::from(format!("{}.part.state", dest.display()));
+
+    // First pull: killed as soon as one segment is safely on disk.
+    let mut child = pull(&mock.base, &home).spawn().unwrap();
+    let started = Instant::now();
+    loop {
+        // The state's "done" string has a '1' per finished segment.
+        let done = std::fs::read_to_string(&state)
+            .ok()
+            .and_then(|s| s.split("\"done\":\"").nth(1).map(|rest| rest.split('"').next().unwrap_or("").contains('1')))
+            .unwrap_or(false);
+        if done {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "no segment finished");
+        assert!(child.try_wait().unwrap().is_none(), "pull ended before it could be killed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap(); // SIGKILL on Unix: no chance to clean up
+    child.wait().unwrap();
+    let served_before = mock.bytes_served("SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(!dest.exists(), "an unverified file must not be in place");
+
+    // Second pull: resumes and finishes.
+    mock.faults().throttle_bps.store(0, Ordering::SeqCst);
+    let out = tokio::task::spawn_blocking({
+        let (base, home) = (mock.base.clone(), home.clone());
+        move || pull(&base, &home).output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("verified and saved"));
+    assert_eq!(hub::download::sha256_file(&dest).unwrap(), SHA);
+    let total = mock.bytes_served("SmolLM2-135M-Instruct.Q4_1.gguf");
+    let size = std::fs::metadata(&dest).unwrap().len();
+    assert!(total - served_before < size, "the second pull fetched everything again ({} of {size})", total - served_before);
+
+    // And `hearth ls` lists it, with its fit.
+    let ls = Command::new(env!("CARGO_BIN_EXE_hearth")).arg("ls").env("HEARTH_HOME", &home).env("HOME", &home).output().unwrap();
+    let text = String::from_utf8_lossy(&ls.stdout);
+    assert!(text.contains("SmolLM2-135M-Instruct.Q4_1.gguf") && text.contains("green"), "{text}");
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_and_a_missing_quant_are_readable() {
+    let mut repo = Repo::new("bartowski/Qwen2.5-7B-Instruct-GGUF");
+    repo.downloads = 12345;
+    repo.files = vec![File::bytes("Qwen2.5-7B-Instruct-Q4_K_M.gguf", vec![1; 10]), File::bytes("Qwen2.5-7B-Instruct-Q8_0.gguf", vec![2; 10])];
+    let mock = MockHub::start(vec![repo]).await.unwrap();
+    let home = std::env::temp_dir().join(format!("hearth-search-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let base = mock.base.clone();
+    let h = home.clone();
+    let (search, missing) = tokio::task::spawn_blocking(move || {
+        let run = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_hearth")).args(args).env("HF_ENDPOINT", &base).env("HEARTH_HOME", &h).output().unwrap();
+        (run(&["search", "qwen"]), run(&["pull", "bartowski/Qwen2.5-7B-Instruct-GGUF:Q2_K"]))
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&search.stdout);
+    assert!(text.contains("bartowski/Qwen2.5-7B-Instruct-GGUF") && text.contains("12345"), "{text}");
+    assert_eq!(missing.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.contains("Available: Q4_K_M, Q8_0"), "{err}");
+    let _ = std::fs::remove_dir_all(&home);
+}

@@ -38,7 +38,7 @@ ui/dist/index.html: $(UI_SOURCES)
 
 # The app embeds ui/dist at compile time, so the UI is built first.
 build: ui
-	$(CARGO) build -p hearth-app -p hearth-cli
+	$(CARGO) build -p hearth-app -p hearth-cli -p hearth-mockhub
 
 test-rust:
 	$(CARGO) test --workspace
@@ -59,9 +59,10 @@ icons: deps
 	rm -rf src-tauri/icons/android src-tauri/icons/ios
 	cp icons/hearth.svg ui/public/hearth.svg
 
-## make package: a release build and a .deb (on macOS and Windows, `npx tauri build` there makes .dmg/.msi).
+## make package: a release build and a .deb in target/release/bundle/deb/ (on macOS and Windows,
+## `ui/node_modules/.bin/tauri build` there makes the .app/.dmg or .msi).
 package: deps ui
-	cd ui && npx tauri build --config ../src-tauri/tauri.conf.json --bundles deb -- --manifest-path ../src-tauri/Cargo.toml
+	ui/node_modules/.bin/tauri build --bundles deb
 
 ## make bench: how long `hearth probe` takes, the app's time to first paint and idle memory, and how
 ## fast the fit planner plans 10,000 files.

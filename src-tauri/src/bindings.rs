@@ -23,6 +23,10 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::hardware::memory_now,
             commands::fit::what_fits,
             commands::fit::gpu_catalog,
+            commands::hub::hub_search,
+            commands::hub::hub_search_next,
+            commands::hub::hub_model,
+            commands::hub::hub_file_fit,
         ])
 }
 

@@ -4,3 +4,4 @@
 pub mod app;
 pub mod fit;
 pub mod hardware;
+pub mod hub;

@@ -13,12 +13,20 @@ pub struct AppState {
     /// When the process started, for the first-paint figure.
     pub started: Instant,
     prober: Arc<Prober>,
+    /// The Hub, at `HF_ENDPOINT` (or huggingface.co) with `HF_TOKEN` when set.
+    pub hub: hub::HubClient,
     profile: Arc<OnceLock<HardwareProfile>>,
 }
 
 impl AppState {
     pub fn new() -> Result<Self, HearthError> {
-        Ok(Self { home: Home::resolve()?, started: Instant::now(), prober: Arc::new(Prober::system()), profile: Arc::new(OnceLock::new()) })
+        Ok(Self {
+            home: Home::resolve()?,
+            started: Instant::now(),
+            prober: Arc::new(Prober::system()),
+            hub: hub::HubClient::from_env()?,
+            profile: Arc::new(OnceLock::new()),
+        })
     }
 
     /// Start the probe on a background thread; `profile()` waits for it if it is still running.

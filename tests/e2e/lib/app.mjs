@@ -77,6 +77,37 @@ export async function launchApp({ env = {} } = {}) {
   }
 }
 
+/** Start the mock Hub (target/debug/mockhub) with the real test model; returns { url, stop() }. */
+export async function startMockHub() {
+  const bin = join(root, "target/debug/mockhub");
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: run \`make build\` first`);
+  const cache = process.env.HEARTH_TEST_MODELS ?? join(homedir(), ".cache/hearth/test-models");
+  const dir = mkdtempSync(join(tmpdir(), "hearth-mockhub-"));
+  const child = spawn(bin, ["--test-model", join(cache, "SmolLM2-135M-Instruct.Q4_1.gguf"), "--dir", dir], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const url = await new Promise((ok, fail) => {
+    let out = "";
+    const timer = setTimeout(() => fail(new Error(`mockhub did not start: ${out}`)), 20_000);
+    child.stdout.on("data", (d) => {
+      out += d;
+      const m = /MOCKHUB_URL=(\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        ok(m[1]);
+      }
+    });
+    child.on("exit", (code) => fail(new Error(`mockhub exited with ${code}: ${out}`)));
+  });
+  return {
+    url,
+    stop: () => {
+      child.kill("SIGTERM");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 export async function saveScreenshot(session, name) {
   mkdirSync(screenshotDir, { recursive: true });
   const path = join(screenshotDir, `${name}.png`);

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 /// Bytes each thread copies per pass: well past any CPU cache.
 const CHUNK: usize = 16 << 20;
-const PASSES: usize = 4;
+const PASSES: usize = 5;
 
 /// GB/s counting bytes read plus bytes written; `None` if the clock says nothing useful.
 pub fn measure_ram_bandwidth(threads: usize) -> Option<f32> {
@@ -16,8 +16,9 @@ pub fn measure_ram_bandwidth(threads: usize) -> Option<f32> {
     for (src, dst) in &mut buffers {
         dst.copy_from_slice(src);
     }
-    // The fastest of a few passes: a pass that another process interrupted says nothing about RAM.
-    let mut best = f64::MAX;
+    // The median of a few passes: what decoding sustains, not a lucky burst or a pass that another
+    // process interrupted.
+    let mut times = Vec::with_capacity(PASSES);
     for _ in 0..PASSES {
         let started = Instant::now();
         std::thread::scope(|s| {
@@ -28,10 +29,12 @@ pub fn measure_ram_bandwidth(threads: usize) -> Option<f32> {
                 });
             }
         });
-        best = best.min(started.elapsed().as_secs_f64());
+        times.push(started.elapsed().as_secs_f64());
     }
+    times.sort_by(f64::total_cmp);
+    let median = times[PASSES / 2];
     let bytes = (2 * CHUNK * threads) as f64;
-    (best > 0.0 && best < f64::MAX).then(|| (bytes / best / 1e9) as f32)
+    (median > 0.0).then(|| (bytes / median / 1e9) as f32)
 }
 
 #[cfg(test)]

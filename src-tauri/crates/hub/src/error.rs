@@ -45,6 +45,28 @@ impl HubError {
     }
 }
 
+impl From<HubError> for types::HearthError {
+    fn from(e: HubError) -> Self {
+        use types::ErrorCode as C;
+        let code = match &e {
+            HubError::NotFound(_) | HubError::UnsafePath(_) => C::NotFound,
+            HubError::Gated(_) => C::GatedModel,
+            HubError::Unauthorized => C::Unauthorized,
+            HubError::RateLimited(_) => C::RateLimited,
+            HubError::Offline(_) => C::HubUnreachable,
+            HubError::ChecksumMismatch { .. } | HubError::SizeMismatch { .. } => C::DownloadChecksumMismatch,
+            HubError::DiskFull { .. } => C::DiskFull,
+            HubError::BadResponse(_) | HubError::Http { .. } => C::BadResponse,
+            HubError::Cancelled | HubError::GaveUp { .. } | HubError::Io(_) => C::Internal,
+        };
+        // The sentence is the message; the first letter capitalised for the window.
+        let text = e.to_string();
+        let mut chars = text.chars();
+        let message = chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default();
+        types::HearthError::new(code, message + ".")
+    }
+}
+
 impl From<std::io::Error> for HubError {
     fn from(e: std::io::Error) -> Self {
         HubError::Io(e.to_string())

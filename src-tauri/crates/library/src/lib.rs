@@ -6,10 +6,12 @@
 //! - [`scan`] finds model files already on disk: the models folder, the Hugging Face cache, LM
 //!   Studio's folder, so nothing is downloaded twice.
 
+mod discover;
 mod downloads;
 mod pick;
 mod scan;
 
+pub use discover::{model_page, to_hub_model};
 pub use downloads::{DownloadEvent, Downloads};
 pub use pick::{pick, quant_of, Picked};
 pub use scan::{known_folders, scan, Found};

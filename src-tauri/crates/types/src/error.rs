@@ -16,6 +16,22 @@ pub enum ErrorCode {
     ProbeFailed,
     /// Something that should not happen; the details say what.
     Internal,
+    /// The Hub (or the network) cannot be reached: Hearth is offline.
+    HubUnreachable,
+    /// The model is gated: request access on its page, then add a token.
+    GatedModel,
+    /// The Hub has no such model or file (or it is private).
+    NotFound,
+    /// The Hub refused the token.
+    Unauthorized,
+    /// The Hub is rate-limiting; try again later.
+    RateLimited,
+    /// A download did not match the Hub's sha256 or size; it was deleted.
+    DownloadChecksumMismatch,
+    /// Not enough free disk space.
+    DiskFull,
+    /// The Hub sent something Hearth could not read.
+    BadResponse,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]

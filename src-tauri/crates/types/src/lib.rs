@@ -7,12 +7,14 @@
 mod error;
 mod fit;
 mod hardware;
+mod hub;
 
 pub use error::{ErrorCode, HearthError};
 pub use fit::{
     CacheType, CatalogGpu, DeviceUse, FitCell, FitGrid, FitPlan, LoadSettings, MemoryBreakdown, PlanMode, SpeedRange,
     Verdict, WhatIf,
 };
+pub use hub::{HubFile, HubModel, HubModelPage, HubSearch, HubSort};
 pub use hardware::{
     CpuInfo, DiskInfo, DiskKind, GpuInfo, GpuKind, GpuSource, GpuVendor, HardwareProfile, MemoryInfo,
     MemoryNow, OsInfo, SimdFeatures,

@@ -16,9 +16,23 @@ export const commands = {
 	whatFits: (whatIf: WhatIf | null) => __TAURI_INVOKE<FitGrid>("what_fits", { whatIf }),
 	/**  GPUs Hearth knows, for the what-if picker. */
 	gpuCatalog: () => __TAURI_INVOKE<CatalogGpu[]>("gpu_catalog"),
+	/**  GGUF models on the Hub matching `query`. */
+	hubSearch: (query: string, sortBy: HubSort) => __TAURI_INVOKE<HubSearch>("hub_search", { query, sortBy }),
+	/**  The next page of a search. */
+	hubSearchNext: (url: string) => __TAURI_INVOKE<HubSearch>("hub_search_next", { url }),
+	/**  A model's page: its card and its GGUF files grouped by quantization. */
+	hubModel: (repo: string) => __TAURI_INVOKE<HubModelPage>("hub_model", { repo }),
+	/**
+	 *  The fit plan of one remote file on this machine, from its header fetched with Range requests.
+	 *  A header that cannot be read gives a grey plan, not an error.
+	 */
+	hubFileFit: (repo: string, file: string) => __TAURI_INVOKE<FitPlan>("hub_file_fit", { repo, file }),
 };
 
 /* Types */
+/**  K/V cache element types llama.cpp offers; quantized V needs flash attention. */
+export type CacheType = "f16" | "q8_0" | "q4_0";
+
 /**  A GPU in Hearth's table, for the what-if picker. */
 export type CatalogGpu = {
 	name: string,
@@ -31,6 +45,19 @@ export type CpuInfo = {
 	physicalCores: number,
 	logicalCores: number,
 	features: SimdFeatures,
+};
+
+export type DeviceUse = {
+	/**  "CPU" or the GPU's name. */
+	name: string,
+	isGpu: boolean,
+	/**  Transformer layers placed here (the output layer is counted in `has_output`). */
+	layers: number,
+	hasOutput: boolean,
+	memory: MemoryBreakdown,
+	totalBytes: number,
+	/**  What the planner allowed itself on this device (free memory less margins). */
+	budgetBytes: number,
 };
 
 export type DiskInfo = {
@@ -55,7 +82,23 @@ export type ErrorCode =
 /**  Reading the hardware failed in a way that left no usable profile. */
 "PROBE_FAILED" | 
 /**  Something that should not happen; the details say what. */
-"INTERNAL";
+"INTERNAL" | 
+/**  The Hub (or the network) cannot be reached: Hearth is offline. */
+"HUB_UNREACHABLE" | 
+/**  The model is gated: request access on its page, then add a token. */
+"GATED_MODEL" | 
+/**  The Hub has no such model or file (or it is private). */
+"NOT_FOUND" | 
+/**  The Hub refused the token. */
+"UNAUTHORIZED" | 
+/**  The Hub is rate-limiting; try again later. */
+"RATE_LIMITED" | 
+/**  A download did not match the Hub's sha256 or size; it was deleted. */
+"DOWNLOAD_CHECKSUM_MISMATCH" | 
+/**  Not enough free disk space. */
+"DISK_FULL" | 
+/**  The Hub sent something Hearth could not read. */
+"BAD_RESPONSE";
 
 /**  One cell of the "what fits" grid: a model size at a quantization. */
 export type FitCell = {
@@ -78,6 +121,28 @@ export type FitGrid = {
 	quants: string[],
 	/**  `cells[row][column]`. */
 	cells: FitCell[][],
+};
+
+export type FitPlan = {
+	verdict: Verdict,
+	/**  Short, for the pill: "Full GPU", "Partial GPU · 22/33 layers", "Too large · needs 41.2 GB, has 31.0 GB". */
+	label: string,
+	/**  One sentence of why. */
+	reason: string,
+	mode: PlanMode,
+	/**  As llama.cpp counts `n_gpu_layers`: transformer layers on GPUs, plus one for the output layer. */
+	gpuLayers: number,
+	/**  `layer_count + 1`, the value of `gpu_layers` for a full offload. */
+	totalLayers: number,
+	context: number,
+	requestedContext: number,
+	cacheK: CacheType,
+	cacheV: CacheType,
+	flashAttention: boolean,
+	devices: DeviceUse[],
+	totalBytes: number,
+	/**  Predicted generation speed, tokens per second. */
+	tokensPerSecond: SpeedRange | null,
 };
 
 export type GpuInfo = {
@@ -149,6 +214,52 @@ export type HearthError = {
 	details: string | null,
 };
 
+/**  One downloadable model file: a single GGUF, or all parts of a split one. */
+export type HubFile = {
+	/**  The file to load (the first part of a split model). */
+	name: string,
+	quant: string | null,
+	parts: string[],
+	sizeBytes: number,
+};
+
+export type HubModel = {
+	id: string,
+	author: string,
+	downloads: number,
+	likes: number,
+	gated: boolean,
+	updated: string | null,
+	parameters: number | null,
+	architecture: string | null,
+};
+
+export type HubModelPage = {
+	model: HubModel,
+	/**  The model card's Markdown. Untrusted: the window sanitizes it before showing it. */
+	card: string,
+	files: HubFile[],
+	/**  Vision projectors (`mmproj-*.gguf`), offered with the model. */
+	projectors: string[],
+};
+
+export type HubSearch = {
+	models: HubModel[],
+	/**  Where the next page is, if there is one. */
+	next: string | null,
+};
+
+export type HubSort = "downloads" | "likes" | "trending" | "updated";
+
+/**  Bytes a device holds for one model, by purpose. */
+export type MemoryBreakdown = {
+	weights: number,
+	kvCache: number,
+	compute: number,
+	/**  The GPU backend's own context (CUDA, Metal, Vulkan); zero on the CPU. */
+	overhead: number,
+};
+
 export type MemoryInfo = {
 	totalBytes: number,
 	availableBytes: number,
@@ -168,6 +279,14 @@ export type OsInfo = {
 	/**  "x86_64", "aarch64". */
 	arch: string,
 };
+
+export type PlanMode = "fullGpu" | 
+/**  Some layers on the GPU(s), the rest on the CPU. */
+"partialGpu" | 
+/**  Attention and shared weights on the GPU(s), mixture-of-experts weights in RAM. */
+"expertsOnCpu" | "cpu" | 
+/**  Nothing that loads. */
+"none";
 
 /**  The SIMD extensions llama.cpp's CPU kernels care most about. */
 export type SimdFeatures = {

@@ -2,7 +2,7 @@
 // `@tauri-apps/api` and never the generated bindings' `commands` directly, so every rejection reaches
 // them as one shape: an `ApiError` carrying `{code, message, details}`.
 import { commands } from "./bindings";
-import type { HearthError, WhatIf } from "./bindings";
+import type { HearthError, HubSort, WhatIf } from "./bindings";
 
 export type * from "./bindings";
 
@@ -18,7 +18,19 @@ export class ApiError extends Error {
   }
 }
 
-const CODES = new Set<string>(["HOME_UNAVAILABLE", "PROBE_FAILED", "INTERNAL"]);
+const CODES = new Set<string>([
+  "HOME_UNAVAILABLE",
+  "PROBE_FAILED",
+  "INTERNAL",
+  "HUB_UNREACHABLE",
+  "GATED_MODEL",
+  "NOT_FOUND",
+  "UNAUTHORIZED",
+  "RATE_LIMITED",
+  "DOWNLOAD_CHECKSUM_MISMATCH",
+  "DISK_FULL",
+  "BAD_RESPONSE",
+]);
 
 /** Whatever a command rejected with, as a `HearthError`. Tauri itself rejects with plain strings
  * (unknown command, bad argument); those become INTERNAL with the string kept as details. */
@@ -52,4 +64,8 @@ export const api = {
   memoryNow: () => call(commands.memoryNow()),
   whatFits: (whatIf: WhatIf | null) => call(commands.whatFits(whatIf)),
   gpuCatalog: () => call(commands.gpuCatalog()),
+  hubSearch: (query: string, sort: HubSort) => call(commands.hubSearch(query, sort)),
+  hubSearchNext: (url: string) => call(commands.hubSearchNext(url)),
+  hubModel: (repo: string) => call(commands.hubModel(repo)),
+  hubFileFit: (repo: string, file: string) => call(commands.hubFileFit(repo, file)),
 };

@@ -1,0 +1,53 @@
+// Discover in the real window, against the mock Hub: search, open a model, see every file coloured
+// for this machine from its remote header, with the recommended one marked.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { launchApp, saveScreenshot, startMockHub } from "./lib/app.mjs";
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+test("search the Hub, open a model, see what fits before downloading", async () => {
+  const hub = await startMockHub();
+  const app = await launchApp({ env: { HF_ENDPOINT: hub.url } });
+  const { driver } = app;
+  try {
+    await driver.click(await driver.waitFor('[data-testid="nav-discover"]'));
+    await driver.waitFor('[data-testid="discover-result"]');
+    const names = async () => Promise.all((await driver.findAll('[data-testid="discover-result"]')).map((e) => driver.text(e)));
+    assert.ok((await names()).length >= 5);
+
+    // Type a query: the list narrows to matching models, most downloaded first.
+    const box = await driver.find('[data-testid="discover-search"]');
+    await driver.cmd("POST", `/element/${box}/value`, { text: "llama" });
+    let hits = [];
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(100)) {
+      hits = await names();
+      if (hits.length === 2) break;
+    }
+    assert.equal(hits.length, 2, `results: ${hits}`);
+    assert.match(hits[0], /Meta-Llama-3\.1-8B-Instruct-GGUF/);
+    await saveScreenshot(driver, "discover");
+
+    // Open the 8B: three files, each planned from its header.
+    await driver.click((await driver.findAll('[data-testid="discover-result"]'))[0]);
+    await driver.waitFor('[data-testid="model-title"]');
+    let verdicts = [];
+    for (const deadline = Date.now() + 20_000; Date.now() < deadline; await sleep(200)) {
+      verdicts = await Promise.all((await driver.findAll('[data-testid="file-fit"]')).map((e) => driver.attribute(e, "data-verdict")));
+      if (verdicts.length === 3 && verdicts.every((v) => v)) break;
+    }
+    assert.equal(verdicts.length, 3);
+    assert.ok(verdicts.every((v) => ["green", "yellow", "red"].includes(v)), `verdicts: ${verdicts}`);
+    // On this machine (24 GB, no GPU) an 8B fits in RAM at Q4_K_M.
+    assert.equal(verdicts[0], "green");
+    await driver.waitFor('[data-testid="recommended"]');
+    const card = await driver.find('[data-testid="model-card"]');
+    assert.match(await driver.text(card), /GGUF quantizations of Llama 3\.1 8B/);
+    // No screenshot of the model page yet: WebKitWebDriver's screenshot hangs once the Discover view
+    // has been idle for a moment (seen here under Xvfb, not understood yet); the DOM checks above
+    // stand in for it until that is solved.
+  } finally {
+    await app.stop();
+    hub.stop();
+  }
+});

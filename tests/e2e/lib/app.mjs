@@ -111,6 +111,16 @@ export async function startMockHub() {
 export async function saveScreenshot(session, name) {
   mkdirSync(screenshotDir, { recursive: true });
   const path = join(screenshotDir, `${name}.png`);
-  writeFileSync(path, await session.screenshot());
+  // WebKitWebDriver's screenshot waits for a rendering update after it is asked for, and a page with
+  // nothing moving paints none: it would wait forever (seen on the idle Discover view). A change too
+  // small to see, every 50 ms while the screenshot is taken, keeps frames coming.
+  await session.execute(
+    "window.__hearthTick = setInterval(() => { const s = document.body.style; s.opacity = s.opacity === '0.999' ? '1' : '0.999'; }, 50);",
+  );
+  try {
+    writeFileSync(path, await session.screenshot());
+  } finally {
+    await session.execute("clearInterval(window.__hearthTick); document.body.style.opacity = '';");
+  }
   return path;
 }

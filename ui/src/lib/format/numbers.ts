@@ -19,3 +19,10 @@ export function ago(iso: string | null, now = Date.now()): string {
   if (days < 365) return `${Math.floor(days / 30)} mo ago`;
   return `${Math.floor(days / 365)} y ago`;
 }
+
+/** A predicted speed range as one figure: "≈ 45 tok/s", "≈ 2.5 tok/s". */
+export function tokPerSec(range: { low: number; high: number } | null): string {
+  if (!range) return "";
+  const mid = (range.low + range.high) / 2;
+  return `≈ ${mid >= 10 ? Math.round(mid) : mid.toFixed(1)} tok/s`;
+}

@@ -5,15 +5,22 @@ import type { FitPlan, HearthError, HubModel, HubModelPage, HubSort } from "$lib
 
 export type FileFit = { state: "loading" } | { state: "done"; plan: FitPlan } | { state: "error"; error: HearthError };
 
-/** The file to recommend: the largest (best quality) that is green, else the largest yellow. */
+const speed = (fit: FileFit | undefined) =>
+  fit?.state === "done" && fit.plan.tokensPerSecond ? (fit.plan.tokensPerSecond.low + fit.plan.tokensPerSecond.high) / 2 : 0;
+
+/** The file to recommend: the best quality (largest) that is green, else the largest yellow — but
+ * never one that decodes at less than 60 % of the speed of the fastest file of that colour. On a
+ * machine without a GPU every file that fits in RAM is green, and "the largest" alone would
+ * recommend an F16 that crawls. */
 export function recommended(page: HubModelPage, fits: Record<string, FileFit>): string | null {
-  const by = (verdict: string) =>
-    page.files
-      .filter((f) => {
-        const fit = fits[f.name];
-        return fit?.state === "done" && fit.plan.verdict === verdict;
-      })
-      .sort((a, b) => b.sizeBytes - a.sizeBytes)[0]?.name ?? null;
+  const by = (verdict: string) => {
+    const ok = page.files.filter((f) => {
+      const fit = fits[f.name];
+      return fit?.state === "done" && fit.plan.verdict === verdict;
+    });
+    const fastest = Math.max(0, ...ok.map((f) => speed(fits[f.name])));
+    return ok.filter((f) => speed(fits[f.name]) >= 0.6 * fastest).sort((a, b) => b.sizeBytes - a.sizeBytes)[0]?.name ?? null;
+  };
   return by("green") ?? by("yellow");
 }
 

@@ -64,6 +64,14 @@ describe("DiscoverView", () => {
     expect(card.querySelector("h1")?.textContent).toBe("Qwen");
   });
 
+  it("does not recommend a file that fits but crawls", async () => {
+    const { recommended } = await import("$lib/stores/discover.svelte");
+    const fit = (tps: number) => ({ state: "done" as const, plan: { ...plan("green", "Fits in RAM"), tokensPerSecond: { low: tps, high: tps } } });
+    const fits = { "Q-Q4_K_M.gguf": fit(10), "Q-Q8_0.gguf": fit(6.5), "Q-F16-00001-of-00002.gguf": fit(3) };
+    expect(recommended(page, fits)).toBe("Q-Q8_0.gguf");
+    expect(recommended(page, { ...fits, "Q-Q8_0.gguf": fit(5) })).toBe("Q-Q4_K_M.gguf");
+  });
+
   it("says plainly when the Hub cannot be reached", async () => {
     calls.search.mockRejectedValue({ code: "HUB_UNREACHABLE", message: "The Hub cannot be reached: dns error.", details: null });
     render(DiscoverView, { debounceMs: 1 });

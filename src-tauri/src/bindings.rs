@@ -27,6 +27,11 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::hub::hub_search_next,
             commands::hub::hub_model,
             commands::hub::hub_file_fit,
+            commands::downloads::download_model,
+            commands::downloads::downloads_list,
+            commands::downloads::download_pause,
+            commands::downloads::download_resume,
+            commands::downloads::download_cancel,
         ])
 }
 

@@ -3,6 +3,7 @@
 
 mod bindings;
 mod commands;
+mod downloads;
 mod state;
 
 pub use bindings::{specta_builder, typescript_bindings, BINDINGS_PATH};

@@ -15,16 +15,25 @@ pub struct AppState {
     prober: Arc<Prober>,
     /// The Hub, at `HF_ENDPOINT` (or huggingface.co) with `HF_TOKEN` when set.
     pub hub: hub::HubClient,
+    /// The download queue, running on Tauri's async runtime.
+    pub queue: crate::downloads::Queue,
     profile: Arc<OnceLock<HardwareProfile>>,
 }
 
 impl AppState {
     pub fn new() -> Result<Self, HearthError> {
+        let home = Home::resolve()?;
+        let hub = hub::HubClient::from_env()?;
+        let store = store::Store::open(&home.database_path()).map_err(|e| {
+            HearthError::new(types::ErrorCode::HomeUnavailable, "Hearth could not open its database.").with_details(e.to_string())
+        })?;
+        let downloads = library::Downloads::new(Arc::new(store), hub.clone(), home.models_dir(), hub::download::Options::default());
         Ok(Self {
-            home: Home::resolve()?,
             started: Instant::now(),
             prober: Arc::new(Prober::system()),
-            hub: hub::HubClient::from_env()?,
+            queue: crate::downloads::Queue::start(downloads),
+            hub,
+            home,
             profile: Arc::new(OnceLock::new()),
         })
     }
@@ -52,5 +61,6 @@ impl AppState {
 fn probe(prober: &Prober, models_dir: &std::path::Path, home: &std::path::Path) -> HardwareProfile {
     let mut profile = prober.probe(models_dir);
     profile.speed_calibration = hardware::calibration::load(home);
+    profile.ram_bandwidth_gbps = hardware::calibration::remember_bandwidth(home, profile.ram_bandwidth_gbps);
     profile
 }

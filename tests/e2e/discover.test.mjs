@@ -2,12 +2,16 @@
 // for this machine from its remote header, with the recommended one marked.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { launchApp, saveScreenshot, startMockHub } from "./lib/app.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 test("search the Hub, open a model, see what fits before downloading", async () => {
-  const hub = await startMockHub();
+  // 6 MB/s per connection: the 98 MB test model takes a few seconds, long enough to watch.
+  const hub = await startMockHub({ throttle: 6 << 20 });
   const app = await launchApp({ env: { HF_ENDPOINT: hub.url } });
   const { driver } = app;
   try {
@@ -44,6 +48,38 @@ test("search the Hub, open a model, see what fits before downloading", async () 
     const card = await driver.find('[data-testid="model-card"]');
     assert.match(await driver.text(card), /GGUF quantizations of Llama 3\.1 8B/);
     await saveScreenshot(driver, "discover-model");
+
+    // Download the real test model with one click, watch it in Downloads, find it verified on disk.
+    await driver.click(await driver.find(".back"));
+    const search = await driver.waitFor('[data-testid="discover-search"]');
+    await driver.cmd("POST", `/element/${search}/clear`, {});
+    await driver.cmd("POST", `/element/${search}/value`, { text: "smol" });
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(100)) {
+      const n = await names();
+      if (n.length === 1 && /SmolLM2/.test(n[0])) break;
+    }
+    await driver.click((await driver.findAll('[data-testid="discover-result"]'))[0]);
+    await driver.click(await driver.waitFor('[data-testid="download-button"]'));
+    await driver.click(await driver.find('[data-testid="nav-downloads"]'));
+    const row = await driver.waitFor('[data-testid="download"]');
+    let state = "";
+    for (const deadline = Date.now() + 20_000; Date.now() < deadline; await sleep(100)) {
+      state = await driver.attribute(row, "data-state");
+      const shown = await driver.text(await driver.find('[data-testid="download-progress"]'));
+      if (state === "running" && !shown.startsWith("0 MB")) break;
+    }
+    assert.equal(state, "running");
+    await driver.waitFor('[data-testid="downloads-indicator"]');
+    await saveScreenshot(driver, "downloads-in-flight");
+    for (const deadline = Date.now() + 90_000; Date.now() < deadline; await sleep(250)) {
+      state = await driver.attribute(await driver.find('[data-testid="download"]'), "data-state");
+      if (state === "done" || state === "failed") break;
+    }
+    assert.equal(state, "done");
+    await saveScreenshot(driver, "downloads-done");
+    const file = join(app.home, "models/HuggingFaceTB/SmolLM2-135M-Instruct-GGUF/SmolLM2-135M-Instruct.Q4_1.gguf");
+    const sha = createHash("sha256").update(readFileSync(file)).digest("hex");
+    assert.equal(sha, "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53");
   } finally {
     await app.stop();
     hub.stop();

@@ -78,12 +78,14 @@ export async function launchApp({ env = {} } = {}) {
 }
 
 /** Start the mock Hub (target/debug/mockhub) with the real test model; returns { url, stop() }. */
-export async function startMockHub() {
+export async function startMockHub({ throttle = 0 } = {}) {
   const bin = join(root, "target/debug/mockhub");
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run \`make build\` first`);
   const cache = process.env.HEARTH_TEST_MODELS ?? join(homedir(), ".cache/hearth/test-models");
   const dir = mkdtempSync(join(tmpdir(), "hearth-mockhub-"));
-  const child = spawn(bin, ["--test-model", join(cache, "SmolLM2-135M-Instruct.Q4_1.gguf"), "--dir", dir], {
+  const args = ["--test-model", join(cache, "SmolLM2-135M-Instruct.Q4_1.gguf"), "--dir", dir];
+  if (throttle) args.push("--throttle", String(throttle));
+  const child = spawn(bin, args, {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const url = await new Promise((ok, fail) => {

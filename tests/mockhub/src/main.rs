@@ -2,7 +2,7 @@
 //! It serves the real test model and synthetic models far larger than this machine (sparse files
 //! with real headers), prints `MOCKHUB_URL=http://127.0.0.1:PORT` and serves until killed.
 //!
-//! Usage: `mockhub [--port N] [--test-model PATH] [--dir SCRATCH]`
+//! Usage: `mockhub [--port N] [--test-model PATH] [--dir SCRATCH] [--throttle BYTES_PER_SECOND]`
 
 use std::path::PathBuf;
 
@@ -62,6 +62,10 @@ async fn main() -> std::io::Result<()> {
     repos.push(synthetic_repo("bartowski/gemma-2-9b-it-GGUF", synthetic::gemma2_9b(), &[Quant::Q4KM, Quant::Q8_0], 288_031, 9_241_705_984)?);
 
     let hub = MockHub::start_on(&format!("127.0.0.1:{port}"), repos).await?;
+    if let Some(bps) = arg("--throttle").and_then(|t| t.parse::<u64>().ok()) {
+        // Bytes per second per connection, so a test can watch a download in flight.
+        hub.faults().throttle_bps.store(bps, std::sync::atomic::Ordering::SeqCst);
+    }
     println!("MOCKHUB_URL={}", hub.base);
     std::future::pending::<()>().await;
     Ok(())

@@ -80,7 +80,10 @@ pub fn run(args: &FitArgs) -> anyhow::Result<()> {
         let home = home::Home::resolve().ok();
         let models = home.as_ref().map(|h| h.models_dir()).unwrap_or_else(std::env::temp_dir);
         let mut hw = hardware::Prober::system().probe(&models);
-        hw.speed_calibration = home.and_then(|h| hardware::calibration::load(h.root()));
+        if let Some(h) = &home {
+            hw.speed_calibration = hardware::calibration::load(h.root());
+            hw.ram_bandwidth_gbps = hardware::calibration::remember_bandwidth(h.root(), hw.ram_bandwidth_gbps);
+        }
         hw
     })?;
     let settings = LoadSettings { context: args.ctx, cache_k: cache, cache_v: cache, ..LoadSettings::default() };

@@ -152,6 +152,7 @@ pub fn ls() -> anyhow::Result<()> {
     }
     let mut hw = hardware::Prober::system().probe(&home.models_dir());
     hw.speed_calibration = hardware::calibration::load(home.root());
+    hw.ram_bandwidth_gbps = hardware::calibration::remember_bandwidth(home.root(), hw.ram_bandwidth_gbps);
     println!("{:<8} {:>9}  {:<10} {:<34} {}", "FIT", "SIZE", "SOURCE", "PLAN", "FILE");
     for (path, source) in paths {
         let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);

@@ -11,6 +11,7 @@ pub fn run(json: bool) -> anyhow::Result<()> {
     let home = home::Home::resolve().context("finding Hearth's home folder")?;
     let mut profile = hardware::Prober::system().probe(&home.models_dir());
     profile.speed_calibration = hardware::calibration::load(home.root());
+    profile.ram_bandwidth_gbps = hardware::calibration::remember_bandwidth(home.root(), profile.ram_bandwidth_gbps);
     if json {
         println!("{}", serde_json::to_string_pretty(&profile)?);
     } else {

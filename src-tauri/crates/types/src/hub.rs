@@ -59,3 +59,32 @@ pub struct HubModelPage {
     /// Vision projectors (`mmproj-*.gguf`), offered with the model.
     pub projectors: Vec<String>,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub enum DownloadState {
+    Queued,
+    Running,
+    Paused,
+    Failed,
+    Done,
+    Cancelled,
+}
+
+/// A download as the Downloads view shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DownloadItem {
+    #[specta(type = Number)]
+    pub id: i64,
+    pub repo: String,
+    pub file: String,
+    pub state: DownloadState,
+    #[specta(type = Number)]
+    pub done_bytes: u64,
+    #[specta(type = Number)]
+    pub total_bytes: u64,
+    #[specta(type = Number)]
+    pub bytes_per_second: f64,
+    pub error: Option<String>,
+}

@@ -14,7 +14,7 @@ pub use fit::{
     CacheType, CatalogGpu, DeviceUse, FitCell, FitGrid, FitPlan, LoadSettings, MemoryBreakdown, PlanMode, SpeedRange,
     Verdict, WhatIf,
 };
-pub use hub::{HubFile, HubModel, HubModelPage, HubSearch, HubSort};
+pub use hub::{DownloadItem, DownloadState, HubFile, HubModel, HubModelPage, HubSearch, HubSort};
 pub use hardware::{
     CpuInfo, DiskInfo, DiskKind, GpuInfo, GpuKind, GpuSource, GpuVendor, HardwareProfile, MemoryInfo,
     MemoryNow, OsInfo, SimdFeatures,

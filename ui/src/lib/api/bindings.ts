@@ -27,6 +27,12 @@ export const commands = {
 	 *  A header that cannot be read gives a grey plan, not an error.
 	 */
 	hubFileFit: (repo: string, file: string) => __TAURI_INVOKE<FitPlan>("hub_file_fit", { repo, file }),
+	/**  Queue `file` of `repo` (all its parts for a split model) and start downloading. */
+	downloadModel: (repo: string, file: string) => __TAURI_INVOKE<null>("download_model", { repo, file }),
+	downloadsList: () => __TAURI_INVOKE<DownloadItem[]>("downloads_list"),
+	downloadPause: (id: number) => __TAURI_INVOKE<null>("download_pause", { id }),
+	downloadResume: (id: number) => __TAURI_INVOKE<null>("download_resume", { id }),
+	downloadCancel: (id: number) => __TAURI_INVOKE<null>("download_cancel", { id }),
 };
 
 /* Types */
@@ -71,6 +77,20 @@ export type DiskInfo = {
 };
 
 export type DiskKind = "ssd" | "hdd" | "unknown";
+
+/**  A download as the Downloads view shows it. */
+export type DownloadItem = {
+	id: number,
+	repo: string,
+	file: string,
+	state: DownloadState,
+	doneBytes: number,
+	totalBytes: number,
+	bytesPerSecond: number,
+	error: string | null,
+};
+
+export type DownloadState = "queued" | "running" | "paused" | "failed" | "done" | "cancelled";
 
 /**
  *  Stable error codes. New codes are added at the end; none is ever renamed, since the UI and scripts

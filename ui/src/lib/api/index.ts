@@ -68,4 +68,9 @@ export const api = {
   hubSearchNext: (url: string) => call(commands.hubSearchNext(url)),
   hubModel: (repo: string) => call(commands.hubModel(repo)),
   hubFileFit: (repo: string, file: string) => call(commands.hubFileFit(repo, file)),
+  downloadModel: (repo: string, file: string) => call(commands.downloadModel(repo, file)),
+  downloadsList: () => call(commands.downloadsList()),
+  downloadPause: (id: number) => call(commands.downloadPause(id)),
+  downloadResume: (id: number) => call(commands.downloadResume(id)),
+  downloadCancel: (id: number) => call(commands.downloadCancel(id)),
 };

@@ -1,4 +1,5 @@
-//! What the shell keeps for the life of the window: the home folder and the hardware profile.
+//! What the shell keeps for the life of the window: the home folder, the hardware profile, the Hub
+//! client and the download queue.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;

@@ -9,8 +9,6 @@ use std::path::PathBuf;
 use gguf::synthetic::{self, Quant};
 use mockhub::{File, MockHub, Repo};
 
-const SMOLLM_SHA: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
-
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
@@ -34,7 +32,7 @@ async fn main() -> std::io::Result<()> {
         r.architecture = Some("llama".into());
         r.parameters = Some(134_515_008);
         r.card = card("SmolLM2 135M Instruct", "A small chat model, good for trying Hearth. Quantized to Q4_1.");
-        r.files = vec![File::disk("SmolLM2-135M-Instruct.Q4_1.gguf", model, SMOLLM_SHA)?];
+        r.files = vec![File::disk(gguf::test_model::FILE, model, gguf::test_model::SHA256)?];
         repos.push(r);
     }
 

@@ -8,15 +8,7 @@ use std::time::{Duration, Instant};
 
 use mockhub::{File, MockHub, Repo};
 
-fn test_model() -> Option<PathBuf> {
-    let dir = std::env::var_os("HEARTH_TEST_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/hearth/test-models"));
-    let p = dir.join("SmolLM2-135M-Instruct.Q4_1.gguf");
-    p.exists().then_some(p)
-}
-
-const SHA: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
+const SHA: &str = gguf::test_model::SHA256;
 
 fn pull(base: &str, home: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_hearth"));
@@ -31,7 +23,7 @@ fn pull(base: &str, home: &std::path::Path) -> Command {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pull_killed_with_sigkill_resumes_and_verifies() {
-    let Some(model) = test_model() else {
+    let Some(model) = gguf::test_model::path() else {
         eprintln!("skipped: the test model is not fetched (make test-model)");
         return;
     };

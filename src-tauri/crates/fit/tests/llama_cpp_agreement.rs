@@ -12,16 +12,6 @@ use types::{CacheType, LoadSettings};
 
 const MIB: f64 = 1024.0 * 1024.0;
 
-fn test_model() -> Option<PathBuf> {
-    let path = std::env::var_os("HEARTH_TEST_MODEL").map(PathBuf::from).or_else(|| {
-        let dir = std::env::var_os("HEARTH_TEST_MODELS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/hearth/test-models"));
-        Some(dir.join("SmolLM2-135M-Instruct.Q4_1.gguf"))
-    })?;
-    path.exists().then_some(path)
-}
-
 fn within(predicted: u64, measured: u64, share: f64, floor_mib: f64) -> bool {
     let allowed = (measured as f64 * share).max(floor_mib * MIB);
     (predicted as f64 - measured as f64).abs() <= allowed
@@ -29,7 +19,7 @@ fn within(predicted: u64, measured: u64, share: f64, floor_mib: f64) -> bool {
 
 #[test]
 fn the_formula_agrees_with_llama_cpp_on_the_test_model() {
-    let Some(path) = test_model() else {
+    let Some(path) = gguf::test_model::path() else {
         // `make test` fetches the model first, so under `make test` this never skips.
         eprintln!("skipped: the test model is not fetched (make test-model)");
         return;

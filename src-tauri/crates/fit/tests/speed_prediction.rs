@@ -4,7 +4,6 @@
 //! machine's efficiency from an earlier run.
 
 use std::num::NonZeroU32;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use llama_cpp_2::context::params::LlamaContextParams;
@@ -14,14 +13,6 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::sampling::LlamaSampler;
 use types::LoadSettings;
-
-fn test_model() -> Option<PathBuf> {
-    let dir = std::env::var_os("HEARTH_TEST_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/hearth/test-models"));
-    let path = dir.join("SmolLM2-135M-Instruct.Q4_1.gguf");
-    path.exists().then_some(path)
-}
 
 /// Generation tokens/second, as llama-bench's tg measures it: one token per decode, greedy.
 fn measure(backend: &LlamaBackend, model: &LlamaModel, threads: i32, n_gen: usize) -> f64 {
@@ -51,7 +42,7 @@ fn measure(backend: &LlamaBackend, model: &LlamaModel, threads: i32, n_gen: usiz
 
 #[test]
 fn predicted_speed_matches_a_real_run_before_and_after_calibration() {
-    let Some(path) = test_model() else {
+    let Some(path) = gguf::test_model::path() else {
         eprintln!("skipped: the test model is not fetched (make test-model)");
         return;
     };

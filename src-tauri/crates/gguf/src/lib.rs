@@ -12,6 +12,7 @@ mod header;
 mod reader;
 mod split;
 pub mod synthetic;
+pub mod test_model;
 pub mod write;
 
 pub use error::{GgufError, Result};

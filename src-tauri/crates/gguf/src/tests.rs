@@ -291,21 +291,9 @@ fn a_remote_header_over_the_cap_is_refused() {
     assert_eq!(block_on(read_remote_with(&src, 1024, 64 << 10)), Err(GgufError::HeaderTooLarge { limit: 64 << 10 }));
 }
 
-/// The real test model (SmolLM2-135M, fetched by `make test`), when present.
-fn test_model() -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("HEARTH_TEST_MODEL").map(std::path::PathBuf::from).or_else(|| {
-        let home = std::env::var_os("HOME")?;
-        let dir = std::env::var_os("HEARTH_TEST_MODELS")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| std::path::Path::new(&home).join(".cache/hearth/test-models"));
-        Some(dir.join("SmolLM2-135M-Instruct.Q4_1.gguf"))
-    })?;
-    path.exists().then_some(path)
-}
-
 #[test]
 fn the_real_test_model_reads_as_llama_cpp_sees_it() {
-    let Some(path) = test_model() else {
+    let Some(path) = test_model::path() else {
         eprintln!("skipped: the test model is not fetched (make test-model)");
         return;
     };

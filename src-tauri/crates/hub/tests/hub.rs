@@ -270,15 +270,11 @@ async fn a_paused_download_resumes_where_it_stopped() {
 
 #[tokio::test]
 async fn the_real_test_model_downloads_with_its_published_sha256() {
-    let dir = std::env::var_os("HEARTH_TEST_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/hearth/test-models"));
-    let model = dir.join("SmolLM2-135M-Instruct.Q4_1.gguf");
-    if !model.exists() {
+    let Some(model) = gguf::test_model::path() else {
         eprintln!("skipped: the test model is not fetched (make test-model)");
         return;
-    }
-    let published = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
+    };
+    let published = gguf::test_model::SHA256;
     let (mock, client) = hub_with(vec![File::disk("SmolLM2-135M-Instruct.Q4_1.gguf", model, published).unwrap()]).await;
     mock.faults().drop_after_bytes.store(5 << 20, Ordering::SeqCst);
     mock.faults().drop_times.store(2, Ordering::SeqCst);

@@ -338,7 +338,11 @@ async fn serve(State(hub): State<Arc<Hub>>, Path((org, name, path)): Path<(Strin
     const CHUNK: u64 = 64 << 10;
     let served_key = path.clone();
     let hub2 = hub.clone();
-    let body = futures_util::stream::unfold((start, 0u64, false), move |(pos, sent, stalled)| {
+    // The throttle paces against the clock since the body began (moved on by a stall), not by a sleep
+    // per chunk: a 64 KiB chunk at 20 MB/s is 3.3 ms, which the timer rounds up to 4 ms, and the time
+    // spent reading and sending would add to it, so per-chunk sleeps fell well short of the rate.
+    let began = tokio::time::Instant::now();
+    let body = futures_util::stream::unfold((start, 0u64, false, began), move |(pos, sent, stalled, began)| {
         let (file, hub, key) = (file.clone(), hub2.clone(), served_key.clone());
         async move {
             if pos > end {
@@ -347,27 +351,29 @@ async fn serve(State(hub): State<Arc<Hub>>, Path((org, name, path)): Path<(Strin
             if let Some(limit) = drop_at {
                 if sent >= limit {
                     // Hyper aborts the connection on a body error: the client sees a reset mid-file.
-                    return Some((Err(std::io::Error::other("dropped by the mock")), (end + 1, sent, stalled)));
+                    return Some((Err(std::io::Error::other("dropped by the mock")), (end + 1, sent, stalled, began)));
                 }
             }
-            let mut stalled = stalled;
+            let (mut stalled, mut began) = (stalled, began);
             if !stall.is_zero() && !stalled && sent >= (end + 1 - start) / 2 {
                 tokio::time::sleep(stall).await;
                 stalled = true;
+                began += stall;
             }
             let n = CHUNK.min(end + 1 - pos);
             let n = drop_at.map(|l| n.min(l.saturating_sub(sent)).max(1)).unwrap_or(n);
             let chunk = match read_at(&file.data, pos, n).await {
                 Ok(c) => c,
-                Err(e) => return Some((Err(e), (end + 1, sent, stalled))),
+                Err(e) => return Some((Err(e), (end + 1, sent, stalled, began))),
             };
             if throttle > 0 {
-                tokio::time::sleep(Duration::from_secs_f64(n as f64 / throttle as f64)).await;
+                // This chunk goes out when the bytes sent so far, it included, are due at this rate.
+                tokio::time::sleep_until(began + Duration::from_secs_f64((sent + n) as f64 / throttle as f64)).await;
             }
             if let Ok(mut s) = hub.served.lock() {
                 *s.entry(key).or_insert(0) += n;
             }
-            Some((Ok::<Bytes, std::io::Error>(chunk), (pos + n, sent + n, stalled)))
+            Some((Ok::<Bytes, std::io::Error>(chunk), (pos + n, sent + n, stalled, began)))
         }
     });
     let mut r = Response::new(Body::from_stream(body));

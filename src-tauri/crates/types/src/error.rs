@@ -32,6 +32,16 @@ pub enum ErrorCode {
     DiskFull,
     /// The Hub sent something Hearth could not read.
     BadResponse,
+    /// The engine's worker process stopped unexpectedly; the model is no longer loaded.
+    EngineCrashed,
+    /// llama.cpp could not load the model file (damaged, unsupported, or not enough memory).
+    ModelLoadFailed,
+    /// The model's chat template could not turn the conversation into a prompt.
+    TemplateError,
+    /// The conversation does not fit in the model's context.
+    ContextFull,
+    /// A request needs a loaded model and none is loaded.
+    NoModelLoaded,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]

@@ -4,11 +4,15 @@
 //! Nothing here does work; these are plain records with serde and specta derives. Field names are
 //! camelCase on the wire because that is what TypeScript code expects to read.
 
+mod engine;
 mod error;
 mod fit;
 mod hardware;
 mod hub;
 
+pub use engine::{
+    ChatMessage, ChatRole, ContextOverflow, GenerationStats, LoadProgress, LoadedModelInfo, SamplingParams, StopReason,
+};
 pub use error::{ErrorCode, HearthError};
 pub use fit::{
     CacheType, CatalogGpu, DeviceUse, FitCell, FitGrid, FitPlan, LoadSettings, MemoryBreakdown, PlanMode, SpeedRange,

@@ -1,0 +1,454 @@
+//! The app's side of the engine: `EngineHost` starts the worker process, sends it framed requests
+//! and routes the events that come back to whoever asked. Each request brings its own channel;
+//! a generation whose receiver is dropped is cancelled in the worker. When the worker dies, every
+//! request still waiting gets an error (`ENGINE_CRASHED`, or `MODEL_LOAD_FAILED` for a load) with
+//! the last lines the worker logged, the model counts as unloaded, and the next `load` starts a
+//! fresh worker.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::sync::{mpsc, oneshot, watch};
+use types::{ErrorCode, GenerationStats, HearthError, LoadProgress, LoadedModelInfo};
+
+use crate::protocol::{read_frame_async, write_frame_async, Event, GenerateParams, LoadParams, Request, RequestId};
+
+/// Lines of the worker's stderr kept for crash reports.
+const LOG_LINES: usize = 50;
+/// Lines of them quoted in a crash message.
+const QUOTED_LINES: usize = 8;
+/// Events a slow reader may fall behind by before the worker waits for it.
+const CHANNEL: usize = 256;
+
+/// How to start the worker: the app's own executable with its hidden flag, or (in tests) the
+/// `hearth-engine-worker` binary.
+#[derive(Debug, Clone)]
+pub struct WorkerCommand {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadEvent {
+    Progress(LoadProgress),
+    Loaded(LoadedModelInfo),
+    Error(HearthError),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum GenerateEvent {
+    Token(String),
+    Done(GenerationStats),
+    Error(HearthError),
+}
+
+/// A generation under way: its id (for `EngineHost::cancel`) and its events, which end with
+/// `Done` or `Error`. Dropping `events` cancels it.
+#[derive(Debug)]
+pub struct Generation {
+    pub id: RequestId,
+    pub events: mpsc::Receiver<GenerateEvent>,
+}
+
+enum Pending {
+    Load(mpsc::Sender<LoadEvent>),
+    Generate(mpsc::Sender<GenerateEvent>),
+    Tokenize(oneshot::Sender<Result<Vec<i32>, HearthError>>),
+    Unload(oneshot::Sender<()>),
+}
+
+/// Drives one worker process at a time, from any number of tasks.
+///
+/// Locks, always taken in this order and never the other way: `spawn_lock` (async; held while a
+/// worker is being started, so two loads cannot start two workers), then `current` (sync; held only
+/// to clone or replace the `Arc` of the running worker), then a worker's `stdin` (async; held while
+/// one frame is written, so frames never interleave) or its `pending` map (sync; held only to insert
+/// or remove an entry, never across an await). The worker's reader task owns its stdout and is the
+/// only one that answers pending requests; the `Arc<Worker>` is shared by the host and that task.
+pub struct EngineHost {
+    command: WorkerCommand,
+    next_id: AtomicU64,
+    spawn_lock: tokio::sync::Mutex<()>,
+    current: Mutex<Option<Arc<Worker>>>,
+    /// The last lines of stderr of the workers, across restarts.
+    logs: Arc<Mutex<VecDeque<String>>>,
+}
+
+struct Worker {
+    pid: Option<u32>,
+    stdin: tokio::sync::Mutex<Option<ChildStdin>>,
+    child: tokio::sync::Mutex<Child>,
+    pending: Mutex<HashMap<RequestId, Pending>>,
+    /// Cleared (under the `pending` lock) when the worker has ended; nothing is added after that.
+    alive: AtomicBool,
+    loaded: AtomicBool,
+    exited: watch::Receiver<bool>,
+}
+
+fn crashed(message: impl Into<String>) -> HearthError {
+    HearthError::new(ErrorCode::EngineCrashed, message)
+}
+
+impl EngineHost {
+    /// A host that starts its worker on the first `load`.
+    pub fn new(command: WorkerCommand) -> Self {
+        Self {
+            command,
+            next_id: AtomicU64::new(1),
+            spawn_lock: tokio::sync::Mutex::new(()),
+            current: Mutex::new(None),
+            logs: Arc::new(Mutex::new(VecDeque::with_capacity(LOG_LINES))),
+        }
+    }
+
+    /// A host with its worker started now, so a broken worker command shows at once.
+    pub async fn spawn(command: WorkerCommand) -> Result<Self, HearthError> {
+        let host = Self::new(command);
+        host.worker().await?;
+        Ok(host)
+    }
+
+    fn next_id(&self) -> RequestId {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn current(&self) -> Option<Arc<Worker>> {
+        let current = self.current.lock().ok()?;
+        current.as_ref().filter(|w| w.alive.load(Ordering::SeqCst)).cloned()
+    }
+
+    /// The running worker, or a new one if there is none or it has died.
+    async fn worker(&self) -> Result<Arc<Worker>, HearthError> {
+        let _spawning = self.spawn_lock.lock().await;
+        if let Some(w) = self.current() {
+            return Ok(w);
+        }
+        let worker = self.start_worker()?;
+        if let Ok(mut current) = self.current.lock() {
+            *current = Some(worker.clone());
+        }
+        Ok(worker)
+    }
+
+    fn start_worker(&self) -> Result<Arc<Worker>, HearthError> {
+        let mut child = Command::new(&self.command.program)
+            .args(&self.command.args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| {
+                crashed(format!("The engine could not be started ({}: {e}).", self.command.program.display()))
+            })?;
+        let missing = || crashed("The engine was started without its pipes.");
+        let stdin = child.stdin.take().ok_or_else(missing)?;
+        let stdout = child.stdout.take().ok_or_else(missing)?;
+        let stderr = child.stderr.take().ok_or_else(missing)?;
+        let (exited_tx, exited) = watch::channel(false);
+        let worker = Arc::new(Worker {
+            pid: child.id(),
+            stdin: tokio::sync::Mutex::new(Some(stdin)),
+            child: tokio::sync::Mutex::new(child),
+            pending: Mutex::new(HashMap::new()),
+            alive: AtomicBool::new(true),
+            loaded: AtomicBool::new(false),
+            exited,
+        });
+        let logs = self.logs.clone();
+        let stderr_task = tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr);
+            let mut line = Vec::new();
+            while matches!(lines.read_until(b'\n', &mut line).await, Ok(n) if n > 0) {
+                let text = String::from_utf8_lossy(&line).trim_end().to_string();
+                tracing::debug!(target: "engine_worker", "{text}");
+                if let Ok(mut logs) = logs.lock() {
+                    if logs.len() == LOG_LINES {
+                        logs.pop_front();
+                    }
+                    logs.push_back(text);
+                }
+                line.clear();
+            }
+        });
+        tokio::spawn(read_events(worker.clone(), stdout, stderr_task, self.logs.clone(), exited_tx));
+        Ok(worker)
+    }
+
+    /// Loads a model (replacing the loaded one), starting a worker if none runs. The receiver gets
+    /// progress, then `Loaded` or `Error`.
+    pub async fn load(&self, params: LoadParams) -> Result<mpsc::Receiver<LoadEvent>, HearthError> {
+        let worker = self.worker().await?;
+        let id = self.next_id();
+        let (tx, rx) = mpsc::channel(CHANNEL);
+        worker.loaded.store(false, Ordering::SeqCst);
+        worker.request(id, Pending::Load(tx), &Request::Load { id, params }).await?;
+        Ok(rx)
+    }
+
+    /// `load`, waiting for the end.
+    pub async fn load_and_wait(&self, params: LoadParams) -> Result<LoadedModelInfo, HearthError> {
+        let mut events = self.load(params).await?;
+        while let Some(event) = events.recv().await {
+            match event {
+                LoadEvent::Progress(_) => {}
+                LoadEvent::Loaded(info) => return Ok(info),
+                LoadEvent::Error(e) => return Err(e),
+            }
+        }
+        Err(crashed("The engine stopped answering while loading."))
+    }
+
+    /// Starts a reply. Requests queue in the worker, so a generation asked for right after `load`
+    /// runs once the model is in.
+    pub async fn generate(&self, params: GenerateParams) -> Result<Generation, HearthError> {
+        let worker = self.current().ok_or_else(no_model)?;
+        let id = self.next_id();
+        let (tx, events) = mpsc::channel(CHANNEL);
+        worker.request(id, Pending::Generate(tx), &Request::Generate { id, params }).await?;
+        Ok(Generation { id, events })
+    }
+
+    /// Stops a generation within one token; it then ends with `Done`, reason `Cancelled`.
+    pub async fn cancel(&self, id: RequestId) {
+        if let Some(worker) = self.current() {
+            worker.send(&Request::Cancel { id }).await.ok();
+        }
+    }
+
+    pub async fn tokenize(&self, text: &str, add_special: bool) -> Result<Vec<i32>, HearthError> {
+        let worker = self.current().ok_or_else(no_model)?;
+        let id = self.next_id();
+        let (tx, rx) = oneshot::channel();
+        let request = Request::Tokenize { id, text: text.to_string(), add_special };
+        worker.request(id, Pending::Tokenize(tx), &request).await?;
+        rx.await.map_err(|_| crashed("The engine stopped before it answered."))?
+    }
+
+    /// Drops the model and ends the worker process, which gives every byte it held back to the
+    /// system; the next `load` starts a new one.
+    pub async fn unload(&self) -> Result<(), HearthError> {
+        let _spawning = self.spawn_lock.lock().await;
+        let worker = self.current.lock().ok().and_then(|mut c| c.take());
+        let Some(worker) = worker.filter(|w| w.alive.load(Ordering::SeqCst)) else { return Ok(()) };
+        let id = self.next_id();
+        let (tx, rx) = oneshot::channel();
+        worker.loaded.store(false, Ordering::SeqCst);
+        if worker.request(id, Pending::Unload(tx), &Request::Unload { id }).await.is_ok() {
+            // A reply still running finishes first; a crash answers too (the sender is dropped).
+            let _ = tokio::time::timeout(Duration::from_secs(30), rx).await;
+        }
+        // Closing stdin ends the worker; wait for it so its memory is free when this returns.
+        worker.stdin.lock().await.take();
+        let mut exited = worker.exited.clone();
+        if tokio::time::timeout(Duration::from_secs(10), exited.wait_for(|e| *e)).await.is_err() {
+            worker.child.lock().await.start_kill().ok();
+        }
+        Ok(())
+    }
+
+    pub fn is_loaded(&self) -> bool {
+        self.current().is_some_and(|w| w.loaded.load(Ordering::SeqCst))
+    }
+
+    /// The worker's process id, while one runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.current().and_then(|w| w.pid)
+    }
+
+    /// The last lines the workers wrote to stderr, oldest first.
+    pub fn recent_logs(&self) -> Vec<String> {
+        self.logs.lock().map(|l| l.iter().cloned().collect()).unwrap_or_default()
+    }
+}
+
+impl Drop for EngineHost {
+    /// The worker must not outlive the host: it would hold the model's memory for nobody.
+    fn drop(&mut self) {
+        if let Some(worker) = self.current.lock().ok().and_then(|mut c| c.take()) {
+            if let Ok(mut child) = worker.child.try_lock() {
+                child.start_kill().ok();
+            }
+        }
+    }
+}
+
+fn no_model() -> HearthError {
+    HearthError::new(ErrorCode::NoModelLoaded, "No model is loaded. Load a model first.")
+}
+
+impl Worker {
+    async fn send(&self, request: &Request) -> Result<(), HearthError> {
+        let mut stdin = self.stdin.lock().await;
+        let pipe = stdin.as_mut().ok_or_else(|| crashed("The engine is shutting down."))?;
+        write_frame_async(pipe, request).await.map_err(|e| crashed(format!("The engine stopped listening ({e}).")))
+    }
+
+    /// Registers who gets the answer, then sends the request.
+    async fn request(&self, id: RequestId, pending: Pending, request: &Request) -> Result<(), HearthError> {
+        {
+            let mut map = self.pending.lock().map_err(|_| crashed("The engine's request table broke."))?;
+            if !self.alive.load(Ordering::SeqCst) {
+                return Err(crashed("The engine has stopped."));
+            }
+            map.insert(id, pending);
+        }
+        let sent = self.send(request).await;
+        if sent.is_err() {
+            self.take(id);
+        }
+        sent
+    }
+
+    fn take(&self, id: RequestId) -> Option<Pending> {
+        self.pending.lock().ok()?.remove(&id)
+    }
+
+    fn generate_sender(&self, id: RequestId) -> Option<mpsc::Sender<GenerateEvent>> {
+        match self.pending.lock().ok()?.get(&id)? {
+            Pending::Generate(tx) => Some(tx.clone()),
+            _ => None,
+        }
+    }
+
+    /// Hands one event to whoever waits for it.
+    async fn dispatch(self: &Arc<Self>, event: Event) {
+        match event {
+            Event::LoadProgress { id, fraction } => {
+                let tx = match self.pending.lock().ok().as_ref().and_then(|p| p.get(&id)) {
+                    Some(Pending::Load(tx)) => Some(tx.clone()),
+                    _ => None,
+                };
+                if let Some(tx) = tx {
+                    tx.send(LoadEvent::Progress(LoadProgress { fraction })).await.ok();
+                }
+            }
+            Event::Loaded { id, info } => {
+                self.loaded.store(true, Ordering::SeqCst);
+                if let Some(Pending::Load(tx)) = self.take(id) {
+                    tx.send(LoadEvent::Loaded(info)).await.ok();
+                }
+            }
+            Event::Unloaded { id } => {
+                self.loaded.store(false, Ordering::SeqCst);
+                if let Some(Pending::Unload(tx)) = self.take(id) {
+                    tx.send(()).ok();
+                }
+            }
+            Event::Token { id, text } => {
+                let Some(tx) = self.generate_sender(id) else { return };
+                if tx.send(GenerateEvent::Token(text)).await.is_err() {
+                    // Nobody reads this reply any more: stop it in the worker.
+                    self.take(id);
+                    let worker = self.clone();
+                    tokio::spawn(async move { worker.send(&Request::Cancel { id }).await.ok() });
+                }
+            }
+            Event::Done { id, stats } => {
+                if let Some(Pending::Generate(tx)) = self.take(id) {
+                    tx.send(GenerateEvent::Done(stats)).await.ok();
+                }
+            }
+            Event::Tokens { id, tokens } => {
+                if let Some(Pending::Tokenize(tx)) = self.take(id) {
+                    tx.send(Ok(tokens)).ok();
+                }
+            }
+            Event::Error { id, code, message } => {
+                let error = HearthError::new(code, message);
+                match self.take(id) {
+                    Some(Pending::Load(tx)) => {
+                        tx.send(LoadEvent::Error(error)).await.ok();
+                    }
+                    Some(Pending::Generate(tx)) => {
+                        tx.send(GenerateEvent::Error(error)).await.ok();
+                    }
+                    Some(Pending::Tokenize(tx)) => {
+                        tx.send(Err(error)).ok();
+                    }
+                    Some(Pending::Unload(tx)) => {
+                        tx.send(()).ok();
+                    }
+                    None => {}
+                }
+            }
+        }
+    }
+}
+
+/// The worker's stdout, until it closes; then the post-mortem: every pending request is answered
+/// with an error quoting the worker's last log lines.
+async fn read_events(
+    worker: Arc<Worker>,
+    stdout: ChildStdout,
+    stderr_task: tokio::task::JoinHandle<()>,
+    logs: Arc<Mutex<VecDeque<String>>>,
+    exited: watch::Sender<bool>,
+) {
+    let mut stdout = BufReader::new(stdout);
+    loop {
+        match read_frame_async::<_, Event>(&mut stdout).await {
+            Ok(Some(event)) => worker.dispatch(event).await,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::error!("the engine sent a bad frame, stopping it: {e}");
+                break;
+            }
+        }
+    }
+    let status = {
+        let mut child = worker.child.lock().await;
+        match tokio::time::timeout(Duration::from_secs(5), child.wait()).await {
+            Ok(Ok(status)) => status.to_string(),
+            _ => {
+                // Stdout closed or garbled but the process lives on: it is of no use any more.
+                child.start_kill().ok();
+                child.wait().await.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string())
+            }
+        }
+    };
+    // Let the last lines of stderr arrive before quoting them.
+    let _ = tokio::time::timeout(Duration::from_secs(2), stderr_task).await;
+    let last_lines = logs
+        .lock()
+        .map(|l| l.iter().rev().take(QUOTED_LINES).rev().cloned().collect::<Vec<_>>().join("\n"))
+        .unwrap_or_default();
+    let drained: Vec<Pending> = match worker.pending.lock() {
+        Ok(mut p) => {
+            worker.alive.store(false, Ordering::SeqCst);
+            p.drain().map(|(_, v)| v).collect()
+        }
+        Err(_) => Vec::new(),
+    };
+    worker.alive.store(false, Ordering::SeqCst);
+    worker.loaded.store(false, Ordering::SeqCst);
+    let tail = if last_lines.is_empty() { String::new() } else { format!(" Its last lines:\n{last_lines}") };
+    for pending in drained {
+        let crash = crashed(format!("The engine stopped unexpectedly ({status}); the model is no longer loaded.{tail}"));
+        match pending {
+            Pending::Load(tx) => {
+                let e = HearthError::new(
+                    ErrorCode::ModelLoadFailed,
+                    format!("llama.cpp stopped while loading the model ({status}). The file may be damaged or not supported.{tail}"),
+                );
+                tx.send(LoadEvent::Error(e)).await.ok();
+            }
+            Pending::Generate(tx) => {
+                tx.send(GenerateEvent::Error(crash)).await.ok();
+            }
+            Pending::Tokenize(tx) => {
+                tx.send(Err(crash)).ok();
+            }
+            Pending::Unload(tx) => {
+                tx.send(()).ok();
+            }
+        }
+    }
+    exited.send(true).ok();
+}

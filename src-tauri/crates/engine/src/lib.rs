@@ -1,0 +1,22 @@
+//! Hearth's engine: llama.cpp in a worker process, and the async host that drives it.
+//!
+//! The host (`EngineHost`) starts the worker (`run_worker`, the same executable started with a
+//! hidden flag, or the `hearth-engine-worker` binary) and speaks the framed protocol of `protocol`
+//! over its stdin/stdout: load with progress, generate with streamed tokens, cancel, tokenize,
+//! unload. If the worker dies, every pending request gets `ENGINE_CRASHED` with the last lines it
+//! logged, and the next load starts a fresh one. Inside the worker, `session` renders the chat with
+//! the model's own template (`template`), reuses the K/V cache for the prefix shared with the last
+//! request, samples, and turns token bytes into text (`utf8`, `stop`).
+
+mod host;
+mod logs;
+pub mod protocol;
+mod session;
+mod stop;
+pub mod template;
+mod utf8;
+mod worker;
+
+pub use host::{EngineHost, GenerateEvent, Generation, LoadEvent, WorkerCommand};
+pub use protocol::{GenerateParams, LoadParams, Prompt, RequestId};
+pub use worker::{physical_cores, run_worker};

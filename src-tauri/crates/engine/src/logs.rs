@@ -1,0 +1,120 @@
+//! The worker's logging. Everything the worker and llama.cpp log goes to stderr (stdout carries only
+//! protocol frames), where the host keeps the last lines for crash reports. While a model loads,
+//! llama.cpp's "… buffer size = N MiB" lines are also collected: they are the memory llama.cpp really
+//! allocated, which the `Loaded` event reports.
+
+use std::sync::Mutex;
+
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+/// `Some` while a load is collecting buffer-size lines.
+static CAPTURE: Mutex<Option<Vec<String>>> = Mutex::new(None);
+
+/// Sets up stderr logging (filter from `HEARTH_ENGINE_LOG`, default `info`) and routes llama.cpp's
+/// logs into it.
+pub fn init() {
+    let filter = EnvFilter::try_from_env("HEARTH_ENGINE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(false)
+        .without_time()
+        .with_filter(filter);
+    // A second init (tests calling run_worker twice in one process) keeps the first subscriber.
+    let _ = tracing_subscriber::registry().with(stderr).with(Capture).try_init();
+    llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
+}
+
+pub fn start_capture() {
+    if let Ok(mut c) = CAPTURE.lock() {
+        *c = Some(Vec::new());
+    }
+}
+
+pub fn take_capture() -> Vec<String> {
+    CAPTURE.lock().ok().and_then(|mut c| c.take()).unwrap_or_default()
+}
+
+struct Capture;
+
+struct Message(String);
+
+impl Visit for Message {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.0 = value.to_string();
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> Layer<S> for Capture {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        let Ok(mut capture) = CAPTURE.lock() else { return };
+        let Some(lines) = capture.as_mut() else { return };
+        let mut m = Message(String::new());
+        event.record(&mut m);
+        if m.0.contains("buffer size") {
+            lines.push(m.0);
+        }
+    }
+}
+
+/// Bytes llama.cpp allocated, summed over devices, from its log lines.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct BufferSizes {
+    pub weights: u64,
+    pub kv: u64,
+    pub compute: u64,
+}
+
+pub fn buffer_sizes(lines: &[String]) -> BufferSizes {
+    let mut sizes = BufferSizes::default();
+    for line in lines {
+        let Some(bytes) = mib_after_equals(line) else { continue };
+        if line.contains("model buffer size") {
+            sizes.weights += bytes;
+        } else if line.contains("KV buffer size") {
+            sizes.kv += bytes;
+        } else if line.contains("compute buffer size") || line.contains("output buffer size") {
+            sizes.compute += bytes;
+        }
+    }
+    sizes
+}
+
+fn mib_after_equals(line: &str) -> Option<u64> {
+    let value = line.split('=').nth(1)?.trim().trim_end_matches("MiB").trim();
+    let mib: f64 = value.parse().ok()?;
+    Some((mib * 1024.0 * 1024.0) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffer_sizes_are_summed_per_kind_from_llama_cpp_lines() {
+        let lines: Vec<String> = [
+            "load_tensors:   CPU_Mapped model buffer size =    92.12 MiB",
+            "llama_kv_cache:        CPU KV buffer size =    11.25 MiB",
+            "llama_context:        CPU  output buffer size =     0.19 MiB",
+            "sched_reserve:        CPU compute buffer size =   102.00 MiB",
+            "something else = 5 MiB",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let s = buffer_sizes(&lines);
+        assert_eq!(s.weights, (92.12f64 * 1048576.0) as u64);
+        assert_eq!(s.kv, (11.25f64 * 1048576.0) as u64);
+        assert_eq!(s.compute, (0.19f64 * 1048576.0) as u64 + 102 * 1048576);
+    }
+}

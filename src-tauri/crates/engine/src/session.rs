@@ -1,0 +1,409 @@
+//! One loaded model's context inside the worker, and one reply at a time through it: render the
+//! conversation with the chat template, tokenize, keep the K/V cache for the longest prefix shared
+//! with the previous request and decode only the rest (in batches of `n_batch`), then sample token
+//! by token, sending text as it comes. A reply ends at an end-of-generation token, `max_tokens`, a
+//! stop string, a cancel (checked between tokens), or a full context.
+
+use std::num::NonZeroU32;
+use std::time::Instant;
+
+use llama_cpp_2::context::params::{KvCacheType, LlamaContextParams};
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+use types::{
+    CacheType, ChatMessage, ChatRole, ContextOverflow, ErrorCode, GenerationStats, HearthError, SamplingParams,
+    StopReason,
+};
+
+use crate::protocol::{Event, GenerateParams, LoadParams, Prompt, RequestId};
+use crate::stop::StopMatcher;
+use crate::template::{ChatTemplate, TemplateInputs};
+use crate::utf8::Utf8Decoder;
+use crate::worker::{Cancels, EventSink};
+
+pub struct Session<'m> {
+    model: &'m LlamaModel,
+    ctx: LlamaContext<'m>,
+    /// The model's own Jinja template, compiled; `None` when it has none or minijinja cannot read it.
+    template: Option<ChatTemplate>,
+    /// What llama.cpp's built-in templates fall back on: the model's template (llama.cpp recognises
+    /// the common ones by their text), or ChatML when the model has none.
+    builtin: Option<LlamaChatTemplate>,
+    pub has_chat_template: bool,
+    bos: String,
+    eos: String,
+    /// The tokens whose keys and values are in the cache, in order from position 0.
+    cached: Vec<LlamaToken>,
+    n_batch: usize,
+    batch: LlamaBatch<'static>,
+}
+
+fn cache_type(t: CacheType) -> KvCacheType {
+    match t {
+        CacheType::F16 => KvCacheType::F16,
+        CacheType::Q8_0 => KvCacheType::Q8_0,
+        CacheType::Q4_0 => KvCacheType::Q4_0,
+    }
+}
+
+fn err(code: ErrorCode, message: impl Into<String>) -> HearthError {
+    HearthError::new(code, message)
+}
+
+impl<'m> Session<'m> {
+    pub fn new(backend: &LlamaBackend, model: &'m LlamaModel, params: &LoadParams, threads: i32) -> Result<Self, HearthError> {
+        let n_batch = params.n_batch.clamp(1, 8192);
+        let cparams = LlamaContextParams::default()
+            .with_n_ctx(params.n_ctx.and_then(NonZeroU32::new))
+            .with_n_batch(n_batch)
+            .with_n_ubatch(n_batch.min(512))
+            .with_n_threads(threads)
+            .with_n_threads_batch(threads)
+            .with_type_k(cache_type(params.cache_type_k))
+            .with_type_v(cache_type(params.cache_type_v))
+            // llama.cpp's enum: 1 on, 0 off.
+            .with_flash_attention_policy(i32::from(params.flash_attention));
+        let ctx = model.new_context(backend, cparams).map_err(|e| {
+            err(
+                ErrorCode::ModelLoadFailed,
+                format!(
+                    "llama.cpp could not make a context of this size for the model ({e}). Try a shorter context; \
+                     a quantized V cache also needs flash attention."
+                ),
+            )
+        })?;
+
+        let source = model.chat_template(None).ok();
+        let source_text = source.as_ref().and_then(|t| t.to_str().ok()).map(str::to_string);
+        let template = match source_text.as_deref().map(ChatTemplate::new) {
+            Some(Ok(t)) => Some(t),
+            Some(Err(e)) => {
+                tracing::warn!("the model's chat template cannot be compiled, llama.cpp's built-in will be used: {e}");
+                None
+            }
+            None => None,
+        };
+        let builtin = source.or_else(|| LlamaChatTemplate::new("chatml").ok());
+        let vocab = model.vocab();
+        let piece = |t: LlamaToken| String::from_utf8_lossy(&vocab.token_to_piece(t, true, None)).into_owned();
+        let (bos, eos) = (piece(vocab.bos()), piece(vocab.eos()));
+        Ok(Self {
+            model,
+            ctx,
+            template,
+            builtin,
+            has_chat_template: source_text.is_some(),
+            bos,
+            eos,
+            cached: Vec::new(),
+            n_batch: n_batch as usize,
+            batch: LlamaBatch::new(n_batch as usize, 1),
+        })
+    }
+
+    pub fn n_ctx(&self) -> u32 {
+        self.ctx.n_ctx()
+    }
+
+    /// The conversation as a prompt: the model's template through minijinja, else llama.cpp's own.
+    pub fn render(&self, messages: &[ChatMessage]) -> Result<String, HearthError> {
+        let jinja_error = match &self.template {
+            Some(t) => match t.render(&TemplateInputs {
+                messages,
+                add_generation_prompt: true,
+                bos_token: &self.bos,
+                eos_token: &self.eos,
+            }) {
+                Ok(prompt) => return Ok(prompt),
+                Err(e) => {
+                    tracing::warn!("{e}; trying llama.cpp's built-in templates");
+                    e.to_string()
+                }
+            },
+            None => "the model has no usable chat template".to_string(),
+        };
+        let fail = |why: String| {
+            err(
+                ErrorCode::TemplateError,
+                format!("This conversation cannot be turned into a prompt for this model: {jinja_error}, and llama.cpp's built-in templates {why}."),
+            )
+        };
+        let builtin = self.builtin.as_ref().ok_or_else(|| fail("have none to offer".into()))?;
+        let chat = messages
+            .iter()
+            .map(|m| LlamaChatMessage::new(m.role.as_str().to_string(), m.content.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| fail("cannot take text with NUL characters".into()))?;
+        self.model.apply_chat_template(builtin, &chat, true).map_err(|e| fail(format!("failed too ({e})")))
+    }
+
+    pub fn tokenize(&self, text: &str, add_special: bool) -> Vec<LlamaToken> {
+        self.model.vocab().tokenize(text.as_bytes(), add_special, true)
+    }
+
+    /// A rendered prompt as tokens: special tokens written in the text count as such, and a BOS is
+    /// added only where the model wants one and the template did not already write it.
+    fn prompt_tokens(&self, text: &str) -> Vec<LlamaToken> {
+        let vocab = self.model.vocab();
+        let add_bos = vocab.should_add_bos() && !(self.bos.is_empty() || text.starts_with(&self.bos));
+        let mut tokens = self.tokenize(text, add_bos);
+        if tokens.is_empty() {
+            // Something must be decoded to have logits to sample from.
+            tokens.push(vocab.bos());
+        }
+        tokens
+    }
+
+    /// The prompt's tokens, leaving out old turns first if asked to and the prompt does not fit.
+    fn fit_prompt(&self, params: &GenerateParams) -> Result<Vec<LlamaToken>, HearthError> {
+        let n_ctx = self.n_ctx() as usize;
+        // Room kept for the reply when old turns are dropped: a quarter of the context, or less if
+        // the reply is capped lower.
+        let reserve = (params.sampling.max_tokens.map_or(n_ctx / 4, |m| m as usize).min(n_ctx / 4)).max(1);
+        let mut messages = match &params.prompt {
+            Prompt::Chat(m) => m.clone(),
+            Prompt::Raw(text) => {
+                let tokens = self.prompt_tokens(text);
+                return if tokens.len() < n_ctx { Ok(tokens) } else { Err(too_long(tokens.len(), n_ctx)) };
+            }
+        };
+        loop {
+            let tokens = self.prompt_tokens(&self.render(&messages)?);
+            let fits = match params.context_overflow {
+                ContextOverflow::Stop => tokens.len() < n_ctx,
+                ContextOverflow::DropOldest => tokens.len() + reserve <= n_ctx,
+            };
+            if fits {
+                return Ok(tokens);
+            }
+            if params.context_overflow == ContextOverflow::Stop || !drop_oldest_turn(&mut messages) {
+                return Err(too_long(tokens.len(), n_ctx));
+            }
+        }
+    }
+
+    /// Runs one request to its end, sending `Token` events; the caller sends `Done` or `Error`.
+    pub fn generate(
+        &mut self,
+        id: RequestId,
+        params: &GenerateParams,
+        out: &EventSink,
+        cancels: &Cancels,
+    ) -> Result<GenerationStats, HearthError> {
+        let started = Instant::now();
+        let tokens = self.fit_prompt(params)?;
+        let mut stats = GenerationStats {
+            prompt_tokens_total: tokens.len() as u32,
+            reused_prefix_tokens: 0,
+            prompt_tokens: 0,
+            prompt_ms: 0.0,
+            generated_tokens: 0,
+            generation_ms: 0.0,
+            time_to_first_token_ms: 0.0,
+            stop_reason: StopReason::Cancelled,
+        };
+        if cancels.contains(id) {
+            return Ok(stats);
+        }
+
+        let reused = self.reuse_prefix(&tokens);
+        stats.reused_prefix_tokens = reused as u32;
+        stats.prompt_tokens = (tokens.len() - reused) as u32;
+        let prompt_started = Instant::now();
+        if !self.decode_prompt(&tokens[reused..], id, cancels)? {
+            stats.prompt_ms = ms(prompt_started);
+            return Ok(stats);
+        }
+        stats.prompt_ms = ms(prompt_started);
+
+        let sampling = &params.sampling;
+        let mut sampler = sampler(sampling, self.model.n_vocab());
+        let tail = tokens.len().saturating_sub(sampling.repeat_last_n as usize);
+        sampler.accept_many(&tokens[tail..]);
+
+        let model = self.model;
+        let vocab = model.vocab();
+        let n_ctx = self.n_ctx() as usize;
+        let mut utf8 = Utf8Decoder::new();
+        let mut stops = StopMatcher::new(&sampling.stop);
+        let mut logits_at = self.batch.n_tokens() - 1;
+        let gen_started = Instant::now();
+        let reason = loop {
+            if sampling.max_tokens.is_some_and(|m| stats.generated_tokens >= m) {
+                break StopReason::MaxTokens;
+            }
+            if cancels.contains(id) {
+                break StopReason::Cancelled;
+            }
+            let token = sampler.sample(&self.ctx, logits_at);
+            if stats.generated_tokens == 0 {
+                stats.time_to_first_token_ms = ms(started);
+            }
+            if vocab.is_eog(token) {
+                break StopReason::Eos;
+            }
+            stats.generated_tokens += 1;
+            let step = stops.push(&utf8.push(&vocab.token_to_piece(token, false, None)));
+            if !step.emit.is_empty() && out.send(&Event::Token { id, text: step.emit }).is_err() {
+                // The host is gone; nobody is reading this reply.
+                break StopReason::Cancelled;
+            }
+            if step.stopped {
+                break StopReason::Stop;
+            }
+            if self.cached.len() >= n_ctx {
+                break StopReason::ContextFull;
+            }
+            self.batch.clear();
+            self.batch
+                .add(token, self.cached.len() as i32, &[0], true)
+                .map_err(|e| err(ErrorCode::Internal, format!("Could not queue a token: {e}")))?;
+            self.decode()?;
+            self.cached.push(token);
+            logits_at = 0;
+        };
+        stats.generation_ms = ms(gen_started);
+        stats.stop_reason = reason;
+        if !matches!(reason, StopReason::Stop | StopReason::Cancelled) {
+            // Text held back as a possible start of a stop string, or an unfinished character.
+            let mut rest = stops.push(&utf8.finish()).emit;
+            rest.push_str(&stops.finish());
+            if !rest.is_empty() {
+                let _ = out.send(&Event::Token { id, text: rest });
+            }
+        }
+        Ok(stats)
+    }
+
+    /// Keeps the cached tokens shared with `tokens` and drops the rest from the cache; returns how
+    /// many are kept. At least the last prompt token is always decoded again, since sampling needs
+    /// its logits.
+    fn reuse_prefix(&mut self, tokens: &[LlamaToken]) -> usize {
+        let mut common = self.cached.iter().zip(tokens).take_while(|(a, b)| a == b).count();
+        common = common.min(tokens.len().saturating_sub(1));
+        if common < self.cached.len() {
+            let removed = u32::try_from(common)
+                .ok()
+                .is_some_and(|p| self.ctx.kv_cache_seq_rm(0, Some(p), None).is_ok());
+            if !removed {
+                // Some caches (recurrent models) cannot drop a tail; start over.
+                self.ctx.clear_kv_cache();
+                common = 0;
+            }
+            self.cached.truncate(common);
+        }
+        common
+    }
+
+    /// Decodes the new prompt tokens in batches, logits only for the last one. `Ok(false)` when a
+    /// cancel came in between batches.
+    fn decode_prompt(&mut self, new: &[LlamaToken], id: RequestId, cancels: &Cancels) -> Result<bool, HearthError> {
+        for (i, chunk) in new.chunks(self.n_batch).enumerate() {
+            if cancels.contains(id) {
+                return Ok(false);
+            }
+            let last_chunk = (i + 1) * self.n_batch >= new.len();
+            self.batch.clear();
+            for (j, &token) in chunk.iter().enumerate() {
+                let pos = (self.cached.len() + j) as i32;
+                let logits = last_chunk && j + 1 == chunk.len();
+                self.batch
+                    .add(token, pos, &[0], logits)
+                    .map_err(|e| err(ErrorCode::Internal, format!("Could not queue the prompt: {e}")))?;
+            }
+            self.decode()?;
+            self.cached.extend_from_slice(chunk);
+        }
+        Ok(true)
+    }
+
+    fn decode(&mut self) -> Result<(), HearthError> {
+        self.ctx.decode(&mut self.batch).map_err(|e| {
+            // What the cache holds is no longer known: start clean next time.
+            self.ctx.clear_kv_cache();
+            self.cached.clear();
+            match e {
+                llama_cpp_2::DecodeError::NoKvCacheSlot => {
+                    err(ErrorCode::ContextFull, "The context is full: llama.cpp found no room in the cache.")
+                }
+                other => err(ErrorCode::Internal, format!("llama.cpp could not decode: {other}")),
+            }
+        })
+    }
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+fn too_long(tokens: usize, n_ctx: usize) -> HearthError {
+    err(
+        ErrorCode::ContextFull,
+        format!(
+            "The conversation is {tokens} tokens long and the context holds {n_ctx}. Start a new chat, load the \
+             model with a longer context, or let old messages be left out."
+        ),
+    )
+}
+
+/// Removes the oldest turn that is neither a system message nor the last message, and an assistant
+/// reply right after it, so the conversation still starts with a person's message. `false` when
+/// nothing can go.
+fn drop_oldest_turn(messages: &mut Vec<ChatMessage>) -> bool {
+    let last = messages.len().saturating_sub(1);
+    let Some(i) = messages.iter().take(last).position(|m| m.role != ChatRole::System) else { return false };
+    messages.remove(i);
+    if i < messages.len() - 1 && messages[i].role == ChatRole::Assistant {
+        messages.remove(i);
+    }
+    true
+}
+
+/// llama.cpp's usual order: penalties, then the filters, then temperature, then the draw.
+fn sampler(p: &SamplingParams, n_vocab: i32) -> LlamaSampler {
+    let mut chain = Vec::new();
+    if p.repeat_penalty != 1.0 && p.repeat_last_n > 0 {
+        chain.push(LlamaSampler::penalties(n_vocab, p.repeat_last_n as i32, p.repeat_penalty, 0.0, 0.0));
+    }
+    if p.temperature <= 0.0 {
+        chain.push(LlamaSampler::greedy());
+    } else {
+        if p.top_k > 0 {
+            chain.push(LlamaSampler::top_k(p.top_k as i32));
+        }
+        if p.top_p < 1.0 {
+            chain.push(LlamaSampler::top_p(p.top_p, 1));
+        }
+        if p.min_p > 0.0 {
+            chain.push(LlamaSampler::min_p(p.min_p, 1));
+        }
+        chain.push(LlamaSampler::temp(p.temperature));
+        // llama.cpp draws a random seed for u32::MAX (LLAMA_DEFAULT_SEED).
+        chain.push(LlamaSampler::dist(p.seed.unwrap_or(u32::MAX)));
+    }
+    LlamaSampler::chain_simple(chain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(role: ChatRole, s: &str) -> ChatMessage {
+        ChatMessage::new(role, s)
+    }
+
+    #[test]
+    fn dropping_keeps_the_system_message_and_the_last_message() {
+        use ChatRole::*;
+        let mut c = vec![m(System, "s"), m(User, "u1"), m(Assistant, "a1"), m(User, "u2"), m(Assistant, "a2"), m(User, "u3")];
+        assert!(drop_oldest_turn(&mut c));
+        assert_eq!(c, vec![m(System, "s"), m(User, "u2"), m(Assistant, "a2"), m(User, "u3")]);
+        assert!(drop_oldest_turn(&mut c));
+        assert_eq!(c, vec![m(System, "s"), m(User, "u3")]);
+        assert!(!drop_oldest_turn(&mut c));
+    }
+}

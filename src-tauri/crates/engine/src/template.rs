@@ -1,0 +1,163 @@
+//! Renders a conversation into a prompt with the model's own chat template (the Jinja source in the
+//! GGUF's `tokenizer.chat_template`), the way Hugging Face's `apply_chat_template` does: the same
+//! variables (`messages`, `add_generation_prompt`, `bos_token`, `eos_token`), the same helpers
+//! (`raise_exception`, `strftime_now`), Python string methods (`.strip()`, `.startswith()`…) through
+//! minijinja-contrib's pycompat, and the same whitespace rules (`trim_blocks`, `lstrip_blocks`).
+//! Templates come from files anyone can publish, so every render runs on a fuel budget: a template
+//! that loops forever fails in well under a second instead of hanging the engine.
+//!
+//! The worker falls back to llama.cpp's built-in templates when this fails (see `session.rs`).
+
+use minijinja::syntax::SyntaxConfig;
+use minijinja::{Environment, Error, ErrorKind, Value};
+use types::ChatMessage;
+
+/// Instructions one render may run. A long conversation through a large template takes well under
+/// 100,000; an endless loop takes this many in a fraction of a second.
+pub const FUEL: u64 = 2_000_000;
+
+const NAME: &str = "chat_template";
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TemplateError {
+    #[error("the chat template cannot be read: {0}")]
+    Syntax(String),
+    #[error("the chat template refused the conversation: {0}")]
+    Raised(String),
+    #[error("the chat template ran too long (an endless loop?) and was stopped")]
+    OutOfFuel,
+    #[error("the chat template failed: {0}")]
+    Render(String),
+}
+
+/// The variables a template sees, besides helpers.
+#[derive(Debug, Clone, Copy)]
+pub struct TemplateInputs<'a> {
+    pub messages: &'a [ChatMessage],
+    pub add_generation_prompt: bool,
+    pub bos_token: &'a str,
+    pub eos_token: &'a str,
+}
+
+/// A chat template compiled once per loaded model, rendered once per request.
+pub struct ChatTemplate {
+    env: Environment<'static>,
+}
+
+impl std::fmt::Debug for ChatTemplate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChatTemplate")
+    }
+}
+
+impl ChatTemplate {
+    pub fn new(source: &str) -> Result<Self, TemplateError> {
+        let mut env = Environment::new();
+        // Hugging Face compiles chat templates with these two on; without them the newlines and
+        // indentation around `{% %}` tags would end up in the prompt.
+        let syntax = SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .build()
+            .map_err(|e| TemplateError::Syntax(describe(&e)))?;
+        env.set_syntax(syntax);
+        env.set_fuel(Some(FUEL));
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.add_function("raise_exception", raise_exception);
+        env.add_function("strftime_now", strftime_now);
+        env.add_template_owned(NAME, source.to_string()).map_err(|e| TemplateError::Syntax(describe(&e)))?;
+        Ok(Self { env })
+    }
+
+    pub fn render(&self, inputs: &TemplateInputs<'_>) -> Result<String, TemplateError> {
+        let template = self.env.get_template(NAME).map_err(|e| TemplateError::Syntax(describe(&e)))?;
+        let ctx = minijinja::context! {
+            messages => Value::from_iter(
+                inputs.messages.iter().map(|m| minijinja::context! { role => m.role.as_str(), content => m.content.clone() }),
+            ),
+            add_generation_prompt => inputs.add_generation_prompt,
+            bos_token => inputs.bos_token,
+            eos_token => inputs.eos_token,
+        };
+        template.render(ctx).map_err(|e| match e.kind() {
+            ErrorKind::OutOfFuel => TemplateError::OutOfFuel,
+            ErrorKind::InvalidOperation if e.detail().is_some_and(|d| d.starts_with(RAISED)) => {
+                TemplateError::Raised(e.detail().unwrap_or_default().trim_start_matches(RAISED).to_string())
+            }
+            _ => TemplateError::Render(describe(&e)),
+        })
+    }
+}
+
+/// Marks errors that the template raised itself, to tell them from minijinja's own.
+const RAISED: &str = "raise_exception: ";
+
+fn raise_exception(message: String) -> Result<Value, Error> {
+    Err(Error::new(ErrorKind::InvalidOperation, format!("{RAISED}{message}")))
+}
+
+/// Templates such as Llama 3.1's put today's date in the system prompt.
+fn strftime_now(format: String) -> Result<String, Error> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    // chrono reports a bad format as a fmt error rather than panicking when written this way.
+    write!(out, "{}", chrono::Local::now().format(&format))
+        .map_err(|_| Error::new(ErrorKind::InvalidOperation, format!("strftime_now: bad format {format:?}")))?;
+    Ok(out)
+}
+
+/// minijinja's message with the line it points at, without the multi-line debug dump.
+fn describe(e: &Error) -> String {
+    match e.line() {
+        Some(line) => format!("{e} (line {line})"),
+        None => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use types::ChatRole;
+
+    fn render(source: &str, messages: &[ChatMessage]) -> Result<String, TemplateError> {
+        ChatTemplate::new(source)?.render(&TemplateInputs {
+            messages,
+            add_generation_prompt: true,
+            bos_token: "<s>",
+            eos_token: "</s>",
+        })
+    }
+
+    #[test]
+    fn python_string_methods_work_through_pycompat() {
+        let m = [ChatMessage::new(ChatRole::User, "  hi  ")];
+        let out = render("{{ messages[0].content.strip().upper() }}|{{ 'ab'.startswith('a') }}", &m).unwrap();
+        // Python spells booleans `True`, and so does jinja2 under Hugging Face.
+        assert_eq!(out, "HI|True");
+    }
+
+    #[test]
+    fn raise_exception_gives_the_templates_own_message() {
+        let err = render("{{ raise_exception('Roles must alternate') }}", &[]).unwrap_err();
+        assert_eq!(err, TemplateError::Raised("Roles must alternate".into()));
+    }
+
+    #[test]
+    fn strftime_now_formats_todays_date() {
+        let out = render("{{ strftime_now('%Y') }}", &[]).unwrap();
+        assert_eq!(out.len(), 4);
+        assert!(out.starts_with('2'));
+    }
+
+    #[test]
+    fn a_syntax_error_is_reported_when_compiling() {
+        assert!(matches!(ChatTemplate::new("{% for %}"), Err(TemplateError::Syntax(_))));
+    }
+
+    #[test]
+    fn block_tags_leave_no_newlines_behind() {
+        let source = "{% for m in messages %}\n  {% if true %}\n[{{ m.content }}]\n  {% endif %}\n{% endfor %}\n";
+        let m = [ChatMessage::new(ChatRole::User, "a"), ChatMessage::new(ChatRole::User, "b")];
+        assert_eq!(render(source, &m).unwrap(), "[a]\n[b]\n");
+    }
+}

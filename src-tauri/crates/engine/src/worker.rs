@@ -1,0 +1,229 @@
+//! The worker process: llama.cpp runs here, away from the window, so an abort inside it (a damaged
+//! file, an out-of-memory) ends only this process. A reader thread takes request frames from stdin;
+//! cancels it records at once in a shared set (so a running generation sees them between tokens),
+//! everything else goes over a channel to the main thread, which owns the backend, the model and
+//! its context and answers one request at a time. Only the main thread writes to stdout, and only
+//! frames; logs go to stderr.
+
+use std::collections::HashSet;
+use std::process::ExitCode;
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::LlamaModel;
+use types::{ErrorCode, HearthError, LoadedModelInfo};
+
+use crate::logs;
+use crate::protocol::{read_frame, write_frame, Event, FrameError, LoadParams, Request, RequestId};
+use crate::session::Session;
+
+/// Writes event frames to stdout. Stdout's own lock keeps frames whole.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EventSink;
+
+impl EventSink {
+    pub fn send(&self, event: &Event) -> Result<(), FrameError> {
+        write_frame(&mut std::io::stdout().lock(), event)
+    }
+}
+
+/// Ids of generations the host cancelled, filled by the reader thread.
+#[derive(Debug, Clone, Default)]
+pub struct Cancels(Arc<Mutex<HashSet<RequestId>>>);
+
+impl Cancels {
+    pub fn contains(&self, id: RequestId) -> bool {
+        self.0.lock().map(|s| s.contains(&id)).unwrap_or(false)
+    }
+
+    fn insert(&self, id: RequestId) {
+        if let Ok(mut s) = self.0.lock() {
+            s.insert(id);
+        }
+    }
+
+    /// Forgets `id` and older ones once `id` has ended: the host numbers requests in order, so a
+    /// cancel that crossed an already finished reply is not kept forever.
+    fn finished(&self, id: RequestId) {
+        if let Ok(mut s) = self.0.lock() {
+            s.retain(|&c| c > id);
+        }
+    }
+}
+
+/// The worker's entry point: serves requests from stdin until stdin closes.
+pub fn run_worker() -> ExitCode {
+    logs::init();
+    let (tx, rx) = mpsc::channel();
+    let cancels = Cancels::default();
+    let reader_cancels = cancels.clone();
+    let reader = std::thread::Builder::new().name("engine-stdin".into()).spawn(move || {
+        let mut stdin = std::io::stdin().lock();
+        loop {
+            match read_frame::<_, Request>(&mut stdin) {
+                Ok(Some(Request::Cancel { id })) => reader_cancels.insert(id),
+                Ok(Some(request)) => {
+                    if tx.send(request).is_err() {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::error!("bad request frame, stopping: {e}");
+                    break;
+                }
+            }
+        }
+    });
+    if let Err(e) = reader {
+        tracing::error!("could not start the request reader: {e}");
+        return ExitCode::FAILURE;
+    }
+    let backend = match LlamaBackend::init() {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!("llama.cpp did not start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let worker = Worker { backend, rx, cancels, out: EventSink };
+    worker.run();
+    ExitCode::SUCCESS
+}
+
+struct Worker {
+    backend: LlamaBackend,
+    rx: Receiver<Request>,
+    cancels: Cancels,
+    out: EventSink,
+}
+
+impl Worker {
+    fn run(&self) {
+        let mut next = None;
+        loop {
+            let Some(request) = next.take().or_else(|| self.rx.recv().ok()) else { return };
+            match request {
+                Request::Load { id, params } => next = self.serve(id, &params),
+                Request::Unload { id } => self.send(&Event::Unloaded { id }),
+                Request::Generate { id, .. } | Request::Tokenize { id, .. } => {
+                    self.send(&Event::error(id, &no_model()));
+                    self.cancels.finished(id);
+                }
+                Request::Cancel { .. } => {}
+            }
+        }
+    }
+
+    fn send(&self, event: &Event) {
+        if let Err(e) = self.out.send(event) {
+            tracing::warn!("could not send an event to the host: {e}");
+        }
+    }
+
+    /// Loads a model and answers requests with it until it is unloaded or replaced; returns the
+    /// request that replaces it, if any.
+    fn serve(&self, load_id: RequestId, params: &LoadParams) -> Option<Request> {
+        let started = Instant::now();
+        let threads = params.n_threads.map_or_else(physical_cores, |n| n.max(1) as i32);
+        logs::start_capture();
+        let model = match self.load_model(load_id, params) {
+            Ok(m) => m,
+            Err(e) => {
+                logs::take_capture();
+                self.send(&Event::error(load_id, &e));
+                return None;
+            }
+        };
+        let session = Session::new(&self.backend, &model, params, threads);
+        let sizes = logs::buffer_sizes(&logs::take_capture());
+        let mut session = match session {
+            Ok(s) => s,
+            Err(e) => {
+                self.send(&Event::error(load_id, &e));
+                return None;
+            }
+        };
+        let info = LoadedModelInfo {
+            model_size_bytes: model.size(),
+            parameters: model.n_params(),
+            n_ctx: session.n_ctx(),
+            n_ctx_train: model.n_ctx_train(),
+            n_layers: model.n_layer(),
+            n_gpu_layers: params.n_gpu_layers.min(model.n_layer() + 1),
+            n_threads: threads as u32,
+            weights_bytes: sizes.weights,
+            kv_cache_bytes: sizes.kv,
+            compute_bytes: sizes.compute,
+            has_chat_template: session.has_chat_template,
+            load_ms: started.elapsed().as_secs_f64() * 1000.0,
+        };
+        self.send(&Event::Loaded { id: load_id, info });
+
+        loop {
+            let request = self.rx.recv().ok()?;
+            match request {
+                Request::Load { .. } => return Some(request),
+                Request::Unload { id } => {
+                    self.send(&Event::Unloaded { id });
+                    return None;
+                }
+                Request::Generate { id, params } => {
+                    match session.generate(id, &params, &self.out, &self.cancels) {
+                        Ok(stats) => self.send(&Event::Done { id, stats }),
+                        Err(e) => self.send(&Event::error(id, &e)),
+                    }
+                    self.cancels.finished(id);
+                }
+                Request::Tokenize { id, text, add_special } => {
+                    let tokens = session.tokenize(&text, add_special).into_iter().map(|t| t.0).collect();
+                    self.send(&Event::Tokens { id, tokens });
+                }
+                Request::Cancel { .. } => {}
+            }
+        }
+    }
+
+    fn load_model(&self, id: RequestId, params: &LoadParams) -> Result<LlamaModel, HearthError> {
+        let path = &params.path;
+        if !path.is_file() {
+            return Err(HearthError::new(ErrorCode::ModelLoadFailed, format!("There is no model file at {}.", path.display())));
+        }
+        let out = self.out;
+        let mut last = -1.0f32;
+        let mparams = LlamaModelParams::default()
+            .with_n_gpu_layers(params.n_gpu_layers)
+            .with_use_mmap(params.use_mmap)
+            .with_progress_callback(move |fraction| {
+                // About a hundred events for a whole load is plenty for a progress bar.
+                if fraction - last >= 0.01 || fraction >= 1.0 {
+                    last = fraction;
+                    // A host that stopped listening ends the load.
+                    return out.send(&Event::LoadProgress { id, fraction }).is_ok();
+                }
+                true
+            });
+        LlamaModel::load_from_file(&self.backend, path, &mparams).map_err(|e| {
+            HearthError::new(
+                ErrorCode::ModelLoadFailed,
+                format!("llama.cpp could not load {} ({e}). The file may be damaged or incomplete, or of an architecture this version does not know.", path.display()),
+            )
+        })
+    }
+}
+
+fn no_model() -> HearthError {
+    HearthError::new(ErrorCode::NoModelLoaded, "No model is loaded. Load a model first.")
+}
+
+/// llama.cpp decodes fastest with one thread per physical core; more threads (hyper-threads) slow it.
+pub fn physical_cores() -> i32 {
+    sysinfo::System::physical_core_count()
+        .ok()
+        .filter(|&n| n > 0)
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .map_or(4, |n| n as i32)
+}

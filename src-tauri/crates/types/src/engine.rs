@@ -1,0 +1,173 @@
+//! What a chat with a loaded model is made of, shared by the engine (which runs llama.cpp in a worker
+//! process), the window's Chat view and the OpenAI-compatible server: the messages, the sampling
+//! settings, and what the engine reports back (load progress, the loaded model's memory, the figures
+//! of a finished reply and why it stopped).
+
+use serde::{Deserialize, Serialize};
+use specta::Type;
+use specta_typescript::Number;
+
+/// Who wrote a message. `Tool` carries a tool's answer back to the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub enum ChatRole {
+    System,
+    User,
+    Assistant,
+    Tool,
+}
+
+impl ChatRole {
+    /// The role's name as chat templates expect it (`"system"`, `"user"`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChatRole::System => "system",
+            ChatRole::User => "user",
+            ChatRole::Assistant => "assistant",
+            ChatRole::Tool => "tool",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatMessage {
+    pub role: ChatRole,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn new(role: ChatRole, content: impl Into<String>) -> Self {
+        Self { role, content: content.into() }
+    }
+}
+
+/// How the next token is picked. A temperature of 0 (or below) picks the most likely token every
+/// time, and then top-k/top-p/min-p and the seed do not matter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SamplingParams {
+    pub temperature: f32,
+    /// 0 turns top-k off.
+    pub top_k: u32,
+    /// 1.0 turns top-p off.
+    pub top_p: f32,
+    /// 0.0 turns min-p off.
+    pub min_p: f32,
+    /// 1.0 turns the repeat penalty off.
+    pub repeat_penalty: f32,
+    /// How many of the last tokens the repeat penalty looks at.
+    pub repeat_last_n: u32,
+    /// `None` draws a fresh seed for every reply.
+    pub seed: Option<u32>,
+    /// `None` lets the reply run until the model ends it or the context is full.
+    pub max_tokens: Option<u32>,
+    /// The reply ends before the first of these strings, which is never shown.
+    pub stop: Vec<String>,
+}
+
+impl Default for SamplingParams {
+    /// llama.cpp's own defaults.
+    fn default() -> Self {
+        Self {
+            temperature: 0.8,
+            top_k: 40,
+            top_p: 0.95,
+            min_p: 0.05,
+            repeat_penalty: 1.0,
+            repeat_last_n: 64,
+            seed: None,
+            max_tokens: None,
+            stop: Vec::new(),
+        }
+    }
+}
+
+/// What to do when a conversation no longer fits in the context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub enum ContextOverflow {
+    /// Refuse a prompt that does not fit, and end a reply that fills the context (`ContextFull`).
+    #[default]
+    Stop,
+    /// Leave out the oldest turns (never the system message, never the last message) until the
+    /// prompt fits with room for the reply.
+    DropOldest,
+}
+
+/// Why a reply ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub enum StopReason {
+    /// The model ended its turn.
+    Eos,
+    MaxTokens,
+    /// One of the stop strings came.
+    Stop,
+    Cancelled,
+    ContextFull,
+}
+
+/// The figures of one finished reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerationStats {
+    /// The whole prompt, in tokens.
+    pub prompt_tokens_total: u32,
+    /// Prompt tokens found already in the K/V cache from the previous request, not decoded again.
+    pub reused_prefix_tokens: u32,
+    /// Prompt tokens actually decoded: `prompt_tokens_total - reused_prefix_tokens`.
+    pub prompt_tokens: u32,
+    pub prompt_ms: f64,
+    pub generated_tokens: u32,
+    /// From the first sampled token to the end of the reply.
+    pub generation_ms: f64,
+    /// From the moment the engine took the request to its first token of text.
+    pub time_to_first_token_ms: f64,
+    pub stop_reason: StopReason,
+}
+
+impl GenerationStats {
+    /// Generation speed in tokens per second, `None` before any token.
+    pub fn tokens_per_second(&self) -> Option<f64> {
+        (self.generated_tokens > 0 && self.generation_ms > 0.0)
+            .then(|| f64::from(self.generated_tokens) * 1000.0 / self.generation_ms)
+    }
+}
+
+/// How far a model load has got, from 0.0 to 1.0.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadProgress {
+    pub fraction: f32,
+}
+
+/// A model the engine has loaded, with the memory llama.cpp itself reports for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadedModelInfo {
+    /// The weights' size, as llama.cpp counts it.
+    #[specta(type = Number)]
+    pub model_size_bytes: u64,
+    #[specta(type = Number)]
+    pub parameters: u64,
+    /// The context this load has, in tokens.
+    pub n_ctx: u32,
+    /// The context the model was trained with.
+    pub n_ctx_train: u32,
+    pub n_layers: u32,
+    pub n_gpu_layers: u32,
+    pub n_threads: u32,
+    /// The buffers llama.cpp allocated (summed over devices), from its own log lines: weights…
+    #[specta(type = Number)]
+    pub weights_bytes: u64,
+    /// …the K/V cache…
+    #[specta(type = Number)]
+    pub kv_cache_bytes: u64,
+    /// …and the compute and output buffers.
+    #[specta(type = Number)]
+    pub compute_bytes: u64,
+    /// Whether the model's own chat template is used (`false`: a llama.cpp built-in stands in).
+    pub has_chat_template: bool,
+    pub load_ms: f64,
+}

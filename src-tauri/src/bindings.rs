@@ -32,6 +32,13 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::downloads::download_pause,
             commands::downloads::download_resume,
             commands::downloads::download_cancel,
+            commands::models::models_list,
+            commands::models::model_import,
+            commands::models::model_pick_and_import,
+            commands::models::model_delete,
+            commands::models::model_reveal,
+            commands::settings::settings_get,
+            commands::settings::settings_update,
         ])
 }
 

@@ -1,7 +1,8 @@
-//! What the shell keeps for the life of the window: the home folder, the hardware profile, the Hub
-//! client and the download queue.
+//! What the shell keeps for the life of the window: the home folder, the database, the hardware
+//! profile, the Hub client (rebuilt when Settings change it) and the download queue.
 
-use std::sync::{Arc, OnceLock};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Instant;
 
 use hardware::Prober;
@@ -14,8 +15,11 @@ pub struct AppState {
     /// When the process started, for the first-paint figure.
     pub started: Instant,
     prober: Arc<Prober>,
-    /// The Hub, at `HF_ENDPOINT` (or huggingface.co) with `HF_TOKEN` when set.
-    pub hub: hub::HubClient,
+    pub store: Arc<store::Store>,
+    /// The Hugging Face token: `HF_TOKEN`, the keychain, or the private file.
+    pub tokens: Arc<library::TokenStore>,
+    /// The Hub at the endpoint and with the token in effect (see `library::settings`).
+    hub: Arc<RwLock<hub::HubClient>>,
     /// The download queue, running on Tauri's async runtime.
     pub queue: crate::downloads::Queue,
     profile: Arc<OnceLock<HardwareProfile>>,
@@ -24,16 +28,20 @@ pub struct AppState {
 impl AppState {
     pub fn new() -> Result<Self, HearthError> {
         let home = Home::resolve()?;
-        let hub = hub::HubClient::from_env()?;
-        let store = store::Store::open(&home.database_path()).map_err(|e| {
+        let store = Arc::new(store::Store::open(&home.database_path()).map_err(|e| {
             HearthError::new(types::ErrorCode::HomeUnavailable, "Hearth could not open its database.").with_details(e.to_string())
-        })?;
-        let downloads = library::Downloads::new(Arc::new(store), hub.clone(), home.models_dir(), hub::download::Options::default());
+        })?);
+        let tokens = Arc::new(library::TokenStore::for_home(home.root()));
+        let hub = library::settings::hub_client(&store, &tokens).map_err(crate::commands::library_error)?;
+        let models_dir = library::settings::models_dir(&store, &home.models_dir());
+        let downloads = library::Downloads::new(store.clone(), hub.clone(), models_dir, hub::download::Options::default());
         Ok(Self {
             started: Instant::now(),
             prober: Arc::new(Prober::system()),
             queue: crate::downloads::Queue::start(downloads),
-            hub,
+            hub: Arc::new(RwLock::new(hub)),
+            store,
+            tokens,
             home,
             profile: Arc::new(OnceLock::new()),
         })
@@ -51,6 +59,37 @@ impl AppState {
     /// The profile, probed once per run: GPUs and CPUs do not change while the app is open. Blocking.
     pub fn profile(&self) -> HardwareProfile {
         self.profile.get_or_init(|| probe(&self.prober, &self.home.models_dir(), self.home.root())).clone()
+    }
+
+    /// The Hub client in effect now.
+    pub fn hub(&self) -> hub::HubClient {
+        self.hub.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// After Settings change: a new Hub client (endpoint, token) and models folder, for the window's
+    /// next request and the next download.
+    pub fn reconfigure(&self) -> Result<(), HearthError> {
+        let client = library::settings::hub_client(&self.store, &self.tokens).map_err(crate::commands::library_error)?;
+        *self.hub.write().unwrap_or_else(|e| e.into_inner()) = client.clone();
+        self.queue.downloads.set_client(client);
+        self.queue.downloads.set_models_dir(self.models_dir());
+        Ok(())
+    }
+
+    /// Where downloads go now.
+    pub fn models_dir(&self) -> PathBuf {
+        library::settings::models_dir(&self.store, &self.home.models_dir())
+    }
+
+    /// The folders My Models lists: the models folder (and the default one, if Settings moved it, so
+    /// earlier downloads stay listed) and the other apps' folders.
+    pub fn model_folders(&self) -> Vec<(PathBuf, store::ModelSource)> {
+        let mut folders = vec![(self.models_dir(), store::ModelSource::Downloaded)];
+        if self.home.models_dir() != self.models_dir() {
+            folders.push((self.home.models_dir(), store::ModelSource::Downloaded));
+        }
+        folders.extend(library::known_folders());
+        folders
     }
 
     pub fn prober(&self) -> &Prober {

@@ -3,7 +3,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { launchApp, saveScreenshot, startMockHub } from "./lib/app.mjs";
 
@@ -12,7 +14,13 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 test("search the Hub, open a model, see what fits before downloading", async () => {
   // 6 MB/s per connection: the 98 MB test model takes a few seconds, long enough to watch.
   const hub = await startMockHub({ throttle: 6 << 20 });
-  const app = await launchApp({ env: { HF_ENDPOINT: hub.url } });
+  // A Hugging Face cache holding two large synthetic models (sparse copies), for My Models to find.
+  const hfCache = join(hub.dir, "hf-cache/models--bartowski--big/snapshots/abc");
+  mkdirSync(hfCache, { recursive: true });
+  for (const f of ["Meta-Llama-3.1-70B-Instruct-Q4_K_M.gguf", "Qwen2.5-7B-Instruct-Q4_K_M.gguf"]) {
+    spawnSync("cp", ["--sparse=always", join(hub.dir, f), join(hfCache, f)]);
+  }
+  const app = await launchApp({ env: { HF_ENDPOINT: hub.url, HF_HUB_CACHE: join(hub.dir, "hf-cache") } });
   const { driver } = app;
   try {
     await driver.click(await driver.waitFor('[data-testid="nav-discover"]'));
@@ -80,6 +88,42 @@ test("search the Hub, open a model, see what fits before downloading", async () 
     const file = join(app.home, "models/HuggingFaceTB/SmolLM2-135M-Instruct-GGUF/SmolLM2-135M-Instruct.Q4_1.gguf");
     const sha = createHash("sha256").update(readFileSync(file)).digest("hex");
     assert.equal(sha, "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53");
+
+    // My Models: the download first, green, then the Hugging Face cache's files with their own fit.
+    await driver.click(await driver.find('[data-testid="nav-models"]'));
+    let rows = [];
+    for (const deadline = Date.now() + 20_000; Date.now() < deadline; await sleep(200)) {
+      rows = await Promise.all(
+        (await driver.findAll('[data-testid="local-model"]')).map(async (e) => [await driver.attribute(e, "data-file"), await driver.attribute(e, "data-verdict")]),
+      );
+      if (rows.length === 3) break;
+    }
+    assert.deepEqual(rows[0], ["SmolLM2-135M-Instruct.Q4_1.gguf", "green"], `rows: ${rows}`);
+    assert.deepEqual(new Map(rows.slice(1)), new Map([["Meta-Llama-3.1-70B-Instruct-Q4_K_M.gguf", "red"], ["Qwen2.5-7B-Instruct-Q4_K_M.gguf", "green"]]));
+    await saveScreenshot(driver, "models");
+
+    // Delete the download, after the confirmation: gone from disk and from the list.
+    const first = (await driver.findAll('[data-testid="local-model"]'))[0];
+    await driver.click(await driver.findIn(first, "xpath", ".//button[text()='Delete']"));
+    await driver.click(await driver.findIn(first, "css selector", "button.danger"));
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline && existsSync(file); ) await sleep(100);
+    assert.ok(!existsSync(file), "the downloaded file is deleted");
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(100)) {
+      if ((await driver.findAll('[data-testid="local-model"]')).length === 2) break;
+    }
+    assert.equal((await driver.findAll('[data-testid="local-model"]')).length, 2);
+
+    // Settings: a token is saved (in the home here: the tests keep off the keychain) and only its
+    // hint is ever shown again.
+    await driver.click(await driver.find('[data-testid="nav-settings"]'));
+    const tokenBox = await driver.waitFor('[data-testid="hf-token"]');
+    await driver.cmd("POST", `/element/${tokenBox}/value`, { text: "hf_e2eTestTokenAbcdWXYZ" });
+    await driver.click(await driver.findIn(await driver.find('[data-testid="settings-view"]'), "xpath", ".//button[text()='Save token']"));
+    const status = await driver.waitFor('[data-testid="token-status"]');
+    assert.match(await driver.text(status), /hf_…WXYZ/);
+    assert.ok(!(await driver.text(await driver.find('[data-testid="settings-view"]'))).includes("e2eTestToken"));
+    assert.equal(readFileSync(join(app.home, "secrets/hf-token"), "utf8"), "hf_e2eTestTokenAbcdWXYZ");
+    await saveScreenshot(driver, "settings");
   } finally {
     await app.stop();
     hub.stop();

@@ -11,7 +11,7 @@ use crate::state::AppState;
 #[tauri::command]
 #[specta::specta]
 pub async fn download_model(state: State<'_, AppState>, repo: String, file: String) -> Result<(), HearthError> {
-    let info = state.hub.model_info(&repo, None).await?;
+    let info = state.hub().model_info(&repo, None).await?;
     let page = library::model_page(&info, String::new());
     let wanted = page
         .files

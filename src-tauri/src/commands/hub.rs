@@ -25,23 +25,23 @@ fn page(p: hub::SearchPage) -> HubSearch {
 #[tauri::command]
 #[specta::specta]
 pub async fn hub_search(state: State<'_, AppState>, query: String, sort_by: HubSort) -> Result<HubSearch, HearthError> {
-    Ok(page(state.hub.search(query.trim(), sort(sort_by), PAGE).await?))
+    Ok(page(state.hub().search(query.trim(), sort(sort_by), PAGE).await?))
 }
 
 /// The next page of a search.
 #[tauri::command]
 #[specta::specta]
 pub async fn hub_search_next(state: State<'_, AppState>, url: String) -> Result<HubSearch, HearthError> {
-    Ok(page(state.hub.search_page(&url).await?))
+    Ok(page(state.hub().search_page(&url).await?))
 }
 
 /// A model's page: its card and its GGUF files grouped by quantization.
 #[tauri::command]
 #[specta::specta]
 pub async fn hub_model(state: State<'_, AppState>, repo: String) -> Result<HubModelPage, HearthError> {
-    let info = state.hub.model_info(&repo, None).await?;
+    let info = state.hub().model_info(&repo, None).await?;
     // A missing card is not an error: many GGUF repos have none.
-    let card = state.hub.model_card(&repo, "main").await.unwrap_or_default();
+    let card = state.hub().model_card(&repo, "main").await.unwrap_or_default();
     Ok(library::model_page(&info, card))
 }
 
@@ -51,7 +51,7 @@ pub async fn hub_model(state: State<'_, AppState>, repo: String) -> Result<HubMo
 #[specta::specta]
 pub async fn hub_file_fit(state: State<'_, AppState>, repo: String, file: String) -> Result<FitPlan, HearthError> {
     let settings = LoadSettings::default();
-    let facts = match hub::remote_facts(&state.hub, &repo, "main", &file).await {
+    let facts = match hub::remote_facts(&state.hub(), &repo, "main", &file).await {
         Ok(f) => f,
         Err(e) => return Ok(fit::unknown(&settings, &e.to_string())),
     };

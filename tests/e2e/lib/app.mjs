@@ -35,6 +35,10 @@ export async function launchApp({ env = {} } = {}) {
   const childEnv = {
     ...process.env,
     HEARTH_HOME: home,
+    // Never write into the keychain of the person running the tests; the token goes to the home.
+    HEARTH_NO_KEYCHAIN: "1",
+    // Nor read their Hugging Face cache or LM Studio folder: tests pass their own.
+    HF_HUB_CACHE: join(home, "no-hf-cache"),
     // WebKitGTK on a machine with no GPU: software rendering, no DMA-BUF, so screenshots are not blank.
     WEBKIT_DISABLE_DMABUF_RENDERER: "1",
     WEBKIT_DISABLE_COMPOSITING_MODE: "1",
@@ -103,6 +107,8 @@ export async function startMockHub({ throttle = 0 } = {}) {
   });
   return {
     url,
+    // Where the synthetic models' sparse files are: tests may list them as another app's files.
+    dir,
     stop: () => {
       child.kill("SIGTERM");
       rmSync(dir, { recursive: true, force: true });

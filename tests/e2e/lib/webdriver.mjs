@@ -51,6 +51,12 @@ export class WebDriver {
     return v.map((e) => Object.values(e)[0]);
   }
 
+  /** An element inside `parent`, found with `using` ("css selector", "xpath"). */
+  async findIn(parent, using, value) {
+    const v = await this.cmd("POST", `/element/${parent}/element`, { using, value });
+    return Object.values(v)[0];
+  }
+
   /** Wait for an element to exist, polling; returns its id. */
   async waitFor(css, timeoutMs = 20_000) {
     const deadline = Date.now() + timeoutMs;

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use hub::download::{self, Job, Options};
 use hub::{HubClient, HubError};
@@ -26,8 +26,10 @@ pub struct DownloadEvent {
 
 pub struct Downloads {
     store: Arc<Store>,
-    client: HubClient,
-    models_dir: PathBuf,
+    /// Swapped when Settings change the Hub or the token; each download takes the client of its start.
+    client: RwLock<HubClient>,
+    /// Swapped when Settings change the folder; queued downloads keep the destination they were given.
+    models_dir: RwLock<PathBuf>,
     options: Options,
     /// Tokens of running downloads, and why each was stopped.
     running: Mutex<HashMap<i64, (CancellationToken, Option<DownloadStatus>)>>,
@@ -37,7 +39,25 @@ pub struct Downloads {
 impl Downloads {
     pub fn new(store: Arc<Store>, client: HubClient, models_dir: PathBuf, options: Options) -> Self {
         let (events, _) = broadcast::channel(256);
-        Self { store, client, models_dir, options, running: Mutex::new(HashMap::new()), events }
+        Self { store, client: RwLock::new(client), models_dir: RwLock::new(models_dir), options, running: Mutex::new(HashMap::new()), events }
+    }
+
+    /// Use another Hub client (a new endpoint or token) from the next download on.
+    pub fn set_client(&self, client: HubClient) {
+        *self.client.write().unwrap_or_else(|e| e.into_inner()) = client;
+    }
+
+    /// Download into another folder from the next queued file on.
+    pub fn set_models_dir(&self, dir: PathBuf) {
+        *self.models_dir.write().unwrap_or_else(|e| e.into_inner()) = dir;
+    }
+
+    pub fn models_dir(&self) -> PathBuf {
+        self.models_dir.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn client(&self) -> HubClient {
+        self.client.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<DownloadEvent> {
@@ -50,15 +70,16 @@ impl Downloads {
 
     /// Queue the files of `repo` (from `pick`); returns their rows.
     pub async fn enqueue(&self, repo: &str, revision: &str, files: &[hub::Sibling]) -> Result<Vec<Download>> {
+        let (client, models_dir) = (self.client(), self.models_dir());
         let mut out = Vec::new();
         for f in files {
-            let dest = hub::model_file_path(&self.models_dir, repo, &f.rfilename)?;
+            let dest = hub::model_file_path(&models_dir, repo, &f.rfilename)?;
             let size = f.bytes().ok_or_else(|| HubError::BadResponse(format!("the Hub gave no size for {}", f.rfilename)))?;
             out.push(self.store.enqueue_download(&NewDownload {
                 repo: repo.to_string(),
                 revision: revision.to_string(),
                 file: f.rfilename.clone(),
-                url: self.client.resolve_url(repo, revision, &f.rfilename),
+                url: client.resolve_url(repo, revision, &f.rfilename),
                 dest: dest.display().to_string(),
                 size,
                 sha256: f.sha256().map(str::to_string),
@@ -85,7 +106,7 @@ impl Downloads {
         self.store.set_download_status(id, DownloadStatus::Running, None)?;
         let events = self.events.clone();
         let job = job(&d);
-        let result = download::download(&self.client, &job, &self.options, &token, move |p| {
+        let result = download::download(&self.client(), &job, &self.options, &token, move |p| {
             let _ = events.send(DownloadEvent {
                 id,
                 status: DownloadStatus::Running,

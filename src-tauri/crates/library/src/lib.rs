@@ -8,13 +8,18 @@
 
 mod discover;
 mod downloads;
+mod models;
 mod pick;
 mod scan;
+pub mod settings;
+pub mod token;
 
 pub use discover::{model_page, to_hub_model};
 pub use downloads::{DownloadEvent, Downloads};
+pub use models::{delete, import, list, Removed};
 pub use pick::{pick, quant_of, Picked};
 pub use scan::{known_folders, scan, Found};
+pub use token::TokenStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LibraryError {
@@ -26,6 +31,11 @@ pub enum LibraryError {
     NoSuchFile { repo: String, quant: Option<String> },
     #[error("no download with id {0}")]
     UnknownDownload(i64),
+    #[error("no model with id {0} in the library")]
+    UnknownModel(i64),
+    /// Something the person asked for that cannot be done; the message says why.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 pub type Result<T> = std::result::Result<T, LibraryError>;

@@ -32,6 +32,8 @@ pub enum ErrorCode {
     DiskFull,
     /// The Hub sent something Hearth could not read.
     BadResponse,
+    /// What the person gave cannot be used: not a GGUF file, not a folder, not an address.
+    InvalidInput,
     /// The engine's worker process stopped unexpectedly; the model is no longer loaded.
     EngineCrashed,
     /// llama.cpp could not load the model file (damaged, unsupported, or not enough memory).

@@ -9,6 +9,7 @@ mod error;
 mod fit;
 mod hardware;
 mod hub;
+mod library;
 
 pub use engine::{
     ChatMessage, ChatRole, ContextOverflow, GenerationStats, LoadProgress, LoadedModelInfo, SamplingParams, StopReason,
@@ -19,6 +20,7 @@ pub use fit::{
     Verdict, WhatIf,
 };
 pub use hub::{DownloadItem, DownloadState, HubFile, HubModel, HubModelPage, HubSearch, HubSort};
+pub use library::{LocalModel, ModelOrigin, Settings, SettingsChange, TokenPlace, TokenStatus};
 pub use hardware::{
     CpuInfo, DiskInfo, DiskKind, GpuInfo, GpuKind, GpuSource, GpuVendor, HardwareProfile, MemoryInfo,
     MemoryNow, OsInfo, SimdFeatures,

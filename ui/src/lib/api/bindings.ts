@@ -33,6 +33,22 @@ export const commands = {
 	downloadPause: (id: number) => __TAURI_INVOKE<null>("download_pause", { id }),
 	downloadResume: (id: number) => __TAURI_INVOKE<null>("download_resume", { id }),
 	downloadCancel: (id: number) => __TAURI_INVOKE<null>("download_cancel", { id }),
+	/**  Every model file on this machine, scanned afresh (the folders may have changed behind our back). */
+	modelsList: () => __TAURI_INVOKE<LocalModel[]>("models_list"),
+	/**  Import a file or a folder by path (what the picker returns; also what a drop gives). */
+	modelImport: (path: string) => __TAURI_INVOKE<number>("model_import", { path }),
+	/**  Ask for a file (or a folder) with the system's picker and import it; `None` when cancelled. */
+	modelPickAndImport: (folder: boolean) => __TAURI_INVOKE<number | null>("model_pick_and_import", { folder }),
+	/**
+	 *  Delete a downloaded model (every part), or take an imported one off the list. Returns
+	 *  "deleted" or "forgotten".
+	 */
+	modelDelete: (id: number) => __TAURI_INVOKE<string>("model_delete", { id }),
+	/**  Show the file in the system's file manager. */
+	modelReveal: (id: number) => __TAURI_INVOKE<null>("model_reveal", { id }),
+	settingsGet: () => __TAURI_INVOKE<Settings>("settings_get"),
+	/**  Check and save a change, then use it at once: the next search, download and listing see it. */
+	settingsUpdate: (change: SettingsChange) => __TAURI_INVOKE<Settings>("settings_update", { change }),
 };
 
 /* Types */
@@ -118,7 +134,19 @@ export type ErrorCode =
 /**  Not enough free disk space. */
 "DISK_FULL" | 
 /**  The Hub sent something Hearth could not read. */
-"BAD_RESPONSE";
+"BAD_RESPONSE" | 
+/**  What the person gave cannot be used: not a GGUF file, not a folder, not an address. */
+"INVALID_INPUT" | 
+/**  The engine's worker process stopped unexpectedly; the model is no longer loaded. */
+"ENGINE_CRASHED" | 
+/**  llama.cpp could not load the model file (damaged, unsupported, or not enough memory). */
+"MODEL_LOAD_FAILED" | 
+/**  The model's chat template could not turn the conversation into a prompt. */
+"TEMPLATE_ERROR" | 
+/**  The conversation does not fit in the model's context. */
+"CONTEXT_FULL" | 
+/**  A request needs a loaded model and none is loaded. */
+"NO_MODEL_LOADED";
 
 /**  One cell of the "what fits" grid: a model size at a quantization. */
 export type FitCell = {
@@ -271,6 +299,28 @@ export type HubSearch = {
 
 export type HubSort = "downloads" | "likes" | "trending" | "updated";
 
+/**  One model on disk: a single GGUF file, or every part of a split one as one entry. */
+export type LocalModel = {
+	id: number,
+	/**  The file to load (the first part of a split model). */
+	path: string,
+	fileName: string,
+	origin: ModelOrigin,
+	/**  `org/name` when it came from the Hub. */
+	repo: string | null,
+	/**  Bytes on disk, all parts together. */
+	sizeBytes: number,
+	parts: number,
+	architecture: string | null,
+	parameters: number | null,
+	quant: string | null,
+	contextLength: number | null,
+	/**  The fit on this machine at the default settings; none when the header cannot be read. */
+	plan: FitPlan | null,
+	/**  Why the file cannot be used, when its header is unreadable or a part is missing. */
+	problem: string | null,
+};
+
 /**  Bytes a device holds for one model, by purpose. */
 export type MemoryBreakdown = {
 	weights: number,
@@ -292,6 +342,17 @@ export type MemoryNow = {
 	gpuFreeBytes: (number | null)[],
 };
 
+/**  Where a model file came from, which decides what Hearth may do with it. */
+export type ModelOrigin = 
+/**  Downloaded by Hearth into its models folder: Hearth may delete it. */
+"downloaded" | 
+/**  A file or folder the person imported; listed in place, never copied, never deleted by Hearth. */
+"imported" | 
+/**  Found in the Hugging Face cache. */
+"hfCache" | 
+/**  Found in LM Studio's models folder. */
+"lmStudio";
+
 export type OsInfo = {
 	/**  "Linux", "macOS", "Windows". */
 	name: string,
@@ -308,6 +369,27 @@ export type PlanMode = "fullGpu" |
 /**  Nothing that loads. */
 "none";
 
+export type Settings = {
+	/**  Where downloads go. */
+	modelsDir: string,
+	modelsDirIsDefault: boolean,
+	/**  The Hub's address in use. */
+	hubEndpoint: string,
+	/**  True when `HF_ENDPOINT` set it, so the saved value is not used. */
+	hubEndpointFromEnv: boolean,
+	token: TokenStatus | null,
+};
+
+/**  A change from the Settings view: each field left out stays as it is. */
+export type SettingsChange = {
+	/**  A folder path; an empty string goes back to the default. */
+	modelsDir: string | null,
+	/**  An address; an empty string goes back to huggingface.co. */
+	hubEndpoint: string | null,
+	/**  A new token; an empty string removes the saved one. */
+	token: string | null,
+};
+
 /**  The SIMD extensions llama.cpp's CPU kernels care most about. */
 export type SimdFeatures = {
 	avx: boolean,
@@ -321,6 +403,22 @@ export type SimdFeatures = {
 export type SpeedRange = {
 	low: number,
 	high: number,
+};
+
+/**  Where the Hugging Face token is kept. */
+export type TokenPlace = 
+/**  The operating system's keychain (Keychain, Credential Manager, Secret Service). */
+"keychain" | 
+/**  A file only this user can read, because no keychain answered. */
+"file" | 
+/**  `HF_TOKEN` in the environment, which wins over the saved one. */
+"environment";
+
+/**  The token as Settings may show it: never the token itself. */
+export type TokenStatus = {
+	/**  `hf_…Xy9z`: enough to recognise it, not enough to use it. */
+	hint: string,
+	place: TokenPlace,
 };
 
 export type Verdict = 

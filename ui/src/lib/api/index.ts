@@ -2,7 +2,7 @@
 // `@tauri-apps/api` and never the generated bindings' `commands` directly, so every rejection reaches
 // them as one shape: an `ApiError` carrying `{code, message, details}`.
 import { commands } from "./bindings";
-import type { HearthError, HubSort, WhatIf } from "./bindings";
+import type { HearthError, HubSort, SettingsChange, WhatIf } from "./bindings";
 
 export type * from "./bindings";
 
@@ -30,6 +30,7 @@ const CODES = new Set<string>([
   "DOWNLOAD_CHECKSUM_MISMATCH",
   "DISK_FULL",
   "BAD_RESPONSE",
+  "INVALID_INPUT",
 ]);
 
 /** Whatever a command rejected with, as a `HearthError`. Tauri itself rejects with plain strings
@@ -73,4 +74,11 @@ export const api = {
   downloadPause: (id: number) => call(commands.downloadPause(id)),
   downloadResume: (id: number) => call(commands.downloadResume(id)),
   downloadCancel: (id: number) => call(commands.downloadCancel(id)),
+  modelsList: () => call(commands.modelsList()),
+  modelImport: (path: string) => call(commands.modelImport(path)),
+  modelPickAndImport: (folder: boolean) => call(commands.modelPickAndImport(folder)),
+  modelDelete: (id: number) => call(commands.modelDelete(id)),
+  modelReveal: (id: number) => call(commands.modelReveal(id)),
+  settingsGet: () => call(commands.settingsGet()),
+  settingsUpdate: (change: SettingsChange) => call(commands.settingsUpdate(change)),
 };

@@ -1,0 +1,79 @@
+//! My Models: the library listed with facts and fit, import in place, reveal, delete.
+
+use std::path::PathBuf;
+
+use tauri::State;
+use tauri_plugin_dialog::DialogExt;
+use types::{ErrorCode, HearthError, LocalModel};
+
+use crate::commands::library_error;
+use crate::state::AppState;
+
+/// Every model file on this machine, scanned afresh (the folders may have changed behind our back).
+#[tauri::command]
+#[specta::specta]
+pub async fn models_list(state: State<'_, AppState>) -> Result<Vec<LocalModel>, HearthError> {
+    let state = state.inner().clone();
+    blocking(move || {
+        let hw = state.profile();
+        library::list(&state.store, &state.model_folders(), &hw).map_err(library_error)
+    })
+    .await
+}
+
+/// Import a file or a folder by path (what the picker returns; also what a drop gives).
+#[tauri::command]
+#[specta::specta]
+pub async fn model_import(state: State<'_, AppState>, path: String) -> Result<u32, HearthError> {
+    let state = state.inner().clone();
+    blocking(move || library::import(&state.store, &PathBuf::from(path)).map(|n| n as u32).map_err(library_error)).await
+}
+
+/// Ask for a file (or a folder) with the system's picker and import it; `None` when cancelled.
+#[tauri::command]
+#[specta::specta]
+pub async fn model_pick_and_import(app: tauri::AppHandle, state: State<'_, AppState>, folder: bool) -> Result<Option<u32>, HearthError> {
+    let state = state.inner().clone();
+    blocking(move || {
+        let dialog = app.dialog().file().set_title(if folder { "Import a folder of models" } else { "Import a model file" });
+        let picked = if folder { dialog.blocking_pick_folder() } else { dialog.add_filter("GGUF model", &["gguf"]).blocking_pick_file() };
+        let Some(path) = picked.and_then(|p| p.into_path().ok()) else { return Ok(None) };
+        library::import(&state.store, &path).map(|n| Some(n as u32)).map_err(library_error)
+    })
+    .await
+}
+
+/// Delete a downloaded model (every part), or take an imported one off the list. Returns
+/// "deleted" or "forgotten".
+#[tauri::command]
+#[specta::specta]
+pub async fn model_delete(state: State<'_, AppState>, id: u32) -> Result<String, HearthError> {
+    let state = state.inner().clone();
+    blocking(move || {
+        let roots = [state.models_dir(), state.home.models_dir()];
+        match library::delete(&state.store, i64::from(id), &roots).map_err(library_error)? {
+            library::Removed::Deleted => Ok("deleted".to_string()),
+            library::Removed::Forgotten => Ok("forgotten".to_string()),
+        }
+    })
+    .await
+}
+
+/// Show the file in the system's file manager.
+#[tauri::command]
+#[specta::specta]
+pub fn model_reveal(state: State<'_, AppState>, id: u32) -> Result<(), HearthError> {
+    let models = state.store.models().map_err(|e| library_error(e.into()))?;
+    let row = models
+        .into_iter()
+        .find(|m| m.id == i64::from(id))
+        .ok_or_else(|| HearthError::new(ErrorCode::NotFound, "That model is no longer in the library."))?;
+    tauri_plugin_opener::reveal_item_in_dir(&row.path)
+        .map_err(|e| HearthError::new(ErrorCode::Internal, "The file manager could not be opened.").with_details(e.to_string()))
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, HearthError> + Send + 'static) -> Result<T, HearthError> {
+    tauri::async_runtime::spawn_blocking(f)
+        .await
+        .map_err(|e| HearthError::new(ErrorCode::Internal, "A background task failed.").with_details(e.to_string()))?
+}

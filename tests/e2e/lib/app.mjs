@@ -1,7 +1,7 @@
 // Starts the real Hearth window for a test: Xvfb (when there is no display), tauri-driver with
 // WebKitWebDriver, and a WebDriver session on the built app binary, with its own HEARTH_HOME.
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir, homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { createServer } from "node:net";
@@ -27,11 +27,12 @@ function tauriDriverPath() {
   return existsSync(local) ? local : "tauri-driver";
 }
 
-/** Start everything; returns { driver: WebDriver, home, stop() }. */
-export async function launchApp({ env = {} } = {}) {
+/** Start everything; returns { driver: WebDriver, home, stop() }. With `home`, the app reuses that
+ * home folder (a restart) and `stop()` leaves it for the caller to remove. */
+export async function launchApp({ env = {}, home: givenHome = null } = {}) {
   if (!existsSync(appBinary)) throw new Error(`${appBinary} is missing: run \`make build\` first`);
   const children = [];
-  const home = mkdtempSync(join(tmpdir(), "hearth-e2e-"));
+  const home = givenHome ?? mkdtempSync(join(tmpdir(), "hearth-e2e-"));
   const childEnv = {
     ...process.env,
     HEARTH_HOME: home,
@@ -69,7 +70,7 @@ export async function launchApp({ env = {} } = {}) {
   const stop = async (session) => {
     if (session) await session.close().catch(() => {});
     for (const c of children.reverse()) c.kill("SIGTERM");
-    rmSync(home, { recursive: true, force: true });
+    if (!givenHome) rmSync(home, { recursive: true, force: true });
   };
 
   try {
@@ -79,6 +80,22 @@ export async function launchApp({ env = {} } = {}) {
     await stop();
     throw new Error(`${e.message}\n--- tauri-driver said ---\n${driverLog.join("")}`);
   }
+}
+
+/** The pid of the app process running with `home` as its HEARTH_HOME (tauri-driver starts it, so
+ * the test does not hold it as a child). */
+export function appPid(home) {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (!readFileSync(`/proc/${entry}/cmdline`, "utf8").includes("hearth-app")) continue;
+      const environ = readFileSync(`/proc/${entry}/environ`, "utf8").split("\0");
+      if (environ.includes(`HEARTH_HOME=${home}`)) return Number(entry);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return null;
 }
 
 /** Start the mock Hub (target/debug/mockhub) with the real test model; returns { url, stop() }. */

@@ -1,8 +1,9 @@
-//! Hearth's one SQLite database (`hearth.sqlite3` in the home folder): the library of model files, the
-//! downloads in flight (so a restarted app resumes them), and settings. Schema changes are numbered
-//! migrations applied in order and recorded in `PRAGMA user_version`; a database from a newer Hearth
-//! is refused rather than damaged.
+//! Hearth's one SQLite database (`hearth.sqlite3` in the home folder): the library of model files,
+//! conversations and their messages, the downloads in flight (so a restarted app resumes them), and
+//! settings. Schema changes are numbered migrations applied in order and recorded in
+//! `PRAGMA user_version`; a database from a newer Hearth is refused rather than damaged.
 
+mod conversations;
 mod downloads;
 mod migrations;
 mod models;
@@ -12,6 +13,7 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension};
 
+pub use conversations::{ConversationRow, MessageRow, MessageStatus};
 pub use downloads::{Download, DownloadStatus, NewDownload};
 pub use models::{ModelRow, ModelSource};
 

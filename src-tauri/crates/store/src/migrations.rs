@@ -35,6 +35,29 @@ const MIGRATIONS: &[&str] = &[
         updated_at INTEGER NOT NULL,
         UNIQUE (repo, revision, file)
     );",
+    // 2: conversations and their messages. A reply is a row from its first token on (`streaming`),
+    // so a killed app keeps what was generated; `settings` is the conversation's JSON (system prompt,
+    // sampling).
+    "CREATE TABLE conversations (
+        id INTEGER PRIMARY KEY,
+        title TEXT NOT NULL,
+        model_path TEXT,
+        settings TEXT NOT NULL DEFAULT '{}',
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant', 'tool')),
+        content TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('done', 'streaming', 'interrupted', 'stopped', 'failed')),
+        stats TEXT,
+        error TEXT,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX messages_by_conversation ON messages (conversation_id, id);
+    CREATE INDEX conversations_by_update ON conversations (updated_at DESC);",
 ];
 
 pub fn known() -> i64 {

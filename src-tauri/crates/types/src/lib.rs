@@ -4,6 +4,7 @@
 //! Nothing here does work; these are plain records with serde and specta derives. Field names are
 //! camelCase on the wire because that is what TypeScript code expects to read.
 
+mod chat;
 mod engine;
 mod error;
 mod fit;
@@ -11,6 +12,7 @@ mod hardware;
 mod hub;
 mod library;
 
+pub use chat::{ChatEvent, Conversation, ConversationSettings, LoadEvent, LoadedModel, Message, MessageState};
 pub use engine::{
     ChatMessage, ChatRole, ContextOverflow, GenerationStats, LoadProgress, LoadedModelInfo, SamplingParams, StopReason,
 };

@@ -1,0 +1,84 @@
+//! A conversation written out as Markdown (to read or share) or JSON (to keep or process).
+
+use serde_json::json;
+use types::{ChatRole, Conversation, Message, MessageState};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Markdown,
+    Json,
+}
+
+pub fn export(conv: &Conversation, messages: &[Message], format: ExportFormat) -> String {
+    match format {
+        ExportFormat::Markdown => markdown(conv, messages),
+        ExportFormat::Json => {
+            let value = json!({
+                "title": conv.title,
+                "model": conv.model_path,
+                "settings": conv.settings,
+                "messages": messages.iter().map(|m| json!({
+                    "role": m.role.as_str(),
+                    "content": m.content,
+                    "state": m.state,
+                    "stats": m.stats,
+                })).collect::<Vec<_>>(),
+            });
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        }
+    }
+}
+
+fn markdown(conv: &Conversation, messages: &[Message]) -> String {
+    let mut out = format!("# {}\n\n", conv.title);
+    if let Some(model) = conv.model_path.as_deref().and_then(|p| p.rsplit(['/', '\\']).next()) {
+        out.push_str(&format!("Model: `{model}`\n\n"));
+    }
+    if !conv.settings.system_prompt.trim().is_empty() {
+        out.push_str(&format!("**System prompt:** {}\n\n", conv.settings.system_prompt.trim()));
+    }
+    for m in messages {
+        let who = match m.role {
+            ChatRole::User => "You",
+            ChatRole::Assistant => "Assistant",
+            ChatRole::System => "System",
+            ChatRole::Tool => "Tool",
+        };
+        out.push_str(&format!("## {who}\n\n{}\n\n", m.content.trim_end()));
+        match m.state {
+            MessageState::Interrupted => out.push_str("*(interrupted)*\n\n"),
+            MessageState::Stopped => out.push_str("*(stopped)*\n\n"),
+            MessageState::Failed => out.push_str(&format!("*(failed: {})*\n\n", m.error.as_deref().unwrap_or("unknown error"))),
+            MessageState::Done | MessageState::Streaming => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use types::ConversationSettings;
+
+    #[test]
+    fn markdown_and_json_carry_every_message() {
+        let conv = Conversation {
+            id: 1,
+            title: "Bread".into(),
+            model_path: Some("/m/SmolLM2.gguf".into()),
+            settings: ConversationSettings { system_prompt: "Be brief.".into(), ..Default::default() },
+            updated_at: 0,
+            message_count: 2,
+        };
+        let msgs = vec![
+            Message { id: 1, role: ChatRole::User, content: "How?".into(), state: MessageState::Done, stats: None, error: None },
+            Message { id: 2, role: ChatRole::Assistant, content: "Knead it.".into(), state: MessageState::Stopped, stats: None, error: None },
+        ];
+        let md = export(&conv, &msgs, ExportFormat::Markdown);
+        assert_eq!(md, "# Bread\n\nModel: `SmolLM2.gguf`\n\n**System prompt:** Be brief.\n\n## You\n\nHow?\n\n## Assistant\n\nKnead it.\n\n*(stopped)*\n\n");
+        let v: serde_json::Value = serde_json::from_str(&export(&conv, &msgs, ExportFormat::Json)).unwrap();
+        assert_eq!(v["messages"][1]["content"], "Knead it.");
+        assert_eq!(v["messages"][1]["state"], "stopped");
+        assert_eq!(v["settings"]["systemPrompt"], "Be brief.");
+    }
+}

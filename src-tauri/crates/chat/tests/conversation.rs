@@ -1,0 +1,186 @@
+//! Conversations with the real test model through the real worker process and a real SQLite file:
+//! what streams is what is saved, turn 2 decodes only its new tokens, stop keeps the text, regenerate
+//! and edit replace what follows, and a worker killed mid-reply loses nothing that was written.
+
+use std::sync::{Arc, Mutex};
+
+use chat::Chat;
+use engine::{EngineHost, WorkerCommand};
+use store::Store;
+use types::{ChatEvent, ConversationSettings, ErrorCode, LoadEvent, MessageState, SamplingParams, StopReason};
+
+fn model() -> Option<std::path::PathBuf> {
+    let p = gguf::test_model::path();
+    if p.is_none() {
+        eprintln!("skipped: the test model is not fetched (make test-model)");
+    }
+    p
+}
+
+fn db(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("hearth-chat-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("hearth.sqlite3")
+}
+
+fn chat(path: &std::path::Path) -> Chat {
+    let host = EngineHost::new(WorkerCommand { program: env!("CARGO_BIN_EXE_chat-test-worker").into(), args: Vec::new() });
+    Chat::new(Arc::new(Store::open(path).unwrap()), Arc::new(host))
+}
+
+fn greedy(max: u32) -> ConversationSettings {
+    ConversationSettings { sampling: SamplingParams { temperature: 0.0, max_tokens: Some(max), ..Default::default() }, ..Default::default() }
+}
+
+/// Collects what a reply streamed.
+#[derive(Default, Clone)]
+struct Seen(Arc<Mutex<Vec<ChatEvent>>>);
+
+impl Seen {
+    fn sink(&self) -> impl Fn(ChatEvent) {
+        let me = self.0.clone();
+        move |e| me.lock().unwrap().push(e)
+    }
+    fn text(&self) -> String {
+        self.0.lock().unwrap().iter().filter_map(|e| if let ChatEvent::Text { text } = e { Some(text.as_str()) } else { None }).collect()
+    }
+    fn done(&self) -> Option<types::GenerationStats> {
+        self.0.lock().unwrap().iter().find_map(|e| if let ChatEvent::Done { stats } = e { Some(stats.clone()) } else { None })
+    }
+}
+
+// One model at a time on a 2-core machine: llama.cpp's threads spin while they wait.
+static ONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_streams_saves_and_reuses_its_prefix() {
+    let Some(model) = model() else { return };
+    let _one = ONE.lock().await;
+    let hw = hardware::catalog::imagined(None, 1, 16);
+    let chat = chat(&db("flow"));
+    let progress = Arc::new(Mutex::new(Vec::new()));
+    let p = progress.clone();
+    let loaded = chat.load(&model, &hw, move |e| p.lock().unwrap().push(e)).await.unwrap();
+    assert!(loaded.info.n_ctx >= 2048, "{:?}", loaded.info);
+    let events = progress.lock().unwrap();
+    assert!(events.iter().any(|e| matches!(e, LoadEvent::Progress { .. })), "load progress is reported");
+    assert!(matches!(events.last(), Some(LoadEvent::Loaded { .. })));
+    drop(events);
+
+    let conv = chat.create(None, &greedy(24)).unwrap();
+    let first = Seen::default();
+    chat.send(conv.id, "What is the capital of France?", first.sink()).await.unwrap();
+    let stats1 = first.done().unwrap();
+    let msgs = chat.messages(conv.id).unwrap();
+    assert_eq!(msgs.len(), 2);
+    assert_eq!(msgs[1].content, first.text(), "what streamed is what was saved");
+    assert_eq!(msgs[1].state, MessageState::Done);
+    assert_eq!(msgs[1].stats.as_ref().unwrap().generated_tokens, stats1.generated_tokens);
+    let conv_now = chat.get(conv.id).unwrap();
+    assert_eq!(conv_now.title, "What is the capital of France?");
+    assert_eq!(conv_now.model_path.as_deref(), Some(model.to_str().unwrap()));
+
+    // Turn 2 decodes only what is new: the reply to turn 1 and the new message are in the cache's
+    // prefix, not read again.
+    let second = Seen::default();
+    chat.send(conv.id, "And of Italy?", second.sink()).await.unwrap();
+    let stats2 = second.done().unwrap();
+    assert!(stats2.reused_prefix_tokens >= stats1.prompt_tokens_total, "turn 2 {stats2:?} after turn 1 {stats1:?}");
+    assert!(stats2.prompt_tokens < stats2.prompt_tokens_total / 2, "{stats2:?}");
+
+    // Regenerate: the last reply is replaced, not added to.
+    let again = Seen::default();
+    chat.regenerate(conv.id, again.sink()).await.unwrap();
+    let msgs = chat.messages(conv.id).unwrap();
+    assert_eq!(msgs.len(), 4);
+    assert_eq!(msgs[3].content, again.text());
+    assert_eq!(again.text(), second.text(), "greedy: the same reply again");
+
+    // Edit the first message: everything after it goes, and the edited one is answered.
+    let edited = Seen::default();
+    chat.edit(conv.id, msgs[0].id, "What is the capital of Spain?", edited.sink()).await.unwrap();
+    let msgs = chat.messages(conv.id).unwrap();
+    assert_eq!(msgs.len(), 2);
+    assert_eq!(msgs[0].content, "What is the capital of Spain?");
+    assert_eq!(msgs[1].content, edited.text());
+
+    // Export carries it all.
+    let md = chat.export(conv.id, chat::ExportFormat::Markdown).unwrap();
+    assert!(md.contains("## You\n\nWhat is the capital of Spain?"), "{md}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_keeps_the_text_and_a_killed_worker_loses_nothing() {
+    let Some(model) = model() else { return };
+    let _one = ONE.lock().await;
+    let hw = hardware::catalog::imagined(None, 1, 16);
+    let path = db("crash");
+    let chat = Arc::new(chat(&path));
+    chat.load(&model, &hw, |_| {}).await.unwrap();
+    let conv = chat.create(None, &greedy(400)).unwrap();
+
+    // Stop after a few tokens: the reply keeps them and says it was stopped.
+    let seen = Seen::default();
+    let c = chat.clone();
+    let sink = seen.sink();
+    let counted = seen.clone();
+    let task = tokio::spawn(async move { c.send(conv.id, "Write a long story about a lighthouse keeper.", sink).await });
+    while counted.text().len() < 20 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    chat.stop(conv.id).await;
+    task.await.unwrap().unwrap();
+    assert_eq!(seen.done().unwrap().stop_reason, StopReason::Cancelled);
+    let reply = chat.messages(conv.id).unwrap().pop().unwrap();
+    assert_eq!(reply.state, MessageState::Stopped);
+    assert_eq!(reply.content, seen.text());
+
+    // SIGKILL the worker mid-reply: the reply keeps what was saved and says why; the model is
+    // unloaded; the next load works.
+    let seen = Seen::default();
+    let c = chat.clone();
+    let sink = seen.sink();
+    let counted = seen.clone();
+    let task = tokio::spawn(async move { c.send(conv.id, "Tell me another one, longer.", sink).await });
+    while counted.text().len() < 40 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // Long enough for a save of the streaming text to have happened.
+    tokio::time::sleep(chat::SAVE_EVERY * 2).await;
+    let pid = chat.engine().pid().expect("worker pid");
+    std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+    let err = task.await.unwrap().unwrap_err();
+    assert_eq!(err.code, ErrorCode::EngineCrashed);
+    assert!(chat.loaded().is_none(), "the model counts as unloaded");
+    let reply = chat.messages(conv.id).unwrap().pop().unwrap();
+    assert_eq!(reply.state, MessageState::Failed);
+    assert!(!reply.content.is_empty() && seen.text().starts_with(&reply.content), "kept: {:?}", reply.content);
+    assert!(reply.error.as_deref().unwrap().contains("SIGKILL") || reply.error.as_deref().unwrap().contains("stopped"), "{:?}", reply.error);
+
+    // A message without a model is refused plainly, and the person's message is kept.
+    let err = chat.send(conv.id, "Are you there?", |_| {}).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::NoModelLoaded);
+    assert_eq!(chat.messages(conv.id).unwrap().iter().filter(|m| m.content == "Are you there?").count(), 1);
+
+    chat.load(&model, &hw, |_| {}).await.unwrap();
+    let ok = Seen::default();
+    chat.regenerate(conv.id, ok.sink()).await.unwrap();
+    assert!(!ok.text().is_empty());
+}
+
+#[tokio::test]
+async fn replies_cut_short_by_a_dead_app_are_marked_interrupted_on_the_next_start() {
+    let path = db("interrupted");
+    {
+        let store = Store::open(&path).unwrap();
+        let c = store.create_conversation("t", None, "{}").unwrap();
+        store.add_message(c.id, "user", "hi", store::MessageStatus::Done).unwrap();
+        let r = store.add_message(c.id, "assistant", "", store::MessageStatus::Streaming).unwrap();
+        store.update_message(r, "Hello th", store::MessageStatus::Streaming, None, None).unwrap();
+    }
+    let chat = chat(&path);
+    let conv = chat.conversations(None).unwrap()[0].id;
+    let last = chat.messages(conv).unwrap().pop().unwrap();
+    assert_eq!((last.content.as_str(), last.state), ("Hello th", MessageState::Interrupted));
+}

@@ -39,6 +39,20 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::models::model_reveal,
             commands::settings::settings_get,
             commands::settings::settings_update,
+            commands::chat::chat_conversations,
+            commands::chat::chat_create,
+            commands::chat::chat_messages,
+            commands::chat::chat_rename,
+            commands::chat::chat_delete,
+            commands::chat::chat_set_settings,
+            commands::chat::chat_send,
+            commands::chat::chat_regenerate,
+            commands::chat::chat_edit,
+            commands::chat::chat_stop,
+            commands::chat::chat_export,
+            commands::chat::engine_load,
+            commands::chat::engine_unload,
+            commands::chat::engine_loaded,
         ])
 }
 

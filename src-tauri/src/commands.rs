@@ -2,6 +2,7 @@
 //! TypeScript signatures.
 
 pub mod app;
+pub mod chat;
 pub mod downloads;
 pub mod fit;
 pub mod hardware;

@@ -8,6 +8,9 @@ mod state;
 
 pub use bindings::{specta_builder, typescript_bindings, BINDINGS_PATH};
 
+/// The hidden first argument that makes the app's executable run as the engine's worker process.
+pub const ENGINE_WORKER_FLAG: &str = "--engine-worker";
+
 pub fn run() {
     hardware::quiet_headless_vulkan();
     tracing_subscriber::fmt()

@@ -16,6 +16,8 @@ pub struct AppState {
     pub started: Instant,
     prober: Arc<Prober>,
     pub store: Arc<store::Store>,
+    /// Conversations and the engine's worker process.
+    pub chat: Arc<chat::Chat>,
     /// The Hugging Face token: `HF_TOKEN`, the keychain, or the private file.
     pub tokens: Arc<library::TokenStore>,
     /// The Hub at the endpoint and with the token in effect (see `library::settings`).
@@ -35,7 +37,12 @@ impl AppState {
         let hub = library::settings::hub_client(&store, &tokens).map_err(crate::commands::library_error)?;
         let models_dir = library::settings::models_dir(&store, &home.models_dir());
         let downloads = library::Downloads::new(store.clone(), hub.clone(), models_dir, hub::download::Options::default());
+        let exe = std::env::current_exe().map_err(|e| {
+            HearthError::new(types::ErrorCode::Internal, "Hearth could not find its own program file.").with_details(e.to_string())
+        })?;
+        let engine = engine::EngineHost::new(engine::WorkerCommand { program: exe, args: vec![crate::ENGINE_WORKER_FLAG.to_string()] });
         Ok(Self {
+            chat: Arc::new(chat::Chat::new(store.clone(), Arc::new(engine))),
             started: Instant::now(),
             prober: Arc::new(Prober::system()),
             queue: crate::downloads::Queue::start(downloads),

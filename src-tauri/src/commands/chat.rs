@@ -1,0 +1,117 @@
+//! Chat: conversations, the model loaded in the engine, and replies streamed over a Channel. Each
+//! command hands over to the `chat` crate; ids cross as `u32` (TypeScript numbers).
+
+use std::path::PathBuf;
+
+use tauri::ipc::Channel;
+use tauri::State;
+use tauri_plugin_dialog::DialogExt;
+use types::{ChatEvent, Conversation, ConversationSettings, ErrorCode, HearthError, LoadEvent, LoadedModel, Message};
+
+use crate::state::AppState;
+
+#[tauri::command]
+#[specta::specta]
+pub fn chat_conversations(state: State<'_, AppState>, query: Option<String>) -> Result<Vec<Conversation>, HearthError> {
+    state.chat.conversations(query.as_deref())
+}
+
+/// A new conversation with default settings, for the model loaded now (if any).
+#[tauri::command]
+#[specta::specta]
+pub fn chat_create(state: State<'_, AppState>) -> Result<Conversation, HearthError> {
+    let model = state.chat.loaded().map(|m| m.path);
+    state.chat.create(model.as_deref(), &ConversationSettings::default())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn chat_messages(state: State<'_, AppState>, id: u32) -> Result<Vec<Message>, HearthError> {
+    state.chat.messages(i64::from(id))
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn chat_rename(state: State<'_, AppState>, id: u32, title: String) -> Result<(), HearthError> {
+    state.chat.rename(i64::from(id), &title)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn chat_delete(state: State<'_, AppState>, id: u32) -> Result<(), HearthError> {
+    state.chat.delete(i64::from(id))
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn chat_set_settings(state: State<'_, AppState>, id: u32, settings: ConversationSettings) -> Result<(), HearthError> {
+    state.chat.set_settings(i64::from(id), &settings)
+}
+
+/// Save the message and stream the reply into `on_event`; resolves when the reply has ended.
+#[tauri::command]
+#[specta::specta]
+pub async fn chat_send(state: State<'_, AppState>, id: u32, text: String, on_event: Channel<ChatEvent>) -> Result<(), HearthError> {
+    state.chat.send(i64::from(id), &text, |e| drop(on_event.send(e))).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn chat_regenerate(state: State<'_, AppState>, id: u32, on_event: Channel<ChatEvent>) -> Result<(), HearthError> {
+    state.chat.regenerate(i64::from(id), |e| drop(on_event.send(e))).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn chat_edit(state: State<'_, AppState>, id: u32, message_id: u32, text: String, on_event: Channel<ChatEvent>) -> Result<(), HearthError> {
+    state.chat.edit(i64::from(id), i64::from(message_id), &text, |e| drop(on_event.send(e))).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn chat_stop(state: State<'_, AppState>, id: u32) -> Result<(), HearthError> {
+    state.chat.stop(i64::from(id)).await;
+    Ok(())
+}
+
+/// Write the conversation to a file the person picks; `None` when they cancel.
+#[tauri::command]
+#[specta::specta]
+pub async fn chat_export(app: tauri::AppHandle, state: State<'_, AppState>, id: u32, json: bool) -> Result<Option<String>, HearthError> {
+    let format = if json { chat::ExportFormat::Json } else { chat::ExportFormat::Markdown };
+    let text = state.chat.export(i64::from(id), format)?;
+    let title = state.chat.get(i64::from(id))?.title;
+    let name: String = title.chars().map(|c| if c.is_alphanumeric() || c == ' ' || c == '-' { c } else { '_' }).collect();
+    let ext = if json { "json" } else { "md" };
+    let picked = tauri::async_runtime::spawn_blocking(move || {
+        app.dialog().file().set_file_name(format!("{}.{ext}", name.trim())).add_filter(if json { "JSON" } else { "Markdown" }, &[ext]).blocking_save_file()
+    })
+    .await
+    .map_err(|e| HearthError::new(ErrorCode::Internal, "The save dialog failed.").with_details(e.to_string()))?;
+    let Some(path) = picked.and_then(|p| p.into_path().ok()) else { return Ok(None) };
+    std::fs::write(&path, text).map_err(|e| HearthError::new(ErrorCode::InvalidInput, format!("{} could not be written: {e}", path.display())))?;
+    Ok(Some(path.display().to_string()))
+}
+
+/// Load a model with the plan for this machine, reporting progress into `on_event`.
+#[tauri::command]
+#[specta::specta]
+pub async fn engine_load(state: State<'_, AppState>, path: String, on_event: Channel<LoadEvent>) -> Result<LoadedModel, HearthError> {
+    let hw = {
+        let state = state.inner().clone();
+        tauri::async_runtime::spawn_blocking(move || state.profile()).await.map_err(|e| HearthError::new(ErrorCode::Internal, "The probe failed.").with_details(e.to_string()))?
+    };
+    state.chat.load(&PathBuf::from(path), &hw, |e| drop(on_event.send(e))).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn engine_unload(state: State<'_, AppState>) -> Result<(), HearthError> {
+    state.chat.unload().await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn engine_loaded(state: State<'_, AppState>) -> Option<LoadedModel> {
+    state.chat.loaded()
+}

@@ -6,9 +6,10 @@ use specta_typescript::Number;
 
 use crate::{ChatRole, ContextOverflow, FitPlan, GenerationStats, HearthError, LoadedModelInfo, SamplingParams};
 
-/// A conversation's own settings: kept with it, applied to every reply in it.
+/// A conversation's own settings: kept with it, applied to every reply in it. (Settings saved in an
+/// older shape fall back to the defaults as a whole; see `chat::conversation`.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase")]
 pub struct ConversationSettings {
     /// Empty for none.
     pub system_prompt: String,
@@ -67,7 +68,7 @@ pub struct Message {
 
 /// A reply as it streams to the window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
-#[serde(rename_all = "camelCase", tag = "type")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "type")]
 pub enum ChatEvent {
     /// The person's message and the reply's row exist now (both saved).
     Started {
@@ -95,7 +96,7 @@ pub struct LoadedModel {
 
 /// Loading a model, as the model picker shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
-#[serde(rename_all = "camelCase", tag = "type")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "type")]
 pub enum LoadEvent {
     Progress {
         #[specta(type = Number)]

@@ -47,14 +47,18 @@ impl ChatMessage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SamplingParams {
+    #[specta(type = Number)]
     pub temperature: f32,
     /// 0 turns top-k off.
     pub top_k: u32,
     /// 1.0 turns top-p off.
+    #[specta(type = Number)]
     pub top_p: f32,
     /// 0.0 turns min-p off.
+    #[specta(type = Number)]
     pub min_p: f32,
     /// 1.0 turns the repeat penalty off.
+    #[specta(type = Number)]
     pub repeat_penalty: f32,
     /// How many of the last tokens the repeat penalty looks at.
     pub repeat_last_n: u32,
@@ -118,11 +122,14 @@ pub struct GenerationStats {
     pub reused_prefix_tokens: u32,
     /// Prompt tokens actually decoded: `prompt_tokens_total - reused_prefix_tokens`.
     pub prompt_tokens: u32,
+    #[specta(type = Number)]
     pub prompt_ms: f64,
     pub generated_tokens: u32,
     /// From the first sampled token to the end of the reply.
+    #[specta(type = Number)]
     pub generation_ms: f64,
     /// From the moment the engine took the request to its first token of text.
+    #[specta(type = Number)]
     pub time_to_first_token_ms: f64,
     pub stop_reason: StopReason,
 }
@@ -139,6 +146,7 @@ impl GenerationStats {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadProgress {
+    #[specta(type = Number)]
     pub fraction: f32,
 }
 
@@ -169,5 +177,6 @@ pub struct LoadedModelInfo {
     pub compute_bytes: u64,
     /// Whether the model's own chat template is used (`false`: a llama.cpp built-in stands in).
     pub has_chat_template: bool,
+    #[specta(type = Number)]
     pub load_ms: f64,
 }

@@ -83,7 +83,7 @@ export type CatalogGpu = {
 /**  A reply as it streams to the window. */
 export type ChatEvent = 
 /**  The person's message and the reply's row exist now (both saved). */
-{ type: "started"; user_message_id: number | null; reply_id: number } | 
+{ type: "started"; userMessageId: number | null; replyId: number } | 
 /**  More text of the reply. */
 { type: "text"; text: string } | { type: "done"; stats: GenerationStats } | { type: "failed"; error: HearthError };
 
@@ -111,12 +111,15 @@ export type Conversation = {
 	messageCount: number,
 };
 
-/**  A conversation's own settings: kept with it, applied to every reply in it. */
+/**
+ *  A conversation's own settings: kept with it, applied to every reply in it. (Settings saved in an
+ *  older shape fall back to the defaults as a whole; see `chat::conversation`.)
+ */
 export type ConversationSettings = {
 	/**  Empty for none. */
-	systemPrompt?: string,
-	sampling?: SamplingParams,
-	contextOverflow?: ContextOverflow,
+	systemPrompt: string,
+	sampling: SamplingParams,
+	contextOverflow: ContextOverflow,
 };
 
 export type CpuInfo = {
@@ -258,12 +261,12 @@ export type GenerationStats = {
 	reusedPrefixTokens: number,
 	/**  Prompt tokens actually decoded: `prompt_tokens_total - reused_prefix_tokens`. */
 	promptTokens: number,
-	promptMs: number | null,
+	promptMs: number,
 	generatedTokens: number,
 	/**  From the first sampled token to the end of the reply. */
-	generationMs: number | null,
+	generationMs: number,
 	/**  From the moment the engine took the request to its first token of text. */
-	timeToFirstTokenMs: number | null,
+	timeToFirstTokenMs: number,
 	stopReason: StopReason,
 };
 
@@ -405,7 +408,7 @@ export type LoadedModelInfo = {
 	computeBytes: number,
 	/**  Whether the model's own chat template is used (`false`: a llama.cpp built-in stands in). */
 	hasChatTemplate: boolean,
-	loadMs: number | null,
+	loadMs: number,
 };
 
 /**  One model on disk: a single GGUF file, or every part of a split one as one entry. */
@@ -502,15 +505,15 @@ export type PlanMode = "fullGpu" |
  *  time, and then top-k/top-p/min-p and the seed do not matter.
  */
 export type SamplingParams = {
-	temperature?: number | null,
+	temperature?: number,
 	/**  0 turns top-k off. */
 	topK?: number,
 	/**  1.0 turns top-p off. */
-	topP?: number | null,
+	topP?: number,
 	/**  0.0 turns min-p off. */
-	minP?: number | null,
+	minP?: number,
 	/**  1.0 turns the repeat penalty off. */
-	repeatPenalty?: number | null,
+	repeatPenalty?: number,
 	/**  How many of the last tokens the repeat penalty looks at. */
 	repeatLastN?: number,
 	/**  `None` draws a fresh seed for every reply. */

@@ -1,8 +1,9 @@
 // The only module that talks to Tauri. Views and stores import `api` from here, never
 // `@tauri-apps/api` and never the generated bindings' `commands` directly, so every rejection reaches
 // them as one shape: an `ApiError` carrying `{code, message, details}`.
+import { Channel } from "@tauri-apps/api/core";
 import { commands } from "./bindings";
-import type { HearthError, HubSort, SettingsChange, WhatIf } from "./bindings";
+import type { ChatEvent, ConversationSettings, HearthError, HubSort, LoadEvent, SettingsChange, WhatIf } from "./bindings";
 
 export type * from "./bindings";
 
@@ -31,6 +32,11 @@ const CODES = new Set<string>([
   "DISK_FULL",
   "BAD_RESPONSE",
   "INVALID_INPUT",
+  "ENGINE_CRASHED",
+  "MODEL_LOAD_FAILED",
+  "TEMPLATE_ERROR",
+  "CONTEXT_FULL",
+  "NO_MODEL_LOADED",
 ]);
 
 /** Whatever a command rejected with, as a `HearthError`. Tauri itself rejects with plain strings
@@ -81,4 +87,26 @@ export const api = {
   modelReveal: (id: number) => call(commands.modelReveal(id)),
   settingsGet: () => call(commands.settingsGet()),
   settingsUpdate: (change: SettingsChange) => call(commands.settingsUpdate(change)),
+  chatConversations: (query: string | null) => call(commands.chatConversations(query)),
+  chatCreate: () => call(commands.chatCreate()),
+  chatMessages: (id: number) => call(commands.chatMessages(id)),
+  chatRename: (id: number, title: string) => call(commands.chatRename(id, title)),
+  chatDelete: (id: number) => call(commands.chatDelete(id)),
+  chatSetSettings: (id: number, settings: ConversationSettings) => call(commands.chatSetSettings(id, settings)),
+  chatSend: (id: number, text: string, on: (e: ChatEvent) => void) => call(commands.chatSend(id, text, channel(on))),
+  chatRegenerate: (id: number, on: (e: ChatEvent) => void) => call(commands.chatRegenerate(id, channel(on))),
+  chatEdit: (id: number, messageId: number, text: string, on: (e: ChatEvent) => void) =>
+    call(commands.chatEdit(id, messageId, text, channel(on))),
+  chatStop: (id: number) => call(commands.chatStop(id)),
+  chatExport: (id: number, json: boolean) => call(commands.chatExport(id, json)),
+  engineLoad: (path: string, on: (e: LoadEvent) => void) => call(commands.engineLoad(path, channel(on))),
+  engineUnload: () => call(commands.engineUnload()),
+  engineLoaded: () => call(commands.engineLoaded()),
 };
+
+/** A Channel whose messages go to `on`: how a command streams to the window. */
+function channel<T>(on: (e: T) => void): Channel<T> {
+  const c = new Channel<T>();
+  c.onmessage = on;
+  return c;
+}

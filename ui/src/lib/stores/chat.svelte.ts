@@ -162,6 +162,8 @@ export class ChatStore {
         const msgs = this.messages.map((m) => (m.id === -1 && e.userMessageId !== null ? { ...m, id: e.userMessageId } : m));
         this.messages = [...msgs, { id: e.replyId, role: "assistant", content: "", state: "streaming", stats: null, error: null }];
         this.streamingId = e.replyId;
+        // The first message names the conversation: show the new title in the list now.
+        void this.refreshKeepingCurrent();
         break;
       }
       case "text":

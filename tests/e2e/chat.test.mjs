@@ -1,0 +1,87 @@
+// Chat in the real window with the real test model: load it (with progress), send a message and
+// watch the reply arrive token by token, stop it, regenerate, edit and resend; the reply's figures
+// show. Screenshots mid-stream and finished.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { launchApp, saveScreenshot } from "./lib/app.mjs";
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const models = process.env.HEARTH_TEST_MODELS ?? join(homedir(), ".cache/hearth/test-models");
+
+async function until(f, ms, what) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await f().catch(() => null);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await sleep(100);
+  }
+}
+
+test("load the test model, chat, stop, regenerate, edit", async () => {
+  // The test model is found where it lies, as a model in another app's folder would be.
+  const app = await launchApp({ env: { HF_HUB_CACHE: models } });
+  const { driver } = app;
+  const messages = async () =>
+    Promise.all(
+      (await driver.findAll('[data-testid="message"]')).map(async (e) => ({
+        role: await driver.attribute(e, "data-role"),
+        state: await driver.attribute(e, "data-state"),
+        text: await driver.text(e),
+      })),
+    );
+  const last = async () => (await messages()).at(-1);
+  try {
+    await driver.click(await driver.waitFor('[data-testid="nav-chat"]'));
+    await driver.click(await driver.waitFor('[data-testid="load-model"]'));
+    await driver.waitFor('[data-testid="model-loaded"]', 60_000);
+    assert.match(await driver.text(await driver.find('[data-testid="model-loaded"]')), /SmolLM2-135M-Instruct\.Q4_1\.gguf/);
+
+    // A conversation with a cap on reply length, set in its settings panel.
+    await driver.click(await driver.find('[data-testid="new-chat"]'));
+    await driver.click(await driver.waitFor('[data-testid="chat-settings-button"]'));
+    const panel = await driver.waitFor('[data-testid="chat-settings"]');
+    const max = await driver.findIn(panel, "xpath", ".//label[contains(., 'Max tokens')]/input");
+    await driver.cmd("POST", `/element/${max}/value`, { text: "200" });
+    await driver.click(await driver.findIn(panel, "xpath", ".//button[text()='Save']"));
+
+    const composer = await driver.find('[data-testid="composer"]');
+    await driver.cmd("POST", `/element/${composer}/value`, { text: "Write a long poem about the sea and the stars.\uE007" });
+    // Tokens arrive one after another: the reply is seen growing, in several steps.
+    const lengths = new Set();
+    await until(async () => {
+      const m = await last();
+      if (m?.role === "assistant" && m.state === "streaming" && m.text.length > 0) lengths.add(m.text.length);
+      return lengths.size >= 4;
+    }, 60_000, "the reply to grow");
+    await saveScreenshot(driver, "chat-streaming");
+    await driver.click(await driver.find('[data-testid="stop"]'));
+    const stopped = await until(async () => ((await last())?.state === "stopped" ? last() : null), 20_000, "the reply to stop");
+    assert.ok(stopped.text.length > 0, "a stopped reply keeps its text");
+
+    // Regenerate writes a new reply in its place.
+    await driver.click(await driver.waitFor('[data-testid="regenerate"]'));
+    await until(async () => ["done", "stopped"].includes((await last())?.state) && (await messages()).length === 2 && (await driver.findAll('[data-testid="send"]')).length === 1, 90_000, "the regenerated reply");
+    const stats = await driver.text(await driver.find('[data-testid="reply-stats"]'));
+    assert.match(stats, /tok\/s · [\d.]+ s to first token · \d+ tokens/);
+
+    // Edit the message and send it again: the old reply goes, a new one comes.
+    const userMsg = (await driver.findAll('[data-testid="message"]'))[0];
+    await driver.click(await driver.findIn(userMsg, "xpath", ".//button[text()='Edit']"));
+    const editBox = await driver.waitFor('textarea[aria-label="Edit your message"]');
+    await driver.cmd("POST", `/element/${editBox}/clear`, {});
+    await driver.cmd("POST", `/element/${editBox}/value`, { text: "Name three colours of the sea." });
+    await driver.click(await driver.findIn(userMsg, "xpath", ".//button[text()='Send']"));
+    await until(async () => {
+      const all = await messages();
+      return all.length === 2 && all[0].text.includes("Name three colours") && ["done", "stopped"].includes(all[1].state) && (await driver.findAll('[data-testid="send"]')).length === 1;
+    }, 90_000, "the reply to the edited message");
+    await saveScreenshot(driver, "chat-done");
+    const titles = await Promise.all((await driver.findAll('[data-testid="conversation"] button.title')).map((e) => driver.property(e, "textContent")));
+    assert.deepEqual(titles, ["Write a long poem about the sea and the stars."]);
+  } finally {
+    await app.stop();
+  }
+});

@@ -17,7 +17,9 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::{mpsc, oneshot, watch};
 use types::{ErrorCode, GenerationStats, HearthError, LoadProgress, LoadedModelInfo};
 
-use crate::protocol::{read_frame_async, write_frame_async, Event, GenerateParams, LoadParams, Request, RequestId};
+use crate::protocol::{
+    read_frame_async, write_frame_async, BenchParams, BenchResult, Event, GenerateParams, LoadParams, Request, RequestId,
+};
 
 /// Lines of the worker's stderr kept for crash reports.
 const LOG_LINES: usize = 50;
@@ -61,6 +63,7 @@ enum Pending {
     Generate(mpsc::Sender<GenerateEvent>),
     Tokenize(oneshot::Sender<Result<Vec<i32>, HearthError>>),
     Unload(oneshot::Sender<()>),
+    Bench(oneshot::Sender<Result<BenchResult, HearthError>>),
 }
 
 /// Drives one worker process at a time, from any number of tasks.
@@ -231,6 +234,18 @@ impl EngineHost {
         rx.await.map_err(|_| crashed("The engine stopped before it answered."))?
     }
 
+    /// Measures the loaded model the way `llama-bench` does (see `BenchParams`), in the worker and
+    /// on the context it generates with. Waits for the end; `cancel(id)` from another task, with
+    /// the id given to `started`, ends it early.
+    pub async fn bench(&self, params: BenchParams, started: impl FnOnce(RequestId)) -> Result<BenchResult, HearthError> {
+        let worker = self.current().ok_or_else(no_model)?;
+        let id = self.next_id();
+        let (tx, rx) = oneshot::channel();
+        worker.request(id, Pending::Bench(tx), &Request::Bench { id, params }).await?;
+        started(id);
+        rx.await.map_err(|_| crashed("The engine stopped before it answered."))?
+    }
+
     /// Drops the model and ends the worker process, which gives every byte it held back to the
     /// system; the next `load` starts a new one.
     pub async fn unload(&self) -> Result<(), HearthError> {
@@ -360,6 +375,11 @@ impl Worker {
                     tx.send(Ok(tokens)).ok();
                 }
             }
+            Event::BenchResult { id, result } => {
+                if let Some(Pending::Bench(tx)) = self.take(id) {
+                    tx.send(Ok(result)).ok();
+                }
+            }
             Event::Error { id, code, message } => {
                 let error = HearthError::new(code, message);
                 match self.take(id) {
@@ -370,6 +390,9 @@ impl Worker {
                         tx.send(GenerateEvent::Error(error)).await.ok();
                     }
                     Some(Pending::Tokenize(tx)) => {
+                        tx.send(Err(error)).ok();
+                    }
+                    Some(Pending::Bench(tx)) => {
                         tx.send(Err(error)).ok();
                     }
                     Some(Pending::Unload(tx)) => {
@@ -443,6 +466,9 @@ async fn read_events(
                 tx.send(GenerateEvent::Error(crash)).await.ok();
             }
             Pending::Tokenize(tx) => {
+                tx.send(Err(crash)).ok();
+            }
+            Pending::Bench(tx) => {
                 tx.send(Err(crash)).ok();
             }
             Pending::Unload(tx) => {

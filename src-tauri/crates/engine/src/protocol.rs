@@ -76,6 +76,31 @@ pub struct GenerateParams {
     pub context_overflow: ContextOverflow,
 }
 
+/// A measurement the way llama.cpp's `llama-bench` makes it, on the loaded model's own context:
+/// prompt processing (`n_prompt` arbitrary tokens decoded in batches from an empty cache) and text
+/// generation (`n_gen` tokens decoded one at a time from an empty cache, whatever the model would
+/// have said, end-of-generation tokens included). Each test runs once untimed to warm up, then
+/// `repetitions` times with the cache cleared before each.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BenchParams {
+    /// 0 skips the prompt test.
+    pub n_prompt: u32,
+    /// 0 skips the generation test.
+    pub n_gen: u32,
+    pub repetitions: u32,
+}
+
+/// The wall time of each timed repetition, in milliseconds; empty for a test that was skipped.
+/// A cancelled bench ends early with what it had measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BenchResult {
+    pub prompt_ms: Vec<f64>,
+    pub gen_ms: Vec<f64>,
+    pub n_threads: u32,
+}
+
 /// Host → worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
@@ -92,6 +117,9 @@ pub enum Request {
     Cancel { id: RequestId },
     /// Answered by `Tokens` or `Error`.
     Tokenize { id: RequestId, text: String, add_special: bool },
+    /// Answered by `BenchResult` or `Error`; a `Cancel` with its id ends it early. The cache is
+    /// empty afterwards.
+    Bench { id: RequestId, params: BenchParams },
 }
 
 /// Worker → host.
@@ -104,6 +132,7 @@ pub enum Event {
     Token { id: RequestId, text: String },
     Done { id: RequestId, stats: GenerationStats },
     Tokens { id: RequestId, tokens: Vec<i32> },
+    BenchResult { id: RequestId, result: BenchResult },
     Error { id: RequestId, code: ErrorCode, message: String },
 }
 
@@ -116,6 +145,7 @@ impl Event {
             | Event::Token { id, .. }
             | Event::Done { id, .. }
             | Event::Tokens { id, .. }
+            | Event::BenchResult { id, .. }
             | Event::Error { id, .. } => *id,
         }
     }
@@ -229,6 +259,7 @@ mod tests {
             Request::Cancel { id: 2 },
             Request::Tokenize { id: 3, text: "x".into(), add_special: true },
             Request::Unload { id: 4 },
+            Request::Bench { id: 5, params: BenchParams { n_prompt: 512, n_gen: 128, repetitions: 3 } },
         ]
     }
 
@@ -278,6 +309,9 @@ mod tests {
         assert_eq!(json, r#"{"type":"cancel","id":5}"#);
         let json = serde_json::to_string(&Event::Token { id: 5, text: "a".into() }).unwrap();
         assert_eq!(json, r#"{"type":"token","id":5,"text":"a"}"#);
+        let result = BenchResult { prompt_ms: vec![1.5], gen_ms: Vec::new(), n_threads: 2 };
+        let json = serde_json::to_string(&Event::BenchResult { id: 6, result }).unwrap();
+        assert_eq!(json, r#"{"type":"benchResult","id":6,"result":{"promptMs":[1.5],"genMs":[],"nThreads":2}}"#);
     }
 
     #[test]

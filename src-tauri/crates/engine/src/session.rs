@@ -19,7 +19,7 @@ use types::{
     StopReason,
 };
 
-use crate::protocol::{Event, GenerateParams, LoadParams, Prompt, RequestId};
+use crate::protocol::{BenchParams, BenchResult, Event, GenerateParams, LoadParams, Prompt, RequestId};
 use crate::stop::StopMatcher;
 use crate::template::{ChatTemplate, TemplateInputs};
 use crate::utf8::Utf8Decoder;
@@ -321,6 +321,94 @@ impl<'m> Session<'m> {
         Ok(true)
     }
 
+    /// `llama-bench`'s pp and tg tests on this context (see `BenchParams`). Tokens are arbitrary, as
+    /// llama-bench's are: a prompt starts with BOS where the model wants one, then pseudo-random
+    /// ids; nothing is sampled, so end-of-generation tokens do not stop the generation test.
+    pub fn bench(&mut self, id: RequestId, p: &BenchParams, cancels: &Cancels) -> Result<BenchResult, HearthError> {
+        let n_ctx = self.n_ctx();
+        if p.n_prompt > n_ctx || p.n_gen > n_ctx {
+            return Err(err(
+                ErrorCode::ContextFull,
+                format!("A bench of {} prompt and {} generated tokens needs a context of that many; this one holds {n_ctx}.", p.n_prompt, p.n_gen),
+            ));
+        }
+        let mut result = BenchResult { prompt_ms: Vec::new(), gen_ms: Vec::new(), n_threads: 0 };
+        let mut tokens = ArbitraryTokens::new(self.model);
+        // Run 0 is the warm-up: the whole prompt, or one generated token, as llama-bench does.
+        if p.n_prompt > 0 {
+            for run in 0..=p.repetitions {
+                if cancels.contains(id) {
+                    break;
+                }
+                self.clear_cache();
+                let started = Instant::now();
+                self.bench_prompt(p.n_prompt as usize, &mut tokens)?;
+                if run > 0 {
+                    result.prompt_ms.push(ms(started));
+                }
+            }
+        }
+        if p.n_gen > 0 {
+            for run in 0..=p.repetitions {
+                if cancels.contains(id) {
+                    break;
+                }
+                self.clear_cache();
+                let started = Instant::now();
+                let n = if run == 0 { 1 } else { p.n_gen };
+                if !self.bench_gen(n as usize, &mut tokens, id, cancels)? {
+                    break;
+                }
+                if run > 0 {
+                    result.gen_ms.push(ms(started));
+                }
+            }
+        }
+        self.clear_cache();
+        Ok(result)
+    }
+
+    fn clear_cache(&mut self) {
+        self.ctx.clear_kv_cache();
+        self.cached.clear();
+    }
+
+    fn bench_prompt(&mut self, n: usize, tokens: &mut ArbitraryTokens) -> Result<(), HearthError> {
+        let mut done = 0;
+        while done < n {
+            let len = (n - done).min(self.n_batch);
+            self.batch.clear();
+            for j in 0..len {
+                let token = if done + j == 0 { tokens.first() } else { tokens.next() };
+                self.batch
+                    .add(token, (done + j) as i32, &[0], j + 1 == len)
+                    .map_err(|e| err(ErrorCode::Internal, format!("Could not queue the prompt: {e}")))?;
+            }
+            self.decode()?;
+            done += len;
+        }
+        self.ctx.synchronize();
+        Ok(())
+    }
+
+    /// `Ok(false)` when cancelled between tokens.
+    fn bench_gen(&mut self, n: usize, tokens: &mut ArbitraryTokens, id: RequestId, cancels: &Cancels) -> Result<bool, HearthError> {
+        let mut token = tokens.first();
+        for pos in 0..n {
+            if cancels.contains(id) {
+                return Ok(false);
+            }
+            self.batch.clear();
+            self.batch
+                .add(token, pos as i32, &[0], true)
+                .map_err(|e| err(ErrorCode::Internal, format!("Could not queue a token: {e}")))?;
+            self.decode()?;
+            self.ctx.synchronize();
+            token = tokens.next();
+        }
+        Ok(true)
+    }
+
     fn decode(&mut self) -> Result<(), HearthError> {
         self.ctx.decode(&mut self.batch).map_err(|e| {
             // What the cache holds is no longer known: start clean next time.
@@ -333,6 +421,36 @@ impl<'m> Session<'m> {
                 other => err(ErrorCode::Internal, format!("llama.cpp could not decode: {other}")),
             }
         })
+    }
+}
+
+/// The tokens of a bench: BOS first where the model wants one, then ids from a fixed-seed
+/// xorshift, so every run decodes the same work.
+struct ArbitraryTokens {
+    state: u64,
+    n_vocab: u64,
+    bos: Option<LlamaToken>,
+}
+
+impl ArbitraryTokens {
+    fn new(model: &LlamaModel) -> Self {
+        let vocab = model.vocab();
+        Self {
+            state: 0x9E37_79B9_7F4A_7C15,
+            n_vocab: u64::try_from(model.n_vocab()).unwrap_or(1).max(1),
+            bos: vocab.should_add_bos().then(|| vocab.bos()),
+        }
+    }
+
+    fn first(&mut self) -> LlamaToken {
+        self.bos.unwrap_or_else(|| self.next())
+    }
+
+    fn next(&mut self) -> LlamaToken {
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        LlamaToken((self.state % self.n_vocab) as i32)
     }
 }
 

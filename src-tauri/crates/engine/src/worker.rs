@@ -109,7 +109,7 @@ impl Worker {
             match request {
                 Request::Load { id, params } => next = self.serve(id, &params),
                 Request::Unload { id } => self.send(&Event::Unloaded { id }),
-                Request::Generate { id, .. } | Request::Tokenize { id, .. } => {
+                Request::Generate { id, .. } | Request::Tokenize { id, .. } | Request::Bench { id, .. } => {
                     self.send(&Event::error(id, &no_model()));
                     self.cancels.finished(id);
                 }
@@ -181,6 +181,16 @@ impl Worker {
                 Request::Tokenize { id, text, add_special } => {
                     let tokens = session.tokenize(&text, add_special).into_iter().map(|t| t.0).collect();
                     self.send(&Event::Tokens { id, tokens });
+                }
+                Request::Bench { id, params } => {
+                    match session.bench(id, &params, &self.cancels) {
+                        Ok(mut result) => {
+                            result.n_threads = threads as u32;
+                            self.send(&Event::BenchResult { id, result });
+                        }
+                        Err(e) => self.send(&Event::error(id, &e)),
+                    }
+                    self.cancels.finished(id);
                 }
                 Request::Cancel { .. } => {}
             }

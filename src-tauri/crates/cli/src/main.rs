@@ -1,10 +1,14 @@
 //! `hearth`: Hearth without a window. Each subcommand is a thin layer over the crates the desktop app
-//! uses, so the two always agree.
+//! uses, so the two always agree. Started with `--engine-worker` first, it is the engine's worker
+//! process instead (the host of `run`, `chat` and `bench` starts it that way).
 
+mod bench;
 mod fit;
 mod format;
+mod loading;
 mod models;
 mod probe;
+mod run;
 
 use std::process::ExitCode;
 
@@ -33,22 +37,37 @@ enum Command {
     Pull(models::PullArgs),
     /// List the model files on this machine, with their fit for it.
     Ls,
+    /// Answer one prompt: the reply streams to stdout, progress and figures go to stderr.
+    Run(run::RunArgs),
+    /// Talk with a model: one line per message; /reset starts over, /exit or Ctrl-D ends.
+    Chat(run::ChatArgs),
+    /// Prompt processing and generation speed, measured as llama.cpp's llama-bench does.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
+    // Before clap: the worker's stdin and stdout carry the engine's frames, nothing else.
+    if std::env::args().nth(1).as_deref() == Some(loading::WORKER_FLAG) {
+        return engine::run_worker();
+    }
     hardware::quiet_headless_vulkan();
     let cli = Cli::parse();
+    let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
     let result = match cli.command {
-        Command::Probe { json } => probe::run(json),
-        Command::Fit(args) => fit::run(&args),
-        Command::Search(args) => models::search(&args),
-        Command::Pull(args) => models::pull(&args),
-        Command::Ls => models::ls(),
+        Command::Probe { json } => done(probe::run(json)),
+        Command::Fit(args) => done(fit::run(&args)),
+        Command::Search(args) => done(models::search(&args)),
+        Command::Pull(args) => done(models::pull(&args)),
+        Command::Ls => done(models::ls()),
+        Command::Run(args) => run::run(&args),
+        Command::Chat(args) => run::chat(&args),
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
-            eprintln!("hearth: {e:#}");
+            // One line: the chain of causes, joined.
+            eprintln!("hearth: {}", format!("{e:#}").replace('\n', " "));
             ExitCode::FAILURE
         }
     }

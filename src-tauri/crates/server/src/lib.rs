@@ -1,0 +1,35 @@
+//! Hearth's OpenAI-compatible HTTP server (axum): `GET /v1/models`, `POST /v1/chat/completions`
+//! and `POST /v1/completions`, streamed as server-sent events or answered whole, over any
+//! `Backend` — `EngineBackend` (Hearth's engine, loading models with the fit planner's plan) in the
+//! app and in `hearth serve`, a fake in tests.
+//!
+//! Safe by default (`ServerConfig::default`): it listens on 127.0.0.1 only and refuses any other
+//! address without an API key; with a key, requests need `Authorization: Bearer <key>`; no CORS
+//! unless origins are listed; bodies over 4 MiB get 413; one request generates at a time, four
+//! wait, the rest get 429 with `Retry-After`; a client that goes away cancels its generation.
+//! Every request is logged on a broadcast channel (`types::RequestLog`) for the app's live log.
+//!
+//! Modules: `config` (settings, validated), `serve` (start, stop, router, idle reaper), `routes`
+//! (handlers, SSE), `request` (OpenAI requests, validated), `openai` (response shapes), `reply`
+//! (one generation in flight), `queue` (the engine slot and its bounded queue), `auth`, `log`,
+//! `error`, `backend` (the trait), `engine_backend`.
+
+mod auth;
+mod backend;
+mod config;
+mod engine_backend;
+mod error;
+mod log;
+mod openai;
+mod queue;
+mod reply;
+mod request;
+mod routes;
+mod serve;
+
+pub use backend::{find_model, Backend, LoadedId, ModelEntry};
+pub use config::{ServerConfig, ValidConfig};
+pub use engine_backend::EngineBackend;
+pub use error::{ApiError, ServeError};
+pub use log::MetricsSnapshot;
+pub use serve::{serve, RunningServer};

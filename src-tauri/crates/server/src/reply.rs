@@ -1,0 +1,104 @@
+//! One generation as the server sees it: the engine's events, the engine slot it holds, and the
+//! log entry it will write. Streamed or not, a reply is read piece by piece through `next`; when
+//! it is dropped before its end (the client went away: hyper drops the response body or the
+//! handler's future), its `Generation` receiver is dropped with it, which cancels the generation
+//! in the engine within one token, the slot goes to the next request, and the entry says
+//! `cancelled`. A server shutting down ends replies with an error.
+
+use engine::{GenerateEvent, Generation};
+use tokio::sync::watch;
+use types::{ErrorCode, GenerationStats, HearthError, StopReason};
+
+use crate::error::ApiError;
+use crate::log::{LogSlot, Metrics, Outcome};
+use crate::openai::finish_reason;
+use crate::queue::Turn;
+
+pub enum Piece {
+    Text(String),
+    Done(GenerationStats),
+    Failed(ApiError),
+}
+
+pub struct Reply {
+    generation: Generation,
+    _turn: Turn,
+    slot: LogSlot,
+    stopping: watch::Receiver<bool>,
+    pieces: u32,
+    ended: bool,
+    streamed: bool,
+}
+
+impl Reply {
+    pub fn new(generation: Generation, turn: Turn, slot: LogSlot, stopping: watch::Receiver<bool>) -> Self {
+        Self { generation, _turn: turn, slot, stopping, pieces: 0, ended: false, streamed: false }
+    }
+
+    /// The reply goes out as a stream, which writes its log entry when it ends.
+    pub fn stream(&mut self) {
+        self.streamed = true;
+        self.slot.defer();
+    }
+
+    pub async fn next(&mut self) -> Piece {
+        let event = tokio::select! {
+            event = self.generation.events.recv() => Some(event),
+            _ = self.stopping.wait_for(|s| *s) => None,
+        };
+        let Some(event) = event else {
+            return self.fail(ApiError::Engine(HearthError::new(ErrorCode::Internal, "The server is stopping; this reply was cut short.")));
+        };
+        match event {
+            Some(GenerateEvent::Token(text)) => {
+                self.pieces += 1;
+                Metrics::add(&self.slot.metrics().tokens, 1);
+                Piece::Text(text)
+            }
+            Some(GenerateEvent::Done(stats)) => {
+                self.ended = true;
+                let counter = if stats.stop_reason == StopReason::Cancelled { &self.slot.metrics().cancelled } else { &self.slot.metrics().completed };
+                Metrics::add(counter, 1);
+                self.slot.set_outcome(Outcome {
+                    prompt_tokens: Some(stats.prompt_tokens_total),
+                    completion_tokens: Some(stats.generated_tokens),
+                    tokens_per_second: stats.tokens_per_second(),
+                    finish_reason: Some(finish_reason(stats.stop_reason).into()),
+                    error: None,
+                });
+                Piece::Done(stats)
+            }
+            Some(GenerateEvent::Error(e)) => self.fail(ApiError::Engine(e)),
+            None => self.fail(ApiError::Engine(HearthError::new(ErrorCode::EngineCrashed, "The engine stopped without finishing the reply."))),
+        }
+    }
+
+    fn fail(&mut self, error: ApiError) -> Piece {
+        self.ended = true;
+        Metrics::add(&self.slot.metrics().errors, 1);
+        self.slot.set_outcome(Outcome {
+            completion_tokens: Some(self.pieces),
+            finish_reason: Some("error".into()),
+            error: Some(error.to_string()),
+            ..Outcome::default()
+        });
+        Piece::Failed(error)
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        if !self.ended {
+            Metrics::add(&self.slot.metrics().cancelled, 1);
+            self.slot.set_outcome(Outcome { completion_tokens: Some(self.pieces), finish_reason: Some("cancelled".into()), ..Outcome::default() });
+        }
+        // A stream's entry is written here, with the 200 its headers carried. A whole answer's is
+        // written by the middleware, unless its handler was dropped (the client left): then here,
+        // with nginx's 499 "client closed request", since no status was ever sent.
+        if self.streamed {
+            self.slot.write(200);
+        } else if !self.ended {
+            self.slot.write(499);
+        }
+    }
+}

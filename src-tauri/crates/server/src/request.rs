@@ -1,0 +1,279 @@
+//! OpenAI's request bodies, validated once into `ValidRequest` (only `parse` builds one; the
+//! handlers then trust it). Fields this server does not use are ignored, as OpenAI-compatible
+//! servers do; a known field of the wrong type or out of range is a 400 naming the field, in
+//! OpenAI's error shape. `null` counts as absent.
+
+use engine::Prompt;
+use serde_json::{Map, Value};
+use types::{ChatMessage, ChatRole, SamplingParams};
+
+use crate::error::ApiError;
+
+/// Which endpoint a request came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `/v1/chat/completions`: `messages`, rendered with the model's chat template.
+    Chat,
+    /// `/v1/completions`: a raw `prompt`.
+    Text,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidRequest {
+    pub endpoint: Endpoint,
+    /// As the client wrote it; `backend::find_model` resolves it.
+    pub model: String,
+    pub prompt: Prompt,
+    pub sampling: SamplingParams,
+    pub stream: bool,
+    /// `stream_options.include_usage`: a last chunk with `usage` before `[DONE]`.
+    pub include_usage: bool,
+}
+
+/// Stop strings OpenAI allows in one request.
+const MAX_STOPS: usize = 4;
+
+pub fn parse(body: &[u8], endpoint: Endpoint, max_prompt_chars: usize) -> Result<ValidRequest, ApiError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::invalid(format!("The request body is not valid JSON ({e}). Send a JSON object with Content-Type: application/json."), None)
+    })?;
+    let Value::Object(o) = value else {
+        return Err(ApiError::invalid("The request body must be a JSON object.", None));
+    };
+    let model = string(&o, "model")?.ok_or_else(|| missing("model"))?;
+    let prompt = match endpoint {
+        Endpoint::Chat => Prompt::Chat(messages(&o)?),
+        Endpoint::Text => Prompt::Raw(raw_prompt(&o)?),
+    };
+    let chars = match &prompt {
+        Prompt::Chat(m) => m.iter().map(|m| m.content.chars().count()).sum(),
+        Prompt::Raw(p) => p.chars().count(),
+    };
+    if chars > max_prompt_chars {
+        return Err(ApiError::InvalidRequest {
+            message: format!("The prompt is {chars} characters long; this server takes at most {max_prompt_chars}."),
+            param: Some(if endpoint == Endpoint::Chat { "messages" } else { "prompt" }.into()),
+            code: Some("context_length_exceeded"),
+        });
+    }
+    if let Some(n) = integer(&o, "n")? {
+        if n != 1 {
+            return Err(ApiError::invalid("This server makes one choice per request: `n` must be 1.", Some("n")));
+        }
+    }
+    let stream = boolean(&o, "stream")?.unwrap_or(false);
+    let include_usage = match field(&o, "stream_options") {
+        None => false,
+        Some(Value::Object(so)) => boolean(so, "include_usage").map_err(|_| wrong("stream_options.include_usage", "a boolean"))?.unwrap_or(false),
+        Some(_) => return Err(wrong("stream_options", "an object")),
+    };
+    Ok(ValidRequest { endpoint, model, prompt, sampling: sampling(&o)?, stream, include_usage })
+}
+
+fn sampling(o: &Map<String, Value>) -> Result<SamplingParams, ApiError> {
+    let mut s = SamplingParams::default();
+    let max = match integer(o, "max_completion_tokens")? {
+        Some(n) => Some(n),
+        None => integer(o, "max_tokens")?,
+    };
+    if let Some(max) = max {
+        let param = if field(o, "max_completion_tokens").is_some() { "max_completion_tokens" } else { "max_tokens" };
+        s.max_tokens = Some(u32::try_from(max).ok().filter(|&m| m >= 1).ok_or_else(|| ApiError::invalid(format!("`{param}` must be at least 1."), Some(param)))?);
+    }
+    if let Some(t) = number_in(o, "temperature", 0.0, 2.0)? {
+        s.temperature = t;
+    }
+    if let Some(p) = number_in(o, "top_p", 0.0, 1.0)? {
+        s.top_p = p;
+    }
+    if let Some(p) = number_in(o, "min_p", 0.0, 1.0)? {
+        s.min_p = p;
+    }
+    if let Some(p) = number_in(o, "repeat_penalty", 0.0, 10.0)? {
+        s.repeat_penalty = p;
+    }
+    if let Some(k) = integer(o, "top_k")? {
+        s.top_k = u32::try_from(k).map_err(|_| ApiError::invalid("`top_k` must be 0 or more.", Some("top_k")))?;
+    }
+    if let Some(seed) = integer(o, "seed")? {
+        // OpenAI takes any 64-bit seed; llama.cpp's sampler takes 32 bits.
+        s.seed = Some((seed as u64 & u64::from(u32::MAX)) as u32);
+    }
+    s.stop = match field(o, "stop") {
+        None => Vec::new(),
+        Some(Value::String(one)) => vec![one.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_string).ok_or_else(|| wrong("stop", "a string or an array of strings")))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(wrong("stop", "a string or an array of strings")),
+    };
+    s.stop.retain(|x| !x.is_empty());
+    if s.stop.len() > MAX_STOPS {
+        return Err(ApiError::invalid(format!("`stop` takes at most {MAX_STOPS} strings."), Some("stop")));
+    }
+    Ok(s)
+}
+
+fn messages(o: &Map<String, Value>) -> Result<Vec<ChatMessage>, ApiError> {
+    let Some(items) = field(o, "messages") else { return Err(missing("messages")) };
+    let Value::Array(items) = items else { return Err(wrong("messages", "an array of messages")) };
+    if items.is_empty() {
+        return Err(ApiError::invalid("`messages` must hold at least one message.", Some("messages")));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let Value::Object(m) = m else { return Err(wrong(&format!("messages[{i}]"), "an object")) };
+            let role = match m.get("role").and_then(Value::as_str) {
+                Some("system" | "developer") => ChatRole::System,
+                Some("user") => ChatRole::User,
+                Some("assistant") => ChatRole::Assistant,
+                Some("tool") => ChatRole::Tool,
+                _ => return Err(wrong(&format!("messages[{i}].role"), "one of system, developer, user, assistant, tool")),
+            };
+            Ok(ChatMessage::new(role, content(m.get("content"), i)?))
+        })
+        .collect()
+}
+
+/// A message's text: a string, or an array of parts of which the `text` ones are kept.
+fn content(value: Option<&Value>, i: usize) -> Result<String, ApiError> {
+    match value {
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::Array(parts)) => {
+            let mut text = String::new();
+            for part in parts {
+                match (part.get("type").and_then(Value::as_str), part.get("text").and_then(Value::as_str)) {
+                    (Some("text"), Some(t)) => text.push_str(t),
+                    (Some(other), _) if other != "text" => {
+                        return Err(ApiError::invalid(format!("This server reads text only; messages[{i}] has a `{other}` part."), Some("messages")))
+                    }
+                    _ => return Err(wrong(&format!("messages[{i}].content"), "a string or an array of text parts")),
+                }
+            }
+            Ok(text)
+        }
+        Some(_) => Err(wrong(&format!("messages[{i}].content"), "a string or an array of text parts")),
+    }
+}
+
+fn raw_prompt(o: &Map<String, Value>) -> Result<String, ApiError> {
+    match field(o, "prompt") {
+        None => Err(missing("prompt")),
+        Some(Value::String(p)) => Ok(p.clone()),
+        Some(Value::Array(items)) if items.len() == 1 && items[0].is_string() => Ok(items[0].as_str().unwrap_or_default().to_string()),
+        Some(Value::Array(_)) => Err(ApiError::invalid("This server completes one prompt per request: send `prompt` as a string.", Some("prompt"))),
+        Some(_) => Err(wrong("prompt", "a string")),
+    }
+}
+
+fn field<'a>(o: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    o.get(name).filter(|v| !v.is_null())
+}
+
+fn missing(name: &str) -> ApiError {
+    ApiError::invalid(format!("`{name}` is required."), Some(name))
+}
+
+fn wrong(name: &str, what: &str) -> ApiError {
+    ApiError::invalid(format!("`{name}` must be {what}."), Some(name.split(['.', '[']).next().unwrap_or(name)))
+}
+
+fn string(o: &Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
+    match field(o, name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(wrong(name, "a string")),
+    }
+}
+
+fn boolean(o: &Map<String, Value>, name: &str) -> Result<Option<bool>, ApiError> {
+    match field(o, name) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(wrong(name, "true or false")),
+    }
+}
+
+fn integer(o: &Map<String, Value>, name: &str) -> Result<Option<i64>, ApiError> {
+    match field(o, name) {
+        None => Ok(None),
+        Some(v) => v.as_i64().map(Some).ok_or_else(|| wrong(name, "an integer")),
+    }
+}
+
+fn number_in(o: &Map<String, Value>, name: &str, low: f64, high: f64) -> Result<Option<f32>, ApiError> {
+    match field(o, name) {
+        None => Ok(None),
+        Some(v) => {
+            let n = v.as_f64().ok_or_else(|| wrong(name, "a number"))?;
+            if !(low..=high).contains(&n) {
+                return Err(ApiError::invalid(format!("`{name}` must be between {low} and {high}."), Some(name)));
+            }
+            Ok(Some(n as f32))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chat(body: &str) -> Result<ValidRequest, ApiError> {
+        parse(body.as_bytes(), Endpoint::Chat, 1000)
+    }
+
+    fn param(e: ApiError) -> Option<String> {
+        match e {
+            ApiError::InvalidRequest { param, .. } => param,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_full_chat_request_is_read() {
+        let r = chat(r#"{"model":"m","messages":[{"role":"developer","content":"be brief"},{"role":"user","content":[{"type":"text","text":"hi"}]},{"role":"assistant","content":null}],
+            "stream":true,"stream_options":{"include_usage":true},"max_completion_tokens":7,"max_tokens":99,"temperature":0,"top_p":0.5,
+            "stop":"END","seed":42,"frequency_penalty":0.3,"logit_bias":{},"user":"x","n":1}"#).unwrap();
+        assert_eq!(r.model, "m");
+        assert!(r.stream && r.include_usage);
+        assert_eq!(r.sampling.max_tokens, Some(7), "max_completion_tokens wins over the older max_tokens");
+        assert_eq!(r.sampling.temperature, 0.0);
+        assert_eq!(r.sampling.top_p, 0.5);
+        assert_eq!(r.sampling.stop, vec!["END"]);
+        assert_eq!(r.sampling.seed, Some(42));
+        let Prompt::Chat(m) = r.prompt else { panic!() };
+        assert_eq!(m[0], ChatMessage::new(ChatRole::System, "be brief"));
+        assert_eq!(m[1].content, "hi");
+        assert_eq!(m[2].content, "");
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        assert_eq!(param(chat(r#"{"model":1,"messages":[]}"#).unwrap_err()).as_deref(), Some("model"));
+        assert_eq!(param(chat(r#"{"model":"m","messages":"hi"}"#).unwrap_err()).as_deref(), Some("messages"));
+        assert_eq!(param(chat(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":"5"}"#).unwrap_err()).as_deref(), Some("max_tokens"));
+        assert_eq!(param(chat(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":"hot"}"#).unwrap_err()).as_deref(), Some("temperature"));
+        assert_eq!(param(chat(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":3}"#).unwrap_err()).as_deref(), Some("temperature"));
+        assert_eq!(param(chat(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"stop":[1]}"#).unwrap_err()).as_deref(), Some("stop"));
+        assert_eq!(param(chat(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":"yes"}"#).unwrap_err()).as_deref(), Some("stream"));
+        assert_eq!(param(chat(r#"{"model":"m","messages":[{"role":"wizard","content":"x"}]}"#).unwrap_err()).as_deref(), Some("messages"));
+        assert_eq!(param(chat(r#"{"messages":[{"role":"user","content":"x"}]}"#).unwrap_err()).as_deref(), Some("model"));
+        assert!(param(chat("not json").unwrap_err()).is_none());
+        assert!(param(chat("[1]").unwrap_err()).is_none());
+    }
+
+    #[test]
+    fn completions_take_a_prompt_and_long_prompts_are_refused() {
+        let r = parse(br#"{"model":"m","prompt":["Once"],"stop":["a","b"]}"#, Endpoint::Text, 1000).unwrap();
+        assert_eq!(r.prompt, Prompt::Raw("Once".into()));
+        assert_eq!(r.sampling.stop.len(), 2);
+        assert!(parse(br#"{"model":"m","prompt":["a","b"]}"#, Endpoint::Text, 1000).is_err());
+        let long = format!(r#"{{"model":"m","prompt":"{}"}}"#, "x".repeat(1001));
+        let e = parse(long.as_bytes(), Endpoint::Text, 1000).unwrap_err();
+        assert!(matches!(e, ApiError::InvalidRequest { code: Some("context_length_exceeded"), .. }));
+    }
+}

@@ -1,0 +1,180 @@
+//! The endpoints: `GET /v1/models` (and `/v1/models/{id}`), `POST /v1/chat/completions`,
+//! `POST /v1/completions`. A completion goes: body (size-limited) → `request::parse` → the model
+//! by name (404 `model_not_found`) → a place in the queue (429 when full) → `ensure_loaded` →
+//! `generate` → the first piece of the reply. Everything up to and including that first piece
+//! fails with a proper HTTP status; after it, a stream carries an error as a `data: {"error":…}`
+//! event, since the headers are gone.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use engine::GenerateParams;
+use futures_util::stream::{self, Stream, StreamExt};
+use tokio::sync::watch;
+use types::ContextOverflow;
+
+use crate::backend::{find_model, Backend};
+use crate::config::ValidConfig;
+use crate::error::ApiError;
+use crate::log::LogSlot;
+use crate::openai::{self, finish_reason, Head};
+use crate::queue::Gate;
+use crate::reply::{Piece, Reply};
+use crate::request::{self, Endpoint};
+
+/// What every handler shares.
+pub struct App<B> {
+    pub backend: Arc<B>,
+    pub gate: Arc<Gate>,
+    pub config: ValidConfig,
+    pub stopping: watch::Receiver<bool>,
+}
+
+pub async fn list_models<B: Backend>(State(app): State<Arc<App<B>>>) -> Json<serde_json::Value> {
+    Json(openai::model_list(&app.backend.models()))
+}
+
+pub async fn get_model<B: Backend>(State(app): State<Arc<App<B>>>, Path(id): Path<String>) -> Response {
+    match find_model(&app.backend.models(), &id) {
+        Some(m) => Json(openai::model_object(m)).into_response(),
+        None => ApiError::ModelNotFound(id).into_response(),
+    }
+}
+
+pub async fn no_route(uri: axum::http::Uri) -> ApiError {
+    ApiError::NoRoute(uri.path().to_string())
+}
+
+pub async fn chat_completions<B: Backend>(
+    State(app): State<Arc<App<B>>>,
+    Extension(slot): Extension<LogSlot>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    answer(&app, &slot, body, Endpoint::Chat).await
+}
+
+pub async fn completions<B: Backend>(
+    State(app): State<Arc<App<B>>>,
+    Extension(slot): Extension<LogSlot>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    answer(&app, &slot, body, Endpoint::Text).await
+}
+
+async fn answer<B: Backend>(app: &App<B>, slot: &LogSlot, body: Result<Bytes, BytesRejection>, endpoint: Endpoint) -> Response {
+    match start(app, slot, body, endpoint).await {
+        Ok(response) => response,
+        Err(e) => {
+            slot.set_error(e.to_string());
+            e.into_response()
+        }
+    }
+}
+
+async fn start<B: Backend>(app: &App<B>, slot: &LogSlot, body: Result<Bytes, BytesRejection>, endpoint: Endpoint) -> Result<Response, ApiError> {
+    let body = body.map_err(|r| {
+        if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge(app.config.max_body_bytes)
+        } else {
+            ApiError::invalid(format!("The request body could not be read: {}", r.body_text()), None)
+        }
+    })?;
+    let req = request::parse(&body, endpoint, app.config.max_prompt_chars)?;
+    let models = app.backend.models();
+    let entry = find_model(&models, &req.model).ok_or_else(|| ApiError::ModelNotFound(req.model.clone()))?;
+    slot.set_model(&entry.id);
+    let mut stopping = app.stopping.clone();
+    let turn = tokio::select! {
+        turn = app.gate.enter() => turn?,
+        _ = stopping.wait_for(|s| *s) => return Err(ApiError::Busy(0)),
+    };
+    let loaded = app.backend.ensure_loaded(&entry.id, app.config.auto_load).await?;
+    let params = GenerateParams { prompt: req.prompt, sampling: req.sampling, context_overflow: ContextOverflow::Stop };
+    let generation = app.backend.generate(&loaded, params).await?;
+    let mut reply = Reply::new(generation, turn, slot.clone(), app.stopping.clone());
+    let head = Head::new(endpoint, &loaded.id);
+    let first = match reply.next().await {
+        Piece::Failed(e) => return Err(e),
+        piece => piece,
+    };
+    if req.stream {
+        reply.stream();
+        let stream = sse(SseReply { reply, head, include_usage: req.include_usage, first: Some(first), sent_any: false });
+        Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+    } else {
+        whole(reply, head, first).await
+    }
+}
+
+async fn whole(mut reply: Reply, head: Head, first: Piece) -> Result<Response, ApiError> {
+    let mut text = String::new();
+    let mut piece = first;
+    loop {
+        match piece {
+            Piece::Text(t) => text.push_str(&t),
+            Piece::Done(stats) => return Ok(Json(head.completion(&text, &stats)).into_response()),
+            Piece::Failed(e) => return Err(e),
+        }
+        piece = reply.next().await;
+    }
+}
+
+struct SseReply {
+    reply: Reply,
+    head: Head,
+    include_usage: bool,
+    /// The piece read before the headers went out.
+    first: Option<Piece>,
+    sent_any: bool,
+}
+
+fn data(value: &serde_json::Value) -> Event {
+    Event::default().data(value.to_string())
+}
+
+impl SseReply {
+    /// The events for the next piece, and whether the stream goes on after them.
+    async fn step(&mut self) -> (Vec<Event>, bool) {
+        let piece = match self.first.take() {
+            Some(p) => p,
+            None => self.reply.next().await,
+        };
+        let first = !self.sent_any;
+        self.sent_any = true;
+        match piece {
+            Piece::Text(t) => (vec![data(&self.head.chunk(Some(&t), first, None, self.include_usage))], true),
+            Piece::Done(stats) => {
+                let mut events = Vec::new();
+                if first {
+                    events.push(data(&self.head.chunk(Some(""), true, None, self.include_usage)));
+                }
+                events.push(data(&self.head.chunk(None, false, Some(finish_reason(stats.stop_reason)), self.include_usage)));
+                if self.include_usage {
+                    events.push(data(&self.head.usage_chunk(&stats)));
+                }
+                events.push(Event::default().data("[DONE]"));
+                (events, false)
+            }
+            Piece::Failed(e) => {
+                tracing::warn!(error = %e, "a streamed reply failed after its headers");
+                (vec![data(&e.body())], false)
+            }
+        }
+    }
+}
+
+fn sse(reply: SseReply) -> impl Stream<Item = Result<Event, Infallible>> + Send {
+    stream::unfold(Some(reply), |state| async move {
+        let mut state = state?;
+        let (events, more) = state.step().await;
+        // Dropping the state ends the reply (and writes its log entry) as soon as it is over.
+        Some((stream::iter(events.into_iter().map(Ok)), more.then_some(state)))
+    })
+    .flatten()
+}

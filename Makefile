@@ -68,7 +68,10 @@ package: deps ui
 ## fast the fit planner plans 10,000 files.
 bench: deps-test build
 	node tests/bench/startup.mjs
+	node tests/bench/ui_stream.mjs
 	$(CARGO) run -q -p hearth-fit --example plan_10k
+	tests/bench/llama_bench.sh
+	$(CARGO) run -q -p hearth-cli -- bench $${HEARTH_TEST_MODELS:-$$HOME/.cache/hearth/test-models}/SmolLM2-135M-Instruct.Q4_1.gguf -p 0 -n 0 --conversation
 
 clean-ui:
 	rm -rf ui/dist

@@ -90,6 +90,11 @@ export class WebDriver {
     return this.cmd("POST", "/execute/sync", { script, args });
   }
 
+  /** Run `script` in the page; it finishes by calling `arguments[arguments.length - 1](result)`. */
+  executeAsync(script, args = []) {
+    return this.cmd("POST", "/execute/async", { script, args });
+  }
+
   async screenshot() {
     return Buffer.from(await this.cmd("GET", "/screenshot"), "base64");
   }

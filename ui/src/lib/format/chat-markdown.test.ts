@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { renderReply, splitThinking } from "./chat-markdown";
+import { renderReply, splitBlocks, splitThinking } from "./chat-markdown";
 
 describe("renderReply", () => {
   it("shows hostile HTML in a reply as text, never as markup", () => {
@@ -37,5 +37,15 @@ describe("splitThinking", () => {
     expect(splitThinking("<think>hmm, 2+2</think>\n\nIt is 4.")).toEqual({ thinking: "hmm, 2+2", answer: "It is 4.", thinkingOpen: false });
     expect(splitThinking("<think>still going")).toEqual({ thinking: "still going", answer: "", thinkingOpen: true });
     expect(splitThinking("No reasoning <think> here")).toEqual({ thinking: null, answer: "No reasoning <think> here", thinkingOpen: false });
+  });
+});
+
+describe("splitBlocks", () => {
+  it("cuts at blank lines but never inside a code fence, and loses nothing", () => {
+    const md = "Para one.\n\n```py\nx = 1\n\ny = 2\n```\n\n- a\n- b\n\nTail";
+    const blocks = splitBlocks(md);
+    expect(blocks.join("\n")).toBe(md);
+    expect(blocks).toHaveLength(4);
+    expect(blocks[1]).toContain("x = 1\n\ny = 2");
   });
 });

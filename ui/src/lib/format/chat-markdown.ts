@@ -100,3 +100,39 @@ export function splitThinking(text: string): { thinking: string | null; answer: 
   if (end === -1) return { thinking: rest.trim(), answer: "", thinkingOpen: true };
   return { thinking: rest.slice(0, end).trim(), answer: rest.slice(end + "</think>".length).replace(/^\s+/, ""), thinkingOpen: false };
 }
+
+/** A reply cut into Markdown blocks at blank lines outside code fences. While a reply streams only
+ * its last block changes, so only that block is rendered again each frame; the others come from
+ * the cache. (Rendering the whole reply every frame froze the view for seconds on long replies.) */
+export function splitBlocks(md: string): string[] {
+  const blocks: string[] = [];
+  let current: string[] = [];
+  let fence: string | null = null;
+  for (const line of md.split("\n")) {
+    const marker = /^\s{0,3}(`{3,}|~{3,})/.exec(line)?.[1];
+    if (marker) {
+      if (fence === null) fence = marker[0].repeat(marker.length);
+      else if (marker.startsWith(fence)) fence = null;
+    }
+    current.push(line);
+    if (fence === null && line.trim() === "" && current.some((l) => l.trim() !== "")) {
+      blocks.push(current.join("\n"));
+      current = [];
+    }
+  }
+  if (current.length > 0) blocks.push(current.join("\n"));
+  return blocks;
+}
+
+const cache = new Map<string, string>();
+
+/** `renderReply` of one block, remembered: a finished block is rendered once. */
+export function renderBlock(block: string): string {
+  let html = cache.get(block);
+  if (html === undefined) {
+    html = renderReply(block);
+    if (cache.size > 5000) cache.clear();
+    cache.set(block, html);
+  }
+  return html;
+}

@@ -1,0 +1,301 @@
+//! The HTTP surface against a real server on 127.0.0.1:0 with a scripted backend (no model):
+//! OpenAI's error shape for wrong types (400), a too-large body (413), a wrong key (401), an
+//! unknown model (404); the refusal to listen beyond loopback without a key; CORS headers only for
+//! listed origins; a stream that fails after its headers ends with a JSON error event; a full
+//! queue answers 429 with Retry-After; the idle TTL unloads; auto-load off refuses clearly.
+
+#[path = "support/fake.rs"]
+mod fake;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fake::{Fake, MODEL};
+use serde_json::{json, Value};
+use server::{serve, RunningServer, ServeError, ServerConfig};
+
+async fn start(config: ServerConfig, fake: Arc<Fake>) -> (RunningServer, String) {
+    let server = serve(ServerConfig { port: 0, ..config }, fake).await.unwrap();
+    let base = format!("http://{}", server.addr());
+    (server, base)
+}
+
+fn chat_body(extra: Value) -> Value {
+    let mut body = json!({"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3});
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    body
+}
+
+async fn post(base: &str, path: &str, body: &Value) -> (u16, Value) {
+    let r = reqwest::Client::new().post(format!("{base}{path}")).json(body).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn assert_openai_error(body: &Value, code: Option<&str>, param: Option<&str>) {
+    let e = &body["error"];
+    assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(e["type"].is_string(), "{body}");
+    assert_eq!(e.get("code").and_then(Value::as_str), code, "{body}");
+    assert_eq!(e.get("param").and_then(Value::as_str), param, "{body}");
+}
+
+#[tokio::test]
+async fn wrong_json_types_get_400_naming_the_field() {
+    let (_server, base) = start(ServerConfig::default(), Arc::new(Fake::default())).await;
+    for (extra, param) in [
+        (json!({"max_tokens": "16"}), "max_tokens"),
+        (json!({"temperature": "warm"}), "temperature"),
+        (json!({"stream": "yes"}), "stream"),
+        (json!({"stop": 5}), "stop"),
+        (json!({"messages": {"role": "user"}}), "messages"),
+        (json!({"model": 7}), "model"),
+        (json!({"stream_options": {"include_usage": "yes"}}), "stream_options"),
+    ] {
+        let (status, body) = post(&base, "/v1/chat/completions", &chat_body(extra.clone())).await;
+        assert_eq!(status, 400, "{extra}: {body}");
+        assert_openai_error(&body, None, Some(param));
+    }
+    let (status, body) = post(&base, "/v1/completions", &json!({"model": MODEL, "prompt": 3})).await;
+    assert_eq!(status, 400);
+    assert_openai_error(&body, None, Some("prompt"));
+    // Not JSON at all.
+    let r = reqwest::Client::new().post(format!("{base}/v1/chat/completions")).body("{oops").send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert_openai_error(&r.json().await.unwrap(), None, None);
+    // Unknown fields are ignored.
+    let (status, _) = post(&base, "/v1/chat/completions", &chat_body(json!({"frequency_penalty": 0.5, "whatever": [1]}))).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_gets_413() {
+    let config = ServerConfig { max_body_bytes: 64 * 1024, ..Default::default() };
+    let (server, base) = start(config, Arc::new(Fake::default())).await;
+    let big = chat_body(json!({"messages": [{"role": "user", "content": "x".repeat(100 * 1024)}]}));
+    let (status, body) = post(&base, "/v1/chat/completions", &big).await;
+    assert_eq!(status, 413, "{body}");
+    assert_openai_error(&body, Some("request_too_large"), None);
+    // And the server goes on answering.
+    assert_eq!(post(&base, "/v1/chat/completions", &chat_body(json!({}))).await.0, 200);
+    assert!(server.metrics().errors >= 1);
+}
+
+#[tokio::test]
+async fn unknown_models_and_wrong_keys_get_openai_errors() {
+    let config = ServerConfig { api_key: Some("sk-test".into()), ..Default::default() };
+    let (_server, base) = start(config, Arc::new(Fake::default())).await;
+    let client = reqwest::Client::new();
+    let r = client.get(format!("{base}/v1/models")).bearer_auth("sk-wrong").send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_openai_error(&r.json().await.unwrap(), Some("invalid_api_key"), None);
+    let r = client.get(format!("{base}/v1/models")).send().await.unwrap();
+    assert_eq!(r.status(), 401, "no key at all");
+    let r = client.get(format!("{base}/v1/models")).bearer_auth("sk-test").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let list: Value = r.json().await.unwrap();
+    assert_eq!(list["object"], "list");
+    assert_eq!(list["data"][0]["id"], MODEL);
+    assert_eq!(list["data"][0]["object"], "model");
+    let r = client.post(format!("{base}/v1/chat/completions")).bearer_auth("sk-test").json(&chat_body(json!({"model": "gpt-4o"}))).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_openai_error(&r.json().await.unwrap(), Some("model_not_found"), Some("model"));
+    // The file name, any case, names the model too.
+    let r = client.post(format!("{base}/v1/chat/completions")).bearer_auth("sk-test").json(&chat_body(json!({"model": "fake-model.q4_0.GGUF"}))).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["model"], MODEL);
+    assert_eq!(body["choices"][0]["message"]["content"], "w0 w1 w2 ");
+    assert_eq!(body["choices"][0]["finish_reason"], "length");
+    assert_eq!(body["usage"]["total_tokens"], 10);
+    let r = client.get(format!("{base}/v2/nothing")).bearer_auth("sk-test").send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_openai_error(&r.json().await.unwrap(), Some("unknown_url"), None);
+}
+
+#[tokio::test]
+async fn a_non_loopback_host_without_a_key_is_refused() {
+    let config = ServerConfig { host: "0.0.0.0".into(), port: 0, ..Default::default() };
+    let refused = serve(config, Arc::new(Fake::default())).await.err().expect("must not start");
+    assert!(matches!(refused, ServeError::InsecureHost(_)));
+    assert!(refused.to_string().contains("without an API key"), "{refused}");
+    let keyed = ServerConfig { host: "0.0.0.0".into(), port: 0, api_key: Some("k".into()), ..Default::default() };
+    let server = serve(keyed, Arc::new(Fake::default())).await.unwrap();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn cors_headers_only_for_listed_origins() {
+    let listed = "http://localhost:5173";
+    let config = ServerConfig { allowed_origins: vec![listed.into()], api_key: Some("k".into()), ..Default::default() };
+    let (_server, base) = start(config, Arc::new(Fake::default())).await;
+    let client = reqwest::Client::new();
+    let preflight = |origin: &'static str| {
+        client
+            .request(reqwest::Method::OPTIONS, format!("{base}/v1/chat/completions"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header("Access-Control-Request-Headers", "authorization,content-type")
+            .send()
+    };
+    let ok = preflight(listed).await.unwrap();
+    assert!(ok.status().is_success(), "a preflight needs no key: {}", ok.status());
+    assert_eq!(ok.headers()["access-control-allow-origin"], listed);
+    let other = preflight("http://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    let get = client.get(format!("{base}/v1/models")).header("Origin", listed).bearer_auth("k").send().await.unwrap();
+    assert_eq!(get.headers()["access-control-allow-origin"], listed);
+    let get = client.get(format!("{base}/v1/models")).header("Origin", "http://evil.example").bearer_auth("k").send().await.unwrap();
+    assert!(get.headers().get("access-control-allow-origin").is_none());
+
+    // No origins listed: no CORS headers for anyone.
+    let (_closed, base) = start(ServerConfig::default(), Arc::new(Fake::default())).await;
+    let get = client.get(format!("{base}/v1/models")).header("Origin", listed).send().await.unwrap();
+    assert_eq!(get.status(), 200);
+    assert!(get.headers().get("access-control-allow-origin").is_none());
+}
+
+/// The `data:` payloads of an SSE body.
+fn sse_data(body: &str) -> Vec<String> {
+    body.split("\n\n").filter_map(|e| e.lines().find_map(|l| l.strip_prefix("data: ").or_else(|| l.strip_prefix("data:"))).map(str::to_string)).collect()
+}
+
+#[tokio::test]
+async fn a_stream_streams_chunks_usage_and_done() {
+    let (_server, base) = start(ServerConfig::default(), Arc::new(Fake::default())).await;
+    let r = reqwest::Client::new()
+        .post(format!("{base}/v1/chat/completions"))
+        .json(&chat_body(json!({"stream": true, "stream_options": {"include_usage": true}})))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let events = sse_data(&r.text().await.unwrap());
+    assert_eq!(events.last().unwrap(), "[DONE]");
+    let chunks: Vec<Value> = events[..events.len() - 1].iter().map(|e| serde_json::from_str(e).unwrap()).collect();
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    let text: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    assert_eq!(text, "w0 w1 w2 ");
+    let finish = &chunks[chunks.len() - 2];
+    assert_eq!(finish["choices"][0]["finish_reason"], "length");
+    let usage = chunks.last().unwrap();
+    assert_eq!(usage["choices"], json!([]));
+    assert_eq!(usage["usage"]["completion_tokens"], 3);
+    assert!(chunks.iter().all(|c| c["object"] == "chat.completion.chunk" && c["id"] == chunks[0]["id"]));
+}
+
+#[tokio::test]
+async fn a_stream_that_fails_after_its_headers_ends_with_a_json_error_event() {
+    let (server, base) = start(ServerConfig::default(), Arc::new(Fake::default())).await;
+    let mut logs = server.logs();
+    let body = chat_body(json!({"stream": true, "messages": [{"role": "user", "content": "please FAIL"}]}));
+    let r = reqwest::Client::new().post(format!("{base}/v1/chat/completions")).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 200, "the headers went out with the first token");
+    let events = sse_data(&r.text().await.unwrap());
+    let last: Value = serde_json::from_str(events.last().unwrap()).unwrap();
+    assert_openai_error(&last, Some("engine_crashed"), None);
+    assert_eq!(last["error"]["type"], "server_error");
+    assert!(last["error"]["message"].as_str().unwrap().contains("stopped unexpectedly"));
+    assert!(!events.iter().any(|e| e == "[DONE]"));
+    let text: String = events.iter().filter_map(|e| serde_json::from_str::<Value>(e).ok()).filter_map(|c| c["choices"][0]["delta"]["content"].as_str().map(str::to_string)).collect();
+    assert_eq!(text, "w0 w1 ", "what came before the error was sent");
+    let entry = tokio::time::timeout(Duration::from_secs(2), logs.recv()).await.unwrap().unwrap();
+    assert_eq!(entry.path, "/v1/chat/completions");
+    assert_eq!(entry.finish_reason.as_deref(), Some("error"));
+    assert!(entry.error.is_some());
+
+    // An error before the first token is a plain HTTP error, even for a stream.
+    let body = chat_body(json!({"stream": true, "messages": [{"role": "user", "content": "REFUSE"}]}));
+    let (status, body) = post(&base, "/v1/chat/completions", &body).await;
+    assert_eq!(status, 400);
+    assert_openai_error(&body, Some("context_length_exceeded"), None);
+}
+
+#[tokio::test]
+async fn a_full_queue_answers_429_with_retry_after() {
+    let fake = Arc::new(Fake::with_delay(40));
+    let config = ServerConfig { queue_limit: 2, ..Default::default() };
+    let (server, base) = start(config, fake).await;
+    let body = chat_body(json!({"max_tokens": 10}));
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (base, body) = (base.clone(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            let r = reqwest::Client::new().post(format!("{base}/v1/chat/completions")).json(&body).send().await.unwrap();
+            let retry = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap();
+            (status, retry, body)
+        }));
+    }
+    let (mut ok, mut busy) = (0, 0);
+    for t in tasks {
+        let (status, retry, body) = t.await.unwrap();
+        match status {
+            200 => ok += 1,
+            429 => {
+                busy += 1;
+                assert_eq!(retry.as_deref(), Some("1"));
+                assert_openai_error(&body, Some("queue_full"), None);
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(ok + busy, 8);
+    assert!(ok >= 3, "one running and two waiting get through: {ok}");
+    assert!(busy >= 1, "eight at once cannot all wait in a queue of two");
+    assert_eq!(server.metrics().rejected_busy, busy as u64);
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_cancels_its_generation() {
+    let fake = Arc::new(Fake::with_delay(20));
+    let (server, base) = start(ServerConfig::default(), fake.clone()).await;
+    let mut logs = server.logs();
+    let body = chat_body(json!({"stream": true, "max_tokens": 10_000}));
+    let mut r = reqwest::Client::new().post(format!("{base}/v1/chat/completions")).json(&body).send().await.unwrap();
+    for _ in 0..3 {
+        r.chunk().await.unwrap().unwrap();
+    }
+    drop(r);
+    let left = Instant::now();
+    let entry = tokio::time::timeout(Duration::from_secs(2), logs.recv()).await.unwrap().unwrap();
+    assert_eq!(entry.finish_reason.as_deref(), Some("cancelled"));
+    while fake.cancelled.load(Ordering::SeqCst) == 0 {
+        assert!(left.elapsed() < Duration::from_secs(1), "the generation goes on after its client left");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(server.metrics().cancelled, 1);
+}
+
+#[tokio::test]
+async fn an_idle_model_is_unloaded_after_the_ttl() {
+    let fake = Arc::new(Fake::default());
+    let config = ServerConfig { idle_ttl: Duration::from_millis(300), ..Default::default() };
+    let (_server, base) = start(config, fake.clone()).await;
+    assert_eq!(post(&base, "/v1/chat/completions", &chat_body(json!({}))).await.0, 200);
+    assert!(fake.loaded.load(Ordering::SeqCst));
+    let t = Instant::now();
+    while fake.loaded.load(Ordering::SeqCst) {
+        assert!(t.elapsed() < Duration::from_secs(3), "still loaded long after the TTL");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(t.elapsed() >= Duration::from_millis(200), "unloaded before the TTL: {:?}", t.elapsed());
+    assert_eq!(fake.unloads.load(Ordering::SeqCst), 1);
+    // The next request loads it again.
+    assert_eq!(post(&base, "/v1/chat/completions", &chat_body(json!({}))).await.0, 200);
+    assert_eq!(fake.loads.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn without_auto_load_an_unloaded_model_is_refused_clearly() {
+    let config = ServerConfig { auto_load: false, ..Default::default() };
+    let (_server, base) = start(config, Arc::new(Fake::default())).await;
+    let (status, body) = post(&base, "/v1/chat/completions", &chat_body(json!({}))).await;
+    assert_eq!(status, 400, "{body}");
+    assert_openai_error(&body, Some("model_not_loaded"), None);
+}

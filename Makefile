@@ -30,6 +30,7 @@ deps-test:
 
 test-model:
 	@tests/setup/fetch-test-model.sh >/dev/null
+	@tests/setup/python-venv.sh >/dev/null
 
 ui: ui/dist/index.html
 

@@ -85,7 +85,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         let threads = args.threads.or_else(|| Some(engine::physical_cores() as u32));
         let info = loading::load(&host, loading::load_params(&path, &plan, threads)).await?;
         let request = BenchParams { n_prompt: args.n_prompt, n_gen: args.n_gen, repetitions: args.repetitions.max(1) };
-        eprintln!("Measuring pp{} and tg{}, {} repetitions each…", args.n_prompt, args.n_gen, request.repetitions);
+        if args.n_prompt + args.n_gen > 0 {
+            eprintln!("Measuring pp{} and tg{}, {} repetitions each…", args.n_prompt, args.n_gen, request.repetitions);
+        }
         let bench_id = std::sync::Mutex::new(None);
         let result = tokio::select! {
             r = host.bench(request, |id| { *bench_id.lock().expect("not poisoned") = Some(id) }) => r?,
@@ -140,8 +142,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             });
             println!("{}", serde_json::to_string_pretty(&out)?);
         } else {
-            println!("| model | size | params | backend | threads | fa | test | t/s |");
-            println!("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |");
+            if !tests.is_empty() {
+                println!("| model | size | params | backend | threads | fa | test | t/s |");
+                println!("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |");
+            }
             for t in &tests {
                 let (mean, sd) = mean_stddev(&t.tokens_per_second());
                 println!(
@@ -154,7 +158,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
                 );
             }
             if let Some(c) = &conversation {
-                println!("\n{}", c.render());
+                println!("{}{}", if tests.is_empty() { "" } else { "\n" }, c.render());
             }
         }
         Ok(ExitCode::SUCCESS)

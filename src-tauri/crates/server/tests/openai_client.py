@@ -1,0 +1,90 @@
+"""The official `openai` Python package against Hearth's server, as a real client would use it.
+
+Run by tests/real_model.rs with the venv's python: openai_client.py BASE_URL MODEL KEY.
+Checks a non-streamed and a streamed chat completion (with usage), a completion (whole and
+streamed), the model list, a wrong key (AuthenticationError, 401) and an unknown model
+(NotFoundError, 404) in OpenAI's error shape. Prints one JSON line of what it saw; exits non-zero
+on the first failed check.
+"""
+
+import json
+import sys
+
+import openai
+
+base, model, key = sys.argv[1], sys.argv[2], sys.argv[3]
+client = openai.OpenAI(base_url=base, api_key=key, max_retries=0, timeout=120)
+seen = {"openai": openai.__version__}
+
+ids = [m.id for m in client.models.list()]
+assert model in ids, ids
+seen["models"] = ids
+
+messages = [{"role": "user", "content": "What is the capital of France? Answer in one word."}]
+whole = client.chat.completions.create(model=model, messages=messages, max_tokens=16, temperature=0)
+choice = whole.choices[0]
+assert whole.object == "chat.completion", whole
+assert whole.model == model, whole.model
+assert choice.message.role == "assistant"
+assert choice.message.content, whole
+assert choice.finish_reason in ("stop", "length"), choice.finish_reason
+assert whole.usage.prompt_tokens > 0 and whole.usage.completion_tokens > 0, whole.usage
+assert whole.usage.total_tokens == whole.usage.prompt_tokens + whole.usage.completion_tokens
+seen["chat"] = {"text": choice.message.content, "finish": choice.finish_reason, "usage": whole.usage.model_dump()}
+
+stream = client.chat.completions.create(
+    model=model, messages=messages, max_tokens=16, temperature=0, stream=True, stream_options={"include_usage": True}
+)
+parts, finish, usage, chunks = [], None, None, 0
+for chunk in stream:
+    chunks += 1
+    assert chunk.object == "chat.completion.chunk", chunk
+    if chunk.usage is not None:
+        usage = chunk.usage
+    for c in chunk.choices:
+        if c.delta.content:
+            parts.append(c.delta.content)
+        if c.finish_reason:
+            finish = c.finish_reason
+streamed = "".join(parts)
+assert streamed == choice.message.content, (streamed, choice.message.content)
+assert finish == choice.finish_reason, finish
+assert usage is not None and usage.completion_tokens == whole.usage.completion_tokens, usage
+seen["chat_stream"] = {"text": streamed, "chunks": chunks, "finish": finish, "usage": usage.model_dump()}
+
+done = client.completions.create(model=model, prompt="The capital of France is", max_tokens=8, temperature=0)
+assert done.object == "text_completion", done
+assert done.choices[0].text, done
+assert done.choices[0].finish_reason in ("stop", "length")
+assert done.usage.completion_tokens > 0
+text = "".join(c.choices[0].text for c in client.completions.create(
+    model=model, prompt="The capital of France is", max_tokens=8, temperature=0, stream=True) if c.choices)
+assert text == done.choices[0].text, (text, done.choices[0].text)
+seen["completion"] = {"text": done.choices[0].text, "finish": done.choices[0].finish_reason}
+
+try:
+    openai.OpenAI(base_url=base, api_key="sk-wrong", max_retries=0).chat.completions.create(model=model, messages=messages, max_tokens=4)
+    raise AssertionError("a wrong key was accepted")
+except openai.AuthenticationError as e:
+    assert e.status_code == 401
+    assert e.code == "invalid_api_key", e.body
+    assert isinstance(e.body, dict) and e.body.get("message") and e.body.get("type"), e.body
+    seen["wrong_key"] = {"status": e.status_code, "error": e.body}
+
+try:
+    client.chat.completions.create(model="gpt-4o-nonexistent", messages=messages, max_tokens=4)
+    raise AssertionError("an unknown model was answered")
+except openai.NotFoundError as e:
+    assert e.status_code == 404
+    assert e.code == "model_not_found", e.body
+    assert e.body.get("param") == "model" and "gpt-4o-nonexistent" in e.body.get("message", ""), e.body
+    seen["unknown_model"] = {"status": e.status_code, "error": e.body}
+
+try:
+    client.chat.completions.create(model=model, messages=messages, max_tokens="sixteen")
+    raise AssertionError("a wrong type was accepted")
+except openai.BadRequestError as e:
+    assert e.status_code == 400 and e.body.get("param") == "max_tokens", e.body
+    seen["wrong_type"] = {"status": e.status_code, "error": e.body}
+
+print(json.dumps(seen))

@@ -1,0 +1,28 @@
+//! The real engine for the tests that run the model: the test model (SmolLM2-135M), a worker
+//! process from this crate's own `server-test-worker` binary, and `EngineBackend` planning for an
+//! imagined CPU machine with 16 GB (as the chat crate's tests do).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use engine::WorkerCommand;
+use engine::EngineHost;
+use server::{EngineBackend, ModelEntry};
+
+pub fn model() -> Option<PathBuf> {
+    let p = gguf::test_model::path();
+    if p.is_none() {
+        eprintln!("skipped: the test model is not fetched (make test-model)");
+    }
+    p
+}
+
+pub fn backend(worker: WorkerCommand, model: &Path) -> Arc<EngineBackend> {
+    let host = EngineHost::new(worker);
+    let hw = hardware::catalog::imagined(None, 1, 16);
+    Arc::new(EngineBackend::new(Arc::new(host), vec![ModelEntry::from_path(model)], hw))
+}
+
+pub fn model_id(model: &Path) -> String {
+    ModelEntry::from_path(model).id
+}

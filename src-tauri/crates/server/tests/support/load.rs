@@ -139,6 +139,7 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
 }
 
 /// CPU time a process has used (user + system), in clock ticks (`/proc/PID/stat`; Linux only).
+#[allow(dead_code)] // the load example does not use it
 pub fn cpu_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name, which is in parentheses and may hold spaces.

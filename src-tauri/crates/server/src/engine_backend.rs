@@ -149,7 +149,7 @@ impl Backend for EngineBackend {
     }
 
     async fn generate(&self, model: &LoadedId, params: GenerateParams) -> Result<Generation, HearthError> {
-        if !self.current().is_some_and(|c| c.path == model.path) {
+        if self.current().is_none_or(|c| c.path != model.path) {
             return Err(HearthError::new(ErrorCode::NoModelLoaded, format!("The model `{}` was unloaded before it could answer. Try again.", model.id)));
         }
         self.engine.generate(params).await

@@ -24,7 +24,8 @@ packages=(
   python3 python3-pip
 )
 if [ "$for_tests" = 1 ]; then
-  packages+=(xvfb xauth webkit2gtk-driver)
+  # python3-venv: the server's tests run the official `openai` client from a venv (tests/setup/python-venv.sh).
+  packages+=(xvfb xauth webkit2gtk-driver python3-venv)
 fi
 if command -v dpkg-query >/dev/null; then
   missing=()
@@ -33,6 +34,7 @@ if command -v dpkg-query >/dev/null; then
     case "$p" in
       python3) command -v python3 >/dev/null && continue ;;
       python3-pip) python3 -m pip --version >/dev/null 2>&1 && continue ;;
+      python3-venv) python3 -c 'import ensurepip, venv' >/dev/null 2>&1 && continue ;;
     esac
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done

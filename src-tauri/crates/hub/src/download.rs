@@ -4,8 +4,10 @@
 //! The file is cut into segments. Several connections take segments from a shared queue and write
 //! them into `{file}.part` at their offsets; each finished segment is recorded in
 //! `{file}.part.state`, so a restart resumes with the segments still missing. A failed or stalled
-//! connection retries with backoff from the byte it had reached. At the end the size and sha256 are
-//! checked; a mismatch deletes the part file and says so; only a verified file is renamed into place.
+//! connection retries with backoff from the byte it had reached. The sha256 is computed while the file
+//! downloads, by a thread that reads back each run of finished segments from the start of the file, so
+//! little is left to hash at the end. Then the size and sha256 are checked; a mismatch deletes the part
+//! file and says so; only a verified file is renamed into place.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -159,6 +161,14 @@ pub async fn download(
     save_state(&job.dest, &state)?;
 
     let queue: VecDeque<usize> = state.done.chars().enumerate().filter(|(_, c)| *c == '0').map(|(i, _)| i).collect();
+    let stop = cancel.child_token();
+    // The hash follows the finished front of the file on its own thread, overlapping the download.
+    let (front_tx, front_rx) = std::sync::mpsc::channel::<u64>();
+    let _ = front_tx.send(front(&state));
+    let hashing = job.sha256.as_ref().map(|_| {
+        let (part, stop) = (part_path(&job.dest), stop.clone());
+        tokio::task::spawn_blocking(move || follow_and_hash(&part, &front_rx, &stop))
+    });
     let shared = Arc::new(Shared {
         queue: Mutex::new(queue),
         state: Mutex::new(state),
@@ -168,8 +178,8 @@ pub async fn download(
         last_report: Mutex::new(Instant::now() - Duration::from_secs(1)),
         on_progress: Box::new(on_progress),
         total: job.size,
+        front: Mutex::new(Some(front_tx)),
     });
-    let stop = cancel.child_token();
     let mut workers = Vec::new();
     for _ in 0..opts.connections.clamp(1, 16).min(count) {
         let (client, job, opts, shared, stop) = (client.clone(), job.clone(), opts.clone(), shared.clone(), stop.clone());
@@ -191,6 +201,10 @@ pub async fn download(
             }
         }
     }
+    // Every worker has ended: closing the channel lets the hashing thread finish what it was given.
+    if let Ok(mut f) = shared.front.lock() {
+        f.take();
+    }
     if cancel.is_cancelled() {
         return Err(HubError::Cancelled);
     }
@@ -198,7 +212,37 @@ pub async fn download(
         return Err(e);
     }
     shared.report(true);
-    verify_and_finish(job).await
+    let hashed = match hashing {
+        Some(h) => Some(h.await.map_err(|e| HubError::Io(e.to_string()))??),
+        None => None,
+    };
+    verify_and_finish(job, hashed).await
+}
+
+/// Bytes from the start of the file that are in finished (written and synced) segments.
+fn front(s: &State) -> u64 {
+    (s.done.bytes().take_while(|c| *c == b'1').count() as u64 * s.segment).min(s.size)
+}
+
+/// Hash the part file from its start, as far as the front the workers announce; returns when the
+/// channel closes, with the hasher and how far it got, or as soon as the download is stopped.
+fn follow_and_hash(part: &Path, fronts: &std::sync::mpsc::Receiver<u64>, stop: &CancellationToken) -> Result<(Sha256, u64)> {
+    let mut hasher = Sha256::new();
+    let mut at = 0;
+    while let Ok(front) = fronts.recv() {
+        let to = fronts.try_iter().fold(front, u64::max);
+        while at < to {
+            if stop.is_cancelled() {
+                return Err(HubError::Cancelled);
+            }
+            let reached = sha256_range(part, &mut hasher, at, to.min(at + (8 << 20)))?;
+            if reached == at {
+                break; // the file ends early: the size check at the end says so
+            }
+            at = reached;
+        }
+    }
+    Ok((hasher, at))
 }
 
 struct Shared {
@@ -210,6 +254,8 @@ struct Shared {
     last_report: Mutex<Instant>,
     on_progress: Box<dyn Fn(Progress) + Send + Sync>,
     total: u64,
+    /// Tells the hashing thread how far the finished front has moved; `None` once the workers ended.
+    front: Mutex<Option<std::sync::mpsc::Sender<u64>>>,
 }
 
 impl Shared {
@@ -231,7 +277,11 @@ impl Shared {
     fn finish(&self, dest: &Path, index: usize) -> Result<()> {
         let mut s = self.state.lock().map_err(|_| HubError::Io("state lock".into()))?;
         s.done.replace_range(index..=index, "1");
-        save_state(dest, &s)
+        save_state(dest, &s)?;
+        if let Ok(Some(tx)) = self.front.lock().as_deref() {
+            let _ = tx.send(front(&s));
+        }
+        Ok(())
     }
 }
 
@@ -345,7 +395,8 @@ async fn fetch_from(
     Ok(())
 }
 
-async fn verify_and_finish(job: &Job) -> Result<()> {
+/// `hashed`: the sha256 of the part file's first bytes, and how many, from the hashing thread.
+async fn verify_and_finish(job: &Job, hashed: Option<(Sha256, u64)>) -> Result<()> {
     let part = part_path(&job.dest);
     let actual_size = std::fs::metadata(&part)?.len();
     if actual_size != job.size {
@@ -354,7 +405,14 @@ async fn verify_and_finish(job: &Job) -> Result<()> {
     }
     if let Some(expected) = &job.sha256 {
         let path = part.clone();
-        let actual = tokio::task::spawn_blocking(move || sha256_file(&path)).await.map_err(|e| HubError::Io(e.to_string()))??;
+        let (mut hasher, at) = hashed.unwrap_or_else(|| (Sha256::new(), 0));
+        let size = job.size;
+        let actual = tokio::task::spawn_blocking(move || {
+            sha256_range(&path, &mut hasher, at, size)?;
+            Ok::<_, HubError>(hex(hasher))
+        })
+        .await
+        .map_err(|e| HubError::Io(e.to_string()))??;
         if !actual.eq_ignore_ascii_case(expected) {
             discard(&job.dest);
             return Err(HubError::ChecksumMismatch { expected: expected.clone(), actual });
@@ -366,16 +424,30 @@ async fn verify_and_finish(job: &Job) -> Result<()> {
 }
 
 pub fn sha256_file(path: &Path) -> Result<String> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
+    sha256_range(path, &mut hasher, 0, u64::MAX)?;
+    Ok(hex(hasher))
+}
+
+/// Feed the file's bytes `[from, to)` (or to its end, if shorter) to `hasher`; returns where it stopped.
+fn sha256_range(path: &Path, hasher: &mut Sha256, from: u64, to: u64) -> Result<u64> {
+    use std::io::{Read, Seek};
+    let mut f = std::fs::File::open(path)?;
+    f.seek(std::io::SeekFrom::Start(from))?;
+    let mut at = from;
     let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
+    while at < to {
+        let want = buf.len().min(usize::try_from(to - at).unwrap_or(usize::MAX));
+        let n = f.read(&mut buf[..want])?;
         if n == 0 {
             break;
         }
         hasher.update(&buf[..n]);
+        at += n as u64;
     }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(at)
+}
+
+fn hex(hasher: Sha256) -> String {
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }

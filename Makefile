@@ -65,12 +65,14 @@ icons: deps
 package: deps ui
 	ui/node_modules/.bin/tauri build --bundles deb
 
-## make bench: how long `hearth probe` takes, the app's time to first paint and idle memory, and how
-## fast the fit planner plans 10,000 files.
+## make bench: how long `hearth probe` takes, the app's time to first paint and idle memory, how
+## fast the fit planner plans 10,000 files, and Hearth's download speed against curl's from the mock Hub
+## (1 GiB on loopback, also throttled to 20 MB/s per connection; target/bench/download.json).
 bench: deps-test build
 	node tests/bench/startup.mjs
 	node tests/bench/ui_stream.mjs
 	$(CARGO) run -q -p hearth-fit --example plan_10k
+	$(CARGO) run -q -p hearth-hub --example download_bench
 	tests/bench/llama_bench.sh
 	$(CARGO) run -q -p hearth-cli -- bench $${HEARTH_TEST_MODELS:-$$HOME/.cache/hearth/test-models}/SmolLM2-135M-Instruct.Q4_1.gguf -p 0 -n 0 --conversation
 

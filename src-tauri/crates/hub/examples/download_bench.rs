@@ -4,7 +4,9 @@
 //! 1. Unthrottled, one connection: curl and Hearth, each several times (interleaved), medians compared.
 //!    Hearth's time is the whole call — bytes on disk, fsynced, sha256 verified, renamed into place —
 //!    because that is when a person can use the file; curl only writes the bytes. Hearth's transfer
-//!    alone (until its last byte landed) is shown beside it.
+//!    alone (until its last byte landed) is shown beside it, and so is curl followed by hashing its
+//!    copy (with Hearth's sha256 code), the like-for-like figure. CPU seconds of each client and of
+//!    the mock Hub are recorded too: on a shared machine they move much less than the wall clock.
 //! 2. Each connection throttled to 20 MB/s by the mock Hub: Hearth over 1, 2, 4 and 8 connections
 //!    (and curl over one), as a fraction of N × 20 MB/s.
 //!
@@ -93,6 +95,41 @@ struct Run {
     secs: f64,
     /// Hearth only: until the last byte was on disk (before the sha256 check).
     transfer_secs: Option<f64>,
+    /// CPU seconds (user + system) the client spent, and the mock Hub meanwhile (Linux only): on a
+    /// shared 2-core machine wall clock is at the mercy of other work, CPU per byte much less so.
+    client_cpu: Option<f64>,
+    server_cpu: Option<f64>,
+    /// curl only: hashing its copy afterwards with Hearth's sha256 code, as a careful person would.
+    sha_secs: Option<f64>,
+}
+
+/// CPU seconds so far: (this process without the mock Hub's threads, the mock Hub's threads, waited-for
+/// children), from /proc (clock ticks of 1/100 s, Linux's USER_HZ).
+fn cpu() -> Option<(f64, f64, f64)> {
+    fn fields(stat: &str) -> Option<(String, Vec<f64>)> {
+        let (head, rest) = stat.rsplit_once(')')?;
+        let comm = head.split_once('(')?.1.to_string();
+        // After the comm: state is field 3, utime 14, stime 15, cutime 16, cstime 17.
+        let f: Vec<f64> = rest.split_whitespace().skip(11).take(4).map(|x| x.parse().unwrap_or(0.0) / 100.0).collect();
+        (f.len() == 4).then_some((comm, f))
+    }
+    let (_, me) = fields(&std::fs::read_to_string("/proc/self/stat").ok()?)?;
+    let mut server = 0.0;
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        if let Some((comm, f)) = std::fs::read_to_string(task.path().join("stat")).ok().as_deref().and_then(fields) {
+            if comm == "mockhub" {
+                server += f[0] + f[1];
+            }
+        }
+    }
+    Some((me[0] + me[1] - server, server, me[2] + me[3]))
+}
+
+fn cpu_since(before: Option<(f64, f64, f64)>) -> (Option<f64>, Option<f64>, Option<f64>) {
+    match (before, cpu()) {
+        (Some(a), Some(b)) => (Some(b.0 - a.0), Some(b.1 - a.1), Some(b.2 - a.2)),
+        _ => (None, None, None),
+    }
 }
 
 fn remove_copy(dest: &Path) {
@@ -100,17 +137,31 @@ fn remove_copy(dest: &Path) {
     download::discard(dest);
 }
 
-fn curl(url: &str, dest: &Path, size: u64) -> Res<Run> {
+/// curl's download; with `sha256`, its copy is then hashed (timed apart) and must match.
+fn curl(url: &str, dest: &Path, size: u64, sha256: Option<&str>) -> Res<Run> {
     remove_copy(dest);
+    let before = cpu();
     let started = Instant::now();
     let status = Command::new("curl").args(["-s", "-f", "-L", "-o"]).arg(dest).arg(url).status()?;
     let secs = started.elapsed().as_secs_f64();
+    let (_, server_cpu, client_cpu) = cpu_since(before);
     let len = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+    let hashed = sha256.map(|expected| {
+        let started = Instant::now();
+        let actual = download::sha256_file(dest);
+        (started.elapsed().as_secs_f64(), actual.map(|a| a == expected))
+    });
     remove_copy(dest);
     if !status.success() || len != size {
         return Err(format!("curl failed: {status}, {len} of {size} bytes").into());
     }
-    Ok(Run { secs, transfer_secs: None })
+    let sha_secs = match hashed {
+        Some((secs, Ok(true))) => Some(secs),
+        Some((_, Ok(false))) => return Err("curl's copy has the wrong sha256".into()),
+        Some((_, Err(e))) => return Err(e.into()),
+        None => None,
+    };
+    Ok(Run { secs, transfer_secs: None, client_cpu, server_cpu, sha_secs })
 }
 
 fn hearth(rt: &tokio::runtime::Runtime, client: &HubClient, job: &Job, connections: usize) -> Res<Run> {
@@ -118,6 +169,7 @@ fn hearth(rt: &tokio::runtime::Runtime, client: &HubClient, job: &Job, connectio
     let opts = Options { connections, ..Options::default() };
     let last_byte: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
     let seen = last_byte.clone();
+    let before = cpu();
     let started = Instant::now();
     let result = rt.block_on(download::download(client, job, &opts, &CancellationToken::new(), move |p| {
         if p.done >= p.total {
@@ -127,6 +179,7 @@ fn hearth(rt: &tokio::runtime::Runtime, client: &HubClient, job: &Job, connectio
         }
     }));
     let secs = started.elapsed().as_secs_f64();
+    let (client_cpu, server_cpu, _) = cpu_since(before);
     let len = std::fs::metadata(&job.dest).map(|m| m.len()).unwrap_or(0);
     remove_copy(&job.dest);
     result?;
@@ -134,7 +187,12 @@ fn hearth(rt: &tokio::runtime::Runtime, client: &HubClient, job: &Job, connectio
         return Err(format!("Hearth left {len} of {} bytes", job.size).into());
     }
     let transfer_secs = last_byte.lock().ok().and_then(|s| *s).map(|t| (t - started).as_secs_f64());
-    Ok(Run { secs, transfer_secs })
+    Ok(Run { secs, transfer_secs, client_cpu, server_cpu, sha_secs: None })
+}
+
+/// The 1-minute load average (Linux): other work on the machine shows up in the wall clock.
+fn load() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -165,6 +223,8 @@ fn main() -> Res<()> {
 
     let dir = bench_dir();
     std::fs::create_dir_all(&dir)?;
+    let dir = dir.canonicalize()?;
+    let load_before = load();
     let (source_path, sha256) = source(&dir, size)?;
     let data = if from_disk { Data::Disk { path: source_path.clone(), len: size } } else { Data::Bytes(Arc::new(std::fs::read(&source_path)?)) };
     let mut repo = Repo::new(REPO);
@@ -187,24 +247,36 @@ fn main() -> Res<()> {
     );
 
     // 1. Unthrottled, one connection, interleaved so drift in the machine hits both alike.
-    let (mut curl_s, mut hearth_s, mut hearth_transfer_s) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut curl_s, mut curl_sha_s, mut hearth_s, mut hearth_transfer_s) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut curl_cpu, mut hearth_cpu, mut server_cpu_curl, mut server_cpu_hearth) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     // `--only hearth` or `--only curl` (for profiling one of them) skips the other (NaN in the figures).
     let only = arg("--only");
+    let skipped = || Run { secs: f64::NAN, transfer_secs: None, client_cpu: None, server_cpu: None, sha_secs: None };
     for i in 0..runs {
-        let c = if only.as_deref() == Some("hearth") { Run { secs: f64::NAN, transfer_secs: None } } else { curl(&url, &curl_dest, size)? };
-        let h = if only.as_deref() == Some("curl") { Run { secs: f64::NAN, transfer_secs: None } } else { hearth(&client_rt, &client, &job, 1)? };
+        let c = if only.as_deref() == Some("hearth") { skipped() } else { curl(&url, &curl_dest, size, Some(&sha256))? };
+        let h = if only.as_deref() == Some("curl") { skipped() } else { hearth(&client_rt, &client, &job, 1)? };
         eprintln!(
-            "  run {}: curl {:.0} MB/s, Hearth {:.0} MB/s (transfer {:.0} MB/s)",
+            "  run {}: curl {:.0} MB/s ({:.2} s CPU, mock Hub {:.2} s), Hearth {:.0} MB/s, until last byte {:.0} MB/s ({:.2} s CPU, mock Hub {:.2} s)",
             i + 1,
             mb_s(size, c.secs),
+            c.client_cpu.unwrap_or(f64::NAN),
+            c.server_cpu.unwrap_or(f64::NAN),
             mb_s(size, h.secs),
-            h.transfer_secs.map(|t| mb_s(size, t)).unwrap_or(f64::NAN)
+            h.transfer_secs.map(|t| mb_s(size, t)).unwrap_or(f64::NAN),
+            h.client_cpu.unwrap_or(f64::NAN),
+            h.server_cpu.unwrap_or(f64::NAN),
         );
         curl_s.push(c.secs);
+        curl_sha_s.push(c.secs + c.sha_secs.unwrap_or(f64::NAN));
         hearth_s.push(h.secs);
         hearth_transfer_s.extend(h.transfer_secs);
+        curl_cpu.extend(c.client_cpu);
+        hearth_cpu.extend(h.client_cpu);
+        server_cpu_curl.extend(c.server_cpu);
+        server_cpu_hearth.extend(h.server_cpu);
     }
     let curl_mb = mb_s(size, median(curl_s.clone()));
+    let curl_sha_mb = mb_s(size, median(curl_sha_s.clone()));
     let hearth_mb = mb_s(size, median(hearth_s.clone()));
     let hearth_transfer_mb = mb_s(size, median(hearth_transfer_s.clone()));
     let ratio = hearth_mb / curl_mb;
@@ -228,7 +300,7 @@ fn main() -> Res<()> {
                 "fraction": round(mb / target, 3),
             }));
         };
-        let secs: Vec<f64> = (0..throttled_runs).map(|_| curl(&url, &curl_dest, size).map(|r| r.secs)).collect::<Res<_>>()?;
+        let secs: Vec<f64> = (0..throttled_runs).map(|_| curl(&url, &curl_dest, size, None).map(|r| r.secs)).collect::<Res<_>>()?;
         row("curl", 1, secs, vec![]);
         for n in CONNECTIONS {
             let mut secs = Vec::new();
@@ -246,25 +318,37 @@ fn main() -> Res<()> {
 
     let note = format!(
         "{cores} cores shared by the mock Hub (in this process, its own 2-thread runtime), curl and Hearth; \
-         loopback; source {} ; {profile} profile; Hearth's time includes fsync per segment, the sha256 check and the rename",
+         loopback; source {}; {profile} profile; Hearth with the app's default options (32 MiB segments), its time including \
+         an fsync per segment, the sha256 check and the rename",
         if from_disk { "read from disk per 64 KiB chunk" } else { "served from memory" }
     );
     let report = json!({
         "benchmark": "download",
         "note": note,
         "cores": cores,
+        "load_average_1min": { "start": load_before, "end": load() },
         "profile": profile,
         "file_bytes": size,
         "runs": runs,
         "one_connection": {
-            "curl": { "runs_s": curl_s.iter().map(|s| round(*s, 3)).collect::<Vec<_>>(), "mb_per_s": round(curl_mb, 1) },
+            "curl": {
+                "runs_s": curl_s.iter().map(|s| round(*s, 3)).collect::<Vec<_>>(),
+                "mb_per_s": round(curl_mb, 1),
+                "cpu_s": round(median(curl_cpu.clone()), 2),
+                "mock_hub_cpu_s": round(median(server_cpu_curl.clone()), 2),
+                "then_sha256_runs_s": curl_sha_s.iter().map(|s| round(*s, 3)).collect::<Vec<_>>(),
+                "then_sha256_mb_per_s": round(curl_sha_mb, 1),
+            },
             "hearth": {
+                "cpu_s": round(median(hearth_cpu.clone()), 2),
+                "mock_hub_cpu_s": round(median(server_cpu_hearth.clone()), 2),
                 "runs_s": hearth_s.iter().map(|s| round(*s, 3)).collect::<Vec<_>>(),
                 "mb_per_s": round(hearth_mb, 1),
                 "transfer_runs_s": hearth_transfer_s.iter().map(|s| round(*s, 3)).collect::<Vec<_>>(),
                 "transfer_mb_per_s": round(hearth_transfer_mb, 1),
             },
             "ratio": round(ratio, 3),
+            "ratio_to_curl_then_sha256": round(hearth_mb / curl_sha_mb, 3),
             "transfer_ratio": round(transfer_ratio, 3),
             "goal": 0.9,
         },
@@ -287,6 +371,7 @@ fn main() -> Res<()> {
         "| Hearth (until verified) | 1 | none | {hearth_mb:.0} | {ratio:.2} × curl (goal 0.9) |"
     );
     println!("| Hearth (until last byte) | 1 | none | {hearth_transfer_mb:.0} | {transfer_ratio:.2} × curl |");
+    println!("| curl, then sha256 of its copy | 1 | none | {curl_sha_mb:.0} | Hearth (until verified) is {:.2} × this |", hearth_mb / curl_sha_mb);
     for r in &throttled {
         let name = if r["client"] == "curl" { "curl".to_string() } else { "Hearth (until verified)".to_string() };
         println!(

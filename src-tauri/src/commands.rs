@@ -8,6 +8,7 @@ pub mod fit;
 pub mod hardware;
 pub mod hub;
 pub mod models;
+pub mod server;
 pub mod settings;
 
 use types::{ErrorCode, HearthError};

@@ -4,6 +4,7 @@
 mod bindings;
 mod commands;
 mod downloads;
+mod server;
 mod state;
 
 pub use bindings::{specta_builder, typescript_bindings, BINDINGS_PATH};

@@ -18,6 +18,8 @@ pub struct AppState {
     pub store: Arc<store::Store>,
     /// Conversations and the engine's worker process.
     pub chat: Arc<chat::Chat>,
+    /// The OpenAI-compatible server, over the same engine.
+    pub server: crate::server::ServerControl,
     /// The Hugging Face token: `HF_TOKEN`, the keychain, or the private file.
     pub tokens: Arc<library::TokenStore>,
     /// The Hub at the endpoint and with the token in effect (see `library::settings`).
@@ -40,11 +42,16 @@ impl AppState {
         let exe = std::env::current_exe().map_err(|e| {
             HearthError::new(types::ErrorCode::Internal, "Hearth could not find its own program file.").with_details(e.to_string())
         })?;
-        let engine = engine::EngineHost::new(engine::WorkerCommand { program: exe, args: vec![crate::ENGINE_WORKER_FLAG.to_string()] });
+        let engine = Arc::new(engine::EngineHost::new(engine::WorkerCommand { program: exe, args: vec![crate::ENGINE_WORKER_FLAG.to_string()] }));
+        let prober = Arc::new(Prober::system());
+        // The server plans loads for the machine as probed; probing here would slow the window's
+        // start, so it gets the profile when it first starts (see `commands::server`).
+        let backend = server::EngineBackend::new(engine.clone(), Vec::new(), hardware::catalog::imagined(None, 1, 0));
         Ok(Self {
-            chat: Arc::new(chat::Chat::new(store.clone(), Arc::new(engine))),
+            chat: Arc::new(chat::Chat::new(store.clone(), engine)),
+            server: crate::server::ServerControl::new(backend),
             started: Instant::now(),
-            prober: Arc::new(Prober::system()),
+            prober,
             queue: crate::downloads::Queue::start(downloads),
             hub: Arc::new(RwLock::new(hub)),
             store,

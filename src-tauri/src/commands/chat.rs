@@ -101,12 +101,17 @@ pub async fn engine_load(state: State<'_, AppState>, path: String, on_event: Cha
         let state = state.inner().clone();
         tauri::async_runtime::spawn_blocking(move || state.profile()).await.map_err(|e| HearthError::new(ErrorCode::Internal, "The probe failed.").with_details(e.to_string()))?
     };
-    state.chat.load(&PathBuf::from(path), &hw, |e| drop(on_event.send(e))).await
+    let path = PathBuf::from(path);
+    let loaded = state.chat.load(&path, &hw, |e| drop(on_event.send(e))).await;
+    // The server answers with what Chat loaded (and knows the model it had is gone).
+    state.server.backend.adopt(loaded.as_ref().ok().map(|_| path.as_path()));
+    loaded
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn engine_unload(state: State<'_, AppState>) -> Result<(), HearthError> {
+    state.server.backend.adopt(None);
     state.chat.unload().await
 }
 

@@ -16,7 +16,10 @@ pub async fn models_list(state: State<'_, AppState>) -> Result<Vec<LocalModel>, 
     let state = state.inner().clone();
     blocking(move || {
         let hw = state.profile();
-        library::list(&state.store, &state.model_folders(), &hw).map_err(library_error)
+        let models = library::list(&state.store, &state.model_folders(), &hw).map_err(library_error)?;
+        // What My Models shows, the server offers.
+        state.server.set_models(&models);
+        Ok(models)
     })
     .await
 }

@@ -27,7 +27,8 @@ struct Loaded {
 pub struct EngineBackend {
     engine: Arc<EngineHost>,
     models: RwLock<Vec<ModelEntry>>,
-    hardware: HardwareProfile,
+    /// The machine loads are planned for; the app sets it once its probe is done.
+    hardware: RwLock<HardwareProfile>,
     /// Which model the engine has, as far as this backend knows; checked against
     /// `EngineHost::is_loaded` before use, since the worker can die or the app can unload.
     loaded: Mutex<Option<Loaded>>,
@@ -37,12 +38,19 @@ pub struct EngineBackend {
 
 impl EngineBackend {
     pub fn new(engine: Arc<EngineHost>, models: Vec<ModelEntry>, hardware: HardwareProfile) -> Self {
-        Self { engine, models: RwLock::new(models), hardware, loaded: Mutex::new(None), last_load: Mutex::new(None) }
+        Self { engine, models: RwLock::new(models), hardware: RwLock::new(hardware), loaded: Mutex::new(None), last_load: Mutex::new(None) }
     }
 
     /// This machine, probed the way the Hardware view probes it (`models_dir` picks the disk).
     pub fn probe_hardware(models_dir: &Path) -> HardwareProfile {
         hardware::Prober::system().probe(models_dir)
+    }
+
+    /// Plan later loads for `hardware` (the app's probe finished, or what Hearth learnt changed).
+    pub fn set_hardware(&self, hardware: HardwareProfile) {
+        if let Ok(mut h) = self.hardware.write() {
+            *h = hardware;
+        }
     }
 
     /// Replaces the list of models (the library changed).
@@ -97,7 +105,8 @@ impl EngineBackend {
             .await
             .map_err(|e| HearthError::new(ErrorCode::Internal, "Reading the model's header stopped.").with_details(e.to_string()))?
             .map_err(|e| HearthError::new(ErrorCode::ModelLoadFailed, format!("{} is not a model Hearth can read: {e}", entry.file_name())))?;
-        let plan = fit::plan(&facts, &self.hardware, &LoadSettings::default());
+        let hardware = self.hardware.read().map(|h| h.clone()).map_err(|_| HearthError::new(ErrorCode::Internal, "the hardware profile lock is poisoned"))?;
+        let plan = fit::plan(&facts, &hardware, &LoadSettings::default());
         if plan.verdict == Verdict::Red {
             return Err(HearthError::new(ErrorCode::ModelLoadFailed, format!("{} will not fit on this machine: {}", entry.file_name(), plan.reason)));
         }

@@ -22,7 +22,7 @@ pub use fit::{
     CacheType, CatalogGpu, DeviceUse, FitCell, FitGrid, FitPlan, LoadSettings, MemoryBreakdown, PlanMode, SpeedRange,
     Verdict, WhatIf,
 };
-pub use server::RequestLog;
+pub use server::{RequestLog, ServerSettings, ServerStatus};
 pub use hub::{DownloadItem, DownloadState, HubFile, HubModel, HubModelPage, HubSearch, HubSort};
 pub use library::{LocalModel, ModelOrigin, Settings, SettingsChange, TokenPlace, TokenStatus};
 pub use hardware::{

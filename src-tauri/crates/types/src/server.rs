@@ -32,3 +32,38 @@ pub struct RequestLog {
     #[specta(type = Number)]
     pub at: i64,
 }
+
+/// The Server view's settings, saved with the app's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerSettings {
+    /// `127.0.0.1` (this computer only) unless the person chooses otherwise; anything else needs a key.
+    pub host: String,
+    pub port: u16,
+    /// The key clients must send as `Authorization: Bearer …`; none on loopback by default.
+    pub api_key: Option<String>,
+    /// Browser origins allowed to call the server (CORS); empty for none.
+    pub allowed_origins: Vec<String>,
+    /// Load a model that a request names and that is not loaded.
+    pub auto_load: bool,
+    /// Unload a model the server loaded after this many idle minutes.
+    pub idle_minutes: u32,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self { host: "127.0.0.1".into(), port: 1234, api_key: None, allowed_origins: Vec::new(), auto_load: true, idle_minutes: 10 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerStatus {
+    /// `http://127.0.0.1:1234/v1` while running.
+    pub base_url: Option<String>,
+    pub settings: ServerSettings,
+    /// The model that answers requests now.
+    pub loaded_model: Option<String>,
+    /// How many models clients can ask for.
+    pub models: u32,
+}

@@ -67,6 +67,11 @@ export const commands = {
 	engineLoad: (path: string, onEvent: Channel<LoadEvent>) => __TAURI_INVOKE<LoadedModel>("engine_load", { path, onEvent }),
 	engineUnload: () => __TAURI_INVOKE<null>("engine_unload"),
 	engineLoaded: () => __TAURI_INVOKE<LoadedModel | null>("engine_loaded"),
+	serverStatus: () => __TAURI_INVOKE<ServerStatus>("server_status"),
+	/**  Save the settings and start (or restart) the server with them. */
+	serverStart: (settings: ServerSettings) => __TAURI_INVOKE<ServerStatus>("server_start", { settings }),
+	serverStop: () => __TAURI_INVOKE<ServerStatus>("server_stop"),
+	serverLog: () => __TAURI_INVOKE<RequestLog[]>("server_log"),
 };
 
 /* Types */
@@ -501,6 +506,33 @@ export type PlanMode = "fullGpu" |
 "none";
 
 /**
+ *  One answered request. Streamed replies are logged when their stream ends (finished, failed, or
+ *  the client went away), so the token counts are the real ones.
+ */
+export type RequestLog = {
+	method: string,
+	path: string,
+	/**  The model the request named, when it named one. */
+	model: string | null,
+	/**  The HTTP status sent (200 for a stream, even one that later carried an error event). */
+	status: number,
+	promptTokens: number | null,
+	completionTokens: number | null,
+	tokensPerSecond: number | null,
+	/**  From the request's arrival to its last byte. */
+	durationMs: number,
+	/**
+	 *  `"stop"`, `"length"`, `"cancelled"` (the client went away) or `"error"`; `None` when no
+	 *  generation ran.
+	 */
+	finishReason: string | null,
+	/**  The message sent to the client, for a request that failed. */
+	error: string | null,
+	/**  When the request arrived, in milliseconds since the Unix epoch. */
+	at: number,
+};
+
+/**
  *  How the next token is picked. A temperature of 0 (or below) picks the most likely token every
  *  time, and then top-k/top-p/min-p and the seed do not matter.
  */
@@ -522,6 +554,31 @@ export type SamplingParams = {
 	maxTokens?: number | null,
 	/**  The reply ends before the first of these strings, which is never shown. */
 	stop?: string[],
+};
+
+/**  The Server view's settings, saved with the app's settings. */
+export type ServerSettings = {
+	/**  `127.0.0.1` (this computer only) unless the person chooses otherwise; anything else needs a key. */
+	host: string,
+	port: number,
+	/**  The key clients must send as `Authorization: Bearer …`; none on loopback by default. */
+	apiKey: string | null,
+	/**  Browser origins allowed to call the server (CORS); empty for none. */
+	allowedOrigins: string[],
+	/**  Load a model that a request names and that is not loaded. */
+	autoLoad: boolean,
+	/**  Unload a model the server loaded after this many idle minutes. */
+	idleMinutes: number,
+};
+
+export type ServerStatus = {
+	/**  `http://127.0.0.1:1234/v1` while running. */
+	baseUrl: string | null,
+	settings: ServerSettings,
+	/**  The model that answers requests now. */
+	loadedModel: string | null,
+	/**  How many models clients can ask for. */
+	models: number,
 };
 
 export type Settings = {

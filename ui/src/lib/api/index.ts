@@ -3,7 +3,7 @@
 // them as one shape: an `ApiError` carrying `{code, message, details}`.
 import { Channel } from "@tauri-apps/api/core";
 import { commands } from "./bindings";
-import type { ChatEvent, ConversationSettings, HearthError, HubSort, LoadEvent, SettingsChange, WhatIf } from "./bindings";
+import type { ChatEvent, ConversationSettings, HearthError, HubSort, LoadEvent, ServerSettings, SettingsChange, WhatIf } from "./bindings";
 
 export type * from "./bindings";
 
@@ -102,6 +102,10 @@ export const api = {
   engineLoad: (path: string, on: (e: LoadEvent) => void) => call(commands.engineLoad(path, channel(on))),
   engineUnload: () => call(commands.engineUnload()),
   engineLoaded: () => call(commands.engineLoaded()),
+  serverStatus: () => call(commands.serverStatus()),
+  serverStart: (settings: ServerSettings) => call(commands.serverStart(settings)),
+  serverStop: () => call(commands.serverStop()),
+  serverLog: () => call(commands.serverLog()),
 };
 
 /** A Channel whose messages go to `on`: how a command streams to the window. */

@@ -1,0 +1,46 @@
+//! The Server view: start and stop the OpenAI-compatible server, its settings, the live log.
+
+use tauri::State;
+use types::{HearthError, RequestLog, ServerSettings, ServerStatus};
+
+use crate::state::AppState;
+
+#[tauri::command]
+#[specta::specta]
+pub async fn server_status(state: State<'_, AppState>) -> Result<ServerStatus, HearthError> {
+    Ok(state.server.status(&state.store).await)
+}
+
+/// Save the settings and start (or restart) the server with them.
+#[tauri::command]
+#[specta::specta]
+pub async fn server_start(state: State<'_, AppState>, settings: ServerSettings) -> Result<ServerStatus, HearthError> {
+    // The machine to plan loads for, and the library to offer, as My Models sees them.
+    let (profile, models) = {
+        let state = state.inner().clone();
+        tauri::async_runtime::spawn_blocking(move || {
+            let hw = state.profile();
+            let models = library::list(&state.store, &state.model_folders(), &hw);
+            (hw, models)
+        })
+        .await
+        .map_err(|e| HearthError::new(types::ErrorCode::Internal, "The probe failed.").with_details(e.to_string()))?
+    };
+    state.server.backend.set_hardware(profile);
+    state.server.set_models(&models.map_err(crate::commands::library_error)?);
+    state.server.start(&state.store, settings).await?;
+    Ok(state.server.status(&state.store).await)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn server_stop(state: State<'_, AppState>) -> Result<ServerStatus, HearthError> {
+    state.server.stop().await;
+    Ok(state.server.status(&state.store).await)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn server_log(state: State<'_, AppState>) -> Vec<RequestLog> {
+    state.server.log()
+}

@@ -9,7 +9,7 @@
 //! little is left to hash at the end. Then the size and sha256 are checked; a mismatch deletes the part
 //! file and says so; only a verified file is renamed into place.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -67,7 +67,15 @@ struct State {
     segment: u64,
     /// One character per segment: '1' done, '0' not yet.
     done: String,
+    /// For segments under way: bytes from the segment's start that are written and synced. Saved
+    /// every [`CHECKPOINT`], so a killed process loses at most that much per connection, not whole
+    /// segments (it lost up to 4 × 32 MiB before: the 98 MB test model restarted from zero).
+    #[serde(default)]
+    partial: BTreeMap<usize, u64>,
 }
+
+/// How often a connection syncs what it wrote and records how far it got.
+const CHECKPOINT: Duration = Duration::from_secs(1);
 
 pub fn part_path(dest: &Path) -> PathBuf {
     let mut p = dest.as_os_str().to_owned();
@@ -87,7 +95,8 @@ pub fn discard(dest: &Path) {
     let _ = std::fs::remove_file(state_path(dest));
 }
 
-/// Bytes already on disk for this job (finished segments), for a progress bar before resuming.
+/// Bytes already on disk for this job (finished segments and checkpoints), for a progress bar
+/// before resuming.
 pub fn bytes_on_disk(job: &Job, opts: &Options) -> u64 {
     load_state(job, opts).map(|s| done_bytes(&s)).unwrap_or(0)
 }
@@ -104,7 +113,8 @@ fn done_bytes(s: &State) -> u64 {
         .enumerate()
         .filter(|(_, c)| *c == '1')
         .map(|(i, _)| s.segment.min(s.size - (i as u64) * s.segment))
-        .sum()
+        .sum::<u64>()
+        + s.partial.iter().filter(|(i, _)| s.done.as_bytes().get(**i) == Some(&b'0')).map(|(_, b)| *b).sum::<u64>()
 }
 
 fn save_state(dest: &Path, s: &State) -> Result<()> {
@@ -152,6 +162,7 @@ pub async fn download(
         sha256: job.sha256.clone(),
         segment,
         done: "0".repeat(count),
+        partial: BTreeMap::new(),
     });
 
     let part = part_path(&job.dest);
@@ -274,9 +285,23 @@ impl Shared {
         self.queue.lock().ok()?.pop_front()
     }
 
+    /// Where segment `index` resumes: its start, plus what an earlier run recorded of it.
+    fn resume_at(&self, index: usize, start: u64, end: u64) -> u64 {
+        let recorded = self.state.lock().ok().and_then(|s| s.partial.get(&index).copied()).unwrap_or(0);
+        (start + recorded).min(end)
+    }
+
+    /// Record that segment `index` has `bytes` written and synced from its start.
+    fn checkpoint(&self, dest: &Path, index: usize, bytes: u64) -> Result<()> {
+        let mut s = self.state.lock().map_err(|_| HubError::Io("state lock".into()))?;
+        s.partial.insert(index, bytes);
+        save_state(dest, &s)
+    }
+
     fn finish(&self, dest: &Path, index: usize) -> Result<()> {
         let mut s = self.state.lock().map_err(|_| HubError::Io("state lock".into()))?;
         s.done.replace_range(index..=index, "1");
+        s.partial.remove(&index);
         save_state(dest, &s)?;
         if let Ok(Some(tx)) = self.front.lock().as_deref() {
             let _ = tx.send(front(&s));
@@ -290,7 +315,7 @@ async fn worker(client: &HubClient, job: &Job, opts: &Options, segment: u64, sha
     while let Some(index) = shared.next() {
         let start = index as u64 * segment;
         let end = (start + segment).min(job.size); // exclusive
-        fetch_segment(client, job, opts, &mut file, start, end, shared, stop).await?;
+        fetch_segment(client, job, opts, &mut file, index, start, end, shared, stop).await?;
         file.flush().await?;
         file.sync_data().await?;
         shared.finish(&job.dest, index)?;
@@ -305,18 +330,19 @@ async fn fetch_segment(
     job: &Job,
     opts: &Options,
     file: &mut tokio::fs::File,
+    index: usize,
     start: u64,
     end: u64,
     shared: &Shared,
     stop: &CancellationToken,
 ) -> Result<()> {
-    let mut at = start;
+    let mut at = shared.resume_at(index, start, end);
     let mut last_error = String::new();
     for attempt in 0..opts.attempts {
         if stop.is_cancelled() {
             return Err(HubError::Cancelled);
         }
-        match fetch_from(client, job, opts, file, at, end, shared, stop).await {
+        match fetch_from(client, job, opts, file, Segment { index, start, end }, at, shared, stop).await {
             Ok(()) => return Ok(()),
             Err((reached, e)) => {
                 at = reached;
@@ -342,18 +368,28 @@ async fn fetch_segment(
     Err(HubError::GaveUp { attempts: opts.attempts, last: last_error })
 }
 
-/// Stream `[at, end)` into the file. On failure, returns how far it got.
+/// One segment of the file: bytes `[start, end)`, number `index` in the state.
+#[derive(Clone, Copy)]
+struct Segment {
+    index: usize,
+    start: u64,
+    end: u64,
+}
+
+/// Stream `[at, segment.end)` into the file, checkpointing as it goes. On failure, returns how far
+/// it got.
 #[allow(clippy::too_many_arguments)]
 async fn fetch_from(
     client: &HubClient,
     job: &Job,
     opts: &Options,
     file: &mut tokio::fs::File,
+    segment: Segment,
     at: u64,
-    end: u64,
     shared: &Shared,
     stop: &CancellationToken,
 ) -> std::result::Result<(), (u64, HubError)> {
+    let end = segment.end;
     let req = client.get(&job.url).header(RANGE, format!("bytes={at}-{}", end - 1));
     let resp = tokio::select! {
         r = tokio::time::timeout(opts.stall, req.send()) => match r {
@@ -367,6 +403,7 @@ async fn fetch_from(
     }
     file.seek(std::io::SeekFrom::Start(at)).await.map_err(|e| (at, e.into()))?;
     let mut pos = at;
+    let mut checkpointed = (pos, Instant::now());
     let mut stream = resp.bytes_stream();
     loop {
         let next = tokio::select! {
@@ -387,6 +424,13 @@ async fn fetch_from(
         shared.report(false);
         if pos >= end {
             break;
+        }
+        if pos > checkpointed.0 && checkpointed.1.elapsed() >= CHECKPOINT {
+            // Synced before it is recorded: the state never claims bytes the disk may not have.
+            file.flush().await.map_err(|e| (pos, e.into()))?;
+            file.sync_data().await.map_err(|e| (pos, e.into()))?;
+            shared.checkpoint(&job.dest, segment.index, pos - segment.start).map_err(|e| (pos, e))?;
+            checkpointed = (pos, Instant::now());
         }
     }
     if pos < end {

@@ -9,6 +9,7 @@ mod loading;
 mod models;
 mod probe;
 mod run;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -43,6 +44,8 @@ enum Command {
     Chat(run::ChatArgs),
     /// Prompt processing and generation speed, measured as llama.cpp's llama-bench does.
     Bench(bench::BenchArgs),
+    /// Serve the OpenAI-compatible API (chat completions, completions, models) on this machine.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Chat(args) => run::chat(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Serve(args) => done(serve::run(&args)),
     };
     match result {
         Ok(code) => code,

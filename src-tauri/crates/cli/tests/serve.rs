@@ -1,0 +1,67 @@
+//! `hearth serve` as a script would use it: the address on stdout, the model loaded at start
+//! answering a chat completion, a clean stop on SIGTERM (exit 0); and a refusal, before anything
+//! loads, to listen beyond this computer without a key.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn home(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("hearth-cli-serve-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn listening_beyond_this_computer_needs_a_key() {
+    let out = Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .args(["serve", "--host", "0.0.0.0", "--port", "0"])
+        .env("HEARTH_HOME", home("nokey"))
+        .env_remove("HEARTH_API_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("key"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+}
+
+#[test]
+fn serve_answers_a_chat_completion_and_stops_cleanly() {
+    let Some(model) = gguf::test_model::path() else {
+        eprintln!("skipped: the test model is not fetched (make test-model)");
+        return;
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .args(["serve", "--port", "0", "--model", model.to_str().unwrap()])
+        .env("HEARTH_HOME", home("ok"))
+        // Keep the person's other apps' folders out of the list.
+        .env("HF_HUB_CACHE", home("ok-hf"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().to_string();
+    assert!(base.starts_with("http://127.0.0.1:") && base.ends_with("/v1"), "{base:?}");
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build().unwrap();
+        let models: serde_json::Value = http.get(format!("{base}/models")).send().await.unwrap().json().await.unwrap();
+        let id = models["data"][0]["id"].as_str().unwrap().to_string();
+        assert!(id.contains("SmolLM2"), "{models}");
+        let body = serde_json::json!({"model": id, "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 8, "temperature": 0});
+        let resp = http.post(format!("{base}/chat/completions")).json(&body).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let answer: serde_json::Value = resp.json().await.unwrap();
+        assert!(!answer["choices"][0]["message"]["content"].as_str().unwrap().is_empty(), "{answer}");
+        assert!(answer["usage"]["completion_tokens"].as_u64().unwrap() <= 8);
+    });
+
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "a stop by SIGTERM is a clean exit");
+}

@@ -319,7 +319,7 @@ fn main() -> Res<()> {
     let note = format!(
         "{cores} cores shared by the mock Hub (in this process, its own 2-thread runtime), curl and Hearth; \
          loopback; source {}; {profile} profile; Hearth with the app's default options (32 MiB segments), its time including \
-         an fsync per segment, the sha256 check and the rename",
+         its fsyncs (each segment, and each second's checkpoint), the sha256 check and the rename",
         if from_disk { "read from disk per 64 KiB chunk" } else { "served from memory" }
     );
     let report = json!({

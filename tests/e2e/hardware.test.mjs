@@ -29,11 +29,12 @@ test("the window opens on the Hardware view and shows this machine's CPU and RAM
     const expectedText = `${(osMemTotalBytes() / 1024 ** 3).toFixed(1)} GB`;
     assert.equal(await driver.text(ramEl), expectedText);
 
-    // The frame: Hardware is the current view; views that do not work yet are disabled, not dead links.
+    // The frame: Hardware is the current view, and all seven views can be opened.
     const hw = await driver.find('[data-testid="nav-hardware"]');
     assert.equal(await driver.attribute(hw, "aria-current"), "page");
-    const chat = await driver.find('[data-testid="nav-chat"]');
-    assert.equal(await driver.property(chat, "disabled"), true);
+    for (const view of ["chat", "discover", "models", "downloads", "hardware", "server", "settings"]) {
+      assert.equal(await driver.property(await driver.find(`[data-testid="nav-${view}"]`), "disabled"), false, view);
+    }
 
     // One sentence on what the machine is good for, and a GPU card that is honest about this machine.
     const summary = await driver.text(await driver.find('[data-testid="summary"]'));

@@ -48,7 +48,11 @@ fn library_candidates() -> Vec<Candidate> {
             out.push(Candidate { path, names });
         }
     }
-    let mut folders = vec![(home.models_dir(), store::ModelSource::Downloaded)];
+    let models_dir = match store::Store::open(&home.database_path()) {
+        Ok(store) => library::settings::models_dir(&store, &home.models_dir()),
+        Err(_) => home.models_dir(),
+    };
+    let mut folders = vec![(models_dir, store::ModelSource::Downloaded)];
     folders.extend(library::known_folders());
     for f in library::scan(&folders) {
         if !out.iter().any(|c| c.path == f.path) {

@@ -42,7 +42,10 @@ pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
         "updated" => Sort::Updated,
         other => bail!("unknown sort {other:?}: use downloads, likes, trending or updated"),
     };
-    let client = HubClient::from_env()?;
+    let client = match home::Home::resolve().ok().and_then(|h| Store::open(&h.database_path()).ok().map(|s| (h, s))) {
+        Some((home, store)) => library::settings::hub_client(&store, &library::TokenStore::for_home(home.root()))?,
+        None => HubClient::from_env()?,
+    };
     let page = runtime()?.block_on(client.search(&args.query, sort, args.limit.clamp(1, 100)))?;
     if page.models.is_empty() {
         println!("No GGUF models match {:?}.", args.query);
@@ -74,7 +77,8 @@ pub fn pull(args: &PullArgs) -> anyhow::Result<()> {
     }
     let home = home::Home::resolve()?;
     let store = Arc::new(Store::open(&home.database_path()).context("opening Hearth's database")?);
-    let client = HubClient::from_env()?;
+    // The Hub and token from Settings (the environment's HF_ENDPOINT / HF_TOKEN win, as in the app).
+    let client = library::settings::hub_client(&store, &library::TokenStore::for_home(home.root()))?;
     let rt = runtime()?;
     rt.block_on(async {
         let info = client.model_info(&repo, Some(&args.revision)).await?;
@@ -87,7 +91,8 @@ pub fn pull(args: &PullArgs) -> anyhow::Result<()> {
                 bail!("{e}. Available: {}. Pull one with {repo}:QUANT", quants.join(", "));
             }
         };
-        let downloads = Arc::new(Downloads::new(store, client, home.models_dir(), Options::default()));
+        let models_dir = library::settings::models_dir(&store, &home.models_dir());
+        let downloads = Arc::new(Downloads::new(store, client, models_dir, Options::default()));
         let rows = downloads.enqueue(&repo, &args.revision, &picked.files).await?;
         let mut events = downloads.subscribe();
         let printer = tokio::spawn(async move {
@@ -139,7 +144,7 @@ pub fn ls() -> anyhow::Result<()> {
     let store = Store::open(&home.database_path())?;
     let mut paths: Vec<(std::path::PathBuf, String)> =
         store.models()?.into_iter().map(|m| (m.path.into(), m.source.as_str().to_string())).collect();
-    let mut folders = vec![(home.models_dir(), store::ModelSource::Downloaded)];
+    let mut folders = vec![(library::settings::models_dir(&store, &home.models_dir()), store::ModelSource::Downloaded)];
     folders.extend(library::known_folders());
     for f in library::scan(&folders) {
         if !paths.iter().any(|(p, _)| p == &f.path) {

@@ -7,12 +7,13 @@ import { join } from "node:path";
 import { launchApp, root } from "../e2e/lib/app.mjs";
 
 const FEED = `
-const [rate, total, done] = arguments;
+const rate = arguments[0], total = arguments[1], keep = arguments.length > 3 && arguments[2], done = arguments[arguments.length - 1];
 const chat = window.__hearthChat;
 const words = [" The", " sea", " is", " **deep**", ",", " and", " the", " \`stars\`", " are", " far", ".", "\\n\\n", " Waves", " fold", " over", " one", " another", ";", "\\n\\n- item", " one", "\\n- item", " two", "\\n\\n"];
 chat.current = { id: 999999, title: "bench", modelPath: null, updatedAt: 0, messageCount: 0,
   settings: { systemPrompt: "", contextOverflow: "dropOldest", sampling: { temperature: 0, topK: 40, topP: 1, minP: 0, repeatPenalty: 1, repeatLastN: 64, seed: null, maxTokens: null, stop: [] } } };
-chat.messages = [{ id: -1, role: "user", content: "Write a lot.", state: "done", stats: null, error: null }];
+const ask = { id: -1, role: "user", content: "Write a lot.", state: "done", stats: null, error: null };
+chat.messages = keep ? [...chat.messages, ask] : [ask];
 let expected = "";
 const gaps = [];
 let last = performance.now();
@@ -73,6 +74,42 @@ try {
       `${label.padEnd(24)} ${shownRate.toFixed(0).padStart(7)} tok/s shown · ${r.received}/${r.tokens} tokens · intact ${r.intact && r.lastWordShown} · frames p50 ${r.p50FrameMs?.toFixed(1)} ms, p95 ${r.p95FrameMs?.toFixed(1)} ms, longest ${r.maxFrameMs?.toFixed(0)} ms`,
     );
   }
+  // A conversation of 2,000 messages: how long it takes to open, and how smoothly it scrolls and
+  // streams a reply at the end.
+  const LONG = `
+const [done] = arguments;
+const chat = window.__hearthChat;
+const text = (i) => i % 2 ? "Here is **an answer** with " + String.fromCharCode(96) + "code" + String.fromCharCode(96) + " and a list:\\n\\n- one\\n- two\\n\\n" + "More words. ".repeat(20) : "A question number " + i + "?";
+const many = Array.from({ length: 2000 }, (_, i) => ({ id: 10000 + i, role: i % 2 ? "assistant" : "user", content: text(i), state: "done", stats: null, error: null }));
+const t0 = performance.now();
+chat.messages = many;
+setTimeout(() => {
+  const opened = performance.now() - t0;
+  const scroller = document.querySelector('[data-testid="messages"]');
+  const gaps = [];
+  let last = performance.now();
+  let frames = 0;
+  const step = (t) => {
+    gaps.push(t - last);
+    last = t;
+    scroller.scrollTop = frames % 2 ? 0 : scroller.scrollHeight;
+    if (++frames < 60) requestAnimationFrame(step);
+    else {
+      const sorted = gaps.slice(1).sort((a, b) => a - b);
+      done({ messages: many.length, onPage: document.querySelectorAll('[data-testid="message"]').length, openedMs: opened, p95FrameMs: sorted[Math.floor(sorted.length * 0.95)], maxFrameMs: sorted[sorted.length - 1] });
+    }
+  };
+  requestAnimationFrame(step);
+}, 0);
+`;
+  const long = await driver.executeAsync(LONG, []);
+  results.push({ label: "2,000-message conversation", ...long });
+  console.log(
+    `2,000 messages: ${long.onPage} on the page, opened in ${long.openedMs.toFixed(0)} ms; scrolling top to bottom every frame: p95 ${long.p95FrameMs.toFixed(1)} ms, longest ${long.maxFrameMs.toFixed(0)} ms`,
+  );
+  const r = await driver.executeAsync(FEED, [2000, 4000, true]);
+  results.push({ label: "2,000 tok/s after 2,000 messages", rate: 2000, ...r, tokensPerSecond: r.tokens / r.seconds });
+  console.log(`then 2,000 tok/s streamed at the end: ${(r.tokens / r.seconds).toFixed(0)} tok/s shown, intact ${r.intact}, frames p95 ${r.p95FrameMs.toFixed(1)} ms, longest ${r.maxFrameMs.toFixed(0)} ms`);
 } finally {
   await app.stop();
 }

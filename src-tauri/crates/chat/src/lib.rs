@@ -101,14 +101,7 @@ impl Chat {
         if plan.verdict == Verdict::Red {
             return Err(HearthError::new(ErrorCode::ModelLoadFailed, format!("{} will not fit on this machine: {}", file_name(path), plan.reason)));
         }
-        let params = LoadParams {
-            n_gpu_layers: plan.gpu_layers,
-            n_ctx: Some(plan.context),
-            cache_type_k: plan.cache_k,
-            cache_type_v: plan.cache_v,
-            flash_attention: plan.flash_attention,
-            ..LoadParams::new(path)
-        };
+        let params = LoadParams::from_plan(path, &plan);
         let mut events = self.engine.load(params).await?;
         while let Some(event) = events.recv().await {
             match event {

@@ -115,15 +115,7 @@ pub fn plan(path: &Path, ctx: Option<u32>) -> anyhow::Result<(gguf::ModelFacts, 
 
 /// The load the plan describes.
 pub fn load_params(path: &Path, plan: &FitPlan, threads: Option<u32>) -> LoadParams {
-    LoadParams {
-        n_gpu_layers: plan.gpu_layers,
-        n_ctx: Some(plan.context),
-        n_threads: threads,
-        cache_type_k: plan.cache_k,
-        cache_type_v: plan.cache_v,
-        flash_attention: plan.flash_attention,
-        ..LoadParams::new(path)
-    }
+    LoadParams { n_threads: threads, ..LoadParams::from_plan(path, plan) }
 }
 
 /// An engine whose worker is this executable.

@@ -41,6 +41,20 @@ pub struct LoadParams {
 }
 
 impl LoadParams {
+    /// The load a fit plan describes: its GPU layers, context, cache types and flash attention.
+    /// The one place the planner's answer becomes llama.cpp's settings (Chat, the server and the CLI
+    /// all load this way).
+    pub fn from_plan(path: impl Into<PathBuf>, plan: &types::FitPlan) -> Self {
+        Self {
+            n_gpu_layers: plan.gpu_layers,
+            n_ctx: Some(plan.context),
+            cache_type_k: plan.cache_k,
+            cache_type_v: plan.cache_v,
+            flash_attention: plan.flash_attention,
+            ..Self::new(path)
+        }
+    }
+
     /// CPU only, a 4K context, f16 cache, no flash attention: what works everywhere.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {

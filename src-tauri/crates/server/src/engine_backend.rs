@@ -115,14 +115,7 @@ impl EngineBackend {
             self.set_current(None);
             self.engine.unload().await?;
         }
-        let params = LoadParams {
-            n_gpu_layers: plan.gpu_layers,
-            n_ctx: Some(plan.context),
-            cache_type_k: plan.cache_k,
-            cache_type_v: plan.cache_v,
-            flash_attention: plan.flash_attention,
-            ..LoadParams::new(&entry.path)
-        };
+        let params = LoadParams::from_plan(&entry.path, &plan);
         tracing::info!(model = %entry.id, ctx = plan.context, gpu_layers = plan.gpu_layers, "loading for the server");
         let info = self.engine.load_and_wait(params).await?;
         if let Ok(mut l) = self.last_load.lock() {

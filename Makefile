@@ -52,7 +52,7 @@ test-e2e: build
 
 ## make bindings: regenerate ui/src/lib/api/bindings.ts from the Rust types (a test fails when stale).
 bindings:
-	$(CARGO) run -q -p hearth-app --bin export-bindings
+	$(CARGO) run -q -p hearth-app --example export-bindings
 
 ## make icons: regenerate the icon set from icons/hearth.svg.
 icons: deps

@@ -1,4 +1,5 @@
-//! `cargo run -p hearth-app --bin export-bindings` writes ui/src/lib/api/bindings.ts from the Rust types.
+//! `make bindings` (`cargo run -p hearth-app --example export-bindings`) writes ui/src/lib/api/bindings.ts
+//! from the Rust types. An example, not a binary, so installers do not ship it.
 
 fn main() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");

@@ -45,11 +45,16 @@ test("load the test model, chat, stop, regenerate, edit", async () => {
     await driver.click(await driver.waitFor('[data-testid="chat-settings-button"]'));
     const panel = await driver.waitFor('[data-testid="chat-settings"]');
     const max = await driver.findIn(panel, "xpath", ".//label[contains(., 'Max tokens')]/input");
-    await driver.cmd("POST", `/element/${max}/value`, { text: "200" });
+    // Long enough that the reply is still streaming when Stop is pressed, after the screenshot (at
+    // 130 tok/s a 200-token poem ended first once, and the Stop button was gone).
+    await driver.cmd("POST", `/element/${max}/value`, { text: "1500" });
+    // A fixed seed: the same reply every run (one that counts for a long while).
+    const seed = await driver.findIn(panel, "xpath", ".//label[contains(., 'Seed')]/input");
+    await driver.cmd("POST", `/element/${seed}/value`, { text: "7" });
     await driver.click(await driver.findIn(panel, "xpath", ".//button[text()='Save']"));
 
     const composer = await driver.find('[data-testid="composer"]');
-    await driver.cmd("POST", `/element/${composer}/value`, { text: "Write a long poem about the sea and the stars.\uE007" });
+    await driver.cmd("POST", `/element/${composer}/value`, { text: "Count from 1 to 500, one number per line.\uE007" });
     // Tokens arrive one after another: the reply is seen growing, in several steps.
     const lengths = new Set();
     await until(async () => {
@@ -70,6 +75,10 @@ test("load the test model, chat, stop, regenerate, edit", async () => {
 
     // Edit the message and send it again: the old reply goes, a new one comes.
     const userMsg = (await driver.findAll('[data-testid="message"]'))[0];
+    // A long reply has scrolled the message out of view (and off-screen messages skip layout):
+    // bring it back, as a person would, before pressing Edit.
+    await driver.execute(`document.querySelector('[data-testid="message"]').scrollIntoView({ block: "center" })`);
+    await sleep(200);
     await driver.click(await driver.findIn(userMsg, "xpath", ".//button[text()='Edit']"));
     const editBox = await driver.waitFor('textarea[aria-label="Edit your message"]');
     await driver.cmd("POST", `/element/${editBox}/clear`, {});
@@ -81,7 +90,7 @@ test("load the test model, chat, stop, regenerate, edit", async () => {
     }, 90_000, "the reply to the edited message");
     await saveScreenshot(driver, "chat-done");
     const titles = await Promise.all((await driver.findAll('[data-testid="conversation"] button.title')).map((e) => driver.property(e, "textContent")));
-    assert.deepEqual(titles, ["Write a long poem about the sea and the stars."]);
+    assert.deepEqual(titles, ["Count from 1 to 500, one number per line."]);
   } finally {
     await app.stop();
   }

@@ -85,10 +85,6 @@ mod tests {
         let fresh_text = std::fs::read_to_string(&fresh).expect("read fresh bindings");
         let _ = std::fs::remove_file(&fresh);
         let committed = std::fs::read_to_string(workspace_root().join(super::BINDINGS_PATH)).unwrap_or_default();
-        assert!(
-            committed == fresh_text,
-            "{} is stale: run `make bindings` and commit the result",
-            super::BINDINGS_PATH
-        );
+        assert!(committed == fresh_text, "{} is stale: run `make bindings` and commit the result", super::BINDINGS_PATH);
     }
 }

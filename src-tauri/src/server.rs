@@ -52,9 +52,18 @@ impl ServerControl {
         let settings = Self::settings(store);
         let base_url = running.as_ref().map(|r| {
             let addr = r.addr();
-            format!("http://{}:{}/v1", if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() }, addr.port())
+            format!(
+                "http://{}:{}/v1",
+                if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() },
+                addr.port()
+            )
         });
-        ServerStatus { base_url, settings, loaded_model: server::Backend::loaded(&*self.backend), models: server::Backend::models(&*self.backend).len() as u32 }
+        ServerStatus {
+            base_url,
+            settings,
+            loaded_model: server::Backend::loaded(&*self.backend),
+            models: server::Backend::models(&*self.backend).len() as u32,
+        }
     }
 
     /// Save `settings` and (re)start the server with them.
@@ -71,7 +80,9 @@ impl ServerControl {
         // Checked before anything is saved or stopped: a bad setting changes nothing.
         config.validate().map_err(|e| HearthError::new(ErrorCode::InvalidInput, e.to_string()))?;
         let json = serde_json::to_string(&settings).map_err(|e| HearthError::new(ErrorCode::Internal, e.to_string()))?;
-        store.set_setting(SETTINGS_KEY, &json).map_err(|e| HearthError::new(ErrorCode::Internal, "The settings could not be saved.").with_details(e.to_string()))?;
+        store
+            .set_setting(SETTINGS_KEY, &json)
+            .map_err(|e| HearthError::new(ErrorCode::Internal, "The settings could not be saved.").with_details(e.to_string()))?;
 
         let mut running = self.running.lock().await;
         if let Some(old) = running.take() {

@@ -42,7 +42,8 @@ impl AppState {
         let exe = std::env::current_exe().map_err(|e| {
             HearthError::new(types::ErrorCode::Internal, "Hearth could not find its own program file.").with_details(e.to_string())
         })?;
-        let engine = Arc::new(engine::EngineHost::new(engine::WorkerCommand { program: exe, args: vec![crate::ENGINE_WORKER_FLAG.to_string()] }));
+        let engine =
+            Arc::new(engine::EngineHost::new(engine::WorkerCommand { program: exe, args: vec![crate::ENGINE_WORKER_FLAG.to_string()] }));
         let prober = Arc::new(Prober::system());
         // The server plans loads for the machine as probed; probing here would slow the window's
         // start, so it gets the profile when it first starts (see `commands::server`).

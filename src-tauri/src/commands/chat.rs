@@ -63,7 +63,13 @@ pub async fn chat_regenerate(state: State<'_, AppState>, id: u32, on_event: Chan
 
 #[tauri::command]
 #[specta::specta]
-pub async fn chat_edit(state: State<'_, AppState>, id: u32, message_id: u32, text: String, on_event: Channel<ChatEvent>) -> Result<(), HearthError> {
+pub async fn chat_edit(
+    state: State<'_, AppState>,
+    id: u32,
+    message_id: u32,
+    text: String,
+    on_event: Channel<ChatEvent>,
+) -> Result<(), HearthError> {
     state.chat.edit(i64::from(id), i64::from(message_id), &text, |e| drop(on_event.send(e))).await
 }
 
@@ -84,12 +90,17 @@ pub async fn chat_export(app: tauri::AppHandle, state: State<'_, AppState>, id: 
     let name: String = title.chars().map(|c| if c.is_alphanumeric() || c == ' ' || c == '-' { c } else { '_' }).collect();
     let ext = if json { "json" } else { "md" };
     let picked = tauri::async_runtime::spawn_blocking(move || {
-        app.dialog().file().set_file_name(format!("{}.{ext}", name.trim())).add_filter(if json { "JSON" } else { "Markdown" }, &[ext]).blocking_save_file()
+        app.dialog()
+            .file()
+            .set_file_name(format!("{}.{ext}", name.trim()))
+            .add_filter(if json { "JSON" } else { "Markdown" }, &[ext])
+            .blocking_save_file()
     })
     .await
     .map_err(|e| HearthError::new(ErrorCode::Internal, "The save dialog failed.").with_details(e.to_string()))?;
     let Some(path) = picked.and_then(|p| p.into_path().ok()) else { return Ok(None) };
-    std::fs::write(&path, text).map_err(|e| HearthError::new(ErrorCode::InvalidInput, format!("{} could not be written: {e}", path.display())))?;
+    std::fs::write(&path, text)
+        .map_err(|e| HearthError::new(ErrorCode::InvalidInput, format!("{} could not be written: {e}", path.display())))?;
     Ok(Some(path.display().to_string()))
 }
 
@@ -99,7 +110,9 @@ pub async fn chat_export(app: tauri::AppHandle, state: State<'_, AppState>, id: 
 pub async fn engine_load(state: State<'_, AppState>, path: String, on_event: Channel<LoadEvent>) -> Result<LoadedModel, HearthError> {
     let hw = {
         let state = state.inner().clone();
-        tauri::async_runtime::spawn_blocking(move || state.profile()).await.map_err(|e| HearthError::new(ErrorCode::Internal, "The probe failed.").with_details(e.to_string()))?
+        tauri::async_runtime::spawn_blocking(move || state.profile())
+            .await
+            .map_err(|e| HearthError::new(ErrorCode::Internal, "The probe failed.").with_details(e.to_string()))?
     };
     let path = PathBuf::from(path);
     let loaded = state.chat.load(&path, &hw, |e| drop(on_event.send(e))).await;

@@ -15,9 +15,10 @@ pub async fn what_fits(state: State<'_, AppState>, what_if: Option<WhatIf>) -> R
         None => Ok(fit::what_fits(&state.profile(), "This machine")),
         Some(w) => {
             let gpu = match &w.gpu {
-                Some(name) => Some(hardware::catalog::find(name).ok_or_else(|| {
-                    HearthError::new(ErrorCode::Internal, format!("Hearth does not know the GPU {name}."))
-                })?),
+                Some(name) => Some(
+                    hardware::catalog::find(name)
+                        .ok_or_else(|| HearthError::new(ErrorCode::Internal, format!("Hearth does not know the GPU {name}.")))?,
+                ),
                 None => None,
             };
             let count = w.count.clamp(1, 8);
@@ -40,8 +41,5 @@ pub async fn what_fits(state: State<'_, AppState>, what_if: Option<WhatIf>) -> R
 #[tauri::command]
 #[specta::specta]
 pub fn gpu_catalog() -> Vec<CatalogGpu> {
-    hardware::catalog::GPUS
-        .iter()
-        .map(|g| CatalogGpu { name: g.name.to_string(), memory_gib: g.memory_gib, unified: g.unified })
-        .collect()
+    hardware::catalog::GPUS.iter().map(|g| CatalogGpu { name: g.name.to_string(), memory_gib: g.memory_gib, unified: g.unified }).collect()
 }

@@ -23,8 +23,7 @@ pub async fn memory_now(state: State<'_, AppState>) -> Result<MemoryNow, HearthE
 
 /// Probing blocks for up to a few hundred milliseconds; run it where it cannot stall other commands.
 async fn off_the_ipc_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, HearthError> {
-    tauri::async_runtime::spawn_blocking(f).await.map_err(|e| {
-        HearthError::new(ErrorCode::ProbeFailed, "Hearth could not read this machine's hardware.")
-            .with_details(e.to_string())
-    })
+    tauri::async_runtime::spawn_blocking(f)
+        .await
+        .map_err(|e| HearthError::new(ErrorCode::ProbeFailed, "Hearth could not read this machine's hardware.").with_details(e.to_string()))
 }

@@ -25,7 +25,10 @@ use sha2::{Digest, Sha256};
 pub enum Data {
     Bytes(Arc<Vec<u8>>),
     /// A file on disk (the real test model, or a sparse synthetic one), served without loading it.
-    Disk { path: PathBuf, len: u64 },
+    Disk {
+        path: PathBuf,
+        len: u64,
+    },
 }
 
 impl Data {
@@ -73,7 +76,16 @@ pub struct Repo {
 
 impl Repo {
     pub fn new(id: &str) -> Self {
-        Self { id: id.into(), downloads: 0, likes: 0, gated: false, card: format!("# {id}\n"), files: vec![], architecture: None, parameters: None }
+        Self {
+            id: id.into(),
+            downloads: 0,
+            likes: 0,
+            gated: false,
+            card: format!("# {id}\n"),
+            files: vec![],
+            architecture: None,
+            parameters: None,
+        }
     }
 }
 
@@ -257,8 +269,10 @@ async fn tree(State(hub): State<Arc<Hub>>, Path((org, name, _rev)): Path<(String
         Some(r) => axum::Json(
             r.files
                 .iter()
-                .map(|f| json!({ "type": "file", "oid": "0000", "size": f.data.len(), "path": f.path,
-                    "lfs": { "oid": sha_of(&hub, f), "size": f.data.len(), "pointerSize": 134 } }))
+                .map(|f| {
+                    json!({ "type": "file", "oid": "0000", "size": f.data.len(), "path": f.path,
+                    "lfs": { "oid": sha_of(&hub, f), "size": f.data.len(), "pointerSize": 134 } })
+                })
                 .collect::<Vec<_>>(),
         )
         .into_response(),
@@ -270,7 +284,11 @@ fn authorized(headers: &HeaderMap) -> bool {
     headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some("Bearer hf_good_token")
 }
 
-async fn resolve(State(hub): State<Arc<Hub>>, Path((org, name, _rev, path)): Path<(String, String, String, String)>, headers: HeaderMap) -> Response {
+async fn resolve(
+    State(hub): State<Arc<Hub>>,
+    Path((org, name, _rev, path)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
     hub.requests.fetch_add(1, Ordering::Relaxed);
     let Some(repo) = find(&hub, &format!("{org}/{name}")) else {
         return error(StatusCode::UNAUTHORIZED, "RepoNotFound", "Repository not found");

@@ -53,11 +53,41 @@ async fn main() -> std::io::Result<()> {
         }
         Ok(r)
     };
-    repos.push(synthetic_repo("bartowski/Meta-Llama-3.1-8B-Instruct-GGUF", synthetic::llama3_8b(), &[Quant::Q4KM, Quant::Q8_0, Quant::F16], 1_204_311, 8_030_261_248)?);
-    repos.push(synthetic_repo("bartowski/Qwen2.5-7B-Instruct-GGUF", synthetic::qwen25_7b(), &[Quant::Q4KM, Quant::Q6K, Quant::Q8_0], 905_120, 7_615_616_512)?);
-    repos.push(synthetic_repo("bartowski/Qwen2.5-32B-Instruct-GGUF", synthetic::qwen25_32b(), &[Quant::Q4KM, Quant::Q8_0], 402_877, 32_763_876_352)?);
-    repos.push(synthetic_repo("bartowski/Meta-Llama-3.1-70B-Instruct-GGUF", synthetic::llama3_70b(), &[Quant::Q2K, Quant::Q4KM], 310_554, 70_553_706_496)?);
-    repos.push(synthetic_repo("bartowski/gemma-2-9b-it-GGUF", synthetic::gemma2_9b(), &[Quant::Q4KM, Quant::Q8_0], 288_031, 9_241_705_984)?);
+    repos.push(synthetic_repo(
+        "bartowski/Meta-Llama-3.1-8B-Instruct-GGUF",
+        synthetic::llama3_8b(),
+        &[Quant::Q4KM, Quant::Q8_0, Quant::F16],
+        1_204_311,
+        8_030_261_248,
+    )?);
+    repos.push(synthetic_repo(
+        "bartowski/Qwen2.5-7B-Instruct-GGUF",
+        synthetic::qwen25_7b(),
+        &[Quant::Q4KM, Quant::Q6K, Quant::Q8_0],
+        905_120,
+        7_615_616_512,
+    )?);
+    repos.push(synthetic_repo(
+        "bartowski/Qwen2.5-32B-Instruct-GGUF",
+        synthetic::qwen25_32b(),
+        &[Quant::Q4KM, Quant::Q8_0],
+        402_877,
+        32_763_876_352,
+    )?);
+    repos.push(synthetic_repo(
+        "bartowski/Meta-Llama-3.1-70B-Instruct-GGUF",
+        synthetic::llama3_70b(),
+        &[Quant::Q2K, Quant::Q4KM],
+        310_554,
+        70_553_706_496,
+    )?);
+    repos.push(synthetic_repo(
+        "bartowski/gemma-2-9b-it-GGUF",
+        synthetic::gemma2_9b(),
+        &[Quant::Q4KM, Quant::Q8_0],
+        288_031,
+        9_241_705_984,
+    )?);
 
     let hub = MockHub::start_on(&format!("127.0.0.1:{port}"), repos).await?;
     if let Some(bps) = arg("--throttle").and_then(|t| t.parse::<u64>().ok()) {

@@ -7,7 +7,14 @@ pub fn conversation(row: ConversationRow) -> Conversation {
     // Settings saved by an older Hearth may lack fields (they take their defaults) or be damaged
     // (the conversation still opens, with default settings).
     let settings: ConversationSettings = serde_json::from_str(&row.settings).unwrap_or_default();
-    Conversation { id: row.id, title: row.title, model_path: row.model_path, settings, updated_at: row.updated_at, message_count: row.message_count }
+    Conversation {
+        id: row.id,
+        title: row.title,
+        model_path: row.model_path,
+        settings,
+        updated_at: row.updated_at,
+        message_count: row.message_count,
+    }
 }
 
 pub fn message(row: MessageRow) -> Message {

@@ -72,7 +72,14 @@ mod tests {
         };
         let msgs = vec![
             Message { id: 1, role: ChatRole::User, content: "How?".into(), state: MessageState::Done, stats: None, error: None },
-            Message { id: 2, role: ChatRole::Assistant, content: "Knead it.".into(), state: MessageState::Stopped, stats: None, error: None },
+            Message {
+                id: 2,
+                role: ChatRole::Assistant,
+                content: "Knead it.".into(),
+                state: MessageState::Stopped,
+                stats: None,
+                error: None,
+            },
         ];
         let md = export(&conv, &msgs, ExportFormat::Markdown);
         assert_eq!(md, "# Bread\n\nModel: `SmolLM2.gguf`\n\n**System prompt:** Be brief.\n\n## You\n\nHow?\n\n## Assistant\n\nKnead it.\n\n*(stopped)*\n\n");

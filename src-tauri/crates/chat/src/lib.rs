@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 use engine::{EngineHost, GenerateEvent, GenerateParams, LoadParams, Prompt, RequestId};
 use store::{MessageStatus, Store};
 use types::{
-    ChatEvent, ChatMessage, ChatRole, Conversation, ConversationSettings, ErrorCode, HardwareProfile, HearthError,
-    LoadEvent, LoadSettings, LoadedModel, Message, StopReason, Verdict,
+    ChatEvent, ChatMessage, ChatRole, Conversation, ConversationSettings, ErrorCode, HardwareProfile, HearthError, LoadEvent, LoadSettings,
+    LoadedModel, Message, StopReason, Verdict,
 };
 
 pub use convert::{conversation, message};
@@ -99,7 +99,10 @@ impl Chat {
         }
         let plan = fit::plan(&facts, hw, &LoadSettings::default());
         if plan.verdict == Verdict::Red {
-            return Err(HearthError::new(ErrorCode::ModelLoadFailed, format!("{} will not fit on this machine: {}", file_name(path), plan.reason)));
+            return Err(HearthError::new(
+                ErrorCode::ModelLoadFailed,
+                format!("{} will not fit on this machine: {}", file_name(path), plan.reason),
+            ));
         }
         let params = LoadParams::from_plan(path, &plan);
         let mut events = self.engine.load(params).await?;
@@ -178,7 +181,10 @@ impl Chat {
     /// streams.
     pub async fn regenerate(&self, id: i64, on: impl Fn(ChatEvent)) -> Result<(), HearthError> {
         let msgs = self.store.messages(id).map_err(internal)?;
-        let last_user = msgs.iter().rposition(|m| m.role == "user").ok_or_else(|| HearthError::new(ErrorCode::InvalidInput, "There is no message to reply to."))?;
+        let last_user = msgs
+            .iter()
+            .rposition(|m| m.role == "user")
+            .ok_or_else(|| HearthError::new(ErrorCode::InvalidInput, "There is no message to reply to."))?;
         if let Some(next) = msgs.get(last_user + 1) {
             self.store.truncate_from(id, next.id).map_err(internal)?;
         }
@@ -232,7 +238,11 @@ impl Chat {
         let reply = self.store.add_message(id, "assistant", "", MessageStatus::Streaming).map_err(internal)?;
         on(ChatEvent::Started { user_message_id: user, reply_id: reply });
 
-        let params = GenerateParams { prompt: Prompt::Chat(messages), sampling: conv.settings.sampling.clone(), context_overflow: conv.settings.context_overflow };
+        let params = GenerateParams {
+            prompt: Prompt::Chat(messages),
+            sampling: conv.settings.sampling.clone(),
+            context_overflow: conv.settings.context_overflow,
+        };
         let mut generation = match self.engine.generate(params).await {
             Ok(g) => g,
             Err(error) => return self.fail(reply, "", error, on),

@@ -30,7 +30,10 @@ fn chat(path: &std::path::Path) -> Chat {
 }
 
 fn greedy(max: u32) -> ConversationSettings {
-    ConversationSettings { sampling: SamplingParams { temperature: 0.0, max_tokens: Some(max), ..Default::default() }, ..Default::default() }
+    ConversationSettings {
+        sampling: SamplingParams { temperature: 0.0, max_tokens: Some(max), ..Default::default() },
+        ..Default::default()
+    }
 }
 
 /// Collects what a reply streamed.
@@ -156,7 +159,11 @@ async fn stop_keeps_the_text_and_a_killed_worker_loses_nothing() {
     let reply = chat.messages(conv.id).unwrap().pop().unwrap();
     assert_eq!(reply.state, MessageState::Failed);
     assert!(!reply.content.is_empty() && seen.text().starts_with(&reply.content), "kept: {:?}", reply.content);
-    assert!(reply.error.as_deref().unwrap().contains("SIGKILL") || reply.error.as_deref().unwrap().contains("stopped"), "{:?}", reply.error);
+    assert!(
+        reply.error.as_deref().unwrap().contains("SIGKILL") || reply.error.as_deref().unwrap().contains("stopped"),
+        "{:?}",
+        reply.error
+    );
 
     // A message without a model is refused plainly, and the person's message is kept.
     let err = chat.send(conv.id, "Are you there?", |_| {}).await.unwrap_err();

@@ -111,12 +111,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         let conversation = if args.conversation { Some(conversation(&host, args.repetitions.max(1)).await?) } else { None };
         host.unload().await.ok();
 
-        let model = format!(
-            "{} {} {}",
-            facts.architecture,
-            params(facts.parameter_count),
-            facts.file_type_label.as_deref().unwrap_or("?")
-        );
+        let model = format!("{} {} {}", facts.architecture, params(facts.parameter_count), facts.file_type_label.as_deref().unwrap_or("?"));
         let backend = if info.n_gpu_layers == 0 {
             "CPU".to_string()
         } else {
@@ -189,8 +184,7 @@ const QUESTIONS: [&str; 10] = [
 async fn one(host: &EngineHost, prompt: Prompt, max_tokens: u32) -> anyhow::Result<(String, f64, GenerationStats)> {
     let sampling = SamplingParams { temperature: 0.0, max_tokens: Some(max_tokens), ..SamplingParams::default() };
     let started = Instant::now();
-    let mut generation =
-        host.generate(GenerateParams { prompt, sampling, context_overflow: ContextOverflow::Stop }).await?;
+    let mut generation = host.generate(GenerateParams { prompt, sampling, context_overflow: ContextOverflow::Stop }).await?;
     let (mut text, mut first) = (String::new(), None);
     while let Some(event) = generation.events.recv().await {
         match event {

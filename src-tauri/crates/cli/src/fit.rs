@@ -136,7 +136,11 @@ pub fn render(f: &gguf::ModelFacts, hw: &HardwareProfile, imagined: bool, p: &Fi
         if p.flash_attention { "on" } else { "off" }
     );
     let _ = writeln!(o, "Layers    {}/{} on GPU", p.gpu_layers, p.total_layers);
-    let _ = writeln!(o, "\n{:<22} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}", "Device", "weights", "KV cache", "compute", "overhead", "total", "budget");
+    let _ = writeln!(
+        o,
+        "\n{:<22} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "Device", "weights", "KV cache", "compute", "overhead", "total", "budget"
+    );
     for d in &p.devices {
         let m = d.memory;
         let _ = writeln!(

@@ -41,10 +41,7 @@ pub fn table(p: &HardwareProfile) -> String {
             if simd.is_empty() { String::new() } else { format!(" · {}", simd.join(" ")) }
         ),
     );
-    row(
-        "Memory",
-        format!("{} total · {} available", gb(p.memory.total_bytes), gb(p.memory.available_bytes)),
-    );
+    row("Memory", format!("{} total · {} available", gb(p.memory.total_bytes), gb(p.memory.available_bytes)));
     if p.gpus.is_empty() {
         row("GPU", "none (models run on the CPU)".to_string());
     }

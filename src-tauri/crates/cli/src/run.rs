@@ -38,12 +38,7 @@ pub struct SamplingArgs {
 impl SamplingArgs {
     fn sampling(&self) -> SamplingParams {
         let defaults = SamplingParams::default();
-        SamplingParams {
-            temperature: self.temp.unwrap_or(defaults.temperature),
-            seed: self.seed,
-            max_tokens: self.max_tokens,
-            ..defaults
-        }
+        SamplingParams { temperature: self.temp.unwrap_or(defaults.temperature), seed: self.seed, max_tokens: self.max_tokens, ..defaults }
     }
 
     fn start(&self) -> Vec<ChatMessage> {

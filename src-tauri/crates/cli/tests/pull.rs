@@ -84,14 +84,17 @@ async fn a_pull_killed_with_sigkill_resumes_and_verifies() {
 async fn search_and_a_missing_quant_are_readable() {
     let mut repo = Repo::new("bartowski/Qwen2.5-7B-Instruct-GGUF");
     repo.downloads = 12345;
-    repo.files = vec![File::bytes("Qwen2.5-7B-Instruct-Q4_K_M.gguf", vec![1; 10]), File::bytes("Qwen2.5-7B-Instruct-Q8_0.gguf", vec![2; 10])];
+    repo.files =
+        vec![File::bytes("Qwen2.5-7B-Instruct-Q4_K_M.gguf", vec![1; 10]), File::bytes("Qwen2.5-7B-Instruct-Q8_0.gguf", vec![2; 10])];
     let mock = MockHub::start(vec![repo]).await.unwrap();
     let home = std::env::temp_dir().join(format!("hearth-search-{}", std::process::id()));
     std::fs::create_dir_all(&home).unwrap();
     let base = mock.base.clone();
     let h = home.clone();
     let (search, missing) = tokio::task::spawn_blocking(move || {
-        let run = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_hearth")).args(args).env("HF_ENDPOINT", &base).env("HEARTH_HOME", &h).output().unwrap();
+        let run = |args: &[&str]| {
+            Command::new(env!("CARGO_BIN_EXE_hearth")).args(args).env("HF_ENDPOINT", &base).env("HEARTH_HOME", &h).output().unwrap()
+        };
         (run(&["search", "qwen"]), run(&["pull", "bartowski/Qwen2.5-7B-Instruct-GGUF:Q2_K"]))
     })
     .await

@@ -53,7 +53,8 @@ fn serve_answers_a_chat_completion_and_stops_cleanly() {
         let models: serde_json::Value = http.get(format!("{base}/models")).send().await.unwrap().json().await.unwrap();
         let id = models["data"][0]["id"].as_str().unwrap().to_string();
         assert!(id.contains("SmolLM2"), "{models}");
-        let body = serde_json::json!({"model": id, "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 8, "temperature": 0});
+        let body =
+            serde_json::json!({"model": id, "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 8, "temperature": 0});
         let resp = http.post(format!("{base}/chat/completions")).json(&body).send().await.unwrap();
         assert_eq!(resp.status(), 200);
         let answer: serde_json::Value = resp.json().await.unwrap();

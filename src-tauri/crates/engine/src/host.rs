@@ -147,9 +147,7 @@ impl EngineHost {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| {
-                crashed(format!("The engine could not be started ({}: {e}).", self.command.program.display()))
-            })?;
+            .map_err(|e| crashed(format!("The engine could not be started ({}: {e}).", self.command.program.display())))?;
         let missing = || crashed("The engine was started without its pipes.");
         let stdin = child.stdin.take().ok_or_else(missing)?;
         let stdout = child.stdout.take().ok_or_else(missing)?;
@@ -438,10 +436,8 @@ async fn read_events(
     };
     // Let the last lines of stderr arrive before quoting them.
     let _ = tokio::time::timeout(Duration::from_secs(2), stderr_task).await;
-    let last_lines = logs
-        .lock()
-        .map(|l| l.iter().rev().take(QUOTED_LINES).rev().cloned().collect::<Vec<_>>().join("\n"))
-        .unwrap_or_default();
+    let last_lines =
+        logs.lock().map(|l| l.iter().rev().take(QUOTED_LINES).rev().cloned().collect::<Vec<_>>().join("\n")).unwrap_or_default();
     let drained: Vec<Pending> = match worker.pending.lock() {
         Ok(mut p) => {
             worker.alive.store(false, Ordering::SeqCst);

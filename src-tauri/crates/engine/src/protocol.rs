@@ -11,9 +11,7 @@ use std::path::PathBuf;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use types::{
-    CacheType, ChatMessage, ContextOverflow, ErrorCode, GenerationStats, HearthError, LoadedModelInfo, SamplingParams,
-};
+use types::{CacheType, ChatMessage, ContextOverflow, ErrorCode, GenerationStats, HearthError, LoadedModelInfo, SamplingParams};
 
 /// Large enough for a prompt of a million-token context written out as text, small enough that a
 /// garbage length is caught.
@@ -183,10 +181,7 @@ pub enum FrameError {
 
 fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, FrameError> {
     let body = serde_json::to_vec(message)?;
-    let len = u32::try_from(body.len())
-        .ok()
-        .filter(|n| *n <= MAX_FRAME_BYTES)
-        .ok_or(FrameError::TooLarge(body.len() as u64))?;
+    let len = u32::try_from(body.len()).ok().filter(|n| *n <= MAX_FRAME_BYTES).ok_or(FrameError::TooLarge(body.len() as u64))?;
     let mut frame = Vec::with_capacity(body.len() + 4);
     frame.extend_from_slice(&len.to_le_bytes());
     frame.extend_from_slice(&body);

@@ -14,10 +14,7 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
-use types::{
-    CacheType, ChatMessage, ChatRole, ContextOverflow, ErrorCode, GenerationStats, HearthError, SamplingParams,
-    StopReason,
-};
+use types::{CacheType, ChatMessage, ChatRole, ContextOverflow, ErrorCode, GenerationStats, HearthError, SamplingParams, StopReason};
 
 use crate::protocol::{BenchParams, BenchResult, Event, GenerateParams, LoadParams, Prompt, RequestId};
 use crate::stop::StopMatcher;
@@ -112,18 +109,15 @@ impl<'m> Session<'m> {
     /// The conversation as a prompt: the model's template through minijinja, else llama.cpp's own.
     pub fn render(&self, messages: &[ChatMessage]) -> Result<String, HearthError> {
         let jinja_error = match &self.template {
-            Some(t) => match t.render(&TemplateInputs {
-                messages,
-                add_generation_prompt: true,
-                bos_token: &self.bos,
-                eos_token: &self.eos,
-            }) {
-                Ok(prompt) => return Ok(prompt),
-                Err(e) => {
-                    tracing::warn!("{e}; trying llama.cpp's built-in templates");
-                    e.to_string()
+            Some(t) => {
+                match t.render(&TemplateInputs { messages, add_generation_prompt: true, bos_token: &self.bos, eos_token: &self.eos }) {
+                    Ok(prompt) => return Ok(prompt),
+                    Err(e) => {
+                        tracing::warn!("{e}; trying llama.cpp's built-in templates");
+                        e.to_string()
+                    }
                 }
-            },
+            }
             None => "the model has no usable chat template".to_string(),
         };
         let fail = |why: String| {
@@ -286,9 +280,7 @@ impl<'m> Session<'m> {
         let mut common = self.cached.iter().zip(tokens).take_while(|(a, b)| a == b).count();
         common = common.min(tokens.len().saturating_sub(1));
         if common < self.cached.len() {
-            let removed = u32::try_from(common)
-                .ok()
-                .is_some_and(|p| self.ctx.kv_cache_seq_rm(0, Some(p), None).is_ok());
+            let removed = u32::try_from(common).ok().is_some_and(|p| self.ctx.kv_cache_seq_rm(0, Some(p), None).is_ok());
             if !removed {
                 // Some caches (recurrent models) cannot drop a tail; start over.
                 self.ctx.clear_kv_cache();
@@ -329,7 +321,10 @@ impl<'m> Session<'m> {
         if p.n_prompt > n_ctx || p.n_gen > n_ctx {
             return Err(err(
                 ErrorCode::ContextFull,
-                format!("A bench of {} prompt and {} generated tokens needs a context of that many; this one holds {n_ctx}.", p.n_prompt, p.n_gen),
+                format!(
+                    "A bench of {} prompt and {} generated tokens needs a context of that many; this one holds {n_ctx}.",
+                    p.n_prompt, p.n_gen
+                ),
             ));
         }
         let mut result = BenchResult { prompt_ms: Vec::new(), gen_ms: Vec::new(), n_threads: 0 };
@@ -399,9 +394,7 @@ impl<'m> Session<'m> {
                 return Ok(false);
             }
             self.batch.clear();
-            self.batch
-                .add(token, pos as i32, &[0], true)
-                .map_err(|e| err(ErrorCode::Internal, format!("Could not queue a token: {e}")))?;
+            self.batch.add(token, pos as i32, &[0], true).map_err(|e| err(ErrorCode::Internal, format!("Could not queue a token: {e}")))?;
             self.decode()?;
             self.ctx.synchronize();
             token = tokens.next();

@@ -55,11 +55,8 @@ impl ChatTemplate {
         let mut env = Environment::new();
         // Hugging Face compiles chat templates with these two on; without them the newlines and
         // indentation around `{% %}` tags would end up in the prompt.
-        let syntax = SyntaxConfig::builder()
-            .trim_blocks(true)
-            .lstrip_blocks(true)
-            .build()
-            .map_err(|e| TemplateError::Syntax(describe(&e)))?;
+        let syntax =
+            SyntaxConfig::builder().trim_blocks(true).lstrip_blocks(true).build().map_err(|e| TemplateError::Syntax(describe(&e)))?;
         env.set_syntax(syntax);
         env.set_fuel(Some(FUEL));
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
@@ -120,12 +117,7 @@ mod tests {
     use types::ChatRole;
 
     fn render(source: &str, messages: &[ChatMessage]) -> Result<String, TemplateError> {
-        ChatTemplate::new(source)?.render(&TemplateInputs {
-            messages,
-            add_generation_prompt: true,
-            bos_token: "<s>",
-            eos_token: "</s>",
-        })
+        ChatTemplate::new(source)?.render(&TemplateInputs { messages, add_generation_prompt: true, bos_token: "<s>", eos_token: "</s>" })
     }
 
     #[test]

@@ -78,10 +78,8 @@ async fn a_greedy_reply_streams_token_by_token_and_equals_a_one_shot_run() {
 async fn turn_two_decodes_only_what_is_new_and_says_what_a_fresh_engine_says() {
     let _serial = one_at_a_time().await;
     let Some(host) = loaded_host().await else { return };
-    let mut messages = vec![
-        ChatMessage::new(ChatRole::System, "You are a helpful assistant."),
-        ChatMessage::new(ChatRole::User, "Name three colours."),
-    ];
+    let mut messages =
+        vec![ChatMessage::new(ChatRole::System, "You are a helpful assistant."), ChatMessage::new(ChatRole::User, "Name three colours.")];
     let (pieces, first) = run(&host, chat(messages.clone(), greedy(32))).await.expect("turn 1");
     messages.push(ChatMessage::new(ChatRole::Assistant, pieces.concat()));
     messages.push(ChatMessage::new(ChatRole::User, "And three animals?"));
@@ -190,8 +188,14 @@ async fn a_conversation_longer_than_the_context_is_refused_or_shortened_as_asked
     let n_ctx = host.load_and_wait(engine::LoadParams { n_ctx: Some(256), ..load_params(path) }).await.expect("load").n_ctx;
     let mut messages = vec![ChatMessage::new(ChatRole::System, "You are a helpful assistant.")];
     for i in 0..12 {
-        messages.push(ChatMessage::new(ChatRole::User, format!("Question {i}: tell me something about the number {i} and why it matters to people.")));
-        messages.push(ChatMessage::new(ChatRole::Assistant, format!("The number {i} is interesting for many reasons, some of them historical and some mathematical.")));
+        messages.push(ChatMessage::new(
+            ChatRole::User,
+            format!("Question {i}: tell me something about the number {i} and why it matters to people."),
+        ));
+        messages.push(ChatMessage::new(
+            ChatRole::Assistant,
+            format!("The number {i} is interesting for many reasons, some of them historical and some mathematical."),
+        ));
     }
     messages.push(ChatMessage::new(ChatRole::User, "Which number did we start with?"));
 
@@ -205,9 +209,12 @@ async fn a_conversation_longer_than_the_context_is_refused_or_shortened_as_asked
     assert!(stats.prompt_tokens_total + 16 <= n_ctx);
 
     // A reply that fills the context ends with ContextFull instead of failing.
-    let (_, full) = run(&host, raw(&"Once upon a time there was a story. ".repeat(20), SamplingParams { temperature: 0.0, ..SamplingParams::default() }))
-        .await
-        .expect("fills up");
+    let (_, full) = run(
+        &host,
+        raw(&"Once upon a time there was a story. ".repeat(20), SamplingParams { temperature: 0.0, ..SamplingParams::default() }),
+    )
+    .await
+    .expect("fills up");
     println!("{full:?}");
     assert_eq!(full.stop_reason, StopReason::ContextFull);
     assert_eq!(full.prompt_tokens_total + full.generated_tokens, n_ctx + 1);

@@ -56,8 +56,7 @@ pub fn budgets(hw: &HardwareProfile, s: &LoadSettings) -> Budgets {
         .filter(|(_, g)| g.usable_by_engine())
         .map(|(i, g)| {
             let overhead = backend_overhead(g.vendor, g.engine_backend.as_deref().unwrap_or_default());
-            let free = g.vram_free_bytes.or(g.vram_total_bytes).unwrap_or(0)
-                + s.freed_gpu_bytes.get(i).copied().unwrap_or(0);
+            let free = g.vram_free_bytes.or(g.vram_total_bytes).unwrap_or(0) + s.freed_gpu_bytes.get(i).copied().unwrap_or(0);
             let free = free.min(g.vram_total_bytes.unwrap_or(u64::MAX));
             GpuBudget {
                 name: g.name.clone(),

@@ -28,10 +28,8 @@ fn facts() -> &'static Vec<(String, String, Vec<ModelFacts>)> {
         rows()
             .into_iter()
             .map(|(label, shape)| {
-                let per_quant = COLUMNS
-                    .iter()
-                    .filter_map(|q| gguf::parse_bytes(&synthetic::model(&shape, *q, false).header().0).ok())
-                    .collect();
+                let per_quant =
+                    COLUMNS.iter().filter_map(|q| gguf::parse_bytes(&synthetic::model(&shape, *q, false).header().0).ok()).collect();
                 (label.to_string(), shape.name.to_string(), per_quant)
             })
             .collect()
@@ -90,7 +88,12 @@ mod tests {
         assert_eq!(cell("123B", "F16"), Verdict::Red);
         // Bigger is never better: along a row, verdicts only get worse.
         for row in &g.cells {
-            let rank = |v: Verdict| match v { Verdict::Green => 0, Verdict::Yellow => 1, Verdict::Red => 2, Verdict::Grey => 3 };
+            let rank = |v: Verdict| match v {
+                Verdict::Green => 0,
+                Verdict::Yellow => 1,
+                Verdict::Red => 2,
+                Verdict::Grey => 3,
+            };
             assert!(row.windows(2).all(|w| rank(w[0].verdict) <= rank(w[1].verdict)));
         }
     }

@@ -92,14 +92,7 @@ fn ctx_label(ctx: u32) -> String {
     }
 }
 
-fn finish(
-    m: &ModelMemory,
-    b: &Budgets,
-    calibration: Option<f32>,
-    p: Placement,
-    k: Knobs,
-    requested: u32,
-) -> FitPlan {
+fn finish(m: &ModelMemory, b: &Budgets, calibration: Option<f32>, p: Placement, k: Knobs, requested: u32) -> FitPlan {
     let full = m.layers as u32 + 1;
     let has_gpu = !b.gpus.is_empty();
     let mode = if !has_gpu || p.n_gpu_layers == 0 {
@@ -133,11 +126,12 @@ fn finish(
         PlanMode::FullGpu => format!("Every layer and the {} context fit in the memory of {gpu_names}.", ctx_label(k.n_ctx)),
         PlanMode::Cpu if has_gpu => format!("{gpu_names} cannot hold even one layer beside its other work, so it runs on the CPU."),
         PlanMode::Cpu => format!("No usable GPU: the model and its {} context fit in RAM and run on the CPU.", ctx_label(k.n_ctx)),
-        PlanMode::ExpertsOnCpu => "The shared weights and the context fit on the GPU; the experts stay in RAM, which is slower.".to_string(),
-        PlanMode::PartialGpu => format!(
-            "{} of {} layers fit on {gpu_names}; the rest run on the CPU from RAM, which is slower.",
-            p.n_gpu_layers, full
-        ),
+        PlanMode::ExpertsOnCpu => {
+            "The shared weights and the context fit on the GPU; the experts stay in RAM, which is slower.".to_string()
+        }
+        PlanMode::PartialGpu => {
+            format!("{} of {} layers fit on {gpu_names}; the rest run on the CPU from RAM, which is slower.", p.n_gpu_layers, full)
+        }
         PlanMode::None => String::new(),
     };
     let reason = if shorter {

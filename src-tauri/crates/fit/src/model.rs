@@ -112,14 +112,11 @@ impl ModelMemory {
     /// `window + ubatch` cells at most, also padded to 256 (llama.cpp's `llama_kv_cache_iswa`).
     pub fn kv_layer(&self, il: usize, n_ctx: u32, ubatch: u32, k: CacheType, v: CacheType) -> u64 {
         let cells = pad256(u64::from(n_ctx));
-        let cells = if self.swa_layers[il] && self.sliding_window > 0 {
-            cells.min(pad256(self.sliding_window + u64::from(ubatch)))
-        } else {
-            cells
-        };
+        let cells =
+            if self.swa_layers[il] && self.sliding_window > 0 { cells.min(pad256(self.sliding_window + u64::from(ubatch))) } else { cells };
         let kv_heads = self.head_count_kv[il];
-        let per_cell = kv_heads as f64
-            * (self.key_length as f64 * k.bytes_per_element() + self.value_length as f64 * v.bytes_per_element());
+        let per_cell =
+            kv_heads as f64 * (self.key_length as f64 * k.bytes_per_element() + self.value_length as f64 * v.bytes_per_element());
         (cells as f64 * per_cell).round() as u64
     }
 

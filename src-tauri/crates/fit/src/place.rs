@@ -77,9 +77,7 @@ pub fn place(m: &ModelMemory, b: &Budgets, k: Knobs, kv: &[u64], ngl: u32) -> Op
         cumulative.iter().position(|c| frac < *c).unwrap_or(b.gpus.len() - 1)
     };
 
-    let active = |bytes: u64, experts: u64| -> u64 {
-        bytes - experts + (experts as f64 * m.active_expert_share) as u64
-    };
+    let active = |bytes: u64, experts: u64| -> u64 { bytes - experts + (experts as f64 * m.active_expert_share) as u64 };
     for il in 0..n {
         let d = gpu_for(il);
         let kv = kv[il];
@@ -119,13 +117,7 @@ pub fn place(m: &ModelMemory, b: &Budgets, k: Knobs, kv: &[u64], ngl: u32) -> Op
     dev[cpu_index].memory.compute += m.output_buffer();
 
     // Unified memory: what the GPU holds is also out of RAM.
-    let unified_use: u64 = b
-        .gpus
-        .iter()
-        .zip(&dev)
-        .filter(|(g, _)| g.unified)
-        .map(|(_, d)| d.memory.total())
-        .sum();
+    let unified_use: u64 = b.gpus.iter().zip(&dev).filter(|(g, _)| g.unified).map(|(_, d)| d.memory.total()).sum();
     // Returned even when RAM overflows, so the caller can tell "GPU full" from "RAM full".
     let ram_ok = dev[cpu_index].memory.total() + unified_use <= b.ram;
     let p = Placement { n_gpu_layers: ngl, experts_on_cpu: k.experts_on_cpu, devices: dev, ram_ok };

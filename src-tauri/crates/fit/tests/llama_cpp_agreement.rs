@@ -91,8 +91,21 @@ fn the_formula_agrees_with_llama_cpp_dry_runs_of_large_models() {
             let (pw, pk, pc) = (m.weights, m.kv_cache, m.compute);
             let (rw, rk, rc) = (real.weights, real.kv, real.compute + real.output);
             let f = |a: u64, b: u64| format!("{:.0} / {:.0}", a as f64 / MIB, b as f64 / MIB);
-            let _ = writeln!(table, "| {} Q4_K_M | {n_ctx} | {} | {} | {} | {} |", shape.name, f(pw, rw), f(pk, rk), f(pc, rc), f(pw + pk + pc, rw + rk + rc));
-            for (what, p, r, share, floor) in [("weights", pw, rw, 0.01, 16.0), ("KV", pk, rk, 0.01, 16.0), ("compute", pc, rc, 0.15, 128.0), ("total", pw + pk + pc, rw + rk + rc, 0.03, 64.0)] {
+            let _ = writeln!(
+                table,
+                "| {} Q4_K_M | {n_ctx} | {} | {} | {} | {} |",
+                shape.name,
+                f(pw, rw),
+                f(pk, rk),
+                f(pc, rc),
+                f(pw + pk + pc, rw + rk + rc)
+            );
+            for (what, p, r, share, floor) in [
+                ("weights", pw, rw, 0.01, 16.0),
+                ("KV", pk, rk, 0.01, 16.0),
+                ("compute", pc, rc, 0.15, 128.0),
+                ("total", pw + pk + pc, rw + rk + rc, 0.03, 64.0),
+            ] {
                 if !within(p, r, share, floor) {
                     failures.push(format!("{} {what} at {n_ctx}: {}", shape.name, f(p, r)));
                 }

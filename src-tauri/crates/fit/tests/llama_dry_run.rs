@@ -121,12 +121,7 @@ pub fn dry_run(path: &Path, n_ctx: u32, cache_k: &str, cache_v: &str, no_alloc: 
         .filter_map(|mib| mib.parse::<f64>().ok())
         .map(|mib| (mib * MIB) as u64)
         .sum();
-    Figures {
-        weights,
-        kv,
-        compute: sum(&lines, "compute buffer size"),
-        output: sum(&lines, "output buffer size"),
-    }
+    Figures { weights, kv, compute: sum(&lines, "compute buffer size"), output: sum(&lines, "output buffer size") }
 }
 
 #[allow(dead_code)]

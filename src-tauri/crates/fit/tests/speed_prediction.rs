@@ -16,10 +16,7 @@ use types::LoadSettings;
 
 /// Generation tokens/second, as llama-bench's tg measures it: one token per decode, greedy.
 fn measure(backend: &LlamaBackend, model: &LlamaModel, threads: i32, n_gen: usize) -> f64 {
-    let cparams = LlamaContextParams::default()
-        .with_n_ctx(NonZeroU32::new(512))
-        .with_n_threads(threads)
-        .with_n_threads_batch(threads);
+    let cparams = LlamaContextParams::default().with_n_ctx(NonZeroU32::new(512)).with_n_threads(threads).with_n_threads_batch(threads);
     let mut ctx = model.new_context(backend, cparams).expect("context");
     let prompt = model.vocab().tokenize(b"The history of the printing press begins", true, false);
     let mut batch = LlamaBatch::new(512, 1);
@@ -74,7 +71,10 @@ fn predicted_speed_matches_a_real_run_before_and_after_calibration() {
         // The median of three runs each time: one run that the other core's work slowed says little.
         let first = median(&mut (0..3).map(|_| measure(&backend, &model, threads, 96)).collect());
         let off_before = first / before - 1.0;
-        println!("attempt {attempt}, before calibration: predicted {before:.0} t/s, measured {first:.0} t/s ({:+.0} %)", off_before * 100.0);
+        println!(
+            "attempt {attempt}, before calibration: predicted {before:.0} t/s, measured {first:.0} t/s ({:+.0} %)",
+            off_before * 100.0
+        );
 
         // What the app does after a run: store the factor in the home folder, load it with the profile.
         let home = std::env::temp_dir().join(format!("hearth-speed-{}-{attempt}", std::process::id()));

@@ -20,10 +20,7 @@ impl<'a> Cursor<'a> {
     pub fn take(&mut self, n: u64) -> Result<&'a [u8]> {
         let remaining = (self.buf.len() - self.pos) as u64;
         if n > remaining {
-            return Err(GgufError::Truncated {
-                needed: self.pos as u64 + n,
-                have: self.buf.len() as u64,
-            });
+            return Err(GgufError::Truncated { needed: self.pos as u64 + n, have: self.buf.len() as u64 });
         }
         let n = n as usize; // fits: n <= remaining, which is a slice length
         let out = &self.buf[self.pos..self.pos + n];

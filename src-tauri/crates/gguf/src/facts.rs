@@ -142,9 +142,7 @@ impl ModelFacts {
 
     /// Where the tensor data ends: the size a complete file must have at least.
     pub fn data_end(&self) -> u64 {
-        self.data_offset.saturating_add(
-            self.tensors.iter().map(|t| t.offset.saturating_add(t.bytes)).max().unwrap_or(0),
-        )
+        self.data_offset.saturating_add(self.tensors.iter().map(|t| t.offset.saturating_add(t.bytes)).max().unwrap_or(0))
     }
 
     pub fn is_moe(&self) -> bool {
@@ -200,9 +198,7 @@ fn swa_layers(md: &BTreeMap<String, Value>, arch: &str, key: &str, layers: usize
         Some(Value::Array(a)) if a.numbers.len() == layers => {
             return Ok(a.numbers.iter().map(|n| *n != 0.0).collect());
         }
-        Some(Value::Array(_)) => {
-            return Err(GgufError::WrongType { key: key.to_string(), expected: "one value per layer" })
-        }
+        Some(Value::Array(_)) => return Err(GgufError::WrongType { key: key.to_string(), expected: "one value per layer" }),
         Some(_) => get_uint(md, key)?.unwrap_or(builtin),
         None => builtin,
     };

@@ -52,17 +52,11 @@ const TABLE: &[(u32, &str, u32, u32)] = &[
 
 impl GgmlType {
     pub fn from_id(id: u32) -> Option<Self> {
-        TABLE
-            .iter()
-            .find(|(i, ..)| *i == id)
-            .map(|&(id, name, block_size, type_size)| Self { id, name, block_size, type_size })
+        TABLE.iter().find(|(i, ..)| *i == id).map(|&(id, name, block_size, type_size)| Self { id, name, block_size, type_size })
     }
 
     pub fn by_name(name: &str) -> Option<Self> {
-        TABLE
-            .iter()
-            .find(|(_, n, ..)| n.eq_ignore_ascii_case(name))
-            .and_then(|&(id, ..)| Self::from_id(id))
+        TABLE.iter().find(|(_, n, ..)| n.eq_ignore_ascii_case(name)).and_then(|&(id, ..)| Self::from_id(id))
     }
 
     /// Bytes for `elements` values, or `None` when the count is not a whole number of blocks or

@@ -190,8 +190,7 @@ fn read_tensor(c: &mut Cursor<'_>) -> Result<TensorInfo> {
     }
     let type_id = c.u32()?;
     let offset = c.u64()?;
-    let ggml_type =
-        GgmlType::from_id(type_id).ok_or(GgufError::UnknownTensorType { tensor: name.clone(), ggml_type: type_id })?;
+    let ggml_type = GgmlType::from_id(type_id).ok_or(GgufError::UnknownTensorType { tensor: name.clone(), ggml_type: type_id })?;
     let elements = dims
         .iter()
         .try_fold(1u64, |acc, d| acc.checked_mul(*d))

@@ -72,13 +72,7 @@ pub fn qwen25_32b() -> Shape {
 }
 
 pub fn mixtral_8x7b() -> Shape {
-    Shape {
-        name: "Mixtral 8x7B Instruct v0.1",
-        vocab: 32000,
-        context: 32768,
-        experts: Some((8, 2)),
-        ..llama3_8b()
-    }
+    Shape { name: "Mixtral 8x7B Instruct v0.1", vocab: 32000, context: 32768, experts: Some((8, 2)), ..llama3_8b() }
 }
 
 pub fn gemma2_9b() -> Shape {
@@ -130,16 +124,7 @@ pub fn qwen25_14b() -> Shape {
 }
 
 pub fn mistral_large_123b() -> Shape {
-    Shape {
-        name: "Mistral Large 2 (123B)",
-        layers: 88,
-        embd: 12288,
-        ff: 28672,
-        heads: 96,
-        vocab: 32768,
-        context: 131072,
-        ..llama3_8b()
-    }
+    Shape { name: "Mistral Large 2 (123B)", layers: 88, embd: 12288, ff: 28672, heads: 96, vocab: 32768, context: 131072, ..llama3_8b() }
 }
 
 /// llama.cpp's file type ids for the recipes below.
@@ -203,9 +188,21 @@ fn weight_type(q: Quant, role: &str, il: u64, layers: u64) -> GgmlType {
         (Quant::F16 | Quant::Q8_0 | Quant::Q6K, _) => base,
         (_, "output") => "Q6_K",
         (Quant::Q5KM | Quant::Q4KM, "attn_v" | "ffn_down") if more_bits(il, layers) => "Q6_K",
-        (Quant::Q3KM, "attn_v") => if il < 2 { "Q5_K" } else { "Q4_K" },
+        (Quant::Q3KM, "attn_v") => {
+            if il < 2 {
+                "Q5_K"
+            } else {
+                "Q4_K"
+            }
+        }
         (Quant::Q3KM, "ffn_down") if more_bits(il, layers) => "Q4_K",
-        (Quant::Q3KM | Quant::Q2K, "attn_output") => if q == Quant::Q2K { "Q3_K" } else { "Q4_K" },
+        (Quant::Q3KM | Quant::Q2K, "attn_output") => {
+            if q == Quant::Q2K {
+                "Q3_K"
+            } else {
+                "Q4_K"
+            }
+        }
         (Quant::Q2K, "attn_v") => "Q4_K",
         (Quant::Q2K, "ffn_down") => "Q3_K",
         _ => base,

@@ -22,7 +22,8 @@ pub fn save(home: &Path, factor: f32) -> std::io::Result<()> {
 /// while something else loads the memory (a build, a browser) reads far too low, and would make every
 /// prediction too slow until the next start; the machine's real bandwidth does not go down.
 pub fn remember_bandwidth(home: &Path, measured: Option<f32>) -> Option<f32> {
-    let stored = std::fs::read_to_string(home.join(BANDWIDTH)).ok().and_then(|t| t.trim().parse::<f32>().ok()).filter(|b| b.is_finite() && *b > 0.0);
+    let stored =
+        std::fs::read_to_string(home.join(BANDWIDTH)).ok().and_then(|t| t.trim().parse::<f32>().ok()).filter(|b| b.is_finite() && *b > 0.0);
     let best = match (stored, measured) {
         (Some(s), Some(m)) => Some(s.max(m)),
         (s, m) => s.or(m),

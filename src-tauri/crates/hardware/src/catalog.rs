@@ -79,9 +79,9 @@ pub fn bandwidth_for(name: &str) -> Option<f32> {
 
 pub fn find(name: &str) -> Option<&'static KnownGpu> {
     let lower = name.to_lowercase();
-    GPUS.iter().find(|g| g.name.to_lowercase() == lower).or_else(|| {
-        GPUS.iter().filter(|g| g.name.to_lowercase().contains(&lower)).min_by_key(|g| g.name.len())
-    })
+    GPUS.iter()
+        .find(|g| g.name.to_lowercase() == lower)
+        .or_else(|| GPUS.iter().filter(|g| g.name.to_lowercase().contains(&lower)).min_by_key(|g| g.name.len()))
 }
 
 const GIB: u64 = 1 << 30;

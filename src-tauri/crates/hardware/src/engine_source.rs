@@ -21,9 +21,7 @@ impl EngineDevices for LlamaDevices {
                     LlamaBackendDeviceType::Cpu => EngineDeviceKind::Cpu,
                     LlamaBackendDeviceType::Gpu => EngineDeviceKind::Gpu,
                     LlamaBackendDeviceType::IntegratedGpu => EngineDeviceKind::IntegratedGpu,
-                    LlamaBackendDeviceType::Accelerator | LlamaBackendDeviceType::Unknown => {
-                        EngineDeviceKind::Accelerator
-                    }
+                    LlamaBackendDeviceType::Accelerator | LlamaBackendDeviceType::Unknown => EngineDeviceKind::Accelerator,
                 },
                 memory_total: d.memory_total as u64,
                 memory_free: d.memory_free as u64,

@@ -68,12 +68,7 @@ impl Prober {
             let facts = system_facts(models_dir);
             // After the CPU facts, so the copy loop does not slow the other readings it shares cores with.
             let bandwidth = measure_ram_bandwidth(facts.cpu.physical_cores as usize);
-            (
-                engine.join().unwrap_or_default(),
-                wgpu.join().unwrap_or_default(),
-                os_gpus.join().unwrap_or_default(),
-                (facts, bandwidth),
-            )
+            (engine.join().unwrap_or_default(), wgpu.join().unwrap_or_default(), os_gpus.join().unwrap_or_default(), (facts, bandwidth))
         });
         let (facts, bandwidth) = facts;
         let mut profile = assemble(facts, &engine, &wgpu, &os_gpus);
@@ -108,12 +103,7 @@ pub fn system_facts(models_dir: &Path) -> SystemFacts {
 }
 
 /// Build the profile from raw facts. Pure: this is what the tests drive with fake machines.
-pub fn assemble(
-    facts: SystemFacts,
-    engine: &[EngineDevice],
-    wgpu: &[sources::WgpuAdapter],
-    os_gpus: &[sources::OsGpu],
-) -> HardwareProfile {
+pub fn assemble(facts: SystemFacts, engine: &[EngineDevice], wgpu: &[sources::WgpuAdapter], os_gpus: &[sources::OsGpu]) -> HardwareProfile {
     let gpus = merge::merge_gpus(engine, wgpu, os_gpus);
     let mut engine_backends: Vec<String> = Vec::new();
     for d in engine.iter().filter(|d| d.kind != EngineDeviceKind::Accelerator || !d.backend.is_empty()) {

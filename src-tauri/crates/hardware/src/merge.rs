@@ -59,16 +59,12 @@ pub fn merge_gpus(engine: &[EngineDevice], wgpu: &[WgpuAdapter], os: &[OsGpu]) -
     let mut devices: Vec<Device> = Vec::new();
 
     // Rule 2: adapters with an address first, so address-less ones find their device.
-    let mut adapters: Vec<&WgpuAdapter> = wgpu
-        .iter()
-        .filter(|a| !matches!(a.kind, AdapterKind::Cpu | AdapterKind::Virtual) && !is_not_a_gpu(&a.name))
-        .collect();
+    let mut adapters: Vec<&WgpuAdapter> =
+        wgpu.iter().filter(|a| !matches!(a.kind, AdapterKind::Cpu | AdapterKind::Virtual) && !is_not_a_gpu(&a.name)).collect();
     adapters.sort_by_key(|a| a.pci_bus_id.is_empty());
     for a in adapters {
         let found = if a.pci_bus_id.is_empty() {
-            devices.iter().position(|d| {
-                d.vendor_id == Some(a.vendor_id) && d.device_id == Some(a.device_id) && !d.apis.contains(&a.api)
-            })
+            devices.iter().position(|d| d.vendor_id == Some(a.vendor_id) && d.device_id == Some(a.device_id) && !d.apis.contains(&a.api))
         } else {
             devices.iter().position(|d| d.pci_bus_id.as_deref() == Some(a.pci_bus_id.as_str()))
         };
@@ -91,12 +87,9 @@ pub fn merge_gpus(engine: &[EngineDevice], wgpu: &[WgpuAdapter], os: &[OsGpu]) -
 
     // Rule 3.
     for g in os.iter().filter(|g| !is_not_a_gpu(&g.name) && !g.vendor.as_deref().is_some_and(is_not_a_gpu)) {
-        let by_pci = g.pci_bus_id.as_ref().and_then(|pci| {
-            devices.iter().position(|d| d.os.is_none() && d.pci_bus_id.as_ref() == Some(pci))
-        });
-        let found = by_pci.or_else(|| {
-            best_name_match(&devices, &g.name, |d| d.os.is_none(), |d| d.wgpu_name.clone())
-        });
+        let by_pci =
+            g.pci_bus_id.as_ref().and_then(|pci| devices.iter().position(|d| d.os.is_none() && d.pci_bus_id.as_ref() == Some(pci)));
+        let found = by_pci.or_else(|| best_name_match(&devices, &g.name, |d| d.os.is_none(), |d| d.wgpu_name.clone()));
         match found {
             Some(i) => devices[i].os = Some(g.clone()),
             None => devices.push(Device { pci_bus_id: g.pci_bus_id.clone(), os: Some(g.clone()), ..Device::default() }),
@@ -109,9 +102,12 @@ pub fn merge_gpus(engine: &[EngineDevice], wgpu: &[WgpuAdapter], os: &[OsGpu]) -
         .filter(|e| matches!(e.kind, EngineDeviceKind::Gpu | EngineDeviceKind::IntegratedGpu))
         .filter(|e| !is_not_a_gpu(&e.description))
     {
-        let found = best_name_match(&devices, &e.description, |d| d.engine.is_none(), |d| {
-            d.os.as_ref().map(|o| o.name.clone()).or_else(|| d.wgpu_name.clone())
-        });
+        let found = best_name_match(
+            &devices,
+            &e.description,
+            |d| d.engine.is_none(),
+            |d| d.os.as_ref().map(|o| o.name.clone()).or_else(|| d.wgpu_name.clone()),
+        );
         match found {
             Some(i) => devices[i].engine = Some(e.clone()),
             None => devices.push(Device { engine: Some(e.clone()), ..Device::default() }),
@@ -211,14 +207,8 @@ fn display_name(d: &Device) -> String {
 
 fn finish(d: Device) -> GpuInfo {
     let name = display_name(&d);
-    let names: Vec<&str> = [
-        Some(name.as_str()),
-        d.os.as_ref().and_then(|o| o.vendor.as_deref()),
-        d.wgpu_name.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let names: Vec<&str> =
+        [Some(name.as_str()), d.os.as_ref().and_then(|o| o.vendor.as_deref()), d.wgpu_name.as_deref()].into_iter().flatten().collect();
     let vendor = vendor_of(d.vendor_id, &names);
 
     let kind = if d.engine.as_ref().is_some_and(|e| e.kind == EngineDeviceKind::IntegratedGpu) {

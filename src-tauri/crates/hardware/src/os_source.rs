@@ -42,17 +42,10 @@ pub fn os_info() -> OsInfo {
 pub fn cpu_info() -> CpuInfo {
     let sys = System::new_with_specifics(RefreshKind::nothing().with_cpu(CpuRefreshKind::nothing()));
     let (brand, logical) = match &sys {
-        Ok(sys) => (
-            sys.cpus().first().map(|c| c.brand().trim().to_string()).unwrap_or_default(),
-            sys.cpus().len(),
-        ),
+        Ok(sys) => (sys.cpus().first().map(|c| c.brand().trim().to_string()).unwrap_or_default(), sys.cpus().len()),
         Err(_) => (String::new(), 0),
     };
-    let logical = if logical == 0 {
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
-    } else {
-        logical
-    };
+    let logical = if logical == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { logical };
     let physical = System::physical_core_count().unwrap_or(logical).clamp(1, logical);
     CpuInfo {
         brand: if brand.is_empty() { "Unknown CPU".to_string() } else { brand },
@@ -63,9 +56,7 @@ pub fn cpu_info() -> CpuInfo {
 }
 
 pub fn memory_info() -> MemoryInfo {
-    match System::new_with_specifics(
-        RefreshKind::nothing().with_memory(MemoryRefreshKind::nothing().with_ram()),
-    ) {
+    match System::new_with_specifics(RefreshKind::nothing().with_memory(MemoryRefreshKind::nothing().with_ram())) {
         Ok(sys) => MemoryInfo { total_bytes: sys.total_memory(), available_bytes: sys.available_memory() },
         Err(_) => MemoryInfo { total_bytes: 0, available_bytes: 0 },
     }
@@ -77,10 +68,7 @@ pub fn disk_info(models_dir: &Path) -> Option<DiskInfo> {
     let existing = models_dir.ancestors().find(|p| p.exists())?;
     let resolved = existing.canonicalize().ok()?;
     let disks = Disks::new_with_refreshed_list().ok()?;
-    let disk = disks
-        .iter()
-        .filter(|d| resolved.starts_with(d.mount_point()))
-        .max_by_key(|d| d.mount_point().as_os_str().len())?;
+    let disk = disks.iter().filter(|d| resolved.starts_with(d.mount_point())).max_by_key(|d| d.mount_point().as_os_str().len())?;
     Some(DiskInfo {
         models_dir: models_dir.display().to_string(),
         mount_point: disk.mount_point().display().to_string(),

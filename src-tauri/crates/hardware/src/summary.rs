@@ -52,9 +52,7 @@ pub fn summary(p: &HardwareProfile) -> String {
             format!("Your {} GPUs ({} together)", usable.len(), gb(vram))
         };
         return match largest_q4_model_b(vram) {
-            Some(b) => format!(
-                "{who} runs models up to about {b}B at Q4 fully on the GPU; larger ones run partly from RAM, more slowly."
-            ),
+            Some(b) => format!("{who} runs models up to about {b}B at Q4 fully on the GPU; larger ones run partly from RAM, more slowly."),
             None => format!("{who} is small: only small models run fully on it; larger ones run mostly from RAM."),
         };
     }
@@ -64,9 +62,9 @@ pub fn summary(p: &HardwareProfile) -> String {
         None => "No GPU: models run on the CPU from RAM".to_string(),
     };
     match largest_q4_model_b(ram_budget) {
-        Some(b) if b > CPU_PRACTICAL_B => format!(
-            "{lead}; small models (up to about {CPU_PRACTICAL_B}B at Q4) are practical, and up to about {b}B fit but reply slowly."
-        ),
+        Some(b) if b > CPU_PRACTICAL_B => {
+            format!("{lead}; small models (up to about {CPU_PRACTICAL_B}B at Q4) are practical, and up to about {b}B fit but reply slowly.")
+        }
         Some(b) => format!("{lead}; small models (up to about {b}B at Q4) are practical."),
         None => format!("{lead}, and there is too little free memory for most models."),
     }

@@ -44,14 +44,7 @@ fn engine_gpu(name: &str, backend: &str, description: &str, total_gib: u64, free
 }
 
 fn adapter(name: &str, vendor: u32, device: u32, kind: AdapterKind, api: &str, pci: &str) -> WgpuAdapter {
-    WgpuAdapter {
-        name: name.into(),
-        vendor_id: vendor,
-        device_id: device,
-        kind,
-        api: api.into(),
-        pci_bus_id: pci.into(),
-    }
+    WgpuAdapter { name: name.into(), vendor_id: vendor, device_id: device, kind, api: api.into(), pci_bus_id: pci.into() }
 }
 
 fn os_gpu(name: &str, vendor: &str, pci: Option<&str>, total_gib: Option<u64>) -> OsGpu {
@@ -151,13 +144,7 @@ fn apple_silicon_is_one_unified_gpu_and_memory_is_not_counted_twice() {
         },
     ];
     let wgpu = vec![adapter("Apple M3 Max", 0, 0, AdapterKind::Integrated, "Metal", "")];
-    let os = vec![OsGpu {
-        name: "Apple M3 Max".into(),
-        vendor: Some("Apple".into()),
-        pci_bus_id: None,
-        vram_total: None,
-        vram_used: None,
-    }];
+    let os = vec![OsGpu { name: "Apple M3 Max".into(), vendor: Some("Apple".into()), pci_bus_id: None, vram_total: None, vram_used: None }];
     let mut f = facts(128);
     f.os = OsInfo { name: "Darwin".into(), version: "15.1".into(), arch: "aarch64".into() };
     let p = assemble(f, &engine, &wgpu, &os);

@@ -36,11 +36,8 @@ impl Home {
     pub fn at(root: impl Into<PathBuf>) -> Result<Self, HearthError> {
         let root = root.into();
         std::fs::create_dir_all(&root).map_err(|e| {
-            HearthError::new(
-                ErrorCode::HomeUnavailable,
-                format!("Hearth could not create its data folder {}.", root.display()),
-            )
-            .with_details(e.to_string())
+            HearthError::new(ErrorCode::HomeUnavailable, format!("Hearth could not create its data folder {}.", root.display()))
+                .with_details(e.to_string())
         })?;
         Ok(Self { root })
     }

@@ -37,15 +37,26 @@ pub fn model_page(info: &ModelInfo, card: String) -> HubModelPage {
                 // Later parts join the first part's entry.
                 let dir = s.rfilename.strip_suffix(base).unwrap_or("");
                 if let Some(first) = files.iter_mut().rev().find(|f| {
-                    f.name.starts_with(dir) && gguf::split_siblings(f.name.rsplit('/').next().unwrap_or("")).is_some_and(|sibs| sibs.iter().any(|n| n == base))
+                    f.name.starts_with(dir)
+                        && gguf::split_siblings(f.name.rsplit('/').next().unwrap_or("")).is_some_and(|sibs| sibs.iter().any(|n| n == base))
                 }) {
                     first.parts.push(s.rfilename.clone());
                     first.size_bytes += size;
                     continue;
                 }
-                files.push(HubFile { name: s.rfilename.clone(), quant: quant_of(&s.rfilename), parts: vec![s.rfilename.clone()], size_bytes: size });
+                files.push(HubFile {
+                    name: s.rfilename.clone(),
+                    quant: quant_of(&s.rfilename),
+                    parts: vec![s.rfilename.clone()],
+                    size_bytes: size,
+                });
             }
-            _ => files.push(HubFile { name: s.rfilename.clone(), quant: quant_of(&s.rfilename), parts: vec![s.rfilename.clone()], size_bytes: size }),
+            _ => files.push(HubFile {
+                name: s.rfilename.clone(),
+                quant: quant_of(&s.rfilename),
+                parts: vec![s.rfilename.clone()],
+                size_bytes: size,
+            }),
         }
     }
     // Smallest first: the order of quality people read a quantization table in.

@@ -39,7 +39,14 @@ pub struct Downloads {
 impl Downloads {
     pub fn new(store: Arc<Store>, client: HubClient, models_dir: PathBuf, options: Options) -> Self {
         let (events, _) = broadcast::channel(256);
-        Self { store, client: RwLock::new(client), models_dir: RwLock::new(models_dir), options, running: Mutex::new(HashMap::new()), events }
+        Self {
+            store,
+            client: RwLock::new(client),
+            models_dir: RwLock::new(models_dir),
+            options,
+            running: Mutex::new(HashMap::new()),
+            events,
+        }
     }
 
     /// Use another Hub client (a new endpoint or token) from the next download on.
@@ -120,7 +127,14 @@ impl Downloads {
         let stopped_as = self.running.lock().ok().and_then(|mut r| r.remove(&id)).and_then(|(_, why)| why);
         let (status, error) = match result {
             Ok(()) => {
-                self.store.upsert_model(&d.spec.dest, ModelSource::Downloaded, Some(&d.spec.repo), Some(&d.spec.file), d.spec.size, d.spec.sha256.as_deref())?;
+                self.store.upsert_model(
+                    &d.spec.dest,
+                    ModelSource::Downloaded,
+                    Some(&d.spec.repo),
+                    Some(&d.spec.file),
+                    d.spec.size,
+                    d.spec.sha256.as_deref(),
+                )?;
                 (DownloadStatus::Done, None)
             }
             Err(HubError::Cancelled) => {

@@ -44,7 +44,11 @@ pub fn pick(info: &ModelInfo, quant: Option<&str>) -> Result<Picked> {
         None => {
             let mut quants: Vec<Option<String>> = weights.iter().map(|s| quant_of(&s.rfilename)).collect();
             quants.dedup();
-            if quants.len() == 1 { weights.clone() } else { Vec::new() }
+            if quants.len() == 1 {
+                weights.clone()
+            } else {
+                Vec::new()
+            }
         }
     };
     if chosen.is_empty() {
@@ -93,7 +97,10 @@ mod tests {
             likes: 0,
         };
         let p = pick(&info, Some("q4_k_m")).unwrap();
-        assert_eq!(p.files.iter().map(|f| f.rfilename.as_str()).collect::<Vec<_>>(), ["m-Q4_K_M-00001-of-00002.gguf", "m-Q4_K_M-00002-of-00002.gguf"]);
+        assert_eq!(
+            p.files.iter().map(|f| f.rfilename.as_str()).collect::<Vec<_>>(),
+            ["m-Q4_K_M-00001-of-00002.gguf", "m-Q4_K_M-00002-of-00002.gguf"]
+        );
         assert_eq!(pick(&info, Some("Q8_0")).unwrap().files.len(), 1);
         assert!(pick(&info, None).is_err(), "two quantizations: the caller must choose");
         assert!(pick(&info, Some("Q2_K")).unwrap_err().to_string().contains("no GGUF file at Q2_K"));

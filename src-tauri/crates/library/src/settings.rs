@@ -106,12 +106,17 @@ mod tests {
         let home = std::env::temp_dir().join(format!("hearth-settings-{}", std::process::id()));
         let tokens = TokenStore::new(Box::new(crate::token::NoKeychain), &home);
         let default = home.join("models");
-        let bad = SettingsChange { models_dir: Some(home.join("m2").display().to_string()), hub_endpoint: Some("ftp://x".into()), token: None };
+        let bad =
+            SettingsChange { models_dir: Some(home.join("m2").display().to_string()), hub_endpoint: Some("ftp://x".into()), token: None };
         assert!(apply(&store, &tokens, &bad).unwrap_err().to_string().contains("https://"));
         assert_eq!(models_dir(&store, &default), default, "the folder did not change with a bad endpoint");
         assert!(apply(&store, &tokens, &SettingsChange { models_dir: Some("relative/dir".into()), ..Default::default() }).is_err());
 
-        let good = SettingsChange { models_dir: Some(home.join("m2").display().to_string()), hub_endpoint: Some("http://127.0.0.1:9/".into()), token: None };
+        let good = SettingsChange {
+            models_dir: Some(home.join("m2").display().to_string()),
+            hub_endpoint: Some("http://127.0.0.1:9/".into()),
+            token: None,
+        };
         apply(&store, &tokens, &good).unwrap();
         assert_eq!(models_dir(&store, &default), home.join("m2"));
         let s = current(&store, &tokens, &default);
@@ -121,7 +126,8 @@ mod tests {
             assert!(!s.hub_endpoint_from_env);
         }
         // Empty strings go back to the defaults.
-        apply(&store, &tokens, &SettingsChange { models_dir: Some(String::new()), hub_endpoint: Some(String::new()), token: None }).unwrap();
+        apply(&store, &tokens, &SettingsChange { models_dir: Some(String::new()), hub_endpoint: Some(String::new()), token: None })
+            .unwrap();
         assert_eq!(models_dir(&store, &default), default);
         let _ = std::fs::remove_dir_all(&home);
     }

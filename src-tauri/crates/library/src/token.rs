@@ -58,11 +58,8 @@ impl TokenStore {
     /// The token store for Hearth's home folder. `HEARTH_NO_KEYCHAIN=1` skips the keychain (for tests
     /// and portable installs, which must not touch the person's own keychain).
     pub fn for_home(home: &Path) -> Self {
-        let keychain: Box<dyn Keychain> = if std::env::var_os("HEARTH_NO_KEYCHAIN").is_some_and(|v| v == "1") {
-            Box::new(NoKeychain)
-        } else {
-            Box::new(OsKeychain)
-        };
+        let keychain: Box<dyn Keychain> =
+            if std::env::var_os("HEARTH_NO_KEYCHAIN").is_some_and(|v| v == "1") { Box::new(NoKeychain) } else { Box::new(OsKeychain) };
         Self::new(keychain, home)
     }
 
@@ -101,8 +98,7 @@ impl TokenStore {
             }
             Err(why) => {
                 tracing::info!("no keychain ({why}); keeping the Hugging Face token in a private file");
-                write_private(&self.file, token)
-                    .map_err(|e| LibraryError::Invalid(format!("The token could not be saved: {e}")))?;
+                write_private(&self.file, token).map_err(|e| LibraryError::Invalid(format!("The token could not be saved: {e}")))?;
                 Ok(TokenPlace::File)
             }
         }

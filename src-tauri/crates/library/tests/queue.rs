@@ -17,10 +17,7 @@ fn payload(len: usize, seed: u8) -> Vec<u8> {
 
 async fn setup(name: &str) -> (MockHub, Arc<Downloads>, std::path::PathBuf) {
     let mut repo = Repo::new("org/Tiny-GGUF");
-    repo.files = vec![
-        File::bytes("tiny-Q4_K_M.gguf", payload(2 << 20, 1)),
-        File::bytes("tiny-Q8_0.gguf", payload(1 << 20, 2)),
-    ];
+    repo.files = vec![File::bytes("tiny-Q4_K_M.gguf", payload(2 << 20, 1)), File::bytes("tiny-Q8_0.gguf", payload(1 << 20, 2))];
     let mock = MockHub::start(vec![repo]).await.unwrap();
     let dir = std::env::temp_dir().join(format!("hearth-queue-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -53,7 +50,10 @@ async fn pause_keeps_the_bytes_resume_continues_cancel_removes() {
     let d = dl.enqueue("org/Tiny-GGUF", "main", &pick(&info, Some("Q4_K_M")).unwrap().files).await.unwrap().remove(0);
 
     let mut events = dl.subscribe();
-    let runner = { let dl = dl.clone(); tokio::spawn(async move { dl.run(d.id).await }) };
+    let runner = {
+        let dl = dl.clone();
+        tokio::spawn(async move { dl.run(d.id).await })
+    };
     // Wait for real progress, then pause.
     loop {
         let e = events.recv().await.unwrap();
@@ -76,7 +76,10 @@ async fn pause_keeps_the_bytes_resume_continues_cancel_removes() {
     // Cancel a second one while it runs: its part file goes.
     mock.faults().throttle_bps.store(1 << 20, Ordering::SeqCst);
     let d2 = dl.enqueue("org/Tiny-GGUF", "main", &pick(&info, Some("Q8_0")).unwrap().files).await.unwrap().remove(0);
-    let runner = { let dl = dl.clone(); tokio::spawn(async move { dl.run(d2.id).await }) };
+    let runner = {
+        let dl = dl.clone();
+        tokio::spawn(async move { dl.run(d2.id).await })
+    };
     loop {
         let e = events.recv().await.unwrap();
         if e.id == d2.id && e.done > 0 {

@@ -104,11 +104,20 @@ impl EngineBackend {
         let facts = tokio::task::spawn_blocking(move || gguf::read_file(&path))
             .await
             .map_err(|e| HearthError::new(ErrorCode::Internal, "Reading the model's header stopped.").with_details(e.to_string()))?
-            .map_err(|e| HearthError::new(ErrorCode::ModelLoadFailed, format!("{} is not a model Hearth can read: {e}", entry.file_name())))?;
-        let hardware = self.hardware.read().map(|h| h.clone()).map_err(|_| HearthError::new(ErrorCode::Internal, "the hardware profile lock is poisoned"))?;
+            .map_err(|e| {
+                HearthError::new(ErrorCode::ModelLoadFailed, format!("{} is not a model Hearth can read: {e}", entry.file_name()))
+            })?;
+        let hardware = self
+            .hardware
+            .read()
+            .map(|h| h.clone())
+            .map_err(|_| HearthError::new(ErrorCode::Internal, "the hardware profile lock is poisoned"))?;
         let plan = fit::plan(&facts, &hardware, &LoadSettings::default());
         if plan.verdict == Verdict::Red {
-            return Err(HearthError::new(ErrorCode::ModelLoadFailed, format!("{} will not fit on this machine: {}", entry.file_name(), plan.reason)));
+            return Err(HearthError::new(
+                ErrorCode::ModelLoadFailed,
+                format!("{} will not fit on this machine: {}", entry.file_name(), plan.reason),
+            ));
         }
         // The model in now gives its memory back before the next one loads.
         if self.engine.is_loaded() {
@@ -152,7 +161,10 @@ impl Backend for EngineBackend {
 
     async fn generate(&self, model: &LoadedId, params: GenerateParams) -> Result<Generation, HearthError> {
         if self.current().is_none_or(|c| c.path != model.path) {
-            return Err(HearthError::new(ErrorCode::NoModelLoaded, format!("The model `{}` was unloaded before it could answer. Try again.", model.id)));
+            return Err(HearthError::new(
+                ErrorCode::NoModelLoaded,
+                format!("The model `{}` was unloaded before it could answer. Try again.", model.id),
+            ));
         }
         self.engine.generate(params).await
     }

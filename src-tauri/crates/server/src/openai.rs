@@ -54,7 +54,9 @@ impl Head {
     /// A whole, non-streamed answer.
     pub fn completion(&self, text: &str, stats: &GenerationStats) -> Value {
         let choice = match self.endpoint {
-            Endpoint::Chat => json!({ "index": 0, "message": { "role": "assistant", "content": text }, "logprobs": null, "finish_reason": finish_reason(stats.stop_reason) }),
+            Endpoint::Chat => {
+                json!({ "index": 0, "message": { "role": "assistant", "content": text }, "logprobs": null, "finish_reason": finish_reason(stats.stop_reason) })
+            }
             Endpoint::Text => json!({ "index": 0, "text": text, "logprobs": null, "finish_reason": finish_reason(stats.stop_reason) }),
         };
         self.wrap(false, json!([choice]), Some(usage(stats)))

@@ -50,9 +50,7 @@ impl Gate {
         if let Ok(permit) = self.slot.clone().try_acquire_owned() {
             return Ok(Turn { _permit: permit, gate: self.clone() });
         }
-        self.waiting
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |w| (w < self.limit).then_some(w + 1))
-            .map_err(ApiError::Busy)?;
+        self.waiting.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |w| (w < self.limit).then_some(w + 1)).map_err(ApiError::Busy)?;
         let _waiting = Waiting(&self.waiting);
         let permit = self.slot.clone().acquire_owned().await.map_err(|_| ApiError::Busy(self.limit))?;
         Ok(Turn { _permit: permit, gate: self.clone() })

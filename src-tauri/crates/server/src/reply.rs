@@ -57,7 +57,11 @@ impl Reply {
             }
             Some(GenerateEvent::Done(stats)) => {
                 self.ended = true;
-                let counter = if stats.stop_reason == StopReason::Cancelled { &self.slot.metrics().cancelled } else { &self.slot.metrics().completed };
+                let counter = if stats.stop_reason == StopReason::Cancelled {
+                    &self.slot.metrics().cancelled
+                } else {
+                    &self.slot.metrics().completed
+                };
                 Metrics::add(counter, 1);
                 self.slot.set_outcome(Outcome {
                     prompt_tokens: Some(stats.prompt_tokens_total),
@@ -69,7 +73,9 @@ impl Reply {
                 Piece::Done(stats)
             }
             Some(GenerateEvent::Error(e)) => self.fail(ApiError::Engine(e)),
-            None => self.fail(ApiError::Engine(HearthError::new(ErrorCode::EngineCrashed, "The engine stopped without finishing the reply."))),
+            None => {
+                self.fail(ApiError::Engine(HearthError::new(ErrorCode::EngineCrashed, "The engine stopped without finishing the reply.")))
+            }
         }
     }
 
@@ -90,7 +96,11 @@ impl Drop for Reply {
     fn drop(&mut self) {
         if !self.ended {
             Metrics::add(&self.slot.metrics().cancelled, 1);
-            self.slot.set_outcome(Outcome { completion_tokens: Some(self.pieces), finish_reason: Some("cancelled".into()), ..Outcome::default() });
+            self.slot.set_outcome(Outcome {
+                completion_tokens: Some(self.pieces),
+                finish_reason: Some("cancelled".into()),
+                ..Outcome::default()
+            });
         }
         // A stream's entry is written here, with the 200 its headers carried. A whole answer's is
         // written by the middleware, unless its handler was dropped (the client left): then here,

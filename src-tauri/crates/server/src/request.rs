@@ -35,7 +35,10 @@ const MAX_STOPS: usize = 4;
 
 pub fn parse(body: &[u8], endpoint: Endpoint, max_prompt_chars: usize) -> Result<ValidRequest, ApiError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::invalid(format!("The request body is not valid JSON ({e}). Send a JSON object with Content-Type: application/json."), None)
+        ApiError::invalid(
+            format!("The request body is not valid JSON ({e}). Send a JSON object with Content-Type: application/json."),
+            None,
+        )
     })?;
     let Value::Object(o) = value else {
         return Err(ApiError::invalid("The request body must be a JSON object.", None));
@@ -64,7 +67,9 @@ pub fn parse(body: &[u8], endpoint: Endpoint, max_prompt_chars: usize) -> Result
     let stream = boolean(&o, "stream")?.unwrap_or(false);
     let include_usage = match field(&o, "stream_options") {
         None => false,
-        Some(Value::Object(so)) => boolean(so, "include_usage").map_err(|_| wrong("stream_options.include_usage", "a boolean"))?.unwrap_or(false),
+        Some(Value::Object(so)) => {
+            boolean(so, "include_usage").map_err(|_| wrong("stream_options.include_usage", "a boolean"))?.unwrap_or(false)
+        }
         Some(_) => return Err(wrong("stream_options", "an object")),
     };
     Ok(ValidRequest { endpoint, model, prompt, sampling: sampling(&o)?, stream, include_usage })
@@ -78,7 +83,12 @@ fn sampling(o: &Map<String, Value>) -> Result<SamplingParams, ApiError> {
     };
     if let Some(max) = max {
         let param = if field(o, "max_completion_tokens").is_some() { "max_completion_tokens" } else { "max_tokens" };
-        s.max_tokens = Some(u32::try_from(max).ok().filter(|&m| m >= 1).ok_or_else(|| ApiError::invalid(format!("`{param}` must be at least 1."), Some(param)))?);
+        s.max_tokens = Some(
+            u32::try_from(max)
+                .ok()
+                .filter(|&m| m >= 1)
+                .ok_or_else(|| ApiError::invalid(format!("`{param}` must be at least 1."), Some(param)))?,
+        );
     }
     if let Some(t) = number_in(o, "temperature", 0.0, 2.0)? {
         s.temperature = t;
@@ -149,7 +159,10 @@ fn content(value: Option<&Value>, i: usize) -> Result<String, ApiError> {
                 match (part.get("type").and_then(Value::as_str), part.get("text").and_then(Value::as_str)) {
                     (Some("text"), Some(t)) => text.push_str(t),
                     (Some(other), _) if other != "text" => {
-                        return Err(ApiError::invalid(format!("This server reads text only; messages[{i}] has a `{other}` part."), Some("messages")))
+                        return Err(ApiError::invalid(
+                            format!("This server reads text only; messages[{i}] has a `{other}` part."),
+                            Some("messages"),
+                        ))
                     }
                     _ => return Err(wrong(&format!("messages[{i}].content"), "a string or an array of text parts")),
                 }
@@ -165,7 +178,9 @@ fn raw_prompt(o: &Map<String, Value>) -> Result<String, ApiError> {
         None => Err(missing("prompt")),
         Some(Value::String(p)) => Ok(p.clone()),
         Some(Value::Array(items)) if items.len() == 1 && items[0].is_string() => Ok(items[0].as_str().unwrap_or_default().to_string()),
-        Some(Value::Array(_)) => Err(ApiError::invalid("This server completes one prompt per request: send `prompt` as a string.", Some("prompt"))),
+        Some(Value::Array(_)) => {
+            Err(ApiError::invalid("This server completes one prompt per request: send `prompt` as a string.", Some("prompt")))
+        }
         Some(_) => Err(wrong("prompt", "a string")),
     }
 }
@@ -255,11 +270,26 @@ mod tests {
     fn wrong_types_name_the_field() {
         assert_eq!(param(chat(r#"{"model":1,"messages":[]}"#).unwrap_err()).as_deref(), Some("model"));
         assert_eq!(param(chat(r#"{"model":"m","messages":"hi"}"#).unwrap_err()).as_deref(), Some("messages"));
-        assert_eq!(param(chat(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":"5"}"#).unwrap_err()).as_deref(), Some("max_tokens"));
-        assert_eq!(param(chat(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":"hot"}"#).unwrap_err()).as_deref(), Some("temperature"));
-        assert_eq!(param(chat(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":3}"#).unwrap_err()).as_deref(), Some("temperature"));
-        assert_eq!(param(chat(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"stop":[1]}"#).unwrap_err()).as_deref(), Some("stop"));
-        assert_eq!(param(chat(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":"yes"}"#).unwrap_err()).as_deref(), Some("stream"));
+        assert_eq!(
+            param(chat(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":"5"}"#).unwrap_err()).as_deref(),
+            Some("max_tokens")
+        );
+        assert_eq!(
+            param(chat(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":"hot"}"#).unwrap_err()).as_deref(),
+            Some("temperature")
+        );
+        assert_eq!(
+            param(chat(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":3}"#).unwrap_err()).as_deref(),
+            Some("temperature")
+        );
+        assert_eq!(
+            param(chat(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"stop":[1]}"#).unwrap_err()).as_deref(),
+            Some("stop")
+        );
+        assert_eq!(
+            param(chat(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":"yes"}"#).unwrap_err()).as_deref(),
+            Some("stream")
+        );
         assert_eq!(param(chat(r#"{"model":"m","messages":[{"role":"wizard","content":"x"}]}"#).unwrap_err()).as_deref(), Some("messages"));
         assert_eq!(param(chat(r#"{"messages":[{"role":"user","content":"x"}]}"#).unwrap_err()).as_deref(), Some("model"));
         assert!(param(chat("not json").unwrap_err()).is_none());

@@ -77,7 +77,12 @@ async fn answer<B: Backend>(app: &App<B>, slot: &LogSlot, body: Result<Bytes, By
     }
 }
 
-async fn start<B: Backend>(app: &App<B>, slot: &LogSlot, body: Result<Bytes, BytesRejection>, endpoint: Endpoint) -> Result<Response, ApiError> {
+async fn start<B: Backend>(
+    app: &App<B>,
+    slot: &LogSlot,
+    body: Result<Bytes, BytesRejection>,
+    endpoint: Endpoint,
+) -> Result<Response, ApiError> {
     let body = body.map_err(|r| {
         if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge(app.config.max_body_bytes)

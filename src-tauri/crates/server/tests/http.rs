@@ -100,11 +100,23 @@ async fn unknown_models_and_wrong_keys_get_openai_errors() {
     assert_eq!(list["object"], "list");
     assert_eq!(list["data"][0]["id"], MODEL);
     assert_eq!(list["data"][0]["object"], "model");
-    let r = client.post(format!("{base}/v1/chat/completions")).bearer_auth("sk-test").json(&chat_body(json!({"model": "gpt-4o"}))).send().await.unwrap();
+    let r = client
+        .post(format!("{base}/v1/chat/completions"))
+        .bearer_auth("sk-test")
+        .json(&chat_body(json!({"model": "gpt-4o"})))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     assert_openai_error(&r.json().await.unwrap(), Some("model_not_found"), Some("model"));
     // The file name, any case, names the model too.
-    let r = client.post(format!("{base}/v1/chat/completions")).bearer_auth("sk-test").json(&chat_body(json!({"model": "fake-model.q4_0.GGUF"}))).send().await.unwrap();
+    let r = client
+        .post(format!("{base}/v1/chat/completions"))
+        .bearer_auth("sk-test")
+        .json(&chat_body(json!({"model": "fake-model.q4_0.GGUF"})))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["model"], MODEL);
@@ -160,7 +172,9 @@ async fn cors_headers_only_for_listed_origins() {
 
 /// The `data:` payloads of an SSE body.
 fn sse_data(body: &str) -> Vec<String> {
-    body.split("\n\n").filter_map(|e| e.lines().find_map(|l| l.strip_prefix("data: ").or_else(|| l.strip_prefix("data:"))).map(str::to_string)).collect()
+    body.split("\n\n")
+        .filter_map(|e| e.lines().find_map(|l| l.strip_prefix("data: ").or_else(|| l.strip_prefix("data:"))).map(str::to_string))
+        .collect()
 }
 
 #[tokio::test]
@@ -201,7 +215,11 @@ async fn a_stream_that_fails_after_its_headers_ends_with_a_json_error_event() {
     assert_eq!(last["error"]["type"], "server_error");
     assert!(last["error"]["message"].as_str().unwrap().contains("stopped unexpectedly"));
     assert!(!events.iter().any(|e| e == "[DONE]"));
-    let text: String = events.iter().filter_map(|e| serde_json::from_str::<Value>(e).ok()).filter_map(|c| c["choices"][0]["delta"]["content"].as_str().map(str::to_string)).collect();
+    let text: String = events
+        .iter()
+        .filter_map(|e| serde_json::from_str::<Value>(e).ok())
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str().map(str::to_string))
+        .collect();
     assert_eq!(text, "w0 w1 ", "what came before the error was sent");
     let entry = tokio::time::timeout(Duration::from_secs(2), logs.recv()).await.unwrap().unwrap();
     assert_eq!(entry.path, "/v1/chat/completions");

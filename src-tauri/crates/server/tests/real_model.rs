@@ -94,7 +94,14 @@ async fn concurrent_streams_complete_or_get_a_clean_429_and_memory_comes_back() 
     let after = load::rss_kib(pid).unwrap();
     eprintln!(
         "4 clients x 3: {} completed, {} busy, {:.2} req/s, {:.1} tokens/s, TTFT p50 {:.0} ms p95 {:.0} ms, worker RSS {} -> {} MiB",
-        f.completed, f.busy, f.requests_per_s(), f.tokens_per_s(), f.ttft_percentile(0.5), f.ttft_percentile(0.95), before / 1024, after / 1024
+        f.completed,
+        f.busy,
+        f.requests_per_s(),
+        f.tokens_per_s(),
+        f.ttft_percentile(0.5),
+        f.ttft_percentile(0.95),
+        before / 1024,
+        after / 1024
     );
     assert!(after <= before + 32 * 1024, "worker memory grew from {before} KiB to {after} KiB");
     let m = server.metrics();

@@ -121,7 +121,8 @@ impl Store {
         let q = query.map(str::trim).filter(|q| !q.is_empty());
         let rows = match q {
             None => {
-                let mut stmt = conn.prepare(&format!("SELECT {CONVERSATION_COLUMNS} FROM conversations c ORDER BY c.updated_at DESC, c.id DESC"))?;
+                let mut stmt =
+                    conn.prepare(&format!("SELECT {CONVERSATION_COLUMNS} FROM conversations c ORDER BY c.updated_at DESC, c.id DESC"))?;
                 let rows = stmt.query_map([], conversation_row)?.collect::<std::result::Result<Vec<_>, _>>()?;
                 rows
             }
@@ -272,7 +273,9 @@ mod tests {
     fn truncate_and_delete() {
         let s = Store::in_memory().unwrap();
         let c = s.create_conversation("t", None, "{}").unwrap();
-        let ids: Vec<i64> = (0..4).map(|i| s.add_message(c.id, if i % 2 == 0 { "user" } else { "assistant" }, &i.to_string(), MessageStatus::Done).unwrap()).collect();
+        let ids: Vec<i64> = (0..4)
+            .map(|i| s.add_message(c.id, if i % 2 == 0 { "user" } else { "assistant" }, &i.to_string(), MessageStatus::Done).unwrap())
+            .collect();
         assert_eq!(s.truncate_from(c.id, ids[2]).unwrap(), 2);
         assert_eq!(s.messages(c.id).unwrap().len(), 2);
         s.rename_conversation(c.id, "renamed").unwrap();

@@ -44,7 +44,15 @@ pub struct ModelRow {
 
 impl Store {
     /// Add (or refresh) a model file; returns its id.
-    pub fn upsert_model(&self, path: &str, source: ModelSource, repo: Option<&str>, file: Option<&str>, size: u64, sha256: Option<&str>) -> Result<i64> {
+    pub fn upsert_model(
+        &self,
+        path: &str,
+        source: ModelSource,
+        repo: Option<&str>,
+        file: Option<&str>,
+        size: u64,
+        sha256: Option<&str>,
+    ) -> Result<i64> {
         let conn = self.conn()?;
         conn.execute(
             "INSERT INTO models (path, source, repo, file, size, sha256, added_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)

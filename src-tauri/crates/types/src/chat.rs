@@ -78,9 +78,15 @@ pub enum ChatEvent {
         reply_id: i64,
     },
     /// More text of the reply.
-    Text { text: String },
-    Done { stats: GenerationStats },
-    Failed { error: HearthError },
+    Text {
+        text: String,
+    },
+    Done {
+        stats: GenerationStats,
+    },
+    Failed {
+        error: HearthError,
+    },
 }
 
 /// The model loaded in the engine, if any.
@@ -102,6 +108,10 @@ pub enum LoadEvent {
         #[specta(type = Number)]
         fraction: f32,
     },
-    Loaded { model: LoadedModel },
-    Failed { error: HearthError },
+    Loaded {
+        model: LoadedModel,
+    },
+    Failed {
+        error: HearthError,
+    },
 }

@@ -137,8 +137,7 @@ pub struct GenerationStats {
 impl GenerationStats {
     /// Generation speed in tokens per second, `None` before any token.
     pub fn tokens_per_second(&self) -> Option<f64> {
-        (self.generated_tokens > 0 && self.generation_ms > 0.0)
-            .then(|| f64::from(self.generated_tokens) * 1000.0 / self.generation_ms)
+        (self.generated_tokens > 0 && self.generation_ms > 0.0).then(|| f64::from(self.generated_tokens) * 1000.0 / self.generation_ms)
     }
 }
 

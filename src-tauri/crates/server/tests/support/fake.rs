@@ -59,7 +59,9 @@ impl Backend for Fake {
         tokio::spawn(async move {
             for i in 0..max {
                 if prompt.contains("FAIL") && i == 2 {
-                    tx.send(GenerateEvent::Error(HearthError::new(ErrorCode::EngineCrashed, "The engine stopped unexpectedly."))).await.ok();
+                    tx.send(GenerateEvent::Error(HearthError::new(ErrorCode::EngineCrashed, "The engine stopped unexpectedly.")))
+                        .await
+                        .ok();
                     return;
                 }
                 if delay > 0 {

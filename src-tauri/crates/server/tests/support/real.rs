@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use engine::WorkerCommand;
 use engine::EngineHost;
+pub use engine::WorkerCommand;
 use server::{EngineBackend, ModelEntry};
 
 pub fn model() -> Option<PathBuf> {

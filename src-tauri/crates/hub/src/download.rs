@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use tokio_util::sync::CancellationToken;
 
-use self::disk::{HashFront, Op, Record};
+use self::disk::{Op, Record, ToHash};
 use crate::client::{check, HubClient};
 use crate::error::{HubError, Result};
 
@@ -231,7 +231,6 @@ pub async fn download(
         dest: job.dest.clone(),
         queue: Mutex::new(queue),
         state: Mutex::new(state),
-        hash: job.sha256.as_ref().map(|_| Mutex::new(HashFront::new())),
         done: AtomicU64::new(already),
         started: Instant::now(),
         already,
@@ -240,36 +239,35 @@ pub async fn download(
         total: job.size,
     });
 
-    // The syncer records what the writers finished, fsyncs now and then, and tells the catch-up
-    // thread how far the finished front of the file has moved.
+    // The hashing thread takes the writers' chunks and the finished front the syncer announces.
+    let (to_hash, hash_rx) = mpsc::sync_channel::<ToHash>(disk::HASH_QUEUE);
+    let _ = to_hash.send(ToHash::Front(first_front));
+    let hashing = job.sha256.as_ref().map(|_| {
+        let (part, stop) = (part.clone(), stop.clone());
+        tokio::task::spawn_blocking(move || disk::hash_loop(&part, &hash_rx, &stop))
+    });
+    let to_hash = hashing.as_ref().map(|_| to_hash);
+
+    // The syncer records what the writers finished and fsyncs now and then.
     let (records, record_rx) = mpsc::channel::<Record>();
-    let (front_tx, front_rx) = mpsc::channel::<u64>();
-    let _ = front_tx.send(first_front);
     let syncing = {
         let sync_every = opts.sync_every;
-        let (part, shared, stop) = (part.clone(), shared.clone(), stop.clone());
+        let (part, shared, stop, to_hash) = (part.clone(), shared.clone(), stop.clone(), to_hash.clone());
         tokio::task::spawn_blocking(move || {
-            let r = shared.keep_records(&part, &record_rx, &front_tx, sync_every);
+            let r = shared.keep_records(&part, &record_rx, to_hash.as_ref(), sync_every);
             if r.is_err() {
                 stop.cancel();
             }
             r
         })
     };
-    let catching_up = shared.hash.is_some().then(|| {
-        let (part, shared, stop) = (part.clone(), shared.clone(), stop.clone());
-        tokio::task::spawn_blocking(move || match &shared.hash {
-            Some(hash) => disk::catch_up(&part, &front_rx, hash, &stop),
-            None => Ok(()),
-        })
-    });
 
     let mut workers = Vec::new();
     for _ in 0..opts.connections.clamp(1, 16).min(count) {
-        let (client, job, opts, shared, stop, records) =
-            (client.clone(), job.clone(), opts.clone(), shared.clone(), stop.clone(), records.clone());
+        let (client, job, opts, shared, stop) = (client.clone(), job.clone(), opts.clone(), shared.clone(), stop.clone());
+        let sinks = Sinks { records: records.clone(), to_hash: to_hash.clone() };
         workers.push(tokio::spawn(async move {
-            let r = worker(&client, &job, &opts, segment, &shared, &stop, records).await;
+            let r = worker(&client, &job, &opts, segment, &shared, &stop, sinks).await;
             if r.is_err() {
                 // One fatal error stops the others: no point downloading the rest of a gated file.
                 stop.cancel();
@@ -277,16 +275,20 @@ pub async fn download(
             r
         }));
     }
-    // The workers' writers hold the other senders: once they are all gone, the syncer ends.
-    drop(records);
+    // The workers' writers hold the other senders: once they are all gone, the syncer ends, and
+    // then the hashing thread.
+    drop((records, to_hash));
     let mut results = Vec::new();
     for w in workers {
         results.push(joined(w.await));
     }
-    // Every writer has ended, so the syncer gets its last records and ends, which ends the catch-up.
     results.push(joined(syncing.await));
-    if let Some(h) = catching_up {
-        results.push(joined(h.await));
+    let mut hashed = None;
+    if let Some(h) = hashing {
+        match h.await.map_err(|e| HubError::Io(e.to_string())).and_then(|r| r) {
+            Ok(h) => hashed = Some(h),
+            Err(e) => results.push(Err(e)),
+        }
     }
     if cancel.is_cancelled() {
         return Err(HubError::Cancelled);
@@ -302,8 +304,7 @@ pub async fn download(
         return Err(e);
     }
     shared.report(true);
-    let hashed = shared.hash.as_ref().and_then(|h| h.lock().ok().map(|mut h| std::mem::replace(&mut *h, HashFront::new())));
-    verify_and_finish(job, hashed.map(|h| (h.hasher, h.at))).await
+    verify_and_finish(job, hashed).await
 }
 
 fn joined(r: std::result::Result<Result<()>, tokio::task::JoinError>) -> Result<()> {
@@ -319,8 +320,6 @@ struct Shared {
     dest: PathBuf,
     queue: Mutex<VecDeque<usize>>,
     state: Mutex<State>,
-    /// The sha256 so far; `None` when the Hub gave no hash to check.
-    hash: Option<Mutex<HashFront>>,
     done: AtomicU64,
     started: Instant,
     already: u64,
@@ -355,10 +354,16 @@ impl Shared {
 
     /// The syncer: record what the writers report (the state is saved at once: a killed process
     /// keeps it), fsync the part file every `sync_every` and then mark those claims synced, and
-    /// announce the finished front to the catch-up thread. Ends when every writer has hung up. No
+    /// announce the finished front to the hashing thread. Ends when every writer has hung up. No
     /// fsync at the very end: a finished file is verified and renamed, and the kernel writes it back
     /// as it does any file (curl, browsers and huggingface_hub do the same).
-    fn keep_records(&self, part: &Path, records: &mpsc::Receiver<Record>, fronts: &mpsc::Sender<u64>, sync_every: Duration) -> Result<()> {
+    fn keep_records(
+        &self,
+        part: &Path,
+        records: &mpsc::Receiver<Record>,
+        to_hash: Option<&mpsc::SyncSender<ToHash>>,
+        sync_every: Duration,
+    ) -> Result<()> {
         let file = std::fs::OpenOptions::new().write(true).open(part)?;
         let mut last_sync = Instant::now();
         let mut unsynced = false;
@@ -368,7 +373,7 @@ impl Shared {
                 Ok(first) => {
                     let mut batch = vec![first];
                     batch.extend(records.try_iter());
-                    self.record(batch, fronts)?;
+                    self.record(batch, to_hash)?;
                     unsynced = true;
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -390,8 +395,8 @@ impl Shared {
         self.state.lock().map_err(|_| HubError::Io("state lock".into()))
     }
 
-    /// Record what the writers report, and announce the finished front to the catch-up thread.
-    fn record(&self, batch: Vec<Record>, fronts: &mpsc::Sender<u64>) -> Result<()> {
+    /// Record what the writers report, and announce the finished front to the hashing thread.
+    fn record(&self, batch: Vec<Record>, to_hash: Option<&mpsc::SyncSender<ToHash>>) -> Result<()> {
         let mut s = self.lock_state()?;
         for r in batch {
             match r {
@@ -407,9 +412,20 @@ impl Shared {
             }
         }
         save_state(&self.dest, &s)?;
-        let _ = fronts.send(front(&s));
+        let front = front(&s);
+        drop(s);
+        if let Some(to_hash) = to_hash {
+            let _ = to_hash.send(ToHash::Front(front));
+        }
         Ok(())
     }
+}
+
+/// Where a writer passes on what it wrote: to the syncer, and (when there is a sha256 to check) to
+/// the hashing thread.
+struct Sinks {
+    records: mpsc::Sender<Record>,
+    to_hash: Option<mpsc::SyncSender<ToHash>>,
 }
 
 /// Chunks a connection may have received and not yet written (a few MiB).
@@ -424,12 +440,12 @@ async fn worker(
     segment: u64,
     shared: &Arc<Shared>,
     stop: &CancellationToken,
-    records: mpsc::Sender<Record>,
+    sinks: Sinks,
 ) -> Result<()> {
     let (ops, mut op_rx) = tokio::sync::mpsc::channel::<Op>(WRITE_QUEUE);
     let writing = {
-        let (part, shared, stop) = (part_path(&job.dest), shared.clone(), stop.clone());
-        tokio::task::spawn_blocking(move || disk::write_loop(&part, &mut op_rx, &records, shared.hash.as_ref(), &stop))
+        let (part, stop) = (part_path(&job.dest), stop.clone());
+        tokio::task::spawn_blocking(move || disk::write_loop(&part, &mut op_rx, &sinks.records, sinks.to_hash.as_ref(), &stop))
     };
     let fetched = async {
         while let Some(index) = shared.next() {

@@ -61,7 +61,7 @@ impl ServerControl {
         ServerStatus {
             base_url,
             settings,
-            loaded_model: server::Backend::loaded(&*self.backend),
+            loaded_model: self.backend.in_engine(),
             models: server::Backend::models(&*self.backend).len() as u32,
         }
     }

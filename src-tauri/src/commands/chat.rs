@@ -115,16 +115,13 @@ pub async fn engine_load(state: State<'_, AppState>, path: String, on_event: Cha
             .map_err(|e| HearthError::new(ErrorCode::Internal, "The probe failed.").with_details(e.to_string()))?
     };
     let path = PathBuf::from(path);
-    let loaded = state.chat.load(&path, &hw, |e| drop(on_event.send(e))).await;
-    // The server answers with what Chat loaded (and knows the model it had is gone).
-    state.server.backend.adopt(loaded.as_ref().ok().map(|_| path.as_path()));
-    loaded
+    // The server shares the engine, so it answers with what Chat loaded.
+    state.chat.load(&path, &hw, |e| drop(on_event.send(e))).await
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn engine_unload(state: State<'_, AppState>) -> Result<(), HearthError> {
-    state.server.backend.adopt(None);
     state.chat.unload().await
 }
 

@@ -15,7 +15,7 @@ mod export;
 mod title;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -66,11 +66,13 @@ impl Chat {
         &self.engine
     }
 
-    /// The model loaded now, if the worker still has it.
+    /// The model Chat loaded, if the engine still has it.
     pub fn loaded(&self) -> Option<LoadedModel> {
         let mut loaded = lock(&self.loaded);
-        if !self.engine.is_loaded() {
-            // The worker died (or was unloaded) since: say so rather than show a model that is gone.
+        let in_engine = self.engine.loaded_path();
+        if loaded.as_ref().is_some_and(|m| in_engine.as_deref() != Some(Path::new(&m.path))) {
+            // The worker died, or the model was unloaded or replaced (the server loads models into
+            // the same engine): say so rather than show, and answer with, a model that is gone.
             *loaded = None;
         }
         loaded.clone()
@@ -242,6 +244,8 @@ impl Chat {
             prompt: Prompt::Chat(messages),
             sampling: conv.settings.sampling.clone(),
             context_overflow: conv.settings.context_overflow,
+            // Refused in the worker if the server has loaded another model since `loaded()`.
+            model: Some(PathBuf::from(&model.path)),
         };
         let mut generation = match self.engine.generate(params).await {
             Ok(g) => g,

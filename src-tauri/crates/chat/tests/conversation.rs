@@ -191,3 +191,30 @@ async fn replies_cut_short_by_a_dead_app_are_marked_interrupted_on_the_next_star
     let last = chat.messages(conv).unwrap().pop().unwrap();
     assert_eq!((last.content.as_str(), last.state), ("Hello th", MessageState::Interrupted));
 }
+
+/// The server shares Chat's engine and may load another model into it. Chat must then say its
+/// model is gone, and never answer with the other model under its model's name.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_the_server_swapped_in_is_not_passed_off_as_chats() {
+    let Some(model) = model() else { return };
+    let _one = ONE.lock().await;
+    let hw = hardware::catalog::imagined(None, 1, 16);
+    let chat = chat(&db("swapped"));
+    chat.load(&model, &hw, |_| {}).await.unwrap();
+    assert!(chat.loaded().is_some());
+
+    // The server loads "another model" (the same weights under another name) into the engine.
+    let other = std::env::temp_dir().join(format!("hearth-chat-other-{}.gguf", std::process::id()));
+    let _ = std::fs::remove_file(&other);
+    std::os::unix::fs::symlink(&model, &other).unwrap();
+    chat.engine().load_and_wait(engine::LoadParams::new(&other)).await.unwrap();
+
+    assert!(chat.loaded().is_none(), "Chat's model is no longer in the engine");
+    let conv = chat.create(None, &greedy(8)).unwrap();
+    let e = chat.send(conv.id, "Hello?", |_| {}).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::NoModelLoaded);
+    let msgs = chat.messages(conv.id).unwrap();
+    assert_eq!(msgs[0].content, "Hello?", "the message is kept");
+    let _ = std::fs::remove_file(&other);
+}

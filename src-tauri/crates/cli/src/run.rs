@@ -89,6 +89,7 @@ async fn stream(host: &EngineHost, messages: &[ChatMessage], sampling: &Sampling
         prompt: Prompt::Chat(messages.to_vec()),
         sampling: sampling.clone(),
         context_overflow: ContextOverflow::DropOldest,
+        model: None,
     };
     let mut generation = host.generate(params).await?;
     let mut text = String::new();

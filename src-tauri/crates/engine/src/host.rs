@@ -90,8 +90,17 @@ struct Worker {
     pending: Mutex<HashMap<RequestId, Pending>>,
     /// Cleared (under the `pending` lock) when the worker has ended; nothing is added after that.
     alive: AtomicBool,
-    loaded: AtomicBool,
+    /// The last load asked of this worker, and the model it has now (once that load ended well).
+    /// The one record of which model is in the engine, for everyone who shares it (Chat, the
+    /// server): each used to keep its own and they could disagree.
+    models: Mutex<Models>,
     exited: watch::Receiver<bool>,
+}
+
+#[derive(Default)]
+struct Models {
+    latest_load: Option<(RequestId, PathBuf)>,
+    loaded: Option<PathBuf>,
 }
 
 fn crashed(message: impl Into<String>) -> HearthError {
@@ -159,7 +168,7 @@ impl EngineHost {
             child: tokio::sync::Mutex::new(child),
             pending: Mutex::new(HashMap::new()),
             alive: AtomicBool::new(true),
-            loaded: AtomicBool::new(false),
+            models: Mutex::new(Models::default()),
             exited,
         });
         let logs = self.logs.clone();
@@ -188,7 +197,9 @@ impl EngineHost {
         let worker = self.worker().await?;
         let id = self.next_id();
         let (tx, rx) = mpsc::channel(CHANNEL);
-        worker.loaded.store(false, Ordering::SeqCst);
+        if let Ok(mut m) = worker.models.lock() {
+            *m = Models { latest_load: Some((id, params.path.clone())), loaded: None };
+        }
         worker.request(id, Pending::Load(tx), &Request::Load { id, params }).await?;
         Ok(rx)
     }
@@ -252,7 +263,7 @@ impl EngineHost {
         let Some(worker) = worker.filter(|w| w.alive.load(Ordering::SeqCst)) else { return Ok(()) };
         let id = self.next_id();
         let (tx, rx) = oneshot::channel();
-        worker.loaded.store(false, Ordering::SeqCst);
+        worker.forget_model();
         if worker.request(id, Pending::Unload(tx), &Request::Unload { id }).await.is_ok() {
             // A reply still running finishes first; a crash answers too (the sender is dropped).
             let _ = tokio::time::timeout(Duration::from_secs(30), rx).await;
@@ -267,7 +278,12 @@ impl EngineHost {
     }
 
     pub fn is_loaded(&self) -> bool {
-        self.current().is_some_and(|w| w.loaded.load(Ordering::SeqCst))
+        self.loaded_path().is_some()
+    }
+
+    /// The model file the engine has loaded now, whoever loaded it.
+    pub fn loaded_path(&self) -> Option<PathBuf> {
+        self.current().and_then(|w| w.models.lock().ok().and_then(|m| m.loaded.clone()))
     }
 
     /// The worker's process id, while one runs.
@@ -297,6 +313,12 @@ fn no_model() -> HearthError {
 }
 
 impl Worker {
+    fn forget_model(&self) {
+        if let Ok(mut m) = self.models.lock() {
+            m.loaded = None;
+        }
+    }
+
     async fn send(&self, request: &Request) -> Result<(), HearthError> {
         let mut stdin = self.stdin.lock().await;
         let pipe = stdin.as_mut().ok_or_else(|| crashed("The engine is shutting down."))?;
@@ -343,13 +365,18 @@ impl Worker {
                 }
             }
             Event::Loaded { id, info } => {
-                self.loaded.store(true, Ordering::SeqCst);
+                if let Ok(mut m) = self.models.lock() {
+                    // A load that a later one replaced says nothing about what is in now.
+                    if let Some((_, path)) = m.latest_load.as_ref().filter(|(latest, _)| *latest == id) {
+                        m.loaded = Some(path.clone());
+                    }
+                }
                 if let Some(Pending::Load(tx)) = self.take(id) {
                     tx.send(LoadEvent::Loaded(info)).await.ok();
                 }
             }
             Event::Unloaded { id } => {
-                self.loaded.store(false, Ordering::SeqCst);
+                self.forget_model();
                 if let Some(Pending::Unload(tx)) = self.take(id) {
                     tx.send(()).ok();
                 }
@@ -446,7 +473,7 @@ async fn read_events(
         Err(_) => Vec::new(),
     };
     worker.alive.store(false, Ordering::SeqCst);
-    worker.loaded.store(false, Ordering::SeqCst);
+    worker.forget_model();
     let tail = if last_lines.is_empty() { String::new() } else { format!(" Its last lines:\n{last_lines}") };
     for pending in drained {
         let crash = crashed(format!("The engine stopped unexpectedly ({status}); the model is no longer loaded.{tail}"));

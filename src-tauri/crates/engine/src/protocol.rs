@@ -86,6 +86,11 @@ pub struct GenerateParams {
     pub sampling: SamplingParams,
     #[serde(default)]
     pub context_overflow: ContextOverflow,
+    /// The model this request was written for. The worker refuses it if another one is loaded by
+    /// the time the request is read (Chat and the server share the engine, and either may load a
+    /// model between the other's check and its request); `None` takes whatever is loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<PathBuf>,
 }
 
 /// A measurement the way llama.cpp's `llama-bench` makes it, on the loaded model's own context:
@@ -263,6 +268,7 @@ mod tests {
                     prompt: Prompt::Chat(vec![ChatMessage::new(ChatRole::User, "héllo 👋")]),
                     sampling: SamplingParams { seed: Some(7), stop: vec!["\n\n".into()], ..Default::default() },
                     context_overflow: ContextOverflow::DropOldest,
+                    model: Some("/m/a.gguf".into()),
                 },
             },
             Request::Cancel { id: 2 },

@@ -171,6 +171,13 @@ impl Worker {
                     self.send(&Event::Unloaded { id });
                     return None;
                 }
+                Request::Generate { id, params: request } if request.model.as_ref().is_some_and(|m| *m != params.path) => {
+                    let asked = request.model.as_deref().map(file_name).unwrap_or_default();
+                    let message =
+                        format!("{asked} is no longer loaded ({} was loaded in its place). Load it again.", file_name(&params.path));
+                    self.send(&Event::error(id, &HearthError::new(ErrorCode::NoModelLoaded, message)));
+                    self.cancels.finished(id);
+                }
                 Request::Generate { id, params } => {
                     match session.generate(id, &params, &self.out, &self.cancels) {
                         Ok(stats) => self.send(&Event::Done { id, stats }),
@@ -236,4 +243,9 @@ pub fn physical_cores() -> i32 {
         .filter(|&n| n > 0)
         .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
         .map_or(4, |n| n as i32)
+}
+
+/// A model file's name, for messages.
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
 }

@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use engine::{GenerateEvent, LoadEvent};
+use engine::{GenerateEvent, GenerateParams, LoadEvent};
 use types::{ErrorCode, StopReason};
 
 /// A prompt the model continues for a long time.
@@ -122,5 +122,40 @@ async fn a_damaged_model_file_gives_model_load_failed_and_the_host_carries_on() 
     assert!(info.weights_bytes > 0);
     let (_, stats) = run(&host, raw(STORY, greedy(4))).await.expect("reply");
     assert_eq!(stats.generated_tokens, 4);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Chat and the server share one engine, and either may load a model between the other's check and
+/// its request. The engine is the one record of which model is in, and a request that names the
+/// model it was written for is refused by the worker if another one is loaded by then.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_engine_says_which_model_is_in_and_refuses_a_request_for_another() {
+    let _serial = one_at_a_time().await;
+    let Some(path) = model() else { return };
+    // The same weights under a second name stand for a second model.
+    let dir = std::env::temp_dir().join(format!("hearth-engine-two-models-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let other = dir.join("other.gguf");
+    let _ = std::fs::remove_file(&other);
+    std::os::unix::fs::symlink(&path, &other).expect("symlink");
+
+    let host = host();
+    assert_eq!(host.loaded_path(), None);
+    host.load_and_wait(load_params(path.clone())).await.expect("load");
+    assert_eq!(host.loaded_path().as_deref(), Some(path.as_path()));
+    let written_for_first = || GenerateParams { model: Some(path.clone()), ..raw("Hello", greedy(2)) };
+    run(&host, written_for_first()).await.expect("a request for the loaded model runs");
+
+    // The other party loads its model; a request written for the first one is refused, clearly.
+    host.load_and_wait(load_params(other.clone())).await.expect("load the other");
+    assert_eq!(host.loaded_path().as_deref(), Some(other.as_path()));
+    let e = run(&host, written_for_first()).await.expect_err("refused");
+    assert_eq!(e.code, ErrorCode::NoModelLoaded);
+    assert!(e.message.contains("other.gguf was loaded in its place"), "{}", e.message);
+    run(&host, raw("Hello", greedy(2))).await.expect("a request for whatever is loaded runs");
+
+    host.unload().await.expect("unload");
+    assert_eq!(host.loaded_path(), None);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,8 +3,9 @@
 //! view loads one: read its header, ask `fit::plan` for layers, context and cache types, refuse a
 //! red verdict, then load with that plan.
 //!
-//! The engine may be shared with the app's Chat view; `adopt` tells this backend about a model the
-//! app loaded, so a request for it does not reload it (and the idle TTL never unloads it).
+//! The engine may be shared with the app's Chat view. Which model is in is the engine's to say
+//! (`EngineHost::loaded_path`): a model the app loaded answers requests without a reload, and the
+//! idle TTL unloads only a model this backend loaded itself.
 //!
 //! Talks to: `engine::EngineHost`, `gguf::read_file`, `fit::plan`, `hardware::Prober`.
 
@@ -16,29 +17,20 @@ use types::{ErrorCode, HardwareProfile, HearthError, LoadSettings, LoadedModelIn
 
 use crate::backend::{Backend, LoadedId, ModelEntry};
 
-#[derive(Debug, Clone)]
-struct Loaded {
-    id: String,
-    path: PathBuf,
-    /// Loaded by this backend (and so unloaded by it when idle), not adopted from the app.
-    ours: bool,
-}
-
 pub struct EngineBackend {
     engine: Arc<EngineHost>,
     models: RwLock<Vec<ModelEntry>>,
     /// The machine loads are planned for; the app sets it once its probe is done.
     hardware: RwLock<HardwareProfile>,
-    /// Which model the engine has, as far as this backend knows; checked against
-    /// `EngineHost::is_loaded` before use, since the worker can die or the app can unload.
-    loaded: Mutex<Option<Loaded>>,
+    /// The model this backend loaded itself, which it unloads when idle (if still in).
+    ours: Mutex<Option<PathBuf>>,
     /// The last load's figures, for the app and tests.
     last_load: Mutex<Option<LoadedModelInfo>>,
 }
 
 impl EngineBackend {
     pub fn new(engine: Arc<EngineHost>, models: Vec<ModelEntry>, hardware: HardwareProfile) -> Self {
-        Self { engine, models: RwLock::new(models), hardware: RwLock::new(hardware), loaded: Mutex::new(None), last_load: Mutex::new(None) }
+        Self { engine, models: RwLock::new(models), hardware: RwLock::new(hardware), ours: Mutex::new(None), last_load: Mutex::new(None) }
     }
 
     /// This machine, probed the way the Hardware view probes it (`models_dir` picks the disk).
@@ -60,16 +52,9 @@ impl EngineBackend {
         }
     }
 
-    /// Tells the backend the app loaded `path` into the shared engine (or unloaded, with `None`).
-    pub fn adopt(&self, path: Option<&Path>) {
-        let entry = path.map(|p| {
-            let models = self.models();
-            let id = models.iter().find(|m| m.path == p).map_or_else(|| ModelEntry::from_path(p).id, |m| m.id.clone());
-            Loaded { id, path: p.to_path_buf(), ours: false }
-        });
-        if let Ok(mut l) = self.loaded.lock() {
-            *l = entry;
-        }
+    /// The id of the model in the engine now, whoever loaded it: the one that answers requests.
+    pub fn in_engine(&self) -> Option<String> {
+        self.current().map(|c| c.id)
     }
 
     pub fn engine(&self) -> &Arc<EngineHost> {
@@ -85,17 +70,22 @@ impl EngineBackend {
         self.last_load.lock().ok().and_then(|l| l.clone())
     }
 
-    fn current(&self) -> Option<Loaded> {
-        let mut loaded = self.loaded.lock().ok()?;
-        if !self.engine.is_loaded() {
-            *loaded = None;
-        }
-        loaded.clone()
+    /// The model in the engine now, whoever loaded it, named as the model list names it.
+    fn current(&self) -> Option<LoadedId> {
+        let path = self.engine.loaded_path()?;
+        let id = self.models().into_iter().find(|m| m.path == path).map_or_else(|| ModelEntry::from_path(&path).id, |m| m.id);
+        Some(LoadedId { id, path })
     }
 
-    fn set_current(&self, value: Option<Loaded>) {
-        if let Ok(mut l) = self.loaded.lock() {
-            *l = value;
+    /// The model in the engine, if this backend loaded it.
+    fn current_ours(&self) -> Option<LoadedId> {
+        let ours = self.ours.lock().ok()?.clone()?;
+        self.current().filter(|c| c.path == ours)
+    }
+
+    fn set_ours(&self, path: Option<PathBuf>) {
+        if let Ok(mut o) = self.ours.lock() {
+            *o = path;
         }
     }
 
@@ -121,7 +111,6 @@ impl EngineBackend {
         }
         // The model in now gives its memory back before the next one loads.
         if self.engine.is_loaded() {
-            self.set_current(None);
             self.engine.unload().await?;
         }
         let params = LoadParams::from_plan(&entry.path, &plan);
@@ -130,7 +119,7 @@ impl EngineBackend {
         if let Ok(mut l) = self.last_load.lock() {
             *l = Some(info);
         }
-        self.set_current(Some(Loaded { id: entry.id.clone(), path: entry.path.clone(), ours: true }));
+        self.set_ours(Some(entry.path.clone()));
         Ok(())
     }
 }
@@ -147,7 +136,7 @@ impl Backend for EngineBackend {
             .find(|m| m.id == model)
             .ok_or_else(|| HearthError::new(ErrorCode::NotFound, format!("The model `{model}` does not exist.")))?;
         if let Some(current) = self.current().filter(|c| c.path == entry.path) {
-            return Ok(LoadedId { id: current.id, path: current.path });
+            return Ok(current);
         }
         if !auto_load {
             return Err(HearthError::new(
@@ -166,17 +155,19 @@ impl Backend for EngineBackend {
                 format!("The model `{}` was unloaded before it could answer. Try again.", model.id),
             ));
         }
-        self.engine.generate(params).await
+        // Checked again in the worker, which reads requests in order: the app may load another
+        // model between this check and that request.
+        self.engine.generate(GenerateParams { model: Some(model.path.clone()), ..params }).await
     }
 
     fn loaded(&self) -> Option<String> {
-        self.current().filter(|c| c.ours).map(|c| c.id)
+        self.current_ours().map(|c| c.id)
     }
 
     async fn unload_idle(&self) {
-        if self.current().is_some_and(|c| c.ours) {
+        if self.current_ours().is_some() {
             tracing::info!("unloading the server's model after its idle time");
-            self.set_current(None);
+            self.set_ours(None);
             if let Err(e) = self.engine.unload().await {
                 tracing::warn!(error = %e, "could not unload the idle model");
             }

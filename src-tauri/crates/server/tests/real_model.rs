@@ -184,3 +184,27 @@ async fn an_idle_model_is_unloaded_after_the_ttl_and_reloaded_on_demand() {
     assert_eq!(client.post(format!("{base}/v1/chat/completions")).json(&body).send().await.unwrap().status(), 200);
     assert!(backend.engine().is_loaded(), "a request loads it again");
 }
+
+/// The app's Chat view shares the engine: a model it loaded answers requests at once (no reload),
+/// the idle TTL leaves it alone, and the server's status names it. There used to be two records of
+/// the loaded model, kept in step by hand, and the server could answer with one while Chat showed
+/// another; the engine is now the only record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_the_app_loaded_answers_without_a_reload_and_is_never_unloaded_as_idle() {
+    let _one = ONE.lock().await;
+    let config = ServerConfig { idle_ttl: Duration::from_millis(300), ..Default::default() };
+    let Some((_server, backend, base, model)) = start(config).await else { return };
+    let path = real::model().unwrap();
+    // "The app" loads the model straight into the shared engine.
+    backend.engine().load_and_wait(engine::LoadParams { n_ctx: Some(2048), ..engine::LoadParams::new(&path) }).await.unwrap();
+    let pid = backend.worker_pid();
+    assert_eq!(backend.in_engine().as_deref(), Some(model.as_str()));
+    assert!(backend.loaded().is_none(), "not the server's own load");
+    let client = reqwest::Client::new();
+    let body = json!({"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4});
+    assert_eq!(client.post(format!("{base}/v1/chat/completions")).json(&body).send().await.unwrap().status(), 200);
+    assert!(backend.last_load().is_none(), "the server did not load it again");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(backend.engine().is_loaded(), "the idle TTL unloads only what the server loaded");
+    assert_eq!(backend.worker_pid(), pid);
+}

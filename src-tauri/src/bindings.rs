@@ -17,6 +17,8 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
         // One TypeScript shape per type: our serde is symmetric, and split Serialize/Deserialize
         // twins would only make the UI's types harder to read.
         .disable_serde_phases()
+        // The codes as a value too: the UI trusts a rejection's code only if it is one of these.
+        .constant("ERROR_CODES", types::ErrorCode::ALL)
         .commands(collect_commands![
             commands::app::window_ready,
             commands::hardware::hardware_profile,

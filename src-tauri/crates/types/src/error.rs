@@ -5,45 +5,61 @@
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
-/// Stable error codes. New codes are added at the end; none is ever renamed, since the UI and scripts
-/// match on them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ErrorCode {
-    /// Hearth's home folder could not be found or created.
-    HomeUnavailable,
-    /// Reading the hardware failed in a way that left no usable profile.
-    ProbeFailed,
-    /// Something that should not happen; the details say what.
-    Internal,
-    /// The Hub (or the network) cannot be reached: Hearth is offline.
-    HubUnreachable,
-    /// The model is gated: request access on its page, then add a token.
-    GatedModel,
-    /// The Hub has no such model or file (or it is private).
-    NotFound,
-    /// The Hub refused the token.
-    Unauthorized,
-    /// The Hub is rate-limiting; try again later.
-    RateLimited,
-    /// A download did not match the Hub's sha256 or size; it was deleted.
-    DownloadChecksumMismatch,
-    /// Not enough free disk space.
-    DiskFull,
-    /// The Hub sent something Hearth could not read.
-    BadResponse,
-    /// What the person gave cannot be used: not a GGUF file, not a folder, not an address.
-    InvalidInput,
-    /// The engine's worker process stopped unexpectedly; the model is no longer loaded.
-    EngineCrashed,
-    /// llama.cpp could not load the model file (damaged, unsupported, or not enough memory).
-    ModelLoadFailed,
-    /// The model's chat template could not turn the conversation into a prompt.
-    TemplateError,
-    /// The conversation does not fit in the model's context.
-    ContextFull,
-    /// A request needs a loaded model and none is loaded.
-    NoModelLoaded,
+/// Declares `ErrorCode` and `ErrorCode::ALL` from one list, so the list the UI checks codes
+/// against (exported to TypeScript as `ERROR_CODES`) cannot miss one.
+macro_rules! error_codes {
+    ($(#[$meta:meta])* pub enum ErrorCode { $($(#[doc = $doc:literal])* $code:ident,)* }) => {
+        $(#[$meta])*
+        pub enum ErrorCode { $($(#[doc = $doc])* $code,)* }
+
+        impl ErrorCode {
+            /// Every code, in order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$code),*];
+        }
+    };
+}
+
+error_codes! {
+    /// Stable error codes. New codes are added at the end; none is ever renamed, since the UI and scripts
+    /// match on them.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+    #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+    pub enum ErrorCode {
+        /// Hearth's home folder could not be found or created.
+        HomeUnavailable,
+        /// Reading the hardware failed in a way that left no usable profile.
+        ProbeFailed,
+        /// Something that should not happen; the details say what.
+        Internal,
+        /// The Hub (or the network) cannot be reached: Hearth is offline.
+        HubUnreachable,
+        /// The model is gated: request access on its page, then add a token.
+        GatedModel,
+        /// The Hub has no such model or file (or it is private).
+        NotFound,
+        /// The Hub refused the token.
+        Unauthorized,
+        /// The Hub is rate-limiting; try again later.
+        RateLimited,
+        /// A download did not match the Hub's sha256 or size; it was deleted.
+        DownloadChecksumMismatch,
+        /// Not enough free disk space.
+        DiskFull,
+        /// The Hub sent something Hearth could not read.
+        BadResponse,
+        /// What the person gave cannot be used: not a GGUF file, not a folder, not an address.
+        InvalidInput,
+        /// The engine's worker process stopped unexpectedly; the model is no longer loaded.
+        EngineCrashed,
+        /// llama.cpp could not load the model file (damaged, unsupported, or not enough memory).
+        ModelLoadFailed,
+        /// The model's chat template could not turn the conversation into a prompt.
+        TemplateError,
+        /// The conversation does not fit in the model's context.
+        ContextFull,
+        /// A request needs a loaded model and none is loaded.
+        NoModelLoaded,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]

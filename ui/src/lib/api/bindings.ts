@@ -74,6 +74,9 @@ export const commands = {
 	serverLog: () => __TAURI_INVOKE<RequestLog[]>("server_log"),
 };
 
+/* Constants */
+export const ERROR_CODES = ["HOME_UNAVAILABLE","PROBE_FAILED","INTERNAL","HUB_UNREACHABLE","GATED_MODEL","NOT_FOUND","UNAUTHORIZED","RATE_LIMITED","DOWNLOAD_CHECKSUM_MISMATCH","DISK_FULL","BAD_RESPONSE","INVALID_INPUT","ENGINE_CRASHED","MODEL_LOAD_FAILED","TEMPLATE_ERROR","CONTEXT_FULL","NO_MODEL_LOADED"] as const;
+
 /* Types */
 /**  K/V cache element types llama.cpp offers; quantized V needs flash attention. */
 export type CacheType = "f16" | "q8_0" | "q4_0";

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 
-vi.mock("./bindings", () => ({ commands: {} }));
+vi.mock("./bindings", async (original) => ({ ...(await original<typeof import("./bindings")>()), commands: {} }));
 import { ApiError, toHearthError } from "./index";
 
 describe("toHearthError", () => {
@@ -13,6 +13,10 @@ describe("toHearthError", () => {
     expect(e.code).toBe("INTERNAL");
     expect(e.message).toBe("Something went wrong inside Hearth.");
     expect(e.details).toBe("command hardware_profile not found");
+  });
+  it("knows every code the Rust enum has, the newest included", () => {
+    const e = { code: "NO_MODEL_LOADED", message: "Load a model first.", details: null };
+    expect(toHearthError(e)).toEqual(e);
   });
   it("does not trust an object with an unknown code", () => {
     expect(toHearthError({ code: "<script>", message: "hi" }).code).toBe("INTERNAL");

@@ -2,7 +2,7 @@
 // `@tauri-apps/api` and never the generated bindings' `commands` directly, so every rejection reaches
 // them as one shape: an `ApiError` carrying `{code, message, details}`.
 import { Channel } from "@tauri-apps/api/core";
-import { commands } from "./bindings";
+import { commands, ERROR_CODES } from "./bindings";
 import type { ChatEvent, ConversationSettings, HearthError, HubSort, LoadEvent, ServerSettings, SettingsChange, WhatIf } from "./bindings";
 
 export type * from "./bindings";
@@ -19,25 +19,8 @@ export class ApiError extends Error {
   }
 }
 
-const CODES = new Set<string>([
-  "HOME_UNAVAILABLE",
-  "PROBE_FAILED",
-  "INTERNAL",
-  "HUB_UNREACHABLE",
-  "GATED_MODEL",
-  "NOT_FOUND",
-  "UNAUTHORIZED",
-  "RATE_LIMITED",
-  "DOWNLOAD_CHECKSUM_MISMATCH",
-  "DISK_FULL",
-  "BAD_RESPONSE",
-  "INVALID_INPUT",
-  "ENGINE_CRASHED",
-  "MODEL_LOAD_FAILED",
-  "TEMPLATE_ERROR",
-  "CONTEXT_FULL",
-  "NO_MODEL_LOADED",
-]);
+// Generated from the Rust enum with the bindings, so no code is missing here.
+const CODES = new Set<string>(ERROR_CODES);
 
 /** Whatever a command rejected with, as a `HearthError`. Tauri itself rejects with plain strings
  * (unknown command, bad argument); those become INTERNAL with the string kept as details. */

@@ -89,8 +89,11 @@ test("search the Hub, open a model, see what fits before downloading", async () 
     const sha = createHash("sha256").update(readFileSync(file)).digest("hex");
     assert.equal(sha, "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53");
 
-    // My Models: the download first, green, then the Hugging Face cache's files with their own fit.
-    await driver.click(await driver.find('[data-testid="nav-models"]'));
+    assert.match(await driver.text(await driver.find('[data-testid="download-progress"]')), /verified/);
+
+    // My Models (from the finished download's button): the download first, green, then the Hugging
+    // Face cache's files with their own fit.
+    await driver.click(await driver.find('[data-testid="download-show"]'));
     let rows = [];
     for (const deadline = Date.now() + 20_000; Date.now() < deadline; await sleep(200)) {
       rows = await Promise.all(

@@ -16,7 +16,8 @@ async function progress(driver) {
   const row = await driver.find('[data-testid="download"]');
   const state = await driver.attribute(row, "data-state");
   const shown = await driver.text(await driver.find('[data-testid="download-progress"]'));
-  return { state, percent: Number(/· (\d+) %/.exec(shown)?.[1] ?? -1) };
+  // A finished row says "verified" instead of a per cent.
+  return { state, percent: state === "done" ? 100 : Number(/· (\d+) %/.exec(shown)?.[1] ?? -1) };
 }
 
 test("a download resumes after the app is killed (SIGKILL) and restarted", async () => {

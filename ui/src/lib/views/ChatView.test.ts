@@ -15,7 +15,8 @@ vi.mock("$lib/api", async () => {
     },
   };
 });
-vi.mock("$lib/api/bindings", () => ({ commands: {} }));
+// The generated values (ERROR_CODES) stay; only the commands are replaced.
+vi.mock("$lib/api/bindings", async (original) => ({ ...(await original<object>()), commands: {} }));
 
 import ChatView from "./ChatView.svelte";
 import { ChatStore } from "$lib/stores/chat.svelte";

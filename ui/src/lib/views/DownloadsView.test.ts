@@ -10,7 +10,8 @@ vi.mock("$lib/api", async () => {
     api: { downloadsList: calls.list, downloadPause: calls.pause, downloadResume: calls.resume, downloadCancel: calls.cancel, downloadModel: calls.start },
   };
 });
-vi.mock("$lib/api/bindings", () => ({ commands: {} }));
+// The generated values (ERROR_CODES) stay; only the commands are replaced.
+vi.mock("$lib/api/bindings", async (original) => ({ ...(await original<object>()), commands: {} }));
 
 import DownloadsView from "./DownloadsView.svelte";
 import { DownloadsStore } from "$lib/stores/downloads.svelte";
@@ -36,6 +37,19 @@ describe("DownloadsView", () => {
     expect(calls.pause).toHaveBeenCalledWith(1);
     await waitFor(() => expect(screen.getByRole("button", { name: "Resume" })).toBeTruthy());
     expect(store.active).toBe(0);
+  });
+
+  it("shows a finished download as verified, full, with a way to My Models", async () => {
+    calls.list.mockResolvedValue([item({ state: "done", doneBytes: 4 * GIB, bytesPerSecond: 0 })]);
+    const store = new DownloadsStore();
+    await store.refresh();
+    const onshow = vi.fn();
+    render(DownloadsView, { store, onshow });
+    expect(screen.getByTestId("download-progress").textContent).toBe("4.0 GB · size and sha256 verified");
+    expect(screen.getByRole("progressbar").getAttribute("aria-valuenow")).toBe("100");
+    expect(screen.queryByRole("button", { name: "Cancel" })).toBeNull();
+    await fireEvent.click(screen.getByRole("button", { name: "Show in My Models" }));
+    expect(onshow).toHaveBeenCalled();
   });
 
   it("asks before deleting a partial file, and shows a failure with a retry", async () => {

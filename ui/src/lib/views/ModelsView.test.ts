@@ -10,7 +10,8 @@ vi.mock("$lib/api", async () => {
     api: { modelsList: calls.list, modelDelete: calls.del, modelPickAndImport: calls.pick, modelReveal: calls.reveal, modelImport: calls.imp },
   };
 });
-vi.mock("$lib/api/bindings", () => ({ commands: {} }));
+// The generated values (ERROR_CODES) stay; only the commands are replaced.
+vi.mock("$lib/api/bindings", async (original) => ({ ...(await original<object>()), commands: {} }));
 
 import ModelsView from "./ModelsView.svelte";
 import { ModelsStore } from "$lib/stores/models.svelte";

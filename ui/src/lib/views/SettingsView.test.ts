@@ -7,7 +7,8 @@ vi.mock("$lib/api", async () => {
   const real = await vi.importActual<typeof import("$lib/api/index")>("$lib/api/index");
   return { ...real, api: { settingsGet: calls.get, settingsUpdate: calls.update } };
 });
-vi.mock("$lib/api/bindings", () => ({ commands: {} }));
+// The generated values (ERROR_CODES) stay; only the commands are replaced.
+vi.mock("$lib/api/bindings", async (original) => ({ ...(await original<object>()), commands: {} }));
 
 import SettingsView from "./SettingsView.svelte";
 import { SettingsStore } from "$lib/stores/settings.svelte";

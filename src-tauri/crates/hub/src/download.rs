@@ -149,6 +149,15 @@ pub fn bytes_on_disk(job: &Job, opts: &Options) -> u64 {
 fn load_state(job: &Job, opts: &Options) -> Option<State> {
     let mut s: State = serde_json::from_slice(&std::fs::read(state_path(&job.dest)).ok()?).ok()?;
     let fresh = s.size == job.size && s.sha256 == job.sha256 && s.segment == opts.segment;
+    // A state that does not describe this file's segments (damaged, edited) is ignored, not
+    // trusted into an out-of-range segment.
+    let count = job.size.div_ceil(s.segment.max(1)).max(1) as usize;
+    let well_formed = |c: &str, partial: &BTreeMap<usize, u64>| {
+        c.len() == count && c.bytes().all(|b| b == b'0' || b == b'1') && partial.iter().all(|(i, b)| *i < count && *b <= s.segment)
+    };
+    if !well_formed(&s.done, &s.partial) || s.synced.as_ref().is_some_and(|c| !well_formed(&c.done, &c.partial)) {
+        return None;
+    }
     let same_boot = s.boot.is_some() && s.boot == current_boot();
     if !same_boot {
         if let Some(synced) = s.synced.clone() {
@@ -226,6 +235,9 @@ pub async fn download(
 
     let queue: VecDeque<usize> = state.done.chars().enumerate().filter(|(_, c)| *c == '0').map(|(i, _)| i).collect();
     let stop = cancel.child_token();
+    // If this future is dropped mid-way, the connections (spawned tasks) stop too, rather than
+    // write on into a part file that someone else may be resuming.
+    let _stop_when_dropped = stop.clone().drop_guard();
     let first_front = front(&state);
     let shared = Arc::new(Shared {
         dest: job.dest.clone(),
@@ -244,7 +256,14 @@ pub async fn download(
     let _ = to_hash.send(ToHash::Front(first_front));
     let hashing = job.sha256.as_ref().map(|_| {
         let (part, stop) = (part.clone(), stop.clone());
-        tokio::task::spawn_blocking(move || disk::hash_loop(&part, &hash_rx, &stop))
+        tokio::task::spawn_blocking(move || {
+            let r = disk::hash_loop(&part, &hash_rx, &stop);
+            // A file that cannot be read back stops the download now, not after the last byte.
+            if matches!(r, Err(ref e) if !matches!(e, HubError::Cancelled)) {
+                stop.cancel();
+            }
+            r
+        })
     });
     let to_hash = hashing.as_ref().map(|_| to_hash);
 
@@ -385,9 +404,18 @@ impl Shared {
                 file.sync_data()?;
                 let mut s = self.lock_state()?;
                 s.synced = Some(claims);
-                save_state(&self.dest, &s)?;
+                self.save(&s);
                 (last_sync, unsynced) = (Instant::now(), false);
             }
+        }
+    }
+
+    /// Saving the state as the download runs is worth a warning, not the download: on Windows a
+    /// virus scanner or an indexer holding the file can make one rename fail, and a lost save costs
+    /// at most a re-fetch of what it would have recorded. (A full disk stops the writers anyway.)
+    fn save(&self, s: &State) {
+        if let Err(e) = save_state(&self.dest, s) {
+            tracing::warn!(error = %e, "could not save the download's progress; it will be tried again");
         }
     }
 
@@ -411,7 +439,7 @@ impl Shared {
                 }
             }
         }
-        save_state(&self.dest, &s)?;
+        self.save(&s);
         let front = front(&s);
         drop(s);
         if let Some(to_hash) = to_hash {
@@ -547,7 +575,14 @@ async fn fetch_from(
     loop {
         let next = tokio::select! {
             n = tokio::time::timeout(opts.stall, stream.next()) => n,
-            _ = stop.cancelled() => return Err((pos, HubError::Cancelled)),
+            _ = stop.cancelled() => {
+                // Paused or cancelled: what is written is recorded, so a resume does not fetch the
+                // last second again. (A killed process keeps only the last checkpoint.)
+                if pos > segment.start {
+                    let _ = ops.send(Op::Checkpoint { index: segment.index, bytes: pos - segment.start }).await;
+                }
+                return Err((pos, HubError::Cancelled));
+            }
         };
         let chunk = match next {
             Err(_) => return Err((pos, HubError::Offline(format!("stalled: no data for {} s", opts.stall.as_secs())))),

@@ -22,6 +22,8 @@ pub enum HubError {
     UnsafePath(String),
     #[error("not enough free disk space: the download needs {needed} bytes, {free} are free")]
     DiskFull { needed: u64, free: u64 },
+    #[error("the disk filled up during the download: free some space, then resume it (what is downloaded is kept)")]
+    DiskFilled,
     #[error("the downloaded file is damaged: expected sha256 {expected}, got {actual}; it was deleted")]
     ChecksumMismatch { expected: String, actual: String },
     #[error("the downloaded file has {actual} bytes, the Hub said {expected}; it was deleted")]
@@ -55,7 +57,7 @@ impl From<HubError> for types::HearthError {
             HubError::RateLimited(_) => C::RateLimited,
             HubError::Offline(_) => C::HubUnreachable,
             HubError::ChecksumMismatch { .. } | HubError::SizeMismatch { .. } => C::DownloadChecksumMismatch,
-            HubError::DiskFull { .. } => C::DiskFull,
+            HubError::DiskFull { .. } | HubError::DiskFilled => C::DiskFull,
             HubError::BadResponse(_) | HubError::Http { .. } => C::BadResponse,
             HubError::Cancelled | HubError::GaveUp { .. } | HubError::Io(_) => C::Internal,
         };
@@ -69,7 +71,30 @@ impl From<HubError> for types::HearthError {
 
 impl From<std::io::Error> for HubError {
     fn from(e: std::io::Error) -> Self {
+        // A disk that fills up after the free-space check (another program wrote to it) is the
+        // person's to fix, and says so; it was "disk error: No space left on device", code INTERNAL.
+        if e.kind() == std::io::ErrorKind::StorageFull {
+            return HubError::DiskFilled;
+        }
         HubError::Io(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Linux's /dev/full fails every write with ENOSPC, as a disk that has just filled up does.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_disk_that_fills_up_mid_download_says_so() {
+        use std::io::Write;
+        let mut full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
+        let e = HubError::from(full.write_all(&[0u8; 4096]).and_then(|_| full.flush()).expect_err("ENOSPC"));
+        assert!(matches!(e, HubError::DiskFilled), "{e:?}");
+        let shown = types::HearthError::from(e);
+        assert_eq!(shown.code, types::ErrorCode::DiskFull);
+        assert!(shown.message.starts_with("The disk filled up during the download"), "{}", shown.message);
     }
 }
 

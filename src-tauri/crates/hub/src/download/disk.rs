@@ -72,8 +72,10 @@ pub(super) fn write_loop(
                     }
                     file.write_all(&data)?;
                     cursor = Some(at + data.len() as u64);
+                    // Never waits: when the hashing thread is behind (reading back what came out of
+                    // order, or a resumed file's start), the chunk is dropped and read back later.
                     if let Some(hash) = hash {
-                        let _ = hash.send(ToHash::Written { segment_start, at, data });
+                        let _ = hash.try_send(ToHash::Written { segment_start, at, data });
                     }
                 }
                 Op::Checkpoint { index, bytes } => {

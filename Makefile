@@ -60,9 +60,11 @@ icons: deps
 	rm -rf src-tauri/icons/android src-tauri/icons/ios
 	cp icons/hearth.svg ui/public/hearth.svg
 
-## make package: a release build and a .deb in target/release/bundle/deb/ (on macOS and Windows,
-## `ui/node_modules/.bin/tauri build` there makes the .app/.dmg or .msi).
+## make package: a release build and a .deb in target/release/bundle/deb/, with the `hearth` CLI in
+## /usr/bin beside the app (on macOS and Windows, `ui/node_modules/.bin/tauri build` there makes the
+## .app/.dmg or .msi, without the CLI yet).
 package: deps ui
+	$(CARGO) build --release -p hearth-cli
 	ui/node_modules/.bin/tauri build --bundles deb
 
 ## make bench: how long `hearth probe` takes, the app's time to first paint and idle memory, how

@@ -1,7 +1,8 @@
 //! Turns the bytes of generated tokens into text without ever splitting a character. A token is a
 //! piece of bytes, and a multi-byte UTF-8 character (an emoji, most CJK text) is often spread over
 //! two or three tokens; the decoder keeps the unfinished tail until the next token completes it.
-//! Bytes that can never become valid UTF-8 come out as U+FFFD, as a lossy conversion would.
+//! Bytes that can never become valid UTF-8 come out as U+FFFD, as a lossy conversion would; a
+//! character still unfinished when the reply ends (cut by max tokens) is dropped.
 
 #[derive(Debug, Default)]
 pub struct Utf8Decoder {
@@ -47,11 +48,12 @@ impl Utf8Decoder {
         out
     }
 
-    /// Whatever is still held, at the end of a reply: an unfinished character becomes U+FFFD.
+    /// The end of a reply. All that can be held is the start of one character that the reply was
+    /// cut before finishing (max tokens, a stop): it is dropped, as it is no text. It came out as
+    /// U+FFFD, and `hearth run "…" --max-tokens 8` ended in "😊�".
     pub fn finish(&mut self) -> String {
-        let out = String::from_utf8_lossy(&self.pending).into_owned();
         self.pending.clear();
-        out
+        String::new()
     }
 }
 
@@ -95,9 +97,12 @@ mod tests {
     }
 
     #[test]
-    fn an_unfinished_character_at_the_end_is_flushed_lossily() {
+    fn an_unfinished_character_at_the_end_is_dropped() {
         let mut d = Utf8Decoder::new();
+        assert_eq!(d.push("ok ".as_bytes()), "ok ");
         assert_eq!(d.push(&"世".as_bytes()[..2]), "");
-        assert_eq!(d.finish(), "\u{fffd}");
+        assert_eq!(d.finish(), "");
+        // Bytes that can never be UTF-8 still show as the replacement sign, where they were.
+        assert_eq!(d.push(&[b'a', 0xff, b'b']), "a\u{fffd}b");
     }
 }

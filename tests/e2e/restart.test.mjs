@@ -59,7 +59,10 @@ test("a download resumes after the app is killed (SIGKILL) and restarted", async
     await driver.waitFor('[data-testid="download"]');
     // The restarted app resumes on its own, from the bytes on disk: never back at zero.
     const first = await progress(driver);
-    assert.ok(first.percent >= before.percent - 1, `after the restart the download shows ${first.percent} %, before the kill ${before.percent} %`);
+    // A kill loses at most a checkpoint interval (250 ms) of each connection: 4 × 0.25 s × 1 MB/s
+    // is about 1 % of the file, and the shown per cent is rounded down: at most 2 points back.
+    // (With 1 s checkpoints the fresh-clone rehearsal once came back 2 points lower, 16 to 14 %.)
+    assert.ok(first.percent >= before.percent - 2, `after the restart the download shows ${first.percent} %, before the kill ${before.percent} %`);
     let now = first;
     for (const deadline = Date.now() + 90_000; Date.now() < deadline; await sleep(250)) {
       now = await progress(driver);

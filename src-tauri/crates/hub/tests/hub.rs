@@ -298,7 +298,8 @@ async fn a_paused_download_resumes_where_it_stopped() {
 #[tokio::test]
 async fn a_killed_download_resumes_inside_its_segments_from_the_last_checkpoint() {
     let (mock, client, job, big, data, killed) = cancelled_midway("checkpoint").await;
-    assert!(killed.recorded >= 2 << 20, "about a second of each connection's bytes is checkpointed: {}", killed.recorded);
+    // 2.5 s at 1 MiB/s on each of two connections, checkpointed every 250 ms: well over 3 MiB.
+    assert!(killed.recorded >= 3 << 20, "all but the last moments of each connection are checkpointed: {}", killed.recorded);
     // The cancel (a pause) then records everything received, so nothing is fetched twice.
     let kept = download::bytes_on_disk(&job, &big);
     assert!(kept + (256 << 10) >= killed.received && kept < data.len() as u64, "kept {kept} of {} received", killed.received);

@@ -92,6 +92,8 @@ async fn start<B: Backend>(
     })?;
     let req = request::parse(&body, endpoint, app.config.max_prompt_chars)?;
     let models = app.backend.models();
+    // The log names what was asked for even when it is no model here: that is what a 404 is about.
+    slot.set_model(&req.model);
     let entry = find_model(&models, &req.model).ok_or_else(|| ApiError::ModelNotFound(req.model.clone()))?;
     slot.set_model(&entry.id);
     let mut stopping = app.stopping.clone();

@@ -87,7 +87,8 @@ async fn a_body_over_the_limit_gets_413() {
 #[tokio::test]
 async fn unknown_models_and_wrong_keys_get_openai_errors() {
     let config = ServerConfig { api_key: Some("sk-test".into()), ..Default::default() };
-    let (_server, base) = start(config, Arc::new(Fake::default())).await;
+    let (server, base) = start(config, Arc::new(Fake::default())).await;
+    let mut logs = server.logs();
     let client = reqwest::Client::new();
     let r = client.get(format!("{base}/v1/models")).bearer_auth("sk-wrong").send().await.unwrap();
     assert_eq!(r.status(), 401);
@@ -109,6 +110,14 @@ async fn unknown_models_and_wrong_keys_get_openai_errors() {
         .unwrap();
     assert_eq!(r.status(), 404);
     assert_openai_error(&r.json().await.unwrap(), Some("model_not_found"), Some("model"));
+    // The request log (the Server view) names the model that was asked for.
+    let logged = loop {
+        let entry = tokio::time::timeout(Duration::from_secs(2), logs.recv()).await.unwrap().unwrap();
+        if entry.status == 404 {
+            break entry;
+        }
+    };
+    assert_eq!(logged.model.as_deref(), Some("gpt-4o"));
     // The file name, any case, names the model too.
     let r = client
         .post(format!("{base}/v1/chat/completions"))

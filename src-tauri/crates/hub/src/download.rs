@@ -4,9 +4,10 @@
 //! The file is cut into segments. Several connections take segments from a shared queue and write
 //! them into `{file}.part` at their offsets; each finished segment is recorded in
 //! `{file}.part.state`, so a restart resumes with the segments still missing. A failed or stalled
-//! connection retries with backoff from the byte it had reached. The disk side — writing, hashing,
-//! syncing — runs on threads of its own ([`disk`]), so the connections only receive; the sha256 is
-//! complete when the last byte lands. Then the size and sha256 are checked; a mismatch deletes the
+//! connection retries with backoff from the byte it had reached. The disk side runs on threads of
+//! its own, so the connections only receive: writing and hashing in [`disk`], recording progress
+//! and fsyncing in `Shared::keep_records` here (it owns the state). The sha256 is complete when the
+//! last byte lands. Then the size and sha256 are checked; a mismatch deletes the
 //! part file and says so; only a verified file is renamed into place.
 
 mod disk;

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use engine::{EngineHost, GenerateEvent, GenerateParams, LoadParams, Prompt, RequestId};
+use engine::{file_name, EngineHost, GenerateEvent, GenerateParams, LoadParams, Prompt, RequestId};
 use store::{MessageStatus, Store};
 use types::{
     ChatEvent, ChatMessage, ChatRole, Conversation, ConversationSettings, ErrorCode, HardwareProfile, HearthError, LoadEvent, LoadSettings,
@@ -290,8 +290,4 @@ impl Chat {
         on(ChatEvent::Failed { error: error.clone() });
         Err(error)
     }
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }

@@ -19,4 +19,9 @@ mod worker;
 
 pub use host::{EngineHost, GenerateEvent, Generation, LoadEvent, WorkerCommand};
 pub use protocol::{GenerateParams, LoadParams, Prompt, RequestId};
+
+/// A model file's name, as messages and the model picker show it.
+pub fn file_name(path: &std::path::Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
 pub use worker::{physical_cores, run_worker};

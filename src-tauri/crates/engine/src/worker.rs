@@ -16,9 +16,9 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
 use types::{ErrorCode, HearthError, LoadedModelInfo};
 
-use crate::logs;
 use crate::protocol::{read_frame, write_frame, Event, FrameError, LoadParams, Request, RequestId};
 use crate::session::Session;
+use crate::{file_name, logs};
 
 /// Writes event frames to stdout. Stdout's own lock keeps frames whole.
 #[derive(Debug, Clone, Copy, Default)]
@@ -243,9 +243,4 @@ pub fn physical_cores() -> i32 {
         .filter(|&n| n > 0)
         .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
         .map_or(4, |n| n as i32)
-}
-
-/// A model file's name, for messages.
-fn file_name(path: &std::path::Path) -> String {
-    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
 }

@@ -2,6 +2,9 @@
 //! conversations and their messages, the downloads in flight (so a restarted app resumes them), and
 //! settings. Schema changes are numbered migrations applied in order and recorded in
 //! `PRAGMA user_version`; a database from a newer Hearth is refused rather than damaged.
+//!
+//! The file holds conversations and settings: on Unix it and its journals are this user's alone
+//! (0600), created so and tightened when an older Hearth left them readable by others.
 
 mod conversations;
 mod downloads;
@@ -25,6 +28,8 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("the database is busy")]
     Poisoned,
+    #[error("the database could not be made private to you: {0}")]
+    Private(std::io::Error),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -39,8 +44,32 @@ pub(crate) fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
+/// Create the database file with mode 0600 before SQLite opens it (SQLite gives its `-wal` and `-shm`
+/// files the database's mode), and tighten a database and journals that already exist.
+fn make_private(path: &Path) -> std::io::Result<()> {
+    let mut create = std::fs::OpenOptions::new();
+    create.append(true).create(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut create, 0o600);
+    drop(create.open(path)?);
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        match std::fs::metadata(&p) {
+            Ok(m) if m.permissions().mode() & 0o777 != 0o600 => std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 impl Store {
     pub fn open(path: &Path) -> Result<Self> {
+        make_private(path).map_err(StoreError::Private)?;
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -75,5 +104,34 @@ impl Store {
 
     pub fn schema_version(&self) -> Result<i64> {
         Ok(self.conn()?.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 13: the database holds conversations and settings; on Unix only this user may read it.
+    #[cfg(unix)]
+    #[test]
+    fn the_database_and_its_journals_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = std::env::temp_dir().join(format!("hearth-store-private-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("h.sqlite3");
+        {
+            let s = Store::open(&path).unwrap();
+            s.set_setting("k", "v").unwrap();
+            assert_eq!(mode(&path), 0o600, "created private");
+            assert_eq!(mode(&dir.join("h.sqlite3-wal")), 0o600, "SQLite's journal follows the database");
+        }
+        // One an older Hearth left readable by everyone is tightened when opened.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let s = Store::open(&path).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(s.setting("k").unwrap().as_deref(), Some("v"), "the data is untouched");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -10,8 +10,8 @@ use crate::ggml_type::file_type_label;
 use crate::header::{RawHeader, TensorInfo, Value};
 
 /// More layers than any model has; a larger count is a damaged file, and per-layer vectors are sized
-/// by it.
-const MAX_LAYERS: u64 = 4096;
+/// by it (here and in the planner).
+pub const MAX_LAYERS: u64 = 4096;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -98,13 +98,14 @@ impl ModelFacts {
         };
         let split = match get_uint(md, "split.count")? {
             Some(count) if count > 1 => Some(SplitInfo {
-                index: get_uint(md, "split.no")?.unwrap_or(0) as u32,
-                count: count.min(u64::from(u32::MAX)) as u32,
+                index: saturate_u32(get_uint(md, "split.no")?.unwrap_or(0)),
+                count: saturate_u32(count),
                 tensors_total: get_uint(md, "split.tensors.count")?,
             }),
             _ => None,
         };
-        let file_type = get_uint(md, "general.file_type")?.map(|f| f as u32);
+        // Out of range is no file type and no token, not whatever the low 32 bits happen to say.
+        let file_type = get_uint(md, "general.file_type")?.and_then(|f| u32::try_from(f).ok());
         let tensor_bytes = h.tensors.iter().map(|t| t.bytes).fold(0u64, u64::saturating_add);
         let parameter_count = h.tensors.iter().map(|t| t.elements).fold(0u64, u64::saturating_add);
 
@@ -127,12 +128,12 @@ impl ModelFacts {
             value_length,
             sliding_window,
             sliding_window_layers,
-            expert_count: get_uint(md, &key("expert_count"))?.map(|v| v.min(u64::from(u32::MAX)) as u32),
-            expert_used_count: get_uint(md, &key("expert_used_count"))?.map(|v| v.min(u64::from(u32::MAX)) as u32),
+            expert_count: get_uint(md, &key("expert_count"))?.map(saturate_u32),
+            expert_used_count: get_uint(md, &key("expert_used_count"))?.map(saturate_u32),
             vocab_size,
             chat_template: get_str(md, "tokenizer.chat_template")?,
-            bos_token_id: get_uint(md, "tokenizer.ggml.bos_token_id")?.map(|v| v as u32),
-            eos_token_id: get_uint(md, "tokenizer.ggml.eos_token_id")?.map(|v| v as u32),
+            bos_token_id: get_uint(md, "tokenizer.ggml.bos_token_id")?.and_then(|v| u32::try_from(v).ok()),
+            eos_token_id: get_uint(md, "tokenizer.ggml.eos_token_id")?.and_then(|v| u32::try_from(v).ok()),
             split,
             architecture: arch,
             tensors: h.tensors,
@@ -148,6 +149,10 @@ impl ModelFacts {
     pub fn is_moe(&self) -> bool {
         self.expert_count.is_some_and(|e| e > 1)
     }
+}
+
+fn saturate_u32(v: u64) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
 }
 
 fn get_uint(md: &BTreeMap<String, Value>, key: &str) -> Result<Option<u64>> {

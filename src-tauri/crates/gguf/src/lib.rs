@@ -16,7 +16,7 @@ pub mod test_model;
 pub mod write;
 
 pub use error::{GgufError, Result};
-pub use facts::{ModelFacts, SplitInfo};
+pub use facts::{ModelFacts, SplitInfo, MAX_LAYERS};
 pub use ggml_type::{file_type_label, GgmlType};
 pub use header::{Array, TensorInfo, Value};
 pub use reader::{parse_bytes, read_file, read_remote, read_remote_with, RangeSource, FIRST_CHUNK, HEADER_CAP};

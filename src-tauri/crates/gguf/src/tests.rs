@@ -79,6 +79,26 @@ fn split_metadata_is_read() {
 
 // --- hostile and damaged input --------------------------------------------------------------------
 
+/// A 64-bit value where a 32-bit one belongs is no value, not its low 32 bits: token id 2^32 + 2
+/// was read as 2 (the EOS of many models) and file type 2^32 + 15 as Q4_K_M.
+#[test]
+fn out_of_range_ids_are_none_and_counts_saturate_never_truncated() {
+    let big = (1u64 << 32) + 2;
+    let w = small()
+        .u64("tokenizer.ggml.bos_token_id", big)
+        .u64("tokenizer.ggml.eos_token_id", u64::MAX)
+        .u64("general.file_type", (1u64 << 32) + 15)
+        .u64("llama.expert_count", big)
+        .u64("llama.expert_used_count", big)
+        .u64("split.no", big)
+        .u64("split.count", big);
+    let f = parse_bytes(&w.to_bytes()).unwrap();
+    assert_eq!((f.bos_token_id, f.eos_token_id), (None, None));
+    assert_eq!((f.file_type, f.file_type_label.as_deref()), (None, None));
+    assert_eq!((f.expert_count, f.expert_used_count), (Some(u32::MAX), Some(u32::MAX)));
+    assert_eq!(f.split, Some(SplitInfo { index: u32::MAX, count: u32::MAX, tensors_total: None }));
+}
+
 #[test]
 fn every_truncation_of_a_header_is_a_truncation_error_never_a_panic() {
     let bytes = small().header().0;

@@ -84,6 +84,12 @@ impl GgufWriter {
         self.kvs.push((k.into(), Kv::ArrStr(v)));
         self
     }
+    /// Drops every value of `k`, so a test can write it again with another value or type (the
+    /// reader refuses a key written twice).
+    pub fn without(mut self, k: &str) -> Self {
+        self.kvs.retain(|(key, _)| key != k);
+        self
+    }
     pub fn tensor(mut self, name: &str, dims: &[u64], ggml_type: GgmlType) -> Self {
         self.tensors.push(Tensor { name: name.into(), dims: dims.to_vec(), ggml_type });
         self
@@ -139,14 +145,16 @@ impl GgufWriter {
             t.dims.iter().for_each(|d| b.extend_from_slice(&d.to_le_bytes()));
             b.extend_from_slice(&t.ggml_type.id.to_le_bytes());
             b.extend_from_slice(&offset.to_le_bytes());
-            let elements: u64 = t.dims.iter().product();
+            // Hostile headers written by tests may claim sizes that overflow: they saturate here, the
+            // reader is what must refuse them.
+            let elements = t.dims.iter().fold(1u64, |a, d| a.saturating_mul(*d));
             let bytes = t.ggml_type.bytes_for(elements).unwrap_or(0);
-            offset += bytes.div_ceil(ALIGN) * ALIGN;
+            offset = offset.saturating_add(bytes.div_ceil(ALIGN).saturating_mul(ALIGN));
         }
         while b.len() as u64 % ALIGN != 0 {
             b.push(0);
         }
-        let total = b.len() as u64 + offset;
+        let total = (b.len() as u64).saturating_add(offset);
         (b, total)
     }
 

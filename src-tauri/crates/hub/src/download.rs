@@ -194,7 +194,7 @@ pub async fn download(
     cancel: &CancellationToken,
     on_progress: impl Fn(Progress) + Send + Sync + 'static,
 ) -> Result<()> {
-    if std::fs::metadata(&job.dest).is_ok_and(|m| m.len() == job.size) {
+    if already_there(job, cancel).await? {
         return Ok(());
     }
     if let Some(parent) = job.dest.parent() {
@@ -326,6 +326,41 @@ pub async fn download(
     }
     shared.report(true);
     verify_and_finish(job, hashed).await
+}
+
+/// Whether the file is already in place: the right size and, hashed, the Hub's sha256. The size
+/// alone said yes to an older revision, a damaged copy or any file put there by hand. Without a
+/// sha256 to compare (small non-LFS files) it is fetched again. A file that is not the one is left
+/// for the download to replace when the new one is verified.
+async fn already_there(job: &Job, cancel: &CancellationToken) -> Result<bool> {
+    let Some(expected) = job.sha256.clone() else { return Ok(false) };
+    if !std::fs::metadata(&job.dest).is_ok_and(|m| m.is_file() && m.len() == job.size) {
+        return Ok(false);
+    }
+    let (dest, size, cancel) = (job.dest.clone(), job.size, cancel.clone());
+    let actual = tokio::task::spawn_blocking(move || {
+        let mut hasher = <Sha256 as sha2::Digest>::new();
+        let mut at = 0;
+        // In steps, so a pause or cancel is not kept waiting by a many-GiB file.
+        while at < size {
+            if cancel.is_cancelled() {
+                return Err(HubError::Cancelled);
+            }
+            let reached = disk::sha256_range(&dest, &mut hasher, at, size.min(at + (64 << 20)))?;
+            if reached == at {
+                break;
+            }
+            at = reached;
+        }
+        Ok(disk::hex(hasher))
+    })
+    .await
+    .map_err(|e| HubError::Io(e.to_string()))??;
+    if actual.eq_ignore_ascii_case(&expected) {
+        return Ok(true);
+    }
+    tracing::info!(dest = %job.dest.display(), "a file of the right size is in place but its sha256 differs; downloading it again");
+    Ok(false)
 }
 
 fn joined(r: std::result::Result<Result<()>, tokio::task::JoinError>) -> Result<()> {
@@ -560,7 +595,7 @@ async fn fetch_from(
     stop: &CancellationToken,
 ) -> std::result::Result<(), (u64, HubError)> {
     let end = segment.end;
-    let req = client.get(&job.url).header(RANGE, format!("bytes={at}-{}", end - 1));
+    let req = client.get(&job.url).map_err(|e| (at, e))?.header(RANGE, format!("bytes={at}-{}", end - 1));
     let resp = tokio::select! {
         r = tokio::time::timeout(opts.stall, req.send()) => match r {
             Ok(r) => check(r, &job.url).await.map_err(|e| (at, e))?,

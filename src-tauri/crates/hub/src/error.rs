@@ -34,6 +34,14 @@ pub enum HubError {
     GaveUp { attempts: u32, last: String },
     #[error("disk error: {0}")]
     Io(String),
+    #[error("the Hub address {0:?} is not a web address (https://…)")]
+    InvalidEndpoint(String),
+    #[error("the Hub address {0} must use https://: plain http is only for a Hub on this machine")]
+    InsecureEndpoint(String),
+    #[error("{0} is not on the Hub Hearth is set to use; it was not fetched")]
+    ForeignUrl(String),
+    #[error("the Hub's answer for {what} is larger than {} MiB; Hearth did not read it", .limit >> 20)]
+    TooLarge { what: String, limit: u64 },
 }
 
 impl HubError {
@@ -58,7 +66,8 @@ impl From<HubError> for types::HearthError {
             HubError::Offline(_) => C::HubUnreachable,
             HubError::ChecksumMismatch { .. } | HubError::SizeMismatch { .. } => C::DownloadChecksumMismatch,
             HubError::DiskFull { .. } | HubError::DiskFilled => C::DiskFull,
-            HubError::BadResponse(_) | HubError::Http { .. } => C::BadResponse,
+            HubError::BadResponse(_) | HubError::Http { .. } | HubError::TooLarge { .. } | HubError::ForeignUrl(_) => C::BadResponse,
+            HubError::InvalidEndpoint(_) | HubError::InsecureEndpoint(_) => C::InvalidInput,
             HubError::Cancelled | HubError::GaveUp { .. } | HubError::Io(_) => C::Internal,
         };
         // The sentence is the message; the first letter capitalised for the window.

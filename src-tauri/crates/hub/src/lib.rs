@@ -8,7 +8,10 @@ mod error;
 mod paths;
 mod remote;
 
-pub use client::{GgufSummary, HubClient, Lfs, ModelInfo, ModelSummary, SearchPage, Sibling, Sort, TreeEntry, DEFAULT_ENDPOINT};
+pub use client::{
+    checked_endpoint, GgufSummary, HubClient, Lfs, ModelInfo, ModelSummary, SearchPage, Sibling, Sort, TreeEntry, DEFAULT_ENDPOINT,
+    MAX_CARD_BYTES, MAX_JSON_BYTES,
+};
 pub use error::{HubError, Result};
 pub use paths::model_file_path;
 pub use remote::{remote_facts, RemoteFile};

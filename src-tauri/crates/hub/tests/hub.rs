@@ -403,3 +403,191 @@ async fn the_real_test_model_downloads_with_its_published_sha256() {
     assert_eq!(facts.architecture, "llama");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// A bare HTTP server on 127.0.0.1, for what the mock Hub will not do: send a redirect to a server of
+/// the test's choosing, ignore Range, answer more than it should. Every request gets `respond(its
+/// head)` (the whole answer's head, blank line included, and any short body), then, when `body` is
+/// given, up to `cap` bytes of that file; then the connection closes.
+struct Raw {
+    base: String,
+    requests: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Bytes of `body` written to the sockets.
+    sent: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Raw {
+    async fn start(respond: impl Fn(&str) -> String + Send + Sync + 'static, body: Option<(PathBuf, u64)>) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let respond = Arc::new(respond);
+        let (requests2, sent2) = (requests.clone(), sent.clone());
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let (respond, body, requests, sent) = (respond.clone(), body.clone(), requests2.clone(), sent2.clone());
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match sock.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&head).into_owned();
+                    requests.lock().unwrap().push(head.clone());
+                    if sock.write_all(respond(&head).as_bytes()).await.is_err() {
+                        return;
+                    }
+                    if let Some((path, cap)) = body {
+                        let mut file = tokio::fs::File::open(&path).await.unwrap();
+                        let mut chunk = vec![0u8; 64 << 10];
+                        let mut total = 0u64;
+                        while total < cap {
+                            let n = file.read(&mut chunk).await.unwrap().min((cap - total) as usize);
+                            if n == 0 || sock.write_all(&chunk[..n]).await.is_err() {
+                                break;
+                            }
+                            total += n as u64;
+                            sent.fetch_add(n as u64, Ordering::SeqCst);
+                        }
+                    }
+                    let _ = sock.shutdown().await;
+                });
+            }
+        });
+        Self { base, requests, sent }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+fn authorization(request_head: &str) -> Option<String> {
+    request_head
+        .lines()
+        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("authorization")).map(|(_, v)| v.trim().into()))
+}
+
+/// Issue 13: the token goes with a request to the Hub, and with a redirect on the Hub's origin,
+/// never with a redirect elsewhere (here the same host on another port: a text comparison of hosts
+/// would have let it through).
+#[tokio::test]
+async fn a_redirect_keeps_the_token_on_its_origin_only() {
+    let elsewhere = Raw::start(|_| "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n[]".into(), None).await;
+    let target = elsewhere.base.clone();
+    let hub = Raw::start(
+        move |head| {
+            let to = if head.starts_with("GET /first") { "/second".to_string() } else { format!("{target}/api/models?third") };
+            format!("HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\n\r\n")
+        },
+        None,
+    )
+    .await;
+    let client = HubClient::new(&hub.base, Some("hf_secret_token".into())).unwrap();
+    let page = client.search_page(&format!("{}/first", hub.base)).await.unwrap();
+    assert!(page.models.is_empty());
+    let on_hub = hub.requests();
+    assert_eq!(on_hub.len(), 2);
+    assert!(on_hub.iter().all(|r| authorization(r).as_deref() == Some("Bearer hf_secret_token")), "{on_hub:?}");
+    let off_hub = elsewhere.requests();
+    assert_eq!(off_hub.len(), 1);
+    assert_eq!(authorization(&off_hub[0]), None, "the token followed the redirect: {off_hub:?}");
+}
+
+/// Issue 13: the next-page command takes a URL from the window; only one on the Hub's origin is
+/// fetched. `http://HUB@OTHER/` is OTHER (HUB is a user name and password), which a text prefix took
+/// for the Hub.
+#[tokio::test]
+async fn a_next_page_off_the_hub_is_refused_before_any_request() {
+    let (mock, _) = hub_with(vec![]).await;
+    let client = HubClient::new(&mock.base, Some("hf_secret_token".into())).unwrap();
+    let other = Raw::start(|_| "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]".into(), None).await;
+    let hub_authority = mock.base.trim_start_matches("http://");
+    let other_authority = other.base.trim_start_matches("http://");
+    for url in [
+        format!("http://{hub_authority}@{other_authority}/api/models?cursor=2"),
+        format!("{}/api/models?cursor=2", other.base),
+        format!("https://{hub_authority}/api/models?cursor=2"),
+        "file:///etc/passwd".to_string(),
+    ] {
+        let err = client.search_page(&url).await.unwrap_err();
+        assert!(matches!(err, HubError::ForeignUrl(_)), "{url}: {err}");
+    }
+    assert!(other.requests().is_empty(), "fetched: {:?}", other.requests());
+}
+
+#[tokio::test]
+async fn a_hub_off_this_machine_over_plain_http_is_refused() {
+    let client = HubClient::new("http://hub.example.invalid", Some("hf_secret_token".into())).unwrap();
+    let err = client.model_info("org/m", None).await.unwrap_err();
+    assert!(matches!(err, HubError::InsecureEndpoint(_)), "{err}");
+    assert_eq!(types::HearthError::from(err).code, types::ErrorCode::InvalidInput);
+}
+
+/// Issue 13: Hub answers read whole into memory are size-limited: a model card, JSON with its length
+/// declared, JSON that just keeps coming.
+#[tokio::test]
+async fn an_oversize_hub_answer_is_refused() {
+    let mut repo = Repo::new("bartowski/Tiny-GGUF");
+    repo.card = "x".repeat(hub::MAX_CARD_BYTES as usize + 1);
+    let mock = MockHub::start(vec![repo]).await.unwrap();
+    let client = HubClient::new(&mock.base, None).unwrap();
+    let err = client.model_card("bartowski/Tiny-GGUF", "main").await.unwrap_err();
+    assert!(matches!(err, HubError::TooLarge { .. }), "{err}");
+    assert_eq!(types::HearthError::from(err).code, types::ErrorCode::BadResponse);
+
+    let declared =
+        Raw::start(|_| "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1073741824\r\n\r\n".into(), None).await;
+    let err = HubClient::new(&declared.base, None).unwrap().model_info("org/m", None).await.unwrap_err();
+    assert!(matches!(err, HubError::TooLarge { .. }), "{err}");
+
+    let dir = temp("oversize");
+    let endless = dir.join("endless.json");
+    std::fs::File::create(&endless).unwrap().set_len(4 * hub::MAX_JSON_BYTES).unwrap();
+    let streamed =
+        Raw::start(|_| "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n".into(), Some((endless, 4 * hub::MAX_JSON_BYTES))).await;
+    let err = HubClient::new(&streamed.base, None).unwrap().model_info("org/m", None).await.unwrap_err();
+    assert!(matches!(err, HubError::TooLarge { .. }), "{err}");
+    assert!(streamed.sent.load(Ordering::SeqCst) < 2 * hub::MAX_JSON_BYTES, "read on past the limit");
+}
+
+/// Issue 13: a server that ignores Range answers a header request with the whole file; only the
+/// bytes asked for are read (the body was read whole: a 40 GB model into memory).
+#[tokio::test]
+async fn a_server_that_ignores_range_is_read_only_as_far_as_the_header() {
+    let dir = temp("no-range");
+    let path = dir.join("big.gguf");
+    let total = gguf::synthetic::model(&gguf::synthetic::llama3_8b(), gguf::synthetic::Quant::Q4KM, true).write_sparse(&path).unwrap();
+    // Each answer claims the whole file and stops after 128 MiB: reading to the end fails.
+    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {total}\r\n\r\n");
+    let server = Raw::start(move |_| head.clone(), Some((path, 128 << 20))).await;
+    let client = HubClient::new(&server.base, None).unwrap();
+    let facts = hub::remote_facts(&client, "bartowski/Tiny-GGUF", "main", "big.gguf").await.unwrap();
+    assert_eq!(facts.layer_count, 32);
+    let requests = server.requests().len() as u64;
+    assert!(requests >= 1 && requests < 20, "{requests} requests");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 8: a file of the right size already in place was accepted unread. It is hashed, and one
+/// with other bytes is downloaded again (and one with the right bytes is not).
+#[tokio::test]
+async fn a_file_of_the_right_size_with_the_wrong_bytes_is_downloaded_again() {
+    let data = payload(1 << 20);
+    let (mock, client) = hub_with(vec![File::bytes("tiny.gguf", data.clone())]).await;
+    let dir = temp("right-size");
+    let dest = hub::model_file_path(&dir, "bartowski/Tiny-GGUF", "tiny.gguf").unwrap();
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    std::fs::write(&dest, vec![0u8; data.len()]).unwrap();
+    let (r, dest) = fetch(&mock, &client, &dir, "tiny.gguf").await;
+    r.unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), data, "the wrong file was accepted");
+    assert_eq!(mock.bytes_served("tiny.gguf"), data.len() as u64);
+    let (r, _) = fetch(&mock, &client, &dir, "tiny.gguf").await;
+    r.unwrap();
+    assert_eq!(mock.bytes_served("tiny.gguf"), data.len() as u64, "the right file is kept, not fetched again");
+}

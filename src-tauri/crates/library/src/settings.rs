@@ -84,15 +84,18 @@ fn checked_folder(dir: &str) -> Result<String> {
     Ok(path.display().to_string())
 }
 
-/// An http(s) address without a trailing slash; "" for huggingface.co.
+/// An https address without a trailing slash (http only for a Hub on this machine, see
+/// [`hub::checked_endpoint`]); "" for huggingface.co.
 fn checked_endpoint(url: &str) -> Result<String> {
     if url.is_empty() {
         return Ok(String::new());
     }
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
-    match rest {
-        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(url.trim_end_matches('/').to_string()),
-        _ => Err(LibraryError::Invalid(format!("The Hub address must start with https:// (or http://), not {url:?}."))),
+    match hub::checked_endpoint(url) {
+        Ok(_) if !url.contains(char::is_whitespace) => Ok(url.trim_end_matches('/').to_string()),
+        Err(hub::HubError::InsecureEndpoint(_)) => Err(LibraryError::Invalid(format!(
+            "The Hub address must start with https://; plain http:// is only for a Hub on this computer, not {url:?}."
+        ))),
+        _ => Err(LibraryError::Invalid(format!("The Hub address must start with https://, not {url:?}."))),
     }
 }
 
@@ -124,6 +127,15 @@ mod tests {
         if std::env::var_os("HF_ENDPOINT").is_none() {
             assert_eq!(s.hub_endpoint, "http://127.0.0.1:9");
             assert!(!s.hub_endpoint_from_env);
+        }
+        // Off this machine, only https: the token and every file would cross the network in the clear.
+        for insecure in ["http://mirror.example.com", "http://192.168.1.5:8080", "http://127.0.0.1.example.com"] {
+            let change = SettingsChange { hub_endpoint: Some(insecure.into()), ..Default::default() };
+            let err = apply(&store, &tokens, &change).unwrap_err().to_string();
+            assert!(err.contains("only for a Hub on this computer"), "{insecure}: {err}");
+        }
+        for fine in ["https://hf-mirror.com", "http://localhost:8080", "http://[::1]:9000"] {
+            apply(&store, &tokens, &SettingsChange { hub_endpoint: Some(fine.into()), ..Default::default() }).unwrap();
         }
         // Empty strings go back to the defaults.
         apply(&store, &tokens, &SettingsChange { models_dir: Some(String::new()), hub_endpoint: Some(String::new()), token: None })

@@ -1,6 +1,10 @@
 //! The download queue. Each download is a row in SQLite (so a restart resumes it) and a part file
 //! on disk (so it resumes from its bytes). One runs at a time, over several connections; the others
 //! wait their turn. Pause keeps the part file; cancel deletes it.
+//!
+//! A row says what happened, the disk says what is: a "done" download whose file is gone (the person
+//! deleted the model) is downloaded again when asked for, and asking again refreshes what the Hub
+//! says of the file (its size and sha256, a new revision) and where it goes.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -75,14 +79,16 @@ impl Downloads {
         &self.store
     }
 
-    /// Queue the files of `repo` (from `pick`); returns their rows.
+    /// Queue the files of `repo` (from `pick`, with the Hub's sizes and hashes); returns their rows.
+    /// A file queued before is queued again with what the Hub says now, unless it is running, or
+    /// done and still on disk as the Hub describes it (a "done" row whose file is gone is queued).
     pub async fn enqueue(&self, repo: &str, revision: &str, files: &[hub::Sibling]) -> Result<Vec<Download>> {
         let (client, models_dir) = (self.client(), self.models_dir());
         let mut out = Vec::new();
         for f in files {
             let dest = hub::model_file_path(&models_dir, repo, &f.rfilename)?;
             let size = f.bytes().ok_or_else(|| HubError::BadResponse(format!("the Hub gave no size for {}", f.rfilename)))?;
-            out.push(self.store.enqueue_download(&NewDownload {
+            let spec = NewDownload {
                 repo: repo.to_string(),
                 revision: revision.to_string(),
                 file: f.rfilename.clone(),
@@ -90,9 +96,35 @@ impl Downloads {
                 dest: dest.display().to_string(),
                 size,
                 sha256: f.sha256().map(str::to_string),
-            })?);
+            };
+            let row = match self.store.find_download(repo, revision, &f.rfilename)? {
+                None => self.store.enqueue_download(&spec)?,
+                Some(old) => self.requeue(old, spec)?,
+            };
+            out.push(row);
         }
         Ok(out)
+    }
+
+    /// A download asked for again.
+    fn requeue(&self, old: Download, mut spec: NewDownload) -> Result<Download> {
+        let same_file = old.spec.size == spec.size && old.spec.sha256 == spec.sha256;
+        let status = match old.status {
+            // Under way with the spec it started with; it finishes (or fails) on its own.
+            DownloadStatus::Running => return Ok(old),
+            DownloadStatus::Done if same_file && on_disk(&old.spec) => return Ok(old),
+            DownloadStatus::Done | DownloadStatus::Failed | DownloadStatus::Cancelled => DownloadStatus::Queued,
+            // Asking again does not override a pause.
+            DownloadStatus::Queued | DownloadStatus::Paused => old.status,
+        };
+        // Bytes already fetched stay where they are and are resumed (the part file's own record
+        // checks that they belong to this size and sha256). Otherwise the file goes where downloads
+        // go now.
+        if download::part_path(Path::new(&old.spec.dest)).exists() && old.spec.dest != spec.dest {
+            spec.dest = old.spec.dest.clone();
+        }
+        let row = self.store.respecify_download(old.id, old.status, &spec, status)?;
+        row.ok_or(LibraryError::UnknownDownload(old.id))
     }
 
     /// Bytes already on disk for a download (for the progress bar of a paused one).
@@ -103,7 +135,8 @@ impl Downloads {
     /// Run one download to its end: done (verified, in the library), paused, cancelled or failed.
     pub async fn run(&self, id: i64) -> Result<DownloadStatus> {
         let d = self.store.download(id)?.ok_or(LibraryError::UnknownDownload(id))?;
-        if d.status == DownloadStatus::Done {
+        // Done means the file is there; one deleted since is downloaded again.
+        if d.status == DownloadStatus::Done && on_disk(&d.spec) {
             return Ok(DownloadStatus::Done);
         }
         let token = CancellationToken::new();
@@ -193,6 +226,12 @@ impl Downloads {
         self.store.set_download_status(id, why, None)?;
         Ok(false)
     }
+}
+
+/// The file is where the download put it, with the size it had. (Its sha256 was checked when it
+/// landed; `hub::download` hashes a file it did not just write before it accepts it.)
+fn on_disk(d: &NewDownload) -> bool {
+    std::fs::metadata(&d.dest).is_ok_and(|m| m.is_file() && m.len() == d.size)
 }
 
 fn job(d: &Download) -> Job {

@@ -91,3 +91,65 @@ async fn pause_keeps_the_bytes_resume_continues_cancel_removes() {
     assert!(!hub::download::part_path(std::path::Path::new(&d2.spec.dest)).exists());
     assert!(!std::path::Path::new(&d2.spec.dest).exists());
 }
+
+/// Issue 13 (8): a downloaded model deleted from My Models, then downloaded again, is downloaded
+/// again. The queue's row stayed "done", so the Download button did nothing.
+#[tokio::test]
+async fn a_deleted_model_downloaded_again_is_downloaded_again() {
+    let (mock, dl, dir) = setup("again").await;
+    let info = HubClient::new(&mock.base, None).unwrap().model_info("org/Tiny-GGUF", None).await.unwrap();
+    let files = pick(&info, Some("Q8_0")).unwrap().files;
+    let first = dl.enqueue("org/Tiny-GGUF", "main", &files).await.unwrap().remove(0);
+    dl.run_queue().await.unwrap();
+    let path = std::path::PathBuf::from(&first.spec.dest);
+    assert!(path.exists());
+    let model = dl.store().models().unwrap().remove(0);
+    assert_eq!(library::delete(dl.store(), model.id, &[dir.join("models")]).unwrap(), library::Removed::Deleted);
+    assert!(!path.exists());
+
+    let again = dl.enqueue("org/Tiny-GGUF", "main", &files).await.unwrap().remove(0);
+    assert_eq!((again.id, again.status), (first.id, DownloadStatus::Queued), "the same row, queued again");
+    dl.run_queue().await.unwrap();
+    assert_eq!(dl.store().download(first.id).unwrap().unwrap().status, DownloadStatus::Done);
+    assert_eq!(std::fs::read(&path).unwrap(), payload(1 << 20, 2));
+    assert_eq!(mock.bytes_served("tiny-Q8_0.gguf"), 2 << 20, "fetched twice");
+    assert_eq!(dl.store().models().unwrap().len(), 1, "back in the library");
+
+    // Asked for once more while it is there: nothing to do.
+    let kept = dl.enqueue("org/Tiny-GGUF", "main", &files).await.unwrap().remove(0);
+    assert_eq!(kept.status, DownloadStatus::Done);
+    assert_eq!(dl.run(kept.id).await.unwrap(), DownloadStatus::Done);
+    assert_eq!(mock.bytes_served("tiny-Q8_0.gguf"), 2 << 20);
+
+    // A row left "done" whose file went some other way (deleted by hand) is downloaded by `run` too.
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(dl.run(kept.id).await.unwrap(), DownloadStatus::Done);
+    assert!(path.exists());
+}
+
+/// Issue 13 (8): queuing a file again takes what the Hub says now (its size and sha256, here a new
+/// upload on another Hub) and the models folder now; the old row kept its first spec for ever.
+#[tokio::test]
+async fn queuing_again_refreshes_size_sha256_and_destination() {
+    let (mock, dl, dir) = setup("refresh").await;
+    let info = HubClient::new(&mock.base, None).unwrap().model_info("org/Tiny-GGUF", None).await.unwrap();
+    let old = dl.enqueue("org/Tiny-GGUF", "main", &pick(&info, Some("Q8_0")).unwrap().files).await.unwrap().remove(0);
+    dl.run_queue().await.unwrap();
+    std::fs::remove_file(&old.spec.dest).unwrap();
+
+    let mut repo = Repo::new("org/Tiny-GGUF");
+    let newer = payload(1536 << 10, 9);
+    repo.files = vec![File::bytes("tiny-Q8_0.gguf", newer.clone())];
+    let other = MockHub::start(vec![repo]).await.unwrap();
+    dl.set_client(HubClient::new(&other.base, None).unwrap());
+    dl.set_models_dir(dir.join("models2"));
+    let info = HubClient::new(&other.base, None).unwrap().model_info("org/Tiny-GGUF", None).await.unwrap();
+    let row = dl.enqueue("org/Tiny-GGUF", "main", &pick(&info, Some("Q8_0")).unwrap().files).await.unwrap().remove(0);
+    assert_eq!(row.id, old.id);
+    assert_eq!(row.spec.size, newer.len() as u64);
+    assert_eq!(row.spec.sha256.as_deref(), Some(File::bytes("x", newer.clone()).sha256.as_str()));
+    assert!(row.spec.dest.starts_with(dir.join("models2").to_str().unwrap()), "{}", row.spec.dest);
+    assert!(row.spec.url.starts_with(&other.base), "{}", row.spec.url);
+    dl.run_queue().await.unwrap();
+    assert_eq!(std::fs::read(&row.spec.dest).unwrap(), newer);
+}

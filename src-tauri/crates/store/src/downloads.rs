@@ -96,6 +96,37 @@ impl Store {
         )?)
     }
 
+    /// The download of this file, if it was ever queued.
+    pub fn find_download(&self, repo: &str, revision: &str, file: &str) -> Result<Option<Download>> {
+        Ok(self
+            .conn()?
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM downloads WHERE repo = ?1 AND revision = ?2 AND file = ?3"),
+                params![repo, revision, file],
+                row,
+            )
+            .optional()?)
+    }
+
+    /// Give a download a new spec (the Hub's size and sha256 now, where it goes now) and status, if it
+    /// is still in status `expected` (the queue may have started it meanwhile). Returns the row as it
+    /// is after.
+    pub fn respecify_download(
+        &self,
+        id: i64,
+        expected: DownloadStatus,
+        d: &NewDownload,
+        status: DownloadStatus,
+    ) -> Result<Option<Download>> {
+        let conn = self.conn()?;
+        conn.execute(
+            "UPDATE downloads SET url = ?3, dest = ?4, size = ?5, sha256 = ?6, status = ?7, error = NULL, updated_at = ?8
+             WHERE id = ?1 AND status = ?2",
+            params![id, expected.as_str(), d.url, d.dest, d.size as i64, d.sha256, status.as_str(), now()],
+        )?;
+        Ok(conn.query_row(&format!("SELECT {COLUMNS} FROM downloads WHERE id = ?1"), [id], row).optional()?)
+    }
+
     pub fn download(&self, id: i64) -> Result<Option<Download>> {
         Ok(self.conn()?.query_row(&format!("SELECT {COLUMNS} FROM downloads WHERE id = ?1"), [id], row).optional()?)
     }
@@ -156,6 +187,21 @@ mod tests {
         let again = s.enqueue_download(&spec("a.gguf")).unwrap();
         assert_eq!((again.status, again.error), (DownloadStatus::Queued, None));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_download_is_respecified_only_in_the_status_it_was_seen_in() {
+        let s = Store::in_memory().unwrap();
+        let d = s.enqueue_download(&spec("a.gguf")).unwrap();
+        s.set_download_status(d.id, DownloadStatus::Done, None).unwrap();
+        let newer = NewDownload { size: 20, sha256: Some("cd".into()), dest: "/n/a.gguf".into(), ..spec("a.gguf") };
+        // Seen queued, but it is done by now: nothing changes.
+        let after = s.respecify_download(d.id, DownloadStatus::Queued, &newer, DownloadStatus::Queued).unwrap().unwrap();
+        assert_eq!((after.status, after.spec.size), (DownloadStatus::Done, 10));
+        let after = s.respecify_download(d.id, DownloadStatus::Done, &newer, DownloadStatus::Queued).unwrap().unwrap();
+        assert_eq!((after.status, &after.spec), (DownloadStatus::Queued, &newer));
+        assert_eq!(s.find_download("org/model", "main", "a.gguf").unwrap().unwrap().id, d.id);
+        assert!(s.find_download("org/model", "main", "b.gguf").unwrap().is_none());
     }
 
     #[test]

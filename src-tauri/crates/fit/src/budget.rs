@@ -56,11 +56,11 @@ pub fn budgets(hw: &HardwareProfile, s: &LoadSettings) -> Budgets {
         .filter(|(_, g)| g.usable_by_engine())
         .map(|(i, g)| {
             let overhead = backend_overhead(g.vendor, g.engine_backend.as_deref().unwrap_or_default());
-            let free = g.vram_free_bytes.or(g.vram_total_bytes).unwrap_or(0) + s.freed_gpu_bytes.get(i).copied().unwrap_or(0);
+            let free = g.vram_free_bytes.or(g.vram_total_bytes).unwrap_or(0).saturating_add(s.freed_gpu_bytes.get(i).copied().unwrap_or(0));
             let free = free.min(g.vram_total_bytes.unwrap_or(u64::MAX));
             GpuBudget {
                 name: g.name.clone(),
-                budget: free.saturating_sub(overhead + s.safety_margin_bytes),
+                budget: free.saturating_sub(overhead.saturating_add(s.safety_margin_bytes)),
                 overhead,
                 unified: g.unified_memory,
                 bandwidth_gbps: g.bandwidth_gbps.unwrap_or(UNKNOWN_GPU_GBPS),
@@ -72,7 +72,7 @@ pub fn budgets(hw: &HardwareProfile, s: &LoadSettings) -> Budgets {
     let total = hw.memory.total_bytes;
     Budgets {
         gpus,
-        ram: total.saturating_sub(ram_reserve(total)) + s.freed_ram_bytes,
+        ram: total.saturating_sub(ram_reserve(total)).saturating_add(s.freed_ram_bytes),
         ram_bandwidth_gbps: hw.ram_bandwidth_gbps.unwrap_or(UNKNOWN_RAM_GBPS),
     }
 }

@@ -17,7 +17,7 @@ use types::{DeviceUse, FitPlan, HardwareProfile, LoadSettings, PlanMode, Verdict
 
 pub use budget::{budgets, ram_reserve, Budgets, GIB, MIB};
 pub use grid::what_fits;
-pub use model::ModelMemory;
+pub use model::{ModelMemory, MAX_BYTES};
 use place::{Knobs, Placement};
 
 /// Context asked for when the settings leave it open: the trained context, capped here.
@@ -28,6 +28,10 @@ pub const MIN_USEFUL_CONTEXT: u32 = 4096;
 pub fn plan(facts: &ModelFacts, hw: &HardwareProfile, s: &LoadSettings) -> FitPlan {
     if facts.layer_count == 0 || facts.tensors.is_empty() {
         return grey(s, "The model's header does not describe its layers, so Hearth cannot tell.");
+    }
+    if u64::from(facts.layer_count) > gguf::MAX_LAYERS {
+        // The reader refuses such a header; facts made another way must not size tables by it.
+        return grey(s, "The model's header claims more layers than any model has: the file is damaged.");
     }
     let m = ModelMemory::from_facts(facts);
     let b = budgets(hw, s);
@@ -169,7 +173,7 @@ fn finish(m: &ModelMemory, b: &Budgets, calibration: Option<f32>, p: Placement, 
         cache_k: k.cache_k,
         cache_v: k.cache_v,
         flash_attention: k.flash_attention,
-        total_bytes: devices.iter().map(|d| d.total_bytes).sum(),
+        total_bytes: devices.iter().fold(0u64, |s, d| s.saturating_add(d.total_bytes)),
         devices,
         tokens_per_second,
     }
@@ -177,11 +181,11 @@ fn finish(m: &ModelMemory, b: &Budgets, calibration: Option<f32>, p: Placement, 
 
 fn red(m: &ModelMemory, b: &Budgets, s: &LoadSettings, requested: u32, floor: u32) -> FitPlan {
     let k = knobs(s, floor, false);
-    let kv: u64 = (0..m.layers).map(|il| m.kv_layer(il, floor, k.ubatch, k.cache_k, k.cache_v)).sum();
-    let needs = m.weights_total() + kv + m.compute(floor, k.ubatch, k.flash_attention, true);
+    let kv = model::sum((0..m.layers).map(|il| m.kv_layer(il, floor, k.ubatch, k.cache_k, k.cache_v)));
+    let needs = model::sum([m.weights_total(), kv, m.compute(floor, k.ubatch, k.flash_attention, true)]);
     let unified = b.gpus.iter().any(|g| g.unified);
     // On unified memory the GPU's share is inside RAM: the pool is RAM alone.
-    let has = if unified { b.ram } else { b.ram + b.gpus.iter().map(|g| g.budget).sum::<u64>() };
+    let has = if unified { b.ram } else { b.gpus.iter().fold(b.ram, |s, g| s.saturating_add(g.budget)) };
     let full = m.layers as u32 + 1;
     FitPlan {
         verdict: Verdict::Red,

@@ -1,9 +1,33 @@
 //! A model's memory as llama.cpp lays it out, from its header: weights grouped into the input layer
 //! (token embedding, always in RAM), each transformer layer, and the output layer; mixture-of-experts
 //! weights counted apart so they can be left in RAM; and what llama.cpp needs for K/V and compute.
+//!
+//! Every size and count here comes from a header, which may be hostile: sums and products saturate
+//! at `MAX_BYTES` instead of overflowing (a panic in the debug builds `make run` makes, a wrapped
+//! small number that "fits" in release builds).
 
 use gguf::ModelFacts;
 use types::CacheType;
+
+/// The largest figure the planner works with: an exbibyte, beyond any machine, and small enough that
+/// the sum of the four parts of a `MemoryBreakdown` cannot overflow. A header whose sizes add up past
+/// it is simply too large.
+pub const MAX_BYTES: u64 = 1 << 60;
+
+/// `a + b`, saturating at `MAX_BYTES`.
+pub fn add(a: u64, b: u64) -> u64 {
+    a.saturating_add(b).min(MAX_BYTES)
+}
+
+/// The product of `factors`, saturating at `MAX_BYTES`.
+pub fn product(factors: &[u64]) -> u64 {
+    factors.iter().fold(1u64, |p, f| p.saturating_mul(*f)).min(MAX_BYTES)
+}
+
+/// The sum of `terms`, saturating at `MAX_BYTES`.
+pub fn sum(terms: impl IntoIterator<Item = u64>) -> u64 {
+    terms.into_iter().fold(0, add)
+}
 
 #[derive(Debug, Clone)]
 pub struct ModelMemory {
@@ -41,36 +65,39 @@ fn layer_index(name: &str) -> Option<usize> {
 
 impl ModelMemory {
     pub fn from_facts(f: &ModelFacts) -> Self {
-        let layers = f.layer_count as usize;
+        // Per-layer tables are sized by the count: never by more than a real model has (`plan`
+        // refuses such facts before they get here; facts can be made by hand too).
+        let layers = u64::from(f.layer_count).min(gguf::MAX_LAYERS) as usize;
         let mut layer = vec![0u64; layers];
         let mut layer_experts = vec![0u64; layers];
         let (mut input, mut output, mut has_output, mut embd_bytes) = (0u64, 0u64, false, 0u64);
         for t in &f.tensors {
             match layer_index(&t.name) {
                 Some(il) if il < layers => {
-                    layer[il] += t.bytes;
+                    layer[il] = add(layer[il], t.bytes);
                     // Expert tensors are the 3-D `ffn_{gate,up,down}_exps`.
                     if t.dims.len() == 3 && t.name.ends_with("_exps.weight") {
-                        layer_experts[il] += t.bytes;
+                        layer_experts[il] = add(layer_experts[il], t.bytes);
                     }
                 }
                 _ if t.name.starts_with("output") => {
-                    output += t.bytes;
+                    output = add(output, t.bytes);
                     has_output |= t.name == "output.weight";
                 }
                 _ => {
                     if t.name == "token_embd.weight" {
-                        embd_bytes = t.bytes;
+                        embd_bytes = t.bytes.min(MAX_BYTES);
                     }
-                    input += t.bytes;
+                    input = add(input, t.bytes);
                 }
             }
         }
         let heads = f.head_count.iter().copied().max().unwrap_or(1).max(1);
         let embd = f.embedding_length.unwrap_or(0);
-        let ff = f.feed_forward_length.iter().copied().max().unwrap_or(4 * embd);
+        let ff = f.feed_forward_length.iter().copied().max().unwrap_or_else(|| product(&[4, embd]));
         let active_expert_share = match (f.expert_count, f.expert_used_count) {
-            (Some(n), Some(u)) if n > 1 && u > 0 => f64::from(u) / f64::from(n),
+            // More experts used than there are is a damaged header: all of them, at most.
+            (Some(n), Some(u)) if n > 1 && u > 0 => (f64::from(u) / f64::from(n)).min(1.0),
             _ => 1.0,
         };
         let experts_used = match (f.expert_count, f.expert_used_count) {
@@ -100,24 +127,28 @@ impl ModelMemory {
     }
 
     pub fn weights_total(&self) -> u64 {
-        self.input + self.layer.iter().sum::<u64>() + self.output
+        sum([self.input, sum(self.layer.iter().copied()), self.output])
     }
 
     /// The output layer's bytes on a device; a tied embedding costs its copy only on a GPU.
     pub fn output_on(&self, gpu: bool) -> u64 {
-        self.output + if self.tied_output && gpu { self.embd_bytes } else { 0 }
+        add(self.output, if self.tied_output && gpu { self.embd_bytes } else { 0 })
     }
 
     /// K/V bytes of layer `il` at `n_ctx`: cells are `n_ctx` padded to 256; sliding-window layers hold
     /// `window + ubatch` cells at most, also padded to 256 (llama.cpp's `llama_kv_cache_iswa`).
     pub fn kv_layer(&self, il: usize, n_ctx: u32, ubatch: u32, k: CacheType, v: CacheType) -> u64 {
         let cells = pad256(u64::from(n_ctx));
-        let cells =
-            if self.swa_layers[il] && self.sliding_window > 0 { cells.min(pad256(self.sliding_window + u64::from(ubatch))) } else { cells };
+        let cells = if self.swa_layers[il] && self.sliding_window > 0 {
+            cells.min(pad256(self.sliding_window.saturating_add(u64::from(ubatch))))
+        } else {
+            cells
+        };
         let kv_heads = self.head_count_kv[il];
         let per_cell =
             kv_heads as f64 * (self.key_length as f64 * k.bytes_per_element() + self.value_length as f64 * v.bytes_per_element());
-        (cells as f64 * per_cell).round() as u64
+        // Float to integer saturates (at u64::MAX; never NaN: every factor is finite and >= 0).
+        ((cells as f64 * per_cell).round() as u64).min(MAX_BYTES)
     }
 
     /// The compute buffer llama.cpp reserves on a device, from its graph at `n_ubatch` tokens: the
@@ -127,26 +158,27 @@ impl ModelMemory {
     pub fn compute(&self, n_ctx: u32, ubatch: u32, flash_attention: bool, has_output: bool) -> u64 {
         let ub = u64::from(ubatch);
         let cells = pad256(u64::from(n_ctx));
-        let ffn = if self.experts_used > 0 {
+        let (eu, ff, embd) = (self.experts_used, self.ff, self.embd);
+        let ffn = if eu > 0 {
             // Mixture of experts: gate, up and their product for every expert a token uses.
-            4 * ub * (3 * self.experts_used * self.ff + (self.experts_used + 1) * self.embd)
+            product(&[4, ub, add(product(&[3, eu, ff]), product(&[eu.saturating_add(1), embd]))])
         } else {
-            4 * ub * (2 * self.ff + self.embd)
+            product(&[4, ub, add(product(&[2, ff]), embd)])
         };
-        let attention = if flash_attention { 4 * ub * self.embd * 2 } else { 4 * self.heads * cells * ub };
+        let attention = if flash_attention { product(&[4, ub, embd, 2]) } else { product(&[4, self.heads, cells, ub]) };
         // The logits, and the last layer's activations still alive beside them (fitted to llama.cpp:
         // about 20 bytes per token per embedding dimension).
-        let logits = if has_output { 4 * self.vocab * ub + 20 * ub * self.embd } else { 0 };
-        let mask = 2 * cells * ub;
-        ffn.max(attention).max(logits) + mask
+        let logits = if has_output { add(product(&[4, self.vocab, ub]), product(&[20, ub, embd])) } else { 0 };
+        let mask = product(&[2, cells, ub]);
+        add(ffn.max(attention).max(logits), mask)
     }
 
     /// The output buffer: one row of logits per sequence.
     pub fn output_buffer(&self) -> u64 {
-        4 * self.vocab
+        product(&[4, self.vocab])
     }
 }
 
 pub fn pad256(n: u64) -> u64 {
-    n.div_ceil(256) * 256
+    n.div_ceil(256).saturating_mul(256)
 }

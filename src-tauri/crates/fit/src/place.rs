@@ -6,7 +6,7 @@
 use types::{CacheType, MemoryBreakdown};
 
 use crate::budget::Budgets;
-use crate::model::ModelMemory;
+use crate::model::{add, ModelMemory};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Knobs {
@@ -62,11 +62,11 @@ pub fn place(m: &ModelMemory, b: &Budgets, k: Knobs, kv: &[u64], ngl: u32) -> Op
     dev.push(DeviceLoad::empty(b.ram));
 
     // Split the offloaded layers between GPUs in proportion to their budgets, in order.
-    let total_budget: u64 = b.gpus.iter().map(|g| g.budget).sum::<u64>().max(1);
+    let total_budget: u64 = b.gpus.iter().fold(0u64, |s, g| s.saturating_add(g.budget)).max(1);
     let mut cumulative = Vec::with_capacity(b.gpus.len());
     let mut acc = 0u64;
     for g in &b.gpus {
-        acc += g.budget;
+        acc = acc.saturating_add(g.budget);
         cumulative.push(acc as f64 / total_budget as f64);
     }
     let gpu_for = |il: usize| -> usize {
@@ -77,31 +77,34 @@ pub fn place(m: &ModelMemory, b: &Budgets, k: Knobs, kv: &[u64], ngl: u32) -> Op
         cumulative.iter().position(|c| frac < *c).unwrap_or(b.gpus.len() - 1)
     };
 
-    let active = |bytes: u64, experts: u64| -> u64 { bytes - experts + (experts as f64 * m.active_expert_share) as u64 };
+    // Sizes from the header: every sum saturates (see `model::MAX_BYTES`).
+    let used = |experts: u64| (experts as f64 * m.active_expert_share) as u64;
+    let active = |bytes: u64, experts: u64| -> u64 { add(bytes.saturating_sub(experts), used(experts)) };
     for il in 0..n {
         let d = gpu_for(il);
         let kv = kv[il];
         let (w, experts) = (m.layer[il], m.layer_experts[il]);
         if d != cpu_index && k.experts_on_cpu && experts > 0 {
-            dev[d].memory.weights += w - experts;
-            dev[d].bytes_per_token += w - experts;
-            dev[cpu_index].memory.weights += experts;
-            dev[cpu_index].bytes_per_token += (experts as f64 * m.active_expert_share) as u64;
+            dev[d].memory.weights = add(dev[d].memory.weights, w.saturating_sub(experts));
+            dev[d].bytes_per_token = add(dev[d].bytes_per_token, w.saturating_sub(experts));
+            dev[cpu_index].memory.weights = add(dev[cpu_index].memory.weights, experts);
+            dev[cpu_index].bytes_per_token = add(dev[cpu_index].bytes_per_token, used(experts));
         } else {
-            dev[d].memory.weights += w;
-            dev[d].bytes_per_token += active(w, experts);
+            dev[d].memory.weights = add(dev[d].memory.weights, w);
+            dev[d].bytes_per_token = add(dev[d].bytes_per_token, active(w, experts));
         }
-        dev[d].memory.kv_cache += kv;
+        dev[d].memory.kv_cache = add(dev[d].memory.kv_cache, kv);
         dev[d].layers += 1;
     }
 
     // Input layer: RAM. Only one row of the embedding is read per token.
-    dev[cpu_index].memory.weights += m.input;
+    dev[cpu_index].memory.weights = add(dev[cpu_index].memory.weights, m.input);
     let out_dev = if output_on_gpu { b.gpus.len() - 1 } else { cpu_index };
-    dev[out_dev].memory.weights += m.output_on(out_dev != cpu_index);
+    dev[out_dev].memory.weights = add(dev[out_dev].memory.weights, m.output_on(out_dev != cpu_index));
     // The output projection reads the whole output matrix every token (for a tied embedding, the
     // embedding itself).
-    dev[out_dev].bytes_per_token += m.output + if m.tied_output { m.embd_bytes } else { 0 };
+    let output_read = add(m.output, if m.tied_output { m.embd_bytes } else { 0 });
+    dev[out_dev].bytes_per_token = add(dev[out_dev].bytes_per_token, output_read);
     dev[out_dev].has_output = true;
 
     // Compute buffers: on every GPU that holds a layer, and always on the CPU (host side of the graph).
@@ -114,12 +117,12 @@ pub fn place(m: &ModelMemory, b: &Budgets, k: Knobs, kv: &[u64], ngl: u32) -> Op
             d.memory.overhead = b.gpus[i].overhead;
         }
     }
-    dev[cpu_index].memory.compute += m.output_buffer();
+    dev[cpu_index].memory.compute = add(dev[cpu_index].memory.compute, m.output_buffer());
 
     // Unified memory: what the GPU holds is also out of RAM.
-    let unified_use: u64 = b.gpus.iter().zip(&dev).filter(|(g, _)| g.unified).map(|(_, d)| d.memory.total()).sum();
+    let unified_use = b.gpus.iter().zip(&dev).filter(|(g, _)| g.unified).fold(0u64, |s, (_, d)| s.saturating_add(d.memory.total()));
     // Returned even when RAM overflows, so the caller can tell "GPU full" from "RAM full".
-    let ram_ok = dev[cpu_index].memory.total() + unified_use <= b.ram;
+    let ram_ok = dev[cpu_index].memory.total().saturating_add(unified_use) <= b.ram;
     let p = Placement { n_gpu_layers: ngl, experts_on_cpu: k.experts_on_cpu, devices: dev, ram_ok };
     p.gpus_fit().then_some(p)
 }

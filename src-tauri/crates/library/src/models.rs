@@ -56,7 +56,8 @@ pub fn list(store: &Store, folders: &[(PathBuf, ModelSource)], hw: &HardwareProf
 fn describe(row: &ModelRow, path: &Path, hw: &HardwareProfile) -> LocalModel {
     let name = file_name(path);
     let parts = split_parts(path);
-    let size_bytes = parts.iter().map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)).sum();
+    // Lengths of files anyone can make (a sparse file claims what it likes): they saturate.
+    let size_bytes = parts.iter().map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)).fold(0u64, u64::saturating_add);
     let mut model = LocalModel {
         id: row.id,
         path: row.path.clone(),
@@ -273,6 +274,29 @@ mod tests {
 
         std::fs::remove_file(lm.join("junk.gguf")).unwrap();
         assert_eq!(super::list(&store, &folders, &hw()).unwrap().len(), 2);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// A header with absurd numbers (a file anyone can publish) is listed with a verdict; it used to
+    /// overflow in the planner and take the listing, and with it My Models, down (issue 13).
+    #[test]
+    fn a_hostile_header_is_listed_red_not_a_crash() {
+        let root = temp("hostile");
+        for (i, key) in ["llama.embedding_length", "llama.feed_forward_length", "llama.vocab_size", "llama.attention.key_length"]
+            .into_iter()
+            .enumerate()
+        {
+            let shape = synthetic::llama32_1b();
+            let w = synthetic::model(&shape, Quant::Q4KM, false).without(key).u64(key, u64::MAX);
+            w.write_sparse(&root.join(format!("hostile{i}-Q4_K_M.gguf"))).unwrap();
+        }
+        let store = Store::in_memory().unwrap();
+        let list = list(&store, &[(root.clone(), ModelSource::Downloaded)], &hw()).unwrap();
+        assert_eq!(list.len(), 4, "{list:#?}");
+        for m in &list {
+            let plan = m.plan.as_ref().unwrap_or_else(|| panic!("{} has no plan: {:?}", m.file_name, m.problem));
+            assert_eq!(plan.verdict, types::Verdict::Red, "{}: {plan:?}", m.file_name);
+        }
         std::fs::remove_dir_all(&root).unwrap();
     }
 

@@ -40,6 +40,7 @@ ui/dist/index.html: $(UI_SOURCES)
 # The app embeds ui/dist at compile time, so the UI is built first.
 build: ui
 	$(CARGO) build -p hearth-app -p hearth-cli -p hearth-mockhub
+	@src-tauri/scripts/collect-engine-libs.sh target/debug target/debug
 
 test-rust:
 	$(CARGO) test --workspace
@@ -64,7 +65,8 @@ icons: deps
 ## /usr/bin beside the app (on macOS and Windows, `ui/node_modules/.bin/tauri build` there makes the
 ## .app/.dmg or .msi, without the CLI yet).
 package: deps ui
-	$(CARGO) build --release -p hearth-cli
+	$(CARGO) build --release -p hearth-cli -p hearth-app
+	src-tauri/scripts/collect-engine-libs.sh --backends target/release target/release/hearth-libs
 	ui/node_modules/.bin/tauri build --bundles deb
 
 ## make bench: how long `hearth probe` takes, the app's time to first paint and idle memory, how

@@ -18,14 +18,17 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # --- system packages ---------------------------------------------------------------------------
+# glslc, spirv-headers and libvulkan-dev: llama.cpp's Vulkan backend (its shaders, and the loader it links against).
 packages=(
-  build-essential pkg-config curl file cmake clang libclang-dev
+  build-essential pkg-config curl file cmake clang libclang-dev glslc spirv-headers libvulkan-dev
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev
   python3 python3-pip
 )
 if [ "$for_tests" = 1 ]; then
   # python3-venv: the server's tests run the official `openai` client from a venv (tests/setup/python-venv.sh).
-  packages+=(xvfb xauth webkit2gtk-driver python3-venv)
+  # mesa-vulkan-drivers: lavapipe, the software Vulkan device the GPU path is tested on.
+  # qemu-user: runs the engine as an older CPU, to check which CPU backend it picks.
+  packages+=(xvfb xauth webkit2gtk-driver python3-venv mesa-vulkan-drivers qemu-user)
 fi
 if command -v dpkg-query >/dev/null; then
   missing=()
@@ -46,6 +49,9 @@ if command -v dpkg-query >/dev/null; then
 else
   say "Not a Debian/Ubuntu system: install WebKitGTK 4.1, cmake and clang with your package manager."
 fi
+
+# --- Vulkan headers new enough for llama.cpp (Debian 12's are too old) ---------------------------------
+"$root/src-tauri/scripts/vulkan-headers.sh"
 
 # --- Node.js (Vite 8 needs 20.19 or newer) ----------------------------------------------------------
 if ! command -v node >/dev/null; then

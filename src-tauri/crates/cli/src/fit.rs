@@ -79,7 +79,7 @@ pub fn run(args: &FitArgs) -> anyhow::Result<()> {
     let (hw, imagined) = machine(args, || {
         let home = home::Home::resolve().ok();
         let models = home.as_ref().map(|h| h.models_dir()).unwrap_or_else(std::env::temp_dir);
-        let mut hw = hardware::Prober::system().probe(&models);
+        let mut hw = crate::loading::prober().probe(&models);
         if let Some(h) = &home {
             hw.speed_calibration = hardware::calibration::load(h.root());
             hw.ram_bandwidth_gbps = hardware::calibration::remember_bandwidth(h.root(), hw.ram_bandwidth_gbps);

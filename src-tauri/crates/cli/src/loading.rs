@@ -99,7 +99,7 @@ pub fn plan(path: &Path, ctx: Option<u32>) -> anyhow::Result<(gguf::ModelFacts, 
     let facts = gguf::read_file(path).with_context(|| format!("reading {}", path.display()))?;
     let home = home::Home::resolve().ok();
     let models = home.as_ref().map(|h| h.models_dir()).unwrap_or_else(std::env::temp_dir);
-    let mut hw = hardware::Prober::system().probe(&models);
+    let mut hw = prober().probe(&models);
     if let Some(h) = &home {
         hw.speed_calibration = hardware::calibration::load(h.root());
     }
@@ -113,15 +113,59 @@ pub fn plan(path: &Path, ctx: Option<u32>) -> anyhow::Result<(gguf::ModelFacts, 
     Ok((facts, plan, hw))
 }
 
+/// The plan's memory per device beside llama.cpp's own buffers, MiB, one line each.
+pub fn memory_report(plan: &FitPlan, info: &LoadedModelInfo) -> String {
+    let mib = |b: u64| b as f64 / 1048576.0;
+    let mut out = String::from("memory (MiB)         weights      K/V  compute\n");
+    for d in &plan.devices {
+        let m = &d.memory;
+        let name = d.engine_device.clone().unwrap_or_else(|| d.name.clone());
+        out += &format!("  plan  {name:<13}{:>9.1}{:>9.1}{:>9.1}\n", mib(m.weights), mib(m.kv_cache), mib(m.compute));
+    }
+    for d in &info.devices {
+        out += &format!(
+            "  llama {:<14}{:>9.1}{:>9.1}{:>9.1}\n",
+            d.name,
+            mib(d.weights_bytes),
+            mib(d.kv_cache_bytes),
+            mib(d.compute_bytes)
+        );
+    }
+    out
+}
+
 /// The load the plan describes.
 pub fn load_params(path: &Path, plan: &FitPlan, threads: Option<u32>) -> LoadParams {
     LoadParams { n_threads: threads, ..LoadParams::from_plan(path, plan) }
 }
 
+/// The worker: this executable with its hidden flag.
+fn worker() -> anyhow::Result<WorkerCommand> {
+    let program = std::env::current_exe().context("finding the hearth executable to start the engine with")?;
+    Ok(WorkerCommand { program, args: vec![WORKER_FLAG.to_string()] })
+}
+
 /// An engine whose worker is this executable.
 pub fn host() -> anyhow::Result<EngineHost> {
-    let program = std::env::current_exe().context("finding the hearth executable to start the engine with")?;
-    Ok(EngineHost::new(WorkerCommand { program, args: vec![WORKER_FLAG.to_string()] }))
+    Ok(EngineHost::new(worker()?))
+}
+
+/// This machine, with the devices the engine's worker reports (the CLI never loads llama.cpp's
+/// backends in its own process either). A worker that cannot answer leaves the engine CPU-only, and
+/// says so on stderr.
+pub fn prober() -> hardware::Prober {
+    hardware::Prober::system(|| match worker().map_err(|e| e.to_string()).and_then(|w| engine::devices::query(&w).map_err(|e| e.message)) {
+        Ok(report) => {
+            for why in &report.skipped {
+                eprintln!("hearth: a GPU backend was skipped: {why}");
+            }
+            report
+        }
+        Err(why) => {
+            eprintln!("hearth: {why}");
+            types::EngineReport::default()
+        }
+    })
 }
 
 /// Loads, drawing progress on stderr (a bar on a terminal, two lines otherwise).

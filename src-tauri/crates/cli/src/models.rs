@@ -114,6 +114,11 @@ pub fn pull(args: &PullArgs) -> anyhow::Result<()> {
             }
         });
         for row in &rows {
+            // `enqueue` leaves a download done only while its file is on disk as the Hub describes it.
+            if row.status == DownloadStatus::Done {
+                eprintln!("{} is already downloaded: {}", row.spec.file, row.spec.dest);
+                continue;
+            }
             eprintln!("Pulling {} ({})", row.spec.file, size(row.spec.size));
             let dl = downloads.clone();
             let id = row.id;
@@ -155,7 +160,7 @@ pub fn ls() -> anyhow::Result<()> {
         println!("No models yet. Find one with `hearth search`, then `hearth pull ORG/NAME:QUANT`.");
         return Ok(());
     }
-    let mut hw = hardware::Prober::system().probe(&home.models_dir());
+    let mut hw = crate::loading::prober().probe(&home.models_dir());
     hw.speed_calibration = hardware::calibration::load(home.root());
     hw.ram_bandwidth_gbps = hardware::calibration::remember_bandwidth(home.root(), hw.ram_bandwidth_gbps);
     println!("{:<8} {:>9}  {:<10} {:<34} {}", "FIT", "SIZE", "SOURCE", "PLAN", "FILE");

@@ -9,7 +9,7 @@ use crate::format::gb;
 
 pub fn run(json: bool) -> anyhow::Result<()> {
     let home = home::Home::resolve().context("finding Hearth's home folder")?;
-    let mut profile = hardware::Prober::system().probe(&home.models_dir());
+    let mut profile = crate::loading::prober().probe(&home.models_dir());
     profile.speed_calibration = hardware::calibration::load(home.root());
     profile.ram_bandwidth_gbps = hardware::calibration::remember_bandwidth(home.root(), profile.ram_bandwidth_gbps);
     if json {
@@ -56,9 +56,10 @@ pub fn table(p: &HardwareProfile) -> String {
             GpuKind::Discrete => "discrete",
             GpuKind::Integrated => "integrated",
         };
-        let engine = match &g.engine_backend {
-            Some(b) => format!("engine: {b}"),
-            None => "not usable by this engine build".to_string(),
+        let engine = match (&g.engine_backend, &g.engine_device) {
+            (Some(b), Some(d)) => format!("engine: {b} ({d})"),
+            (Some(b), None) => format!("engine: {b}"),
+            _ => g.engine_missing.clone().unwrap_or_else(|| "the engine cannot use it".to_string()),
         };
         row(&format!("GPU {i}"), format!("{} · {kind} · {mem} · {engine}", g.name));
     }
@@ -70,7 +71,8 @@ pub fn table(p: &HardwareProfile) -> String {
         };
         row("Models", format!("{} · {kind} at {} · {} free of {}", d.models_dir, d.mount_point, gb(d.free_bytes), gb(d.total_bytes)));
     }
-    row("Engine", p.engine_backends.join(", "));
+    let variant = p.engine_cpu_variant.as_ref().map(|v| format!(" · CPU backend: {v}")).unwrap_or_default();
+    row("Engine", format!("{}{variant}", p.engine_backends.join(", ")));
     let _ = writeln!(out, "\n{}", p.summary);
     out
 }

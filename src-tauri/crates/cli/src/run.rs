@@ -53,6 +53,9 @@ pub struct RunArgs {
     pub prompt: String,
     #[command(flatten)]
     pub options: SamplingArgs,
+    /// Also print, per device, the memory the plan predicted and what llama.cpp allocated.
+    #[arg(long)]
+    pub verbose: bool,
 }
 
 #[derive(Args, Debug)]
@@ -67,11 +70,14 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
-async fn load(model: &str, ctx: Option<u32>) -> anyhow::Result<EngineHost> {
+async fn load(model: &str, ctx: Option<u32>, verbose: bool) -> anyhow::Result<EngineHost> {
     let path = loading::resolve(model)?;
     let (_, plan, _) = loading::plan(&path, ctx)?;
     let host = loading::host()?;
-    loading::load(&host, loading::load_params(&path, &plan, None)).await?;
+    let info = loading::load(&host, loading::load_params(&path, &plan, None)).await?;
+    if verbose {
+        eprint!("{}", loading::memory_report(&plan, &info));
+    }
     Ok(host)
 }
 
@@ -156,7 +162,7 @@ pub fn stats_line(s: &GenerationStats) -> String {
 
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let host = load(&args.model, args.options.ctx).await?;
+        let host = load(&args.model, args.options.ctx, args.verbose).await?;
         let mut messages = args.options.start();
         messages.push(ChatMessage::new(ChatRole::User, args.prompt.clone()));
         match stream(&host, &messages, &args.options.sampling()).await? {
@@ -176,7 +182,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
 
 pub fn chat(args: &ChatArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let host = load(&args.model, args.options.ctx).await?;
+        let host = load(&args.model, args.options.ctx, false).await?;
         eprintln!("Type a message; /reset starts over, /exit or Ctrl-D ends.");
         let sampling = args.options.sampling();
         let mut messages = args.options.start();

@@ -8,6 +8,7 @@
 //! the model's own template (`template`), reuses the K/V cache for the prefix shared with the last
 //! request, samples, and turns token bytes into text (`utf8`, `stop`).
 
+pub mod devices;
 mod host;
 mod logs;
 pub mod protocol;

@@ -1,7 +1,7 @@
 //! The worker's logging. Everything the worker and llama.cpp log goes to stderr (stdout carries only
-//! protocol frames), where the host keeps the last lines for crash reports. While a model loads,
-//! llama.cpp's "… buffer size = N MiB" lines are also collected: they are the memory llama.cpp really
-//! allocated, which the `Loaded` event reports.
+//! protocol frames), where the host keeps the last lines for crash reports. While a model loads (or
+//! the backends do), llama.cpp's lines are also collected: its "… buffer size = N MiB" lines are the
+//! memory llama.cpp really allocated, per device, which the `Loaded` event reports.
 
 use std::sync::Mutex;
 
@@ -10,7 +10,7 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-/// `Some` while a load is collecting buffer-size lines.
+/// `Some` while a load is collecting llama.cpp's lines.
 static CAPTURE: Mutex<Option<Vec<String>>> = Mutex::new(None);
 
 /// Sets up stderr logging (filter from `HEARTH_ENGINE_LOG`, default `info`) and routes llama.cpp's
@@ -61,9 +61,7 @@ impl<S: tracing::Subscriber> Layer<S> for Capture {
         let Some(lines) = capture.as_mut() else { return };
         let mut m = Message(String::new());
         event.record(&mut m);
-        if m.0.contains("buffer size") {
-            lines.push(m.0);
-        }
+        lines.push(m.0);
     }
 }
 
@@ -73,6 +71,36 @@ pub struct BufferSizes {
     pub weights: u64,
     pub kv: u64,
     pub compute: u64,
+}
+
+/// The same lines per device, in the order llama.cpp first names each one. The device is the word
+/// before the buffer's kind: "load_tensors:   Vulkan0 model buffer size = …", "llama_kv_cache:
+/// CPU KV buffer size = …", "sched_reserve:  Vulkan_Host compute buffer size = …".
+pub fn device_buffers(lines: &[String]) -> Vec<types::DeviceBuffers> {
+    let mut out: Vec<types::DeviceBuffers> = Vec::new();
+    for line in lines {
+        let Some(bytes) = mib_after_equals(line) else { continue };
+        let before = line.split('=').next().unwrap_or_default();
+        let words: Vec<&str> = before.split_whitespace().collect();
+        let Some(kind_at) = words.iter().position(|w| matches!(*w, "model" | "KV" | "compute" | "output")) else { continue };
+        if !before.contains("buffer size") || kind_at == 0 {
+            continue;
+        }
+        let name = words[kind_at - 1].trim_end_matches(':').to_string();
+        let i = match out.iter().position(|d| d.name == name) {
+            Some(i) => i,
+            None => {
+                out.push(types::DeviceBuffers { name, ..Default::default() });
+                out.len() - 1
+            }
+        };
+        match words[kind_at] {
+            "model" => out[i].weights_bytes += bytes,
+            "KV" => out[i].kv_cache_bytes += bytes,
+            _ => out[i].compute_bytes += bytes,
+        }
+    }
+    out
 }
 
 pub fn buffer_sizes(lines: &[String]) -> BufferSizes {
@@ -116,5 +144,29 @@ mod tests {
         assert_eq!(s.weights, (92.12f64 * 1048576.0) as u64);
         assert_eq!(s.kv, (11.25f64 * 1048576.0) as u64);
         assert_eq!(s.compute, (0.19f64 * 1048576.0) as u64 + 102 * 1048576);
+    }
+
+    #[test]
+    fn buffers_are_kept_per_device_as_llama_cpp_names_them() {
+        let lines: Vec<String> = [
+            "load_tensors:   CPU_Mapped model buffer size =    40.00 MiB",
+            "load_tensors:      Vulkan0 model buffer size =    52.00 MiB",
+            "llama_kv_cache:    Vulkan0 KV buffer size =    10.00 MiB",
+            "llama_kv_cache:        CPU KV buffer size =     1.25 MiB",
+            "llama_context:  Vulkan_Host  output buffer size =     0.19 MiB",
+            "sched_reserve:    Vulkan0 compute buffer size =   100.00 MiB",
+            "sched_reserve: Vulkan_Host compute buffer size =     2.00 MiB",
+            "graph_reserve: reserving a graph for ubatch with n_tokens = 512",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let d = device_buffers(&lines);
+        let names: Vec<&str> = d.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["CPU_Mapped", "Vulkan0", "CPU", "Vulkan_Host"]);
+        assert_eq!(d[1].weights_bytes, 52 << 20);
+        assert_eq!(d[1].kv_cache_bytes, 10 << 20);
+        assert_eq!(d[1].compute_bytes, 100 << 20);
+        assert_eq!(d[3].compute_bytes, (0.19f64 * 1048576.0) as u64 + (2 << 20));
     }
 }

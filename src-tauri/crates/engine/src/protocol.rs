@@ -36,6 +36,11 @@ pub struct LoadParams {
     pub cache_type_v: CacheType,
     pub flash_attention: bool,
     pub use_mmap: bool,
+    /// The GPUs to use, by llama.cpp's names ("Vulkan0"), in the order the plan split the layers
+    /// over them. Empty: the CPU only, and no GPU is touched at all (not even for a large batch of
+    /// prompt tokens, which llama.cpp would otherwise send to any device it has).
+    #[serde(default)]
+    pub devices: Vec<String>,
 }
 
 impl LoadParams {
@@ -43,8 +48,11 @@ impl LoadParams {
     /// The one place the planner's answer becomes llama.cpp's settings (Chat, the server and the CLI
     /// all load this way).
     pub fn from_plan(path: impl Into<PathBuf>, plan: &types::FitPlan) -> Self {
+        let devices: Vec<String> = plan.devices.iter().filter(|d| d.is_gpu).filter_map(|d| d.engine_device.clone()).collect();
         Self {
-            n_gpu_layers: plan.gpu_layers,
+            // Layers only go where the plan names a device llama.cpp knows.
+            n_gpu_layers: if devices.is_empty() { 0 } else { plan.gpu_layers },
+            devices,
             n_ctx: Some(plan.context),
             cache_type_k: plan.cache_k,
             cache_type_v: plan.cache_v,
@@ -65,6 +73,7 @@ impl LoadParams {
             cache_type_v: CacheType::F16,
             flash_attention: false,
             use_mmap: true,
+            devices: Vec::new(),
         }
     }
 }
@@ -137,6 +146,8 @@ pub enum Request {
     /// Answered by `BenchResult` or `Error`; a `Cancel` with its id ends it early. The cache is
     /// empty afterwards.
     Bench { id: RequestId, params: BenchParams },
+    /// Answered by `Devices`: what the backends the worker loaded can run on.
+    Devices { id: RequestId },
 }
 
 /// Worker → host.
@@ -150,6 +161,7 @@ pub enum Event {
     Done { id: RequestId, stats: GenerationStats },
     Tokens { id: RequestId, tokens: Vec<i32> },
     BenchResult { id: RequestId, result: BenchResult },
+    Devices { id: RequestId, report: types::EngineReport },
     Error { id: RequestId, code: ErrorCode, message: String },
 }
 
@@ -163,6 +175,7 @@ impl Event {
             | Event::Done { id, .. }
             | Event::Tokens { id, .. }
             | Event::BenchResult { id, .. }
+            | Event::Devices { id, .. }
             | Event::Error { id, .. } => *id,
         }
     }
@@ -275,6 +288,8 @@ mod tests {
             Request::Tokenize { id: 3, text: "x".into(), add_special: true },
             Request::Unload { id: 4 },
             Request::Bench { id: 5, params: BenchParams { n_prompt: 512, n_gen: 128, repetitions: 3 } },
+            Request::Devices { id: 6 },
+            Request::Load { id: 7, params: LoadParams { devices: vec!["Vulkan0".into()], n_gpu_layers: 31, ..LoadParams::new("/m/b.gguf") } },
         ]
     }
 

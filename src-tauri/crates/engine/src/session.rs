@@ -63,7 +63,12 @@ impl<'m> Session<'m> {
             .with_type_k(cache_type(params.cache_type_k))
             .with_type_v(cache_type(params.cache_type_v))
             // llama.cpp's enum: 1 on, 0 off.
-            .with_flash_attention_policy(i32::from(params.flash_attention));
+            .with_flash_attention_policy(i32::from(params.flash_attention))
+            // With no GPU in the plan, keep everything on the CPU: llama.cpp would otherwise send a
+            // large batch (a prompt) to any GPU it has, idle or not (seen on lavapipe: the first
+            // token took 28.9 s instead of 0.23 s). With GPUs, the K/V cache goes with its layers.
+            .with_op_offload(!params.devices.is_empty())
+            .with_offload_kqv(!params.devices.is_empty());
         let ctx = model.new_context(backend, cparams).map_err(|e| {
             err(
                 ErrorCode::ModelLoadFailed,

@@ -18,7 +18,7 @@ use types::{ErrorCode, HearthError, LoadedModelInfo};
 
 use crate::protocol::{read_frame, write_frame, Event, FrameError, LoadParams, Request, RequestId};
 use crate::session::Session;
-use crate::{file_name, logs};
+use crate::{devices, file_name, logs};
 
 /// Writes event frames to stdout. Stdout's own lock keeps frames whole.
 #[derive(Debug, Clone, Copy, Default)]
@@ -82,6 +82,7 @@ pub fn run_worker() -> ExitCode {
         tracing::error!("could not start the request reader: {e}");
         return ExitCode::FAILURE;
     }
+    let backends = devices::load_backends();
     let backend = match LlamaBackend::init() {
         Ok(b) => b,
         Err(e) => {
@@ -89,7 +90,7 @@ pub fn run_worker() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let worker = Worker { backend, rx, cancels, out: EventSink };
+    let worker = Worker { backend, rx, cancels, out: EventSink, backends };
     worker.run();
     ExitCode::SUCCESS
 }
@@ -99,6 +100,8 @@ struct Worker {
     rx: Receiver<Request>,
     cancels: Cancels,
     out: EventSink,
+    /// What loading llama.cpp's backend libraries reported.
+    backends: devices::Loaded,
 }
 
 impl Worker {
@@ -109,6 +112,7 @@ impl Worker {
             match request {
                 Request::Load { id, params } => next = self.serve(id, &params),
                 Request::Unload { id } => self.send(&Event::Unloaded { id }),
+                Request::Devices { id } => self.send(&Event::Devices { id, report: devices::report(&self.backends) }),
                 Request::Generate { id, .. } | Request::Tokenize { id, .. } | Request::Bench { id, .. } => {
                     self.send(&Event::error(id, &no_model()));
                     self.cancels.finished(id);
@@ -139,7 +143,8 @@ impl Worker {
             }
         };
         let session = Session::new(&self.backend, &model, params, threads);
-        let sizes = logs::buffer_sizes(&logs::take_capture());
+        let lines = logs::take_capture();
+        let sizes = logs::buffer_sizes(&lines);
         let mut session = match session {
             Ok(s) => s,
             Err(e) => {
@@ -160,6 +165,7 @@ impl Worker {
             compute_bytes: sizes.compute,
             has_chat_template: session.has_chat_template,
             load_ms: started.elapsed().as_secs_f64() * 1000.0,
+            devices: logs::device_buffers(&lines),
         };
         self.send(&Event::Loaded { id: load_id, info });
 
@@ -185,6 +191,7 @@ impl Worker {
                     }
                     self.cancels.finished(id);
                 }
+                Request::Devices { id } => self.send(&Event::Devices { id, report: devices::report(&self.backends) }),
                 Request::Tokenize { id, text, add_special } => {
                     let tokens = session.tokenize(&text, add_special).into_iter().map(|t| t.0).collect();
                     self.send(&Event::Tokens { id, tokens });
@@ -211,8 +218,14 @@ impl Worker {
         }
         let out = self.out;
         let mut last = -1.0f32;
+        let device_indices = device_indices(&params.devices)?;
         let mparams = LlamaModelParams::default()
-            .with_n_gpu_layers(params.n_gpu_layers)
+            // Exactly the plan's GPUs (none for a CPU plan): llama.cpp otherwise takes every device
+            // it has.
+            .with_devices(&device_indices)
+            .map_err(|e| HearthError::new(ErrorCode::ModelLoadFailed, format!("llama.cpp refused the plan's devices: {e}")))?
+            .with_main_gpu(0)
+            .with_n_gpu_layers(if device_indices.is_empty() { 0 } else { params.n_gpu_layers })
             .with_use_mmap(params.use_mmap)
             .with_progress_callback(move |fraction| {
                 // About a hundred events for a whole load is plenty for a progress bar.
@@ -230,6 +243,27 @@ impl Worker {
             )
         })
     }
+}
+
+/// llama.cpp's device indices for the names a plan gives ("Vulkan0"). A name the engine does not
+/// have is an error rather than a silent fall back to the CPU.
+fn device_indices(names: &[String]) -> Result<Vec<usize>, HearthError> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let all = llama_cpp_2::list_llama_ggml_backend_devices();
+    names
+        .iter()
+        .map(|name| {
+            all.iter().position(|d| d.name == *name).ok_or_else(|| {
+                let have: Vec<&str> = all.iter().map(|d| d.name.as_str()).collect();
+                HearthError::new(
+                    ErrorCode::ModelLoadFailed,
+                    format!("The plan puts layers on {name}, which the engine does not have (it has {}).", have.join(", ")),
+                )
+            })
+        })
+        .collect()
 }
 
 fn no_model() -> HearthError {

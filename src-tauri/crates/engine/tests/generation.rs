@@ -19,6 +19,7 @@ use types::{ChatMessage, ChatRole, SamplingParams, StopReason};
 /// The same greedy reply computed in this process with llama-cpp-2 directly, detokenized at once.
 fn one_shot_greedy(prompt: &str, max_tokens: usize) -> String {
     let path = model().expect("model");
+    engine::devices::load_backends();
     let backend = LlamaBackend::init().expect("backend");
     let model = LlamaModel::load_from_file(&backend, &path, &LlamaModelParams::default()).expect("model");
     let threads = engine::physical_cores();

@@ -15,6 +15,8 @@ pub const GIB: u64 = 1 << 30;
 #[derive(Debug, Clone)]
 pub struct GpuBudget {
     pub name: String,
+    /// llama.cpp's name for it, carried into the plan so the load uses exactly this device.
+    pub engine_device: Option<String>,
     /// For weights, KV and compute, after overhead and margin.
     pub budget: u64,
     /// The backend's own context, reported as overhead in the plan.
@@ -60,6 +62,7 @@ pub fn budgets(hw: &HardwareProfile, s: &LoadSettings) -> Budgets {
             let free = free.min(g.vram_total_bytes.unwrap_or(u64::MAX));
             GpuBudget {
                 name: g.name.clone(),
+                engine_device: g.engine_device.clone(),
                 budget: free.saturating_sub(overhead.saturating_add(s.safety_margin_bytes)),
                 overhead,
                 unified: g.unified_memory,

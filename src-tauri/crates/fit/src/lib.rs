@@ -154,6 +154,7 @@ fn finish(m: &ModelMemory, b: &Budgets, calibration: Option<f32>, p: Placement, 
         .map(|(i, d)| DeviceUse {
             name: if i == cpu { "CPU".to_string() } else { b.gpus[i].name.clone() },
             is_gpu: i != cpu,
+            engine_device: if i == cpu { None } else { b.gpus[i].engine_device.clone() },
             layers: d.layers,
             has_output: d.has_output,
             memory: d.memory,

@@ -63,7 +63,10 @@ fn logs() -> &'static Arc<Mutex<Vec<String>>> {
 
 fn backend() -> &'static LlamaBackend {
     static BACKEND: OnceLock<LlamaBackend> = OnceLock::new();
-    BACKEND.get_or_init(|| LlamaBackend::init().expect("llama backend"))
+    BACKEND.get_or_init(|| {
+        engine::devices::load_backends();
+        LlamaBackend::init().expect("llama backend")
+    })
 }
 
 /// Sum of "<what> buffer size = N MiB" lines.

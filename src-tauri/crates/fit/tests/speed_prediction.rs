@@ -44,7 +44,7 @@ fn predicted_speed_matches_a_real_run_before_and_after_calibration() {
         return;
     };
     let facts = gguf::read_file(&path).expect("header");
-    let probe = || hardware::Prober::system().probe(&std::env::temp_dir());
+    let probe = || hardware::Prober::system(types::EngineReport::default()).probe(&std::env::temp_dir());
     let threads = probe().cpu.physical_cores as i32;
     let settings = LoadSettings { context: Some(512), ..LoadSettings::default() };
     let predicted = |hw: &types::HardwareProfile| {
@@ -53,6 +53,7 @@ fn predicted_speed_matches_a_real_run_before_and_after_calibration() {
     };
 
     llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default().with_logs_enabled(false));
+    engine::devices::load_backends();
     let backend = LlamaBackend::init().expect("backend");
     let model = LlamaModel::load_from_file(&backend, &path, &LlamaModelParams::default()).expect("model");
     let _warm = measure(&backend, &model, threads, 16);

@@ -102,6 +102,8 @@ pub fn imagined(gpu: Option<&KnownGpu>, count: u32, ram_gib: u32) -> HardwarePro
                 vendor: GpuVendor::Apple,
                 kind: GpuKind::Integrated,
                 engine_backend: Some("Metal".into()),
+                engine_device: Some("MTL0".into()),
+                engine_missing: None,
                 apis: vec!["Metal".into()],
                 vram_total_bytes: Some(working_set),
                 vram_free_bytes: Some(working_set),
@@ -115,11 +117,13 @@ pub fn imagined(gpu: Option<&KnownGpu>, count: u32, ram_gib: u32) -> HardwarePro
             let vram = u64::from(g.memory_gib) * GIB;
             let backend = if g.vendor == GpuVendor::Nvidia { "CUDA" } else { "Vulkan" };
             let gpus = (0..count.max(1))
-                .map(|_| GpuInfo {
+                .map(|i| GpuInfo {
                     name: g.name.to_string(),
                     vendor: g.vendor,
                     kind: GpuKind::Discrete,
                     engine_backend: Some(backend.into()),
+                    engine_device: Some(format!("{backend}{i}")),
+                    engine_missing: None,
                     apis: vec![],
                     vram_total_bytes: Some(vram),
                     vram_free_bytes: Some(vram),
@@ -144,6 +148,7 @@ pub fn imagined(gpu: Option<&KnownGpu>, count: u32, ram_gib: u32) -> HardwarePro
         gpus,
         disk: None,
         engine_backends: backends,
+        engine_cpu_variant: None,
         ram_bandwidth_gbps: Some(ram_bw),
         speed_calibration: None,
         summary: String::new(),

@@ -8,7 +8,6 @@
 mod bandwidth;
 pub mod calibration;
 pub mod catalog;
-mod engine_source;
 pub mod merge;
 mod os_source;
 pub mod sources;
@@ -21,7 +20,6 @@ use std::time::Instant;
 use types::{CpuInfo, DiskInfo, HardwareProfile, MemoryInfo, MemoryNow, OsInfo};
 
 pub use bandwidth::measure_ram_bandwidth;
-pub use engine_source::LlamaDevices;
 pub use os_source::SysinfoGpus;
 use sources::{EngineDevice, EngineDeviceKind, EngineDevices, OsGpus, WgpuAdapters};
 pub use wgpu_source::WgpuEnumeration;
@@ -53,16 +51,17 @@ pub struct Prober {
 }
 
 impl Prober {
-    /// The real machine.
-    pub fn system() -> Self {
-        Self { engine: Box::new(LlamaDevices), wgpu: Box::new(WgpuEnumeration), os_gpus: Box::new(SysinfoGpus) }
+    /// The real machine, with the engine's report from `engine` (the app and the CLI ask their engine
+    /// worker; a source that reports nothing means CPU only).
+    pub fn system(engine: impl EngineDevices + 'static) -> Self {
+        Self { engine: Box::new(engine), wgpu: Box::new(WgpuEnumeration), os_gpus: Box::new(SysinfoGpus) }
     }
 
     /// Probe everything. `models_dir` picks the disk to report.
     pub fn probe(&self, models_dir: &Path) -> HardwareProfile {
         let started = Instant::now();
         let (engine, wgpu, os_gpus, facts) = std::thread::scope(|s| {
-            let engine = s.spawn(|| self.engine.engine_devices());
+            let engine = s.spawn(|| self.engine.engine_report());
             let wgpu = s.spawn(|| self.wgpu.wgpu_adapters());
             let os_gpus = s.spawn(|| self.os_gpus.os_gpus());
             let facts = system_facts(models_dir);
@@ -71,18 +70,21 @@ impl Prober {
             (engine.join().unwrap_or_default(), wgpu.join().unwrap_or_default(), os_gpus.join().unwrap_or_default(), (facts, bandwidth))
         });
         let (facts, bandwidth) = facts;
-        let mut profile = assemble(facts, &engine, &wgpu, &os_gpus);
+        let mut profile = assemble(facts, &engine.devices, &wgpu, &os_gpus);
+        profile.engine_cpu_variant = engine.cpu_variant;
+        merge::explain_missing(&mut profile.gpus, &profile.engine_backends, &engine.skipped);
         profile.ram_bandwidth_gbps = bandwidth;
         profile.probe_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
         profile
     }
 
-    /// The figures that move: available RAM and free VRAM, in the order of `profile.gpus`.
+    /// The figures that move: available RAM and free VRAM, in the order of `profile.gpus`. From the
+    /// OS only: the Hardware view asks every two seconds, too often to start an engine worker (and
+    /// its GPU drivers) each time; a GPU the OS gives no figure for keeps the engine's from the probe.
     pub fn memory_now(&self, profile: &HardwareProfile) -> MemoryNow {
         let memory = os_source::memory_info();
-        let engine = self.engine.engine_devices();
         let os = self.os_gpus.os_gpus();
-        let fresh = merge::merge_gpus(&engine, &[], &os);
+        let fresh = merge::merge_gpus(&[], &[], &os);
         let gpu_free_bytes = profile
             .gpus
             .iter()
@@ -121,6 +123,7 @@ pub fn assemble(facts: SystemFacts, engine: &[EngineDevice], wgpu: &[sources::Wg
         gpus,
         disk: facts.disk,
         engine_backends,
+        engine_cpu_variant: None,
         ram_bandwidth_gbps: None,
         speed_calibration: None,
         summary: String::new(),

@@ -8,6 +8,8 @@
 //! 3. The OS's GPUs join a wgpu device by PCI address, else by name.
 //! 4. The engine's GPUs join a device by name (llama.cpp gives no PCI address through llama-cpp-2);
 //!    two identical cards are paired in order, one engine device to one physical device.
+//!    A software device the engine reports (lavapipe) counts only when `HEARTH_ALLOW_SOFTWARE_GPU=1`
+//!    (tests, and the curious): it is slower than the CPU it runs on, so never a GPU for a person.
 //! 5. Memory figures come from the engine when it sees the device (that is what the engine will get),
 //!    else from the OS. On unified memory the figure is the GPU's share of RAM, never extra memory.
 
@@ -36,6 +38,36 @@ const NOT_A_GPU: &[&str] = &[
     "aspeed",
     "matrox",
 ];
+
+/// For each GPU the OS shows but the engine cannot drive: why, and what to install. Never a silent
+/// CPU fall-back: the Hardware view and `hearth probe` show this sentence beside the GPU.
+/// `skipped` are the engine's own reasons for the backends it could not load.
+pub fn explain_missing(gpus: &mut [GpuInfo], engine_backends: &[String], skipped: &[String]) {
+    for g in gpus.iter_mut().filter(|g| g.engine_backend.is_none()) {
+        let vulkan_loaded = engine_backends.iter().any(|b| b == "Vulkan");
+        let vulkan_skipped = skipped.iter().find(|s| s.to_lowercase().contains("vulkan"));
+        let driver = match g.vendor {
+            GpuVendor::Nvidia => "the NVIDIA driver (its Vulkan support comes with it)",
+            GpuVendor::Amd => "Mesa's Vulkan driver (RADV, Debian/Ubuntu package mesa-vulkan-drivers)",
+            GpuVendor::Intel => "Mesa's Vulkan driver (ANV, Debian/Ubuntu package mesa-vulkan-drivers)",
+            _ => "its Vulkan driver",
+        };
+        g.engine_missing = Some(if let Some(why) = vulkan_skipped {
+            format!("The engine's Vulkan backend did not load ({why}). Install the Vulkan loader (libvulkan1) and {driver}.")
+        } else if vulkan_loaded {
+            format!("The engine's Vulkan backend does not see this GPU. Install {driver}, then restart Hearth.")
+        } else if cfg!(target_os = "macos") {
+            "The engine runs on Apple GPUs through Metal only.".to_string()
+        } else {
+            format!("This build of the engine has no backend for it. Install the Vulkan loader (libvulkan1) and {driver}.")
+        });
+    }
+}
+
+/// `HEARTH_ALLOW_SOFTWARE_GPU=1`: let a software Vulkan device the engine reports count as a GPU.
+pub fn allow_software_gpu() -> bool {
+    std::env::var("HEARTH_ALLOW_SOFTWARE_GPU").is_ok_and(|v| v == "1")
+}
 
 pub fn is_not_a_gpu(name: &str) -> bool {
     let lower = name.to_lowercase();
@@ -100,7 +132,7 @@ pub fn merge_gpus(engine: &[EngineDevice], wgpu: &[WgpuAdapter], os: &[OsGpu]) -
     for e in engine
         .iter()
         .filter(|e| matches!(e.kind, EngineDeviceKind::Gpu | EngineDeviceKind::IntegratedGpu))
-        .filter(|e| !is_not_a_gpu(&e.description))
+        .filter(|e| allow_software_gpu() || !is_not_a_gpu(&e.description))
     {
         let found = best_name_match(
             &devices,
@@ -252,6 +284,8 @@ fn finish(d: Device) -> GpuInfo {
         vendor,
         kind,
         engine_backend: d.engine.as_ref().map(|e| e.backend.clone()),
+        engine_device: d.engine.as_ref().map(|e| e.name.clone()),
+        engine_missing: None,
         apis: d.apis.into_iter().collect(),
         vram_total_bytes,
         vram_free_bytes,

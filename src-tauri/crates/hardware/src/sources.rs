@@ -10,28 +10,7 @@
 //! The same physical device shows up in several sources, and in wgpu once per graphics API; `merge`
 //! turns these raw records into one `GpuInfo` per device.
 
-/// llama.cpp's classification of a backend device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EngineDeviceKind {
-    Cpu,
-    Gpu,
-    IntegratedGpu,
-    /// BLAS and similar: helps the CPU, holds no layers of its own.
-    Accelerator,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EngineDevice {
-    /// llama.cpp's short name, "CUDA0", "Vulkan1", "MTL0", "CPU".
-    pub name: String,
-    /// The human name, "NVIDIA GeForce RTX 4090", "Apple M3 Max".
-    pub description: String,
-    /// The backend registry it belongs to, "CUDA", "Metal", "Vulkan", "CPU".
-    pub backend: String,
-    pub kind: EngineDeviceKind,
-    pub memory_total: u64,
-    pub memory_free: u64,
-}
+pub use types::{EngineDevice, EngineDeviceKind, EngineReport};
 
 /// wgpu's classification of an adapter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,8 +46,11 @@ pub struct OsGpu {
     pub vram_used: Option<u64>,
 }
 
+/// The engine's own report. In the app and the CLI it comes from the engine's worker process: the
+/// process that shows the window never loads llama.cpp's backends itself, so a GPU driver that
+/// crashes can only take the worker down.
 pub trait EngineDevices: Send + Sync {
-    fn engine_devices(&self) -> Vec<EngineDevice>;
+    fn engine_report(&self) -> EngineReport;
 }
 
 pub trait WgpuAdapters: Send + Sync {
@@ -80,8 +62,21 @@ pub trait OsGpus: Send + Sync {
 }
 
 impl EngineDevices for Vec<EngineDevice> {
-    fn engine_devices(&self) -> Vec<EngineDevice> {
+    fn engine_report(&self) -> EngineReport {
+        EngineReport { devices: self.clone(), ..EngineReport::default() }
+    }
+}
+
+impl EngineDevices for EngineReport {
+    fn engine_report(&self) -> EngineReport {
         self.clone()
+    }
+}
+
+/// A report made when asked (the app's and the CLI's: start a worker and ask it).
+impl<F: Fn() -> EngineReport + Send + Sync> EngineDevices for F {
+    fn engine_report(&self) -> EngineReport {
+        self()
     }
 }
 

@@ -212,7 +212,7 @@ fn a_gpu_only_the_engine_sees_is_still_listed() {
 #[test]
 fn probing_this_machine_reads_the_real_cpu_and_ram() {
     let dir = std::env::temp_dir();
-    let p = Prober::system().probe(&dir);
+    let p = Prober::system(Vec::<EngineDevice>::new()).probe(&dir);
     assert!(p.cpu.logical_cores >= 1);
     assert!(p.cpu.physical_cores >= 1 && p.cpu.physical_cores <= p.cpu.logical_cores);
     assert!(p.memory.total_bytes > 0 && p.memory.available_bytes <= p.memory.total_bytes);
@@ -220,4 +220,23 @@ fn probing_this_machine_reads_the_real_cpu_and_ram() {
     let disk = p.disk.expect("the temp folder is on some disk");
     assert!(disk.total_bytes >= disk.free_bytes);
     assert!(!p.summary.is_empty());
+}
+
+#[test]
+fn a_gpu_the_engine_cannot_drive_says_why_and_what_to_install() {
+    // The OS and wgpu see an RTX 3060, but the engine's Vulkan backend could not load.
+    let wgpu = vec![WgpuAdapter {
+        name: "NVIDIA GeForce RTX 3060".into(),
+        vendor_id: 0x10de,
+        device_id: 0x2504,
+        kind: AdapterKind::Discrete,
+        api: "Vulkan".into(),
+        pci_bus_id: "0000:01:00.0".into(),
+    }];
+    let mut p = assemble(facts(32), &[cpu_device()], &wgpu, &[]);
+    assert_eq!(p.gpus.len(), 1);
+    assert!(!p.gpus[0].usable_by_engine());
+    crate::merge::explain_missing(&mut p.gpus, &p.engine_backends, &["failed to load libggml-vulkan.so: libvulkan.so.1: cannot open shared object file".into()]);
+    let why = p.gpus[0].engine_missing.clone().expect("a reason");
+    assert!(why.contains("libvulkan1") && why.contains("NVIDIA driver"), "{why}");
 }

@@ -29,10 +29,11 @@ fn main() -> std::process::ExitCode {
     let Ok(rt) = tokio::runtime::Runtime::new() else { return std::process::ExitCode::FAILURE };
     rt.block_on(async move {
         let Ok(me) = std::env::current_exe() else { return std::process::ExitCode::FAILURE };
-        let host = EngineHost::new(WorkerCommand { program: me, args: vec!["--engine-worker".into()] });
+        let worker = WorkerCommand { program: me, args: vec!["--engine-worker".into()] };
+        let host = EngineHost::new(worker.clone());
         let entry = ModelEntry::from_path(&model);
         let id = entry.id.clone();
-        let hw = EngineBackend::probe_hardware(model.parent().unwrap_or(&model));
+        let hw = EngineBackend::probe_hardware(model.parent().unwrap_or(&model), worker);
         let backend = Arc::new(EngineBackend::new(Arc::new(host), vec![entry], hw));
         let config = ServerConfig { port: 0, queue_limit: 4, ..Default::default() };
         let server = match serve(config, backend.clone()).await {

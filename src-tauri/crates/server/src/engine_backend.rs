@@ -33,9 +33,10 @@ impl EngineBackend {
         Self { engine, models: RwLock::new(models), hardware: RwLock::new(hardware), ours: Mutex::new(None), last_load: Mutex::new(None) }
     }
 
-    /// This machine, probed the way the Hardware view probes it (`models_dir` picks the disk).
-    pub fn probe_hardware(models_dir: &Path) -> HardwareProfile {
-        hardware::Prober::system().probe(models_dir)
+    /// This machine, probed the way the Hardware view probes it (`models_dir` picks the disk), with
+    /// the devices `worker` reports.
+    pub fn probe_hardware(models_dir: &Path, worker: engine::WorkerCommand) -> HardwareProfile {
+        hardware::Prober::system(move || engine::devices::query(&worker).unwrap_or_default()).probe(models_dir)
     }
 
     /// Plan later loads for `hardware` (the app's probe finished, or what Hearth learnt changed).

@@ -178,4 +178,22 @@ pub struct LoadedModelInfo {
     pub has_chat_template: bool,
     #[specta(type = Number)]
     pub load_ms: f64,
+    /// The same buffers per device as llama.cpp names them ("CPU", "Vulkan0", "CUDA_Host"…), to set
+    /// beside the plan's per-device figures.
+    #[serde(default)]
+    pub devices: Vec<DeviceBuffers>,
+}
+
+/// What llama.cpp allocated on one device (or host buffer type) for a loaded model.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceBuffers {
+    /// llama.cpp's buffer name: "CPU", "CPU_Mapped", "CPU_REPACK", "Vulkan0", "Vulkan_Host", "CUDA0"…
+    pub name: String,
+    #[specta(type = Number)]
+    pub weights_bytes: u64,
+    #[specta(type = Number)]
+    pub kv_cache_bytes: u64,
+    #[specta(type = Number)]
+    pub compute_bytes: u64,
 }

@@ -113,6 +113,10 @@ pub struct DeviceUse {
     /// "CPU" or the GPU's name.
     pub name: String,
     pub is_gpu: bool,
+    /// llama.cpp's name for the GPU ("Vulkan0", "CUDA1"): the load gives llama.cpp exactly the
+    /// devices of its plan. `None` for the CPU.
+    #[serde(default)]
+    pub engine_device: Option<String>,
     /// Transformer layers placed here (the output layer is counted in `has_output`).
     pub layers: u32,
     pub has_output: bool,

@@ -19,8 +19,12 @@ pub struct HardwareProfile {
     pub gpus: Vec<GpuInfo>,
     /// The disk that holds the models folder; `None` when it could not be matched to a mount.
     pub disk: Option<DiskInfo>,
-    /// The llama.cpp backends compiled into this build ("CPU", "Metal", "CUDA", "Vulkan", ...).
+    /// The llama.cpp backends the engine loaded on this machine ("CPU", "Metal", "CUDA", "Vulkan", ...).
     pub engine_backends: Vec<String>,
+    /// The build of llama.cpp's CPU backend the engine picked for this CPU ("haswell", "skylakex",
+    /// "sse42", ...); `None` where the CPU backend is built in (macOS) or the engine did not say.
+    #[serde(default)]
+    pub engine_cpu_variant: Option<String>,
     /// RAM bandwidth in GB/s, measured (or, for an imagined machine, typical for its class).
     #[specta(type = Option<Number>)]
     pub ram_bandwidth_gbps: Option<f32>,
@@ -123,6 +127,12 @@ pub struct GpuInfo {
     /// The llama.cpp backend that drives it in this build ("CUDA", "Metal", "Vulkan"), or `None` when
     /// this build of the engine cannot use it.
     pub engine_backend: Option<String>,
+    /// llama.cpp's name for it ("Vulkan0", "CUDA1"): how a load names the devices a plan uses.
+    #[serde(default)]
+    pub engine_device: Option<String>,
+    /// Why the engine cannot use a GPU the OS shows, and what to install; `None` when it can.
+    #[serde(default)]
+    pub engine_missing: Option<String>,
     /// The graphics APIs the OS exposes it through ("Vulkan", "Metal", "DX12").
     pub apis: Vec<String>,
     /// Memory the GPU can use. On unified-memory machines this is the share of system RAM the GPU may
@@ -168,6 +178,48 @@ pub struct DiskInfo {
     pub free_bytes: u64,
 }
 
+/// llama.cpp's classification of a backend device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EngineDeviceKind {
+    Cpu,
+    Gpu,
+    IntegratedGpu,
+    /// BLAS and similar: helps the CPU, holds no layers of its own.
+    Accelerator,
+}
+
+/// One device of llama.cpp's device list, as the engine's worker sees it after loading its backends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EngineDevice {
+    /// llama.cpp's short name, "CUDA0", "Vulkan1", "MTL0", "CPU".
+    pub name: String,
+    /// The human name, "NVIDIA GeForce RTX 4090", "Apple M3 Max".
+    pub description: String,
+    /// The backend registry it belongs to, "CUDA", "Metal", "Vulkan", "CPU".
+    pub backend: String,
+    pub kind: EngineDeviceKind,
+    pub memory_total: u64,
+    pub memory_free: u64,
+}
+
+/// What the engine's worker reports about the backends it loaded: what it can run on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EngineReport {
+    pub devices: Vec<EngineDevice>,
+    /// The CPU backend variant picked for this CPU ("haswell", "x64", ...), where backends are loaded
+    /// at run time.
+    pub cpu_variant: Option<String>,
+    /// Backend libraries that were found but could not be loaded, each with why (a missing driver or
+    /// Vulkan loader); logged by the worker as well.
+    pub skipped: Vec<String>,
+    /// The folder the backend libraries were loaded from.
+    #[serde(default)]
+    pub backends_dir: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +238,7 @@ mod tests {
             gpus: vec![],
             disk: None,
             engine_backends: vec!["CPU".into()],
+            engine_cpu_variant: Some("haswell".into()),
             ram_bandwidth_gbps: None,
             speed_calibration: None,
             summary: "x".into(),

@@ -37,6 +37,7 @@ function profile(over: Partial<HardwareProfile> = {}): HardwareProfile {
       freeBytes: 80 * GIB,
     },
     engineBackends: ["CPU"],
+    engineCpuVariant: "haswell",
     ramBandwidthGbps: 21.5,
     speedCalibration: null,
     summary: "No GPU: models run on the CPU from RAM; small models (up to about 8B at Q4) are practical.",
@@ -63,7 +64,7 @@ describe("HardwareView", () => {
     expect(screen.getByText("AVX2")).toBeTruthy();
   });
 
-  it("marks a GPU this build cannot use, and shows a VRAM bar for one it can", async () => {
+  it("marks a GPU the engine cannot use with why and what to install, and shows a VRAM bar for one it can", async () => {
     calls.profile.mockResolvedValue(
       profile({
         gpus: [
@@ -72,6 +73,8 @@ describe("HardwareView", () => {
             vendor: "nvidia",
             kind: "discrete",
             engineBackend: "CUDA",
+            engineDevice: "CUDA0",
+            engineMissing: null,
             apis: ["Vulkan"],
             vramTotalBytes: 24 * GIB,
             vramFreeBytes: 20 * GIB,
@@ -84,6 +87,8 @@ describe("HardwareView", () => {
             vendor: "intel",
             kind: "integrated",
             engineBackend: null,
+            engineDevice: null,
+            engineMissing: "The engine's Vulkan backend does not see this GPU. Install Mesa's Vulkan driver (ANV).",
             apis: ["Vulkan"],
             vramTotalBytes: null,
             vramFreeBytes: null,
@@ -98,7 +103,9 @@ describe("HardwareView", () => {
     const names = await screen.findAllByTestId("gpu-name");
     expect(names.map((n) => n.textContent)).toEqual(["NVIDIA GeForce RTX 4090", "UHD Graphics 620"]);
     expect(screen.getByText("Runs models · CUDA")).toBeTruthy();
-    expect(screen.getByText("Not usable by this build")).toBeTruthy();
+    expect(screen.getByText("Engine cannot use it")).toBeTruthy();
+    expect(screen.getByTestId("gpu-missing").textContent).toContain("Install Mesa's Vulkan driver");
+    expect(screen.getByText("CPU backend: haswell")).toBeTruthy();
     expect(screen.getByText("Shares system memory with the CPU")).toBeTruthy();
   });
 

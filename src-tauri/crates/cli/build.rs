@@ -1,0 +1,6 @@
+fn main() {
+    // The engine's llama.cpp libraries (libllama, libggml*, and the backends it loads at run time)
+    // sit beside the executable in a build, and in ../lib/hearth from /usr/bin in the .deb.
+    #[cfg(target_os = "linux")]
+    println!("cargo:rustc-link-arg-bins=-Wl,-rpath,$ORIGIN:$ORIGIN/../lib/hearth");
+}

@@ -1,0 +1,60 @@
+//! The CPU backend is built in one variant per instruction set, and the engine loads the best one
+//! this CPU runs. Checked by running the worker under qemu-user as a Nehalem (SSE4.2, no AVX): it must
+//! pick a variant without AVX2 and still answer.
+//!
+//! What this checks and what it cannot: qemu-user changes what CPUID reports, so ggml's choice of
+//! variant is tested; but qemu still executes AVX2 instructions if they come, so a variant that used
+//! an instruction the CPU lacks would not crash here as it would on a real old CPU.
+
+#[path = "support/common.rs"]
+mod common;
+
+use common::*;
+use engine::{EngineHost, LoadParams, WorkerCommand};
+
+fn qemu() -> Option<&'static str> {
+    let found = std::process::Command::new("qemu-x86_64").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !found {
+        let why = "qemu-x86_64 is not installed (Debian package qemu-user)";
+        assert!(std::env::var_os("CI").is_none() || !cfg!(target_arch = "x86_64"), "{why}");
+        eprintln!("skipped: {why}");
+        return None;
+    }
+    Some("qemu-x86_64")
+}
+
+fn as_cpu(model: &str) -> Option<WorkerCommand> {
+    let qemu = qemu()?;
+    let worker = env!("CARGO_BIN_EXE_hearth-engine-worker");
+    Some(WorkerCommand { program: qemu.into(), args: vec!["-cpu".into(), model.into(), worker.into()] })
+}
+
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn a_cpu_without_avx_gets_a_variant_without_avx2() {
+    let Some(nehalem) = as_cpu("Nehalem") else { return };
+    let report = engine::devices::query(&nehalem).expect("the worker answers under qemu");
+    let variant = report.cpu_variant.expect("a CPU variant is loaded");
+    // ggml names its x86 variants after the CPUs that introduced their instruction sets.
+    let has_avx2 = ["haswell", "skylakex", "icelake", "alderlake", "sapphirerapids", "zen4", "cannonlake", "cascadelake", "cooperlake"];
+    assert!(!has_avx2.contains(&variant.as_str()), "a Nehalem got the {variant} variant");
+    assert!(["x64", "sse42", "sandybridge", "ivybridge", "piledriver"].contains(&variant.as_str()), "{variant}");
+
+    // The same machine natively picks a variant at least as good as AVX2 where it has AVX2.
+    let native = engine::devices::query(&WorkerCommand { program: env!("CARGO_BIN_EXE_hearth-engine-worker").into(), args: vec![] })
+        .expect("the worker answers");
+    eprintln!("Nehalem under qemu: {variant}; this CPU: {:?}", native.cpu_variant);
+    assert_ne!(native.cpu_variant.as_deref(), Some(variant.as_str()), "this machine is not a Nehalem");
+}
+
+#[tokio::test]
+#[cfg(target_arch = "x86_64")]
+async fn the_engine_still_answers_as_a_nehalem() {
+    let Some(nehalem) = as_cpu("Nehalem") else { return };
+    let Some(path) = model() else { return };
+    let _one = one_at_a_time().await;
+    let host = EngineHost::new(nehalem);
+    host.load_and_wait(LoadParams { n_ctx: Some(512), ..LoadParams::new(path) }).await.expect("loads under qemu");
+    let (pieces, stats) = run(&host, raw(CHATML_PROMPT, greedy(4))).await.expect("answers under qemu");
+    assert!(stats.generated_tokens > 0 && !pieces.concat().is_empty(), "{pieces:?}");
+}

@@ -106,3 +106,45 @@ async fn search_and_a_missing_quant_are_readable() {
     assert!(err.contains("Available: Q4_K_M, Q8_0"), "{err}");
     let _ = std::fs::remove_dir_all(&home);
 }
+
+/// Issue 13 (8): `hearth pull` of a model whose file was deleted after it was downloaded printed
+/// "verified and saved" for a file that was not there; it downloads it again. Pulled while it is
+/// there, it says so and fetches nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_after_the_file_was_deleted_downloads_it_again() {
+    let data: Vec<u8> = (0..(1u32 << 20)).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let mut repo = Repo::new("org/Tiny-GGUF");
+    repo.files = vec![File::bytes("tiny-Q4_K_M.gguf", data.clone())];
+    let mock = MockHub::start(vec![repo]).await.unwrap();
+    let home = std::env::temp_dir().join(format!("hearth-pull-again-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).unwrap();
+    let dest = home.join("models/org/Tiny-GGUF/tiny-Q4_K_M.gguf");
+    let run = || {
+        let (base, home) = (mock.base.clone(), home.clone());
+        tokio::task::spawn_blocking(move || {
+            let out = Command::new(env!("CARGO_BIN_EXE_hearth"))
+                .args(["pull", "org/Tiny-GGUF:Q4_K_M"])
+                .env("HF_ENDPOINT", &base)
+                .env("HEARTH_HOME", &home)
+                .env_remove("HF_TOKEN")
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stderr).into_owned()
+        })
+    };
+    assert!(run().await.unwrap().contains("verified and saved"));
+    assert_eq!(std::fs::read(&dest).unwrap(), data);
+
+    std::fs::remove_file(&dest).unwrap();
+    let err = run().await.unwrap();
+    assert!(err.contains("verified and saved"), "{err}");
+    assert_eq!(std::fs::read(&dest).unwrap(), data, "pull said it saved a file that is not there");
+    assert_eq!(mock.bytes_served("tiny-Q4_K_M.gguf"), 2 * data.len() as u64);
+
+    let err = run().await.unwrap();
+    assert!(err.contains("already downloaded") && !err.contains("verified and saved"), "{err}");
+    assert_eq!(mock.bytes_served("tiny-Q4_K_M.gguf"), 2 * data.len() as u64, "fetched again while it was there");
+    let _ = std::fs::remove_dir_all(&home);
+}

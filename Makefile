@@ -40,7 +40,7 @@ ui/dist/index.html: $(UI_SOURCES)
 # The app embeds ui/dist at compile time, so the UI is built first.
 build: ui
 	$(CARGO) build -p hearth-app -p hearth-cli -p hearth-mockhub
-	@src-tauri/scripts/collect-engine-libs.sh target/debug target/debug
+	@for d in target/debug target/debug/deps target/debug/examples; do src-tauri/scripts/collect-engine-libs.sh target/debug $$d; done
 
 test-rust:
 	$(CARGO) test --workspace

@@ -8,7 +8,9 @@
 # `cargo test` find the libraries through LD_LIBRARY_PATH; a binary started directly (`make run`, the
 # end-to-end tests, the .deb) finds them through its rpath ($ORIGIN, $ORIGIN/../lib/hearth). In a
 # build folder the engine finds the backends in llama.cpp's own install folder, so they are copied
-# only for an installer.
+# only for an installer. The Makefile also fills deps/ and examples/: llama-cpp-sys-2's build script
+# panics on its own dangling links there when it runs again for another feature set (its
+# `exists()` check follows the link, then the hard link fails with EEXIST).
 # Usage: collect-engine-libs.sh [--backends] PROFILE_DIR DEST
 set -euo pipefail
 backends=0

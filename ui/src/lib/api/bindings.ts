@@ -8,6 +8,8 @@ import { invoke as __TAURI_INVOKE, Channel } from "@tauri-apps/api/core";
 export const commands = {
 	/**  Called once by the window after its first view has painted with real data. */
 	windowReady: () => __TAURI_INVOKE<void>("window_ready"),
+	/**  Open `url` in the person's browser. Only http and https addresses are opened. */
+	openLink: (url: string) => __TAURI_INVOKE<null>("open_link", { url }),
 	/**  The machine's hardware profile (probed once per run). */
 	hardwareProfile: () => __TAURI_INVOKE<HardwareProfile>("hardware_profile"),
 	/**  Available RAM and free VRAM now, for the view's live bars. */
@@ -137,10 +139,24 @@ export type CpuInfo = {
 	features: SimdFeatures,
 };
 
+/**  What llama.cpp allocated on one device (or host buffer type) for a loaded model. */
+export type DeviceBuffers = {
+	/**  llama.cpp's buffer name: "CPU", "CPU_Mapped", "CPU_REPACK", "Vulkan0", "Vulkan_Host", "CUDA0"… */
+	name: string,
+	weightsBytes: number,
+	kvCacheBytes: number,
+	computeBytes: number,
+};
+
 export type DeviceUse = {
 	/**  "CPU" or the GPU's name. */
 	name: string,
 	isGpu: boolean,
+	/**
+	 *  llama.cpp's name for the GPU ("Vulkan0", "CUDA1"): the load gives llama.cpp exactly the
+	 *  devices of its plan. `None` for the CPU.
+	 */
+	engineDevice?: string | null,
 	/**  Transformer layers placed here (the output layer is counted in `has_output`). */
 	layers: number,
 	hasOutput: boolean,
@@ -287,6 +303,10 @@ export type GpuInfo = {
 	 *  this build of the engine cannot use it.
 	 */
 	engineBackend: string | null,
+	/**  llama.cpp's name for it ("Vulkan0", "CUDA1"): how a load names the devices a plan uses. */
+	engineDevice?: string | null,
+	/**  Why the engine cannot use a GPU the OS shows, and what to install; `None` when it can. */
+	engineMissing?: string | null,
 	/**  The graphics APIs the OS exposes it through ("Vulkan", "Metal", "DX12"). */
 	apis: string[],
 	/**
@@ -326,8 +346,13 @@ export type HardwareProfile = {
 	gpus: GpuInfo[],
 	/**  The disk that holds the models folder; `None` when it could not be matched to a mount. */
 	disk: DiskInfo | null,
-	/**  The llama.cpp backends compiled into this build ("CPU", "Metal", "CUDA", "Vulkan", ...). */
+	/**  The llama.cpp backends the engine loaded on this machine ("CPU", "Metal", "CUDA", "Vulkan", ...). */
 	engineBackends: string[],
+	/**
+	 *  The build of llama.cpp's CPU backend the engine picked for this CPU ("haswell", "skylakex",
+	 *  "sse42", ...); `None` where the CPU backend is built in (macOS) or the engine did not say.
+	 */
+	engineCpuVariant?: string | null,
 	/**  RAM bandwidth in GB/s, measured (or, for an imagined machine, typical for its class). */
 	ramBandwidthGbps: number | null,
 	/**
@@ -417,6 +442,11 @@ export type LoadedModelInfo = {
 	/**  Whether the model's own chat template is used (`false`: a llama.cpp built-in stands in). */
 	hasChatTemplate: boolean,
 	loadMs: number,
+	/**
+	 *  The same buffers per device as llama.cpp names them ("CPU", "Vulkan0", "CUDA_Host"…), to set
+	 *  beside the plan's per-device figures.
+	 */
+	devices?: DeviceBuffers[],
 };
 
 /**  One model on disk: a single GGUF file, or every part of a split one as one entry. */

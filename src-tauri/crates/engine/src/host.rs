@@ -1,9 +1,10 @@
 //! The app's side of the engine: `EngineHost` starts the worker process, sends it framed requests
 //! and routes the events that come back to whoever asked. Each request brings its own channel;
-//! a generation whose receiver is dropped is cancelled in the worker. When the worker dies, every
-//! request still waiting gets an error (`ENGINE_CRASHED`, or `MODEL_LOAD_FAILED` for a load) with
-//! the last lines the worker logged, the model counts as unloaded, and the next `load` starts a
-//! fresh worker.
+//! a generation whose receiver is dropped, or falls `MAX_BACKLOG` events behind, is cancelled in the
+//! worker. Routing never waits for a receiver, so one that stops reading holds up nobody else. When
+//! the worker dies, every request still waiting gets an error (`ENGINE_CRASHED`, or
+//! `MODEL_LOAD_FAILED` for a load) with the last lines the worker logged, the model counts as
+//! unloaded, and the next `load` starts a fresh worker.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -25,8 +26,18 @@ use crate::protocol::{
 const LOG_LINES: usize = 50;
 /// Lines of them quoted in a crash message.
 const QUOTED_LINES: usize = 8;
-/// Events a slow reader may fall behind by before the worker waits for it.
-const CHANNEL: usize = 256;
+/// Events a generation's receiver may fall behind by before its request is cancelled.
+///
+/// One task reads the worker's events and routes them to every request, Chat's and the server's
+/// alike, so it must never wait for one receiver: a server stream whose HTTP client stopped
+/// reading would stop Chat too (it did: the reader waited on a full channel). Nor can it queue
+/// without end for a receiver that may never read again. So each request gets a bounded queue, and
+/// a generation whose queue is full is stopped in the worker and told so (with the slot kept for its
+/// last event). Chat and the server forward each event the moment it comes, so a receiver this far
+/// behind is not reading at all: 1024 events are seconds of the fastest decoding and a few tens of
+/// KB per request. Load progress that finds its queue full is dropped instead (the outcome still
+/// comes); every other answer is a single last event.
+pub const MAX_BACKLOG: usize = 1024;
 
 /// How to start the worker: the app's own executable with its hidden flag, or (in tests) the
 /// `hearth-engine-worker` binary.
@@ -76,6 +87,8 @@ enum Pending {
 /// only one that answers pending requests; the `Arc<Worker>` is shared by the host and that task.
 pub struct EngineHost {
     command: WorkerCommand,
+    /// `MAX_BACKLOG` unless a test asks for less.
+    backlog: usize,
     next_id: AtomicU64,
     spawn_lock: tokio::sync::Mutex<()>,
     current: Mutex<Option<Arc<Worker>>>,
@@ -112,11 +125,25 @@ impl EngineHost {
     pub fn new(command: WorkerCommand) -> Self {
         Self {
             command,
+            backlog: MAX_BACKLOG,
             next_id: AtomicU64::new(1),
             spawn_lock: tokio::sync::Mutex::new(()),
             current: Mutex::new(None),
             logs: Arc::new(Mutex::new(VecDeque::with_capacity(LOG_LINES))),
         }
+    }
+
+    /// Sets how many events a generation's receiver may fall behind by (at least one) before its
+    /// request is cancelled; see `MAX_BACKLOG`. Tests use a small one to show it without
+    /// generating a thousand tokens.
+    pub fn with_max_backlog(mut self, events: usize) -> Self {
+        self.backlog = events.max(1);
+        self
+    }
+
+    /// A per-request queue: the backlog, plus the slot kept for the last event.
+    fn channel<T>(&self) -> (mpsc::Sender<T>, mpsc::Receiver<T>) {
+        mpsc::channel(self.backlog + 1)
     }
 
     /// A host with its worker started now, so a broken worker command shows at once.
@@ -196,7 +223,7 @@ impl EngineHost {
     pub async fn load(&self, params: LoadParams) -> Result<mpsc::Receiver<LoadEvent>, HearthError> {
         let worker = self.worker().await?;
         let id = self.next_id();
-        let (tx, rx) = mpsc::channel(CHANNEL);
+        let (tx, rx) = self.channel();
         if let Ok(mut m) = worker.models.lock() {
             *m = Models { latest_load: Some((id, params.path.clone())), loaded: None };
         }
@@ -222,7 +249,7 @@ impl EngineHost {
     pub async fn generate(&self, params: GenerateParams) -> Result<Generation, HearthError> {
         let worker = self.current().ok_or_else(no_model)?;
         let id = self.next_id();
-        let (tx, events) = mpsc::channel(CHANNEL);
+        let (tx, events) = self.channel();
         worker.request(id, Pending::Generate(tx), &Request::Generate { id, params }).await?;
         Ok(Generation { id, events })
     }
@@ -352,8 +379,15 @@ impl Worker {
         }
     }
 
-    /// Hands one event to whoever waits for it.
-    async fn dispatch(self: &Arc<Self>, event: Event) {
+    /// Stops a generation nobody reads any more: forgets its receiver and cancels it in the worker.
+    fn abandon(self: &Arc<Self>, id: RequestId) {
+        self.take(id);
+        let worker = self.clone();
+        tokio::spawn(async move { worker.send(&Request::Cancel { id }).await.ok() });
+    }
+
+    /// Hands one event to whoever waits for it, without ever waiting (see `MAX_BACKLOG`).
+    fn dispatch(self: &Arc<Self>, event: Event) {
         match event {
             Event::LoadProgress { id, fraction } => {
                 let tx = match self.pending.lock().ok().as_ref().and_then(|p| p.get(&id)) {
@@ -361,7 +395,8 @@ impl Worker {
                     _ => None,
                 };
                 if let Some(tx) = tx {
-                    tx.send(LoadEvent::Progress(LoadProgress { fraction })).await.ok();
+                    // A progress event a slow reader misses changes nothing: the outcome still comes.
+                    let _ = deliver(&tx, LoadEvent::Progress(LoadProgress { fraction }));
                 }
             }
             Event::Loaded { id, info } => {
@@ -372,7 +407,7 @@ impl Worker {
                     }
                 }
                 if let Some(Pending::Load(tx)) = self.take(id) {
-                    tx.send(LoadEvent::Loaded(info)).await.ok();
+                    deliver_last(&tx, LoadEvent::Loaded(info));
                 }
             }
             Event::Unloaded { id } => {
@@ -383,16 +418,23 @@ impl Worker {
             }
             Event::Token { id, text } => {
                 let Some(tx) = self.generate_sender(id) else { return };
-                if tx.send(GenerateEvent::Token(text)).await.is_err() {
+                match deliver(&tx, GenerateEvent::Token(text)) {
+                    Delivery::Queued => {}
                     // Nobody reads this reply any more: stop it in the worker.
-                    self.take(id);
-                    let worker = self.clone();
-                    tokio::spawn(async move { worker.send(&Request::Cancel { id }).await.ok() });
+                    Delivery::Gone => self.abandon(id),
+                    Delivery::Behind => {
+                        self.abandon(id);
+                        let message = format!(
+                            "This reply was stopped: whoever asked for it fell {} pieces behind reading it.",
+                            tx.max_capacity() - 1
+                        );
+                        deliver_last(&tx, GenerateEvent::Error(HearthError::new(ErrorCode::Internal, message)));
+                    }
                 }
             }
             Event::Done { id, stats } => {
                 if let Some(Pending::Generate(tx)) = self.take(id) {
-                    tx.send(GenerateEvent::Done(stats)).await.ok();
+                    deliver_last(&tx, GenerateEvent::Done(stats));
                 }
             }
             Event::Tokens { id, tokens } => {
@@ -406,28 +448,61 @@ impl Worker {
                 }
             }
             Event::Error { id, code, message } => {
-                let error = HearthError::new(code, message);
-                match self.take(id) {
-                    Some(Pending::Load(tx)) => {
-                        tx.send(LoadEvent::Error(error)).await.ok();
-                    }
-                    Some(Pending::Generate(tx)) => {
-                        tx.send(GenerateEvent::Error(error)).await.ok();
-                    }
-                    Some(Pending::Tokenize(tx)) => {
-                        tx.send(Err(error)).ok();
-                    }
-                    Some(Pending::Bench(tx)) => {
-                        tx.send(Err(error)).ok();
-                    }
-                    Some(Pending::Unload(tx)) => {
-                        tx.send(()).ok();
-                    }
-                    None => {}
+                if let Some(pending) = self.take(id) {
+                    pending.answer_error(HearthError::new(code, message));
                 }
+            }
+            // Asked by `devices::query` on a worker of its own, never through a host.
+            Event::Devices { .. } => {}
+        }
+    }
+}
+
+impl Pending {
+    /// The last answer to a request: an error (the unload just ends).
+    fn answer_error(self, error: HearthError) {
+        match self {
+            Pending::Load(tx) => deliver_last(&tx, LoadEvent::Error(error)),
+            Pending::Generate(tx) => deliver_last(&tx, GenerateEvent::Error(error)),
+            Pending::Tokenize(tx) => {
+                tx.send(Err(error)).ok();
+            }
+            Pending::Bench(tx) => {
+                tx.send(Err(error)).ok();
+            }
+            Pending::Unload(tx) => {
+                tx.send(()).ok();
             }
         }
     }
+}
+
+enum Delivery {
+    Queued,
+    /// The receiver was dropped.
+    Gone,
+    /// The receiver's queue is full but for the slot kept for the last event.
+    Behind,
+}
+
+/// Queues an event that is not the last of its request, keeping one slot free for the last one.
+/// Only the reader task sends on these channels, so the room seen here is still there for the send.
+fn deliver<T>(tx: &mpsc::Sender<T>, event: T) -> Delivery {
+    if tx.is_closed() {
+        Delivery::Gone
+    } else if tx.capacity() <= 1 {
+        Delivery::Behind
+    } else if tx.try_send(event).is_ok() {
+        Delivery::Queued
+    } else {
+        Delivery::Gone
+    }
+}
+
+/// Queues the last event of a request, in the slot `deliver` kept for it. A receiver that is gone
+/// misses nothing it could use.
+fn deliver_last<T>(tx: &mpsc::Sender<T>, event: T) {
+    tx.try_send(event).ok();
 }
 
 /// The worker's stdout, until it closes; then the post-mortem: every pending request is answered
@@ -442,7 +517,7 @@ async fn read_events(
     let mut stdout = BufReader::new(stdout);
     loop {
         match read_frame_async::<_, Event>(&mut stdout).await {
-            Ok(Some(event)) => worker.dispatch(event).await,
+            Ok(Some(event)) => worker.dispatch(event),
             Ok(None) => break,
             Err(e) => {
                 tracing::error!("the engine sent a bad frame, stopping it: {e}");
@@ -476,28 +551,14 @@ async fn read_events(
     worker.forget_model();
     let tail = if last_lines.is_empty() { String::new() } else { format!(" Its last lines:\n{last_lines}") };
     for pending in drained {
-        let crash = crashed(format!("The engine stopped unexpectedly ({status}); the model is no longer loaded.{tail}"));
-        match pending {
-            Pending::Load(tx) => {
-                let e = HearthError::new(
-                    ErrorCode::ModelLoadFailed,
-                    format!("llama.cpp stopped while loading the model ({status}). The file may be damaged or not supported.{tail}"),
-                );
-                tx.send(LoadEvent::Error(e)).await.ok();
-            }
-            Pending::Generate(tx) => {
-                tx.send(GenerateEvent::Error(crash)).await.ok();
-            }
-            Pending::Tokenize(tx) => {
-                tx.send(Err(crash)).ok();
-            }
-            Pending::Bench(tx) => {
-                tx.send(Err(crash)).ok();
-            }
-            Pending::Unload(tx) => {
-                tx.send(()).ok();
-            }
-        }
+        let error = match pending {
+            Pending::Load(_) => HearthError::new(
+                ErrorCode::ModelLoadFailed,
+                format!("llama.cpp stopped while loading the model ({status}). The file may be damaged or not supported.{tail}"),
+            ),
+            _ => crashed(format!("The engine stopped unexpectedly ({status}); the model is no longer loaded.{tail}")),
+        };
+        pending.answer_error(error);
     }
     exited.send(true).ok();
 }

@@ -4,17 +4,34 @@
 //! (`raise_exception`, `strftime_now`), Python string methods (`.strip()`, `.startswith()`…) through
 //! minijinja-contrib's pycompat, and the same whitespace rules (`trim_blocks`, `lstrip_blocks`).
 //! Templates come from files anyone can publish, so every render runs on a fuel budget: a template
-//! that loops forever fails in well under a second instead of hanging the engine.
+//! that loops forever fails in well under a second instead of hanging the engine. Nor can one
+//! exhaust memory: fuel also pays for the data a template makes (64 bytes a unit), every step that
+//! turns a value into text is sized first and capped at `bounds::MAX_TEXT` (see `bounds`), and the
+//! prompt is capped at `MAX_PROMPT_BYTES` by the writer it is rendered into.
 //!
 //! The worker falls back to llama.cpp's built-in templates when this fails (see `session.rs`).
 
+mod bounds;
+
 use minijinja::syntax::SyntaxConfig;
-use minijinja::{Environment, Error, ErrorKind, Value};
+use minijinja::{Environment, Error, ErrorKind, State, Value};
 use types::ChatMessage;
 
-/// Instructions one render may run. A long conversation through a large template takes well under
-/// 100,000; an endless loop takes this many in a fraction of a second.
-pub const FUEL: u64 = 2_000_000;
+pub use bounds::MAX_TEXT;
+
+/// What one render may spend: an instruction costs one, 64 bytes of data it makes cost one, so this
+/// also caps the data a render keeps at 64 MiB. A long chat through a large template takes well
+/// under 100,000; 2 MB of conversation (half a million tokens) under half of it (see the tests); an
+/// endless loop runs out in a fraction of a second.
+pub const FUEL: u64 = 1_000_000;
+
+/// The longest prompt a template may write: more text than any context holds (about 4 million
+/// tokens), far less than would hurt.
+pub const MAX_PROMPT_BYTES: usize = 16 << 20;
+
+/// The longest format `strftime_now` takes: a date format is a few characters, and each of them
+/// can become a dozen.
+const MAX_DATE_FORMAT: usize = 256;
 
 const NAME: &str = "chat_template";
 
@@ -26,6 +43,8 @@ pub enum TemplateError {
     Raised(String),
     #[error("the chat template ran too long (an endless loop?) and was stopped")]
     OutOfFuel,
+    #[error("the chat template tried to make too much text and was stopped ({0})")]
+    TooLarge(String),
     #[error("the chat template failed: {0}")]
     Render(String),
 }
@@ -57,16 +76,23 @@ impl ChatTemplate {
         // indentation around `{% %}` tags would end up in the prompt.
         let syntax =
             SyntaxConfig::builder().trim_blocks(true).lstrip_blocks(true).build().map_err(|e| TemplateError::Syntax(describe(&e)))?;
+        let guarded = bounds::guard_source(source, NAME, syntax.clone()).map_err(|e| TemplateError::Syntax(describe(&e)))?;
         env.set_syntax(syntax);
         env.set_fuel(Some(FUEL));
-        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        // Also Python's string methods (minijinja-contrib's pycompat), checked.
+        bounds::install(&mut env);
         env.add_function("raise_exception", raise_exception);
         env.add_function("strftime_now", strftime_now);
-        env.add_template_owned(NAME, source.to_string()).map_err(|e| TemplateError::Syntax(describe(&e)))?;
+        env.add_template_owned(NAME, guarded).map_err(|e| TemplateError::Syntax(describe(&e)))?;
         Ok(Self { env })
     }
 
     pub fn render(&self, inputs: &TemplateInputs<'_>) -> Result<String, TemplateError> {
+        self.render_measured(inputs).map(|(prompt, _)| prompt)
+    }
+
+    /// `render`, and the fuel it took (tests keep real templates well inside `FUEL` with it).
+    pub fn render_measured(&self, inputs: &TemplateInputs<'_>) -> Result<(String, u64), TemplateError> {
         let template = self.env.get_template(NAME).map_err(|e| TemplateError::Syntax(describe(&e)))?;
         let ctx = minijinja::context! {
             messages => Value::from_iter(
@@ -76,29 +102,69 @@ impl ChatTemplate {
             bos_token => inputs.bos_token,
             eos_token => inputs.eos_token,
         };
-        template.render(ctx).map_err(|e| match e.kind() {
+        let mut prompt = CappedWriter { bytes: Vec::new(), cap: MAX_PROMPT_BYTES, overflowed: false };
+        let rendered = template.render_captured_to(ctx, &mut prompt).map(|c| c.state().fuel_levels().map_or(0, |(used, _)| used));
+        if prompt.overflowed {
+            return Err(TemplateError::TooLarge(format!("a prompt of more than {MAX_PROMPT_BYTES} bytes")));
+        }
+        let rendered = rendered.map_err(|e| match e.kind() {
             ErrorKind::OutOfFuel => TemplateError::OutOfFuel,
             ErrorKind::InvalidOperation if e.detail().is_some_and(|d| d.starts_with(RAISED)) => {
                 TemplateError::Raised(e.detail().unwrap_or_default().trim_start_matches(RAISED).to_string())
             }
+            ErrorKind::InvalidOperation if e.detail().is_some_and(|d| d.starts_with(bounds::TOO_LARGE)) => {
+                TemplateError::TooLarge(e.detail().unwrap_or_default().trim_start_matches(bounds::TOO_LARGE).to_string())
+            }
             _ => TemplateError::Render(describe(&e)),
-        })
+        });
+        let fuel = rendered?;
+        // minijinja writes only `str`s: this never fails, and never copies.
+        let prompt = String::from_utf8(prompt.bytes).map_err(|e| TemplateError::Render(e.to_string()))?;
+        Ok((prompt, fuel))
+    }
+}
+
+/// The prompt as it is rendered, refusing to grow past `cap`.
+struct CappedWriter {
+    bytes: Vec<u8>,
+    cap: usize,
+    overflowed: bool,
+}
+
+impl std::io::Write for CappedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len().saturating_add(buf.len()) > self.cap {
+            self.overflowed = true;
+            return Err(std::io::Error::other("the prompt is too long"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
 /// Marks errors that the template raised itself, to tell them from minijinja's own.
 const RAISED: &str = "raise_exception: ";
 
-fn raise_exception(message: String) -> Result<Value, Error> {
+fn raise_exception(state: &State, message: &Value) -> Result<Value, Error> {
+    // Whatever it is given becomes the message: sized first, like any text.
+    bounds::check(state, message, 1, None)?;
     Err(Error::new(ErrorKind::InvalidOperation, format!("{RAISED}{message}")))
 }
 
 /// Templates such as Llama 3.1's put today's date in the system prompt.
-fn strftime_now(format: String) -> Result<String, Error> {
+fn strftime_now(format: &str) -> Result<String, Error> {
     use std::fmt::Write;
+    if format.len() > MAX_DATE_FORMAT {
+        let what = format!("{}strftime_now with a format of {} bytes", bounds::TOO_LARGE, format.len());
+        return Err(Error::new(ErrorKind::InvalidOperation, what));
+    }
     let mut out = String::new();
     // chrono reports a bad format as a fmt error rather than panicking when written this way.
-    write!(out, "{}", chrono::Local::now().format(&format))
+    write!(out, "{}", chrono::Local::now().format(format))
         .map_err(|_| Error::new(ErrorKind::InvalidOperation, format!("strftime_now: bad format {format:?}")))?;
     Ok(out)
 }

@@ -21,6 +21,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
         .constant("ERROR_CODES", types::ErrorCode::ALL)
         .commands(collect_commands![
             commands::app::window_ready,
+            commands::links::open_link,
             commands::hardware::hardware_profile,
             commands::hardware::memory_now,
             commands::fit::what_fits,

@@ -7,6 +7,7 @@ pub mod downloads;
 pub mod fit;
 pub mod hardware;
 pub mod hub;
+pub mod links;
 pub mod models;
 pub mod server;
 pub mod settings;

@@ -4,6 +4,7 @@
 mod bindings;
 mod commands;
 mod downloads;
+mod links;
 mod server;
 mod state;
 
@@ -34,11 +35,14 @@ pub fn run() {
     let builder = specta_builder();
     tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
-        .plugin(tauri_plugin_opener::init())
+        // Its link-click script is off: links are Hearth's to open (`links`), and the window may not
+        // call the plugin itself.
+        .plugin(tauri_plugin_opener::Builder::new().open_js_links_on_click(false).build())
         .manage(state)
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
+            links::build_main_window(app)?;
             Ok(())
         })
         .run(tauri::generate_context!())

@@ -50,6 +50,7 @@ async function call<T>(promise: Promise<T>): Promise<T> {
 
 export const api = {
   windowReady: () => call(commands.windowReady()),
+  openLink: (url: string) => call(commands.openLink(url)),
   hardwareProfile: () => call(commands.hardwareProfile()),
   memoryNow: () => call(commands.memoryNow()),
   whatFits: (whatIf: WhatIf | null) => call(commands.whatFits(whatIf)),

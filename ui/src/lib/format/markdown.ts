@@ -1,5 +1,6 @@
 // Model cards are untrusted HTML-in-Markdown from anyone on the Hub: rendered with marked, then
-// sanitized with DOMPurify (no scripts, no event handlers, no forms or frames), links opened safely.
+// sanitized with DOMPurify (no scripts, no event handlers, no forms or frames). Its links open in the
+// browser, never in the window (components/external-links).
 import { marked } from "marked";
 import DOMPurify from "dompurify";
 

@@ -31,7 +31,12 @@ async fn main() -> std::io::Result<()> {
         r.likes = 112;
         r.architecture = Some("llama".into());
         r.parameters = Some(134_515_008);
-        r.card = card("SmolLM2 135M Instruct", "A small chat model, good for trying Hearth. Quantized to Q4_1.");
+        r.card = card(
+            "SmolLM2 135M Instruct",
+            // A link, so the end-to-end tests can click one in a model card.
+            "A small chat model, good for trying Hearth. Quantized to Q4_1 from \
+             [SmolLM2-135M-Instruct](https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct).",
+        );
         r.files = vec![File::disk(gguf::test_model::FILE, model, gguf::test_model::SHA256)?];
         repos.push(r);
     }

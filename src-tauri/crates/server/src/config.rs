@@ -1,28 +1,39 @@
 //! The server's settings, in two steps (as ripgrep does): `ServerConfig` is what a person or the
 //! app writes, `ValidConfig` is what `serve` runs with, and only `ServerConfig::validate` builds
 //! one. Validation is where "safe by default" is enforced: a host that is not loopback needs an API
-//! key, and every CORS origin must be a well-formed origin.
+//! key, every CORS origin must be a well-formed origin, every allowed host a bare host name, and
+//! the API key becomes its digest (`KeyDigest`): `ValidConfig` holds no key.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use axum::http::HeaderValue;
 
+use crate::auth::KeyDigest;
 use crate::error::ServeError;
 
 /// How the server listens and whom it answers. `Default` is the safe setting: loopback only, no
-/// CORS, 4 MiB bodies, four waiting requests, models unloaded after ten idle minutes.
+/// CORS, requests addressed to loopback names only, 4 MiB bodies, four waiting requests, models
+/// unloaded after ten idle minutes, 128 connections, a head within 10 s, a client that takes no
+/// data for 30 s cut off.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
     /// An IP address, or `localhost`. Anything but loopback needs `api_key`.
     pub host: String,
     /// 0 picks a free port (see `RunningServer::addr`).
     pub port: u16,
-    /// When set, every request needs `Authorization: Bearer <key>`.
+    /// When set, every request needs `Authorization: Bearer <key>`. Either the key, or its digest
+    /// as `KeyDigest::stored` writes it (`sha256:` and 64 hex digits), which is what the app
+    /// stores; so a key may not itself be written that way.
     pub api_key: Option<String>,
     /// Origins (`https://example.com`, `http://localhost:5173`) that browsers may call from.
     /// Empty: no CORS headers at all, so web pages cannot read the answers.
     pub allowed_origins: Vec<String>,
+    /// Host names (`hearth.lan`, `192.168.1.4`) requests may be addressed to, besides `localhost`,
+    /// `127.0.0.1` and `[::1]`; any port. Other `Host` headers are refused with 403 — a web page
+    /// that rebinds its own name to 127.0.0.1 still sends its own name — unless the server has an
+    /// API key and this list is empty (see `guard`).
+    pub allowed_hosts: Vec<String>,
     /// Larger request bodies are refused with 413.
     pub max_body_bytes: usize,
     /// Longer prompts (all messages' text together) are refused with 400 before they queue.
@@ -34,6 +45,17 @@ pub struct ServerConfig {
     /// Load a model that is asked for and not loaded. Off: such a request gets 400
     /// `model_not_loaded`, and only what the app loaded answers.
     pub auto_load: bool,
+    /// Open connections at most. Beyond it a new connection takes the place of the longest-open
+    /// one that has no request in flight, or is closed at once when every one has (`listen`).
+    pub max_connections: usize,
+    /// A connection must deliver a whole request head within this time after it opens, and again
+    /// after each reply when kept alive: the header-read and the idle-connection timeout (hyper
+    /// runs one timer for both). Else it is closed.
+    pub header_timeout: Duration,
+    /// A client that takes no data of a reply for this long (its socket buffers are full) has its
+    /// connection closed, which cancels its generation and frees the engine; a request body must
+    /// arrive whole within it too (408 otherwise).
+    pub stall_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -43,11 +65,15 @@ impl Default for ServerConfig {
             port: 1234,
             api_key: None,
             allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
             max_body_bytes: 4 * 1024 * 1024,
             max_prompt_chars: 512 * 1024,
             queue_limit: 4,
             idle_ttl: Duration::from_secs(10 * 60),
             auto_load: true,
+            max_connections: 128,
+            header_timeout: Duration::from_secs(10),
+            stall_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -56,13 +82,18 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone)]
 pub struct ValidConfig {
     pub addr: SocketAddr,
-    pub api_key: Option<String>,
+    pub api_key: Option<KeyDigest>,
     pub allowed_origins: Vec<HeaderValue>,
+    /// Lowercase, without port or brackets (`hearth.lan`, `192.168.1.4`, `fe80::1`).
+    pub allowed_hosts: Vec<String>,
     pub max_body_bytes: usize,
     pub max_prompt_chars: usize,
     pub queue_limit: usize,
     pub idle_ttl: Duration,
     pub auto_load: bool,
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub stall_timeout: Duration,
 }
 
 impl ServerConfig {
@@ -73,7 +104,11 @@ impl ServerConfig {
         } else {
             host.trim_start_matches('[').trim_end_matches(']').parse().map_err(|_| ServeError::BadHost(self.host.clone()))?
         };
-        let api_key = self.api_key.as_deref().map(str::trim).filter(|k| !k.is_empty()).map(str::to_string);
+        let api_key = match self.api_key.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+            None => None,
+            Some(k) if KeyDigest::looks_stored(k) => Some(KeyDigest::parse(k).ok_or(ServeError::BadKey)?),
+            Some(k) => Some(KeyDigest::of(k)),
+        };
         if !ip.is_loopback() && api_key.is_none() {
             return Err(ServeError::InsecureHost(ip.to_string()));
         }
@@ -82,18 +117,33 @@ impl ServerConfig {
             .iter()
             .map(|o| valid_origin(o).ok_or_else(|| ServeError::BadOrigin(o.clone())))
             .collect::<Result<Vec<_>, _>>()?;
+        let allowed_hosts = self
+            .allowed_hosts
+            .iter()
+            .map(|h| valid_host(h).ok_or_else(|| ServeError::BadAllowedHost(h.clone())))
+            .collect::<Result<Vec<_>, _>>()?;
         if self.max_body_bytes == 0 {
             return Err(ServeError::BadLimit("max_body_bytes must be above 0".into()));
+        }
+        if self.max_connections == 0 {
+            return Err(ServeError::BadLimit("max_connections must be above 0".into()));
+        }
+        if self.header_timeout.is_zero() || self.stall_timeout.is_zero() {
+            return Err(ServeError::BadLimit("header_timeout and stall_timeout must be above 0".into()));
         }
         Ok(ValidConfig {
             addr: SocketAddr::new(ip, self.port),
             api_key,
             allowed_origins,
+            allowed_hosts,
             max_body_bytes: self.max_body_bytes,
             max_prompt_chars: self.max_prompt_chars,
             queue_limit: self.queue_limit,
             idle_ttl: self.idle_ttl,
             auto_load: self.auto_load,
+            max_connections: self.max_connections,
+            header_timeout: self.header_timeout,
+            stall_timeout: self.stall_timeout,
         })
     }
 }
@@ -104,6 +154,15 @@ fn valid_origin(origin: &str) -> Option<HeaderValue> {
     let rest = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"))?;
     let ok = !rest.is_empty() && !rest.contains(['/', '?', '#', ' ', '*']);
     ok.then(|| HeaderValue::from_str(origin).ok()).flatten()
+}
+
+/// A host name or IP address as `Host` carries it, without scheme, path or port: lowercase, without
+/// a trailing dot or IPv6 brackets (`guard::host_name` reduces `Host` headers the same way).
+fn valid_host(host: &str) -> Option<String> {
+    let name = crate::guard::host_name(host.trim());
+    let ok = !name.is_empty()
+        && (name.parse::<IpAddr>().is_ok() || name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')));
+    ok.then_some(name)
 }
 
 #[cfg(test)]
@@ -138,6 +197,30 @@ mod tests {
         for bad in ["*", "a.example", "https://a.example/path", "ftp://x"] {
             let c = ServerConfig { allowed_origins: vec![bad.into()], ..Default::default() };
             assert!(matches!(c.validate(), Err(ServeError::BadOrigin(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_key_is_kept_as_its_digest_and_a_stored_digest_is_taken_as_is() {
+        let plain = ServerConfig { api_key: Some(" sk-1 ".into()), ..Default::default() }.validate().unwrap();
+        assert_eq!(plain.api_key, Some(KeyDigest::of("sk-1")));
+        assert!(!format!("{plain:?}").contains("sk-1"), "no key in the valid config");
+        let stored = ServerConfig { api_key: Some(KeyDigest::stored("sk-1")), ..Default::default() }.validate().unwrap();
+        assert_eq!(stored.api_key, plain.api_key);
+        let bad = ServerConfig { api_key: Some("sha256:1234".into()), ..Default::default() };
+        assert!(matches!(bad.validate(), Err(ServeError::BadKey)));
+        // A digest is a key for the non-loopback rule too.
+        let lan = ServerConfig { host: "0.0.0.0".into(), api_key: Some(KeyDigest::stored("sk-1")), ..Default::default() };
+        assert!(lan.validate().is_ok());
+    }
+
+    #[test]
+    fn allowed_hosts_are_bare_host_names() {
+        let c = ServerConfig { allowed_hosts: vec!["Hearth.LAN".into(), "192.168.1.4:1234".into(), "[fe80::1]".into(), "box.".into()], ..Default::default() };
+        assert_eq!(c.validate().unwrap().allowed_hosts, ["hearth.lan", "192.168.1.4", "fe80::1", "box"]);
+        for bad in ["", "http://a.example", "a.example/x", "a b", "*"] {
+            let c = ServerConfig { allowed_hosts: vec![bad.into()], ..Default::default() };
+            assert!(matches!(c.validate(), Err(ServeError::BadAllowedHost(_))), "{bad:?}");
         }
     }
 }

@@ -2,12 +2,16 @@
 //! a request can fail with (as in text-generation-inference's router): `status` maps each variant
 //! to an HTTP status, and `body` to OpenAI's error shape
 //! `{"error": {"message", "type", "param", "code"}}`, which is sent as a response body before a
-//! stream starts and as a `data:` event inside a stream that has started.
+//! stream starts and as a `data:` event inside a stream that has started. What a client is told of
+//! an engine error names no absolute path and carries no worker log line (`redact`); the whole of
+//! it goes to the log (tracing) and to the app's live log instead.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use types::{ErrorCode, HearthError};
+
+use crate::redact;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -17,6 +21,10 @@ pub enum ServeError {
     BadHost(String),
     #[error("\"{0}\" is not an origin for CORS: write it as a browser sends it, e.g. http://localhost:5173 (no path, no wildcard).")]
     BadOrigin(String),
+    #[error("\"{0}\" is not a host name for the server: write it as clients address it, e.g. hearth.lan or 192.168.1.4 (no scheme, no path).")]
+    BadAllowedHost(String),
+    #[error("The API key starts with \"sha256:\" but is not a stored key digest (sha256: and 64 hex digits). Choose a key that does not start with sha256:.")]
+    BadKey,
     #[error("{0}")]
     BadLimit(String),
     #[error("The server could not listen on {addr}: {source}. Is another program using that port?")]
@@ -31,6 +39,16 @@ pub enum ApiError {
     InvalidRequest { message: String, param: Option<String>, code: Option<&'static str> },
     #[error("Incorrect API key provided. Send it as `Authorization: Bearer <key>`.")]
     Unauthorized,
+    /// `Host` names neither loopback nor a listed host: a web page behind a rebound name.
+    #[error("This server answers requests addressed to localhost, 127.0.0.1 or [::1], or to a host listed in its settings; web pages cannot call it.")]
+    WrongHost,
+    /// `Origin` (or `Sec-Fetch-Site`) says a web page sent it, from an origin not listed.
+    #[error("This server does not answer web pages unless their origin is in its allowed origins (CORS).")]
+    ForeignOrigin,
+    #[error("Send the request body as JSON, with `Content-Type: application/json`.")]
+    NotJson,
+    #[error("The request body did not arrive within {0} seconds.")]
+    Timeout(u64),
     #[error("The model `{0}` does not exist. GET /v1/models lists the models this server has.")]
     ModelNotFound(String),
     #[error("There is no {0} here. This server answers /v1/models, /v1/chat/completions and /v1/completions.")]
@@ -53,6 +71,9 @@ impl ApiError {
         match self {
             ApiError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::WrongHost | ApiError::ForeignOrigin => StatusCode::FORBIDDEN,
+            ApiError::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::ModelNotFound(_) | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -71,6 +92,10 @@ impl ApiError {
         match self {
             ApiError::InvalidRequest { code, .. } => ("invalid_request_error", *code),
             ApiError::Unauthorized => ("invalid_request_error", Some("invalid_api_key")),
+            ApiError::WrongHost => ("invalid_request_error", Some("host_not_allowed")),
+            ApiError::ForeignOrigin => ("invalid_request_error", Some("origin_not_allowed")),
+            ApiError::NotJson => ("invalid_request_error", Some("unsupported_media_type")),
+            ApiError::Timeout(_) => ("invalid_request_error", Some("request_timeout")),
             ApiError::ModelNotFound(_) => ("invalid_request_error", Some("model_not_found")),
             ApiError::NoRoute(_) => ("invalid_request_error", Some("unknown_url")),
             ApiError::TooLarge(_) => ("invalid_request_error", Some("request_too_large")),
@@ -88,6 +113,14 @@ impl ApiError {
         }
     }
 
+    /// What the client is told: an engine error without paths or the worker's log lines.
+    pub fn public_message(&self) -> String {
+        match self {
+            ApiError::Engine(e) => redact::public(&e.message),
+            other => other.to_string(),
+        }
+    }
+
     /// `{"error": {"message", "type", "param", "code"}}`.
     pub fn body(&self) -> Value {
         let (kind, code) = self.kind();
@@ -96,7 +129,7 @@ impl ApiError {
             ApiError::ModelNotFound(_) => Some("model".into()),
             _ => None,
         };
-        json!({ "error": { "message": self.to_string(), "type": kind, "param": param, "code": code } })
+        json!({ "error": { "message": self.public_message(), "type": kind, "param": param, "code": code } })
     }
 }
 
@@ -108,6 +141,10 @@ impl From<HearthError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let ApiError::Engine(e) = &self {
+            // The whole of it, paths and the worker's last lines included, stays on this machine.
+            tracing::warn!(code = ?e.code, message = %e.message, details = ?e.details, "a request failed in the engine");
+        }
         let mut response = (self.status(), axum::Json(self.body())).into_response();
         if let ApiError::Busy(_) = self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -141,5 +178,26 @@ mod tests {
         assert_eq!(ApiError::Busy(4).status(), StatusCode::TOO_MANY_REQUESTS);
         let r = ApiError::Busy(4).into_response();
         assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn engine_errors_tell_the_client_no_path_and_no_log_line() {
+        let e = ApiError::from(HearthError::new(
+            ErrorCode::ModelLoadFailed,
+            "llama.cpp stopped while loading the model (signal 6). The file may be damaged or not supported. Its last lines:\nllama_model_load: error loading model: /home/ann/models/x.gguf",
+        ));
+        let message = e.body()["error"]["message"].as_str().unwrap().to_string();
+        assert_eq!(message, "llama.cpp stopped while loading the model (signal 6). The file may be damaged or not supported.");
+        assert!(e.to_string().contains("/home/ann"), "the app's own log keeps the whole message");
+        let e = ApiError::from(HearthError::new(ErrorCode::ModelLoadFailed, "There is no model file at /home/ann/My Models/x.gguf."));
+        assert_eq!(e.body()["error"]["message"], "There is no model file at x.gguf.");
+    }
+
+    #[test]
+    fn refusals_have_their_statuses() {
+        assert_eq!(ApiError::WrongHost.status(), StatusCode::FORBIDDEN);
+        assert_eq!(ApiError::ForeignOrigin.body()["error"]["code"], "origin_not_allowed");
+        assert_eq!(ApiError::NotJson.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(ApiError::Timeout(30).status(), StatusCode::REQUEST_TIMEOUT);
     }
 }

@@ -22,6 +22,8 @@ pub struct Metrics {
     pub completed: AtomicU64,
     /// Requests refused with 429.
     pub rejected_busy: AtomicU64,
+    /// Requests refused before any work (`guard`): a wrong `Host`, a foreign `Origin`, not JSON.
+    pub refused: AtomicU64,
     /// Generations whose client went away before the end.
     pub cancelled: AtomicU64,
     /// Requests answered with an error status, or streams that carried an error event.
@@ -36,6 +38,7 @@ pub struct MetricsSnapshot {
     pub requests: u64,
     pub completed: u64,
     pub rejected_busy: u64,
+    pub refused: u64,
     pub cancelled: u64,
     pub errors: u64,
     pub tokens: u64,
@@ -48,6 +51,7 @@ impl Metrics {
             requests: get(&self.requests),
             completed: get(&self.completed),
             rejected_busy: get(&self.rejected_busy),
+            refused: get(&self.refused),
             cancelled: get(&self.cancelled),
             errors: get(&self.errors),
             tokens: get(&self.tokens),
@@ -64,6 +68,18 @@ impl Metrics {
 pub struct Recorder {
     pub tx: broadcast::Sender<RequestLog>,
     pub metrics: Arc<Metrics>,
+}
+
+impl Recorder {
+    /// The entry of a request `guard` refused (it never reaches `log_requests`).
+    pub fn refused(&self, method: &str, path: &str, status: u16, error: String) {
+        for counter in [&self.metrics.requests, &self.metrics.refused, &self.metrics.errors] {
+            Metrics::add(counter, 1);
+        }
+        let slot = LogSlot::new(method.to_string(), path.to_string(), self.clone());
+        slot.set_error(error);
+        slot.write(status);
+    }
 }
 
 struct Draft {

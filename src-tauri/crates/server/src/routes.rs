@@ -1,5 +1,5 @@
 //! The endpoints: `GET /v1/models` (and `/v1/models/{id}`), `POST /v1/chat/completions`,
-//! `POST /v1/completions`. A completion goes: body (size-limited) → `request::parse` → the model
+//! `POST /v1/completions`. A completion goes: body (size- and time-limited) → `request::parse` → the model
 //! by name (404 `model_not_found`) → a place in the queue (429 when full) → `ensure_loaded` →
 //! `generate` → the first piece of the reply. Everything up to and including that first piece
 //! fails with a proper HTTP status; after it, a stream carries an error as a `data: {"error":…}`
@@ -8,8 +8,7 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -54,7 +53,7 @@ pub async fn no_route(uri: axum::http::Uri) -> ApiError {
 pub async fn chat_completions<B: Backend>(
     State(app): State<Arc<App<B>>>,
     Extension(slot): Extension<LogSlot>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     answer(&app, &slot, body, Endpoint::Chat).await
 }
@@ -62,12 +61,12 @@ pub async fn chat_completions<B: Backend>(
 pub async fn completions<B: Backend>(
     State(app): State<Arc<App<B>>>,
     Extension(slot): Extension<LogSlot>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     answer(&app, &slot, body, Endpoint::Text).await
 }
 
-async fn answer<B: Backend>(app: &App<B>, slot: &LogSlot, body: Result<Bytes, BytesRejection>, endpoint: Endpoint) -> Response {
+async fn answer<B: Backend>(app: &App<B>, slot: &LogSlot, body: Body, endpoint: Endpoint) -> Response {
     match start(app, slot, body, endpoint).await {
         Ok(response) => response,
         Err(e) => {
@@ -77,19 +76,8 @@ async fn answer<B: Backend>(app: &App<B>, slot: &LogSlot, body: Result<Bytes, By
     }
 }
 
-async fn start<B: Backend>(
-    app: &App<B>,
-    slot: &LogSlot,
-    body: Result<Bytes, BytesRejection>,
-    endpoint: Endpoint,
-) -> Result<Response, ApiError> {
-    let body = body.map_err(|r| {
-        if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::TooLarge(app.config.max_body_bytes)
-        } else {
-            ApiError::invalid(format!("The request body could not be read: {}", r.body_text()), None)
-        }
-    })?;
+async fn start<B: Backend>(app: &App<B>, slot: &LogSlot, body: Body, endpoint: Endpoint) -> Result<Response, ApiError> {
+    let body = read_body(body, app.config.max_body_bytes, app.config.stall_timeout).await?;
     let req = request::parse(&body, endpoint, app.config.max_prompt_chars)?;
     let models = app.backend.models();
     // The log names what was asked for even when it is no model here: that is what a 404 is about.
@@ -117,6 +105,25 @@ async fn start<B: Backend>(
     } else {
         whole(reply, head, first).await
     }
+}
+
+/// The whole body, refused past `limit` bytes (413) or when it has not all come within `time`
+/// (408): a client sending its body a byte at a time would otherwise hold its connection, and its
+/// place among the open ones, for as long as it liked.
+async fn read_body(body: Body, limit: usize, time: std::time::Duration) -> Result<Bytes, ApiError> {
+    let read = async {
+        let mut chunks = body.into_data_stream();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk.map_err(|e| ApiError::invalid(format!("The request body could not be read: {e}"), None))?;
+            if bytes.len() + chunk.len() > limit {
+                return Err(ApiError::TooLarge(limit));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(Bytes::from(bytes))
+    };
+    tokio::time::timeout(time, read).await.map_err(|_| ApiError::Timeout(time.as_secs().max(1)))?
 }
 
 async fn whole(mut reply: Reply, head: Head, first: Piece) -> Result<Response, ApiError> {

@@ -1,13 +1,12 @@
 //! Starting and stopping the server: `serve` validates the config, binds, builds the router
-//! (CORS outermost, then the request log, the API key check, the body limit, the routes) and runs
-//! it on the current tokio runtime with a reaper that unloads the server's model after its idle
-//! TTL. `RunningServer` is the handle the app and `hearth serve` keep: its address, the live log,
-//! the counters, and `stop`.
+//! (`guard` outermost, then CORS, the request log, the API key check, the routes) and runs it on
+//! the current tokio runtime through `listen` (connection cap, timeouts) with a reaper that unloads
+//! the server's model after its idle TTL. `RunningServer` is the handle the app and `hearth serve`
+//! keep: its address, the live log, the counters, and `stop`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
 use axum::http::{header, Method};
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
@@ -21,6 +20,8 @@ use crate::auth::{require_key, ApiKey};
 use crate::backend::Backend;
 use crate::config::{ServerConfig, ValidConfig};
 use crate::error::ServeError;
+use crate::guard::{self, Guard};
+use crate::listen::{self, Limits, Registry};
 use crate::log::{log_requests, Metrics, MetricsSnapshot, Recorder};
 use crate::queue::Gate;
 use crate::routes::{self, App};
@@ -35,6 +36,7 @@ pub struct RunningServer {
     addr: std::net::SocketAddr,
     logs: broadcast::Sender<RequestLog>,
     metrics: Arc<Metrics>,
+    connections: Arc<Mutex<Registry>>,
     stopping: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
     reaper: JoinHandle<()>,
@@ -53,6 +55,11 @@ impl RunningServer {
 
     pub fn metrics(&self) -> MetricsSnapshot {
         self.metrics.snapshot()
+    }
+
+    /// Connections open now (at most `max_connections`).
+    pub fn connections(&self) -> usize {
+        Registry::open(&self.connections)
     }
 
     /// Stops listening, ends replies in flight with an error event, and waits for the server to
@@ -86,7 +93,7 @@ impl Drop for RunningServer {
 /// Validates `config`, binds, and serves `backend` until the returned handle stops.
 pub async fn serve<B: Backend>(config: ServerConfig, backend: Arc<B>) -> Result<RunningServer, ServeError> {
     let config = config.validate()?;
-    let listener = tokio::net::TcpListener::bind(config.addr).await.map_err(|source| ServeError::Bind { addr: config.addr, source })?;
+    let listener = listen::bind(config.addr).map_err(|source| ServeError::Bind { addr: config.addr, source })?;
     let addr = listener.local_addr().map_err(|source| ServeError::Bind { addr: config.addr, source })?;
     let (stopping, stop_rx) = watch::channel(false);
     let (logs, _) = broadcast::channel(LOG_CAPACITY);
@@ -95,20 +102,12 @@ pub async fn serve<B: Backend>(config: ServerConfig, backend: Arc<B>) -> Result<
     let recorder = Recorder { tx: logs.clone(), metrics: metrics.clone() };
     let app = Arc::new(App { backend: backend.clone(), gate: gate.clone(), config: config.clone(), stopping: stop_rx.clone() });
     let router = router(app, &config, recorder);
-    let mut shutdown = stop_rx.clone();
-    let task = tokio::spawn(async move {
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                shutdown.wait_for(|s| *s).await.ok();
-            })
-            .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "the server stopped");
-        }
-    });
+    let limits = Limits { header_timeout: config.header_timeout, stall_timeout: config.stall_timeout };
+    let connections = Registry::new(config.max_connections);
+    let task = tokio::spawn(listen::run(listener, router, limits, connections.clone(), stop_rx.clone()));
     let reaper = tokio::spawn(reap_idle(backend, gate, config.idle_ttl, stop_rx));
     tracing::info!(%addr, "OpenAI-compatible server listening");
-    Ok(RunningServer { addr, logs, metrics, stopping, task: Some(task), reaper })
+    Ok(RunningServer { addr, logs, metrics, connections, stopping, task: Some(task), reaper })
 }
 
 fn router<B: Backend>(app: Arc<App<B>>, config: &ValidConfig, recorder: Recorder) -> Router {
@@ -119,19 +118,21 @@ fn router<B: Backend>(app: Arc<App<B>>, config: &ValidConfig, recorder: Recorder
         .route("/v1/completions", post(routes::completions::<B>))
         .fallback(routes::no_route)
         .with_state(app)
-        .layer(DefaultBodyLimit::max(config.max_body_bytes))
-        .layer(from_fn_with_state(ApiKey::new(config.api_key.as_deref()), require_key))
-        .layer(from_fn_with_state(recorder, log_requests));
-    if config.allowed_origins.is_empty() {
-        // No CORS layer at all: browsers on other origins cannot read any answer.
-        return router;
-    }
-    let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::list(config.allowed_origins.clone()))
-        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-        .max_age(Duration::from_secs(600));
-    router.layer(cors)
+        .layer(from_fn_with_state(ApiKey(config.api_key.clone()), require_key))
+        .layer(from_fn_with_state(recorder.clone(), log_requests));
+    // No CORS layer at all without origins: browsers on other origins cannot read any answer.
+    let router = if config.allowed_origins.is_empty() {
+        router
+    } else {
+        router.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(config.allowed_origins.clone()))
+                .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+                .max_age(Duration::from_secs(600)),
+        )
+    };
+    router.layer(from_fn_with_state(Guard::new(config, recorder), guard::check))
 }
 
 /// Unloads the server's model once the engine has been idle for `ttl`, holding the engine slot

@@ -2,10 +2,15 @@
 //! OpenAI's error shape for wrong types (400), a too-large body (413), a wrong key (401), an
 //! unknown model (404); the refusal to listen beyond loopback without a key; CORS headers only for
 //! listed origins; a stream that fails after its headers ends with a JSON error event; a full
-//! queue answers 429 with Retry-After; the idle TTL unloads; auto-load off refuses clearly.
+//! queue answers 429 with Retry-After; the idle TTL unloads; auto-load off refuses clearly; pages
+//! (a foreign `Host` or `Origin`, a body that is not JSON) are refused before any work; a body
+//! that does not arrive in time gets 408; engine errors reach clients without paths.
 
 #[path = "support/fake.rs"]
 mod fake;
+#[allow(dead_code)] // not the half-sent heads
+#[path = "support/raw.rs"]
+mod raw;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -63,7 +68,13 @@ async fn wrong_json_types_get_400_naming_the_field() {
     assert_eq!(status, 400);
     assert_openai_error(&body, None, Some("prompt"));
     // Not JSON at all.
-    let r = reqwest::Client::new().post(format!("{base}/v1/chat/completions")).body("{oops").send().await.unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{base}/v1/chat/completions"))
+        .header("Content-Type", "application/json")
+        .body("{oops")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     assert_openai_error(&r.json().await.unwrap(), None, None);
     // Unknown fields are ignored.
@@ -166,17 +177,119 @@ async fn cors_headers_only_for_listed_origins() {
     assert!(ok.status().is_success(), "a preflight needs no key: {}", ok.status());
     assert_eq!(ok.headers()["access-control-allow-origin"], listed);
     let other = preflight("http://evil.example").await.unwrap();
+    assert_eq!(other.status(), 403, "an origin not listed is refused, preflight or not");
     assert!(other.headers().get("access-control-allow-origin").is_none());
     let get = client.get(format!("{base}/v1/models")).header("Origin", listed).bearer_auth("k").send().await.unwrap();
     assert_eq!(get.headers()["access-control-allow-origin"], listed);
     let get = client.get(format!("{base}/v1/models")).header("Origin", "http://evil.example").bearer_auth("k").send().await.unwrap();
+    assert_eq!(get.status(), 403);
     assert!(get.headers().get("access-control-allow-origin").is_none());
 
-    // No origins listed: no CORS headers for anyone.
+    // No origins listed: no CORS headers for anyone, and requests from pages are refused.
     let (_closed, base) = start(ServerConfig::default(), Arc::new(Fake::default())).await;
     let get = client.get(format!("{base}/v1/models")).header("Origin", listed).send().await.unwrap();
-    assert_eq!(get.status(), 200);
+    assert_eq!(get.status(), 403);
     assert!(get.headers().get("access-control-allow-origin").is_none());
+    let get = client.get(format!("{base}/v1/models")).send().await.unwrap();
+    assert_eq!(get.status(), 200, "no origin: not a page");
+}
+
+/// Sends `request` by hand (a `Host` of the test's choosing) and returns the status and body.
+async fn raw(server: &RunningServer, request: &str) -> (u16, Value) {
+    raw::exchange(server.addr(), request).await
+}
+
+fn post_as(host: &str, headers: &[(&str, &str)]) -> String {
+    let body = chat_body(json!({})).to_string();
+    raw::request("POST", "/v1/chat/completions", host, headers, &body)
+}
+
+const JSON: (&str, &str) = ("Content-Type", "application/json");
+
+#[tokio::test]
+async fn pages_are_refused_before_any_work_and_local_clients_are_not() {
+    let fake = Arc::new(Fake::default());
+    let (server, _) = start(ServerConfig::default(), fake.clone()).await;
+    let port = server.addr().port();
+    let mut logs = server.logs();
+    for (request, status, code) in [
+        (post_as(&format!("evil.example:{port}"), &[JSON]), 403, "host_not_allowed"),
+        (post_as("localhost.evil.example", &[JSON]), 403, "host_not_allowed"),
+        (post_as("127.0.0.1.nip.io", &[JSON]), 403, "host_not_allowed"),
+        (post_as("localhost", &[JSON, ("Origin", "null")]), 403, "origin_not_allowed"),
+        (post_as("localhost", &[JSON, ("Origin", "http://localhost:5173")]), 403, "origin_not_allowed"),
+        (post_as("localhost", &[JSON, ("Sec-Fetch-Site", "cross-site")]), 403, "origin_not_allowed"),
+        (post_as("localhost", &[("Content-Type", "text/plain;charset=UTF-8")]), 415, "unsupported_media_type"),
+        (post_as("localhost", &[("Content-Type", "application/x-www-form-urlencoded")]), 415, "unsupported_media_type"),
+        (post_as("localhost", &[]), 415, "unsupported_media_type"),
+    ] {
+        let (got, body) = raw(&server, &request).await;
+        assert_eq!(got, status, "{request}\n{body}");
+        assert_openai_error(&body, Some(code), None);
+    }
+    assert_eq!(fake.loads.load(Ordering::SeqCst), 0, "a refused request loaded the model");
+    let m = server.metrics();
+    assert_eq!((m.refused, m.tokens, m.completed), (9, 0, 0), "{m:?}");
+    // The Server view's log shows each refusal and why.
+    let entry = tokio::time::timeout(Duration::from_secs(2), logs.recv()).await.unwrap().unwrap();
+    assert_eq!(entry.status, 403);
+    assert!(entry.error.unwrap().contains("localhost"));
+
+    for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}"), "LOCALHOST".into(), "127.0.0.1".into()] {
+        let (got, body) = raw(&server, &post_as(&host, &[("Content-Type", "application/json; charset=utf-8"), ("Sec-Fetch-Site", "none")])).await;
+        assert_eq!(got, 200, "{host}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn listed_hosts_are_answered_and_a_key_admits_any_host() {
+    let config = ServerConfig { allowed_hosts: vec!["hearth.lan".into()], ..Default::default() };
+    let (server, _) = start(config, Arc::new(Fake::default())).await;
+    assert_eq!(raw(&server, &post_as("Hearth.LAN:1234", &[JSON])).await.0, 200);
+    assert_eq!(raw(&server, &post_as("other.lan", &[JSON])).await.0, 403);
+
+    // With a key: a rebound page has the address but not the key, so any Host will do...
+    let keyed = ServerConfig { api_key: Some("sk-1".into()), ..Default::default() };
+    let (server, _) = start(keyed, Arc::new(Fake::default())).await;
+    let auth = ("Authorization", "Bearer sk-1");
+    assert_eq!(raw(&server, &post_as("192.168.1.4:1234", &[JSON, auth])).await.0, 200);
+    assert_eq!(raw(&server, &post_as("192.168.1.4:1234", &[JSON])).await.0, 401);
+    // ...but never a page's origin, nor a body that is not JSON.
+    assert_eq!(raw(&server, &post_as("192.168.1.4", &[JSON, auth, ("Origin", "https://evil.example")])).await.0, 403);
+    assert_eq!(raw(&server, &post_as("192.168.1.4", &[("Content-Type", "text/plain"), auth])).await.0, 415);
+
+    // A key and listed hosts: the list holds.
+    let both = ServerConfig { api_key: Some(server::KeyDigest::stored("sk-1")), allowed_hosts: vec!["hearth.lan".into()], ..Default::default() };
+    let (server, _) = start(both, Arc::new(Fake::default())).await;
+    assert_eq!(raw(&server, &post_as("hearth.lan", &[JSON, auth])).await.0, 200, "the stored digest admits the key");
+    assert_eq!(raw(&server, &post_as("other.lan", &[JSON, auth])).await.0, 403);
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_in_time_gets_408() {
+    let config = ServerConfig { stall_timeout: Duration::from_millis(500), ..Default::default() };
+    let (server, _) = start(config, Arc::new(Fake::default())).await;
+    let mut s = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let head = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"model\":";
+    tokio::io::AsyncWriteExt::write_all(&mut s, head.as_bytes()).await.unwrap();
+    let t = Instant::now();
+    let mut reply = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), tokio::io::AsyncReadExt::read_to_end(&mut s, &mut reply)).await.unwrap().unwrap();
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(reply.contains("request_timeout"), "{reply}");
+    assert!(t.elapsed() >= Duration::from_millis(400), "{:?}", t.elapsed());
+}
+
+#[tokio::test]
+async fn engine_errors_reach_clients_without_paths_or_log_lines() {
+    let (_server, base) = start(ServerConfig::default(), Arc::new(Fake::default())).await;
+    let body = chat_body(json!({"messages": [{"role": "user", "content": "LEAK"}]}));
+    let (status, body) = post(&base, "/v1/chat/completions", &body).await;
+    assert_eq!(status, 500, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert_eq!(message, "llama.cpp could not load secret.gguf (bad magic). The file may be damaged.");
+    assert!(!body.to_string().contains("/home/"), "{body}");
 }
 
 /// The `data:` payloads of an SSE body.

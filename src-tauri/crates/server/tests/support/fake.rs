@@ -1,5 +1,6 @@
 //! A scripted `Backend` for the HTTP tests that need no model: it "generates" words with a delay,
-//! fails mid-reply when the prompt says FAIL, and counts loads, unloads and cancellations.
+//! fails mid-reply when the prompt says FAIL, fails with a path and log lines in its message when
+//! it says LEAK, and counts loads, unloads and cancellations.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -51,6 +52,13 @@ impl Backend for Fake {
         };
         if prompt.contains("REFUSE") {
             return Err(HearthError::new(ErrorCode::ContextFull, "The prompt does not fit."));
+        }
+        if prompt.contains("LEAK") {
+            // As the engine words a crash while loading: a path, then the worker's last lines.
+            return Err(HearthError::new(
+                ErrorCode::ModelLoadFailed,
+                "llama.cpp could not load /home/ann/private/secret.gguf (bad magic). The file may be damaged. Its last lines:\nllama_model_load: /home/ann/private/secret.gguf",
+            ));
         }
         let max = params.sampling.max_tokens.unwrap_or(5);
         let (tx, events) = tokio::sync::mpsc::channel(4);

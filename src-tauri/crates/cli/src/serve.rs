@@ -2,8 +2,10 @@
 //! rented cloud machine. The same server and engine as the app's Server view; models are the
 //! library's (the models folder, the Hugging Face cache, LM Studio's folder). Prints the address on
 //! stdout (so scripts can read it) and runs until Ctrl-C or SIGTERM, then stops cleanly (exit 0).
+//! The API key comes from `--api-key`, `HEARTH_API_KEY` or `--api-key-file` (the last keeps it out
+//! of `ps` and of the environment).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use crate::loading;
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// The address to listen on. Anything but 127.0.0.1 / localhost needs --api-key.
+    /// The address to listen on. Anything but 127.0.0.1 / localhost needs an API key.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
     /// The port; 0 picks a free one (printed at start).
@@ -24,9 +26,19 @@ pub struct ServeArgs {
     /// Load this model (a path or a library name) before answering the first request.
     #[arg(long)]
     pub model: Option<String>,
-    /// Clients must send `Authorization: Bearer KEY`. Also read from HEARTH_API_KEY.
+    /// Clients must send `Authorization: Bearer KEY`. Also read from HEARTH_API_KEY, or see
+    /// --api-key-file.
     #[arg(long, env = "HEARTH_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
+    /// Read the API key from this file's first line: the key, or its digest `sha256:HEX` (then
+    /// the file holds nothing a client could use). Keeps the key out of `ps` and the environment.
+    #[arg(long, value_name = "PATH")]
+    pub api_key_file: Option<PathBuf>,
+    /// A host name clients reach the server by (the `Host` they send), besides localhost,
+    /// 127.0.0.1 and [::1]; repeat for several. Others are refused, unless there is an API key
+    /// and none is listed.
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    pub allowed_hosts: Vec<String>,
     /// A browser origin allowed to call the server (CORS); repeat for several. None by default.
     #[arg(long = "cors")]
     pub cors: Vec<String>,
@@ -45,8 +57,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let config = ServerConfig {
         host: args.host.clone(),
         port: args.port,
-        api_key: args.api_key.clone().filter(|k| !k.trim().is_empty()),
+        api_key: api_key(args)?,
         allowed_origins: args.cors.clone(),
+        allowed_hosts: args.allowed_hosts.clone(),
         auto_load: !args.no_auto_load,
         idle_ttl: Duration::from_secs(args.idle_minutes.max(1) * 60),
         queue_limit: args.queue,
@@ -106,6 +119,29 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+/// The key from `--api-key` / `HEARTH_API_KEY`, or from `--api-key-file`; not both.
+fn api_key(args: &ServeArgs) -> anyhow::Result<Option<String>> {
+    let given = args.api_key.clone().filter(|k| !k.trim().is_empty());
+    let Some(path) = &args.api_key_file else { return Ok(given) };
+    if given.is_some() {
+        bail!("--api-key-file and --api-key (or HEARTH_API_KEY) both give a key; give it one way");
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading the API key from {}", path.display()))?;
+    let key = text.lines().next().unwrap_or_default().trim();
+    if key.is_empty() {
+        bail!("{} holds no API key (its first line is empty)", path.display());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0);
+        if mode & 0o077 != 0 && !server::KeyDigest::looks_stored(key) {
+            eprintln!("Warning: other users can read {} (chmod 600 it).", path.display());
+        }
+    }
+    Ok(Some(key.to_string()))
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

@@ -1,6 +1,7 @@
 //! `hearth serve` as a script would use it: the address on stdout, the model loaded at start
 //! answering a chat completion, a clean stop on SIGTERM (exit 0); and a refusal, before anything
-//! loads, to listen beyond this computer without a key.
+//! loads, to listen beyond this computer without a key; a key read from `--api-key-file` (the key
+//! or its digest), never from two places at once.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -65,4 +66,69 @@ fn serve_answers_a_chat_completion_and_stops_cleanly() {
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "a stop by SIGTERM is a clean exit");
+}
+
+/// Starts `hearth serve` on a free port with `args`; returns it and its base URL.
+fn serve_with(name: &str, args: &[&str]) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .args(["serve", "--port", "0"])
+        .args(args)
+        .env("HEARTH_HOME", home(name))
+        .env("HF_HUB_CACHE", home(&format!("{name}-hf")))
+        .env_remove("HEARTH_API_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    (child, line.trim().to_string())
+}
+
+/// The status of `GET /v1/models` with `key` (or none).
+fn models_status(base: &str, key: Option<&str>) -> u16 {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut r = reqwest::Client::new().get(format!("{base}/models"));
+        if let Some(key) = key {
+            r = r.bearer_auth(key);
+        }
+        r.send().await.unwrap().status().as_u16()
+    })
+}
+
+#[test]
+fn the_key_can_come_from_a_file_holding_the_key_or_its_digest() {
+    let dir = home("keyfile");
+    let key = "hearth-0123456789abcdef";
+    for (name, content) in [("key", format!("{key}\n")), ("digest", format!("{}\n", server::KeyDigest::stored(key)))] {
+        let file = dir.join(name);
+        std::fs::write(&file, content).unwrap();
+        let (mut child, base) = serve_with(&format!("keyfile-{name}"), &["--api-key-file", file.to_str().unwrap()]);
+        assert!(base.ends_with("/v1"), "{base:?}");
+        assert_eq!(models_status(&base, None), 401, "{name}: no key");
+        assert_eq!(models_status(&base, Some("wrong")), 401, "{name}: a wrong key");
+        assert_eq!(models_status(&base, Some(key)), 200, "{name}: the key");
+        child.kill().ok();
+        child.wait().ok();
+    }
+
+    // Two keys are one too many; an empty file is none.
+    let file = dir.join("key");
+    let both = Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .args(["serve", "--port", "0", "--api-key-file", file.to_str().unwrap()])
+        .env("HEARTH_HOME", home("keyfile-both"))
+        .env("HEARTH_API_KEY", "other")
+        .output()
+        .unwrap();
+    assert_eq!(both.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&both.stderr).contains("one way"), "{}", String::from_utf8_lossy(&both.stderr));
+    std::fs::write(dir.join("empty"), "\n").unwrap();
+    let empty = Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .args(["serve", "--port", "0", "--api-key-file", dir.join("empty").to_str().unwrap()])
+        .env("HEARTH_HOME", home("keyfile-empty"))
+        .env_remove("HEARTH_API_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(empty.status.code(), Some(1));
 }

@@ -68,6 +68,10 @@ impl ServerControl {
 
     /// Save `settings` and (re)start the server with them.
     pub async fn start(&self, store: &store::Store, settings: ServerSettings) -> Result<(), HearthError> {
+        // The key is saved (and served) as its digest only: the Server view shows a key when it is
+        // typed or generated, never again after.
+        let api_key = settings.api_key.as_deref().map(str::trim).filter(|k| !k.is_empty()).map(server::KeyDigest::stored);
+        let settings = ServerSettings { api_key, ..settings };
         let config = ServerConfig {
             host: settings.host.trim().to_string(),
             port: settings.port,

@@ -72,7 +72,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let home = home::Home::resolve()?;
     let store = store::Store::open(&home.database_path()).context("opening Hearth's database")?;
     let models_dir = library::settings::models_dir(&store, &home.models_dir());
-    let mut hw = EngineBackend::probe_hardware(&models_dir);
+    let mut hw = loading::prober().probe(&models_dir);
     hw.speed_calibration = hardware::calibration::load(home.root());
     let mut folders = vec![(models_dir, store::ModelSource::Downloaded)];
     folders.extend(library::known_folders());

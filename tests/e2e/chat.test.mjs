@@ -25,13 +25,11 @@ test("load the test model, chat, stop, regenerate, edit", async () => {
   const app = await launchApp({ env: { HF_HUB_CACHE: models } });
   const { driver } = app;
   const messages = async () =>
-    Promise.all(
-      (await driver.findAll('[data-testid="message"]')).map(async (e) => ({
-        role: await driver.attribute(e, "data-role"),
-        state: await driver.attribute(e, "data-state"),
-        text: await driver.text(e),
-      })),
-    );
+    (await driver.readAll('[data-testid="message"]', ["data-role", "data-state"])).map((e) => ({
+      role: e["data-role"],
+      state: e["data-state"],
+      text: e.text,
+    }));
   const last = async () => (await messages()).at(-1);
   try {
     await driver.click(await driver.waitFor('[data-testid="nav-chat"]'));

@@ -25,7 +25,7 @@ test("search the Hub, open a model, see what fits before downloading", async () 
   try {
     await driver.click(await driver.waitFor('[data-testid="nav-discover"]'));
     await driver.waitFor('[data-testid="discover-result"]');
-    const names = async () => Promise.all((await driver.findAll('[data-testid="discover-result"]')).map((e) => driver.text(e)));
+    const names = async () => (await driver.readAll('[data-testid="discover-result"]')).map((e) => e.text);
     assert.ok((await names()).length >= 5);
 
     // Type a query: the list narrows to matching models, most downloaded first.
@@ -45,7 +45,7 @@ test("search the Hub, open a model, see what fits before downloading", async () 
     await driver.waitFor('[data-testid="model-title"]');
     let verdicts = [];
     for (const deadline = Date.now() + 20_000; Date.now() < deadline; await sleep(200)) {
-      verdicts = await Promise.all((await driver.findAll('[data-testid="file-fit"]')).map((e) => driver.attribute(e, "data-verdict")));
+      verdicts = (await driver.readAll('[data-testid="file-fit"]', ["data-verdict"])).map((e) => e["data-verdict"]);
       if (verdicts.length === 3 && verdicts.every((v) => v)) break;
     }
     assert.equal(verdicts.length, 3);
@@ -96,9 +96,7 @@ test("search the Hub, open a model, see what fits before downloading", async () 
     await driver.click(await driver.find('[data-testid="download-show"]'));
     let rows = [];
     for (const deadline = Date.now() + 20_000; Date.now() < deadline; await sleep(200)) {
-      rows = await Promise.all(
-        (await driver.findAll('[data-testid="local-model"]')).map(async (e) => [await driver.attribute(e, "data-file"), await driver.attribute(e, "data-verdict")]),
-      );
+      rows = (await driver.readAll('[data-testid="local-model"]', ["data-file", "data-verdict"])).map((e) => [e["data-file"], e["data-verdict"]]);
       if (rows.length === 3) break;
     }
     assert.deepEqual(rows[0], ["SmolLM2-135M-Instruct.Q4_1.gguf", "green"], `rows: ${rows}`);

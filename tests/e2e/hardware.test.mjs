@@ -52,7 +52,7 @@ test("the window opens on the Hardware view and shows this machine's CPU and RAM
     // at F16 does not.
     await driver.waitFor('[data-testid="fit-cell"]');
     const verdicts = async () =>
-      Promise.all((await driver.findAll('[data-testid="fit-cell"]')).map((c) => driver.attribute(c, "data-verdict")));
+      (await driver.readAll('[data-testid="fit-cell"]', ["data-verdict"])).map((c) => c["data-verdict"]);
     const mine = await verdicts();
     assert.equal(mine.length, 49);
     assert.equal(mine[2 * 7 + 2], "green", "8B Q4_K_M on this machine");

@@ -70,6 +70,23 @@ export class WebDriver {
     }
   }
 
+  /**
+   * Every element matching `css`, read in one step inside the page: `{ text, [attr]: value }` each.
+   * A list that re-renders between a findAll and the reads of its elements leaves stale ids (a 404
+   * "stale element reference" that failed CI once); one script sees one consistent DOM.
+   */
+  readAll(css, attrs = []) {
+    return this.execute(
+      `const [css, attrs] = arguments;
+       return Array.from(document.querySelectorAll(css)).map((e) => {
+         const o = { text: e.innerText.trim() };
+         for (const a of attrs) o[a] = e.getAttribute(a);
+         return o;
+       });`,
+      [css, attrs],
+    );
+  }
+
   text(id) {
     return this.cmd("GET", `/element/${id}/text`);
   }

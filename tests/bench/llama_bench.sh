@@ -10,8 +10,12 @@
 #     Cargo.lock, from cargo's registry), so ggml's kernels are exactly the ones Hearth links;
 #   * that copy carries no tools, so `tools/llama-bench` comes from the sdist of PyPI's
 #     llama-cpp-python (fetched with pip), whose vendored llama.cpp is the closest to it;
-#   * cmake flags as llama-cpp-sys-2's build.rs sets them without `target-cpu=native`: Release,
-#     static, GGML_NATIVE=OFF (ggml then turns on AVX/AVX2/FMA/F16C/BMI2/SSE4.2), OpenMP on.
+#   * built twice, two anchors, two rows each:
+#       "portable": the flags llama-cpp-sys-2's build.rs sets without `target-cpu=native` (Release,
+#         static, GGML_NATIVE=OFF, -march=x86-64, OpenMP on) — what Hearth linked before it loaded
+#         CPU variants at run time;
+#       "native": GGML_NATIVE=ON, what a person building llama.cpp on this machine gets, and so the
+#         anchor that shows an instruction set Hearth leaves unused (Hearth must reach 0.95x of it).
 # If llama-bench.cpp does not compile against the vendored library, the sdist's whole llama.cpp is
 # built instead, and the output says so.
 #
@@ -54,17 +58,27 @@ log "Hearth links llama-cpp-sys-2 $SYS_VERSION (ggml $(awk '/set\(GGML_VERSION_(
 mkdir -p "$WORK"
 SDIST_DIR="$WORK/llama_cpp_python-$SDIST_VERSION"
 if [ ! -d "$SDIST_DIR/vendor/llama.cpp/tools/llama-bench" ]; then
-    log "fetching the llama-cpp-python $SDIST_VERSION sdist with pip"
-    python3 -m pip download --quiet --no-deps --no-binary :all: "llama-cpp-python==$SDIST_VERSION" -d "$WORK/sdist"
+    log "fetching the llama-cpp-python $SDIST_VERSION sdist from PyPI"
+    # The file itself, from PyPI's simple index (JSON form): `pip download --no-binary :all:` would first build the
+    # sdist's build requirements from source to read its metadata, which takes minutes.
+    mkdir -p "$WORK/sdist"
+    python3 - "$SDIST_VERSION" "$WORK/sdist" <<'PY'
+import json, sys, urllib.request
+version, dest = sys.argv[1], sys.argv[2]
+name = f"llama_cpp_python-{version}.tar.gz"
+req = urllib.request.Request("https://pypi.org/simple/llama-cpp-python/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+files = json.load(urllib.request.urlopen(req))["files"]
+url = next(f["url"] for f in files if f["filename"] == name)
+urllib.request.urlretrieve(url, f"{dest}/{name}")
+PY
     tar xzf "$WORK/sdist/llama_cpp_python-$SDIST_VERSION.tar.gz" -C "$WORK"
 fi
 SDIST_LLAMA="$SDIST_DIR/vendor/llama.cpp"
 SDIST_COMMIT=$(grep -m1 -o 'ggml-org/llama.cpp@[0-9a-f]*' "$SDIST_DIR/CHANGELOG.md" || echo "unknown")
 
-CMAKE_FLAGS=(
+BASE_FLAGS=(
     -DCMAKE_BUILD_TYPE=Release
     -DBUILD_SHARED_LIBS=OFF
-    -DGGML_NATIVE=OFF
     -DLLAMA_CURL=OFF
     -DLLAMA_BUILD_TESTS=OFF
     -DLLAMA_BUILD_EXAMPLES=OFF
@@ -72,53 +86,66 @@ CMAKE_FLAGS=(
 )
 C_FLAGS="-ffunction-sections -fdata-sections -fPIC"
 if [ "$(uname -m)" = x86_64 ]; then
-    C_FLAGS="$C_FLAGS -m64 -march=x86-64"
+    PORTABLE_C_FLAGS="$C_FLAGS -m64 -march=x86-64"
+else
+    PORTABLE_C_FLAGS="$C_FLAGS"
 fi
-CMAKE_FLAGS+=("-DCMAKE_C_FLAGS=$C_FLAGS" "-DCMAKE_CXX_FLAGS=$C_FLAGS")
 JOBS=$(nproc)
 
-# First choice: the vendored library with the sdist's llama-bench on top.
-HYBRID="$WORK/hybrid-sys-$SYS_VERSION-tool-$SDIST_VERSION"
-build_hybrid() {
-    mkdir -p "$HYBRID/src"
-    cat >"$HYBRID/src/CMakeLists.txt" <<EOF
+# build_anchor NAME: prints the path of llama-bench built with that anchor's flags, building it
+# first when needed. First choice: the vendored library with the sdist's llama-bench on top; if
+# that does not compile, the sdist's whole llama.cpp.
+build_anchor() {
+    local name=$1 flags
+    case "$name" in
+        portable) flags=(-DGGML_NATIVE=OFF "-DCMAKE_C_FLAGS=$PORTABLE_C_FLAGS" "-DCMAKE_CXX_FLAGS=$PORTABLE_C_FLAGS") ;;
+        native) flags=(-DGGML_NATIVE=ON "-DCMAKE_C_FLAGS=$C_FLAGS" "-DCMAKE_CXX_FLAGS=$C_FLAGS") ;;
+    esac
+    local hybrid="$WORK/$name-hybrid-sys-$SYS_VERSION-tool-$SDIST_VERSION" full="$WORK/$name-sdist-$SDIST_VERSION"
+    if [ -x "$hybrid/build/llama-bench/llama-bench" ]; then
+        echo "$hybrid/build/llama-bench/llama-bench hybrid"
+        return
+    elif [ -x "$full/build/bin/llama-bench" ]; then
+        echo "$full/build/bin/llama-bench full"
+        return
+    fi
+    log "building the $name llama-bench (llama-cpp-sys-2 $SYS_VERSION's llama.cpp + llama-bench from llama-cpp-python $SDIST_VERSION) in $hybrid"
+    mkdir -p "$hybrid/src"
+    cat >"$hybrid/src/CMakeLists.txt" <<EOF2
 cmake_minimum_required(VERSION 3.14)
 project(hearth_llama_bench C CXX)
 set(LLAMA_BUILD_COMMON ON CACHE BOOL "" FORCE)
 set(LLAMA_BUILD_TOOLS OFF CACHE BOOL "" FORCE)
 add_subdirectory("$VENDORED" llama.cpp)
 add_subdirectory("$SDIST_LLAMA/tools/llama-bench" llama-bench)
-EOF
-    cmake -S "$HYBRID/src" -B "$HYBRID/build" "${CMAKE_FLAGS[@]}" >"$HYBRID/configure.log" 2>&1 &&
-        cmake --build "$HYBRID/build" --target llama-bench -j "$JOBS" >"$HYBRID/build.log" 2>&1
-}
-FULL="$WORK/sdist-$SDIST_VERSION"
-build_full() {
-    cmake -S "$SDIST_LLAMA" -B "$FULL/build" "${CMAKE_FLAGS[@]}" -DLLAMA_BUILD_TOOLS=ON >"$FULL/configure.log" 2>&1 &&
-        cmake --build "$FULL/build" --target llama-bench -j "$JOBS" >"$FULL/build.log" 2>&1
+EOF2
+    if cmake -S "$hybrid/src" -B "$hybrid/build" "${BASE_FLAGS[@]}" "${flags[@]}" >"$hybrid/configure.log" 2>&1 &&
+        cmake --build "$hybrid/build" --target llama-bench -j "$JOBS" >"$hybrid/build.log" 2>&1; then
+        echo "$hybrid/build/llama-bench/llama-bench hybrid"
+    else
+        log "that did not build (see $hybrid/build.log); building the sdist's own llama.cpp ($SDIST_COMMIT) in $full"
+        mkdir -p "$full"
+        cmake -S "$SDIST_LLAMA" -B "$full/build" "${BASE_FLAGS[@]}" "${flags[@]}" -DLLAMA_BUILD_TOOLS=ON >"$full/configure.log" 2>&1
+        cmake --build "$full/build" --target llama-bench -j "$JOBS" >"$full/build.log" 2>&1
+        echo "$full/build/bin/llama-bench full"
+    fi
 }
 
-LLAMA_BENCH=""
-if [ -x "$HYBRID/build/llama-bench/llama-bench" ]; then
-    LLAMA_BENCH="$HYBRID/build/llama-bench/llama-bench"
-elif [ -x "$FULL/build/bin/llama-bench" ]; then
-    LLAMA_BENCH="$FULL/build/bin/llama-bench"
-else
-    log "building llama-bench (llama-cpp-sys-2 $SYS_VERSION's llama.cpp + llama-bench from llama-cpp-python $SDIST_VERSION) in $HYBRID"
-    if build_hybrid; then
-        LLAMA_BENCH="$HYBRID/build/llama-bench/llama-bench"
-    else
-        log "that did not build (see $HYBRID/build.log); building the sdist's own llama.cpp ($SDIST_COMMIT) in $FULL"
-        mkdir -p "$FULL"
-        build_full
-        LLAMA_BENCH="$FULL/build/bin/llama-bench"
+ANCHORS=(portable native)
+declare -A LLAMA_BENCH
+for anchor in "${ANCHORS[@]}"; do
+    read -r path kind < <(build_anchor "$anchor")
+    if [ ! -x "$path" ]; then
+        log "the $anchor llama-bench did not build (see the build.log beside $path)"
+        exit 1
     fi
-fi
-case "$LLAMA_BENCH" in
-    "$HYBRID"/*) REFERENCE="llama.cpp vendored by llama-cpp-sys-2 $SYS_VERSION, llama-bench from llama-cpp-python $SDIST_VERSION ($SDIST_COMMIT)" ;;
+    LLAMA_BENCH[$anchor]=$path
+    log "$anchor reference: $path"
+done
+case "$kind" in
+    hybrid) REFERENCE="llama.cpp vendored by llama-cpp-sys-2 $SYS_VERSION, llama-bench from llama-cpp-python $SDIST_VERSION ($SDIST_COMMIT)" ;;
     *) REFERENCE="llama.cpp $SDIST_COMMIT from the llama-cpp-python $SDIST_VERSION sdist" ;;
 esac
-log "reference: $LLAMA_BENCH"
 log "           $REFERENCE"
 if [ "$BUILD_ONLY" = 1 ]; then
     exit 0
@@ -156,8 +183,10 @@ for round in $(seq "$ROUNDS"); do
     "$HEARTH" bench "$MODEL" -p "$PROMPT" -n "$GEN" -r "$REPS" -t "$THREADS" --json >"$OUT/llama_bench_hearth.$round.json" 2>/dev/null
     # The same flash-attention setting as the fit plan gave Hearth (llama-bench's default is auto).
     FA=$(python3 -c 'import json, sys; print("on" if json.load(open(sys.argv[1]))["flashAttention"] else "off")' "$OUT/llama_bench_hearth.$round.json")
-    log "round $round/$ROUNDS: llama-bench -m $MODEL -p $PROMPT -n $GEN -r $REPS -t $THREADS -fa $FA"
-    "$LLAMA_BENCH" -m "$MODEL" -p "$PROMPT" -n "$GEN" -r "$REPS" -t "$THREADS" -fa "$FA" -o json >"$OUT/llama_bench_reference.$round.json" 2>"$OUT/llama_bench_reference.log"
+    for anchor in "${ANCHORS[@]}"; do
+        log "round $round/$ROUNDS: $anchor llama-bench -m $MODEL -p $PROMPT -n $GEN -r $REPS -t $THREADS -fa $FA"
+        "${LLAMA_BENCH[$anchor]}" -m "$MODEL" -p "$PROMPT" -n "$GEN" -r "$REPS" -t "$THREADS" -fa "$FA" -o json >"$OUT/llama_bench_$anchor.$round.json" 2>"$OUT/llama_bench_$anchor.log"
+    done
 done
 log "load average $(cut -d' ' -f1 /proc/loadavg) at the end"
 
@@ -177,23 +206,25 @@ def best(rows):
             out[test] = (mean, sd)
     return out
 
-ref_all, hearth_all = [], []
+anchors = ["portable", "native"]
+ref_all, hearth_all = {a: [] for a in anchors}, []
 for r in range(1, int(rounds) + 1):
-    for row in json.load(open(f"{out_dir}/llama_bench_reference.{r}.json")):
-        ref_all.append((name(row["n_prompt"], row["n_gen"]), row["avg_ts"], row["stddev_ts"]))
+    for a in anchors:
+        for row in json.load(open(f"{out_dir}/llama_bench_{a}.{r}.json")):
+            ref_all[a].append((name(row["n_prompt"], row["n_gen"]), row["avg_ts"], row["stddev_ts"]))
     for t in json.load(open(f"{out_dir}/llama_bench_hearth.{r}.json"))["tests"]:
         hearth_all.append((t["test"], t["tokensPerSecond"], t["stddev"]))
-ref_rows, hearth_rows = best(ref_all), best(hearth_all)
+hearth_rows = best(hearth_all)
 print(f"threads {threads}, best of {rounds} rounds each, reference: {reference}")
-print(f"{'test':<8} {'llama-bench t/s':>18} {'hearth t/s':>18} {'ratio':>7}")
+print(f"{'test':<8} {'anchor':<9} {'llama-bench t/s':>18} {'hearth t/s':>18} {'ratio':>7}")
 rows = []
-for test in ref_rows:
-    r_mean, r_sd = ref_rows[test]
-    h_mean, h_sd = hearth_rows.get(test, (float("nan"), float("nan")))
-    ratio = h_mean / r_mean if r_mean else float("nan")
-    print(f"{test:<8} {r_mean:>10.2f} ± {r_sd:<5.2f} {h_mean:>10.2f} ± {h_sd:<5.2f} {ratio:>7.3f}")
-    rows.append({"test": test, "llamaBench": r_mean, "llamaBenchStddev": r_sd,
-                 "hearth": h_mean, "hearthStddev": h_sd, "ratio": ratio})
+for a in anchors:
+    for test, (r_mean, r_sd) in best(ref_all[a]).items():
+        h_mean, h_sd = hearth_rows.get(test, (float("nan"), float("nan")))
+        ratio = h_mean / r_mean if r_mean else float("nan")
+        print(f"{test:<8} {a:<9} {r_mean:>10.2f} ± {r_sd:<5.2f} {h_mean:>10.2f} ± {h_sd:<5.2f} {ratio:>7.3f}")
+        rows.append({"test": test, "anchor": a, "llamaBench": r_mean, "llamaBenchStddev": r_sd,
+                     "hearth": h_mean, "hearthStddev": h_sd, "ratio": ratio})
 json.dump({"threads": int(threads), "rounds": int(rounds), "reference": reference, "rows": rows,
            "allRounds": {"llamaBench": ref_all, "hearth": hearth_all}}, open(out_path, "w"), indent=2)
 print(f"written to {out_path}")

@@ -40,6 +40,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::models::model_pick_and_import,
             commands::models::model_delete,
             commands::models::model_reveal,
+            commands::models::model_set_run_on,
             commands::settings::settings_get,
             commands::settings::settings_update,
             commands::chat::chat_conversations,

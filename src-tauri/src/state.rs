@@ -61,6 +61,9 @@ impl AppState {
         // The server plans loads for the machine as probed; probing here would slow the window's
         // start, so it gets the profile when it first starts (see `commands::server`).
         let backend = server::EngineBackend::new(engine.clone(), Vec::new(), hardware::catalog::imagined(None, 1, 0));
+        // The server plans each load with the same saved choices of where models run as Chat.
+        let saved = store.clone();
+        backend.set_load_settings(Arc::new(move |path| library::settings::load_settings(&saved, Some(path))));
         Ok(Self {
             chat: Arc::new(chat::Chat::new(store.clone(), engine)),
             server: crate::server::ServerControl::new(backend),

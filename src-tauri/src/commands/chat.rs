@@ -104,10 +104,17 @@ pub async fn chat_export(app: tauri::AppHandle, state: State<'_, AppState>, id: 
     Ok(Some(path.display().to_string()))
 }
 
-/// Load a model with the plan for this machine, reporting progress into `on_event`.
+/// Load a model with the plan for this machine and the person's choice of where it runs, reporting
+/// progress into `on_event`. A red plan is refused with `WOULD_NOT_FIT` and its warning; `force`
+/// (after the person confirmed that warning) loads it anyway.
 #[tauri::command]
 #[specta::specta]
-pub async fn engine_load(state: State<'_, AppState>, path: String, on_event: Channel<LoadEvent>) -> Result<LoadedModel, HearthError> {
+pub async fn engine_load(
+    state: State<'_, AppState>,
+    path: String,
+    force: bool,
+    on_event: Channel<LoadEvent>,
+) -> Result<LoadedModel, HearthError> {
     let hw = {
         let state = state.inner().clone();
         tauri::async_runtime::spawn_blocking(move || state.profile())
@@ -115,8 +122,9 @@ pub async fn engine_load(state: State<'_, AppState>, path: String, on_event: Cha
             .map_err(|e| HearthError::new(ErrorCode::Internal, "The probe failed.").with_details(e.to_string()))?
     };
     let path = PathBuf::from(path);
+    let settings = library::settings::load_settings(&state.store, Some(&path));
     // The server shares the engine, so it answers with what Chat loaded.
-    state.chat.load(&path, &hw, |e| drop(on_event.send(e))).await
+    state.chat.load(&path, &hw, &settings, force, |e| drop(on_event.send(e))).await
 }
 
 #[tauri::command]

@@ -62,6 +62,14 @@ pub async fn model_delete(state: State<'_, AppState>, id: u32) -> Result<String,
     .await
 }
 
+/// Give one model its own choice of where it runs, or (`run` null) make it follow Settings again.
+/// The next listing and load plan with it.
+#[tauri::command]
+#[specta::specta]
+pub fn model_set_run_on(state: State<'_, AppState>, path: String, run: Option<types::RunOnSettings>) -> Result<(), HearthError> {
+    library::settings::set_model_run_on(&state.store, std::path::Path::new(&path), run.as_ref()).map_err(library_error)
+}
+
 /// Show the file in the system's file manager.
 #[tauri::command]
 #[specta::specta]

@@ -78,11 +78,20 @@ impl Chat {
         loaded.clone()
     }
 
-    /// Load `path` with the plan for this machine, reporting progress. A model that the planner says
-    /// cannot load is refused before the worker tries (and fails slowly, or takes the machine's
-    /// memory with it).
-    pub async fn load(&self, path: &Path, hw: &HardwareProfile, on: impl Fn(LoadEvent)) -> Result<LoadedModel, HearthError> {
-        let result = self.load_inner(path, hw, &on).await;
+    /// Load `path` with the plan for this machine and `settings` (the person's choice of where it
+    /// runs), reporting progress. A model that the planner says cannot load is refused before the
+    /// worker tries (and fails slowly, or takes the machine's memory with it) with `WouldNotFit` and
+    /// a warning of what loading it anyway does; `force`, after the person confirmed that warning,
+    /// loads the red plan as drawn.
+    pub async fn load(
+        &self,
+        path: &Path,
+        hw: &HardwareProfile,
+        settings: &LoadSettings,
+        force: bool,
+        on: impl Fn(LoadEvent),
+    ) -> Result<LoadedModel, HearthError> {
+        let result = self.load_inner(path, hw, settings, force, &on).await;
         match &result {
             Ok(model) => on(LoadEvent::Loaded { model: model.clone() }),
             Err(error) => on(LoadEvent::Failed { error: error.clone() }),
@@ -90,21 +99,26 @@ impl Chat {
         result
     }
 
-    async fn load_inner(&self, path: &Path, hw: &HardwareProfile, on: &impl Fn(LoadEvent)) -> Result<LoadedModel, HearthError> {
+    async fn load_inner(
+        &self,
+        path: &Path,
+        hw: &HardwareProfile,
+        settings: &LoadSettings,
+        force: bool,
+        on: &impl Fn(LoadEvent),
+    ) -> Result<LoadedModel, HearthError> {
         let facts = gguf::read_file(path).map_err(|e| {
             HearthError::new(ErrorCode::ModelLoadFailed, format!("{} is not a model Hearth can read: {e}", file_name(path)))
         })?;
+        let plan = fit::plan(&facts, hw, settings);
+        if plan.verdict == Verdict::Red && !force {
+            // Refused before anything is unloaded: the model in use stays.
+            return Err(HearthError::new(ErrorCode::WouldNotFit, fit::overflow_warning(&file_name(path), &plan)));
+        }
         // The model loaded now gives its memory back before the next one loads.
         if self.engine.is_loaded() {
             self.engine.unload().await?;
             *lock(&self.loaded) = None;
-        }
-        let plan = fit::plan(&facts, hw, &LoadSettings::default());
-        if plan.verdict == Verdict::Red {
-            return Err(HearthError::new(
-                ErrorCode::ModelLoadFailed,
-                format!("{} will not fit on this machine: {}", file_name(path), plan.reason),
-            ));
         }
         let params = LoadParams::from_plan(path, &plan);
         let mut events = self.engine.load(params).await?;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use chat::Chat;
 use engine::{EngineHost, WorkerCommand};
 use store::Store;
-use types::{ChatEvent, ConversationSettings, ErrorCode, LoadEvent, MessageState, SamplingParams, StopReason};
+use types::{ChatEvent, ConversationSettings, ErrorCode, LoadEvent, LoadSettings, MessageState, SamplingParams, StopReason, Verdict};
 
 fn model() -> Option<std::path::PathBuf> {
     let p = gguf::test_model::path();
@@ -64,7 +64,7 @@ async fn a_conversation_streams_saves_and_reuses_its_prefix() {
     let chat = chat(&db("flow"));
     let progress = Arc::new(Mutex::new(Vec::new()));
     let p = progress.clone();
-    let loaded = chat.load(&model, &hw, move |e| p.lock().unwrap().push(e)).await.unwrap();
+    let loaded = chat.load(&model, &hw, &LoadSettings::default(), false, move |e| p.lock().unwrap().push(e)).await.unwrap();
     assert!(loaded.info.n_ctx >= 2048, "{:?}", loaded.info);
     let events = progress.lock().unwrap();
     assert!(events.iter().any(|e| matches!(e, LoadEvent::Progress { .. })), "load progress is reported");
@@ -120,7 +120,7 @@ async fn stop_keeps_the_text_and_a_killed_worker_loses_nothing() {
     let hw = hardware::catalog::imagined(None, 1, 16);
     let path = db("crash");
     let chat = Arc::new(chat(&path));
-    chat.load(&model, &hw, |_| {}).await.unwrap();
+    chat.load(&model, &hw, &LoadSettings::default(), false, |_| {}).await.unwrap();
     let conv = chat.create(None, &greedy(400)).unwrap();
 
     // Stop after a few tokens: the reply keeps them and says it was stopped.
@@ -170,7 +170,7 @@ async fn stop_keeps_the_text_and_a_killed_worker_loses_nothing() {
     assert_eq!(err.code, ErrorCode::NoModelLoaded);
     assert_eq!(chat.messages(conv.id).unwrap().iter().filter(|m| m.content == "Are you there?").count(), 1);
 
-    chat.load(&model, &hw, |_| {}).await.unwrap();
+    chat.load(&model, &hw, &LoadSettings::default(), false, |_| {}).await.unwrap();
     let ok = Seen::default();
     chat.regenerate(conv.id, ok.sink()).await.unwrap();
     assert!(!ok.text().is_empty());
@@ -201,7 +201,7 @@ async fn a_model_the_server_swapped_in_is_not_passed_off_as_chats() {
     let _one = ONE.lock().await;
     let hw = hardware::catalog::imagined(None, 1, 16);
     let chat = chat(&db("swapped"));
-    chat.load(&model, &hw, |_| {}).await.unwrap();
+    chat.load(&model, &hw, &LoadSettings::default(), false, |_| {}).await.unwrap();
     assert!(chat.loaded().is_some());
 
     // The server loads "another model" (the same weights under another name) into the engine.
@@ -217,4 +217,22 @@ async fn a_model_the_server_swapped_in_is_not_passed_off_as_chats() {
     let msgs = chat.messages(conv.id).unwrap();
     assert_eq!(msgs[0].content, "Hello?", "the message is kept");
     let _ = std::fs::remove_file(&other);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_that_will_not_fit_is_refused_with_a_warning_and_loads_only_when_forced() {
+    let Some(model) = model() else { return };
+    let _one = ONE.lock().await;
+    let chat = chat(&db("force"));
+    chat.load(&model, &hardware::catalog::imagined(None, 1, 16), &LoadSettings::default(), false, |_| {}).await.unwrap();
+    // 2 GB of RAM, all of it kept for the system: the planner says red.
+    let tiny = hardware::catalog::imagined(None, 1, 2);
+    let err = chat.load(&model, &tiny, &LoadSettings::default(), false, |_| {}).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::WouldNotFit);
+    assert!(err.message.contains("will not fit") && err.message.contains("Loaded anyway"), "{}", err.message);
+    assert!(chat.loaded().is_some(), "a refused load leaves the model in use loaded");
+    // After the person confirmed the warning: it loads as planned (on this real machine it fits).
+    let forced = chat.load(&model, &tiny, &LoadSettings::default(), true, |_| {}).await.unwrap();
+    assert_eq!(forced.plan.verdict, Verdict::Red);
+    assert_eq!(chat.loaded().map(|m| m.path), Some(model.display().to_string()));
 }

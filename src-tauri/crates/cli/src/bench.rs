@@ -44,6 +44,8 @@ pub struct BenchArgs {
     /// Print the figures as JSON, for scripts.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub run_on: crate::loading::RunOnArgs,
 }
 
 /// Mean and sample standard deviation, as llama-bench reports them.
@@ -78,7 +80,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let path = loading::resolve(&args.model)?;
     let pp_tg = (args.n_prompt + args.n_gen).max(64);
     let ctx = args.ctx.unwrap_or(if args.conversation { pp_tg.max(4096) } else { pp_tg });
-    let (facts, plan, hw) = loading::plan(&path, Some(ctx))?;
+    let (facts, plan, hw) = loading::plan(&path, Some(ctx), &args.run_on)?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {
         let host = loading::host()?;

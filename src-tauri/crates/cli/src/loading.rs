@@ -94,8 +94,38 @@ pub fn pick(spec: &str, candidates: &[Candidate]) -> anyhow::Result<PathBuf> {
     }
 }
 
-/// The fit plan for this machine; `ctx` overrides the capped default context.
-pub fn plan(path: &Path, ctx: Option<u32>) -> anyhow::Result<(gguf::ModelFacts, FitPlan, types::HardwareProfile)> {
+/// Where a model runs, as `run`, `chat`, `bench` and `serve` take it (the app's Settings offer the
+/// same choices).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct RunOnArgs {
+    /// Run on the CPU only: no GPU is touched.
+    #[arg(long, conflicts_with = "gpu")]
+    pub cpu: bool,
+    /// Run on this GPU alone, by the engine's name for it (`hearth probe` lists them: Vulkan0, CUDA1).
+    #[arg(long, value_name = "DEVICE")]
+    pub gpu: Option<String>,
+    /// Put this many layers on the GPU (as llama.cpp counts them) instead of as many as fit.
+    #[arg(long, value_name = "N")]
+    pub gpu_layers: Option<u32>,
+    /// Load a model the plan says will not fit (it warns first what that does).
+    #[arg(long)]
+    pub force: bool,
+}
+
+impl RunOnArgs {
+    pub fn settings(&self) -> types::RunOnSettings {
+        let run_on = match (&self.gpu, self.cpu) {
+            (Some(device), _) => types::RunOn::Gpu { device: device.clone() },
+            (None, true) => types::RunOn::Cpu,
+            (None, false) => types::RunOn::Auto,
+        };
+        types::RunOnSettings { run_on, gpu_layers: self.gpu_layers }
+    }
+}
+
+/// The fit plan for this machine; `ctx` overrides the capped default context, `run` says where it
+/// runs. A red plan stops here unless `run.force`, and then its warning is printed.
+pub fn plan(path: &Path, ctx: Option<u32>, run: &RunOnArgs) -> anyhow::Result<(gguf::ModelFacts, FitPlan, types::HardwareProfile)> {
     let facts = gguf::read_file(path).with_context(|| format!("reading {}", path.display()))?;
     let home = home::Home::resolve().ok();
     let models = home.as_ref().map(|h| h.models_dir()).unwrap_or_else(std::env::temp_dir);
@@ -105,10 +135,15 @@ pub fn plan(path: &Path, ctx: Option<u32>) -> anyhow::Result<(gguf::ModelFacts, 
     }
     let trained = facts.context_length.map_or(DEFAULT_CTX, |c| u32::try_from(c).unwrap_or(u32::MAX));
     let context = ctx.unwrap_or(trained.min(DEFAULT_CTX));
-    let settings = LoadSettings { context: Some(context), ..LoadSettings::default() };
+    let settings = LoadSettings { context: Some(context), run: run.settings(), ..LoadSettings::default() };
     let plan = fit::plan(&facts, &hw, &settings);
-    if matches!(plan.verdict, Verdict::Red | Verdict::Grey) {
-        bail!("{} will not run here: {} ({})", path.display(), plan.label, plan.reason);
+    match plan.verdict {
+        Verdict::Grey => bail!("{} will not run here: {} ({})", path.display(), plan.label, plan.reason),
+        Verdict::Red if !run.force => {
+            bail!("{} Pass --force to load it anyway.", fit::overflow_warning(&path.display().to_string(), &plan))
+        }
+        Verdict::Red => eprintln!("hearth: warning: {}", fit::overflow_warning(&path.display().to_string(), &plan)),
+        Verdict::Green | Verdict::Yellow => {}
     }
     Ok((facts, plan, hw))
 }

@@ -33,6 +33,8 @@ pub struct SamplingArgs {
     /// Context length in tokens (default: the model's, up to 4096).
     #[arg(long)]
     pub ctx: Option<u32>,
+    #[command(flatten)]
+    pub run_on: loading::RunOnArgs,
 }
 
 impl SamplingArgs {
@@ -70,9 +72,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
-async fn load(model: &str, ctx: Option<u32>, verbose: bool) -> anyhow::Result<EngineHost> {
+async fn load(model: &str, ctx: Option<u32>, run_on: &loading::RunOnArgs, verbose: bool) -> anyhow::Result<EngineHost> {
     let path = loading::resolve(model)?;
-    let (_, plan, _) = loading::plan(&path, ctx)?;
+    let (_, plan, _) = loading::plan(&path, ctx, run_on)?;
     let host = loading::host()?;
     let info = loading::load(&host, loading::load_params(&path, &plan, None)).await?;
     if verbose {
@@ -162,7 +164,7 @@ pub fn stats_line(s: &GenerationStats) -> String {
 
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let host = load(&args.model, args.options.ctx, args.verbose).await?;
+        let host = load(&args.model, args.options.ctx, &args.options.run_on, args.verbose).await?;
         let mut messages = args.options.start();
         messages.push(ChatMessage::new(ChatRole::User, args.prompt.clone()));
         match stream(&host, &messages, &args.options.sampling()).await? {
@@ -182,7 +184,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
 
 pub fn chat(args: &ChatArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let host = load(&args.model, args.options.ctx, false).await?;
+        let host = load(&args.model, args.options.ctx, &args.options.run_on, false).await?;
         eprintln!("Type a message; /reset starts over, /exit or Ctrl-D ends.");
         let sampling = args.options.sampling();
         let mut messages = args.options.start();

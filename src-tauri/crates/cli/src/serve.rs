@@ -51,9 +51,15 @@ pub struct ServeArgs {
     /// Requests that may wait while one generates; more get 429.
     #[arg(long, default_value_t = 4)]
     pub queue: usize,
+    #[command(flatten)]
+    pub run_on: crate::loading::RunOnArgs,
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
+    if args.run_on.force {
+        // Nobody is there to read a warning before a request loads a model.
+        anyhow::bail!("--force is for run, chat and bench: the server never loads a model that will not fit");
+    }
     let config = ServerConfig {
         host: args.host.clone(),
         port: args.port,
@@ -92,6 +98,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let startup_id = model.as_ref().and_then(|p| entries.iter().find(|e| same_file(&e.path, p)).map(|e| e.id.clone()));
     let count = entries.len();
     let backend = Arc::new(EngineBackend::new(Arc::new(loading::host()?), entries, hw));
+    let run = args.run_on.settings();
+    backend.set_load_settings(Arc::new(move |_| types::LoadSettings { run: run.clone(), ..types::LoadSettings::default() }));
 
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {

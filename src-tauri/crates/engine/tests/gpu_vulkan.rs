@@ -152,3 +152,45 @@ async fn the_plan_for_the_gpu_matches_llama_cpps_own_buffers() {
         within(gpu.memory.compute, got.compute_bytes, "compute");
     }
 }
+
+/// A GPU with too little free memory for the whole model: the plan is yellow, puts part of the
+/// layers there, and the load does exactly that, stays inside the GPU's budget, and answers.
+#[tokio::test]
+async fn a_plan_squeezed_by_a_small_gpu_loads_part_of_the_layers_and_answers() {
+    let Some(report) = vulkan_report() else { return };
+    let Some(path) = model() else { return };
+    let _one = one_at_a_time().await;
+    std::env::set_var("HEARTH_BACKENDS_DIR", reference_cpu_backends(&report));
+    let mut hw = profile(&report);
+    // 300 MiB for the model once the backend's overhead is taken: the whole model at 8K needs about
+    // 380 (92 of weights, 180 of K/V, the rest compute).
+    let overhead = 460u64 << 20;
+    hw.gpus[0].vram_free_bytes = Some((300 << 20) + overhead);
+    let facts = gguf::read_file(&path).expect("header");
+    let settings = LoadSettings { context: Some(8192), safety_margin_bytes: 0, ..LoadSettings::default() };
+    let plan = fit::plan(&facts, &hw, &settings);
+    assert_eq!((plan.verdict, plan.mode), (types::Verdict::Yellow, types::PlanMode::PartialGpu), "{plan:?}");
+    assert!(plan.gpu_layers > 0 && plan.gpu_layers < plan.total_layers, "{plan:?}");
+    let gpu = plan.devices.iter().find(|d| d.is_gpu).expect("the plan uses the GPU");
+
+    let host = host();
+    let info = host.load_and_wait(LoadParams::from_plan(&path, &plan)).await.expect("loads as planned");
+    assert_eq!(info.n_gpu_layers, plan.gpu_layers);
+    let got = info.devices.iter().find(|d| Some(&d.name) == gpu.engine_device.as_ref()).expect("GPU buffers");
+    let used = got.weights_bytes + got.kv_cache_bytes + got.compute_bytes;
+    let mib = |b: u64| b as f64 / 1048576.0;
+    eprintln!(
+        "{}/{} layers: weights {:.1} / {:.1} MiB, KV {:.1} / {:.1} MiB, compute {:.1} / {:.1} MiB (plan / llama.cpp)",
+        plan.gpu_layers,
+        plan.total_layers,
+        mib(gpu.memory.weights),
+        mib(got.weights_bytes),
+        mib(gpu.memory.kv_cache),
+        mib(got.kv_cache_bytes),
+        mib(gpu.memory.compute),
+        mib(got.compute_bytes)
+    );
+    assert!(used <= gpu.budget_bytes, "llama.cpp put {used} bytes on the GPU, over the plan's budget {}", gpu.budget_bytes);
+    let (pieces, _) = run(&host, raw(QUESTION, greedy(32))).await.expect("answers");
+    assert!(pieces.concat().contains("Paris"), "{}", pieces.concat());
+}

@@ -7,7 +7,7 @@
 //! - Unified memory (Apple Silicon): the GPU's budget is Metal's recommended working set, and RAM and
 //!   GPU are one pool, so whatever the GPU takes is also taken from RAM (never counted twice).
 
-use types::{GpuVendor, HardwareProfile, LoadSettings};
+use types::{GpuVendor, HardwareProfile, LoadSettings, RunOn};
 
 pub const MIB: u64 = 1 << 20;
 pub const GIB: u64 = 1 << 30;
@@ -28,6 +28,10 @@ pub struct GpuBudget {
 #[derive(Debug, Clone)]
 pub struct Budgets {
     pub gpus: Vec<GpuBudget>,
+    /// GPUs the engine could use that the person's "run on" setting leaves out, by name.
+    pub set_aside: Vec<String>,
+    /// The GPU the setting asks for (llama.cpp's name) when the engine has no such device.
+    pub missing_choice: Option<String>,
     pub ram: u64,
     pub ram_bandwidth_gbps: f32,
 }
@@ -51,11 +55,20 @@ const UNKNOWN_GPU_GBPS: f32 = 250.0;
 const UNKNOWN_RAM_GBPS: f32 = 20.0;
 
 pub fn budgets(hw: &HardwareProfile, s: &LoadSettings) -> Budgets {
-    let gpus = hw
-        .gpus
-        .iter()
-        .enumerate()
-        .filter(|(_, g)| g.usable_by_engine())
+    // The person's choice decides which usable GPUs the planner may use at all.
+    let chosen = |g: &types::GpuInfo| match &s.run.run_on {
+        RunOn::Auto => true,
+        RunOn::Cpu => false,
+        RunOn::Gpu { device } => g.engine_device.as_deref() == Some(device.as_str()),
+    };
+    let usable = || hw.gpus.iter().enumerate().filter(|(_, g)| g.usable_by_engine());
+    let set_aside = usable().filter(|(_, g)| !chosen(g)).map(|(_, g)| g.name.clone()).collect();
+    let missing_choice = match &s.run.run_on {
+        RunOn::Gpu { device } if !usable().any(|(_, g)| chosen(g)) => Some(device.clone()),
+        _ => None,
+    };
+    let gpus = usable()
+        .filter(|(_, g)| chosen(g))
         .map(|(i, g)| {
             let overhead = backend_overhead(g.vendor, g.engine_backend.as_deref().unwrap_or_default());
             let free = g.vram_free_bytes.or(g.vram_total_bytes).unwrap_or(0).saturating_add(s.freed_gpu_bytes.get(i).copied().unwrap_or(0));
@@ -75,6 +88,8 @@ pub fn budgets(hw: &HardwareProfile, s: &LoadSettings) -> Budgets {
     let total = hw.memory.total_bytes;
     Budgets {
         gpus,
+        set_aside,
+        missing_choice,
         ram: total.saturating_sub(ram_reserve(total)).saturating_add(s.freed_ram_bytes),
         ram_bandwidth_gbps: hw.ram_bandwidth_gbps.unwrap_or(UNKNOWN_RAM_GBPS),
     }

@@ -39,17 +39,24 @@ pub fn plan(facts: &ModelFacts, hw: &HardwareProfile, s: &LoadSettings) -> FitPl
     let requested = s.context.unwrap_or_else(|| trained.unwrap_or(DEFAULT_CONTEXT).min(DEFAULT_CONTEXT)).max(256);
     let floor = trained.unwrap_or(MIN_USEFUL_CONTEXT).min(MIN_USEFUL_CONTEXT).min(requested);
 
+    // A GPU-layer count the person set replaces "as many as fit" (only where a GPU is in the plan).
+    let full = m.layers as u32 + 1;
+    let forced_layers = s.run.gpu_layers.filter(|_| !b.gpus.is_empty()).map(|n| n.min(full));
+
     let mut ctx = requested;
     loop {
-        if let Some((p, knobs)) = place_at(&m, &b, s, ctx) {
-            return finish(&m, &b, hw.speed_calibration, p, knobs, requested);
+        if let Some((p, knobs)) = place_at(&m, &b, s, ctx, forced_layers) {
+            return finish(&m, &b, s, hw.speed_calibration, p, knobs, requested);
         }
         if ctx <= floor {
             break;
         }
         ctx = (ctx / 2).max(floor);
     }
-    red(&m, &b, s, requested, floor)
+    match forced_layers {
+        Some(ngl) => red_forced_layers(&m, &b, s, ngl, requested, floor),
+        None => red(&m, &b, s, requested, floor),
+    }
 }
 
 fn knobs(s: &LoadSettings, n_ctx: u32, experts_on_cpu: bool) -> Knobs {
@@ -66,9 +73,12 @@ fn knobs(s: &LoadSettings, n_ctx: u32, experts_on_cpu: bool) -> Knobs {
 
 /// The best placement at one context: a full offload if it fits, else (for MoE) experts in RAM, else
 /// the most layers the GPUs take.
-fn place_at(m: &ModelMemory, b: &Budgets, s: &LoadSettings, n_ctx: u32) -> Option<(Placement, Knobs)> {
+fn place_at(m: &ModelMemory, b: &Budgets, s: &LoadSettings, n_ctx: u32, forced_layers: Option<u32>) -> Option<(Placement, Knobs)> {
     let k = knobs(s, n_ctx, false);
     let kv = place::kv_per_layer(m, k);
+    if let Some(ngl) = forced_layers {
+        return place::place(m, b, k, &kv, ngl).filter(|p| p.ram_ok).map(|p| (p, k));
+    }
     let full = m.layers as u32 + 1;
     if !b.gpus.is_empty() {
         if let Some(p) = place::place(m, b, k, &kv, full).filter(|p| p.ram_ok) {
@@ -96,7 +106,7 @@ fn ctx_label(ctx: u32) -> String {
     }
 }
 
-fn finish(m: &ModelMemory, b: &Budgets, calibration: Option<f32>, p: Placement, k: Knobs, requested: u32) -> FitPlan {
+fn finish(m: &ModelMemory, b: &Budgets, s: &LoadSettings, calibration: Option<f32>, p: Placement, k: Knobs, requested: u32) -> FitPlan {
     let full = m.layers as u32 + 1;
     let has_gpu = !b.gpus.is_empty();
     let mode = if !has_gpu || p.n_gpu_layers == 0 {
@@ -114,7 +124,10 @@ fn finish(m: &ModelMemory, b: &Budgets, calibration: Option<f32>, p: Placement, 
         PlanMode::Cpu => !has_gpu,
         _ => false,
     };
-    let verdict = if best_possible && !shorter { Verdict::Green } else { Verdict::Yellow };
+    // The CPU by the person's choice on a machine with a GPU, or a chosen GPU that is not there, is
+    // slower than this machine could run it: yellow, and the reason says why.
+    let by_choice = !has_gpu && (!b.set_aside.is_empty() || b.missing_choice.is_some());
+    let verdict = if best_possible && !shorter && !by_choice { Verdict::Green } else { Verdict::Yellow };
     let what = match mode {
         PlanMode::FullGpu => "Full GPU".to_string(),
         PlanMode::Cpu if has_gpu => "CPU only".to_string(),
@@ -123,12 +136,14 @@ fn finish(m: &ModelMemory, b: &Budgets, calibration: Option<f32>, p: Placement, 
         PlanMode::PartialGpu => format!("Partial GPU · {}/{} layers", p.n_gpu_layers, full),
         PlanMode::None => String::new(),
     };
+    let what = if by_choice { "CPU only · your setting".to_string() } else { what };
     let label = if shorter { format!("Fits at {} context · {what}", ctx_label(k.n_ctx)) } else { what };
 
     let gpu_names = if b.gpus.len() == 1 { b.gpus[0].name.clone() } else { format!("{} GPUs", b.gpus.len()) };
     let reason = match mode {
         PlanMode::FullGpu => format!("Every layer and the {} context fit in the memory of {gpu_names}.", ctx_label(k.n_ctx)),
         PlanMode::Cpu if has_gpu => format!("{gpu_names} cannot hold even one layer beside its other work, so it runs on the CPU."),
+        PlanMode::Cpu if by_choice => format!("The model and its {} context fit in RAM and run on the CPU.", ctx_label(k.n_ctx)),
         PlanMode::Cpu => format!("No usable GPU: the model and its {} context fit in RAM and run on the CPU.", ctx_label(k.n_ctx)),
         PlanMode::ExpertsOnCpu => {
             "The shared weights and the context fit on the GPU; the experts stay in RAM, which is slower.".to_string()
@@ -143,25 +158,11 @@ fn finish(m: &ModelMemory, b: &Budgets, calibration: Option<f32>, p: Placement, 
     } else {
         reason
     };
+    let reason = format!("{}{reason}{}", choice_note(b), layers_note(s, has_gpu));
 
     let tokens_per_second = speed::predict(&p, b, f64::from(calibration.unwrap_or(1.0)));
     let cpu = p.devices.len() - 1;
-    let devices: Vec<DeviceUse> = p
-        .devices
-        .iter()
-        .enumerate()
-        .filter(|(i, d)| *i == cpu || d.memory.total() > 0)
-        .map(|(i, d)| DeviceUse {
-            name: if i == cpu { "CPU".to_string() } else { b.gpus[i].name.clone() },
-            is_gpu: i != cpu,
-            engine_device: if i == cpu { None } else { b.gpus[i].engine_device.clone() },
-            layers: d.layers,
-            has_output: d.has_output,
-            memory: d.memory,
-            total_bytes: d.memory.total(),
-            budget_bytes: d.budget,
-        })
-        .collect();
+    let devices = device_uses(b, &p.devices, cpu);
     FitPlan {
         verdict,
         label,
@@ -180,6 +181,70 @@ fn finish(m: &ModelMemory, b: &Budgets, calibration: Option<f32>, p: Placement, 
     }
 }
 
+/// What the person's "run on" setting changed, to open a plan's reason with.
+fn choice_note(b: &Budgets) -> String {
+    match (&b.missing_choice, b.set_aside.as_slice()) {
+        (Some(device), _) => format!("{device}, the GPU chosen to run it, is not available, so it runs without it. "),
+        (None, []) => String::new(),
+        (None, names) if b.gpus.is_empty() => format!("Set to run on the CPU: {} stays unused. ", names.join(" and ")),
+        (None, names) => format!("Set to leave {} unused. ", names.join(" and ")),
+    }
+}
+
+fn layers_note(s: &LoadSettings, has_gpu: bool) -> String {
+    match s.run.gpu_layers {
+        Some(n) if has_gpu => format!(" GPU layers are set to {n}, not as many as fit."),
+        _ => String::new(),
+    }
+}
+
+/// The person set more GPU layers than the GPU holds (or than leave RAM enough): red, and the plan
+/// keeps that layout so that loading it anyway, after the warning, does what the setting says.
+fn red_forced_layers(m: &ModelMemory, b: &Budgets, s: &LoadSettings, ngl: u32, requested: u32, floor: u32) -> FitPlan {
+    let k = knobs(s, floor, false);
+    let kv = place::kv_per_layer(m, k);
+    let p = place::layout(m, b, k, &kv, ngl);
+    let mut plan = red(m, b, s, requested, floor);
+    let over = p.devices.iter().zip(&b.gpus).find(|(d, _)| d.memory.total() - d.memory.overhead > d.budget);
+    let (label, reason) = match over {
+        Some((d, g)) => (
+            format!("Too large for {ngl} GPU layers · needs {}, has {}", gb(d.memory.total() - d.memory.overhead), gb(d.budget)),
+            format!(
+                "GPU layers are set to {ngl}: on {} they need {} at a {} context, and it can give {}. Set fewer, or Auto for as many as fit.",
+                g.name,
+                gb(d.memory.total() - d.memory.overhead),
+                ctx_label(floor),
+                gb(d.budget)
+            ),
+        ),
+        None => (plan.label.clone(), format!("GPU layers are set to {ngl}. {}", plan.reason)),
+    };
+    let cpu = p.devices.len() - 1;
+    plan.label = label;
+    plan.reason = reason;
+    plan.gpu_layers = ngl;
+    plan.devices = device_uses(b, &p.devices, cpu);
+    plan
+}
+
+fn device_uses(b: &Budgets, devices: &[place::DeviceLoad], cpu: usize) -> Vec<DeviceUse> {
+    devices
+        .iter()
+        .enumerate()
+        .filter(|(i, d)| *i == cpu || d.memory.total() > 0)
+        .map(|(i, d)| DeviceUse {
+            name: if i == cpu { "CPU".to_string() } else { b.gpus[i].name.clone() },
+            is_gpu: i != cpu,
+            engine_device: if i == cpu { None } else { b.gpus[i].engine_device.clone() },
+            layers: d.layers,
+            has_output: d.has_output,
+            memory: d.memory,
+            total_bytes: d.memory.total(),
+            budget_bytes: d.budget,
+        })
+        .collect()
+}
+
 fn red(m: &ModelMemory, b: &Budgets, s: &LoadSettings, requested: u32, floor: u32) -> FitPlan {
     let k = knobs(s, floor, false);
     let kv = model::sum((0..m.layers).map(|il| m.kv_layer(il, floor, k.ubatch, k.cache_k, k.cache_v)));
@@ -192,7 +257,8 @@ fn red(m: &ModelMemory, b: &Budgets, s: &LoadSettings, requested: u32, floor: u3
         verdict: Verdict::Red,
         label: format!("Too large · needs {}, has {}", gb(needs), gb(has)),
         reason: format!(
-            "Its weights ({}) and a {} context need {} but this machine can give it {}{}.",
+            "{}Its weights ({}) and a {} context need {} but this machine can give it {}{}.",
+            choice_note(b),
             gb(m.weights_total()),
             ctx_label(floor),
             gb(needs),
@@ -230,6 +296,18 @@ fn grey(s: &LoadSettings, reason: &str) -> FitPlan {
         total_bytes: 0,
         tokens_per_second: None,
     }
+}
+
+/// What loading a red plan anyway would do, for the warning a person confirms first (Chat) or the
+/// `--force` the CLI asks for: the plan's own reason, then the consequence.
+pub fn overflow_warning(file: &str, plan: &FitPlan) -> String {
+    let memory = if plan.devices.iter().any(|d| d.is_gpu) { "the GPU's memory" } else { "RAM" };
+    format!(
+        "{file} will not fit: {} Loaded anyway, llama.cpp tries to allocate {:.1} GB: when {memory} runs out the load \
+         fails, or the computer swaps to disk and may stop responding until the model is unloaded.",
+        plan.reason,
+        plan.total_bytes as f64 / GIB as f64,
+    )
 }
 
 /// The calibration to store after a real run: measured over predicted, folded into what was

@@ -1,7 +1,10 @@
-//! Where each layer goes, as llama.cpp would place it for a given `n_gpu_layers`: the last layers go to
-//! the GPUs (split between several in proportion to their budgets, as llama.cpp's default
-//! `tensor_split` follows free memory), the output layer joins them only when every layer does, the
-//! input layer stays in RAM. The planner asks for the largest `n_gpu_layers` whose every device fits.
+//! Where each layer goes, as llama.cpp places it for a given `n_gpu_layers` (`llama_model::load_tensors`):
+//! counting from the output layer down. `n_gpu_layers = k` puts the output layer and the last k − 1
+//! repeating layers on the GPUs (so the first layer offloaded is the output, often the largest
+//! single tensor of a big-vocabulary model, with the logits' compute buffer beside it), split between
+//! several GPUs in proportion to their budgets, as llama.cpp's default `tensor_split` follows free
+//! memory, the output on the last. The input layer stays in RAM. The planner asks for the largest
+//! `n_gpu_layers` whose every device fits.
 
 use types::{CacheType, MemoryBreakdown};
 
@@ -53,10 +56,19 @@ pub fn kv_per_layer(m: &ModelMemory, k: Knobs) -> Vec<u64> {
 
 /// The loads for exactly `ngl` layers offloaded. `None` when a GPU overflows.
 pub fn place(m: &ModelMemory, b: &Budgets, k: Knobs, kv: &[u64], ngl: u32) -> Option<Placement> {
+    let p = layout(m, b, k, kv, ngl);
+    p.gpus_fit().then_some(p)
+}
+
+/// The loads for exactly `ngl` layers offloaded, whether or not they fit (for a plan that a person
+/// forces: the warning says what overflows).
+pub fn layout(m: &ModelMemory, b: &Budgets, k: Knobs, kv: &[u64], ngl: u32) -> Placement {
     let n = m.layers;
-    let on_gpu_layers = (ngl as usize).min(n);
-    let output_on_gpu = ngl as usize > n && !b.gpus.is_empty();
-    let first_gpu_layer = n - on_gpu_layers;
+    // llama.cpp numbers the output layer n, after the repeating layers 0..n, and offloads the
+    // highest `act` of those n + 1 (its `i_gpu_start`).
+    let act = if b.gpus.is_empty() { 0 } else { (ngl as usize).min(n + 1) };
+    let gpu_start = n + 1 - act;
+    let output_on_gpu = act > 0;
     let cpu_index = b.gpus.len();
     let mut dev: Vec<DeviceLoad> = b.gpus.iter().map(|g| DeviceLoad::empty(g.budget)).collect();
     dev.push(DeviceLoad::empty(b.ram));
@@ -69,11 +81,12 @@ pub fn place(m: &ModelMemory, b: &Budgets, k: Knobs, kv: &[u64], ngl: u32) -> Op
         acc = acc.saturating_add(g.budget);
         cumulative.push(acc as f64 / total_budget as f64);
     }
+    // `il` in 0..=n, n being the output layer; the device as llama.cpp's `upper_bound` over the splits.
     let gpu_for = |il: usize| -> usize {
-        if il < first_gpu_layer || b.gpus.is_empty() {
+        if il < gpu_start || act == 0 {
             return cpu_index;
         }
-        let frac = (il - first_gpu_layer) as f64 / on_gpu_layers.max(1) as f64;
+        let frac = (il - gpu_start) as f64 / act as f64;
         cumulative.iter().position(|c| frac < *c).unwrap_or(b.gpus.len() - 1)
     };
 
@@ -99,7 +112,7 @@ pub fn place(m: &ModelMemory, b: &Budgets, k: Knobs, kv: &[u64], ngl: u32) -> Op
 
     // Input layer: RAM. Only one row of the embedding is read per token.
     dev[cpu_index].memory.weights = add(dev[cpu_index].memory.weights, m.input);
-    let out_dev = if output_on_gpu { b.gpus.len() - 1 } else { cpu_index };
+    let out_dev = if output_on_gpu { gpu_for(n) } else { cpu_index };
     dev[out_dev].memory.weights = add(dev[out_dev].memory.weights, m.output_on(out_dev != cpu_index));
     // The output projection reads the whole output matrix every token (for a tied embedding, the
     // embedding itself).
@@ -123,12 +136,11 @@ pub fn place(m: &ModelMemory, b: &Budgets, k: Knobs, kv: &[u64], ngl: u32) -> Op
     let unified_use = b.gpus.iter().zip(&dev).filter(|(g, _)| g.unified).fold(0u64, |s, (_, d)| s.saturating_add(d.memory.total()));
     // Returned even when RAM overflows, so the caller can tell "GPU full" from "RAM full".
     let ram_ok = dev[cpu_index].memory.total().saturating_add(unified_use) <= b.ram;
-    let p = Placement { n_gpu_layers: ngl, experts_on_cpu: k.experts_on_cpu, devices: dev, ram_ok };
-    p.gpus_fit().then_some(p)
+    Placement { n_gpu_layers: ngl, experts_on_cpu: k.experts_on_cpu, devices: dev, ram_ok }
 }
 
 impl Placement {
-    fn gpus_fit(&self) -> bool {
+    pub fn gpus_fit(&self) -> bool {
         // A GPU's budget is already net of the backend's overhead.
         let n = self.devices.len() - 1;
         self.devices[..n].iter().all(|d| d.memory.total() - d.memory.overhead <= d.budget)

@@ -125,3 +125,95 @@ fn an_empty_header_is_grey() {
     let f = gguf::parse_bytes(&gguf::write::GgufWriter::new("llama").to_bytes()).unwrap();
     assert_eq!(plan(&f, &machine("CPU", 16), &LoadSettings::default()).verdict, Verdict::Grey);
 }
+
+fn run_on(run_on: types::RunOn, gpu_layers: Option<u32>) -> LoadSettings {
+    LoadSettings { run: types::RunOnSettings { run_on, gpu_layers }, ..LoadSettings::default() }
+}
+
+#[test]
+fn cpu_only_by_choice_touches_no_gpu_and_says_so() {
+    let f = facts(&synthetic::llama3_8b(), Quant::Q4KM);
+    let p = plan(&f, &machine("RTX 3060", 32), &run_on(types::RunOn::Cpu, None));
+    assert_eq!(p.mode, types::PlanMode::Cpu);
+    assert_eq!(p.gpu_layers, 0);
+    assert!(p.devices.iter().all(|d| !d.is_gpu), "{:?}", p.devices);
+    // Slower than the machine could: yellow, with the reason.
+    assert_eq!(p.verdict, Verdict::Yellow);
+    assert_eq!(p.label, "CPU only · your setting");
+    assert!(p.reason.starts_with("Set to run on the CPU: RTX 3060 stays unused. The model and its 8K context fit in RAM"), "{}", p.reason);
+    // A GPU-layer count means nothing without a GPU.
+    assert_eq!(plan(&f, &machine("RTX 3060", 32), &run_on(types::RunOn::Cpu, Some(20))).gpu_layers, 0);
+}
+
+#[test]
+fn one_chosen_gpu_of_two_takes_every_layer_and_the_other_none() {
+    let f = facts(&synthetic::llama3_8b(), Quant::Q4KM);
+    let hw = machine("RTX 3090 ×2", 64);
+    let auto = plan(&f, &hw, &LoadSettings::default());
+    assert_eq!(auto.devices.iter().filter(|d| d.is_gpu).count(), 2, "Auto splits the layers over both");
+    let p = plan(&f, &hw, &run_on(types::RunOn::Gpu { device: "CUDA1".into() }, None));
+    let gpus: Vec<_> = p.devices.iter().filter(|d| d.is_gpu).collect();
+    assert_eq!(gpus.len(), 1);
+    assert_eq!(gpus[0].engine_device.as_deref(), Some("CUDA1"));
+    assert_eq!((p.gpu_layers, p.verdict), (33, Verdict::Green));
+    assert!(p.reason.starts_with("Set to leave RTX 3090 unused."), "{}", p.reason);
+}
+
+#[test]
+fn a_chosen_gpu_that_is_not_there_runs_without_it_and_says_so() {
+    let f = facts(&synthetic::llama3_8b(), Quant::Q4KM);
+    let p = plan(&f, &machine("RTX 3060", 32), &run_on(types::RunOn::Gpu { device: "Vulkan3".into() }, None));
+    assert_eq!((p.mode, p.verdict), (types::PlanMode::Cpu, Verdict::Yellow));
+    assert!(p.reason.starts_with("Vulkan3, the GPU chosen to run it, is not available"), "{}", p.reason);
+}
+
+#[test]
+fn a_gpu_layer_count_replaces_as_many_as_fit() {
+    let f = facts(&synthetic::llama3_8b(), Quant::Q4KM);
+    let hw = machine("RTX 3060", 32);
+    let p = plan(&f, &hw, &run_on(types::RunOn::Auto, Some(10)));
+    assert_eq!((p.mode, p.gpu_layers, p.verdict), (types::PlanMode::PartialGpu, 10, Verdict::Yellow));
+    // As llama.cpp counts them: the output layer first, then the last 9 repeating layers.
+    let gpu = p.devices.iter().find(|d| d.is_gpu).unwrap();
+    assert_eq!((gpu.layers, gpu.has_output), (9, true));
+    assert!(p.reason.ends_with("GPU layers are set to 10, not as many as fit."), "{}", p.reason);
+    // More than the model has is every layer.
+    assert_eq!(plan(&f, &hw, &run_on(types::RunOn::Auto, Some(999))).gpu_layers, 33);
+}
+
+#[test]
+fn too_many_gpu_layers_is_red_with_the_overflow_and_keeps_the_layout() {
+    // A 70B at Q4 on a 12 GB card: every layer on the GPU cannot fit.
+    let f = facts(&synthetic::llama3_70b(), Quant::Q4KM);
+    let p = plan(&f, &machine("RTX 3060", 128), &run_on(types::RunOn::Auto, Some(81)));
+    assert_eq!(p.verdict, Verdict::Red);
+    assert!(p.label.starts_with("Too large for 81 GPU layers · needs "), "{}", p.label);
+    assert!(p.reason.starts_with("GPU layers are set to 81: on RTX 3060 they need "), "{}", p.reason);
+    // Loading it anyway (after the warning) does what the setting says.
+    assert_eq!(p.gpu_layers, 81);
+    assert_eq!(p.devices.iter().find(|d| d.is_gpu).and_then(|d| d.engine_device.as_deref()), Some("CUDA0"));
+}
+
+/// llama.cpp offloads from the output layer down (`i_gpu_start = n_layer + 1 - n_gpu_layers`): one
+/// GPU layer is the output layer alone, with the logits' compute buffer. The planner once put
+/// repeating layers first and the output last, and so under-counted every partial offload by the
+/// output matrix (a 30/31 plan for the test model: 63 MiB of weights planned on the GPU, 90 there;
+/// found by `gpu_vulkan::a_plan_squeezed_by_a_small_gpu…` on lavapipe).
+#[test]
+fn the_first_gpu_layer_is_the_output_layer_as_in_llama_cpp() {
+    let f = facts(&synthetic::llama3_8b(), Quant::Q4KM);
+    let m = ModelMemory::from_facts(&f);
+    let b = budgets(&machine("RTX 3090 ×2", 64), &LoadSettings::default());
+    let k = knobs(&LoadSettings::default(), 4096, false);
+    let kv = place::kv_per_layer(&m, k);
+    let one = place::layout(&m, &b, k, &kv, 1);
+    let gpu_layers: Vec<_> = one.devices[..2].iter().map(|d| (d.layers, d.has_output)).collect();
+    // Alone, it lands where llama.cpp's split puts the first offloaded layer: the first GPU.
+    assert_eq!(gpu_layers, vec![(0, true), (0, false)]);
+    assert_eq!(one.devices[0].memory.weights, m.output_on(true));
+    assert!(one.devices[0].memory.compute > 0 && one.devices[1].memory.compute == 0);
+    // All but one: the first repeating layer stays on the CPU with the input.
+    let most = place::layout(&m, &b, k, &kv, 32);
+    assert_eq!(most.devices[2].layers, 1);
+    assert!(most.devices[1].has_output, "with many layers the output is the highest, on the last GPU");
+}

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use store::{ModelRow, ModelSource, Store};
-use types::{HardwareProfile, LoadSettings, LocalModel, ModelOrigin};
+use types::{HardwareProfile, LocalModel, ModelOrigin};
 
 use crate::scan::{scan, Found};
 use crate::{quant_of, LibraryError, Result};
@@ -43,7 +43,7 @@ pub fn list(store: &Store, folders: &[(PathBuf, ModelSource)], hw: &HardwareProf
         if gguf::parse_split_name(&name).is_some_and(|(_, index, _)| index > 1) {
             continue;
         }
-        out.push(describe(&row, &path, hw));
+        out.push(describe(store, &row, &path, hw));
     }
     // Hearth's own models first, then what other apps hold; newest first within each (a stable sort
     // over rows that come newest first).
@@ -53,7 +53,7 @@ pub fn list(store: &Store, folders: &[(PathBuf, ModelSource)], hw: &HardwareProf
 
 /// One row with its facts and plan. An unreadable header is a `problem`, not an error: the file is
 /// still listed so the person can see it and delete it.
-fn describe(row: &ModelRow, path: &Path, hw: &HardwareProfile) -> LocalModel {
+fn describe(store: &Store, row: &ModelRow, path: &Path, hw: &HardwareProfile) -> LocalModel {
     let name = file_name(path);
     let parts = split_parts(path);
     // Lengths of files anyone can make (a sparse file claims what it likes): they saturate.
@@ -72,6 +72,7 @@ fn describe(row: &ModelRow, path: &Path, hw: &HardwareProfile) -> LocalModel {
         context_length: None,
         plan: None,
         problem: None,
+        run: crate::settings::model_run_on(store, path),
     };
     match read_all_parts(&parts) {
         Ok(facts) => {
@@ -82,7 +83,8 @@ fn describe(row: &ModelRow, path: &Path, hw: &HardwareProfile) -> LocalModel {
             if size_bytes < facts.data_end() && parts.len() == 1 {
                 model.problem = Some(format!("The file is incomplete: {} of {} bytes.", size_bytes, facts.data_end()));
             } else {
-                model.plan = Some(fit::plan(&facts, hw, &LoadSettings::default()));
+                // Planned as its load will be: with its own choice of where it runs, else Settings'.
+                model.plan = Some(fit::plan(&facts, hw, &crate::settings::load_settings(store, Some(path))));
             }
         }
         Err(e) => model.problem = Some(e),

@@ -1,18 +1,22 @@
-//! The settings a person can change, kept in the database: where models are downloaded, and which
-//! Hub to talk to. The environment wins over a saved value (`HF_ENDPOINT`, `HF_TOKEN`), as in every
+//! The settings a person can change, kept in the database: where models are downloaded, which Hub
+//! to talk to, and where models run (for all of them, and per model: this module is the one place
+//! that turns those into the [`LoadSettings`] every load plans with). The environment wins over a saved value (`HF_ENDPOINT`, `HF_TOKEN`), as in every
 //! Hugging Face tool, and Settings shows when it does.
 
 use std::path::{Path, PathBuf};
 
 use hub::HubClient;
 use store::Store;
-use types::{Settings, SettingsChange};
+use types::{LoadSettings, RunOnSettings, Settings, SettingsChange};
 
 use crate::token::TokenStore;
 use crate::{LibraryError, Result};
 
 const MODELS_DIR: &str = "models_dir";
 const HUB_ENDPOINT: &str = "hub_endpoint";
+const RUN_ON: &str = "run_on";
+/// Followed by the model file's path: that model's own choice.
+const MODEL_RUN_ON: &str = "run_on:";
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 
 /// Where downloads go: the saved folder, else `default` (the home's `models/`).
@@ -35,6 +39,43 @@ pub fn hub_client(store: &Store, tokens: &TokenStore) -> Result<HubClient> {
     Ok(HubClient::new(&endpoint, tokens.get().map(|(t, _)| t))?)
 }
 
+/// Where models run when a model has no choice of its own.
+pub fn run_on(store: &Store) -> RunOnSettings {
+    read_run_on(store, RUN_ON).unwrap_or_default()
+}
+
+/// The model's own choice of where it runs, if it has one.
+pub fn model_run_on(store: &Store, model: &Path) -> Option<RunOnSettings> {
+    read_run_on(store, &format!("{MODEL_RUN_ON}{}", model.display()))
+}
+
+/// Give a model its own choice of where it runs, or (`None`) make it follow Settings again.
+pub fn set_model_run_on(store: &Store, model: &Path, run: Option<&RunOnSettings>) -> Result<()> {
+    let value = run.map(serde_json::to_string).transpose().map_err(|e| LibraryError::Invalid(e.to_string()))?;
+    store.set_setting(&format!("{MODEL_RUN_ON}{}", model.display()), value.as_deref().unwrap_or(""))?;
+    Ok(())
+}
+
+/// The settings a load of `model` plans with: its own choice of where it runs, else the one in
+/// Settings. Chat, the server and the model lists all plan with this, so a badge shows what a load
+/// will do.
+pub fn load_settings(store: &Store, model: Option<&Path>) -> LoadSettings {
+    let run = model.and_then(|m| model_run_on(store, m)).unwrap_or_else(|| run_on(store));
+    LoadSettings { run, ..LoadSettings::default() }
+}
+
+fn read_run_on(store: &Store, key: &str) -> Option<RunOnSettings> {
+    let saved = store.setting(key).ok().flatten().filter(|s| !s.is_empty())?;
+    match serde_json::from_str(&saved) {
+        Ok(run) => Some(run),
+        Err(e) => {
+            // Written by another version: the default is safe, and saving again replaces it.
+            tracing::warn!(key, error = %e, "ignoring a saved run-on setting Hearth cannot read");
+            None
+        }
+    }
+}
+
 pub fn current(store: &Store, tokens: &TokenStore, default_models_dir: &Path) -> Settings {
     let dir = models_dir(store, default_models_dir);
     let (hub_endpoint, hub_endpoint_from_env) = hub_endpoint(store);
@@ -44,6 +85,7 @@ pub fn current(store: &Store, tokens: &TokenStore, default_models_dir: &Path) ->
         hub_endpoint,
         hub_endpoint_from_env,
         token: tokens.status(),
+        run: run_on(store),
     }
 }
 
@@ -56,6 +98,9 @@ pub fn apply(store: &Store, tokens: &TokenStore, change: &SettingsChange) -> Res
     }
     if let Some(endpoint) = endpoint {
         store.set_setting(HUB_ENDPOINT, &endpoint)?;
+    }
+    if let Some(run) = &change.run {
+        store.set_setting(RUN_ON, &serde_json::to_string(run).map_err(|e| LibraryError::Invalid(e.to_string()))?)?;
     }
     match change.token.as_deref().map(str::trim) {
         Some("") => tokens.clear()?,
@@ -110,7 +155,7 @@ mod tests {
         let tokens = TokenStore::new(Box::new(crate::token::NoKeychain), &home);
         let default = home.join("models");
         let bad =
-            SettingsChange { models_dir: Some(home.join("m2").display().to_string()), hub_endpoint: Some("ftp://x".into()), token: None };
+            SettingsChange { models_dir: Some(home.join("m2").display().to_string()), hub_endpoint: Some("ftp://x".into()), token: None, run: None };
         assert!(apply(&store, &tokens, &bad).unwrap_err().to_string().contains("https://"));
         assert_eq!(models_dir(&store, &default), default, "the folder did not change with a bad endpoint");
         assert!(apply(&store, &tokens, &SettingsChange { models_dir: Some("relative/dir".into()), ..Default::default() }).is_err());
@@ -119,6 +164,7 @@ mod tests {
             models_dir: Some(home.join("m2").display().to_string()),
             hub_endpoint: Some("http://127.0.0.1:9/".into()),
             token: None,
+            run: None,
         };
         apply(&store, &tokens, &good).unwrap();
         assert_eq!(models_dir(&store, &default), home.join("m2"));
@@ -138,9 +184,34 @@ mod tests {
             apply(&store, &tokens, &SettingsChange { hub_endpoint: Some(fine.into()), ..Default::default() }).unwrap();
         }
         // Empty strings go back to the defaults.
-        apply(&store, &tokens, &SettingsChange { models_dir: Some(String::new()), hub_endpoint: Some(String::new()), token: None })
+        apply(&store, &tokens, &SettingsChange { models_dir: Some(String::new()), hub_endpoint: Some(String::new()), token: None, run: None })
             .unwrap();
         assert_eq!(models_dir(&store, &default), default);
         let _ = std::fs::remove_dir_all(&home);
+    }
+
+    #[test]
+    fn a_models_own_run_on_choice_wins_over_settings_until_cleared() {
+        use types::{RunOn, RunOnSettings};
+        let store = Store::in_memory().unwrap();
+        let home = std::env::temp_dir().join(format!("hearth-run-on-{}", std::process::id()));
+        let tokens = TokenStore::new(Box::new(crate::token::NoKeychain), &home);
+        let (a, b) = (Path::new("/models/a.gguf"), Path::new("/models/b.gguf"));
+        assert_eq!(load_settings(&store, Some(a)).run, RunOnSettings::default(), "Auto until chosen");
+
+        let cpu = RunOnSettings { run_on: RunOn::Cpu, gpu_layers: None };
+        apply(&store, &tokens, &SettingsChange { run: Some(cpu.clone()), ..Default::default() }).unwrap();
+        assert_eq!(current(&store, &tokens, &home).run, cpu);
+        let own = RunOnSettings { run_on: RunOn::Gpu { device: "Vulkan1".into() }, gpu_layers: Some(12) };
+        set_model_run_on(&store, a, Some(&own)).unwrap();
+        assert_eq!(load_settings(&store, Some(a)).run, own, "a's own choice");
+        assert_eq!(load_settings(&store, Some(b)).run, cpu, "b follows Settings");
+        assert_eq!(model_run_on(&store, b), None);
+
+        set_model_run_on(&store, a, None).unwrap();
+        assert_eq!(load_settings(&store, Some(a)).run, cpu, "cleared: a follows Settings again");
+        // A value Hearth cannot read (another version wrote it) is ignored, not an error.
+        store.set_setting("run_on", "{not json").unwrap();
+        assert_eq!(run_on(&store), RunOnSettings::default());
     }
 }

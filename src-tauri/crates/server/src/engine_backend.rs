@@ -26,11 +26,31 @@ pub struct EngineBackend {
     ours: Mutex<Option<PathBuf>>,
     /// The last load's figures, for the app and tests.
     last_load: Mutex<Option<LoadedModelInfo>>,
+    /// The settings a load of a model plans with (where it runs): the app's saved choices, the
+    /// CLI's flags. Asked at each load, so a change in Settings applies to the next one.
+    load_settings: RwLock<LoadSettingsFor>,
 }
+
+/// The settings to plan a model's load with, by the model file's path.
+pub type LoadSettingsFor = Arc<dyn Fn(&Path) -> LoadSettings + Send + Sync>;
 
 impl EngineBackend {
     pub fn new(engine: Arc<EngineHost>, models: Vec<ModelEntry>, hardware: HardwareProfile) -> Self {
-        Self { engine, models: RwLock::new(models), hardware: RwLock::new(hardware), ours: Mutex::new(None), last_load: Mutex::new(None) }
+        Self {
+            engine,
+            models: RwLock::new(models),
+            hardware: RwLock::new(hardware),
+            ours: Mutex::new(None),
+            last_load: Mutex::new(None),
+            load_settings: RwLock::new(Arc::new(|_: &Path| LoadSettings::default())),
+        }
+    }
+
+    /// Plan later loads with `settings` (the person's choice of where each model runs).
+    pub fn set_load_settings(&self, settings: LoadSettingsFor) {
+        if let Ok(mut s) = self.load_settings.write() {
+            *s = settings;
+        }
     }
 
     /// This machine, probed the way the Hardware view probes it (`models_dir` picks the disk), with
@@ -103,7 +123,8 @@ impl EngineBackend {
             .read()
             .map(|h| h.clone())
             .map_err(|_| HearthError::new(ErrorCode::Internal, "the hardware profile lock is poisoned"))?;
-        let plan = fit::plan(&facts, &hardware, &LoadSettings::default());
+        let settings = self.load_settings.read().map(|f| f(&entry.path)).unwrap_or_default();
+        let plan = fit::plan(&facts, &hardware, &settings);
         if plan.verdict == Verdict::Red {
             return Err(HearthError::new(
                 ErrorCode::ModelLoadFailed,

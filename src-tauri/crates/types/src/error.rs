@@ -59,6 +59,9 @@ error_codes! {
         ContextFull,
         /// A request needs a loaded model and none is loaded.
         NoModelLoaded,
+        /// The plan says the model will not fit; the message says what loading it anyway would do,
+        /// and only the person's confirmation (`force`) loads it.
+        WouldNotFit,
     }
 }
 

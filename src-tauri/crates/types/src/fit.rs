@@ -51,9 +51,33 @@ impl CacheType {
     }
 }
 
+/// Where a person wants models to run (Settings, for every model, and per model).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum RunOn {
+    /// Every GPU the engine can use, as the planner places it.
+    #[default]
+    Auto,
+    /// The CPU alone: no GPU is touched (llama.cpp is given no GPU device at all).
+    Cpu,
+    /// One GPU, by llama.cpp's name for it ("Vulkan0", "CUDA1").
+    Gpu { device: String },
+}
+
+/// A person's choice of where a model runs: the device, and optionally how many layers go to the
+/// GPU (as llama.cpp counts `n_gpu_layers`) instead of as many as fit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RunOnSettings {
+    pub run_on: RunOn,
+    pub gpu_layers: Option<u32>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadSettings {
+    /// Which devices the planner may use, and a GPU-layer count that replaces "as many as fit".
+    pub run: RunOnSettings,
     /// Context length asked for; `None` takes the model's trained context, capped at 8K.
     pub context: Option<u32>,
     pub cache_k: CacheType,
@@ -74,6 +98,7 @@ pub struct LoadSettings {
 impl Default for LoadSettings {
     fn default() -> Self {
         Self {
+            run: RunOnSettings::default(),
             context: None,
             cache_k: CacheType::F16,
             cache_v: CacheType::F16,

@@ -17,7 +17,7 @@ pub use chat::{ChatEvent, Conversation, ConversationSettings, LoadEvent, LoadedM
 pub use engine::{ChatMessage, ChatRole, ContextOverflow, DeviceBuffers, GenerationStats, LoadProgress, LoadedModelInfo, SamplingParams, StopReason};
 pub use error::{ErrorCode, HearthError};
 pub use fit::{
-    CacheType, CatalogGpu, DeviceUse, FitCell, FitGrid, FitPlan, LoadSettings, MemoryBreakdown, PlanMode, SpeedRange, Verdict, WhatIf,
+    CacheType, CatalogGpu, DeviceUse, FitCell, FitGrid, FitPlan, LoadSettings, MemoryBreakdown, PlanMode, RunOn, RunOnSettings, SpeedRange, Verdict, WhatIf,
 };
 pub use hardware::{
     CpuInfo, DiskInfo, DiskKind, EngineDevice, EngineDeviceKind, EngineReport, GpuInfo, GpuKind, GpuSource, GpuVendor, HardwareProfile, MemoryInfo, MemoryNow, OsInfo, SimdFeatures,

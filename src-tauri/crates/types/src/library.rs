@@ -47,6 +47,8 @@ pub struct LocalModel {
     pub plan: Option<FitPlan>,
     /// Why the file cannot be used, when its header is unreadable or a part is missing.
     pub problem: Option<String>,
+    /// The model's own choice of where it runs; `None` follows Settings.
+    pub run: Option<crate::RunOnSettings>,
 }
 
 /// Where the Hugging Face token is kept.
@@ -81,6 +83,8 @@ pub struct Settings {
     /// True when `HF_ENDPOINT` set it, so the saved value is not used.
     pub hub_endpoint_from_env: bool,
     pub token: Option<TokenStatus>,
+    /// Where models run unless a model has its own choice: Auto, the CPU, or one GPU.
+    pub run: crate::RunOnSettings,
 }
 
 /// A change from the Settings view: each field left out stays as it is.
@@ -93,4 +97,6 @@ pub struct SettingsChange {
     pub hub_endpoint: Option<String>,
     /// A new token; an empty string removes the saved one.
     pub token: Option<String>,
+    /// Where models run, for every model without its own choice.
+    pub run: Option<crate::RunOnSettings>,
 }

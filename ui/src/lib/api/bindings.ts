@@ -48,6 +48,11 @@ export const commands = {
 	modelDelete: (id: number) => __TAURI_INVOKE<string>("model_delete", { id }),
 	/**  Show the file in the system's file manager. */
 	modelReveal: (id: number) => __TAURI_INVOKE<null>("model_reveal", { id }),
+	/**
+	 *  Give one model its own choice of where it runs, or (`run` null) make it follow Settings again.
+	 *  The next listing and load plan with it.
+	 */
+	modelSetRunOn: (path: string, run: RunOnSettings | null) => __TAURI_INVOKE<null>("model_set_run_on", { path, run }),
 	settingsGet: () => __TAURI_INVOKE<Settings>("settings_get"),
 	/**  Check and save a change, then use it at once: the next search, download and listing see it. */
 	settingsUpdate: (change: SettingsChange) => __TAURI_INVOKE<Settings>("settings_update", { change }),
@@ -65,8 +70,12 @@ export const commands = {
 	chatStop: (id: number) => __TAURI_INVOKE<null>("chat_stop", { id }),
 	/**  Write the conversation to a file the person picks; `None` when they cancel. */
 	chatExport: (id: number, json: boolean) => __TAURI_INVOKE<string | null>("chat_export", { id, json }),
-	/**  Load a model with the plan for this machine, reporting progress into `on_event`. */
-	engineLoad: (path: string, onEvent: Channel<LoadEvent>) => __TAURI_INVOKE<LoadedModel>("engine_load", { path, onEvent }),
+	/**
+	 *  Load a model with the plan for this machine and the person's choice of where it runs, reporting
+	 *  progress into `on_event`. A red plan is refused with `WOULD_NOT_FIT` and its warning; `force`
+	 *  (after the person confirmed that warning) loads it anyway.
+	 */
+	engineLoad: (path: string, force: boolean, onEvent: Channel<LoadEvent>) => __TAURI_INVOKE<LoadedModel>("engine_load", { path, force, onEvent }),
 	engineUnload: () => __TAURI_INVOKE<null>("engine_unload"),
 	engineLoaded: () => __TAURI_INVOKE<LoadedModel | null>("engine_loaded"),
 	serverStatus: () => __TAURI_INVOKE<ServerStatus>("server_status"),
@@ -77,7 +86,7 @@ export const commands = {
 };
 
 /* Constants */
-export const ERROR_CODES = ["HOME_UNAVAILABLE","PROBE_FAILED","INTERNAL","HUB_UNREACHABLE","GATED_MODEL","NOT_FOUND","UNAUTHORIZED","RATE_LIMITED","DOWNLOAD_CHECKSUM_MISMATCH","DISK_FULL","BAD_RESPONSE","INVALID_INPUT","ENGINE_CRASHED","MODEL_LOAD_FAILED","TEMPLATE_ERROR","CONTEXT_FULL","NO_MODEL_LOADED"] as const;
+export const ERROR_CODES = ["HOME_UNAVAILABLE","PROBE_FAILED","INTERNAL","HUB_UNREACHABLE","GATED_MODEL","NOT_FOUND","UNAUTHORIZED","RATE_LIMITED","DOWNLOAD_CHECKSUM_MISMATCH","DISK_FULL","BAD_RESPONSE","INVALID_INPUT","ENGINE_CRASHED","MODEL_LOAD_FAILED","TEMPLATE_ERROR","CONTEXT_FULL","NO_MODEL_LOADED","WOULD_NOT_FIT"] as const;
 
 /* Types */
 /**  K/V cache element types llama.cpp offers; quantized V needs flash attention. */
@@ -230,7 +239,12 @@ export type ErrorCode =
 /**  The conversation does not fit in the model's context. */
 "CONTEXT_FULL" | 
 /**  A request needs a loaded model and none is loaded. */
-"NO_MODEL_LOADED";
+"NO_MODEL_LOADED" | 
+/**
+ *  The plan says the model will not fit; the message says what loading it anyway would do,
+ *  and only the person's confirmation (`force`) loads it.
+ */
+"WOULD_NOT_FIT";
 
 /**  One cell of the "what fits" grid: a model size at a quantization. */
 export type FitCell = {
@@ -469,6 +483,8 @@ export type LocalModel = {
 	plan: FitPlan | null,
 	/**  Why the file cannot be used, when its header is unreadable or a part is missing. */
 	problem: string | null,
+	/**  The model's own choice of where it runs; `None` follows Settings. */
+	run: RunOnSettings | null,
 };
 
 /**  Bytes a device holds for one model, by purpose. */
@@ -565,6 +581,24 @@ export type RequestLog = {
 	at: number,
 };
 
+/**  Where a person wants models to run (Settings, for every model, and per model). */
+export type RunOn = 
+/**  Every GPU the engine can use, as the planner places it. */
+{ kind: "auto" } | 
+/**  The CPU alone: no GPU is touched (llama.cpp is given no GPU device at all). */
+{ kind: "cpu" } | 
+/**  One GPU, by llama.cpp's name for it ("Vulkan0", "CUDA1"). */
+{ kind: "gpu"; device: string };
+
+/**
+ *  A person's choice of where a model runs: the device, and optionally how many layers go to the
+ *  GPU (as llama.cpp counts `n_gpu_layers`) instead of as many as fit.
+ */
+export type RunOnSettings = {
+	runOn: RunOn,
+	gpuLayers: number | null,
+};
+
 /**
  *  How the next token is picked. A temperature of 0 (or below) picks the most likely token every
  *  time, and then top-k/top-p/min-p and the seed do not matter.
@@ -623,6 +657,8 @@ export type Settings = {
 	/**  True when `HF_ENDPOINT` set it, so the saved value is not used. */
 	hubEndpointFromEnv: boolean,
 	token: TokenStatus | null,
+	/**  Where models run unless a model has its own choice: Auto, the CPU, or one GPU. */
+	run: RunOnSettings,
 };
 
 /**  A change from the Settings view: each field left out stays as it is. */
@@ -633,6 +669,8 @@ export type SettingsChange = {
 	hubEndpoint: string | null,
 	/**  A new token; an empty string removes the saved one. */
 	token: string | null,
+	/**  Where models run, for every model without its own choice. */
+	run: RunOnSettings | null,
 };
 
 /**  The SIMD extensions llama.cpp's CPU kernels care most about. */

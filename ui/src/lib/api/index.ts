@@ -3,7 +3,7 @@
 // them as one shape: an `ApiError` carrying `{code, message, details}`.
 import { Channel } from "@tauri-apps/api/core";
 import { commands, ERROR_CODES } from "./bindings";
-import type { ChatEvent, ConversationSettings, HearthError, HubSort, LoadEvent, ServerSettings, SettingsChange, WhatIf } from "./bindings";
+import type { ChatEvent, ConversationSettings, HearthError, HubSort, LoadEvent, RunOnSettings, ServerSettings, SettingsChange, WhatIf } from "./bindings";
 
 export type * from "./bindings";
 
@@ -65,6 +65,7 @@ export const api = {
   downloadResume: (id: number) => call(commands.downloadResume(id)),
   downloadCancel: (id: number) => call(commands.downloadCancel(id)),
   modelsList: () => call(commands.modelsList()),
+  modelSetRunOn: (path: string, run: RunOnSettings | null) => call(commands.modelSetRunOn(path, run)),
   modelImport: (path: string) => call(commands.modelImport(path)),
   modelPickAndImport: (folder: boolean) => call(commands.modelPickAndImport(folder)),
   modelDelete: (id: number) => call(commands.modelDelete(id)),
@@ -83,7 +84,7 @@ export const api = {
     call(commands.chatEdit(id, messageId, text, channel(on))),
   chatStop: (id: number) => call(commands.chatStop(id)),
   chatExport: (id: number, json: boolean) => call(commands.chatExport(id, json)),
-  engineLoad: (path: string, on: (e: LoadEvent) => void) => call(commands.engineLoad(path, channel(on))),
+  engineLoad: (path: string, force: boolean, on: (e: LoadEvent) => void) => call(commands.engineLoad(path, force, channel(on))),
   engineUnload: () => call(commands.engineUnload()),
   engineLoaded: () => call(commands.engineLoaded()),
   serverStatus: () => call(commands.serverStatus()),

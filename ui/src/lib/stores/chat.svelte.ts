@@ -20,6 +20,8 @@ export class ChatStore {
   loading = $state<number | null>(null);
   loadingPath = $state<string | null>(null);
   error = $state<HearthError | null>(null);
+  /** A load refused because the plan is red: the model and what loading it anyway would do. */
+  overflow = $state<{ path: string; warning: string } | null>(null);
 
   /** Text received but not yet shown: moved into the message on the next frame. */
   private pending = "";
@@ -78,16 +80,24 @@ export class ChatStore {
     this.current = { ...c, settings };
   }
 
-  async load(path: string): Promise<void> {
+  /**
+   * Load `path`. A model the plan says will not fit comes back as `overflow` (the warning of what
+   * loading it anyway does), not as an error: only `load(path, true)`, after the person confirmed,
+   * loads it.
+   */
+  async load(path: string, force = false): Promise<void> {
     this.loading = 0;
     this.loadingPath = path;
     this.error = null;
+    this.overflow = null;
     try {
-      this.loaded = await api.engineLoad(path, (e: LoadEvent) => {
+      this.loaded = await api.engineLoad(path, force, (e: LoadEvent) => {
         if (e.type === "progress") this.loading = e.fraction;
       });
     } catch (e) {
-      this.error = toHearthError(e);
+      const error = toHearthError(e);
+      if (error.code === "WOULD_NOT_FIT") this.overflow = { path, warning: error.message };
+      else this.error = error;
       this.loaded = await api.engineLoaded().catch(() => null);
     } finally {
       this.loading = null;

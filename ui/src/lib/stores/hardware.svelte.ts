@@ -42,3 +42,7 @@ export class HardwareStore {
     return () => clearInterval(timer);
   }
 }
+
+/** The profile for views that only need to know the GPUs (Settings, the model picker): the backend
+ * probes once per run, so loading it again is cheap. */
+export const hardware = new HardwareStore();

@@ -12,9 +12,23 @@ vi.mock("$lib/api/bindings", async (original) => ({ ...(await original<object>()
 
 import SettingsView from "./SettingsView.svelte";
 import { SettingsStore } from "$lib/stores/settings.svelte";
+import { HardwareStore } from "$lib/stores/hardware.svelte";
+import type { HardwareProfile } from "$lib/api";
+
+/** A machine with one GPU the engine drives and one it cannot. */
+function twoGpus(): HardwareStore {
+  const h = new HardwareStore();
+  h.profile = {
+    gpus: [
+      { name: "NVIDIA GeForce RTX 4090", engineBackend: "Vulkan", engineDevice: "Vulkan0" },
+      { name: "Intel UHD 770", engineBackend: null, engineDevice: null },
+    ],
+  } as unknown as HardwareProfile;
+  return h;
+}
 
 const base: Settings = {
-  modelsDir: "/home/a/.local/share/hearth/models", modelsDirIsDefault: true, hubEndpoint: "https://huggingface.co",
+  modelsDir: "/home/a/.local/share/hearth/models", modelsDirIsDefault: true, hubEndpoint: "https://huggingface.co", run: { runOn: { kind: "auto" }, gpuLayers: null },
   hubEndpointFromEnv: false, token: null,
 };
 
@@ -33,7 +47,7 @@ describe("SettingsView", () => {
     await fireEvent.input(input, { target: { value: "hf_abcdefghWXYZ" } });
     await fireEvent.click(screen.getByRole("button", { name: "Save token" }));
     await waitFor(() => expect(screen.getByTestId("token-status").textContent).toContain("hf_…WXYZ, in the system keychain"));
-    expect(calls.update).toHaveBeenCalledWith({ modelsDir: null, hubEndpoint: null, token: "hf_abcdefghWXYZ" });
+    expect(calls.update).toHaveBeenCalledWith({ modelsDir: null, hubEndpoint: null, token: "hf_abcdefghWXYZ", run: null });
     expect(input.value).toBe("");
     expect(document.body.textContent).not.toContain("abcdefgh");
   });
@@ -54,5 +68,38 @@ describe("SettingsView", () => {
     render(SettingsView, { store: new SettingsStore() });
     await waitFor(() => expect(document.body.textContent).toContain("by HF_ENDPOINT in the environment"));
     expect(screen.queryByTestId("hub-endpoint")).toBeNull();
+  });
+
+  it("offers the GPUs the engine can use and saves one GPU with a layer count", async () => {
+    calls.get.mockResolvedValue(base);
+    render(SettingsView, { store: new SettingsStore(), hardware: twoGpus() });
+    const device = (await screen.findByTestId("run-on-device")) as HTMLSelectElement;
+    const options = [...device.options].map((o) => o.textContent);
+    expect(options).toEqual(["Auto: NVIDIA GeForce RTX 4090", "CPU only", "NVIDIA GeForce RTX 4090 (Vulkan0)"]);
+    const save = screen.getByTestId("run-on-save") as HTMLButtonElement;
+    expect(save.disabled).toBe(true);
+    calls.update.mockResolvedValue({ ...base, run: { runOn: { kind: "gpu", device: "Vulkan0" }, gpuLayers: 20 } });
+    await fireEvent.change(device, { target: { value: "gpu:Vulkan0" } });
+    await fireEvent.input(screen.getByTestId("run-on-layers"), { target: { value: "20" } });
+    await fireEvent.click(save);
+    await waitFor(() =>
+      expect(calls.update).toHaveBeenCalledWith({
+        modelsDir: null, hubEndpoint: null, token: null, run: { runOn: { kind: "gpu", device: "Vulkan0" }, gpuLayers: 20 },
+      }),
+    );
+  });
+
+  it("CPU only leaves no GPU-layer count, and a negative count cannot be saved", async () => {
+    calls.get.mockResolvedValue(base);
+    render(SettingsView, { store: new SettingsStore(), hardware: twoGpus() });
+    const device = (await screen.findByTestId("run-on-device")) as HTMLSelectElement;
+    const layers = screen.getByTestId("run-on-layers") as HTMLInputElement;
+    await fireEvent.input(layers, { target: { value: "-3" } });
+    expect((screen.getByTestId("run-on-save") as HTMLButtonElement).disabled).toBe(true);
+    calls.update.mockResolvedValue({ ...base, run: { runOn: { kind: "cpu" }, gpuLayers: null } });
+    await fireEvent.change(device, { target: { value: "cpu" } });
+    expect(layers.disabled).toBe(true);
+    await fireEvent.click(screen.getByTestId("run-on-save"));
+    await waitFor(() => expect(calls.update).toHaveBeenCalledWith(expect.objectContaining({ run: { runOn: { kind: "cpu" }, gpuLayers: null } })));
   });
 });

@@ -1,0 +1,58 @@
+//! Where `hearth run` puts the model, on a real Vulkan device (Mesa's lavapipe, which `make test`
+//! installs; a software device, opted in with `HEARTH_ALLOW_SOFTWARE_GPU=1`): Auto takes every layer,
+//! `--gpu-layers N` takes N, `--cpu` none, and a GPU that is not there runs on the CPU. The stderr line
+//! "N/M layers on GPU" is what the engine reported after the load.
+
+use std::process::{Command, Output};
+
+fn hearth(args: &[&str], home: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .args(args)
+        .env("HEARTH_HOME", home)
+        .env("HEARTH_ALLOW_SOFTWARE_GPU", "1")
+        .output()
+        .expect("run hearth")
+}
+
+fn layers_on_gpu(out: &Output) -> (u32, u32) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let line = stderr.lines().find(|l| l.contains("layers on GPU")).unwrap_or_else(|| panic!("no layers line: {stderr}"));
+    let field = line.rsplit(" · ").next().unwrap().trim_end_matches(" layers on GPU");
+    let (on, of) = field.split_once('/').unwrap_or_else(|| panic!("{line}"));
+    (on.trim().parse().unwrap(), of.trim().parse().unwrap())
+}
+
+#[test]
+fn run_on_auto_one_gpu_a_layer_count_and_the_cpu() {
+    let Some(model) = gguf::test_model::path() else {
+        eprintln!("skipped: the test model is not fetched (make test-model)");
+        return;
+    };
+    let model = model.to_string_lossy().into_owned();
+    let home = std::env::temp_dir().join(format!("hearth-cli-run-on-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let probe = hearth(&["probe", "--json"], &home);
+    if !String::from_utf8_lossy(&probe.stdout).contains("\"Vulkan0\"") {
+        let why = "no Vulkan device (install mesa-vulkan-drivers)";
+        assert!(std::env::var_os("CI").is_none(), "{why}: {}", String::from_utf8_lossy(&probe.stdout));
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", model.as_str(), "Hi", "--temp", "0", "--max-tokens", "2", "--ctx", "512"];
+        args.extend_from_slice(extra);
+        layers_on_gpu(&hearth(&args, &home))
+    };
+    let (all, total) = run(&[]);
+    assert_eq!(all, total, "Auto puts the whole small model on the GPU");
+    assert_eq!(run(&["--gpu-layers", "10"]), (10, total));
+    assert_eq!(run(&["--gpu", "Vulkan0", "--gpu-layers", "5"]), (5, total));
+    assert_eq!(run(&["--cpu"]), (0, total));
+    assert_eq!(run(&["--gpu", "Vulkan9"]), (0, total), "a GPU that is not there: the CPU");
+
+    // --cpu and --gpu together is a usage error.
+    let both = hearth(&["run", &model, "Hi", "--cpu", "--gpu", "Vulkan0"], &home);
+    assert_eq!(both.status.code(), Some(2), "{}", String::from_utf8_lossy(&both.stderr));
+    std::fs::remove_dir_all(&home).ok();
+}

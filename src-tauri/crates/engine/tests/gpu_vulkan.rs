@@ -70,15 +70,23 @@ fn the_worker_reports_its_vulkan_device_and_cpu_variant() {
 const QUESTION: &str = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n";
 
 /// A folder holding only the CPU backend's reference build and the Vulkan backend, for the workers'
-/// `HEARTH_BACKENDS_DIR`.
+/// `HEARTH_BACKENDS_DIR`. Made once per test process, each file written under another name and
+/// renamed into place: the tests run in parallel, and a worker of another test that found a
+/// half-copied `libggml-vulkan.so` there saw no Vulkan device (which failed CI once).
 fn reference_cpu_backends(report: &EngineReport) -> std::path::PathBuf {
-    let built = std::path::PathBuf::from(report.backends_dir.clone().expect("the worker names its backends folder"));
-    let dir = std::env::temp_dir().join(format!("hearth-reference-cpu-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp folder");
-    for lib in ["libggml-cpu-x64.so", "libggml-vulkan.so"] {
-        std::fs::copy(built.join(lib), dir.join(lib)).expect("copy a backend");
-    }
-    dir
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let built = std::path::PathBuf::from(report.backends_dir.clone().expect("the worker names its backends folder"));
+        let dir = std::env::temp_dir().join(format!("hearth-reference-cpu-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp folder");
+        for lib in ["libggml-cpu-x64.so", "libggml-vulkan.so"] {
+            let part = dir.join(format!("{lib}.part"));
+            std::fs::copy(built.join(lib), &part).expect("copy a backend");
+            std::fs::rename(&part, dir.join(lib)).expect("move a backend into place");
+        }
+        dir
+    })
+    .clone()
 }
 
 async fn greedy_text(host: &EngineHost, params: LoadParams) -> (String, types::LoadedModelInfo) {

@@ -48,7 +48,10 @@ describe("ModelPicker", () => {
     expect(dialog.textContent).toContain("Loaded anyway, llama.cpp tries to allocate 38.4 GB");
     expect(calls.load).toHaveBeenCalledWith("/m/70b.gguf", false, expect.any(Function));
 
-    calls.load.mockResolvedValueOnce({ path: "/m/70b.gguf", fileName: "70b.gguf", info: { nCtx: 4096, weightsBytes: 1, kvCacheBytes: 1, computeBytes: 1 } } as unknown as LoadedModel);
+    calls.load.mockResolvedValueOnce({
+      path: "/m/70b.gguf", fileName: "70b.gguf", plan: red,
+      info: { nCtx: 4096, nGpuLayers: 0, weightsBytes: 1, kvCacheBytes: 1, computeBytes: 1, devices: [] },
+    } as unknown as LoadedModel);
     await fireEvent.click(screen.getByTestId("load-anyway"));
     expect(calls.load).toHaveBeenLastCalledWith("/m/70b.gguf", true, expect.any(Function));
     await waitFor(() => expect(screen.getByTestId("model-loaded")).toBeTruthy());
@@ -74,5 +77,30 @@ describe("ModelPicker", () => {
     await fireEvent.click(screen.getByTestId("model-run-on-save"));
     await waitFor(() => expect(calls.setRunOn).toHaveBeenCalledWith("/m/70b.gguf", { runOn: { kind: "cpu" }, gpuLayers: null }));
     await waitFor(() => expect(screen.getByTestId("model-run-on-toggle").textContent).toContain("Runs on its own setting"));
+  });
+
+  it("shows the plan's memory per device beside llama.cpp's own buffers", async () => {
+    const models = new ModelsStore();
+    const chat = new ChatStore();
+    const MiB = 1048576;
+    chat.loaded = {
+      path: "/m/smol.gguf", fileName: "smol.gguf",
+      info: { nCtx: 8192, nGpuLayers: 20, weightsBytes: 1, kvCacheBytes: 1, computeBytes: 1, devices: [
+        { name: "Vulkan0", weightsBytes: 68.8 * MiB, kvCacheBytes: 114 * MiB, computeBytes: 100.5 * MiB },
+        { name: "CPU_Mapped", weightsBytes: 23.2 * MiB, kvCacheBytes: 0, computeBytes: 0 },
+      ] },
+      plan: { totalLayers: 31, devices: [
+        { name: "llvmpipe", engineDevice: "Vulkan0", isGpu: true, memory: { weights: 68.9 * MiB, kvCache: 114 * MiB, compute: 109.6 * MiB, overhead: 0 } },
+        { name: "CPU", engineDevice: null, isGpu: false, memory: { weights: 23.3 * MiB, kvCache: 66 * MiB, compute: 20 * MiB, overhead: 0 } },
+      ] },
+    } as unknown as LoadedModel;
+    render(ModelPicker, { chat, models, hardware: new HardwareStore() });
+    expect((await screen.findByTestId("model-loaded")).textContent).toContain("20/31 layers on GPU");
+    await fireEvent.click(screen.getByTestId("memory-toggle"));
+    const plan = screen.getAllByTestId("memory-plan").map((r) => r.textContent);
+    const real = screen.getAllByTestId("memory-llama").map((r) => r.textContent);
+    expect(plan[0]).toBe("planVulkan068.9 MiB114.0 MiB109.6 MiB");
+    expect(real[0]).toBe("llama.cppVulkan068.8 MiB114.0 MiB100.5 MiB");
+    expect(real[1]).toContain("CPU_Mapped");
   });
 });

@@ -36,7 +36,12 @@ pub struct Budgets {
     pub ram_bandwidth_gbps: f32,
 }
 
-/// The backend's context on the device (CUDA's is about 460 MiB with cuBLAS; Metal's about 512 MiB).
+/// The backend's context on the device, beyond the buffers llama.cpp reports. ESTIMATES, not
+/// measured by Hearth: CUDA's is about 460 MiB with cuBLAS (llama.cpp users' reports), Metal's
+/// about 512 MiB. Vulkan has no figure of its own yet and borrows CUDA's: the only Vulkan device
+/// at hand (lavapipe) shares system memory and cannot show a real driver's overhead. The buffers
+/// themselves (weights, K/V, compute) are measured against llama.cpp on Vulkan, within 1 %
+/// (`engine/tests/gpu_vulkan.rs`).
 fn backend_overhead(vendor: GpuVendor, backend: &str) -> u64 {
     match (vendor, backend) {
         (GpuVendor::Apple, _) | (_, "Metal") => 512 * MIB,

@@ -26,7 +26,10 @@ const conv: Conversation = {
   id: 7, title: "New chat", modelPath: null, updatedAt: 0, messageCount: 0,
   settings: { systemPrompt: "", contextOverflow: "dropOldest", sampling: { temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1, repeatLastN: 64, seed: null, maxTokens: null, stop: [] } },
 };
-const loaded = { path: "/m/smol.gguf", fileName: "smol.gguf", info: { nCtx: 8192, weightsBytes: 1, kvCacheBytes: 1, computeBytes: 1 } } as unknown as LoadedModel;
+const loaded = {
+  path: "/m/smol.gguf", fileName: "smol.gguf", plan: { totalLayers: 31, devices: [] },
+  info: { nCtx: 8192, nGpuLayers: 0, weightsBytes: 1, kvCacheBytes: 1, computeBytes: 1, devices: [] },
+} as unknown as LoadedModel;
 const stats: GenerationStats = {
   promptTokensTotal: 30, reusedPrefixTokens: 0, promptTokens: 30, promptMs: 80, generatedTokens: 3, generationMs: 30, timeToFirstTokenMs: 95, stopReason: "eos",
 };

@@ -46,18 +46,7 @@ impl AppState {
         let engine = Arc::new(engine::EngineHost::new(worker.clone()));
         // The engine's devices come from a worker of their own: the window's process never loads
         // llama.cpp's backends (a GPU driver that crashes must not take the window with it).
-        let prober = Arc::new(Prober::system(move || match engine::devices::query(&worker) {
-            Ok(report) => {
-                for why in &report.skipped {
-                    tracing::warn!("a GPU backend was skipped: {why}");
-                }
-                report
-            }
-            Err(e) => {
-                tracing::error!("{}", e.message);
-                types::EngineReport::default()
-            }
-        }));
+        let prober = Arc::new(Prober::system(move || engine::devices::query_or_cpu(&worker, |m| tracing::warn!("{m}"))));
         // The server plans loads for the machine as probed; probing here would slow the window's
         // start, so it gets the profile when it first starts (see `commands::server`).
         let backend = server::EngineBackend::new(engine.clone(), Vec::new(), hardware::catalog::imagined(None, 1, 0));

@@ -189,15 +189,10 @@ pub fn host() -> anyhow::Result<EngineHost> {
 /// backends in its own process either). A worker that cannot answer leaves the engine CPU-only, and
 /// says so on stderr.
 pub fn prober() -> hardware::Prober {
-    hardware::Prober::system(|| match worker().map_err(|e| e.to_string()).and_then(|w| engine::devices::query(&w).map_err(|e| e.message)) {
-        Ok(report) => {
-            for why in &report.skipped {
-                eprintln!("hearth: a GPU backend was skipped: {why}");
-            }
-            report
-        }
-        Err(why) => {
-            eprintln!("hearth: {why}");
+    hardware::Prober::system(|| match worker() {
+        Ok(w) => engine::devices::query_or_cpu(&w, |m| eprintln!("hearth: {m}")),
+        Err(e) => {
+            eprintln!("hearth: {e:#}");
             types::EngineReport::default()
         }
     })

@@ -123,6 +123,24 @@ fn cpu_variant() -> Option<String> {
 
 /// Starts a worker, asks it for its devices, and lets it go. The window and the CLI call this where
 /// they would otherwise initialise llama.cpp themselves.
+/// The engine's devices from a short-lived worker, or CPU only when no worker can answer: how the
+/// app, the CLI and the server all probe. Each skipped backend, and a worker that failed, is one
+/// line to `warn` (the app and server log it, the CLI prints it), never a silent CPU fall-back.
+pub fn query_or_cpu(command: &WorkerCommand, warn: impl Fn(&str)) -> EngineReport {
+    match query(command) {
+        Ok(report) => {
+            for why in &report.skipped {
+                warn(&format!("a GPU backend was skipped: {why}"));
+            }
+            report
+        }
+        Err(e) => {
+            warn(&e.message);
+            EngineReport::default()
+        }
+    }
+}
+
 pub fn query(command: &WorkerCommand) -> Result<EngineReport, HearthError> {
     let fail = |why: String| HearthError::new(ErrorCode::EngineCrashed, format!("The engine could not list its devices: {why}."));
     let mut child = Command::new(&command.program)
@@ -161,5 +179,16 @@ mod tests {
         std::fs::write(dir.join("libggml-cpu-haswell.so"), b"").unwrap();
         assert!(has_backends(&dir));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_worker_that_cannot_start_means_cpu_only_and_says_why() {
+        let worker = WorkerCommand { program: "/nonexistent/hearth-worker".into(), args: Vec::new() };
+        let said = std::cell::RefCell::new(Vec::new());
+        let report = query_or_cpu(&worker, |m| said.borrow_mut().push(m.to_string()));
+        assert!(report.devices.is_empty() && report.cpu_variant.is_none(), "{report:?}");
+        let said = said.into_inner();
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(said[0].starts_with("The engine could not list its devices: it did not start"), "{said:?}");
     }
 }

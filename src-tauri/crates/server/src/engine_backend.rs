@@ -56,7 +56,7 @@ impl EngineBackend {
     /// This machine, probed the way the Hardware view probes it (`models_dir` picks the disk), with
     /// the devices `worker` reports.
     pub fn probe_hardware(models_dir: &Path, worker: engine::WorkerCommand) -> HardwareProfile {
-        hardware::Prober::system(move || engine::devices::query(&worker).unwrap_or_default()).probe(models_dir)
+        hardware::Prober::system(move || engine::devices::query_or_cpu(&worker, |m| tracing::warn!("{m}"))).probe(models_dir)
     }
 
     /// Plan later loads for `hardware` (the app's probe finished, or what Hearth learnt changed).

@@ -90,7 +90,12 @@ fn predicted_speed_matches_a_real_run_before_and_after_calibration() {
         let off_after = second / after - 1.0;
         println!("attempt {attempt}, after calibration: predicted {after:.0} t/s, measured {second:.0} t/s ({:+.0} %)", off_after * 100.0);
         outcome.push((off_before, off_after));
-        if off_before.abs() <= 0.35 && off_after.abs() <= 0.15 {
+        // Before calibration the figure comes from the RAM bandwidth the probe read, which moves with
+        // whatever else the machine's host is doing: ±50 %. (On 2026-11-28 this machine ran llama.cpp
+        // at half its usual speed and the uncalibrated prediction was 38–43 % low in three attempts in
+        // a row, with the calibrated one within 1–5 %; the bound had been ±35 %.) The promise a person
+        // gets is the calibrated one: ±15 %.
+        if off_before.abs() <= 0.50 && off_after.abs() <= 0.15 {
             return;
         }
     }

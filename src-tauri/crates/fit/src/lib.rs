@@ -205,14 +205,14 @@ fn red_forced_layers(m: &ModelMemory, b: &Budgets, s: &LoadSettings, ngl: u32, r
     let kv = place::kv_per_layer(m, k);
     let p = place::layout(m, b, k, &kv, ngl);
     let mut plan = red(m, b, s, requested, floor);
-    let over = p.devices.iter().zip(&b.gpus).find(|(d, _)| d.memory.total() - d.memory.overhead > d.budget);
+    let over = p.devices.iter().zip(&b.gpus).find(|(d, _)| d.over_budget());
     let (label, reason) = match over {
         Some((d, g)) => (
-            format!("Too large for {ngl} GPU layers · needs {}, has {}", gb(d.memory.total() - d.memory.overhead), gb(d.budget)),
+            format!("Too large for {ngl} GPU layers · needs {}, has {}", gb(d.budgeted_bytes()), gb(d.budget)),
             format!(
                 "GPU layers are set to {ngl}: on {} they need {} at a {} context, and it can give {}. Set fewer, or Auto for as many as fit.",
                 g.name,
-                gb(d.memory.total() - d.memory.overhead),
+                gb(d.budgeted_bytes()),
                 ctx_label(floor),
                 gb(d.budget)
             ),

@@ -141,9 +141,19 @@ pub fn layout(m: &ModelMemory, b: &Budgets, k: Knobs, kv: &[u64], ngl: u32) -> P
 
 impl Placement {
     pub fn gpus_fit(&self) -> bool {
-        // A GPU's budget is already net of the backend's overhead.
         let n = self.devices.len() - 1;
-        self.devices[..n].iter().all(|d| d.memory.total() - d.memory.overhead <= d.budget)
+        self.devices[..n].iter().all(|d| !d.over_budget())
+    }
+}
+
+impl DeviceLoad {
+    /// What the plan puts here beyond its budget (which is already net of the backend's overhead).
+    pub fn budgeted_bytes(&self) -> u64 {
+        self.memory.total() - self.memory.overhead
+    }
+
+    pub fn over_budget(&self) -> bool {
+        self.budgeted_bytes() > self.budget
     }
 }
 

@@ -51,7 +51,7 @@ pub fn model_run_on(store: &Store, model: &Path) -> Option<RunOnSettings> {
 
 /// Give a model its own choice of where it runs, or (`None`) make it follow Settings again.
 pub fn set_model_run_on(store: &Store, model: &Path, run: Option<&RunOnSettings>) -> Result<()> {
-    let value = run.map(serde_json::to_string).transpose().map_err(|e| LibraryError::Invalid(e.to_string()))?;
+    let value = run.map(run_on_json).transpose()?;
     store.set_setting(&format!("{MODEL_RUN_ON}{}", model.display()), value.as_deref().unwrap_or(""))?;
     Ok(())
 }
@@ -62,6 +62,10 @@ pub fn set_model_run_on(store: &Store, model: &Path, run: Option<&RunOnSettings>
 pub fn load_settings(store: &Store, model: Option<&Path>) -> LoadSettings {
     let run = model.and_then(|m| model_run_on(store, m)).unwrap_or_else(|| run_on(store));
     LoadSettings { run, ..LoadSettings::default() }
+}
+
+fn run_on_json(run: &RunOnSettings) -> Result<String> {
+    serde_json::to_string(run).map_err(|e| LibraryError::Invalid(e.to_string()))
 }
 
 fn read_run_on(store: &Store, key: &str) -> Option<RunOnSettings> {
@@ -100,7 +104,7 @@ pub fn apply(store: &Store, tokens: &TokenStore, change: &SettingsChange) -> Res
         store.set_setting(HUB_ENDPOINT, &endpoint)?;
     }
     if let Some(run) = &change.run {
-        store.set_setting(RUN_ON, &serde_json::to_string(run).map_err(|e| LibraryError::Invalid(e.to_string()))?)?;
+        store.set_setting(RUN_ON, &run_on_json(run)?)?;
     }
     match change.token.as_deref().map(str::trim) {
         Some("") => tokens.clear()?,

@@ -10,6 +10,7 @@
 
 pub mod devices;
 mod host;
+pub mod llama_params;
 mod logs;
 pub mod protocol;
 mod session;

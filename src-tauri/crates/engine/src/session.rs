@@ -4,18 +4,17 @@
 //! by token, sending text as it comes. A reply ends at an end-of-generation token, `max_tokens`, a
 //! stop string, a cancel (checked between tokens), or a full context.
 
-use std::num::NonZeroU32;
 use std::time::Instant;
 
-use llama_cpp_2::context::params::{KvCacheType, LlamaContextParams};
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
-use types::{CacheType, ChatMessage, ChatRole, ContextOverflow, ErrorCode, GenerationStats, HearthError, SamplingParams, StopReason};
+use types::{ChatMessage, ChatRole, ContextOverflow, ErrorCode, GenerationStats, HearthError, SamplingParams, StopReason};
 
+use crate::llama_params;
 use crate::protocol::{BenchParams, BenchResult, Event, GenerateParams, LoadParams, Prompt, RequestId};
 use crate::stop::StopMatcher;
 use crate::template::{ChatTemplate, TemplateInputs};
@@ -37,14 +36,10 @@ pub struct Session<'m> {
     cached: Vec<LlamaToken>,
     n_batch: usize,
     batch: LlamaBatch<'static>,
-}
-
-fn cache_type(t: CacheType) -> KvCacheType {
-    match t {
-        CacheType::F16 => KvCacheType::F16,
-        CacheType::Q8_0 => KvCacheType::Q8_0,
-        CacheType::Q4_0 => KvCacheType::Q4_0,
-    }
+    /// Tokens of `batch` that ask for logits.
+    outputs: u32,
+    /// The sliding window of the model's windowed layers, in tokens; 0 when it has none.
+    n_swa: usize,
 }
 
 fn err(code: ErrorCode, message: impl Into<String>) -> HearthError {
@@ -53,22 +48,8 @@ fn err(code: ErrorCode, message: impl Into<String>) -> HearthError {
 
 impl<'m> Session<'m> {
     pub fn new(backend: &LlamaBackend, model: &'m LlamaModel, params: &LoadParams, threads: i32) -> Result<Self, HearthError> {
-        let n_batch = params.n_batch.clamp(1, 8192);
-        let cparams = LlamaContextParams::default()
-            .with_n_ctx(params.n_ctx.and_then(NonZeroU32::new))
-            .with_n_batch(n_batch)
-            .with_n_ubatch(n_batch.min(512))
-            .with_n_threads(threads)
-            .with_n_threads_batch(threads)
-            .with_type_k(cache_type(params.cache_type_k))
-            .with_type_v(cache_type(params.cache_type_v))
-            // llama.cpp's enum: 1 on, 0 off.
-            .with_flash_attention_policy(i32::from(params.flash_attention))
-            // With no GPU in the plan, keep everything on the CPU: llama.cpp would otherwise send a
-            // large batch (a prompt) to any GPU it has, idle or not (seen on lavapipe: the first
-            // token took 28.9 s instead of 0.23 s). With GPUs, the K/V cache goes with its layers.
-            .with_op_offload(!params.devices.is_empty())
-            .with_offload_kqv(!params.devices.is_empty());
+        let (n_batch, _) = llama_params::batch_sizes(params);
+        let cparams = llama_params::context_params(params, threads);
         let ctx = model.new_context(backend, cparams).map_err(|e| {
             err(
                 ErrorCode::ModelLoadFailed,
@@ -104,6 +85,8 @@ impl<'m> Session<'m> {
             cached: Vec::new(),
             n_batch: n_batch as usize,
             batch: LlamaBatch::new(n_batch as usize, 1),
+            outputs: 0,
+            n_swa: sliding_window(model),
         })
     }
 
@@ -257,10 +240,8 @@ impl<'m> Session<'m> {
             if self.cached.len() >= n_ctx {
                 break StopReason::ContextFull;
             }
-            self.batch.clear();
-            self.batch
-                .add(token, self.cached.len() as i32, &[0], true)
-                .map_err(|e| err(ErrorCode::Internal, format!("Could not queue a token: {e}")))?;
+            self.clear_batch();
+            self.queue(token, self.cached.len(), true)?;
             self.decode()?;
             self.cached.push(token);
             logits_at = 0;
@@ -286,14 +267,32 @@ impl<'m> Session<'m> {
         common = common.min(tokens.len().saturating_sub(1));
         if common < self.cached.len() {
             let removed = u32::try_from(common).ok().is_some_and(|p| self.ctx.kv_cache_seq_rm(0, Some(p), None).is_ok());
-            if !removed {
-                // Some caches (recurrent models) cannot drop a tail; start over.
+            // Some caches (recurrent models) cannot drop a tail; a sliding-window cache may have
+            // dropped what the next token needs. Either way, start over.
+            if !removed || !self.window_kept(common) {
                 self.ctx.clear_kv_cache();
                 common = 0;
             }
             self.cached.truncate(common);
         }
         common
+    }
+
+    /// After the cache was cut back to its first `common` tokens: does it still hold every cell the
+    /// token at `common` attends to? A sliding-window cache sized to its window (`swa_full =
+    /// false`) overwrites cells older than the window as it goes, so a cut far behind where it had
+    /// got to can leave a gap: its oldest cell must be no later than `common - window` (the test
+    /// llama-server makes before it reuses a prompt).
+    fn window_kept(&self, common: usize) -> bool {
+        if common == 0 {
+            return true;
+        }
+        match self.ctx.kv_cache_seq_pos_min(0) {
+            0 => true,
+            // Nothing left of the sequence, though `common` cells were to stay.
+            p if p < 0 => false,
+            p => self.n_swa > 0 && p as usize + self.n_swa <= common,
+        }
     }
 
     /// Decodes the new prompt tokens in batches, logits only for the last one. `Ok(false)` when a
@@ -304,13 +303,9 @@ impl<'m> Session<'m> {
                 return Ok(false);
             }
             let last_chunk = (i + 1) * self.n_batch >= new.len();
-            self.batch.clear();
+            self.clear_batch();
             for (j, &token) in chunk.iter().enumerate() {
-                let pos = (self.cached.len() + j) as i32;
-                let logits = last_chunk && j + 1 == chunk.len();
-                self.batch
-                    .add(token, pos, &[0], logits)
-                    .map_err(|e| err(ErrorCode::Internal, format!("Could not queue the prompt: {e}")))?;
+                self.queue(token, self.cached.len() + j, last_chunk && j + 1 == chunk.len())?;
             }
             self.decode()?;
             self.cached.extend_from_slice(chunk);
@@ -377,12 +372,10 @@ impl<'m> Session<'m> {
         let mut done = 0;
         while done < n {
             let len = (n - done).min(self.n_batch);
-            self.batch.clear();
+            self.clear_batch();
             for j in 0..len {
                 let token = if done + j == 0 { tokens.first() } else { tokens.next() };
-                self.batch
-                    .add(token, (done + j) as i32, &[0], j + 1 == len)
-                    .map_err(|e| err(ErrorCode::Internal, format!("Could not queue the prompt: {e}")))?;
+                self.queue(token, done + j, j + 1 == len)?;
             }
             self.decode()?;
             done += len;
@@ -398,13 +391,31 @@ impl<'m> Session<'m> {
             if cancels.contains(id) {
                 return Ok(false);
             }
-            self.batch.clear();
-            self.batch.add(token, pos as i32, &[0], true).map_err(|e| err(ErrorCode::Internal, format!("Could not queue a token: {e}")))?;
+            self.clear_batch();
+            self.queue(token, pos, true)?;
             self.decode()?;
             self.ctx.synchronize();
             token = tokens.next();
         }
         Ok(true)
+    }
+
+    /// Adds a token at `pos` to the batch (`clear_batch` empties it). llama.cpp aborts the whole
+    /// process on a decode with more tokens asking for logits than the context reserved
+    /// (`llama_params::N_SEQ`), so that is refused here as an error instead.
+    fn queue(&mut self, token: LlamaToken, pos: usize, logits: bool) -> Result<(), HearthError> {
+        if logits {
+            if self.outputs >= llama_params::N_SEQ {
+                return Err(err(ErrorCode::Internal, "A batch asked for more logits than the context keeps."));
+            }
+            self.outputs += 1;
+        }
+        self.batch.add(token, pos as i32, &[0], logits).map_err(|e| err(ErrorCode::Internal, format!("Could not queue a token: {e}")))
+    }
+
+    fn clear_batch(&mut self) {
+        self.batch.clear();
+        self.outputs = 0;
     }
 
     fn decode(&mut self) -> Result<(), HearthError> {
@@ -450,6 +461,13 @@ impl ArbitraryTokens {
         self.state ^= self.state << 17;
         LlamaToken((self.state % self.n_vocab) as i32)
     }
+}
+
+/// The model's `<arch>.attention.sliding_window`, as llama.cpp reads it for the families with
+/// windowed layers (Gemma 2 and 3, Cohere 2, OLMo 2, ...); 0 when it has none.
+fn sliding_window(model: &LlamaModel) -> usize {
+    let arch = model.meta_val_str("general.architecture").unwrap_or_default();
+    model.meta_val_str(&format!("{arch}.attention.sliding_window")).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0)
 }
 
 fn ms(since: Instant) -> f64 {

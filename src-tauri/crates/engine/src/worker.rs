@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use llama_cpp_2::llama_backend::LlamaBackend;
-use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
 use types::{ErrorCode, HearthError, LoadedModelInfo};
 
@@ -219,14 +218,7 @@ impl Worker {
         let out = self.out;
         let mut last = -1.0f32;
         let device_indices = device_indices(&params.devices)?;
-        let mparams = LlamaModelParams::default()
-            // Exactly the plan's GPUs (none for a CPU plan): llama.cpp otherwise takes every device
-            // it has.
-            .with_devices(&device_indices)
-            .map_err(|e| HearthError::new(ErrorCode::ModelLoadFailed, format!("llama.cpp refused the plan's devices: {e}")))?
-            .with_main_gpu(0)
-            .with_n_gpu_layers(if device_indices.is_empty() { 0 } else { params.n_gpu_layers })
-            .with_use_mmap(params.use_mmap)
+        let mparams = crate::llama_params::model_params(params, &device_indices)?
             .with_progress_callback(move |fraction| {
                 // About a hundred events for a whole load is plenty for a progress bar.
                 if fraction - last >= 0.01 || fraction >= 1.0 {

@@ -5,10 +5,7 @@
 #[path = "support/common.rs"]
 mod common;
 
-use std::num::NonZeroU32;
-
 use common::*;
-use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
@@ -23,13 +20,9 @@ fn one_shot_greedy(prompt: &str, max_tokens: usize) -> String {
     let backend = LlamaBackend::init().expect("backend");
     let model = LlamaModel::load_from_file(&backend, &path, &LlamaModelParams::default()).expect("model");
     let threads = engine::physical_cores();
-    let cparams = LlamaContextParams::default()
-        .with_n_ctx(NonZeroU32::new(2048))
-        .with_n_threads(threads)
-        .with_n_threads_batch(threads)
-        // As the worker loads by default (flash attention off): a different kernel rounds
-        // differently, and a small model's greedy path soon parts.
-        .with_flash_attention_policy(0);
+    // Exactly the context the worker makes for the same load (flash attention off by default: a
+    // different kernel rounds differently, and a small model's greedy path soon parts).
+    let cparams = engine::llama_params::context_params(&load_params(path.clone()), threads);
     let mut ctx = model.new_context(&backend, cparams).expect("context");
     let vocab = model.vocab();
     let tokens = vocab.tokenize(prompt.as_bytes(), false, true);

@@ -17,7 +17,7 @@ use types::{DeviceUse, FitPlan, HardwareProfile, LoadSettings, PlanMode, Verdict
 
 pub use budget::{budgets, ram_reserve, Budgets, GIB, MIB};
 pub use grid::what_fits;
-pub use model::{ModelMemory, MAX_BYTES};
+pub use model::{repacked, ModelMemory, MAX_BYTES, N_OUTPUTS};
 use place::{Knobs, Placement};
 
 /// Context asked for when the settings leave it open: the trained context, capped here.
@@ -33,7 +33,7 @@ pub fn plan(facts: &ModelFacts, hw: &HardwareProfile, s: &LoadSettings) -> FitPl
         // The reader refuses such a header; facts made another way must not size tables by it.
         return grey(s, "The model's header claims more layers than any model has: the file is damaged.");
     }
-    let m = ModelMemory::from_facts(facts);
+    let m = ModelMemory::from_facts(facts, &hw.cpu.features);
     let b = budgets(hw, s);
     let trained = facts.context_length.map(|c| c.min(u64::from(u32::MAX)) as u32).filter(|c| *c > 0);
     let requested = s.context.unwrap_or_else(|| trained.unwrap_or(DEFAULT_CONTEXT).min(DEFAULT_CONTEXT)).max(256);

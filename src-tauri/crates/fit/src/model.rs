@@ -7,7 +7,7 @@
 //! small number that "fits" in release builds).
 
 use gguf::ModelFacts;
-use types::CacheType;
+use types::{CacheType, SimdFeatures};
 
 /// The largest figure the planner works with: an exbibyte, beyond any machine, and small enough that
 /// the sum of the four parts of a `MemoryBreakdown` cannot overflow. A header whose sizes add up past
@@ -38,8 +38,13 @@ pub struct ModelMemory {
     pub layer: Vec<u64>,
     /// Per layer: the part of `layer` that is expert weights (`*_exps`).
     pub layer_experts: Vec<u64>,
+    /// Per layer: the part of `layer` llama.cpp's CPU backend repacks when the layer is in RAM
+    /// (`MemoryBreakdown::repacked`).
+    pub layer_repack: Vec<u64>,
     /// `output.weight` and `output_norm`, as in the file.
     pub output: u64,
+    /// The part of `output` repacked when the output layer is in RAM.
+    pub output_repack: u64,
     /// No `output.weight`: the embedding doubles as the output, and llama.cpp loads a second copy of it
     /// on the GPU that holds the output layer.
     pub tied_output: bool,
@@ -64,17 +69,23 @@ fn layer_index(name: &str) -> Option<usize> {
 }
 
 impl ModelMemory {
-    pub fn from_facts(f: &ModelFacts) -> Self {
+    /// `cpu`: the SIMD features of the CPU whose backend runs the layers left in RAM, which decide
+    /// which weights llama.cpp repacks (`repacked`).
+    pub fn from_facts(f: &ModelFacts, cpu: &SimdFeatures) -> Self {
         // Per-layer tables are sized by the count: never by more than a real model has (`plan`
         // refuses such facts before they get here; facts can be made by hand too).
         let layers = u64::from(f.layer_count).min(gguf::MAX_LAYERS) as usize;
         let mut layer = vec![0u64; layers];
         let mut layer_experts = vec![0u64; layers];
-        let (mut input, mut output, mut has_output, mut embd_bytes) = (0u64, 0u64, false, 0u64);
+        let mut layer_repack = vec![0u64; layers];
+        let (mut input, mut output, mut has_output, mut embd_bytes, mut output_repack) = (0u64, 0u64, false, 0u64, 0u64);
         for t in &f.tensors {
             match layer_index(&t.name) {
                 Some(il) if il < layers => {
                     layer[il] = add(layer[il], t.bytes);
+                    if repacked(t, cpu) {
+                        layer_repack[il] = add(layer_repack[il], t.bytes);
+                    }
                     // Expert tensors are the 3-D `ffn_{gate,up,down}_exps`.
                     if t.dims.len() == 3 && t.name.ends_with("_exps.weight") {
                         layer_experts[il] = add(layer_experts[il], t.bytes);
@@ -83,6 +94,9 @@ impl ModelMemory {
                 _ if t.name.starts_with("output") => {
                     output = add(output, t.bytes);
                     has_output |= t.name == "output.weight";
+                    if repacked(t, cpu) {
+                        output_repack = add(output_repack, t.bytes);
+                    }
                 }
                 _ => {
                     if t.name == "token_embd.weight" {
@@ -110,7 +124,9 @@ impl ModelMemory {
             input,
             layer,
             layer_experts,
+            layer_repack,
             output,
+            output_repack,
             tied_output: !has_output,
             embd_bytes,
             embd,
@@ -152,30 +168,58 @@ impl ModelMemory {
     }
 
     /// The compute buffer llama.cpp reserves on a device, from its graph at `n_ubatch` tokens: the
-    /// largest live set of one layer (FFN activations, or the K·Q scores without flash attention),
-    /// or the logits on the device that holds the output layer, plus the attention mask.
-    /// Calibrated against llama.cpp's own figures (see tests/llama_cpp_agreement.rs).
+    /// largest live set of one layer (the FFN's activations, or the K·Q scores without flash
+    /// attention), or the logits on the device that holds the output layer, plus the attention mask.
+    /// The engine keeps one token's logits per sequence (`engine::llama_params`), so the logits are
+    /// `n_outputs` rows, not `n_ubatch`: for a big vocabulary that is the difference between a few
+    /// MiB and half a GiB. Calibrated against llama.cpp's own figures (tests/llama_cpp_agreement.rs):
+    /// per token, three FFN-wide tensors (gate, up and their product, for each expert used) and
+    /// five embedding-wide ones.
     pub fn compute(&self, n_ctx: u32, ubatch: u32, flash_attention: bool, has_output: bool) -> u64 {
         let ub = u64::from(ubatch);
         let cells = pad256(u64::from(n_ctx));
-        let (eu, ff, embd) = (self.experts_used, self.ff, self.embd);
-        let ffn = if eu > 0 {
-            // Mixture of experts: gate, up and their product for every expert a token uses.
-            product(&[4, ub, add(product(&[3, eu, ff]), product(&[eu.saturating_add(1), embd]))])
-        } else {
-            product(&[4, ub, add(product(&[2, ff]), embd)])
-        };
+        let (ff, embd) = (self.ff, self.embd);
+        let ffn = product(&[4, ub, add(product(&[3, self.experts_used.max(1), ff]), product(&[5, embd]))]);
         let attention = if flash_attention { product(&[4, ub, embd, 2]) } else { product(&[4, self.heads, cells, ub]) };
-        // The logits, and the last layer's activations still alive beside them (fitted to llama.cpp:
-        // about 20 bytes per token per embedding dimension).
-        let logits = if has_output { add(product(&[4, self.vocab, ub]), product(&[20, ub, embd])) } else { 0 };
+        let logits = if has_output { product(&[4, self.vocab, N_OUTPUTS]) } else { 0 };
         let mask = product(&[2, cells, ub]);
         add(ffn.max(attention).max(logits), mask)
     }
 
     /// The output buffer: one row of logits per sequence.
     pub fn output_buffer(&self) -> u64 {
-        product(&[4, self.vocab])
+        product(&[4, self.vocab, N_OUTPUTS])
+    }
+}
+
+/// Tokens per micro-batch whose logits the engine keeps: one per sequence, one sequence
+/// (`engine::llama_params::N_SEQ`, which `fit` cannot depend on; a test checks they agree).
+pub const N_OUTPUTS: u64 = 1;
+
+/// Whether llama.cpp's CPU backend copies this weight into its repacked layout (`CPU_REPACK`, an
+/// extra buffer beside the file's mapping) on a CPU with these features: the matrix types its
+/// interleaved kernels take, with rows in multiples of the interleave (ggml-cpu/repack.cpp,
+/// `ggml_repack_get_optimal_repack_type`). On ARM, NEON with the dot-product and int8 matrix
+/// extensions is assumed (every Apple M-series and recent ARM server has them). Only 2-D weights
+/// in the layers and the output are candidates: the embedding is read by row (`GET_ROWS`).
+pub fn repacked(t: &gguf::TensorInfo, cpu: &SimdFeatures) -> bool {
+    if t.dims.len() != 2 || !t.name.ends_with(".weight") || t.name == "token_embd.weight" {
+        return false;
+    }
+    let rows = t.dims[1];
+    let ty = t.ggml_type.name;
+    if cpu.neon {
+        match ty {
+            "Q4_K" | "Q5_K" | "Q6_K" => rows % 8 == 0,
+            "Q4_0" | "IQ4_NL" | "MXFP4" | "Q8_0" | "Q1_0" => rows % 4 == 0,
+            _ => false,
+        }
+    } else {
+        match ty {
+            "Q4_0" | "Q4_K" | "IQ4_NL" | "MXFP4" => cpu.avx2 && rows % 8 == 0,
+            "Q2_K" => cpu.avx512 && rows % 8 == 0,
+            _ => false,
+        }
     }
 }
 

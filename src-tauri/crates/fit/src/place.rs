@@ -106,6 +106,9 @@ pub fn layout(m: &ModelMemory, b: &Budgets, k: Knobs, kv: &[u64], ngl: u32) -> P
             dev[d].memory.weights = add(dev[d].memory.weights, w);
             dev[d].bytes_per_token = add(dev[d].bytes_per_token, active(w, experts));
         }
+        if d == cpu_index {
+            dev[d].memory.repacked = add(dev[d].memory.repacked, m.layer_repack[il]);
+        }
         dev[d].memory.kv_cache = add(dev[d].memory.kv_cache, kv);
         dev[d].layers += 1;
     }
@@ -114,6 +117,9 @@ pub fn layout(m: &ModelMemory, b: &Budgets, k: Knobs, kv: &[u64], ngl: u32) -> P
     dev[cpu_index].memory.weights = add(dev[cpu_index].memory.weights, m.input);
     let out_dev = if output_on_gpu { gpu_for(n) } else { cpu_index };
     dev[out_dev].memory.weights = add(dev[out_dev].memory.weights, m.output_on(out_dev != cpu_index));
+    if out_dev == cpu_index {
+        dev[cpu_index].memory.repacked = add(dev[cpu_index].memory.repacked, m.output_repack);
+    }
     // The output projection reads the whole output matrix every token (for a tied embedding, the
     // embedding itself).
     let output_read = add(m.output, if m.tied_output { m.embd_bytes } else { 0 });

@@ -85,7 +85,7 @@ fn a_q8_cache_halves_the_kv_and_turns_flash_attention_on() {
 #[test]
 fn sliding_window_layers_hold_only_the_window() {
     let f = facts(&synthetic::gemma2_9b(), Quant::Q4KM);
-    let m = ModelMemory::from_facts(&f);
+    let m = ModelMemory::from_facts(&f, &types::SimdFeatures::default());
     let full = m.kv_layer(1, 8192, 512, CacheType::F16, CacheType::F16);
     let swa = m.kv_layer(0, 8192, 512, CacheType::F16, CacheType::F16);
     // 4096 + 512 cells, padded to 256: 4608 of 8192.
@@ -202,7 +202,7 @@ fn too_many_gpu_layers_is_red_with_the_overflow_and_keeps_the_layout() {
 #[test]
 fn the_first_gpu_layer_is_the_output_layer_as_in_llama_cpp() {
     let f = facts(&synthetic::llama3_8b(), Quant::Q4KM);
-    let m = ModelMemory::from_facts(&f);
+    let m = ModelMemory::from_facts(&f, &types::SimdFeatures::default());
     let b = budgets(&machine("RTX 3090 ×2", 64), &LoadSettings::default());
     let k = knobs(&LoadSettings::default(), 4096, false);
     let kv = place::kv_per_layer(&m, k);

@@ -2,13 +2,11 @@
 //! `no_alloc`, a context is made with the settings under test, and the buffer sizes llama.cpp logs
 //! ("model buffer size", "KV buffer size", "compute buffer size") are collected through tracing.
 
-use std::num::NonZeroU32;
-use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use llama_cpp_2::context::params::{KvCacheType, LlamaContextParams};
+use engine::llama_params;
+use engine::LoadParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
-use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -20,6 +18,8 @@ pub struct Figures {
     pub kv: u64,
     pub compute: u64,
     pub output: u64,
+    /// The CPU weights llama.cpp copies into its repacked layout (`CPU_REPACK`), beside the file's.
+    pub repack: u64,
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -80,36 +80,22 @@ fn sum(lines: &[String], what: &str) -> u64 {
         .sum()
 }
 
-pub fn cache(name: &str) -> KvCacheType {
-    match name {
-        "q8_0" => KvCacheType::Q8_0,
-        "q4_0" => KvCacheType::Q4_0,
-        _ => KvCacheType::F16,
-    }
-}
-
-/// llama.cpp's figures for `path` at `n_ctx` with the given cache types, CPU only, flash attention
-/// on auto. With `no_alloc` nothing is allocated (a dry run, for files larger than RAM); llama.cpp then
-/// logs zero for the model and KV buffers, so weights come from the model's own size and the KV cache
-/// from its "size = … MiB (N cells …)" line.
-pub fn dry_run(path: &Path, n_ctx: u32, cache_k: &str, cache_v: &str, no_alloc: bool) -> Figures {
+/// llama.cpp's figures for a load, CPU only, with exactly the model and context parameters the
+/// engine loads with (`engine::llama_params`). With `no_alloc` nothing is allocated (a dry run, for
+/// files larger than RAM); llama.cpp then logs zero for the model and KV buffers, so weights come
+/// from the model's own size and the KV cache from its "size = … MiB (N cells …)" line.
+pub fn dry_run(load: &LoadParams, no_alloc: bool) -> Figures {
     // One dry run at a time: the log buffer is shared, and tests run on parallel threads.
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let logs = logs();
     logs.lock().unwrap().clear();
-    let mparams = LlamaModelParams::default().with_no_alloc(no_alloc).with_n_gpu_layers(0);
-    let model = match LlamaModel::load_from_file(backend(), path, &mparams) {
+    let mparams = llama_params::model_params(load, &[]).expect("model params").with_no_alloc(no_alloc);
+    let model = match LlamaModel::load_from_file(backend(), &load.path, &mparams) {
         Ok(m) => m,
         Err(e) => panic!("load: {e}\n{}", logs.lock().unwrap().join("\n")),
     };
-    let cparams = LlamaContextParams::default()
-        .with_n_ctx(NonZeroU32::new(n_ctx))
-        .with_n_threads(2)
-        .with_n_threads_batch(2)
-        .with_type_k(cache(cache_k))
-        .with_type_v(cache(cache_v))
-        .with_swa_full(false);
+    let cparams = llama_params::context_params(load, 2);
     let ctx = model.new_context(backend(), cparams).expect("context");
     let weights = model.size();
     drop(ctx);
@@ -124,7 +110,13 @@ pub fn dry_run(path: &Path, n_ctx: u32, cache_k: &str, cache_v: &str, no_alloc: 
         .filter_map(|mib| mib.parse::<f64>().ok())
         .map(|mib| (mib * MIB) as u64)
         .sum();
-    Figures { weights, kv, compute: sum(&lines, "compute buffer size"), output: sum(&lines, "output buffer size") }
+    Figures {
+        weights,
+        kv,
+        compute: sum(&lines, "compute buffer size"),
+        output: sum(&lines, "output buffer size"),
+        repack: sum(&lines, "CPU_REPACK model buffer size"),
+    }
 }
 
 #[allow(dead_code)]

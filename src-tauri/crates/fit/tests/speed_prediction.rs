@@ -3,20 +3,23 @@
 //! within ±35 % of the prediction before calibration, and within ±15 % after it has learnt this
 //! machine's efficiency from an earlier run.
 
-use std::num::NonZeroU32;
 use std::time::Instant;
 
-use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
-use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::sampling::LlamaSampler;
 use types::LoadSettings;
 
+/// The load measured: CPU only, a 512-token context, as the engine would make it (the file is
+/// loaded apart; these parameters do not depend on it).
+fn load() -> engine::LoadParams {
+    engine::LoadParams { n_ctx: Some(512), ..engine::LoadParams::new(std::path::PathBuf::new()) }
+}
+
 /// Generation tokens/second, as llama-bench's tg measures it: one token per decode, greedy.
 fn measure(backend: &LlamaBackend, model: &LlamaModel, threads: i32, n_gen: usize) -> f64 {
-    let cparams = LlamaContextParams::default().with_n_ctx(NonZeroU32::new(512)).with_n_threads(threads).with_n_threads_batch(threads);
+    let cparams = engine::llama_params::context_params(&load(), threads);
     let mut ctx = model.new_context(backend, cparams).expect("context");
     let prompt = model.vocab().tokenize(b"The history of the printing press begins", true, false);
     let mut batch = LlamaBatch::new(512, 1);
@@ -55,7 +58,7 @@ fn predicted_speed_matches_a_real_run_before_and_after_calibration() {
     llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default().with_logs_enabled(false));
     engine::devices::load_backends();
     let backend = LlamaBackend::init().expect("backend");
-    let model = LlamaModel::load_from_file(&backend, &path, &LlamaModelParams::default()).expect("model");
+    let model = LlamaModel::load_from_file(&backend, &path, &engine::llama_params::model_params(&load(), &[]).expect("params")).expect("model");
     let _warm = measure(&backend, &model, threads, 16);
 
     let median = |runs: &mut Vec<f64>| {

@@ -111,6 +111,44 @@ pub fn gemma3_12b() -> Shape {
     }
 }
 
+pub fn gemma3_1b() -> Shape {
+    Shape {
+        name: "Gemma 3 1B it",
+        layers: 26,
+        embd: 1152,
+        ff: 6912,
+        heads: 4,
+        heads_kv: 1,
+        vocab: 262144,
+        context: 32768,
+        sliding_window: Some(512),
+        ..gemma3_12b()
+    }
+}
+
+pub fn gemma3_4b() -> Shape {
+    Shape { name: "Gemma 3 4B it", layers: 34, embd: 2560, ff: 10240, heads: 8, heads_kv: 4, ..gemma3_12b() }
+}
+
+pub fn qwen3_8b() -> Shape {
+    Shape {
+        name: "Qwen3 8B",
+        arch: "qwen3",
+        layers: 36,
+        embd: 4096,
+        ff: 12288,
+        heads: 32,
+        heads_kv: 8,
+        head_dim: 128,
+        vocab: 151936,
+        context: 40960,
+        tied_output: false,
+        qkv_bias: false,
+        sliding_window: None,
+        experts: None,
+    }
+}
+
 pub fn llama32_1b() -> Shape {
     Shape { name: "Llama 3.2 1B Instruct", layers: 16, embd: 2048, ff: 8192, heads: 32, head_dim: 64, ..llama3_8b() }
 }
@@ -285,7 +323,7 @@ pub fn model(shape: &Shape, q: Quant, vocab_strings: bool) -> GgufWriter {
             w.push_tensor(b("post_attention_norm.weight"), vec![e], t("F32"));
             w.push_tensor(b("post_ffw_norm.weight"), vec![e], t("F32"));
         }
-        if a == "gemma3" {
+        if a == "gemma3" || a == "qwen3" {
             w.push_tensor(b("attn_q_norm.weight"), vec![hd], t("F32"));
             w.push_tensor(b("attn_k_norm.weight"), vec![hd], t("F32"));
         }
@@ -314,5 +352,16 @@ pub fn model(shape: &Shape, q: Quant, vocab_strings: bool) -> GgufWriter {
 
 /// Every preset, for tables and benchmarks.
 pub fn presets() -> Vec<Shape> {
-    vec![llama3_8b(), llama3_70b(), qwen25_7b(), qwen25_32b(), mixtral_8x7b(), gemma2_9b(), gemma3_12b()]
+    vec![
+        llama3_8b(),
+        llama3_70b(),
+        qwen25_7b(),
+        qwen3_8b(),
+        qwen25_32b(),
+        mixtral_8x7b(),
+        gemma2_9b(),
+        gemma3_1b(),
+        gemma3_4b(),
+        gemma3_12b(),
+    ]
 }

@@ -124,6 +124,12 @@ pub struct MemoryBreakdown {
     /// The GPU backend's own context (CUDA, Metal, Vulkan); zero on the CPU.
     #[specta(type = Number)]
     pub overhead: u64,
+    /// The copy llama.cpp's CPU backend makes of some weights in an interleaved layout for its
+    /// faster kernels (its `CPU_REPACK` buffer), which llama.cpp counts beside `weights`. Not in
+    /// `total`: the copy takes the originals' place (with the file memory-mapped they are read
+    /// once and left to the page cache; without, they are loaded straight into the copy).
+    #[specta(type = Number)]
+    pub repacked: u64,
 }
 
 impl MemoryBreakdown {

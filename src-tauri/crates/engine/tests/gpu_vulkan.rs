@@ -157,13 +157,15 @@ async fn the_plan_for_the_gpu_matches_llama_cpps_own_buffers() {
         let info = host.load_and_wait(params).await.expect("loads as planned");
         let got = info.devices.iter().find(|d| Some(&d.name) == gpu.engine_device.as_ref()).expect("GPU buffers");
         eprintln!("ctx {ctx}: {}", plan_against_llama(gpu, got));
-        let within = |plan: u64, real: u64, what: &str| {
+        // Weights and K/V within 3 %, compute within FIT.md's 15 % (the Vulkan backend's graph
+        // allocator packs a little tighter than the CPU's, which the formula is fitted to).
+        let within = |plan: u64, real: u64, share: f64, what: &str| {
             let off = (plan as f64 - real as f64).abs() / (real as f64).max(1.0);
-            assert!(off <= 0.03, "ctx {ctx}: {what} planned {:.1} MiB, llama.cpp {:.1} MiB", mib(plan), mib(real));
+            assert!(off <= share, "ctx {ctx}: {what} planned {:.1} MiB, llama.cpp {:.1} MiB", mib(plan), mib(real));
         };
-        within(gpu.memory.weights, got.weights_bytes, "weights");
-        within(gpu.memory.kv_cache, got.kv_cache_bytes, "K/V cache");
-        within(gpu.memory.compute, got.compute_bytes, "compute");
+        within(gpu.memory.weights, got.weights_bytes, 0.03, "weights");
+        within(gpu.memory.kv_cache, got.kv_cache_bytes, 0.03, "K/V cache");
+        within(gpu.memory.compute, got.compute_bytes, 0.15, "compute");
     }
 }
 
@@ -176,11 +178,11 @@ async fn a_plan_squeezed_by_a_small_gpu_loads_part_of_the_layers_and_answers() {
     let _one = one_at_a_time().await;
     std::env::set_var("HEARTH_BACKENDS_DIR", reference_cpu_backends(&report));
     let mut hw = profile(&report);
-    // 300 MiB for the model once the backend's overhead (as the planner counts it) is taken: the whole
-    // model at 8K needs about 380 (92 of weights, 180 of K/V, the rest compute).
+    // 280 MiB for the model once the backend's overhead (as the planner counts it) is taken: the whole
+    // model at 8K needs about 300 (92 of weights, 180 of K/V, 24 of compute).
     let settings = LoadSettings { context: Some(8192), safety_margin_bytes: 0, ..LoadSettings::default() };
     let overhead = fit::budgets(&hw, &settings).gpus[0].overhead;
-    hw.gpus[0].vram_free_bytes = Some((300 << 20) + overhead);
+    hw.gpus[0].vram_free_bytes = Some((280 << 20) + overhead);
     let facts = gguf::read_file(&path).expect("header");
     let plan = fit::plan(&facts, &hw, &settings);
     assert_eq!((plan.verdict, plan.mode), (types::Verdict::Yellow, types::PlanMode::PartialGpu), "{plan:?}");

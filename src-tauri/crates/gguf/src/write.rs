@@ -112,31 +112,7 @@ impl GgufWriter {
             b.extend_from_slice(v.as_bytes());
         };
         for (k, v) in &self.kvs {
-            s(&mut b, k);
-            match v {
-                Kv::U32(x) => (b.extend_from_slice(&4u32.to_le_bytes()), b.extend_from_slice(&x.to_le_bytes())).1,
-                Kv::I32(x) => (b.extend_from_slice(&5u32.to_le_bytes()), b.extend_from_slice(&x.to_le_bytes())).1,
-                Kv::F32(x) => (b.extend_from_slice(&6u32.to_le_bytes()), b.extend_from_slice(&x.to_le_bytes())).1,
-                Kv::Bool(x) => (b.extend_from_slice(&7u32.to_le_bytes()), b.push(u8::from(*x))).1,
-                Kv::Str(x) => (b.extend_from_slice(&8u32.to_le_bytes()), s(&mut b, x)).1,
-                Kv::U64(x) => (b.extend_from_slice(&10u32.to_le_bytes()), b.extend_from_slice(&x.to_le_bytes())).1,
-                Kv::ArrU32(xs) => {
-                    array_head(&mut b, 4, xs.len());
-                    xs.iter().for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
-                }
-                Kv::ArrI32(xs) => {
-                    array_head(&mut b, 5, xs.len());
-                    xs.iter().for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
-                }
-                Kv::ArrBool(xs) => {
-                    array_head(&mut b, 7, xs.len());
-                    xs.iter().for_each(|x| b.push(u8::from(*x)));
-                }
-                Kv::ArrStr(xs) => {
-                    array_head(&mut b, 8, xs.len());
-                    xs.iter().for_each(|x| s(&mut b, x));
-                }
-            }
+            encode_kv(&mut b, k, v);
         }
         let mut offset = 0u64;
         for t in &self.tensors {
@@ -173,6 +149,195 @@ impl GgufWriter {
         f.set_len(total)?;
         Ok(total)
     }
+}
+
+fn put_str(b: &mut Vec<u8>, v: &str) {
+    b.extend_from_slice(&(v.len() as u64).to_le_bytes());
+    b.extend_from_slice(v.as_bytes());
+}
+
+/// One metadata entry as GGUF writes it: key, value type, value.
+fn encode_kv(b: &mut Vec<u8>, k: &str, v: &Kv) {
+    put_str(b, k);
+    match v {
+        Kv::U32(x) => (b.extend_from_slice(&4u32.to_le_bytes()), b.extend_from_slice(&x.to_le_bytes())).1,
+        Kv::I32(x) => (b.extend_from_slice(&5u32.to_le_bytes()), b.extend_from_slice(&x.to_le_bytes())).1,
+        Kv::F32(x) => (b.extend_from_slice(&6u32.to_le_bytes()), b.extend_from_slice(&x.to_le_bytes())).1,
+        Kv::Bool(x) => (b.extend_from_slice(&7u32.to_le_bytes()), b.push(u8::from(*x))).1,
+        Kv::Str(x) => (b.extend_from_slice(&8u32.to_le_bytes()), put_str(b, x)).1,
+        Kv::U64(x) => (b.extend_from_slice(&10u32.to_le_bytes()), b.extend_from_slice(&x.to_le_bytes())).1,
+        Kv::ArrU32(xs) => {
+            array_head(b, 4, xs.len());
+            xs.iter().for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
+        }
+        Kv::ArrI32(xs) => {
+            array_head(b, 5, xs.len());
+            xs.iter().for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
+        }
+        Kv::ArrBool(xs) => {
+            array_head(b, 7, xs.len());
+            xs.iter().for_each(|x| b.push(u8::from(*x)));
+        }
+        Kv::ArrStr(xs) => {
+            array_head(b, 8, xs.len());
+            xs.iter().for_each(|x| put_str(b, x));
+        }
+    }
+}
+
+/// A change to a real GGUF file, for tests that need a real model a little different from the
+/// one they have: the test model without its chat template, or relabelled as another architecture.
+#[derive(Default)]
+pub struct Edit {
+    /// Metadata keys left out.
+    pub drop: Vec<String>,
+    /// Every key starting with the first prefix gets the second instead ("llama." → "granite.").
+    pub rename_prefix: Option<(String, String)>,
+    /// Metadata written after the source's; a key here replaces the source's value.
+    pub set: GgufWriter,
+    /// Tensors added after the source's, with their data (which must be their exact size).
+    pub tensors: Vec<(Tensor, Vec<u8>)>,
+}
+
+/// Writes `src` with `edit` applied to `dst`. The source's metadata is copied byte for byte
+/// (token lists and merges included), its tensor data too.
+pub fn rewrite(src: &Path, dst: &Path, edit: &Edit) -> std::io::Result<()> {
+    use std::io::{Error, ErrorKind};
+    let bad = |why: &str| Error::new(ErrorKind::InvalidData, format!("{}: {why}", src.display()));
+    let file = std::fs::read(src)?;
+    let mut r = Bytes { buf: &file, at: 0 };
+    let mut take = |n: usize| r.take(n).ok_or_else(|| bad("ends early"));
+    let u32_at = |b: &[u8]| u32::from_le_bytes(b.try_into().unwrap_or_default());
+    let u64_at = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
+    if take(4)? != b"GGUF" {
+        return Err(bad("not a GGUF file"));
+    }
+    let version = u32_at(take(4)?);
+    let n_tensors = u64_at(take(8)?);
+    let n_kv = u64_at(take(8)?);
+    // (key, the value's bytes: type and value)
+    let mut kvs: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut alignment = 32u64;
+    for _ in 0..n_kv {
+        let len = u64_at(take(8)?) as usize;
+        let key = String::from_utf8_lossy(take(len)?).into_owned();
+        let ty = take(4)?.to_vec();
+        let value_start = take(0)?.as_ptr() as usize - file.as_ptr() as usize;
+        skip_value(u32_at(&ty), &mut take)?;
+        let value_end = take(0)?.as_ptr() as usize - file.as_ptr() as usize;
+        let mut value = ty.clone();
+        value.extend_from_slice(&file[value_start..value_end]);
+        let ty = u32_at(&ty);
+        if key == "general.alignment" && ty == 4 {
+            alignment = u64::from(u32_at(&value[4..8])).max(1);
+        }
+        kvs.push((key, value));
+    }
+    let mut infos = Vec::new();
+    for _ in 0..n_tensors {
+        let mut info = take(8)?.to_vec();
+        let len = u64_at(&info) as usize;
+        info.extend_from_slice(take(len)?);
+        let dims = take(4)?;
+        info.extend_from_slice(dims);
+        let dims = u32_at(dims) as usize;
+        info.extend_from_slice(take(dims * 8 + 4)?);
+        let offset = take(8)?;
+        info.extend_from_slice(offset);
+        infos.push((info, u64_at(offset)));
+    }
+    let at = take(0)?.as_ptr() as usize - file.as_ptr() as usize;
+    let data_start = (at as u64).div_ceil(alignment) * alignment;
+    let data = file.get(data_start as usize..).ok_or_else(|| bad("no tensor data"))?;
+
+    let mut b = Vec::new();
+    b.extend_from_slice(b"GGUF");
+    b.extend_from_slice(&version.to_le_bytes());
+    b.extend_from_slice(&(n_tensors + edit.tensors.len() as u64).to_le_bytes());
+    let set_keys: Vec<&str> = edit.set.kvs.iter().map(|(k, _)| k.as_str()).collect();
+    let kept: Vec<(String, &Vec<u8>)> = kvs
+        .iter()
+        .filter(|(k, _)| !edit.drop.contains(k))
+        .map(|(k, v)| match &edit.rename_prefix {
+            Some((from, to)) if k.starts_with(from.as_str()) => (format!("{to}{}", &k[from.len()..]), v),
+            _ => (k.clone(), v),
+        })
+        .filter(|(k, _)| !set_keys.contains(&k.as_str()))
+        .collect();
+    b.extend_from_slice(&((kept.len() + edit.set.kvs.len()) as u64).to_le_bytes());
+    for (k, v) in &kept {
+        put_str(&mut b, k);
+        b.extend_from_slice(v);
+    }
+    for (k, v) in &edit.set.kvs {
+        encode_kv(&mut b, k, v);
+    }
+    for (info, _) in &infos {
+        b.extend_from_slice(info);
+    }
+    // The added tensors' data goes after the source's, each aligned.
+    let mut offset = (data.len() as u64).div_ceil(alignment) * alignment;
+    let mut tail = Vec::new();
+    for (t, bytes) in &edit.tensors {
+        put_str(&mut b, &t.name);
+        b.extend_from_slice(&(t.dims.len() as u32).to_le_bytes());
+        t.dims.iter().for_each(|d| b.extend_from_slice(&d.to_le_bytes()));
+        b.extend_from_slice(&t.ggml_type.id.to_le_bytes());
+        b.extend_from_slice(&offset.to_le_bytes());
+        tail.resize((offset - data.len() as u64) as usize, 0);
+        tail.extend_from_slice(bytes);
+        offset = (data.len() as u64 + tail.len() as u64).div_ceil(alignment) * alignment;
+    }
+    while b.len() as u64 % alignment != 0 {
+        b.push(0);
+    }
+    let mut out = std::fs::File::create(dst)?;
+    out.write_all(&b)?;
+    out.write_all(data)?;
+    out.write_all(&tail)?;
+    Ok(())
+}
+
+struct Bytes<'a> {
+    buf: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Bytes<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let piece = self.buf.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(piece)
+    }
+}
+
+/// Steps over one value of GGUF type `ty`.
+fn skip_value<'a>(ty: u32, take: &mut impl FnMut(usize) -> std::io::Result<&'a [u8]>) -> std::io::Result<()> {
+    let fixed = |ty: u32| match ty {
+        0 | 1 | 7 => Some(1),
+        2 | 3 => Some(2),
+        4..=6 => Some(4),
+        10..=12 => Some(8),
+        _ => None,
+    };
+    match ty {
+        8 => {
+            let len = u64::from_le_bytes(take(8)?.try_into().unwrap_or_default()) as usize;
+            take(len)?;
+        }
+        9 => {
+            let item = u32::from_le_bytes(take(4)?.try_into().unwrap_or_default());
+            let n = u64::from_le_bytes(take(8)?.try_into().unwrap_or_default());
+            for _ in 0..n {
+                skip_value(item, take)?;
+            }
+        }
+        t => {
+            let n = fixed(t).ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("unknown GGUF value type {t}")))?;
+            take(n)?;
+        }
+    }
+    Ok(())
 }
 
 fn array_head(b: &mut Vec<u8>, item_type: u32, len: usize) {

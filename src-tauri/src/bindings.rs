@@ -41,6 +41,8 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::models::model_delete,
             commands::models::model_reveal,
             commands::models::model_set_run_on,
+            commands::models::model_set_template,
+            commands::models::template_choices,
             commands::settings::settings_get,
             commands::settings::settings_update,
             commands::chat::chat_conversations,

@@ -70,6 +70,29 @@ pub fn model_set_run_on(state: State<'_, AppState>, path: String, run: Option<ty
     library::settings::set_model_run_on(&state.store, std::path::Path::new(&path), run.as_ref()).map_err(library_error)
 }
 
+/// Choose a llama.cpp built-in chat template for one model, or (`template` null) go back to the
+/// file's own. The next load renders with it.
+#[tauri::command]
+#[specta::specta]
+pub fn model_set_template(state: State<'_, AppState>, path: String, template: Option<String>) -> Result<(), HearthError> {
+    if let Some(name) = &template {
+        if !engine::template::family::BUILT_IN.iter().any(|(n, _)| n == name) {
+            return Err(HearthError::new(types::ErrorCode::InvalidInput, format!("There is no built-in chat template called \"{name}\".")));
+        }
+    }
+    library::settings::set_model_template(&state.store, std::path::Path::new(&path), template.as_deref()).map_err(library_error)
+}
+
+/// The chat templates a person can choose for a model.
+#[tauri::command]
+#[specta::specta]
+pub fn template_choices() -> Vec<types::TemplateChoice> {
+    engine::template::family::BUILT_IN
+        .iter()
+        .map(|(name, label)| types::TemplateChoice { name: (*name).into(), label: (*label).into() })
+        .collect()
+}
+
 /// Show the file in the system's file manager.
 #[tauri::command]
 #[specta::specta]

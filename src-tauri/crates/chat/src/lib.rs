@@ -120,7 +120,7 @@ impl Chat {
             self.engine.unload().await?;
             *lock(&self.loaded) = None;
         }
-        let params = LoadParams::from_plan(path, &plan);
+        let params = LoadParams::from_plan(path, &plan).with_chat_template(settings.chat_template.clone());
         let mut events = self.engine.load(params).await?;
         while let Some(event) = events.recv().await {
             match event {

@@ -85,7 +85,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     rt.block_on(async {
         let host = loading::host()?;
         let threads = args.threads.or_else(|| Some(engine::physical_cores() as u32));
-        let info = loading::load(&host, loading::load_params(&path, &plan, threads)).await?;
+        let info = loading::load(&host, loading::load_params(&path, &plan, threads, &args.run_on)).await?;
         let request = BenchParams { n_prompt: args.n_prompt, n_gen: args.n_gen, repetitions: args.repetitions.max(1) };
         if args.n_prompt + args.n_gen > 0 {
             eprintln!("Measuring pp{} and tg{}, {} repetitions each…", args.n_prompt, args.n_gen, request.repetitions);

@@ -110,6 +110,11 @@ pub struct RunOnArgs {
     /// Load a model the plan says will not fit (it warns first what that does).
     #[arg(long)]
     pub force: bool,
+    /// Render chats with this llama.cpp built-in template instead of the file's own: chatml,
+    /// llama3, llama2, mistral-v3, mistral-v7, gemma, phi3, phi4, command-r… (without it, a file
+    /// with no template gets its family's).
+    #[arg(long, value_name = "NAME")]
+    pub template: Option<String>,
 }
 
 impl RunOnArgs {
@@ -135,7 +140,8 @@ pub fn plan(path: &Path, ctx: Option<u32>, run: &RunOnArgs) -> anyhow::Result<(g
     }
     let trained = facts.context_length.map_or(DEFAULT_CTX, |c| u32::try_from(c).unwrap_or(u32::MAX));
     let context = ctx.unwrap_or(trained.min(DEFAULT_CTX));
-    let settings = LoadSettings { context: Some(context), run: run.settings(), ..LoadSettings::default() };
+    let settings =
+        LoadSettings { context: Some(context), run: run.settings(), chat_template: run.template.clone(), ..LoadSettings::default() };
     let plan = fit::plan(&facts, &hw, &settings);
     match plan.verdict {
         Verdict::Grey => bail!("{} will not run here: {} ({})", path.display(), plan.label, plan.reason),
@@ -158,20 +164,14 @@ pub fn memory_report(plan: &FitPlan, info: &LoadedModelInfo) -> String {
         out += &format!("  plan  {name:<13}{:>9.1}{:>9.1}{:>9.1}\n", mib(m.weights), mib(m.kv_cache), mib(m.compute));
     }
     for d in &info.devices {
-        out += &format!(
-            "  llama {:<14}{:>9.1}{:>9.1}{:>9.1}\n",
-            d.name,
-            mib(d.weights_bytes),
-            mib(d.kv_cache_bytes),
-            mib(d.compute_bytes)
-        );
+        out += &format!("  llama {:<14}{:>9.1}{:>9.1}{:>9.1}\n", d.name, mib(d.weights_bytes), mib(d.kv_cache_bytes), mib(d.compute_bytes));
     }
     out
 }
 
 /// The load the plan describes.
-pub fn load_params(path: &Path, plan: &FitPlan, threads: Option<u32>) -> LoadParams {
-    LoadParams { n_threads: threads, ..LoadParams::from_plan(path, plan) }
+pub fn load_params(path: &Path, plan: &FitPlan, threads: Option<u32>, run: &RunOnArgs) -> LoadParams {
+    LoadParams { n_threads: threads, ..LoadParams::from_plan(path, plan).with_chat_template(run.template.clone()) }
 }
 
 /// The worker: this executable with its hidden flag.

@@ -76,7 +76,7 @@ async fn load(model: &str, ctx: Option<u32>, run_on: &loading::RunOnArgs, verbos
     let path = loading::resolve(model)?;
     let (_, plan, _) = loading::plan(&path, ctx, run_on)?;
     let host = loading::host()?;
-    let info = loading::load(&host, loading::load_params(&path, &plan, None)).await?;
+    let info = loading::load(&host, loading::load_params(&path, &plan, None, run_on)).await?;
     if verbose {
         eprint!("{}", loading::memory_report(&plan, &info));
     }

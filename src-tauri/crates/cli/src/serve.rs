@@ -98,8 +98,12 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let startup_id = model.as_ref().and_then(|p| entries.iter().find(|e| same_file(&e.path, p)).map(|e| e.id.clone()));
     let count = entries.len();
     let backend = Arc::new(EngineBackend::new(Arc::new(loading::host()?), entries, hw));
-    let run = args.run_on.settings();
-    backend.set_load_settings(Arc::new(move |_| types::LoadSettings { run: run.clone(), ..types::LoadSettings::default() }));
+    let (run, chat_template) = (args.run_on.settings(), args.run_on.template.clone());
+    backend.set_load_settings(Arc::new(move |_| types::LoadSettings {
+        run: run.clone(),
+        chat_template: chat_template.clone(),
+        ..types::LoadSettings::default()
+    }));
 
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {

@@ -41,6 +41,10 @@ pub struct LoadParams {
     /// prompt tokens, which llama.cpp would otherwise send to any device it has).
     #[serde(default)]
     pub devices: Vec<String>,
+    /// A llama.cpp built-in chat template chosen for this model (`template::family::BUILT_IN`),
+    /// used instead of the file's own; `None`: the file's, or its family's when it has none.
+    #[serde(default)]
+    pub chat_template: Option<String>,
 }
 
 impl LoadParams {
@@ -61,6 +65,11 @@ impl LoadParams {
         }
     }
 
+    /// The chat template a person chose for the model (`LoadSettings::chat_template`).
+    pub fn with_chat_template(self, chat_template: Option<String>) -> Self {
+        Self { chat_template, ..self }
+    }
+
     /// CPU only, a 4K context, f16 cache, no flash attention: what works everywhere.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
@@ -74,6 +83,7 @@ impl LoadParams {
             flash_attention: false,
             use_mmap: true,
             devices: Vec::new(),
+            chat_template: None,
         }
     }
 }
@@ -289,7 +299,10 @@ mod tests {
             Request::Unload { id: 4 },
             Request::Bench { id: 5, params: BenchParams { n_prompt: 512, n_gen: 128, repetitions: 3 } },
             Request::Devices { id: 6 },
-            Request::Load { id: 7, params: LoadParams { devices: vec!["Vulkan0".into()], n_gpu_layers: 31, ..LoadParams::new("/m/b.gguf") } },
+            Request::Load {
+                id: 7,
+                params: LoadParams { devices: vec!["Vulkan0".into()], n_gpu_layers: 31, ..LoadParams::new("/m/b.gguf") },
+            },
         ]
     }
 

@@ -12,12 +12,15 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
-use types::{ChatMessage, ChatRole, ContextOverflow, ErrorCode, GenerationStats, HearthError, SamplingParams, StopReason};
+use types::{
+    ChatMessage, ChatRole, ContextOverflow, ErrorCode, GenerationStats, HearthError, SamplingParams, StopReason, TemplateInUse,
+    TemplateSource,
+};
 
 use crate::llama_params;
 use crate::protocol::{BenchParams, BenchResult, Event, GenerateParams, LoadParams, Prompt, RequestId};
 use crate::stop::StopMatcher;
-use crate::template::{ChatTemplate, TemplateInputs};
+use crate::template::{family, ChatTemplate, TemplateInputs};
 use crate::utf8::Utf8Decoder;
 use crate::worker::{Cancels, EventSink};
 
@@ -30,6 +33,8 @@ pub struct Session<'m> {
     /// the common ones by their text), or ChatML when the model has none.
     builtin: Option<LlamaChatTemplate>,
     pub has_chat_template: bool,
+    /// Which template renders the conversation, and why: the Loaded event reports it.
+    pub template_in_use: TemplateInUse,
     bos: String,
     eos: String,
     /// The tokens whose keys and values are in the cache, in order from position 0.
@@ -60,17 +65,7 @@ impl<'m> Session<'m> {
             )
         })?;
 
-        let source = model.chat_template(None).ok();
-        let source_text = source.as_ref().and_then(|t| t.to_str().ok()).map(str::to_string);
-        let template = match source_text.as_deref().map(ChatTemplate::new) {
-            Some(Ok(t)) => Some(t),
-            Some(Err(e)) => {
-                tracing::warn!("the model's chat template cannot be compiled, llama.cpp's built-in will be used: {e}");
-                None
-            }
-            None => None,
-        };
-        let builtin = source.or_else(|| LlamaChatTemplate::new("chatml").ok());
+        let (template, builtin, in_use) = choose_template(model, params.chat_template.as_deref())?;
         let vocab = model.vocab();
         let piece = |t: LlamaToken| String::from_utf8_lossy(&vocab.token_to_piece(t, true, None)).into_owned();
         let (bos, eos) = (piece(vocab.bos()), piece(vocab.eos()));
@@ -79,7 +74,8 @@ impl<'m> Session<'m> {
             ctx,
             template,
             builtin,
-            has_chat_template: source_text.is_some(),
+            has_chat_template: in_use.source == TemplateSource::File,
+            template_in_use: in_use,
             bos,
             eos,
             cached: Vec::new(),
@@ -461,6 +457,52 @@ impl ArbitraryTokens {
         self.state ^= self.state << 17;
         LlamaToken((self.state % self.n_vocab) as i32)
     }
+}
+
+/// The template a load renders with: the person's choice for this model (a llama.cpp built-in),
+/// else the file's own (through minijinja, with llama.cpp's reading of the same text behind it),
+/// else its family's (`template::family`).
+fn choose_template(
+    model: &LlamaModel,
+    chosen: Option<&str>,
+) -> Result<(Option<ChatTemplate>, Option<LlamaChatTemplate>, TemplateInUse), HearthError> {
+    if let Some(name) = chosen {
+        if !family::BUILT_IN.iter().any(|(n, _)| *n == name) {
+            return Err(err(
+                ErrorCode::TemplateError,
+                format!("There is no built-in chat template called \"{name}\". Choose another in the model's settings."),
+            ));
+        }
+        let in_use = TemplateInUse {
+            name: name.into(),
+            label: family::label(name),
+            source: TemplateSource::Setting,
+            why: "chosen for this model in its settings".into(),
+        };
+        return Ok((None, LlamaChatTemplate::new(name).ok(), in_use));
+    }
+    let source = model.chat_template(None).ok();
+    let source_text = source.as_ref().and_then(|t| t.to_str().ok()).map(str::to_string);
+    if let Some(text) = source_text {
+        let (template, why) = match ChatTemplate::new(&text) {
+            Ok(t) => (Some(t), "the file's own (tokenizer.chat_template)".to_string()),
+            Err(e) => {
+                tracing::warn!("the model's chat template cannot be compiled, llama.cpp's built-in will be used: {e}");
+                (None, format!("the file's own, as llama.cpp reads it (Hearth cannot compile it: {e})"))
+            }
+        };
+        let in_use = TemplateInUse { name: "file".into(), label: "The model's own".into(), source: TemplateSource::File, why };
+        return Ok((template, source, in_use));
+    }
+    let vocab = model.vocab();
+    let has_token = |token: &str| {
+        let ids = vocab.tokenize(token.as_bytes(), false, true);
+        ids.len() == 1 && vocab.token_to_piece(ids[0], true, None) == token.as_bytes()
+    };
+    let arch = model.meta_val_str("general.architecture").unwrap_or_default();
+    let in_use = family::for_family(&arch, model.n_vocab(), has_token);
+    tracing::info!("{}: {}", in_use.label, in_use.why);
+    Ok((None, LlamaChatTemplate::new(&in_use.name).ok(), in_use))
 }
 
 /// The model's `<arch>.attention.sliding_window`, as llama.cpp reads it for the families with

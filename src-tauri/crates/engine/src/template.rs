@@ -12,6 +12,7 @@
 //! The worker falls back to llama.cpp's built-in templates when this fails (see `session.rs`).
 
 mod bounds;
+pub mod family;
 
 use minijinja::syntax::SyntaxConfig;
 use minijinja::{Environment, Error, ErrorKind, State, Value};

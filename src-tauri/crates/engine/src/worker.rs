@@ -163,6 +163,7 @@ impl Worker {
             kv_cache_bytes: sizes.kv,
             compute_bytes: sizes.compute,
             has_chat_template: session.has_chat_template,
+            template: session.template_in_use.clone(),
             load_ms: started.elapsed().as_secs_f64() * 1000.0,
             devices: logs::device_buffers(&lines),
         };
@@ -218,16 +219,15 @@ impl Worker {
         let out = self.out;
         let mut last = -1.0f32;
         let device_indices = device_indices(&params.devices)?;
-        let mparams = crate::llama_params::model_params(params, &device_indices)?
-            .with_progress_callback(move |fraction| {
-                // About a hundred events for a whole load is plenty for a progress bar.
-                if fraction - last >= 0.01 || fraction >= 1.0 {
-                    last = fraction;
-                    // A host that stopped listening ends the load.
-                    return out.send(&Event::LoadProgress { id, fraction }).is_ok();
-                }
-                true
-            });
+        let mparams = crate::llama_params::model_params(params, &device_indices)?.with_progress_callback(move |fraction| {
+            // About a hundred events for a whole load is plenty for a progress bar.
+            if fraction - last >= 0.01 || fraction >= 1.0 {
+                last = fraction;
+                // A host that stopped listening ends the load.
+                return out.send(&Event::LoadProgress { id, fraction }).is_ok();
+            }
+            true
+        });
         LlamaModel::load_from_file(&self.backend, path, &mparams).map_err(|e| {
             HearthError::new(
                 ErrorCode::ModelLoadFailed,

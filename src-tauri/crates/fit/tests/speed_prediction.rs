@@ -58,7 +58,8 @@ fn predicted_speed_matches_a_real_run_before_and_after_calibration() {
     llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default().with_logs_enabled(false));
     engine::devices::load_backends();
     let backend = LlamaBackend::init().expect("backend");
-    let model = LlamaModel::load_from_file(&backend, &path, &engine::llama_params::model_params(&load(), &[]).expect("params")).expect("model");
+    let model =
+        LlamaModel::load_from_file(&backend, &path, &engine::llama_params::model_params(&load(), &[]).expect("params")).expect("model");
     let _warm = measure(&backend, &model, threads, 16);
 
     let median = |runs: &mut Vec<f64>| {

@@ -73,6 +73,7 @@ fn describe(store: &Store, row: &ModelRow, path: &Path, hw: &HardwareProfile) ->
         plan: None,
         problem: None,
         run: crate::settings::model_run_on(store, path),
+        chat_template: crate::settings::model_template(store, path),
     };
     match read_all_parts(&parts) {
         Ok(facts) => {

@@ -17,6 +17,8 @@ const HUB_ENDPOINT: &str = "hub_endpoint";
 const RUN_ON: &str = "run_on";
 /// Followed by the model file's path: that model's own choice.
 const MODEL_RUN_ON: &str = "run_on:";
+/// Followed by a model's path: the chat template chosen for it.
+const MODEL_TEMPLATE: &str = "template:";
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 
 /// Where downloads go: the saved folder, else `default` (the home's `models/`).
@@ -56,12 +58,25 @@ pub fn set_model_run_on(store: &Store, model: &Path, run: Option<&RunOnSettings>
     Ok(())
 }
 
+/// The chat template chosen for `model` (a llama.cpp built-in's name); `None`: the file's own.
+pub fn model_template(store: &Store, model: &Path) -> Option<String> {
+    store.setting(&format!("{MODEL_TEMPLATE}{}", model.display())).ok().flatten().filter(|s| !s.is_empty())
+}
+
+/// Choose a chat template for `model`, or (`None`) go back to the file's own. The name is checked
+/// by the caller against the engine's list (`engine::template::family::BUILT_IN`).
+pub fn set_model_template(store: &Store, model: &Path, name: Option<&str>) -> Result<()> {
+    store.set_setting(&format!("{MODEL_TEMPLATE}{}", model.display()), name.unwrap_or(""))?;
+    Ok(())
+}
+
 /// The settings a load of `model` plans with: its own choice of where it runs, else the one in
 /// Settings. Chat, the server and the model lists all plan with this, so a badge shows what a load
 /// will do.
 pub fn load_settings(store: &Store, model: Option<&Path>) -> LoadSettings {
     let run = model.and_then(|m| model_run_on(store, m)).unwrap_or_else(|| run_on(store));
-    LoadSettings { run, ..LoadSettings::default() }
+    let chat_template = model.and_then(|m| model_template(store, m));
+    LoadSettings { run, chat_template, ..LoadSettings::default() }
 }
 
 fn run_on_json(run: &RunOnSettings) -> Result<String> {
@@ -158,8 +173,12 @@ mod tests {
         let home = std::env::temp_dir().join(format!("hearth-settings-{}", std::process::id()));
         let tokens = TokenStore::new(Box::new(crate::token::NoKeychain), &home);
         let default = home.join("models");
-        let bad =
-            SettingsChange { models_dir: Some(home.join("m2").display().to_string()), hub_endpoint: Some("ftp://x".into()), token: None, run: None };
+        let bad = SettingsChange {
+            models_dir: Some(home.join("m2").display().to_string()),
+            hub_endpoint: Some("ftp://x".into()),
+            token: None,
+            run: None,
+        };
         assert!(apply(&store, &tokens, &bad).unwrap_err().to_string().contains("https://"));
         assert_eq!(models_dir(&store, &default), default, "the folder did not change with a bad endpoint");
         assert!(apply(&store, &tokens, &SettingsChange { models_dir: Some("relative/dir".into()), ..Default::default() }).is_err());
@@ -188,10 +207,27 @@ mod tests {
             apply(&store, &tokens, &SettingsChange { hub_endpoint: Some(fine.into()), ..Default::default() }).unwrap();
         }
         // Empty strings go back to the defaults.
-        apply(&store, &tokens, &SettingsChange { models_dir: Some(String::new()), hub_endpoint: Some(String::new()), token: None, run: None })
-            .unwrap();
+        apply(
+            &store,
+            &tokens,
+            &SettingsChange { models_dir: Some(String::new()), hub_endpoint: Some(String::new()), token: None, run: None },
+        )
+        .unwrap();
         assert_eq!(models_dir(&store, &default), default);
         let _ = std::fs::remove_dir_all(&home);
+    }
+
+    #[test]
+    fn a_models_chat_template_goes_with_its_loads_until_cleared() {
+        let store = Store::in_memory().unwrap();
+        let (a, b) = (Path::new("/models/a.gguf"), Path::new("/models/b.gguf"));
+        assert_eq!(load_settings(&store, Some(a)).chat_template, None, "the file's own until chosen");
+        set_model_template(&store, a, Some("gemma")).unwrap();
+        assert_eq!(model_template(&store, a).as_deref(), Some("gemma"));
+        assert_eq!(load_settings(&store, Some(a)).chat_template.as_deref(), Some("gemma"));
+        assert_eq!(load_settings(&store, Some(b)).chat_template, None, "only a's");
+        set_model_template(&store, a, None).unwrap();
+        assert_eq!(load_settings(&store, Some(a)).chat_template, None);
     }
 
     #[test]

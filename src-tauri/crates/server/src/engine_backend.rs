@@ -135,7 +135,7 @@ impl EngineBackend {
         if self.engine.is_loaded() {
             self.engine.unload().await?;
         }
-        let params = LoadParams::from_plan(&entry.path, &plan);
+        let params = LoadParams::from_plan(&entry.path, &plan).with_chat_template(settings.chat_template.clone());
         tracing::info!(model = %entry.id, ctx = plan.context, gpu_layers = plan.gpu_layers, "loading for the server");
         let info = self.engine.load_and_wait(params).await?;
         if let Ok(mut l) = self.last_load.lock() {

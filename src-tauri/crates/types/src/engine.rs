@@ -176,12 +176,48 @@ pub struct LoadedModelInfo {
     pub compute_bytes: u64,
     /// Whether the model's own chat template is used (`false`: a llama.cpp built-in stands in).
     pub has_chat_template: bool,
+    /// The chat template the conversation is rendered with, and why that one.
+    pub template: TemplateInUse,
     #[specta(type = Number)]
     pub load_ms: f64,
     /// The same buffers per device as llama.cpp names them ("CPU", "Vulkan0", "CUDA_Host"…), to set
     /// beside the plan's per-device figures.
     #[serde(default)]
     pub devices: Vec<DeviceBuffers>,
+}
+
+/// The chat template a loaded model renders conversations with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateInUse {
+    /// llama.cpp's name for a built-in template ("gemma", "llama3", "chatml"…), or "file" for the
+    /// model's own.
+    pub name: String,
+    /// What people call it: "Gemma", "Llama 3", "The model's own".
+    pub label: String,
+    pub source: TemplateSource,
+    /// One sentence: why this template.
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub enum TemplateSource {
+    /// The file's own `tokenizer.chat_template`.
+    #[default]
+    File,
+    /// The file has none: its family's, guessed from its vocabulary and architecture.
+    Family,
+    /// The person chose it for this model.
+    Setting,
+}
+
+/// A chat template a person can choose for a model: llama.cpp's name and what people call it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateChoice {
+    pub name: String,
+    pub label: String,
 }
 
 /// What llama.cpp allocated on one device (or host buffer type) for a loaded model.

@@ -78,6 +78,9 @@ pub struct RunOnSettings {
 pub struct LoadSettings {
     /// Which devices the planner may use, and a GPU-layer count that replaces "as many as fit".
     pub run: RunOnSettings,
+    /// A llama.cpp built-in chat template chosen for this model (it changes no memory; the load
+    /// carries it to the engine); `None`: the file's own, or its family's.
+    pub chat_template: Option<String>,
     /// Context length asked for; `None` takes the model's trained context, capped at 8K.
     pub context: Option<u32>,
     pub cache_k: CacheType,
@@ -99,6 +102,7 @@ impl Default for LoadSettings {
     fn default() -> Self {
         Self {
             run: RunOnSettings::default(),
+            chat_template: None,
             context: None,
             cache_k: CacheType::F16,
             cache_v: CacheType::F16,

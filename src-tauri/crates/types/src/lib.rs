@@ -14,13 +14,18 @@ mod library;
 mod server;
 
 pub use chat::{ChatEvent, Conversation, ConversationSettings, LoadEvent, LoadedModel, Message, MessageState};
-pub use engine::{ChatMessage, ChatRole, ContextOverflow, DeviceBuffers, GenerationStats, LoadProgress, LoadedModelInfo, SamplingParams, StopReason};
+pub use engine::{
+    ChatMessage, ChatRole, ContextOverflow, DeviceBuffers, GenerationStats, LoadProgress, LoadedModelInfo, SamplingParams, StopReason,
+    TemplateChoice, TemplateInUse, TemplateSource,
+};
 pub use error::{ErrorCode, HearthError};
 pub use fit::{
-    CacheType, CatalogGpu, DeviceUse, FitCell, FitGrid, FitPlan, LoadSettings, MemoryBreakdown, PlanMode, RunOn, RunOnSettings, SpeedRange, Verdict, WhatIf,
+    CacheType, CatalogGpu, DeviceUse, FitCell, FitGrid, FitPlan, LoadSettings, MemoryBreakdown, PlanMode, RunOn, RunOnSettings, SpeedRange,
+    Verdict, WhatIf,
 };
 pub use hardware::{
-    CpuInfo, DiskInfo, DiskKind, EngineDevice, EngineDeviceKind, EngineReport, GpuInfo, GpuKind, GpuSource, GpuVendor, HardwareProfile, MemoryInfo, MemoryNow, OsInfo, SimdFeatures,
+    CpuInfo, DiskInfo, DiskKind, EngineDevice, EngineDeviceKind, EngineReport, GpuInfo, GpuKind, GpuSource, GpuVendor, HardwareProfile,
+    MemoryInfo, MemoryNow, OsInfo, SimdFeatures,
 };
 pub use hub::{DownloadItem, DownloadState, HubFile, HubModel, HubModelPage, HubSearch, HubSort};
 pub use library::{LocalModel, ModelOrigin, Settings, SettingsChange, TokenPlace, TokenStatus};

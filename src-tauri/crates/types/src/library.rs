@@ -49,6 +49,9 @@ pub struct LocalModel {
     pub problem: Option<String>,
     /// The model's own choice of where it runs; `None` follows Settings.
     pub run: Option<crate::RunOnSettings>,
+    /// A llama.cpp built-in chat template chosen for this model; `None`: the file's own (or its
+    /// family's when it has none).
+    pub chat_template: Option<String>,
 }
 
 /// Where the Hugging Face token is kept.

@@ -53,6 +53,13 @@ export const commands = {
 	 *  The next listing and load plan with it.
 	 */
 	modelSetRunOn: (path: string, run: RunOnSettings | null) => __TAURI_INVOKE<null>("model_set_run_on", { path, run }),
+	/**
+	 *  Choose a llama.cpp built-in chat template for one model, or (`template` null) go back to the
+	 *  file's own. The next load renders with it.
+	 */
+	modelSetTemplate: (path: string, template: string | null) => __TAURI_INVOKE<null>("model_set_template", { path, template }),
+	/**  The chat templates a person can choose for a model. */
+	templateChoices: () => __TAURI_INVOKE<TemplateChoice[]>("template_choices"),
 	settingsGet: () => __TAURI_INVOKE<Settings>("settings_get"),
 	/**  Check and save a change, then use it at once: the next search, download and listing see it. */
 	settingsUpdate: (change: SettingsChange) => __TAURI_INVOKE<Settings>("settings_update", { change }),
@@ -455,6 +462,8 @@ export type LoadedModelInfo = {
 	computeBytes: number,
 	/**  Whether the model's own chat template is used (`false`: a llama.cpp built-in stands in). */
 	hasChatTemplate: boolean,
+	/**  The chat template the conversation is rendered with, and why that one. */
+	template: TemplateInUse,
 	loadMs: number,
 	/**
 	 *  The same buffers per device as llama.cpp names them ("CPU", "Vulkan0", "CUDA_Host"…), to set
@@ -485,6 +494,11 @@ export type LocalModel = {
 	problem: string | null,
 	/**  The model's own choice of where it runs; `None` follows Settings. */
 	run: RunOnSettings | null,
+	/**
+	 *  A llama.cpp built-in chat template chosen for this model; `None`: the file's own (or its
+	 *  family's when it has none).
+	 */
+	chatTemplate: string | null,
 };
 
 /**  Bytes a device holds for one model, by purpose. */
@@ -494,6 +508,13 @@ export type MemoryBreakdown = {
 	compute: number,
 	/**  The GPU backend's own context (CUDA, Metal, Vulkan); zero on the CPU. */
 	overhead: number,
+	/**
+	 *  The copy llama.cpp's CPU backend makes of some weights in an interleaved layout for its
+	 *  faster kernels (its `CPU_REPACK` buffer), which llama.cpp counts beside `weights`. Not in
+	 *  `total`: the copy takes the originals' place (with the file memory-mapped they are read
+	 *  once and left to the page cache; without, they are loaded straight into the copy).
+	 */
+	repacked: number,
 };
 
 export type MemoryInfo = {
@@ -694,6 +715,34 @@ export type StopReason =
 "eos" | "maxTokens" | 
 /**  One of the stop strings came. */
 "stop" | "cancelled" | "contextFull";
+
+/**  A chat template a person can choose for a model: llama.cpp's name and what people call it. */
+export type TemplateChoice = {
+	name: string,
+	label: string,
+};
+
+/**  The chat template a loaded model renders conversations with. */
+export type TemplateInUse = {
+	/**
+	 *  llama.cpp's name for a built-in template ("gemma", "llama3", "chatml"…), or "file" for the
+	 *  model's own.
+	 */
+	name: string,
+	/**  What people call it: "Gemma", "Llama 3", "The model's own". */
+	label: string,
+	source: TemplateSource,
+	/**  One sentence: why this template. */
+	why: string,
+};
+
+export type TemplateSource = 
+/**  The file's own `tokenizer.chat_template`. */
+"file" | 
+/**  The file has none: its family's, guessed from its vocabulary and architecture. */
+"family" | 
+/**  The person chose it for this model. */
+"setting";
 
 /**  Where the Hugging Face token is kept. */
 export type TokenPlace = 

@@ -2,10 +2,20 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import type { FitPlan, HardwareProfile, LoadedModel, LocalModel } from "$lib/api";
 
-const calls = vi.hoisted(() => ({ load: vi.fn(), loaded: vi.fn(), setRunOn: vi.fn(), models: vi.fn() }));
+const calls = vi.hoisted(() => ({ load: vi.fn(), loaded: vi.fn(), setRunOn: vi.fn(), models: vi.fn(), setTemplate: vi.fn(), templates: vi.fn() }));
 vi.mock("$lib/api", async () => {
   const real = await vi.importActual<typeof import("$lib/api/index")>("$lib/api/index");
-  return { ...real, api: { engineLoad: calls.load, engineLoaded: calls.loaded, modelSetRunOn: calls.setRunOn, modelsList: calls.models } };
+  return {
+    ...real,
+    api: {
+      engineLoad: calls.load,
+      engineLoaded: calls.loaded,
+      modelSetRunOn: calls.setRunOn,
+      modelsList: calls.models,
+      modelSetTemplate: calls.setTemplate,
+      templateChoices: calls.templates,
+    },
+  };
 });
 vi.mock("$lib/api/bindings", async (original) => ({ ...(await original<object>()), commands: {} }));
 
@@ -18,10 +28,12 @@ const red = {
   verdict: "red", label: "Too large · needs 41.2 GB, has 14.0 GB", reason: "Its weights need more.", mode: "none", gpuLayers: 0, totalLayers: 81,
   context: 4096, requestedContext: 8192, cacheK: "f16", cacheV: "f16", flashAttention: true, devices: [], totalBytes: 41e9, tokensPerSecond: null,
 } as FitPlan;
-const big = { id: 1, path: "/m/70b.gguf", fileName: "70b.gguf", plan: red, run: null, problem: null } as unknown as LocalModel;
+const big = { id: 1, path: "/m/70b.gguf", fileName: "70b.gguf", plan: red, run: null, chatTemplate: null, problem: null } as unknown as LocalModel;
+const ownTemplate = { name: "file", label: "The model's own", source: "file", why: "the file's own (tokenizer.chat_template)" };
 const warning = "70b.gguf will not fit: Its weights need more. Loaded anyway, llama.cpp tries to allocate 38.4 GB: when RAM runs out the load fails…";
 
 function setup() {
+  calls.templates.mockResolvedValue([{ name: "chatml", label: "ChatML" }, { name: "gemma", label: "Gemma" }]);
   const models = new ModelsStore();
   models.items = [big];
   const hardware = new HardwareStore();
@@ -50,7 +62,7 @@ describe("ModelPicker", () => {
 
     calls.load.mockResolvedValueOnce({
       path: "/m/70b.gguf", fileName: "70b.gguf", plan: red,
-      info: { nCtx: 4096, nGpuLayers: 0, weightsBytes: 1, kvCacheBytes: 1, computeBytes: 1, devices: [] },
+      info: { nCtx: 4096, nGpuLayers: 0, weightsBytes: 1, kvCacheBytes: 1, computeBytes: 1, devices: [], template: ownTemplate },
     } as unknown as LoadedModel);
     await fireEvent.click(screen.getByTestId("load-anyway"));
     expect(calls.load).toHaveBeenLastCalledWith("/m/70b.gguf", true, expect.any(Function));
@@ -76,7 +88,38 @@ describe("ModelPicker", () => {
     await fireEvent.change(screen.getByTestId("model-run-on-device"), { target: { value: "cpu" } });
     await fireEvent.click(screen.getByTestId("model-run-on-save"));
     await waitFor(() => expect(calls.setRunOn).toHaveBeenCalledWith("/m/70b.gguf", { runOn: { kind: "cpu" }, gpuLayers: null }));
-    await waitFor(() => expect(screen.getByTestId("model-run-on-toggle").textContent).toContain("Runs on its own setting"));
+    await waitFor(() => expect(screen.getByTestId("model-run-on-toggle").textContent).toContain("Its own settings"));
+  });
+
+  it("gives a model a chat template of its own, and back to the file's", async () => {
+    setup();
+    calls.setTemplate.mockResolvedValue(null);
+    calls.models.mockResolvedValue([{ ...big, chatTemplate: "gemma" }]);
+    await fireEvent.click(await screen.findByTestId("model-run-on-toggle"));
+    const select = (await screen.findByTestId("model-template")) as HTMLSelectElement;
+    await waitFor(() => expect([...select.options].map((o) => o.textContent)).toEqual(["The file's own (its family's if it has none)", "ChatML", "Gemma"]));
+    await fireEvent.change(select, { target: { value: "gemma" } });
+    await waitFor(() => expect(calls.setTemplate).toHaveBeenCalledWith("/m/70b.gguf", "gemma"));
+    await waitFor(() => expect(screen.getByTestId("model-run-on-toggle").textContent).toContain("Its own settings"));
+    calls.models.mockResolvedValue([{ ...big, chatTemplate: null }]);
+    await fireEvent.change(screen.getByTestId("model-template"), { target: { value: "" } });
+    await waitFor(() => expect(calls.setTemplate).toHaveBeenLastCalledWith("/m/70b.gguf", null));
+  });
+
+  it("says which template a loaded model renders with, and why", async () => {
+    setup();
+    calls.loaded.mockResolvedValue(null);
+    calls.load.mockResolvedValueOnce({
+      path: "/m/70b.gguf", fileName: "70b.gguf", plan: red,
+      info: {
+        nCtx: 4096, nGpuLayers: 0, weightsBytes: 1, kvCacheBytes: 1, computeBytes: 1, devices: [],
+        template: { name: "gemma", label: "Gemma", source: "family", why: "the file has no chat template; its vocabulary has Gemma's <start_of_turn>" },
+      },
+    } as unknown as LoadedModel);
+    await fireEvent.click(await screen.findByTestId("load-model"));
+    const used = await screen.findByTestId("loaded-template");
+    expect(used.textContent).toContain("Gemma template (the file has none)");
+    expect(used.getAttribute("title")).toContain("<start_of_turn>");
   });
 
   it("shows the plan's memory per device beside llama.cpp's own buffers", async () => {
@@ -85,13 +128,13 @@ describe("ModelPicker", () => {
     const MiB = 1048576;
     chat.loaded = {
       path: "/m/smol.gguf", fileName: "smol.gguf",
-      info: { nCtx: 8192, nGpuLayers: 20, weightsBytes: 1, kvCacheBytes: 1, computeBytes: 1, devices: [
+      info: { nCtx: 8192, nGpuLayers: 20, weightsBytes: 1, kvCacheBytes: 1, computeBytes: 1, template: ownTemplate, devices: [
         { name: "Vulkan0", weightsBytes: 68.8 * MiB, kvCacheBytes: 114 * MiB, computeBytes: 100.5 * MiB },
         { name: "CPU_Mapped", weightsBytes: 23.2 * MiB, kvCacheBytes: 0, computeBytes: 0 },
       ] },
       plan: { totalLayers: 31, devices: [
-        { name: "llvmpipe", engineDevice: "Vulkan0", isGpu: true, memory: { weights: 68.9 * MiB, kvCache: 114 * MiB, compute: 109.6 * MiB, overhead: 0 } },
-        { name: "CPU", engineDevice: null, isGpu: false, memory: { weights: 23.3 * MiB, kvCache: 66 * MiB, compute: 20 * MiB, overhead: 0 } },
+        { name: "llvmpipe", engineDevice: "Vulkan0", isGpu: true, memory: { weights: 68.9 * MiB, kvCache: 114 * MiB, compute: 109.6 * MiB, overhead: 0, repacked: 0 } },
+        { name: "CPU", engineDevice: null, isGpu: false, memory: { weights: 23.3 * MiB, kvCache: 66 * MiB, compute: 20 * MiB, overhead: 0, repacked: 0 } },
       ] },
     } as unknown as LoadedModel;
     render(ModelPicker, { chat, models, hardware: new HardwareStore() });

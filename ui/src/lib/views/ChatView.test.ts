@@ -12,6 +12,7 @@ vi.mock("$lib/api", async () => {
     api: {
       chatConversations: calls.conversations, chatCreate: calls.create, chatMessages: calls.messages, chatSend: calls.send,
       chatStop: calls.stop, engineLoaded: calls.loaded, modelsList: calls.models, chatRegenerate: calls.regenerate,
+      templateChoices: () => Promise.resolve([]),
     },
   };
 });
@@ -28,7 +29,7 @@ const conv: Conversation = {
 };
 const loaded = {
   path: "/m/smol.gguf", fileName: "smol.gguf", plan: { totalLayers: 31, devices: [] },
-  info: { nCtx: 8192, nGpuLayers: 0, weightsBytes: 1, kvCacheBytes: 1, computeBytes: 1, devices: [] },
+  info: { nCtx: 8192, nGpuLayers: 0, weightsBytes: 1, kvCacheBytes: 1, computeBytes: 1, devices: [], template: { name: "file", label: "The model's own", source: "file", why: "" } },
 } as unknown as LoadedModel;
 const stats: GenerationStats = {
   promptTokensTotal: 30, reusedPrefixTokens: 0, promptTokens: 30, promptMs: 80, generatedTokens: 3, generationMs: 30, timeToFirstTokenMs: 95, stopReason: "eos",

@@ -25,7 +25,7 @@ const plan = (verdict: FitPlan["verdict"]): FitPlan => ({
 const model = (over: Partial<LocalModel>): LocalModel => ({
   id: 1, path: "/home/a/.local/share/hearth/models/org/M-GGUF/M-Q4_K_M.gguf", fileName: "M-Q4_K_M.gguf", origin: "downloaded",
   repo: "org/M-GGUF", sizeBytes: 4.6 * GIB, parts: 1, architecture: "llama", parameters: 8e9, quant: "Q4_K_M", contextLength: 131072,
-  plan: plan("green"), problem: null, run: null, ...over,
+  plan: plan("green"), problem: null, run: null, chatTemplate: null, ...over,
 });
 
 afterEach(() => {

@@ -71,13 +71,15 @@ package: deps ui
 
 ## make bench: how long `hearth probe` takes, the app's time to first paint and idle memory, how
 ## fast the fit planner plans 10,000 files, and Hearth's download speed against curl's from the mock Hub
-## (1 GiB on loopback, also throttled to 20 MB/s per connection; target/bench/download.json).
+## (1 GiB on loopback, also throttled to 20 MB/s per connection; target/bench/download.json), the
+## engine against llama-bench (speed) and llama-server (memory per kind, tests/bench/memory.sh).
 bench: deps-test build
 	node tests/bench/startup.mjs
 	node tests/bench/ui_stream.mjs
 	$(CARGO) run -q -p hearth-fit --example plan_10k
 	$(CARGO) run -q -p hearth-hub --example download_bench
 	tests/bench/llama_bench.sh
+	tests/bench/memory.sh
 	$(CARGO) run -q -p hearth-cli -- bench $${HEARTH_TEST_MODELS:-$$HOME/.cache/hearth/test-models}/SmolLM2-135M-Instruct.Q4_1.gguf -p 0 -n 0 --conversation
 
 clean-ui:

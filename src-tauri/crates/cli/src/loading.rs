@@ -162,6 +162,10 @@ pub fn memory_report(plan: &FitPlan, info: &LoadedModelInfo) -> String {
         let m = &d.memory;
         let name = d.engine_device.clone().unwrap_or_else(|| d.name.clone());
         out += &format!("  plan  {name:<13}{:>9.1}{:>9.1}{:>9.1}\n", mib(m.weights), mib(m.kv_cache), mib(m.compute));
+        if m.repacked > 0 {
+            // llama.cpp names the CPU's repacked copy of the weights apart.
+            out += &format!("  plan  {:<13}{:>9.1}{:>9.1}{:>9.1}\n", "CPU_REPACK", mib(m.repacked), 0.0, 0.0);
+        }
     }
     for d in &info.devices {
         out += &format!("  llama {:<14}{:>9.1}{:>9.1}{:>9.1}\n", d.name, mib(d.weights_bytes), mib(d.kv_cache_bytes), mib(d.compute_bytes));

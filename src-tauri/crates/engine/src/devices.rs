@@ -31,7 +31,9 @@ fn backends_dir() -> Option<PathBuf> {
 }
 
 fn has_backends(dir: &Path) -> bool {
-    std::fs::read_dir(dir).map(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().contains("ggml-cpu"))).unwrap_or(false)
+    std::fs::read_dir(dir)
+        .map(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().contains("ggml-cpu")))
+        .unwrap_or(false)
 }
 
 /// What loading the backends left to report: the libraries that failed, with why, and the folder.

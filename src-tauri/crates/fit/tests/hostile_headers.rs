@@ -32,12 +32,7 @@ fn settings() -> Vec<LoadSettings> {
         LoadSettings::default(),
         LoadSettings { context: Some(u32::MAX), cache_k: CacheType::Q8_0, cache_v: CacheType::Q4_0, ..LoadSettings::default() },
         LoadSettings { context: Some(1), flash_attention: false, ubatch: u32::MAX, ..LoadSettings::default() },
-        LoadSettings {
-            safety_margin_bytes: u64::MAX,
-            freed_gpu_bytes: vec![u64::MAX; 3],
-            freed_ram_bytes: u64::MAX,
-            ..LoadSettings::default()
-        },
+        LoadSettings { safety_margin_bytes: u64::MAX, freed_gpu_bytes: vec![u64::MAX; 3], freed_ram_bytes: u64::MAX, ..LoadSettings::default() },
     ]
 }
 
@@ -212,11 +207,7 @@ fn plan_never_panics_on_the_gguf_fuzz_corpus() {
             failures.push(format!("{}: {e}", path.display()));
         }
     }
-    println!(
-        "{} corpus files, {planned} with a header the reader accepts, each planned {} ways",
-        corpus.len(),
-        machines.len() * settings.len()
-    );
+    println!("{} corpus files, {planned} with a header the reader accepts, each planned {} ways", corpus.len(), machines.len() * settings.len());
     assert!(planned >= 10, "too few corpus files parse to test the planner ({planned})");
     assert!(failures.is_empty(), "{} corpus inputs made plan panic:\n{}", failures.len(), failures.join("\n"));
 }

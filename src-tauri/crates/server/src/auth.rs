@@ -144,13 +144,7 @@ mod tests {
 
     #[test]
     fn malformed_digests_are_not_digests() {
-        for bad in [
-            "sha256:",
-            "sha256:abc",
-            &format!("sha256:{}", "g".repeat(64)),
-            &format!("sha256:{}", "a".repeat(65)),
-            &format!("sha256:{}", "é".repeat(32)),
-        ] {
+        for bad in ["sha256:", "sha256:abc", &format!("sha256:{}", "g".repeat(64)), &format!("sha256:{}", "a".repeat(65)), &format!("sha256:{}", "é".repeat(32))] {
             assert!(KeyDigest::parse(bad).is_none(), "{bad}");
             assert!(KeyDigest::looks_stored(bad), "{bad}");
         }

@@ -216,10 +216,7 @@ mod tests {
 
     #[test]
     fn allowed_hosts_are_bare_host_names() {
-        let c = ServerConfig {
-            allowed_hosts: vec!["Hearth.LAN".into(), "192.168.1.4:1234".into(), "[fe80::1]".into(), "box.".into()],
-            ..Default::default()
-        };
+        let c = ServerConfig { allowed_hosts: vec!["Hearth.LAN".into(), "192.168.1.4:1234".into(), "[fe80::1]".into(), "box.".into()], ..Default::default() };
         assert_eq!(c.validate().unwrap().allowed_hosts, ["hearth.lan", "192.168.1.4", "fe80::1", "box"]);
         for bad in ["", "http://a.example", "a.example/x", "a b", "*"] {
             let c = ServerConfig { allowed_hosts: vec![bad.into()], ..Default::default() };

@@ -21,9 +21,7 @@ pub enum ServeError {
     BadHost(String),
     #[error("\"{0}\" is not an origin for CORS: write it as a browser sends it, e.g. http://localhost:5173 (no path, no wildcard).")]
     BadOrigin(String),
-    #[error(
-        "\"{0}\" is not a host name for the server: write it as clients address it, e.g. hearth.lan or 192.168.1.4 (no scheme, no path)."
-    )]
+    #[error("\"{0}\" is not a host name for the server: write it as clients address it, e.g. hearth.lan or 192.168.1.4 (no scheme, no path).")]
     BadAllowedHost(String),
     #[error("The API key starts with \"sha256:\" but is not a stored key digest (sha256: and 64 hex digits). Choose a key that does not start with sha256:.")]
     BadKey,

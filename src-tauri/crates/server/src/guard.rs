@@ -136,13 +136,7 @@ mod tests {
         };
         assert!(with("application/json"));
         assert!(with("Application/JSON; charset=utf-8"));
-        for not in [
-            "text/plain",
-            "application/x-www-form-urlencoded",
-            "multipart/form-data; boundary=x",
-            "application/jsonx",
-            "application/json-seq",
-        ] {
+        for not in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonx", "application/json-seq"] {
             assert!(!with(not), "{not}");
         }
         assert!(!is_json(&HeaderMap::new()), "no type at all is what a page's fetch of a Blob sends");

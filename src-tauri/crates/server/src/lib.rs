@@ -36,8 +36,8 @@ mod request;
 mod routes;
 mod serve;
 
-pub use auth::KeyDigest;
 pub use backend::{find_model, Backend, LoadedId, ModelEntry};
+pub use auth::KeyDigest;
 pub use config::{ServerConfig, ValidConfig};
 pub use engine_backend::{EngineBackend, LoadSettingsFor};
 pub use error::{ApiError, ServeError};

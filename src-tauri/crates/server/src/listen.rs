@@ -134,13 +134,7 @@ impl Registry {
 
 /// Accepts and serves connections until `stopping`, then waits for the open ones to finish (the
 /// caller bounds that wait; dropping this future drops every connection).
-pub async fn run(
-    listener: TcpListener,
-    router: Router,
-    limits: Limits,
-    registry: Arc<Mutex<Registry>>,
-    mut stopping: watch::Receiver<bool>,
-) {
+pub async fn run(listener: TcpListener, router: Router, limits: Limits, registry: Arc<Mutex<Registry>>, mut stopping: watch::Receiver<bool>) {
     let mut connections = JoinSet::new();
     loop {
         let accepted = tokio::select! {

@@ -69,10 +69,7 @@ mod tests {
         assert_eq!(public("could not read (/Users/bo/m.gguf): eof"), "could not read (m.gguf): eof");
         assert_eq!(public(r"could not load C:\Users\Bo\AppData\m.gguf"), "could not load m.gguf");
         assert_eq!(public("at ~/models/m.gguf and \\\\nas\\share\\m.gguf"), "at m.gguf and m.gguf");
-        assert_eq!(
-            public("x.gguf will not fit on this machine: needs 9 GB / 8 GB"),
-            "x.gguf will not fit on this machine: needs 9 GB / 8 GB"
-        );
+        assert_eq!(public("x.gguf will not fit on this machine: needs 9 GB / 8 GB"), "x.gguf will not fit on this machine: needs 9 GB / 8 GB");
         assert_eq!(public("bartowski/Qwen2.5-7B-Instruct-GGUF is not loaded"), "bartowski/Qwen2.5-7B-Instruct-GGUF is not loaded");
     }
 

@@ -50,11 +50,19 @@ pub async fn no_route(uri: axum::http::Uri) -> ApiError {
     ApiError::NoRoute(uri.path().to_string())
 }
 
-pub async fn chat_completions<B: Backend>(State(app): State<Arc<App<B>>>, Extension(slot): Extension<LogSlot>, body: Body) -> Response {
+pub async fn chat_completions<B: Backend>(
+    State(app): State<Arc<App<B>>>,
+    Extension(slot): Extension<LogSlot>,
+    body: Body,
+) -> Response {
     answer(&app, &slot, body, Endpoint::Chat).await
 }
 
-pub async fn completions<B: Backend>(State(app): State<Arc<App<B>>>, Extension(slot): Extension<LogSlot>, body: Body) -> Response {
+pub async fn completions<B: Backend>(
+    State(app): State<Arc<App<B>>>,
+    Extension(slot): Extension<LogSlot>,
+    body: Body,
+) -> Response {
     answer(&app, &slot, body, Endpoint::Text).await
 }
 

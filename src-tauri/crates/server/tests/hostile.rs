@@ -93,9 +93,7 @@ async fn five_hundred_half_sent_headers_do_not_keep_a_normal_request_out() {
     let mut slow = Vec::new();
     for _ in 0..500 {
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        s.write_all(format!("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Ty", addr.port()).as_bytes())
-            .await
-            .unwrap();
+        s.write_all(format!("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Ty", addr.port()).as_bytes()).await.unwrap();
         slow.push(s);
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -164,13 +162,7 @@ async fn a_streaming_client_that_stops_reading_is_cut_off_and_the_engine_goes_on
     socket.set_recv_buffer_size(4096).unwrap();
     let mut stalled = socket.connect(addr).await.unwrap();
     let counting = json!({"model": model, "prompt": "1, 2, 3, 4, 5, 6, 7, 8,", "max_tokens": 100_000, "temperature": 0, "stream": true});
-    let request = raw::request(
-        "POST",
-        "/v1/completions",
-        &format!("127.0.0.1:{}", addr.port()),
-        &[("Content-Type", "application/json")],
-        &counting.to_string(),
-    );
+    let request = raw::request("POST", "/v1/completions", &format!("127.0.0.1:{}", addr.port()), &[("Content-Type", "application/json")], &counting.to_string());
     stalled.write_all(request.as_bytes()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
 

@@ -235,10 +235,8 @@ async fn pages_are_refused_before_any_work_and_local_clients_are_not() {
     assert_eq!(entry.status, 403);
     assert!(entry.error.unwrap().contains("localhost"));
 
-    for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}"), "LOCALHOST".into(), "127.0.0.1".into()]
-    {
-        let (got, body) =
-            raw(&server, &post_as(&host, &[("Content-Type", "application/json; charset=utf-8"), ("Sec-Fetch-Site", "none")])).await;
+    for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}"), "LOCALHOST".into(), "127.0.0.1".into()] {
+        let (got, body) = raw(&server, &post_as(&host, &[("Content-Type", "application/json; charset=utf-8"), ("Sec-Fetch-Site", "none")])).await;
         assert_eq!(got, 200, "{host}: {body}");
     }
 }
@@ -261,8 +259,7 @@ async fn listed_hosts_are_answered_and_a_key_admits_any_host() {
     assert_eq!(raw(&server, &post_as("192.168.1.4", &[("Content-Type", "text/plain"), auth])).await.0, 415);
 
     // A key and listed hosts: the list holds.
-    let both =
-        ServerConfig { api_key: Some(server::KeyDigest::stored("sk-1")), allowed_hosts: vec!["hearth.lan".into()], ..Default::default() };
+    let both = ServerConfig { api_key: Some(server::KeyDigest::stored("sk-1")), allowed_hosts: vec!["hearth.lan".into()], ..Default::default() };
     let (server, _) = start(both, Arc::new(Fake::default())).await;
     assert_eq!(raw(&server, &post_as("hearth.lan", &[JSON, auth])).await.0, 200, "the stored digest admits the key");
     assert_eq!(raw(&server, &post_as("other.lan", &[JSON, auth])).await.0, 403);

@@ -260,6 +260,7 @@ impl Chat {
             context_overflow: conv.settings.context_overflow,
             // Refused in the worker if the server has loaded another model since `loaded()`.
             model: Some(PathBuf::from(&model.path)),
+            constraint: None,
         };
         let mut generation = match self.engine.generate(params).await {
             Ok(g) => g,

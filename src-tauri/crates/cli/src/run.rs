@@ -98,6 +98,7 @@ async fn stream(host: &EngineHost, messages: &[ChatMessage], sampling: &Sampling
         sampling: sampling.clone(),
         context_overflow: ContextOverflow::DropOldest,
         model: None,
+        constraint: None,
     };
     let mut generation = host.generate(params).await?;
     let mut text = String::new();

@@ -110,6 +110,22 @@ pub struct GenerateParams {
     /// model between the other's check and its request); `None` takes whatever is loaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<PathBuf>,
+    /// What the reply must be, enforced token by token while sampling; `None`: free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraint: Option<Constraint>,
+}
+
+/// A shape the reply is held to by constrained decoding: a grammar llama.cpp's own JSON-schema
+/// converter (`json_schema_to_grammar`, from its `common` library) makes, applied by llama.cpp's
+/// grammar sampler. Converted in the worker, so a schema that trips the converter can only take
+/// the worker down.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum Constraint {
+    /// Any JSON object (OpenAI's `response_format: {"type": "json_object"}`).
+    JsonObject,
+    /// JSON valid against this schema, written as JSON text.
+    JsonSchema { schema: String },
 }
 
 /// A measurement the way llama.cpp's `llama-bench` makes it, on the loaded model's own context:
@@ -292,6 +308,7 @@ mod tests {
                     sampling: SamplingParams { seed: Some(7), stop: vec!["\n\n".into()], ..Default::default() },
                     context_overflow: ContextOverflow::DropOldest,
                     model: Some("/m/a.gguf".into()),
+                    constraint: Some(Constraint::JsonSchema { schema: r#"{"type":"object"}"#.into() }),
                 },
             },
             Request::Cancel { id: 2 },

@@ -18,7 +18,7 @@ use types::{
 };
 
 use crate::llama_params;
-use crate::protocol::{BenchParams, BenchResult, Event, GenerateParams, LoadParams, Prompt, RequestId};
+use crate::protocol::{BenchParams, Constraint, BenchResult, Event, GenerateParams, LoadParams, Prompt, RequestId};
 use crate::stop::StopMatcher;
 use crate::template::{family, ChatTemplate, TemplateInputs};
 use crate::utf8::Utf8Decoder;
@@ -200,6 +200,7 @@ impl<'m> Session<'m> {
 
         let sampling = &params.sampling;
         let mut sampler = sampler(sampling, self.model.n_vocab());
+        let mut grammar = params.constraint.as_ref().map(|c| constraint_sampler(self.model, c)).transpose()?;
         let tail = tokens.len().saturating_sub(sampling.repeat_last_n as usize);
         sampler.accept_many(&tokens[tail..]);
 
@@ -217,7 +218,22 @@ impl<'m> Session<'m> {
             if cancels.contains(id) {
                 break StopReason::Cancelled;
             }
-            let token = sampler.sample(&self.ctx, logits_at);
+            let token = match grammar.as_mut() {
+                None => sampler.sample(&self.ctx, logits_at),
+                // The grammar first, alone: it only ever sees the tokens it allowed (fed the
+                // prompt, as the chain is for its penalties, llama.cpp's grammar would abort).
+                Some(g) => {
+                    let mut candidates = self.ctx.token_data_array_ith(logits_at);
+                    candidates.apply_sampler(g);
+                    candidates.apply_sampler(&mut sampler);
+                    let token = candidates
+                        .selected_token()
+                        .ok_or_else(|| err(ErrorCode::Internal, "The constrained sampler chose no token."))?;
+                    g.accept(token);
+                    sampler.accept(token);
+                    token
+                }
+            };
             if stats.generated_tokens == 0 {
                 stats.time_to_first_token_ms = ms(started);
             }
@@ -537,6 +553,17 @@ fn drop_oldest_turn(messages: &mut Vec<ChatMessage>) -> bool {
         messages.remove(i);
     }
     true
+}
+
+/// The grammar sampler for a constraint, from llama.cpp's JSON-schema converter.
+fn constraint_sampler(model: &LlamaModel, c: &Constraint) -> Result<LlamaSampler, HearthError> {
+    let schema = match c {
+        Constraint::JsonObject => r#"{"type": "object"}"#,
+        Constraint::JsonSchema { schema } => schema.as_str(),
+    };
+    let refuse = |why: String| err(ErrorCode::InvalidInput, format!("This JSON schema cannot be enforced: {why}."));
+    let grammar = llama_cpp_2::json_schema_to_grammar(schema).map_err(|e| refuse(format!("llama.cpp could not turn it into a grammar ({e})")))?;
+    LlamaSampler::grammar(model, &grammar, "root").map_err(|e| refuse(format!("llama.cpp refused its grammar ({e})")))
 }
 
 /// llama.cpp's usual order: penalties, then the filters, then temperature, then the draw.

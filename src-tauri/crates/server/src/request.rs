@@ -3,7 +3,7 @@
 //! servers do; a known field of the wrong type or out of range is a 400 naming the field, in
 //! OpenAI's error shape. `null` counts as absent.
 
-use engine::Prompt;
+use engine::{Constraint, Prompt};
 use serde_json::{Map, Value};
 use types::{ChatMessage, ChatRole, SamplingParams};
 
@@ -28,6 +28,8 @@ pub struct ValidRequest {
     pub stream: bool,
     /// `stream_options.include_usage`: a last chunk with `usage` before `[DONE]`.
     pub include_usage: bool,
+    /// `response_format`: JSON (any object, or valid against a schema), enforced while decoding.
+    pub constraint: Option<Constraint>,
 }
 
 /// Stop strings OpenAI allows in one request.
@@ -72,7 +74,37 @@ pub fn parse(body: &[u8], endpoint: Endpoint, max_prompt_chars: usize) -> Result
         }
         Some(_) => return Err(wrong("stream_options", "an object")),
     };
-    Ok(ValidRequest { endpoint, model, prompt, sampling: sampling(&o)?, stream, include_usage })
+    Ok(ValidRequest { endpoint, model, prompt, sampling: sampling(&o)?, stream, include_usage, constraint: response_format(&o)? })
+}
+
+/// OpenAI's `response_format`: `{"type": "text"}` (the default), `{"type": "json_object"}`, or
+/// `{"type": "json_schema", "json_schema": {"name": …, "schema": {…}, "strict": …}}`. The schema is
+/// enforced whether or not `strict` is set: a local model is held to it by its grammar, at no cost
+/// to the client. Whether llama.cpp can turn it into a grammar is the engine's to say (a 400).
+fn response_format(o: &Map<String, Value>) -> Result<Option<Constraint>, ApiError> {
+    let Some(rf) = field(o, "response_format") else { return Ok(None) };
+    let Value::Object(rf) = rf else { return Err(wrong("response_format", "an object")) };
+    match string(rf, "type").map_err(|_| wrong("response_format.type", "a string"))?.as_deref() {
+        None => Err(missing("response_format.type")),
+        Some("text") => Ok(None),
+        Some("json_object") => Ok(Some(Constraint::JsonObject)),
+        Some("json_schema") => {
+            let Some(Value::Object(js)) = field(rf, "json_schema") else {
+                return Err(wrong("response_format.json_schema", "an object with the schema"));
+            };
+            string(js, "name").map_err(|_| wrong("response_format.json_schema.name", "a string"))?;
+            boolean(js, "strict").map_err(|_| wrong("response_format.json_schema.strict", "true or false"))?;
+            match field(js, "schema") {
+                Some(schema @ Value::Object(_)) => Ok(Some(Constraint::JsonSchema { schema: schema.to_string() })),
+                None => Err(missing("response_format.json_schema.schema")),
+                Some(_) => Err(wrong("response_format.json_schema.schema", "a JSON Schema object")),
+            }
+        }
+        Some(other) => Err(ApiError::invalid(
+            format!("`response_format.type` \"{other}\" is not one this server knows: use text, json_object or json_schema."),
+            Some("response_format"),
+        )),
+    }
 }
 
 fn sampling(o: &Map<String, Value>) -> Result<SamplingParams, ApiError> {
@@ -264,6 +296,29 @@ mod tests {
         assert_eq!(m[0], ChatMessage::new(ChatRole::System, "be brief"));
         assert_eq!(m[1].content, "hi");
         assert_eq!(m[2].content, "");
+    }
+
+    #[test]
+    fn response_format_becomes_a_constraint() {
+        let with = |rf: &str| chat(&format!(r#"{{"model":"m","messages":[{{"role":"user","content":"x"}}],"response_format":{rf}}}"#));
+        assert_eq!(with("null").unwrap().constraint, None);
+        assert_eq!(with(r#"{"type":"text"}"#).unwrap().constraint, None);
+        assert_eq!(with(r#"{"type":"json_object"}"#).unwrap().constraint, Some(Constraint::JsonObject));
+        let schema = with(r#"{"type":"json_schema","json_schema":{"name":"city","strict":true,"schema":{"type":"object","required":["a"]}}}"#);
+        let Some(Constraint::JsonSchema { schema }) = schema.unwrap().constraint else { panic!("a schema") };
+        assert_eq!(serde_json::from_str::<Value>(&schema).unwrap(), serde_json::json!({"type":"object","required":["a"]}));
+        for bad in [
+            r#""json""#,
+            r#"{"type":"yaml"}"#,
+            r#"{}"#,
+            r#"{"type":"json_schema"}"#,
+            r#"{"type":"json_schema","json_schema":{"name":"x"}}"#,
+            r#"{"type":"json_schema","json_schema":{"name":"x","schema":"{}"}}"#,
+            r#"{"type":"json_schema","json_schema":{"name":"x","strict":"yes","schema":{}}}"#,
+        ] {
+            let p = param(with(bad).unwrap_err());
+            assert!(p.as_deref().is_some_and(|p| p.starts_with("response_format")), "{bad}: {p:?}");
+        }
     }
 
     #[test]

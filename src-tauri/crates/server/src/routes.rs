@@ -90,7 +90,7 @@ async fn start<B: Backend>(app: &App<B>, slot: &LogSlot, body: Body, endpoint: E
         _ = stopping.wait_for(|s| *s) => return Err(ApiError::Busy(0)),
     };
     let loaded = app.backend.ensure_loaded(&entry.id, app.config.auto_load).await?;
-    let params = GenerateParams { prompt: req.prompt, sampling: req.sampling, context_overflow: ContextOverflow::Stop, model: None };
+    let params = GenerateParams { prompt: req.prompt, sampling: req.sampling, context_overflow: ContextOverflow::Stop, model: None, constraint: req.constraint };
     let generation = app.backend.generate(&loaded, params).await?;
     let mut reply = Reply::new(generation, turn, slot.clone(), app.stopping.clone());
     let head = Head::new(endpoint, &loaded.id);

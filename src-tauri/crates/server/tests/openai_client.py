@@ -3,7 +3,9 @@
 Run by tests/real_model.rs with the venv's python: openai_client.py BASE_URL MODEL KEY.
 Checks a non-streamed and a streamed chat completion (with usage), a completion (whole and
 streamed), the model list, a wrong key (AuthenticationError, 401) and an unknown model
-(NotFoundError, 404) in OpenAI's error shape. Prints one JSON line of what it saw; exits non-zero
+(NotFoundError, 404) in OpenAI's error shape, and structured output: `response_format` with a
+JSON schema (whole and streamed) and `json_object` give JSON that parses and validates, and a
+schema llama.cpp cannot enforce is a 400. Prints one JSON line of what it saw; exits non-zero
 on the first failed check.
 """
 
@@ -86,5 +88,64 @@ try:
 except openai.BadRequestError as e:
     assert e.status_code == 400 and e.body.get("param") == "max_tokens", e.body
     seen["wrong_type"] = {"status": e.status_code, "error": e.body}
+
+# Structured output: a JSON schema (strict, as OpenAI's docs write it) holds the reply to it, whole
+# and streamed; the client gets JSON that parses and validates.
+city = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "city",
+        "strict": True,
+        "schema": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "population_millions": {"type": "integer"}, "coastal": {"type": "boolean"}},
+            "required": ["city", "population_millions", "coastal"],
+            "additionalProperties": False,
+        },
+    },
+}
+question = [{"role": "user", "content": "Name the capital of France, its population in millions and whether it is on the coast."}]
+
+
+def check_city(text):
+    value = json.loads(text)
+    assert set(value) == {"city", "population_millions", "coastal"}, value
+    assert isinstance(value["city"], str) and isinstance(value["coastal"], bool), value
+    assert isinstance(value["population_millions"], int) and not isinstance(value["population_millions"], bool), value
+    return value
+
+
+structured = client.chat.completions.create(model=model, messages=question, max_tokens=96, temperature=0, response_format=city)
+assert structured.choices[0].finish_reason == "stop", structured
+value = check_city(structured.choices[0].message.content)
+parts = [
+    c.choices[0].delta.content or ""
+    for c in client.chat.completions.create(
+        model=model, messages=question, max_tokens=96, temperature=0, response_format=city, stream=True
+    )
+    if c.choices
+]
+assert "".join(parts) == structured.choices[0].message.content, parts
+seen["json_schema"] = {"value": value, "chunks": len(parts)}
+
+anything = client.chat.completions.create(
+    model=model,
+    messages=[{"role": "user", "content": 'What is the capital of France? Reply in JSON with the key "capital" only.'}],
+    max_tokens=64,
+    temperature=0,
+    response_format={"type": "json_object"},
+)
+assert isinstance(json.loads(anything.choices[0].message.content), dict), anything
+seen["json_object"] = anything.choices[0].message.content
+
+try:
+    client.chat.completions.create(
+        model=model, messages=question, max_tokens=8,
+        response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": {"$ref": "#/definitions/nowhere"}}},
+    )
+    raise AssertionError("a schema llama.cpp cannot enforce was accepted")
+except openai.BadRequestError as e:
+    assert e.status_code == 400 and "cannot be enforced" in e.body.get("message", ""), e.body
+    seen["bad_schema"] = {"status": e.status_code, "error": e.body}
 
 print(json.dumps(seen))

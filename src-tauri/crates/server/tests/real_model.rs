@@ -71,6 +71,8 @@ async fn the_official_openai_client_works_against_the_real_model() {
     assert!(!seen["chat"]["text"].as_str().unwrap().is_empty());
     assert_eq!(seen["wrong_key"]["status"], 401);
     assert_eq!(seen["unknown_model"]["status"], 404);
+    assert!(seen["json_schema"]["value"]["coastal"].is_boolean(), "{seen}");
+    assert_eq!(seen["bad_schema"]["status"], 400);
     let m = server.metrics();
     assert!(m.completed >= 4, "{m:?}");
 }

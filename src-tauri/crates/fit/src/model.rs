@@ -210,14 +210,14 @@ pub fn repacked(t: &gguf::TensorInfo, cpu: &SimdFeatures) -> bool {
     let ty = t.ggml_type.name;
     if cpu.neon {
         match ty {
-            "Q4_K" | "Q5_K" | "Q6_K" => rows % 8 == 0,
-            "Q4_0" | "IQ4_NL" | "MXFP4" | "Q8_0" | "Q1_0" => rows % 4 == 0,
+            "Q4_K" | "Q5_K" | "Q6_K" => rows.is_multiple_of(8),
+            "Q4_0" | "IQ4_NL" | "MXFP4" | "Q8_0" | "Q1_0" => rows.is_multiple_of(4),
             _ => false,
         }
     } else {
         match ty {
-            "Q4_0" | "Q4_K" | "IQ4_NL" | "MXFP4" => cpu.avx2 && rows % 8 == 0,
-            "Q2_K" => cpu.avx512 && rows % 8 == 0,
+            "Q4_0" | "Q4_K" | "IQ4_NL" | "MXFP4" => cpu.avx2 && rows.is_multiple_of(8),
+            "Q2_K" => cpu.avx512 && rows.is_multiple_of(8),
             _ => false,
         }
     }

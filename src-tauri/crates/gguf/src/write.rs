@@ -205,8 +205,14 @@ pub fn rewrite(src: &Path, dst: &Path, edit: &Edit) -> std::io::Result<()> {
     use std::io::{Error, ErrorKind};
     let bad = |why: &str| Error::new(ErrorKind::InvalidData, format!("{}: {why}", src.display()));
     let file = std::fs::read(src)?;
-    let mut r = Bytes { buf: &file, at: 0 };
-    let mut take = |n: usize| r.take(n).ok_or_else(|| bad("ends early"));
+    let r = std::cell::Cell::new(0usize);
+    // The next `n` bytes; `r` is where the cursor is.
+    let take = |n: usize| -> std::io::Result<&[u8]> {
+        let at = r.get();
+        let piece = at.checked_add(n).and_then(|end| file.get(at..end)).ok_or_else(|| bad("ends early"))?;
+        r.set(at + n);
+        Ok(piece)
+    };
     let u32_at = |b: &[u8]| u32::from_le_bytes(b.try_into().unwrap_or_default());
     let u64_at = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
     if take(4)? != b"GGUF" {
@@ -222,9 +228,9 @@ pub fn rewrite(src: &Path, dst: &Path, edit: &Edit) -> std::io::Result<()> {
         let len = u64_at(take(8)?) as usize;
         let key = String::from_utf8_lossy(take(len)?).into_owned();
         let ty = take(4)?.to_vec();
-        let value_start = take(0)?.as_ptr() as usize - file.as_ptr() as usize;
-        skip_value(u32_at(&ty), &mut take)?;
-        let value_end = take(0)?.as_ptr() as usize - file.as_ptr() as usize;
+        let value_start = r.get();
+        skip_value(u32_at(&ty), &take)?;
+        let value_end = r.get();
         let mut value = ty.clone();
         value.extend_from_slice(&file[value_start..value_end]);
         let ty = u32_at(&ty);
@@ -246,7 +252,7 @@ pub fn rewrite(src: &Path, dst: &Path, edit: &Edit) -> std::io::Result<()> {
         info.extend_from_slice(offset);
         infos.push((info, u64_at(offset)));
     }
-    let at = take(0)?.as_ptr() as usize - file.as_ptr() as usize;
+    let at = r.get();
     let data_start = (at as u64).div_ceil(alignment) * alignment;
     let data = file.get(data_start as usize..).ok_or_else(|| bad("no tensor data"))?;
 
@@ -288,7 +294,7 @@ pub fn rewrite(src: &Path, dst: &Path, edit: &Edit) -> std::io::Result<()> {
         tail.extend_from_slice(bytes);
         offset = (data.len() as u64 + tail.len() as u64).div_ceil(alignment) * alignment;
     }
-    while b.len() as u64 % alignment != 0 {
+    while !(b.len() as u64).is_multiple_of(alignment) {
         b.push(0);
     }
     let mut out = std::fs::File::create(dst)?;
@@ -298,21 +304,8 @@ pub fn rewrite(src: &Path, dst: &Path, edit: &Edit) -> std::io::Result<()> {
     Ok(())
 }
 
-struct Bytes<'a> {
-    buf: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Bytes<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let piece = self.buf.get(self.at..self.at.checked_add(n)?)?;
-        self.at += n;
-        Some(piece)
-    }
-}
-
 /// Steps over one value of GGUF type `ty`.
-fn skip_value<'a>(ty: u32, take: &mut impl FnMut(usize) -> std::io::Result<&'a [u8]>) -> std::io::Result<()> {
+fn skip_value<'a>(ty: u32, take: &impl Fn(usize) -> std::io::Result<&'a [u8]>) -> std::io::Result<()> {
     let fixed = |ty: u32| match ty {
         0 | 1 | 7 => Some(1),
         2 | 3 => Some(2),
@@ -344,4 +337,49 @@ fn array_head(b: &mut Vec<u8>, item_type: u32, len: usize) {
     b.extend_from_slice(&9u32.to_le_bytes());
     b.extend_from_slice(&item_type.to_le_bytes());
     b.extend_from_slice(&(len as u64).to_le_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Value;
+
+    #[test]
+    fn a_rewrite_drops_renames_sets_and_adds_and_keeps_the_data() {
+        let dir = std::env::temp_dir().join(format!("hearth-rewrite-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f32 = GgmlType::by_name("F32").unwrap();
+        let source = GgufWriter::new("llama")
+            .u32("llama.block_count", 1)
+            .str("tokenizer.chat_template", "{{ x }}")
+            .str_array("tokenizer.ggml.tokens", vec!["a".into(), "b".into()])
+            .tensor("blk.0.attn_norm.weight", &[8], f32);
+        // The tensor's data: 8 floats 0..8 after the header.
+        let (mut bytes, _) = source.header();
+        bytes.extend((0..8).flat_map(|i| (i as f32).to_le_bytes()));
+        let (src, dst) = (dir.join("a.gguf"), dir.join("b.gguf"));
+        std::fs::write(&src, &bytes).unwrap();
+
+        let edit = Edit {
+            drop: vec!["tokenizer.chat_template".into()],
+            rename_prefix: Some(("llama.".into(), "granite.".into())),
+            set: GgufWriter::new("granite").f32("granite.logit_scale", 2.0),
+            tensors: vec![(Tensor { name: "blk.0.extra.weight".into(), dims: vec![2], ggml_type: f32 }, [7f32, 9f32].iter().flat_map(|x| x.to_le_bytes()).collect())],
+        };
+        rewrite(&src, &dst, &edit).unwrap();
+        let out = std::fs::read(&dst).unwrap();
+        let h = crate::header::parse(&out).unwrap();
+        assert_eq!(h.metadata.get("general.architecture"), Some(&Value::Str("granite".into())));
+        assert_eq!(h.metadata.get("granite.block_count"), Some(&Value::Uint(1)));
+        assert!(!h.metadata.contains_key("llama.block_count") && !h.metadata.contains_key("tokenizer.chat_template"));
+        assert_eq!(h.metadata.get("tokenizer.ggml.tokens").map(|v| matches!(v, Value::Array(a) if a.len == 2)), Some(true));
+        let data = |name: &str| {
+            let t = h.tensors.iter().find(|t| t.name == name).unwrap();
+            let at = (h.data_offset + t.offset) as usize;
+            out[at..at + t.bytes as usize].chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect::<Vec<_>>()
+        };
+        assert_eq!(data("blk.0.attn_norm.weight"), (0..8).map(|i| i as f32).collect::<Vec<_>>());
+        assert_eq!(data("blk.0.extra.weight"), vec![7.0, 9.0]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -364,7 +364,10 @@ mod tests {
             drop: vec!["tokenizer.chat_template".into()],
             rename_prefix: Some(("llama.".into(), "granite.".into())),
             set: GgufWriter::new("granite").f32("granite.logit_scale", 2.0),
-            tensors: vec![(Tensor { name: "blk.0.extra.weight".into(), dims: vec![2], ggml_type: f32 }, [7f32, 9f32].iter().flat_map(|x| x.to_le_bytes()).collect())],
+            tensors: vec![(
+                Tensor { name: "blk.0.extra.weight".into(), dims: vec![2], ggml_type: f32 },
+                [7f32, 9f32].iter().flat_map(|x| x.to_le_bytes()).collect(),
+            )],
         };
         rewrite(&src, &dst, &edit).unwrap();
         let out = std::fs::read(&dst).unwrap();

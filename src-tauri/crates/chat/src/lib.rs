@@ -261,6 +261,7 @@ impl Chat {
             // Refused in the worker if the server has loaded another model since `loaded()`.
             model: Some(PathBuf::from(&model.path)),
             constraint: None,
+            logprobs: None,
         };
         let mut generation = match self.engine.generate(params).await {
             Ok(g) => g,
@@ -279,6 +280,8 @@ impl Chat {
                         saved = Instant::now();
                     }
                 }
+                // Chat does not ask for them.
+                Some(GenerateEvent::Logprobs(_)) => {}
                 Some(GenerateEvent::Done(stats)) => break Ok(stats),
                 Some(GenerateEvent::Error(e)) => break Err(e),
                 None => break Err(HearthError::new(ErrorCode::EngineCrashed, "The engine stopped without finishing the reply.")),

@@ -99,6 +99,7 @@ async fn stream(host: &EngineHost, messages: &[ChatMessage], sampling: &Sampling
         context_overflow: ContextOverflow::DropOldest,
         model: None,
         constraint: None,
+        logprobs: None,
     };
     let mut generation = host.generate(params).await?;
     let mut text = String::new();
@@ -113,6 +114,8 @@ async fn stream(host: &EngineHost, messages: &[ChatMessage], sampling: &Sampling
                     stdout.write_all(t.as_bytes())?;
                     stdout.flush()?;
                 }
+                // Not asked for.
+                Some(GenerateEvent::Logprobs(_)) => {}
                 Some(GenerateEvent::Done(stats)) => {
                     println!();
                     return Ok(Reply::Done(text, stats));

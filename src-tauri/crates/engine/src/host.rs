@@ -57,6 +57,8 @@ pub enum LoadEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub enum GenerateEvent {
     Token(String),
+    /// The log-probabilities of the tokens of the `Token` that comes next (only when asked for).
+    Logprobs(Vec<types::TokenLogprob>),
     Done(GenerationStats),
     Error(HearthError),
 }
@@ -416,8 +418,12 @@ impl Worker {
                     tx.send(()).ok();
                 }
             }
-            Event::Token { id, text } => {
+            Event::Token { id, text, logprobs } => {
                 let Some(tx) = self.generate_sender(id) else { return };
+                if !logprobs.is_empty() {
+                    // Room for it is checked with the text's: a reader far behind loses both.
+                    let _ = deliver(&tx, GenerateEvent::Logprobs(logprobs));
+                }
                 match deliver(&tx, GenerateEvent::Token(text)) {
                     Delivery::Queued => {}
                     // Nobody reads this reply any more: stop it in the worker.

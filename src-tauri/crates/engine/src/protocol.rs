@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use types::{CacheType, ChatMessage, ContextOverflow, ErrorCode, GenerationStats, HearthError, LoadedModelInfo, SamplingParams};
+use types::{CacheType, ChatMessage, ContextOverflow, ErrorCode, GenerationStats, HearthError, LoadedModelInfo, SamplingParams, TokenLogprob};
 
 /// Large enough for a prompt of a million-token context written out as text, small enough that a
 /// garbage length is caught.
@@ -113,7 +113,14 @@ pub struct GenerateParams {
     /// What the reply must be, enforced token by token while sampling; `None`: free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub constraint: Option<Constraint>,
+    /// Report each written token's log-probability and this many likeliest alternatives (0–20);
+    /// `None`: no log-probabilities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<u32>,
 }
+
+/// The most alternatives a token's log-probabilities list (OpenAI's limit).
+pub const MAX_TOP_LOGPROBS: u32 = 20;
 
 /// A shape the reply is held to by constrained decoding: a grammar llama.cpp's own JSON-schema
 /// converter (`json_schema_to_grammar`, from its `common` library) makes, applied by llama.cpp's
@@ -183,7 +190,14 @@ pub enum Event {
     LoadProgress { id: RequestId, fraction: f32 },
     Loaded { id: RequestId, info: LoadedModelInfo },
     Unloaded { id: RequestId },
-    Token { id: RequestId, text: String },
+    /// A piece of the reply's text, with the log-probabilities of the tokens that wrote it when
+    /// they were asked for.
+    Token {
+        id: RequestId,
+        text: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        logprobs: Vec<TokenLogprob>,
+    },
     Done { id: RequestId, stats: GenerationStats },
     Tokens { id: RequestId, tokens: Vec<i32> },
     BenchResult { id: RequestId, result: BenchResult },
@@ -309,6 +323,7 @@ mod tests {
                     context_overflow: ContextOverflow::DropOldest,
                     model: Some("/m/a.gguf".into()),
                     constraint: Some(Constraint::JsonSchema { schema: r#"{"type":"object"}"#.into() }),
+                    logprobs: Some(3),
                 },
             },
             Request::Cancel { id: 2 },
@@ -367,7 +382,7 @@ mod tests {
     fn the_wire_format_is_tagged_camel_case_json() {
         let json = serde_json::to_string(&Request::Cancel { id: 5 }).unwrap();
         assert_eq!(json, r#"{"type":"cancel","id":5}"#);
-        let json = serde_json::to_string(&Event::Token { id: 5, text: "a".into() }).unwrap();
+        let json = serde_json::to_string(&Event::Token { id: 5, text: "a".into(), logprobs: Vec::new() }).unwrap();
         assert_eq!(json, r#"{"type":"token","id":5,"text":"a"}"#);
         let result = BenchResult { prompt_ms: vec![1.5], gen_ms: Vec::new(), n_threads: 2 };
         let json = serde_json::to_string(&Event::BenchResult { id: 6, result }).unwrap();

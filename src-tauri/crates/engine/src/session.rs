@@ -13,12 +13,12 @@ use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use types::{
-    ChatMessage, ChatRole, ContextOverflow, ErrorCode, GenerationStats, HearthError, SamplingParams, StopReason, TemplateInUse,
+    ChatMessage, TokenLogprob, ChatRole, ContextOverflow, ErrorCode, GenerationStats, HearthError, SamplingParams, StopReason, TemplateInUse,
     TemplateSource,
 };
 
 use crate::llama_params;
-use crate::protocol::{BenchParams, Constraint, BenchResult, Event, GenerateParams, LoadParams, Prompt, RequestId};
+use crate::protocol::{BenchParams, Constraint, MAX_TOP_LOGPROBS, BenchResult, Event, GenerateParams, LoadParams, Prompt, RequestId};
 use crate::stop::StopMatcher;
 use crate::template::{family, ChatTemplate, TemplateInputs};
 use crate::utf8::Utf8Decoder;
@@ -210,6 +210,9 @@ impl<'m> Session<'m> {
         let mut utf8 = Utf8Decoder::new();
         let mut stops = StopMatcher::new(&sampling.stop);
         let mut logits_at = self.batch.n_tokens() - 1;
+        // Log-probabilities of the tokens whose text has not been sent yet.
+        let mut pending: Vec<TokenLogprob> = Vec::new();
+        let top = params.logprobs.map(|n| n.min(MAX_TOP_LOGPROBS) as usize);
         let gen_started = Instant::now();
         let reason = loop {
             if sampling.max_tokens.is_some_and(|m| stats.generated_tokens >= m) {
@@ -241,8 +244,12 @@ impl<'m> Session<'m> {
                 break StopReason::Eos;
             }
             stats.generated_tokens += 1;
+            if let Some(top) = top {
+                pending.push(self.logprob(logits_at, token, top));
+            }
             let step = stops.push(&utf8.push(&vocab.token_to_piece(token, false, None)));
-            if !step.emit.is_empty() && out.send(&Event::Token { id, text: step.emit }).is_err() {
+            // Tokens that ended in a stop string are not part of the reply, nor are their figures.
+            if !step.emit.is_empty() && out.send(&Event::Token { id, text: step.emit, logprobs: std::mem::take(&mut pending) }).is_err() {
                 // The host is gone; nobody is reading this reply.
                 break StopReason::Cancelled;
             }
@@ -265,7 +272,7 @@ impl<'m> Session<'m> {
             let mut rest = stops.push(&utf8.finish()).emit;
             rest.push_str(&stops.finish());
             if !rest.is_empty() {
-                let _ = out.send(&Event::Token { id, text: rest });
+                let _ = out.send(&Event::Token { id, text: rest, logprobs: pending });
             }
         }
         Ok(stats)
@@ -410,6 +417,28 @@ impl<'m> Session<'m> {
             token = tokens.next();
         }
         Ok(true)
+    }
+
+    /// How likely the model found `token` at the logits of batch entry `at` (log-softmax of the raw
+    /// logits, as OpenAI reports them: sampling settings change what is drawn, not these), with the
+    /// `top` likeliest tokens there.
+    fn logprob(&self, at: i32, token: LlamaToken, top: usize) -> TokenLogprob {
+        let logits = self.ctx.get_logits_ith(at);
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let log_sum = max + logits.iter().map(|l| (l - max).exp()).sum::<f32>().ln();
+        let vocab = self.model.vocab();
+        let entry = |t: usize| {
+            let bytes = vocab.token_to_piece(LlamaToken(t as i32), false, None);
+            TokenLogprob { token: String::from_utf8_lossy(&bytes).into_owned(), bytes, logprob: logits[t] - log_sum, top: Vec::new() }
+        };
+        let mut ids: Vec<usize> = (0..logits.len()).collect();
+        let top = top.min(ids.len());
+        if top > 0 && top < ids.len() {
+            ids.select_nth_unstable_by(top - 1, |a, b| logits[*b].total_cmp(&logits[*a]));
+        }
+        ids.truncate(top);
+        ids.sort_by(|a, b| logits[*b].total_cmp(&logits[*a]));
+        TokenLogprob { top: ids.into_iter().map(entry).collect(), ..entry(token.0 as usize) }
     }
 
     /// Adds a token at `pos` to the batch (`clear_batch` empties it). llama.cpp aborts the whole

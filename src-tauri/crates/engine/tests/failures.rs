@@ -34,6 +34,7 @@ async fn a_cancel_stops_the_reply_within_one_token() {
             GenerateEvent::Token(_) => after += 1,
             GenerateEvent::Done(stats) => break stats,
             GenerateEvent::Error(e) => panic!("{e}"),
+            GenerateEvent::Logprobs(l) => panic!("not asked for: {l:?}"),
         }
     };
     println!("{before} tokens before the cancel, {after} after; {} generated in all", stats.generated_tokens);

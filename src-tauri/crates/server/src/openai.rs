@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{json, Value};
-use types::{GenerationStats, StopReason};
+use types::{GenerationStats, StopReason, TokenLogprob};
 
 use crate::backend::ModelEntry;
 use crate::request::Endpoint;
@@ -19,12 +19,14 @@ pub struct Head {
     pub created: i64,
     pub model: String,
     pub endpoint: Endpoint,
+    /// The client asked for log-probabilities: `logprobs` is an object (else `null`).
+    pub logprobs: bool,
 }
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
 
 impl Head {
-    pub fn new(endpoint: Endpoint, model: &str) -> Self {
+    pub fn new(endpoint: Endpoint, model: &str, logprobs: bool) -> Self {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         let prefix = match endpoint {
             Endpoint::Chat => "chatcmpl",
@@ -32,7 +34,7 @@ impl Head {
         };
         // Unique within a run and across runs: the start time and a counter.
         let id = format!("{prefix}-{:x}{:04x}", now.as_micros(), NEXT.fetch_add(1, Ordering::Relaxed) & 0xffff);
-        Self { id, created: i64::try_from(now.as_secs()).unwrap_or(0), model: model.to_string(), endpoint }
+        Self { id, created: i64::try_from(now.as_secs()).unwrap_or(0), model: model.to_string(), endpoint, logprobs }
     }
 
     fn object(&self, streamed: bool) -> &'static str {
@@ -51,20 +53,66 @@ impl Head {
         v
     }
 
+    /// The `logprobs` of a choice for these tokens, in this endpoint's shape; `null` when the
+    /// client did not ask. Chat: `{"content": [{token, logprob, bytes, top_logprobs}]}`.
+    /// Completions (OpenAI's legacy shape): `tokens`, `token_logprobs`, `top_logprobs` (one
+    /// object of token → logprob per token) and `text_offset` (bytes into the completion).
+    fn logprobs(&self, tokens: &[TokenLogprob], offset: usize) -> Value {
+        if !self.logprobs {
+            return Value::Null;
+        }
+        match self.endpoint {
+            Endpoint::Chat => {
+                let entry = |t: &TokenLogprob| json!({ "token": t.token, "logprob": t.logprob, "bytes": t.bytes });
+                let content: Vec<Value> = tokens
+                    .iter()
+                    .map(|t| {
+                        let mut e = entry(t);
+                        e["top_logprobs"] = Value::Array(t.top.iter().map(entry).collect());
+                        e
+                    })
+                    .collect();
+                json!({ "content": content, "refusal": null })
+            }
+            Endpoint::Text => {
+                let mut at = offset;
+                let offsets: Vec<usize> = tokens
+                    .iter()
+                    .map(|t| {
+                        let here = at;
+                        at += t.bytes.len();
+                        here
+                    })
+                    .collect();
+                let top: Vec<Value> =
+                    tokens.iter().map(|t| Value::Object(t.top.iter().map(|a| (a.token.clone(), json!(a.logprob))).collect())).collect();
+                json!({
+                    "tokens": tokens.iter().map(|t| t.token.as_str()).collect::<Vec<_>>(),
+                    "token_logprobs": tokens.iter().map(|t| t.logprob).collect::<Vec<_>>(),
+                    "top_logprobs": top,
+                    "text_offset": offsets,
+                })
+            }
+        }
+    }
+
     /// A whole, non-streamed answer.
-    pub fn completion(&self, text: &str, stats: &GenerationStats) -> Value {
+    pub fn completion(&self, text: &str, logprobs: &[TokenLogprob], stats: &GenerationStats) -> Value {
+        let logprobs = self.logprobs(logprobs, 0);
         let choice = match self.endpoint {
             Endpoint::Chat => {
-                json!({ "index": 0, "message": { "role": "assistant", "content": text }, "logprobs": null, "finish_reason": finish_reason(stats.stop_reason) })
+                json!({ "index": 0, "message": { "role": "assistant", "content": text }, "logprobs": logprobs, "finish_reason": finish_reason(stats.stop_reason) })
             }
-            Endpoint::Text => json!({ "index": 0, "text": text, "logprobs": null, "finish_reason": finish_reason(stats.stop_reason) }),
+            Endpoint::Text => json!({ "index": 0, "text": text, "logprobs": logprobs, "finish_reason": finish_reason(stats.stop_reason) }),
         };
         self.wrap(false, json!([choice]), Some(usage(stats)))
     }
 
     /// A chunk of a stream. `role` only on a chat stream's first chunk; `finish` on its last.
     /// With `include_usage`, every chunk carries `"usage": null` and the usage chunk comes last.
-    pub fn chunk(&self, text: Option<&str>, first: bool, finish: Option<&str>, include_usage: bool) -> Value {
+    /// `logprobs` are those of this chunk's tokens; `offset`, the bytes of text sent before it.
+    pub fn chunk(&self, text: Option<&str>, logprobs: &[TokenLogprob], offset: usize, first: bool, finish: Option<&str>, include_usage: bool) -> Value {
+        let logprobs = if text.is_some() { self.logprobs(logprobs, offset) } else { Value::Null };
         let choice = match self.endpoint {
             Endpoint::Chat => {
                 let mut delta = json!({});
@@ -74,9 +122,9 @@ impl Head {
                 if let Some(text) = text {
                     delta["content"] = json!(text);
                 }
-                json!({ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish })
+                json!({ "index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish })
             }
-            Endpoint::Text => json!({ "index": 0, "text": text.unwrap_or(""), "logprobs": null, "finish_reason": finish }),
+            Endpoint::Text => json!({ "index": 0, "text": text.unwrap_or(""), "logprobs": logprobs, "finish_reason": finish }),
         };
         self.wrap(true, json!([choice]), include_usage.then_some(Value::Null))
     }
@@ -132,17 +180,18 @@ mod tests {
     // The wire format clients parse; pinned.
     #[test]
     fn chat_shapes() {
-        let head = Head { id: "chatcmpl-1".into(), created: 5, model: "m".into(), endpoint: Endpoint::Chat };
-        let full = head.completion("hi", &stats());
+        let head = Head { id: "chatcmpl-1".into(), created: 5, model: "m".into(), endpoint: Endpoint::Chat, logprobs: false };
+        let full = head.completion("hi", &[], &stats());
+        assert_eq!(full["choices"][0]["logprobs"], Value::Null);
         assert_eq!(full["object"], "chat.completion");
         assert_eq!(full["choices"][0]["message"], json!({"role": "assistant", "content": "hi"}));
         assert_eq!(full["choices"][0]["finish_reason"], "length");
         assert_eq!(full["usage"], json!({"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13}));
-        let first = head.chunk(Some(""), true, None, false);
+        let first = head.chunk(Some(""), &[], 0, true, None, false);
         assert_eq!(first["object"], "chat.completion.chunk");
         assert_eq!(first["choices"][0]["delta"], json!({"role": "assistant", "content": ""}));
         assert!(first.get("usage").is_none());
-        let last = head.chunk(None, false, Some("stop"), true);
+        let last = head.chunk(None, &[], 0, false, Some("stop"), true);
         assert_eq!(last["choices"][0]["delta"], json!({}));
         assert_eq!(last["choices"][0]["finish_reason"], "stop");
         assert_eq!(last["usage"], Value::Null);
@@ -153,12 +202,39 @@ mod tests {
 
     #[test]
     fn text_shapes() {
-        let head = Head::new(Endpoint::Text, "m");
+        let head = Head::new(Endpoint::Text, "m", false);
         assert!(head.id.starts_with("cmpl-"));
-        let full = head.completion("once", &stats());
+        let full = head.completion("once", &[], &stats());
         assert_eq!(full["object"], "text_completion");
         assert_eq!(full["choices"][0]["text"], "once");
-        assert_eq!(head.chunk(Some("x"), true, None, false)["choices"][0]["text"], "x");
-        assert_ne!(Head::new(Endpoint::Text, "m").id, head.id);
+        assert_eq!(head.chunk(Some("x"), &[], 0, true, None, false)["choices"][0]["text"], "x");
+        assert_ne!(Head::new(Endpoint::Text, "m", false).id, head.id);
+    }
+
+    fn tokens() -> Vec<TokenLogprob> {
+        let t = |s: &str, lp: f32| TokenLogprob { token: s.into(), bytes: s.as_bytes().to_vec(), logprob: lp, top: Vec::new() };
+        vec![TokenLogprob { top: vec![t(" Paris", -0.1), t(" Lyon", -2.5)], ..t(" Paris", -0.1) }, TokenLogprob { top: vec![t(".", -0.2)], ..t(".", -0.2) }]
+    }
+
+    #[test]
+    fn logprobs_in_each_endpoints_shape() {
+        let chat = Head::new(Endpoint::Chat, "m", true);
+        let full = chat.completion(" Paris.", &tokens(), &stats());
+        let content = &full["choices"][0]["logprobs"]["content"];
+        assert_eq!(content[0]["token"], " Paris");
+        assert_eq!(content[0]["bytes"], json!([32, 80, 97, 114, 105, 115]));
+        assert_eq!(content[0]["top_logprobs"][1], json!({"token": " Lyon", "logprob": -2.5, "bytes": [32, 76, 121, 111, 110]}));
+        assert_eq!(content[1]["logprob"], json!(-0.2f32));
+        let chunk = chat.chunk(Some(" Paris."), &tokens(), 0, true, None, false);
+        assert_eq!(chunk["choices"][0]["logprobs"]["content"].as_array().map(Vec::len), Some(2));
+        assert_eq!(chat.chunk(None, &[], 7, false, Some("stop"), false)["choices"][0]["logprobs"], Value::Null);
+
+        let text = Head::new(Endpoint::Text, "m", true);
+        let l = &text.completion(" Paris.", &tokens(), &stats())["choices"][0]["logprobs"];
+        assert_eq!(l["tokens"], json!([" Paris", "."]));
+        assert_eq!(l["text_offset"], json!([0, 6]));
+        assert_eq!(l["top_logprobs"][0], json!({" Paris": -0.1f32, " Lyon": -2.5}));
+        let l = &text.chunk(Some("."), &tokens()[1..], 6, false, None, false)["choices"][0]["logprobs"];
+        assert_eq!(l["text_offset"], json!([6]));
     }
 }

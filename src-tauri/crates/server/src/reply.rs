@@ -7,7 +7,7 @@
 
 use engine::{GenerateEvent, Generation};
 use tokio::sync::watch;
-use types::{ErrorCode, GenerationStats, HearthError, StopReason};
+use types::{ErrorCode, GenerationStats, HearthError, StopReason, TokenLogprob};
 
 use crate::error::ApiError;
 use crate::log::{LogSlot, Metrics, Outcome};
@@ -15,9 +15,16 @@ use crate::openai::finish_reason;
 use crate::queue::Turn;
 
 pub enum Piece {
-    Text(String),
+    /// Text, with the log-probabilities of its tokens when they were asked for.
+    Text(String, Vec<TokenLogprob>),
     Done(GenerationStats),
     Failed(ApiError),
+}
+
+/// What one engine event is to a reply.
+enum Event {
+    Logprobs(Vec<TokenLogprob>),
+    Piece(Piece),
 }
 
 pub struct Reply {
@@ -42,18 +49,30 @@ impl Reply {
     }
 
     pub async fn next(&mut self) -> Piece {
+        let mut logprobs = Vec::new();
+        loop {
+            match self.event().await {
+                Event::Logprobs(l) => logprobs.extend(l),
+                Event::Piece(Piece::Text(text, _)) => return Piece::Text(text, logprobs),
+                Event::Piece(piece) => return piece,
+            }
+        }
+    }
+
+    async fn event(&mut self) -> Event {
         let event = tokio::select! {
             event = self.generation.events.recv() => Some(event),
             _ = self.stopping.wait_for(|s| *s) => None,
         };
         let Some(event) = event else {
-            return self.fail(ApiError::Engine(HearthError::new(ErrorCode::Internal, "The server is stopping; this reply was cut short.")));
+            return Event::Piece(self.fail(ApiError::Engine(HearthError::new(ErrorCode::Internal, "The server is stopping; this reply was cut short."))));
         };
         match event {
+            Some(GenerateEvent::Logprobs(l)) => Event::Logprobs(l),
             Some(GenerateEvent::Token(text)) => {
                 self.pieces += 1;
                 Metrics::add(&self.slot.metrics().tokens, 1);
-                Piece::Text(text)
+                Event::Piece(Piece::Text(text, Vec::new()))
             }
             Some(GenerateEvent::Done(stats)) => {
                 self.ended = true;
@@ -70,12 +89,12 @@ impl Reply {
                     finish_reason: Some(finish_reason(stats.stop_reason).into()),
                     error: None,
                 });
-                Piece::Done(stats)
+                Event::Piece(Piece::Done(stats))
             }
-            Some(GenerateEvent::Error(e)) => self.fail(ApiError::Engine(e)),
-            None => {
-                self.fail(ApiError::Engine(HearthError::new(ErrorCode::EngineCrashed, "The engine stopped without finishing the reply.")))
-            }
+            Some(GenerateEvent::Error(e)) => Event::Piece(self.fail(ApiError::Engine(e))),
+            None => Event::Piece(
+                self.fail(ApiError::Engine(HearthError::new(ErrorCode::EngineCrashed, "The engine stopped without finishing the reply."))),
+            ),
         }
     }
 

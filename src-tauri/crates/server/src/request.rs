@@ -30,6 +30,9 @@ pub struct ValidRequest {
     pub include_usage: bool,
     /// `response_format`: JSON (any object, or valid against a schema), enforced while decoding.
     pub constraint: Option<Constraint>,
+    /// Log-probabilities with this many alternatives per token (chat: `logprobs` and
+    /// `top_logprobs`; completions: `logprobs`, a number); `None`: none.
+    pub logprobs: Option<u32>,
 }
 
 /// Stop strings OpenAI allows in one request.
@@ -74,7 +77,31 @@ pub fn parse(body: &[u8], endpoint: Endpoint, max_prompt_chars: usize) -> Result
         }
         Some(_) => return Err(wrong("stream_options", "an object")),
     };
-    Ok(ValidRequest { endpoint, model, prompt, sampling: sampling(&o)?, stream, include_usage, constraint: response_format(&o)? })
+    let logprobs = logprobs(&o, endpoint)?;
+    Ok(ValidRequest { endpoint, model, prompt, sampling: sampling(&o)?, stream, include_usage, constraint: response_format(&o)?, logprobs })
+}
+
+/// Chat: `logprobs: true` and `top_logprobs` (0–20, only with `logprobs`). Completions: `logprobs`,
+/// the number of alternatives (0–5), as OpenAI's legacy endpoint takes it.
+fn logprobs(o: &Map<String, Value>, endpoint: Endpoint) -> Result<Option<u32>, ApiError> {
+    let top = |name: &str, max: i64| -> Result<Option<u32>, ApiError> {
+        match integer(o, name)? {
+            None => Ok(None),
+            Some(n) if (0..=max).contains(&n) => Ok(Some(n as u32)),
+            Some(_) => Err(ApiError::invalid(format!("`{name}` must be between 0 and {max}."), Some(name))),
+        }
+    };
+    match endpoint {
+        Endpoint::Chat => {
+            let wanted = boolean(o, "logprobs")?.unwrap_or(false);
+            match (wanted, top("top_logprobs", 20)?) {
+                (true, n) => Ok(Some(n.unwrap_or(0))),
+                (false, None) => Ok(None),
+                (false, Some(_)) => Err(ApiError::invalid("`top_logprobs` needs `logprobs: true`.", Some("top_logprobs"))),
+            }
+        }
+        Endpoint::Text => top("logprobs", 5),
+    }
 }
 
 /// OpenAI's `response_format`: `{"type": "text"}` (the default), `{"type": "json_object"}`, or
@@ -319,6 +346,21 @@ mod tests {
             let p = param(with(bad).unwrap_err());
             assert!(p.as_deref().is_some_and(|p| p.starts_with("response_format")), "{bad}: {p:?}");
         }
+    }
+
+    #[test]
+    fn logprobs_are_read_as_each_endpoint_writes_them() {
+        let with = |extra: &str| chat(&format!(r#"{{"model":"m","messages":[{{"role":"user","content":"x"}}]{extra}}}"#));
+        assert_eq!(with("").unwrap().logprobs, None);
+        assert_eq!(with(r#","logprobs":false"#).unwrap().logprobs, None);
+        assert_eq!(with(r#","logprobs":true"#).unwrap().logprobs, Some(0));
+        assert_eq!(with(r#","logprobs":true,"top_logprobs":5"#).unwrap().logprobs, Some(5));
+        assert_eq!(param(with(r#","top_logprobs":5"#).unwrap_err()).as_deref(), Some("top_logprobs"));
+        assert_eq!(param(with(r#","logprobs":true,"top_logprobs":21"#).unwrap_err()).as_deref(), Some("top_logprobs"));
+        assert_eq!(param(with(r#","logprobs":3"#).unwrap_err()).as_deref(), Some("logprobs"));
+        let text = |extra: &str| parse(format!(r#"{{"model":"m","prompt":"x"{extra}}}"#).as_bytes(), Endpoint::Text, 1000);
+        assert_eq!(text(r#","logprobs":2"#).unwrap().logprobs, Some(2));
+        assert_eq!(param(text(r#","logprobs":6"#).unwrap_err()).as_deref(), Some("logprobs"));
     }
 
     #[test]

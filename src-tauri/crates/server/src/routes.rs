@@ -90,17 +90,24 @@ async fn start<B: Backend>(app: &App<B>, slot: &LogSlot, body: Body, endpoint: E
         _ = stopping.wait_for(|s| *s) => return Err(ApiError::Busy(0)),
     };
     let loaded = app.backend.ensure_loaded(&entry.id, app.config.auto_load).await?;
-    let params = GenerateParams { prompt: req.prompt, sampling: req.sampling, context_overflow: ContextOverflow::Stop, model: None, constraint: req.constraint };
+    let params = GenerateParams {
+        prompt: req.prompt,
+        sampling: req.sampling,
+        context_overflow: ContextOverflow::Stop,
+        model: None,
+        constraint: req.constraint,
+        logprobs: req.logprobs,
+    };
     let generation = app.backend.generate(&loaded, params).await?;
     let mut reply = Reply::new(generation, turn, slot.clone(), app.stopping.clone());
-    let head = Head::new(endpoint, &loaded.id);
+    let head = Head::new(endpoint, &loaded.id, req.logprobs.is_some());
     let first = match reply.next().await {
         Piece::Failed(e) => return Err(e),
         piece => piece,
     };
     if req.stream {
         reply.stream();
-        let stream = sse(SseReply { reply, head, include_usage: req.include_usage, first: Some(first), sent_any: false });
+        let stream = sse(SseReply { reply, head, include_usage: req.include_usage, first: Some(first), sent_any: false, text_offset: 0 });
         Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
     } else {
         whole(reply, head, first).await
@@ -127,12 +134,15 @@ async fn read_body(body: Body, limit: usize, time: std::time::Duration) -> Resul
 }
 
 async fn whole(mut reply: Reply, head: Head, first: Piece) -> Result<Response, ApiError> {
-    let mut text = String::new();
+    let (mut text, mut logprobs) = (String::new(), Vec::new());
     let mut piece = first;
     loop {
         match piece {
-            Piece::Text(t) => text.push_str(&t),
-            Piece::Done(stats) => return Ok(Json(head.completion(&text, &stats)).into_response()),
+            Piece::Text(t, l) => {
+                text.push_str(&t);
+                logprobs.extend(l);
+            }
+            Piece::Done(stats) => return Ok(Json(head.completion(&text, &logprobs, &stats)).into_response()),
             Piece::Failed(e) => return Err(e),
         }
         piece = reply.next().await;
@@ -146,6 +156,8 @@ struct SseReply {
     /// The piece read before the headers went out.
     first: Option<Piece>,
     sent_any: bool,
+    /// Bytes of text sent so far (the `text_offset` of a completion's log-probabilities).
+    text_offset: usize,
 }
 
 fn data(value: &serde_json::Value) -> Event {
@@ -162,13 +174,17 @@ impl SseReply {
         let first = !self.sent_any;
         self.sent_any = true;
         match piece {
-            Piece::Text(t) => (vec![data(&self.head.chunk(Some(&t), first, None, self.include_usage))], true),
+            Piece::Text(t, logprobs) => {
+                let chunk = self.head.chunk(Some(&t), &logprobs, self.text_offset, first, None, self.include_usage);
+                self.text_offset += t.len();
+                (vec![data(&chunk)], true)
+            }
             Piece::Done(stats) => {
                 let mut events = Vec::new();
                 if first {
-                    events.push(data(&self.head.chunk(Some(""), true, None, self.include_usage)));
+                    events.push(data(&self.head.chunk(Some(""), &[], self.text_offset, true, None, self.include_usage)));
                 }
-                events.push(data(&self.head.chunk(None, false, Some(finish_reason(stats.stop_reason)), self.include_usage)));
+                events.push(data(&self.head.chunk(None, &[], self.text_offset, false, Some(finish_reason(stats.stop_reason)), self.include_usage)));
                 if self.include_usage {
                     events.push(data(&self.head.usage_chunk(&stats)));
                 }

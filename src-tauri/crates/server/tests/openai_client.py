@@ -5,7 +5,8 @@ Checks a non-streamed and a streamed chat completion (with usage), a completion 
 streamed), the model list, a wrong key (AuthenticationError, 401) and an unknown model
 (NotFoundError, 404) in OpenAI's error shape, and structured output: `response_format` with a
 JSON schema (whole and streamed) and `json_object` give JSON that parses and validates, and a
-schema llama.cpp cannot enforce is a 400. Prints one JSON line of what it saw; exits non-zero
+schema llama.cpp cannot enforce is a 400; log-probabilities on chat and completions, whole and
+streamed. Prints one JSON line of what it saw; exits non-zero
 on the first failed check.
 """
 
@@ -147,5 +148,25 @@ try:
 except openai.BadRequestError as e:
     assert e.status_code == 400 and "cannot be enforced" in e.body.get("message", ""), e.body
     seen["bad_schema"] = {"status": e.status_code, "error": e.body}
+
+# Log-probabilities: chat (logprobs + top_logprobs) and completions (logprobs: N), whole and streamed.
+lp = client.chat.completions.create(model=model, messages=messages, max_tokens=8, temperature=0, logprobs=True, top_logprobs=3)
+content = lp.choices[0].logprobs.content
+assert "".join(t.token for t in content) == lp.choices[0].message.content, (content, lp.choices[0].message.content)
+assert all(t.logprob <= 0 and len(t.top_logprobs) == 3 and t.top_logprobs[0].token == t.token for t in content), content
+streamed_lp = [
+    t.token
+    for c in client.chat.completions.create(
+        model=model, messages=messages, max_tokens=8, temperature=0, logprobs=True, top_logprobs=3, stream=True
+    )
+    if c.choices and c.choices[0].logprobs
+    for t in c.choices[0].logprobs.content
+]
+assert streamed_lp == [t.token for t in content], (streamed_lp, content)
+text_lp = client.completions.create(model=model, prompt="The capital of France is", max_tokens=6, temperature=0, logprobs=2)
+tl = text_lp.choices[0].logprobs
+assert "".join(tl.tokens) == text_lp.choices[0].text and len(tl.token_logprobs) == len(tl.tokens) == len(tl.top_logprobs), tl
+assert all(len(alternatives) == 2 for alternatives in tl.top_logprobs), tl
+seen["logprobs"] = {"chat": [(t.token, round(t.logprob, 3)) for t in content], "completion_tokens": tl.tokens}
 
 print(json.dumps(seen))

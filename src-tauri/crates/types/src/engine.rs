@@ -112,6 +112,20 @@ pub enum StopReason {
     ContextFull,
 }
 
+/// How likely the model found a token it wrote (natural log of its probability under the model's
+/// own distribution, before sampling settings), and the likeliest alternatives at that step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenLogprob {
+    /// The token's text (lossy where it is part of a character).
+    pub token: String,
+    pub bytes: Vec<u8>,
+    pub logprob: f32,
+    /// The likeliest tokens at this step, likeliest first (as many as asked for).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub top: Vec<TokenLogprob>,
+}
+
 /// The figures of one finished reply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "camelCase")]

@@ -45,11 +45,11 @@ pub fn greedy(max_tokens: u32) -> SamplingParams {
 }
 
 pub fn chat(messages: Vec<ChatMessage>, sampling: SamplingParams) -> GenerateParams {
-    GenerateParams { prompt: Prompt::Chat(messages), sampling, context_overflow: ContextOverflow::Stop, model: None, constraint: None }
+    GenerateParams { prompt: Prompt::Chat(messages), sampling, context_overflow: ContextOverflow::Stop, model: None, constraint: None, logprobs: None }
 }
 
 pub fn raw(prompt: &str, sampling: SamplingParams) -> GenerateParams {
-    GenerateParams { prompt: Prompt::Raw(prompt.to_string()), sampling, context_overflow: ContextOverflow::Stop, model: None, constraint: None }
+    GenerateParams { prompt: Prompt::Raw(prompt.to_string()), sampling, context_overflow: ContextOverflow::Stop, model: None, constraint: None, logprobs: None }
 }
 
 /// Runs a request to its end: the text pieces as they came, and the figures.
@@ -61,6 +61,7 @@ pub async fn run(host: &EngineHost, params: GenerateParams) -> Result<(Vec<Strin
             GenerateEvent::Token(t) => pieces.push(t),
             GenerateEvent::Done(stats) => return Ok((pieces, stats)),
             GenerateEvent::Error(e) => return Err(e),
+            GenerateEvent::Logprobs(_) => {}
         }
     }
     panic!("the event stream ended without Done or Error");

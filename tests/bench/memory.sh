@@ -2,7 +2,8 @@
 # The memory Hearth's engine allocates for a model against llama.cpp's own `llama-server`, on the
 # real test model, CPU only, at 4K and 32K of context: the bytes llama.cpp logs per kind (weights,
 # repacked weights, K/V cache, compute and output buffers) for both, and their totals. Hearth must
-# allocate no more than llama-server. Prints the table and writes target/bench/memory.json.
+# allocate no more than llama-server (within 1 %, for the difference between the two llama.cpp
+# versions' graphs). Prints the table and writes target/bench/memory.json.
 #
 # llama-server is built OUTSIDE the repository (in ~/.cache/hearth/llama-bench, or
 # $HEARTH_LLAMA_BENCH_DIR) and never committed, from the llama.cpp that PyPI's llama-cpp-python
@@ -55,10 +56,11 @@ for CTX in 4096 32768; do
     "$HEARTH" run "$MODEL" "Say hello." --max-tokens 4 --temp 0 --cpu --ctx "$CTX" --verbose >"$OUT/memory_hearth_$CTX.log" 2>&1
     log "llama-server at $CTX: -c $CTX -np 1 -fa on -ngl 0"
     PORT=$((18000 + RANDOM % 1000))
-    "$SERVER" -m "$MODEL" -c "$CTX" -np 1 -fa on -ngl 0 -t "$THREADS" --host 127.0.0.1 --port "$PORT" >"$OUT/memory_server_$CTX.log" 2>&1 &
+    # -lv 4: llama-server logs llama.cpp's buffer sizes only at that verbosity.
+    "$SERVER" -m "$MODEL" -c "$CTX" -np 1 -fa on -ngl 0 -t "$THREADS" -lv 4 --host 127.0.0.1 --port "$PORT" >"$OUT/memory_server_$CTX.log" 2>&1 &
     PID=$!
     for _ in $(seq 120); do
-        grep -q "server is listening\|main: model loaded" "$OUT/memory_server_$CTX.log" 2>/dev/null && break
+        grep -q "listening on" "$OUT/memory_server_$CTX.log" 2>/dev/null && break
         kill -0 "$PID" 2>/dev/null || break
         sleep 0.5
     done
@@ -107,9 +109,14 @@ for ctx in (4096, 32768):
     if st == 0 or ht == 0:
         print(f"  no figures at {ctx}: see {out}/memory_*_{ctx}.log")
         ok = False
-    elif ht > st * 1.005:
-        print(f"  Hearth allocates more than llama-server at {ctx}")
-        ok = False
+    else:
+        print(f"{ctx:>8} {'Hearth / server':<16} {ht / st:>9.3f}")
+        # The reference is a slightly older llama.cpp, whose graph differs by a few nodes: 1 %
+        # is allowed for that; a setting that wastes memory (logits for a whole batch, a
+        # sliding-window cache of the whole context) costs far more.
+        if ht > st * 1.01:
+            print(f"  Hearth allocates more than llama-server at {ctx}")
+            ok = False
     rows.append({"context": ctx, "hearth_mib": h, "server_mib": s, "hearth_total_mib": ht, "server_total_mib": st})
 json.dump({"reference": reference, "rows": rows}, open(f"{out}/memory.json", "w"), indent=2)
 sys.exit(0 if ok else 1)

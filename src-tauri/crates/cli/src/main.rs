@@ -44,7 +44,12 @@ enum Command {
     Chat(run::ChatArgs),
     /// Prompt processing and generation speed, measured as llama.cpp's llama-bench does.
     Bench(bench::BenchArgs),
-    /// Serve the OpenAI-compatible API (chat completions, completions, models) on this machine.
+    /// Serve the OpenAI-compatible API on this machine.
+    ///
+    /// Endpoints: POST /v1/chat/completions and /v1/completions (streaming, response_format
+    /// json_object / json_schema, logprobs), GET /v1/models and /v1/models/{id}; Hearth's own:
+    /// GET /api/models (each model loaded or not, and its fit here), POST /api/models/load and
+    /// /api/models/unload with {"model": NAME}.
     Serve(serve::ServeArgs),
 }
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use engine::{GenerateParams, Generation};
 use serde::Serialize;
-use types::HearthError;
+use types::{FitPlan, HearthError, LoadedModelInfo};
 
 /// A model the server offers, as `/v1/models` lists it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -80,6 +80,25 @@ pub struct LoadedId {
     pub path: PathBuf,
 }
 
+/// One model's state, for the lifecycle endpoints (`/api/models`).
+#[derive(Debug, Clone)]
+pub struct ModelState {
+    pub entry: ModelEntry,
+    /// How a load here would go; `None` when its header cannot be read.
+    pub plan: Option<FitPlan>,
+    pub loaded: Loaded,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Loaded {
+    No,
+    /// Loaded by this server, with the load's figures when known.
+    ByServer(Option<LoadedModelInfo>),
+    /// Loaded by someone else sharing the engine (the app's Chat view): it answers requests, but
+    /// only its owner unloads it.
+    ByOther,
+}
+
 /// What runs the models for the server.
 pub trait Backend: Send + Sync + 'static {
     /// The models clients may name, as they stand now (the library can change while serving).
@@ -98,6 +117,19 @@ pub trait Backend: Send + Sync + 'static {
     /// Unloads the model this backend loaded (called after the idle TTL); a model someone else
     /// loaded (the app's Chat view) stays.
     fn unload_idle(&self) -> impl Future<Output = ()> + Send;
+
+    /// Every model with its fit plan here and whether it is loaded.
+    fn states(&self) -> impl Future<Output = Vec<ModelState>> + Send;
+
+    /// Loads `model` (an id from `models`) now, as `ensure_loaded` with auto-load would: with its
+    /// plan, refusing a red one (`WOULD_NOT_FIT`).
+    fn load(&self, model: &str) -> impl Future<Output = Result<(), HearthError>> + Send {
+        async move { self.ensure_loaded(model, true).await.map(|_| ()) }
+    }
+
+    /// Unloads `model` if this server loaded it; a model that is not loaded is fine; one another
+    /// part of Hearth loaded is refused (`INVALID_INPUT`), since it is not the server's to take.
+    fn unload(&self, model: &str) -> impl Future<Output = Result<(), HearthError>> + Send;
 }
 
 #[cfg(test)]

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use engine::{EngineHost, GenerateParams, Generation, LoadParams};
-use types::{ErrorCode, HardwareProfile, HearthError, LoadSettings, LoadedModelInfo, Verdict};
+use types::{ErrorCode, FitPlan, HardwareProfile, HearthError, LoadSettings, LoadedModelInfo, Verdict};
 
-use crate::backend::{Backend, LoadedId, ModelEntry};
+use crate::backend::{Backend, Loaded, LoadedId, ModelEntry, ModelState};
 
 pub struct EngineBackend {
     engine: Arc<EngineHost>,
@@ -110,7 +110,8 @@ impl EngineBackend {
         }
     }
 
-    async fn load(&self, entry: &ModelEntry) -> Result<(), HearthError> {
+    /// How a load of `entry` would go here, with the settings it plans with.
+    async fn plan(&self, entry: &ModelEntry) -> Result<(FitPlan, LoadSettings), HearthError> {
         let path = entry.path.clone();
         let facts = tokio::task::spawn_blocking(move || gguf::read_file(&path))
             .await
@@ -124,10 +125,14 @@ impl EngineBackend {
             .map(|h| h.clone())
             .map_err(|_| HearthError::new(ErrorCode::Internal, "the hardware profile lock is poisoned"))?;
         let settings = self.load_settings.read().map(|f| f(&entry.path)).unwrap_or_default();
-        let plan = fit::plan(&facts, &hardware, &settings);
+        Ok((fit::plan(&facts, &hardware, &settings), settings))
+    }
+
+    async fn load_entry(&self, entry: &ModelEntry) -> Result<(), HearthError> {
+        let (plan, settings) = self.plan(entry).await?;
         if plan.verdict == Verdict::Red {
             return Err(HearthError::new(
-                ErrorCode::ModelLoadFailed,
+                ErrorCode::WouldNotFit,
                 format!("{} will not fit on this machine: {}", entry.file_name(), plan.reason),
             ));
         }
@@ -166,7 +171,7 @@ impl Backend for EngineBackend {
                 format!("The model `{model}` is not loaded and this server does not load models by itself. Load it in Hearth first, or turn on auto-load in the server settings."),
             ));
         }
-        self.load(&entry).await?;
+        self.load_entry(&entry).await?;
         Ok(LoadedId { id: entry.id, path: entry.path })
     }
 
@@ -184,6 +189,35 @@ impl Backend for EngineBackend {
 
     fn loaded(&self) -> Option<String> {
         self.current_ours().map(|c| c.id)
+    }
+
+    async fn states(&self) -> Vec<ModelState> {
+        let (current, ours) = (self.current(), self.current_ours());
+        let mut states = Vec::new();
+        for entry in self.models() {
+            let plan = self.plan(&entry).await.ok().map(|(p, _)| p);
+            let loaded = match (&current, &ours) {
+                (_, Some(o)) if o.path == entry.path => Loaded::ByServer(self.last_load()),
+                (Some(c), _) if c.path == entry.path => Loaded::ByOther,
+                _ => Loaded::No,
+            };
+            states.push(ModelState { entry, plan, loaded });
+        }
+        states
+    }
+
+    async fn unload(&self, model: &str) -> Result<(), HearthError> {
+        if self.current_ours().is_some_and(|c| c.id == model) {
+            self.set_ours(None);
+            return self.engine.unload().await;
+        }
+        if self.current().is_some_and(|c| c.id == model) {
+            return Err(HearthError::new(
+                ErrorCode::InvalidInput,
+                format!("`{model}` was loaded in the Hearth app, not by this server: eject it there."),
+            ));
+        }
+        Ok(())
     }
 
     async fn unload_idle(&self) {

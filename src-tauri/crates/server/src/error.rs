@@ -78,7 +78,11 @@ impl ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Engine(e) => match e.code {
-                ErrorCode::InvalidInput | ErrorCode::ContextFull | ErrorCode::TemplateError | ErrorCode::NoModelLoaded => {
+                ErrorCode::InvalidInput
+                | ErrorCode::ContextFull
+                | ErrorCode::TemplateError
+                | ErrorCode::NoModelLoaded
+                | ErrorCode::WouldNotFit => {
                     StatusCode::BAD_REQUEST
                 }
                 ErrorCode::NotFound => StatusCode::NOT_FOUND,
@@ -105,6 +109,7 @@ impl ApiError {
                 ErrorCode::NoModelLoaded => ("invalid_request_error", Some("model_not_loaded")),
                 ErrorCode::InvalidInput => ("invalid_request_error", None),
                 ErrorCode::TemplateError => ("invalid_request_error", Some("template_error")),
+                ErrorCode::WouldNotFit => ("invalid_request_error", Some("model_would_not_fit")),
                 ErrorCode::NotFound => ("invalid_request_error", Some("model_not_found")),
                 ErrorCode::ModelLoadFailed => ("server_error", Some("model_load_failed")),
                 ErrorCode::EngineCrashed => ("server_error", Some("engine_crashed")),

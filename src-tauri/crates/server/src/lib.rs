@@ -36,7 +36,7 @@ mod request;
 mod routes;
 mod serve;
 
-pub use backend::{find_model, Backend, LoadedId, ModelEntry};
+pub use backend::{find_model, Backend, Loaded, LoadedId, ModelEntry, ModelState};
 pub use auth::KeyDigest;
 pub use config::{ServerConfig, ValidConfig};
 pub use engine_backend::{EngineBackend, LoadSettingsFor};

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::{json, Value};
 use types::{GenerationStats, StopReason, TokenLogprob};
 
-use crate::backend::ModelEntry;
+use crate::backend::{Loaded, ModelEntry, ModelState};
 use crate::request::Endpoint;
 
 /// What every object of one response shares.
@@ -154,6 +154,55 @@ pub fn finish_reason(reason: StopReason) -> &'static str {
 
 pub fn model_object(m: &ModelEntry) -> Value {
     json!({ "id": m.id, "object": "model", "created": m.created, "owned_by": m.owned_by })
+}
+
+/// A model's state for `/api/models`: the OpenAI model object, plus whether it is loaded (and by
+/// whom), its fit here, and the load's figures when this server loaded it.
+pub fn model_state(s: &ModelState) -> Value {
+    let mut v = model_object(&s.entry);
+    v["file"] = json!(s.entry.file_name());
+    let (state, by) = match &s.loaded {
+        Loaded::No => ("not-loaded", Value::Null),
+        Loaded::ByServer(_) => ("loaded", json!("server")),
+        Loaded::ByOther => ("loaded", json!("app")),
+    };
+    v["state"] = json!(state);
+    v["loaded_by"] = by;
+    v["fit"] = s.plan.as_ref().map_or(Value::Null, |p| {
+        json!({
+            "verdict": p.verdict,
+            "label": p.label,
+            "reason": p.reason,
+            "context": p.context,
+            "gpu_layers": p.gpu_layers,
+            "total_layers": p.total_layers,
+            "total_bytes": p.total_bytes,
+            "devices": p.devices.iter().map(|d| json!({
+                "name": d.name,
+                "engine_device": d.engine_device,
+                "layers": d.layers,
+                "bytes": d.total_bytes,
+            })).collect::<Vec<_>>(),
+        })
+    });
+    v["load"] = match &s.loaded {
+        Loaded::ByServer(Some(info)) => json!({
+            "context": info.n_ctx,
+            "gpu_layers": info.n_gpu_layers,
+            "weights_bytes": info.weights_bytes,
+            "kv_cache_bytes": info.kv_cache_bytes,
+            "compute_bytes": info.compute_bytes,
+            "template": info.template.label,
+            "devices": info.devices.iter().map(|d| json!({
+                "name": d.name,
+                "weights_bytes": d.weights_bytes,
+                "kv_cache_bytes": d.kv_cache_bytes,
+                "compute_bytes": d.compute_bytes,
+            })).collect::<Vec<_>>(),
+        }),
+        _ => Value::Null,
+    };
+    v
 }
 
 pub fn model_list(models: &[ModelEntry]) -> Value {

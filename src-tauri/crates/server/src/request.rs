@@ -104,6 +104,13 @@ fn logprobs(o: &Map<String, Value>, endpoint: Endpoint) -> Result<Option<u32>, A
     }
 }
 
+/// The body of `/api/models/load` and `/unload`: `{"model": NAME}`.
+pub fn model_name(body: &[u8]) -> Result<String, ApiError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("The request body is not valid JSON ({e})."), None))?;
+    let Value::Object(o) = value else { return Err(ApiError::invalid("The request body must be a JSON object.", None)) };
+    string(&o, "model")?.ok_or_else(|| missing("model"))
+}
+
 /// OpenAI's `response_format`: `{"type": "text"}` (the default), `{"type": "json_object"}`, or
 /// `{"type": "json_schema", "json_schema": {"name": …, "schema": {…}, "strict": …}}`. The schema is
 /// enforced whether or not `strict` is set: a local model is held to it by its grammar, at no cost

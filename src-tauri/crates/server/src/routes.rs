@@ -46,6 +46,41 @@ pub async fn get_model<B: Backend>(State(app): State<Arc<App<B>>>, Path(id): Pat
     }
 }
 
+/// `GET /api/models`: every model with its state, its fit here and, when this server loaded it,
+/// the load's figures (as LM Studio's `/api/v0/models` and Ollama's `/api/ps` tell).
+pub async fn model_states<B: Backend>(State(app): State<Arc<App<B>>>) -> Json<serde_json::Value> {
+    let states = app.backend.states().await;
+    Json(serde_json::json!({ "object": "list", "data": states.iter().map(openai::model_state).collect::<Vec<_>>() }))
+}
+
+/// `POST /api/models/load` and `/api/models/unload`, body `{"model": NAME}`: load a model now
+/// (with its fit plan; a model that will not fit is a 400 `model_would_not_fit`), or unload one
+/// this server loaded. Each takes its turn with the completions, so nothing is unloaded under a
+/// reply. Answers with the model's state.
+pub async fn load_model<B: Backend>(State(app): State<Arc<App<B>>>, body: Body) -> Result<Json<serde_json::Value>, ApiError> {
+    lifecycle(&app, body, true).await
+}
+
+pub async fn unload_model<B: Backend>(State(app): State<Arc<App<B>>>, body: Body) -> Result<Json<serde_json::Value>, ApiError> {
+    lifecycle(&app, body, false).await
+}
+
+async fn lifecycle<B: Backend>(app: &App<B>, body: Body, load: bool) -> Result<Json<serde_json::Value>, ApiError> {
+    let body = read_body(body, 64 << 10, app.config.stall_timeout).await?;
+    let name = request::model_name(&body)?;
+    let models = app.backend.models();
+    let entry = find_model(&models, &name).ok_or_else(|| ApiError::ModelNotFound(name.clone()))?;
+    let _turn = app.gate.enter().await?;
+    if load {
+        app.backend.load(&entry.id).await?;
+    } else {
+        app.backend.unload(&entry.id).await?;
+    }
+    let states = app.backend.states().await;
+    let state = states.iter().find(|s| s.entry.id == entry.id).ok_or_else(|| ApiError::ModelNotFound(name))?;
+    Ok(Json(openai::model_state(state)))
+}
+
 pub async fn no_route(uri: axum::http::Uri) -> ApiError {
     ApiError::NoRoute(uri.path().to_string())
 }

@@ -439,3 +439,34 @@ async fn without_auto_load_an_unloaded_model_is_refused_clearly() {
     assert_eq!(status, 400, "{body}");
     assert_openai_error(&body, Some("model_not_loaded"), None);
 }
+
+#[tokio::test]
+async fn models_are_listed_with_their_state_and_loaded_and_unloaded_by_name() {
+    let fake = Arc::new(Fake::default());
+    let (server, base) = start(ServerConfig::default(), fake.clone()).await;
+    let list: Value = reqwest::get(format!("{base}/api/models")).await.unwrap().json().await.unwrap();
+    assert_eq!(list["data"][0]["id"], MODEL);
+    assert_eq!(list["data"][0]["state"], "not-loaded");
+    assert_eq!(list["data"][0]["loaded_by"], Value::Null);
+
+    // By any name a completion takes (here the file name).
+    let (status, state) = post(&base, "/api/models/load", &json!({"model": format!("{MODEL}.gguf")})).await;
+    assert_eq!(status, 200, "{state}");
+    assert_eq!((state["state"].as_str(), state["loaded_by"].as_str()), (Some("loaded"), Some("server")), "{state}");
+    assert_eq!(fake.loads.load(Ordering::SeqCst), 1);
+    // Loading what is loaded does nothing more.
+    post(&base, "/api/models/load", &json!({"model": MODEL})).await;
+    assert_eq!(fake.loads.load(Ordering::SeqCst), 1);
+
+    let (status, state) = post(&base, "/api/models/unload", &json!({"model": MODEL})).await;
+    assert_eq!((status, state["state"].as_str()), (200, Some("not-loaded")), "{state}");
+    assert_eq!(fake.unloads.load(Ordering::SeqCst), 1);
+
+    let (status, body) = post(&base, "/api/models/load", &json!({"model": "nothing-like-it"})).await;
+    assert_eq!(status, 404);
+    assert_openai_error(&body, Some("model_not_found"), Some("model"));
+    let (status, body) = post(&base, "/api/models/load", &json!({})).await;
+    assert_eq!(status, 400);
+    assert_openai_error(&body, None, Some("model"));
+    server.stop().await;
+}

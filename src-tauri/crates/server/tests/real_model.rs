@@ -209,4 +209,56 @@ async fn a_model_the_app_loaded_answers_without_a_reload_and_is_never_unloaded_a
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert!(backend.engine().is_loaded(), "the idle TTL unloads only what the server loaded");
     assert_eq!(backend.worker_pid(), pid);
+    // Nor can a client unload it over HTTP: it is the app's.
+    let r = client.post(format!("{base}/api/models/unload")).json(&json!({"model": model})).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(backend.engine().is_loaded());
+    let list: Value = client.get(format!("{base}/api/models")).send().await.unwrap().json().await.unwrap();
+    assert_eq!((list["data"][0]["state"].as_str(), list["data"][0]["loaded_by"].as_str()), (Some("loaded"), Some("app")), "{list}");
+}
+
+/// The lifecycle endpoints over the real engine: each model with its fit here; a load by name
+/// with its plan (the load's own figures come back); a model that will not fit refused with the
+/// plan's reason before anything is unloaded; an unload that ends the worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn models_load_and_unload_by_name_with_their_fit_plan() {
+    let _one = ONE.lock().await;
+    let Some(path) = real::model() else { return };
+    // A 70B beside the test model: a sparse file with its real header, far too big for the
+    // imagined 16 GB machine.
+    let dir = std::env::temp_dir().join(format!("hearth-lifecycle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let big = dir.join("Llama-3.1-70B-Instruct-Q4_K_M.gguf");
+    gguf::synthetic::model(&gguf::synthetic::llama3_70b(), gguf::synthetic::Quant::Q4KM, false).write_sparse(&big).unwrap();
+    let backend = real::backend(worker(), &path);
+    backend.set_models(vec![server::ModelEntry::from_path(&path), server::ModelEntry::from_path(&big)]);
+    let server = serve(ServerConfig { port: 0, ..Default::default() }, backend.clone()).await.unwrap();
+    let base = format!("http://{}", server.addr());
+    let (model, client) = (real::model_id(&path), reqwest::Client::new());
+
+    let list: Value = client.get(format!("{base}/api/models")).send().await.unwrap().json().await.unwrap();
+    let small = &list["data"][0];
+    assert_eq!((small["id"].as_str(), small["state"].as_str()), (Some(model.as_str()), Some("not-loaded")), "{list}");
+    assert!(matches!(small["fit"]["verdict"].as_str(), Some("green" | "yellow")), "{list}");
+    assert_eq!(list["data"][1]["fit"]["verdict"], "red", "{list}");
+
+    let r = client.post(format!("{base}/api/models/load")).json(&json!({"model": model})).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let state: Value = r.json().await.unwrap();
+    assert_eq!((state["state"].as_str(), state["loaded_by"].as_str()), (Some("loaded"), Some("server")), "{state}");
+    assert_eq!(state["load"]["context"], state["fit"]["context"], "loaded as planned: {state}");
+    assert!(state["load"]["weights_bytes"].as_u64().is_some_and(|b| b > 50 << 20), "{state}");
+
+    let r = client.post(format!("{base}/api/models/load")).json(&json!({"model": "Llama-3.1-70B-Instruct-Q4_K_M"})).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "model_would_not_fit", "{body}");
+    assert!(backend.engine().is_loaded(), "refused before the loaded model was unloaded");
+
+    let r = client.post(format!("{base}/api/models/unload")).json(&json!({"model": model})).send().await.unwrap();
+    let state: Value = r.json().await.unwrap();
+    assert_eq!(state["state"], "not-loaded", "{state}");
+    assert!(!backend.engine().is_loaded());
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use engine::{GenerateEvent, GenerateParams, Generation, Prompt};
-use server::{Backend, LoadedId, ModelEntry};
+use server::{Backend, Loaded, LoadedId, ModelEntry, ModelState};
 use types::{ErrorCode, GenerationStats, HearthError, StopReason};
 
 #[derive(Default)]
@@ -102,5 +102,17 @@ impl Backend for Fake {
     async fn unload_idle(&self) {
         self.unloads.fetch_add(1, Ordering::SeqCst);
         self.loaded.store(false, Ordering::SeqCst);
+    }
+
+    async fn states(&self) -> Vec<ModelState> {
+        let loaded = if self.loaded.load(Ordering::SeqCst) { Loaded::ByServer(None) } else { Loaded::No };
+        self.models().into_iter().map(|entry| ModelState { entry, plan: None, loaded: loaded.clone() }).collect()
+    }
+
+    async fn unload(&self, _model: &str) -> Result<(), HearthError> {
+        if self.loaded.swap(false, Ordering::SeqCst) {
+            self.unloads.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
     }
 }

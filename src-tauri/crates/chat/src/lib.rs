@@ -262,6 +262,7 @@ impl Chat {
             model: Some(PathBuf::from(&model.path)),
             constraint: None,
             logprobs: None,
+            tools: None,
         };
         let mut generation = match self.engine.generate(params).await {
             Ok(g) => g,

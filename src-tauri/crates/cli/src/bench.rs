@@ -186,7 +186,7 @@ const QUESTIONS: [&str; 10] = [
 async fn one(host: &EngineHost, prompt: Prompt, max_tokens: u32) -> anyhow::Result<(String, f64, GenerationStats)> {
     let sampling = SamplingParams { temperature: 0.0, max_tokens: Some(max_tokens), ..SamplingParams::default() };
     let started = Instant::now();
-    let params = GenerateParams { prompt, sampling, context_overflow: ContextOverflow::Stop, model: None, constraint: None, logprobs: None };
+    let params = GenerateParams { prompt, sampling, context_overflow: ContextOverflow::Stop, model: None, constraint: None, logprobs: None, tools: None };
     let mut generation = host.generate(params).await?;
     let (mut text, mut first) = (String::new(), None);
     while let Some(event) = generation.events.recv().await {

@@ -100,6 +100,7 @@ async fn stream(host: &EngineHost, messages: &[ChatMessage], sampling: &Sampling
         model: None,
         constraint: None,
         logprobs: None,
+        tools: None,
     };
     let mut generation = host.generate(params).await?;
     let mut text = String::new();

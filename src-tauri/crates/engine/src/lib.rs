@@ -16,6 +16,7 @@ pub mod protocol;
 mod session;
 mod stop;
 pub mod template;
+pub mod tools;
 mod utf8;
 mod worker;
 

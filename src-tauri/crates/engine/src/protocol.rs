@@ -113,6 +113,11 @@ pub struct GenerateParams {
     /// What the reply must be, enforced token by token while sampling; `None`: free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub constraint: Option<Constraint>,
+    /// The functions the model may call, in OpenAI's `tools` shape, rendered through the model's
+    /// template (or into the text when it takes none). Finding calls in the reply is the
+    /// caller's (`tools::parse`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<serde_json::Value>,
     /// Report each written token's log-probability and this many likeliest alternatives (0–20);
     /// `None`: no log-probabilities.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -324,6 +329,7 @@ mod tests {
                     model: Some("/m/a.gguf".into()),
                     constraint: Some(Constraint::JsonSchema { schema: r#"{"type":"object"}"#.into() }),
                     logprobs: Some(3),
+                    tools: Some(serde_json::json!([{"type": "function", "function": {"name": "f"}}])),
                 },
             },
             Request::Cancel { id: 2 },

@@ -35,6 +35,8 @@ pub struct Session<'m> {
     pub has_chat_template: bool,
     /// Which template renders the conversation, and why: the Loaded event reports it.
     pub template_in_use: TemplateInUse,
+    /// The model's own template renders tools, calls and tool answers itself.
+    takes_tools: bool,
     bos: String,
     eos: String,
     /// The tokens whose keys and values are in the cache, in order from position 0.
@@ -66,6 +68,10 @@ impl<'m> Session<'m> {
         })?;
 
         let (template, builtin, in_use) = choose_template(model, params.chat_template.as_deref())?;
+        // Only the file's own Jinja can take tools (llama.cpp's built-ins take text only).
+        let takes_tools = template.is_some()
+            && in_use.source == TemplateSource::File
+            && model.chat_template(None).ok().and_then(|t| t.to_str().ok().map(crate::tools::template_takes_tools)).unwrap_or(false);
         let vocab = model.vocab();
         let piece = |t: LlamaToken| String::from_utf8_lossy(&vocab.token_to_piece(t, true, None)).into_owned();
         let (bos, eos) = (piece(vocab.bos()), piece(vocab.eos()));
@@ -75,6 +81,7 @@ impl<'m> Session<'m> {
             template,
             builtin,
             has_chat_template: in_use.source == TemplateSource::File,
+            takes_tools,
             template_in_use: in_use,
             bos,
             eos,
@@ -91,10 +98,20 @@ impl<'m> Session<'m> {
     }
 
     /// The conversation as a prompt: the model's template through minijinja, else llama.cpp's own.
-    pub fn render(&self, messages: &[ChatMessage]) -> Result<String, HearthError> {
+    /// Tools, calls and tool answers go through a template that takes them, else into the text
+    /// (`tools::in_text`).
+    pub fn render(&self, messages: &[ChatMessage], tools: Option<&serde_json::Value>) -> Result<String, HearthError> {
+        let has_tool_parts = tools.is_some() || messages.iter().any(|m| !m.tool_calls.is_empty() || m.role == ChatRole::Tool);
+        let written;
+        let (messages, tools) = if has_tool_parts && !self.takes_tools {
+            written = crate::tools::in_text(messages, tools);
+            (&written[..], None)
+        } else {
+            (messages, tools)
+        };
         let jinja_error = match &self.template {
             Some(t) => {
-                match t.render(&TemplateInputs { messages, add_generation_prompt: true, bos_token: &self.bos, eos_token: &self.eos }) {
+                match t.render(&TemplateInputs { messages, add_generation_prompt: true, bos_token: &self.bos, eos_token: &self.eos, tools }) {
                     Ok(prompt) => return Ok(prompt),
                     Err(e) => {
                         tracing::warn!("{e}; trying llama.cpp's built-in templates");
@@ -150,7 +167,7 @@ impl<'m> Session<'m> {
             }
         };
         loop {
-            let tokens = self.prompt_tokens(&self.render(&messages)?);
+            let tokens = self.prompt_tokens(&self.render(&messages, params.tools.as_ref())?);
             let fits = match params.context_overflow {
                 ContextOverflow::Stop => tokens.len() < n_ctx,
                 ContextOverflow::DropOldest => tokens.len() + reserve <= n_ctx,

@@ -57,6 +57,43 @@ pub struct TemplateInputs<'a> {
     pub add_generation_prompt: bool,
     pub bos_token: &'a str,
     pub eos_token: &'a str,
+    /// The functions the model may call, in OpenAI's `tools` shape (`[{"type": "function",
+    /// "function": {...}}]`), which is what Hugging Face passes templates as `tools`; `None` when
+    /// the request has none (templates then see `none`, as with Hugging Face).
+    pub tools: Option<&'a serde_json::Value>,
+}
+
+/// A message as Hugging Face hands it to a template: `role` and `content`, an assistant's
+/// `tool_calls` with their arguments as an object (templates write them with `tojson`), a tool
+/// message's `tool_call_id`.
+fn message_value(m: &ChatMessage) -> Value {
+    let mut v = serde_json::json!({ "role": m.role.as_str(), "content": m.content });
+    if !m.tool_calls.is_empty() {
+        v["tool_calls"] = m
+            .tool_calls
+            .iter()
+            .map(|c| {
+                let arguments = serde_json::from_str::<serde_json::Value>(&c.arguments).unwrap_or_else(|_| serde_json::json!(c.arguments));
+                serde_json::json!({ "id": c.id, "type": "function", "function": { "name": c.name, "arguments": arguments } })
+            })
+            .collect();
+    }
+    if let Some(id) = &m.tool_call_id {
+        v["tool_call_id"] = serde_json::json!(id);
+    }
+    from_json(&v)
+}
+
+/// JSON data as a template value (minijinja's `serde` feature would do this; it is not built).
+fn from_json(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::from(()),
+        serde_json::Value::Bool(b) => Value::from(*b),
+        serde_json::Value::Number(n) => n.as_i64().map(Value::from).or_else(|| n.as_u64().map(Value::from)).unwrap_or_else(|| Value::from(n.as_f64().unwrap_or(0.0))),
+        serde_json::Value::String(s) => Value::from(s.as_str()),
+        serde_json::Value::Array(items) => Value::from_iter(items.iter().map(from_json)),
+        serde_json::Value::Object(o) => Value::from(o.iter().map(|(k, v)| (k.clone(), from_json(v))).collect::<std::collections::BTreeMap<String, Value>>()),
+    }
 }
 
 /// A chat template compiled once per loaded model, rendered once per request.
@@ -96,9 +133,8 @@ impl ChatTemplate {
     pub fn render_measured(&self, inputs: &TemplateInputs<'_>) -> Result<(String, u64), TemplateError> {
         let template = self.env.get_template(NAME).map_err(|e| TemplateError::Syntax(describe(&e)))?;
         let ctx = minijinja::context! {
-            messages => Value::from_iter(
-                inputs.messages.iter().map(|m| minijinja::context! { role => m.role.as_str(), content => m.content.clone() }),
-            ),
+            messages => Value::from_iter(inputs.messages.iter().map(message_value)),
+            tools => inputs.tools.map(from_json),
             add_generation_prompt => inputs.add_generation_prompt,
             bos_token => inputs.bos_token,
             eos_token => inputs.eos_token,
@@ -184,7 +220,7 @@ mod tests {
     use types::ChatRole;
 
     fn render(source: &str, messages: &[ChatMessage]) -> Result<String, TemplateError> {
-        ChatTemplate::new(source)?.render(&TemplateInputs { messages, add_generation_prompt: true, bos_token: "<s>", eos_token: "</s>" })
+        ChatTemplate::new(source)?.render(&TemplateInputs { messages, add_generation_prompt: true, bos_token: "<s>", eos_token: "</s>", tools: None })
     }
 
     #[test]

@@ -55,7 +55,7 @@ fn hwm_kib() -> u64 {
 #[test]
 fn templates_that_would_make_a_gigabyte_are_stopped_within_a_memory_bound() {
     let messages = [ChatMessage::new(ChatRole::User, "Hello!")];
-    let inputs = TemplateInputs { messages: &messages, add_generation_prompt: true, bos_token: "", eos_token: "" };
+    let inputs = TemplateInputs { messages: &messages, add_generation_prompt: true, bos_token: "", eos_token: "", tools: None };
     let before = hwm_kib();
     let mut wrong = Vec::new();
     for (name, source) in ATTACKS {

@@ -19,7 +19,7 @@ fn conversation(turns: usize, words: usize) -> Vec<ChatMessage> {
 }
 
 fn inputs(messages: &[ChatMessage]) -> TemplateInputs<'_> {
-    TemplateInputs { messages, add_generation_prompt: true, bos_token: "<s>", eos_token: "</s>" }
+    TemplateInputs { messages, add_generation_prompt: true, bos_token: "<s>", eos_token: "</s>", tools: None }
 }
 
 /// The same template through minijinja as it comes, with the settings `ChatTemplate` uses.

@@ -21,6 +21,16 @@ pub struct Head {
     pub endpoint: Endpoint,
     /// The client asked for log-probabilities: `logprobs` is an object (else `null`).
     pub logprobs: bool,
+    /// Tools were on offer: a reply may be calls (`find_calls`).
+    pub tools: bool,
+}
+
+/// A call as a response carries it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallOut {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
 }
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
@@ -34,7 +44,7 @@ impl Head {
         };
         // Unique within a run and across runs: the start time and a counter.
         let id = format!("{prefix}-{:x}{:04x}", now.as_micros(), NEXT.fetch_add(1, Ordering::Relaxed) & 0xffff);
-        Self { id, created: i64::try_from(now.as_secs()).unwrap_or(0), model: model.to_string(), endpoint, logprobs }
+        Self { id, created: i64::try_from(now.as_secs()).unwrap_or(0), model: model.to_string(), endpoint, logprobs, tools: false }
     }
 
     fn object(&self, streamed: bool) -> &'static str {
@@ -96,10 +106,53 @@ impl Head {
         }
     }
 
+    /// The calls in a whole reply (when tools were on offer), each with an id of its own, and the
+    /// text left for the person.
+    pub fn find_calls(&self, text: String) -> (String, Vec<CallOut>) {
+        if !self.tools {
+            return (text, Vec::new());
+        }
+        let parsed = engine::tools::parse(&text);
+        let suffix = self.id.rsplit('-').next().unwrap_or("0");
+        let calls = parsed
+            .calls
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| CallOut { id: format!("call_{suffix}_{i}"), name: c.name, arguments: c.arguments })
+            .collect::<Vec<_>>();
+        if calls.is_empty() {
+            (text, calls)
+        } else {
+            (parsed.content, calls)
+        }
+    }
+
+    /// A streamed reply that made calls, as OpenAI streams them: the role (and any text), then per
+    /// call its id, type and name with empty arguments, then the arguments in pieces.
+    pub fn tool_call_chunks(&self, text: &str, calls: &[CallOut], include_usage: bool) -> Vec<Value> {
+        let wrap = |delta: Value| self.wrap(true, json!([{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": null }]), include_usage.then_some(Value::Null));
+        let mut chunks = vec![wrap(json!({ "role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text) } }))];
+        for (i, c) in calls.iter().enumerate() {
+            chunks.push(wrap(json!({ "tool_calls": [{ "index": i, "id": c.id, "type": "function", "function": { "name": c.name, "arguments": "" } }] })));
+            let chars: Vec<char> = c.arguments.chars().collect();
+            for piece in chars.chunks(16) {
+                let piece: String = piece.iter().collect();
+                chunks.push(wrap(json!({ "tool_calls": [{ "index": i, "function": { "arguments": piece } }] })));
+            }
+        }
+        chunks
+    }
+
     /// A whole, non-streamed answer.
-    pub fn completion(&self, text: &str, logprobs: &[TokenLogprob], stats: &GenerationStats) -> Value {
+    pub fn completion(&self, text: &str, logprobs: &[TokenLogprob], calls: &[CallOut], stats: &GenerationStats) -> Value {
         let logprobs = self.logprobs(logprobs, 0);
         let choice = match self.endpoint {
+            Endpoint::Chat if !calls.is_empty() => {
+                let tool_calls: Vec<Value> =
+                    calls.iter().map(|c| json!({ "id": c.id, "type": "function", "function": { "name": c.name, "arguments": c.arguments } })).collect();
+                let content = if text.is_empty() { Value::Null } else { json!(text) };
+                json!({ "index": 0, "message": { "role": "assistant", "content": content, "tool_calls": tool_calls }, "logprobs": logprobs, "finish_reason": "tool_calls" })
+            }
             Endpoint::Chat => {
                 json!({ "index": 0, "message": { "role": "assistant", "content": text }, "logprobs": logprobs, "finish_reason": finish_reason(stats.stop_reason) })
             }
@@ -229,8 +282,8 @@ mod tests {
     // The wire format clients parse; pinned.
     #[test]
     fn chat_shapes() {
-        let head = Head { id: "chatcmpl-1".into(), created: 5, model: "m".into(), endpoint: Endpoint::Chat, logprobs: false };
-        let full = head.completion("hi", &[], &stats());
+        let head = Head { id: "chatcmpl-1".into(), created: 5, model: "m".into(), endpoint: Endpoint::Chat, logprobs: false, tools: false };
+        let full = head.completion("hi", &[], &[], &stats());
         assert_eq!(full["choices"][0]["logprobs"], Value::Null);
         assert_eq!(full["object"], "chat.completion");
         assert_eq!(full["choices"][0]["message"], json!({"role": "assistant", "content": "hi"}));
@@ -253,7 +306,7 @@ mod tests {
     fn text_shapes() {
         let head = Head::new(Endpoint::Text, "m", false);
         assert!(head.id.starts_with("cmpl-"));
-        let full = head.completion("once", &[], &stats());
+        let full = head.completion("once", &[], &[], &stats());
         assert_eq!(full["object"], "text_completion");
         assert_eq!(full["choices"][0]["text"], "once");
         assert_eq!(head.chunk(Some("x"), &[], 0, true, None, false)["choices"][0]["text"], "x");
@@ -266,9 +319,32 @@ mod tests {
     }
 
     #[test]
+    fn tool_calls_in_openais_shape_whole_and_streamed() {
+        let mut head = Head::new(Endpoint::Chat, "m", false);
+        head.tools = true;
+        let (text, calls) = head.find_calls("<tool_call>{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}</tool_call>".into());
+        assert_eq!((text.as_str(), calls.len()), ("", 1));
+        let full = head.completion(&text, &[], &calls, &stats());
+        let message = &full["choices"][0]["message"];
+        assert_eq!(full["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(message["content"], Value::Null);
+        assert_eq!(message["tool_calls"][0]["type"], "function");
+        assert_eq!(message["tool_calls"][0]["function"], json!({"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}));
+        assert!(message["tool_calls"][0]["id"].as_str().is_some_and(|id| id.starts_with("call_")));
+        let chunks = head.tool_call_chunks("", &calls, false);
+        assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+        assert_eq!(chunks[1]["choices"][0]["delta"]["tool_calls"][0]["function"], json!({"name": "get_weather", "arguments": ""}));
+        let arguments: String = chunks[2..].iter().map(|c| c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str().unwrap().to_string()).collect();
+        assert_eq!(arguments, "{\"city\":\"Paris\"}");
+        // Without tools on offer, text that looks like a call is text.
+        let plain = Head::new(Endpoint::Chat, "m", false);
+        assert!(plain.find_calls("{\"name\": \"f\", \"arguments\": {}}".into()).1.is_empty());
+    }
+
+    #[test]
     fn logprobs_in_each_endpoints_shape() {
         let chat = Head::new(Endpoint::Chat, "m", true);
-        let full = chat.completion(" Paris.", &tokens(), &stats());
+        let full = chat.completion(" Paris.", &tokens(), &[], &stats());
         let content = &full["choices"][0]["logprobs"]["content"];
         assert_eq!(content[0]["token"], " Paris");
         assert_eq!(content[0]["bytes"], json!([32, 80, 97, 114, 105, 115]));
@@ -279,7 +355,7 @@ mod tests {
         assert_eq!(chat.chunk(None, &[], 7, false, Some("stop"), false)["choices"][0]["logprobs"], Value::Null);
 
         let text = Head::new(Endpoint::Text, "m", true);
-        let l = &text.completion(" Paris.", &tokens(), &stats())["choices"][0]["logprobs"];
+        let l = &text.completion(" Paris.", &tokens(), &[], &stats())["choices"][0]["logprobs"];
         assert_eq!(l["tokens"], json!([" Paris", "."]));
         assert_eq!(l["text_offset"], json!([0, 6]));
         assert_eq!(l["top_logprobs"][0], json!({" Paris": -0.1f32, " Lyon": -2.5}));

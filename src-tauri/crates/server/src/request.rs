@@ -5,7 +5,7 @@
 
 use engine::{Constraint, Prompt};
 use serde_json::{Map, Value};
-use types::{ChatMessage, ChatRole, SamplingParams};
+use types::{ChatMessage, ChatRole, SamplingParams, ToolCall};
 
 use crate::error::ApiError;
 
@@ -33,6 +33,24 @@ pub struct ValidRequest {
     /// Log-probabilities with this many alternatives per token (chat: `logprobs` and
     /// `top_logprobs`; completions: `logprobs`, a number); `None`: none.
     pub logprobs: Option<u32>,
+    /// `tools`, as OpenAI's shape has them (checked: functions with a name); `None`: none.
+    pub tools: Option<Value>,
+    pub tool_choice: ToolChoice,
+    /// `parallel_tool_calls` (OpenAI's default: true).
+    pub parallel_tool_calls: bool,
+}
+
+/// OpenAI's `tool_choice`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolChoice {
+    /// The model decides (the default with tools).
+    Auto,
+    /// No call: the tools are not offered.
+    None,
+    /// Some call (decoding is held to one).
+    Required,
+    /// A call to this function (decoding is held to it).
+    Named(String),
 }
 
 /// Stop strings OpenAI allows in one request.
@@ -78,7 +96,70 @@ pub fn parse(body: &[u8], endpoint: Endpoint, max_prompt_chars: usize) -> Result
         Some(_) => return Err(wrong("stream_options", "an object")),
     };
     let logprobs = logprobs(&o, endpoint)?;
-    Ok(ValidRequest { endpoint, model, prompt, sampling: sampling(&o)?, stream, include_usage, constraint: response_format(&o)?, logprobs })
+    let tools = tools(&o)?;
+    let tool_choice = tool_choice(&o, tools.as_ref())?;
+    let parallel_tool_calls = boolean(&o, "parallel_tool_calls")?.unwrap_or(true);
+    let constraint = response_format(&o)?;
+    if constraint.is_some() && matches!(tool_choice, ToolChoice::Required | ToolChoice::Named(_)) {
+        return Err(ApiError::invalid("A required tool call and a `response_format` cannot both hold the reply; send one.", Some("tool_choice")));
+    }
+    Ok(ValidRequest {
+        endpoint,
+        model,
+        prompt,
+        sampling: sampling(&o)?,
+        stream,
+        include_usage,
+        constraint,
+        logprobs,
+        tools,
+        tool_choice,
+        parallel_tool_calls,
+    })
+}
+
+/// `tools`: an array of `{"type": "function", "function": {"name": …, "description"?: …,
+/// "parameters"?: {…}}}`; an empty array counts as none.
+fn tools(o: &Map<String, Value>) -> Result<Option<Value>, ApiError> {
+    let Some(list) = field(o, "tools") else { return Ok(None) };
+    let Value::Array(items) = list else { return Err(wrong("tools", "an array of functions")) };
+    for (i, t) in items.iter().enumerate() {
+        let f = t.get("function").filter(|_| t.get("type").and_then(Value::as_str) == Some("function"));
+        let Some(Value::Object(f)) = f else { return Err(wrong(&format!("tools[{i}]"), "{\"type\": \"function\", \"function\": {…}}")) };
+        if !f.get("name").and_then(Value::as_str).is_some_and(|n| !n.is_empty()) {
+            return Err(wrong(&format!("tools[{i}].function.name"), "a function name"));
+        }
+        if f.get("parameters").is_some_and(|p| !p.is_object() && !p.is_null()) {
+            return Err(wrong(&format!("tools[{i}].function.parameters"), "a JSON Schema object"));
+        }
+    }
+    Ok((!items.is_empty()).then(|| list.clone()))
+}
+
+/// `tool_choice`: "auto", "none", "required", or `{"type": "function", "function": {"name"}}`.
+fn tool_choice(o: &Map<String, Value>, tools: Option<&Value>) -> Result<ToolChoice, ApiError> {
+    let choice = match field(o, "tool_choice") {
+        None => return Ok(ToolChoice::Auto),
+        Some(Value::String(s)) => match s.as_str() {
+            "auto" => ToolChoice::Auto,
+            "none" => ToolChoice::None,
+            "required" => ToolChoice::Required,
+            _ => return Err(wrong("tool_choice", "auto, none, required or a function")),
+        },
+        Some(Value::Object(c)) => match c.get("function").and_then(|f| f.get("name")).and_then(Value::as_str) {
+            Some(name) => ToolChoice::Named(name.to_string()),
+            None => return Err(wrong("tool_choice", "auto, none, required or {\"type\": \"function\", \"function\": {\"name\": …}}")),
+        },
+        Some(_) => return Err(wrong("tool_choice", "auto, none, required or a function")),
+    };
+    let names: Vec<&str> = tools.and_then(Value::as_array).into_iter().flatten().filter_map(|t| t["function"]["name"].as_str()).collect();
+    match &choice {
+        ToolChoice::Required if names.is_empty() => Err(ApiError::invalid("`tool_choice: required` needs `tools`.", Some("tool_choice"))),
+        ToolChoice::Named(n) if !names.contains(&n.as_str()) => {
+            Err(ApiError::invalid(format!("`tool_choice` names `{n}`, which is not among the `tools`."), Some("tool_choice")))
+        }
+        _ => Ok(choice),
+    }
 }
 
 /// Chat: `logprobs: true` and `top_logprobs` (0–20, only with `logprobs`). Completions: `logprobs`,
@@ -209,7 +290,34 @@ fn messages(o: &Map<String, Value>) -> Result<Vec<ChatMessage>, ApiError> {
                 Some("tool") => ChatRole::Tool,
                 _ => return Err(wrong(&format!("messages[{i}].role"), "one of system, developer, user, assistant, tool")),
             };
-            Ok(ChatMessage::new(role, content(m.get("content"), i)?))
+            let mut message = ChatMessage::new(role, content(m.get("content"), i)?);
+            if let Some(calls) = m.get("tool_calls").filter(|c| !c.is_null()) {
+                message.tool_calls = tool_calls(calls, i)?;
+            }
+            if let Some(id) = m.get("tool_call_id").filter(|c| !c.is_null()) {
+                message.tool_call_id = Some(id.as_str().ok_or_else(|| wrong(&format!("messages[{i}].tool_call_id"), "a string"))?.to_string());
+            }
+            Ok(message)
+        })
+        .collect()
+}
+
+/// An assistant message's `tool_calls`: `[{"id", "type": "function", "function": {"name",
+/// "arguments": JSON text}}]`.
+fn tool_calls(calls: &Value, i: usize) -> Result<Vec<ToolCall>, ApiError> {
+    let bad = || wrong(&format!("messages[{i}].tool_calls"), "an array of {\"id\", \"type\": \"function\", \"function\": {\"name\", \"arguments\"}}");
+    let Value::Array(calls) = calls else { return Err(bad()) };
+    calls
+        .iter()
+        .map(|c| {
+            let f = c.get("function").ok_or_else(bad)?;
+            let name = f.get("name").and_then(Value::as_str).ok_or_else(bad)?;
+            let arguments = match f.get("arguments") {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Null) | None => "{}".into(),
+                Some(other) => other.to_string(),
+            };
+            Ok(ToolCall { id: c.get("id").and_then(Value::as_str).unwrap_or_default().to_string(), name: name.to_string(), arguments })
         })
         .collect()
 }
@@ -353,6 +461,35 @@ mod tests {
             let p = param(with(bad).unwrap_err());
             assert!(p.as_deref().is_some_and(|p| p.starts_with("response_format")), "{bad}: {p:?}");
         }
+    }
+
+    #[test]
+    fn tools_tool_choice_and_tool_messages_are_read() {
+        let tools = r#"[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}]"#;
+        let with = |extra: &str| chat(&format!(r#"{{"model":"m","messages":[{{"role":"user","content":"x"}}],"tools":{tools}{extra}}}"#));
+        let r = with("").unwrap();
+        assert_eq!((r.tool_choice.clone(), r.parallel_tool_calls), (ToolChoice::Auto, true));
+        assert_eq!(r.tools.unwrap()[0]["function"]["name"], "get_weather");
+        assert_eq!(with(r#","tool_choice":"required","parallel_tool_calls":false"#).unwrap().tool_choice, ToolChoice::Required);
+        assert_eq!(with(r#","tool_choice":"none""#).unwrap().tool_choice, ToolChoice::None);
+        let named = with(r#","tool_choice":{"type":"function","function":{"name":"get_weather"}}"#).unwrap();
+        assert_eq!(named.tool_choice, ToolChoice::Named("get_weather".into()));
+        for bad in [
+            r#","tool_choice":{"type":"function","function":{"name":"other"}}"#,
+            r#","tool_choice":"always""#,
+            r#","tool_choice":"required","response_format":{"type":"json_object"}"#,
+        ] {
+            assert_eq!(param(with(bad).unwrap_err()).as_deref(), Some("tool_choice"), "{bad}");
+        }
+        assert_eq!(param(chat(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"tool_choice":"required"}"#).unwrap_err()).as_deref(), Some("tool_choice"));
+        assert_eq!(param(chat(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{}}]}"#).unwrap_err()).as_deref(), Some("tools"));
+
+        let r = chat(r#"{"model":"m","messages":[{"role":"user","content":"w?"},
+            {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},
+            {"role":"tool","tool_call_id":"call_1","content":"18 C"}]}"#).unwrap();
+        let Prompt::Chat(m) = r.prompt else { panic!() };
+        assert_eq!(m[1].tool_calls, vec![ToolCall { id: "call_1".into(), name: "get_weather".into(), arguments: r#"{"city":"Paris"}"#.into() }]);
+        assert_eq!((m[2].role, m[2].tool_call_id.as_deref(), m[2].content.as_str()), (ChatRole::Tool, Some("call_1"), "18 C"));
     }
 
     #[test]

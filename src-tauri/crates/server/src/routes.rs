@@ -25,7 +25,9 @@ use crate::log::LogSlot;
 use crate::openai::{self, finish_reason, Head};
 use crate::queue::Gate;
 use crate::reply::{Piece, Reply};
-use crate::request::{self, Endpoint};
+use crate::request::{self, Endpoint, ToolChoice};
+use engine::tools::Forced;
+use engine::Constraint;
 
 /// What every handler shares.
 pub struct App<B> {
@@ -125,24 +127,48 @@ async fn start<B: Backend>(app: &App<B>, slot: &LogSlot, body: Body, endpoint: E
         _ = stopping.wait_for(|s| *s) => return Err(ApiError::Busy(0)),
     };
     let loaded = app.backend.ensure_loaded(&entry.id, app.config.auto_load).await?;
+    // Tools on offer (unless `tool_choice: none`); a required or named call holds decoding to
+    // a call whose arguments match the function's parameters.
+    let tools = req.tools.filter(|_| req.tool_choice != ToolChoice::None);
+    let forced = match &req.tool_choice {
+        ToolChoice::Required => Some(Forced::Any { parallel: req.parallel_tool_calls }),
+        ToolChoice::Named(n) => Some(Forced::Named(n.clone())),
+        _ => None,
+    };
+    let constraint = match (forced, &tools) {
+        (Some(f), Some(t)) => Some(Constraint::JsonSchema {
+            schema: engine::tools::forced_schema(t, &f).ok_or_else(|| ApiError::invalid("`tool_choice` names no function among the `tools`.", Some("tool_choice")))?,
+        }),
+        _ => req.constraint,
+    };
     let params = GenerateParams {
         prompt: req.prompt,
         sampling: req.sampling,
         context_overflow: ContextOverflow::Stop,
         model: None,
-        constraint: req.constraint,
+        constraint,
         logprobs: req.logprobs,
+        tools: tools.clone(),
     };
     let generation = app.backend.generate(&loaded, params).await?;
     let mut reply = Reply::new(generation, turn, slot.clone(), app.stopping.clone());
-    let head = Head::new(endpoint, &loaded.id, req.logprobs.is_some());
+    let mut head = Head::new(endpoint, &loaded.id, req.logprobs.is_some());
+    head.tools = tools.is_some();
     let first = match reply.next().await {
         Piece::Failed(e) => return Err(e),
         piece => piece,
     };
     if req.stream {
         reply.stream();
-        let stream = sse(SseReply { reply, head, include_usage: req.include_usage, first: Some(first), sent_any: false, text_offset: 0 });
+        let stream = sse(SseReply {
+            reply,
+            head,
+            include_usage: req.include_usage,
+            first: Some(first),
+            sent_any: false,
+            text_offset: 0,
+            held: String::new(),
+        });
         Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
     } else {
         whole(reply, head, first).await
@@ -177,7 +203,10 @@ async fn whole(mut reply: Reply, head: Head, first: Piece) -> Result<Response, A
                 text.push_str(&t);
                 logprobs.extend(l);
             }
-            Piece::Done(stats) => return Ok(Json(head.completion(&text, &logprobs, &stats)).into_response()),
+            Piece::Done(stats) => {
+                let (text, calls) = head.find_calls(text);
+                return Ok(Json(head.completion(&text, &logprobs, &calls, &stats)).into_response());
+            }
             Piece::Failed(e) => return Err(e),
         }
         piece = reply.next().await;
@@ -193,6 +222,9 @@ struct SseReply {
     sent_any: bool,
     /// Bytes of text sent so far (the `text_offset` of a completion's log-probabilities).
     text_offset: usize,
+    /// With tools on offer, the reply is held until it is whole: only then is it known to be a
+    /// call, which goes out as OpenAI's `tool_calls` deltas (id and name, then the arguments).
+    held: String,
 }
 
 fn data(value: &serde_json::Value) -> Event {
@@ -209,6 +241,11 @@ impl SseReply {
         let first = !self.sent_any;
         self.sent_any = true;
         match piece {
+            Piece::Text(t, _) if self.head.tools => {
+                self.held.push_str(&t);
+                self.sent_any = !first;
+                (Vec::new(), true)
+            }
             Piece::Text(t, logprobs) => {
                 let chunk = self.head.chunk(Some(&t), &logprobs, self.text_offset, first, None, self.include_usage);
                 self.text_offset += t.len();
@@ -216,10 +253,16 @@ impl SseReply {
             }
             Piece::Done(stats) => {
                 let mut events = Vec::new();
-                if first {
+                let (text, calls) = self.head.find_calls(std::mem::take(&mut self.held));
+                let finish = if calls.is_empty() { finish_reason(stats.stop_reason) } else { "tool_calls" };
+                if !calls.is_empty() {
+                    events.extend(self.head.tool_call_chunks(&text, &calls, self.include_usage).iter().map(data));
+                } else if !text.is_empty() {
+                    events.push(data(&self.head.chunk(Some(&text), &[], self.text_offset, first, None, self.include_usage)));
+                } else if first {
                     events.push(data(&self.head.chunk(Some(""), &[], self.text_offset, true, None, self.include_usage)));
                 }
-                events.push(data(&self.head.chunk(None, &[], self.text_offset, false, Some(finish_reason(stats.stop_reason)), self.include_usage)));
+                events.push(data(&self.head.chunk(None, &[], self.text_offset, false, Some(finish), self.include_usage)));
                 if self.include_usage {
                     events.push(data(&self.head.usage_chunk(&stats)));
                 }

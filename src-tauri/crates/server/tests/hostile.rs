@@ -192,6 +192,7 @@ async fn a_streaming_client_that_stops_reading_is_cut_off_and_the_engine_goes_on
         model: None,
         constraint: None,
         logprobs: None,
+        tools: None,
     };
     let mut generation = backend.engine().generate(chat).await.unwrap();
     let mut text = String::new();

@@ -6,7 +6,8 @@ streamed), the model list, a wrong key (AuthenticationError, 401) and an unknown
 (NotFoundError, 404) in OpenAI's error shape, and structured output: `response_format` with a
 JSON schema (whole and streamed) and `json_object` give JSON that parses and validates, and a
 schema llama.cpp cannot enforce is a 400; log-probabilities on chat and completions, whole and
-streamed. Prints one JSON line of what it saw; exits non-zero
+streamed; tool calls (a named function and `required`, whole and streamed as deltas; `none`; a
+tool's answer in the next turn). Prints one JSON line of what it saw; exits non-zero
 on the first failed check.
 """
 
@@ -168,5 +169,81 @@ tl = text_lp.choices[0].logprobs
 assert "".join(tl.tokens) == text_lp.choices[0].text and len(tl.token_logprobs) == len(tl.tokens) == len(tl.top_logprobs), tl
 assert all(len(alternatives) == 2 for alternatives in tl.top_logprobs), tl
 seen["logprobs"] = {"chat": [(t.token, round(t.logprob, 3)) for t in content], "completion_tokens": tl.tokens}
+
+# Tool calls. A forced call (a named function, or `required`) is held by a grammar to a call whose
+# arguments match the function's parameters, whatever the model; streamed, it comes as OpenAI's
+# deltas (id and name first, then argument pieces). The call and the tool's answer go back in the
+# conversation for the next turn.
+weather = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city now.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+            "required": ["city", "unit"],
+            "additionalProperties": False,
+        },
+    },
+}
+clock = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {"zone": {"type": "string"}}, "required": ["zone"]}}}
+ask = [{"role": "user", "content": "What is the weather in Paris, in celsius?"}]
+
+
+def check_weather(call):
+    assert call.type == "function" and call.id, call
+    assert call.function.name == "get_weather", call
+    arguments = json.loads(call.function.arguments)
+    assert set(arguments) == {"city", "unit"} and isinstance(arguments["city"], str) and arguments["unit"] in ("celsius", "fahrenheit"), arguments
+    return arguments
+
+
+named = client.chat.completions.create(
+    model=model, messages=ask, max_tokens=64, temperature=0, tools=[weather, clock],
+    tool_choice={"type": "function", "function": {"name": "get_weather"}},
+)
+assert named.choices[0].finish_reason == "tool_calls", named
+call = named.choices[0].message.tool_calls[0]
+arguments = check_weather(call)
+
+ids, names, pieces, finish = {}, {}, {}, None
+for chunk in client.chat.completions.create(
+    model=model, messages=ask, max_tokens=64, temperature=0, tools=[weather, clock],
+    tool_choice={"type": "function", "function": {"name": "get_weather"}}, stream=True,
+):
+    for c in chunk.choices:
+        for d in c.delta.tool_calls or []:
+            if d.id:
+                ids[d.index] = d.id
+            if d.function and d.function.name:
+                names[d.index] = d.function.name
+            if d.function and d.function.arguments:
+                pieces.setdefault(d.index, []).append(d.function.arguments)
+        finish = c.finish_reason or finish
+assert finish == "tool_calls" and names == {0: "get_weather"} and 0 in ids, (finish, names, ids)
+assert json.loads("".join(pieces[0])) == arguments, pieces
+assert len(pieces[0]) > 1, "the arguments come in pieces"
+
+required = client.chat.completions.create(model=model, messages=ask, max_tokens=96, temperature=0, tools=[weather, clock], tool_choice="required")
+assert required.choices[0].finish_reason == "tool_calls", required
+assert {c.function.name for c in required.choices[0].message.tool_calls} <= {"get_weather", "get_time"}, required
+
+none = client.chat.completions.create(model=model, messages=ask, max_tokens=16, temperature=0, tools=[weather], tool_choice="none")
+assert none.choices[0].message.tool_calls is None and none.choices[0].message.content, none
+
+follow = ask + [
+    {"role": "assistant", "content": None, "tool_calls": [{"id": call.id, "type": "function", "function": {"name": "get_weather", "arguments": call.function.arguments}}]},
+    {"role": "tool", "tool_call_id": call.id, "content": json.dumps({"temperature": 18, "sky": "clear"})},
+]
+answer = client.chat.completions.create(model=model, messages=follow, max_tokens=32, temperature=0, tools=[weather], tool_choice="none")
+assert answer.choices[0].message.content, answer
+seen["tools"] = {"named": arguments, "stream_pieces": len(pieces[0]), "required": [c.function.name for c in required.choices[0].message.tool_calls], "after_tool": answer.choices[0].message.content}
+
+try:
+    client.chat.completions.create(model=model, messages=ask, max_tokens=8, tools=[weather], tool_choice={"type": "function", "function": {"name": "nope"}})
+    raise AssertionError("a tool_choice naming no tool was accepted")
+except openai.BadRequestError as e:
+    assert e.status_code == 400 and e.body.get("param") == "tool_choice", e.body
 
 print(json.dumps(seen))

@@ -16,7 +16,7 @@ mod server;
 pub use chat::{ChatEvent, Conversation, ConversationSettings, LoadEvent, LoadedModel, Message, MessageState};
 pub use engine::{
     ChatMessage, ChatRole, ContextOverflow, DeviceBuffers, GenerationStats, LoadProgress, LoadedModelInfo, SamplingParams, StopReason,
-    TemplateChoice, TemplateInUse, TemplateSource, TokenLogprob,
+    TemplateChoice, TemplateInUse, TemplateSource, TokenLogprob, ToolCall,
 };
 pub use error::{ErrorCode, HearthError};
 pub use fit::{

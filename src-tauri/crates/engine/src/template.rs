@@ -63,25 +63,46 @@ pub struct TemplateInputs<'a> {
     pub tools: Option<&'a serde_json::Value>,
 }
 
-/// A message as Hugging Face hands it to a template: `role` and `content`, an assistant's
-/// `tool_calls` with their arguments as an object (templates write them with `tojson`), a tool
-/// message's `tool_call_id`.
+/// A message as Hugging Face hands it to a template: `role` and `content` (in that order, as a
+/// Python dict keeps them: `tojson` writes them so), an assistant's `tool_calls` with their
+/// arguments as an object (templates write them with `tojson`), a tool message's `tool_call_id`.
 fn message_value(m: &ChatMessage) -> Value {
-    let mut v = serde_json::json!({ "role": m.role.as_str(), "content": m.content });
+    let mut fields = vec![("role", Value::from(m.role.as_str())), ("content", Value::from(m.content.as_str()))];
     if !m.tool_calls.is_empty() {
-        v["tool_calls"] = m
-            .tool_calls
-            .iter()
-            .map(|c| {
-                let arguments = serde_json::from_str::<serde_json::Value>(&c.arguments).unwrap_or_else(|_| serde_json::json!(c.arguments));
-                serde_json::json!({ "id": c.id, "type": "function", "function": { "name": c.name, "arguments": arguments } })
-            })
-            .collect();
+        let calls = m.tool_calls.iter().map(|c| {
+            let arguments = serde_json::from_str::<serde_json::Value>(&c.arguments).unwrap_or_else(|_| serde_json::json!(c.arguments));
+            let function = ordered(vec![("name", Value::from(c.name.as_str())), ("arguments", from_json(&arguments))]);
+            ordered(vec![("id", Value::from(c.id.as_str())), ("type", Value::from("function")), ("function", function)])
+        });
+        fields.push(("tool_calls", Value::from_iter(calls)));
     }
     if let Some(id) = &m.tool_call_id {
-        v["tool_call_id"] = serde_json::json!(id);
+        fields.push(("tool_call_id", Value::from(id.as_str())));
     }
-    from_json(&v)
+    ordered(fields)
+}
+
+/// A map that keeps its keys in the order given (minijinja's own maps sort them unless built with
+/// `preserve_order`), so `tojson` writes them as Hugging Face's Python dicts would.
+#[derive(Debug)]
+struct Ordered(Vec<(String, Value)>);
+
+impl minijinja::value::Object for Ordered {
+    fn repr(self: &std::sync::Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Map
+    }
+    fn get_value(self: &std::sync::Arc<Self>, key: &Value) -> Option<Value> {
+        let key = key.as_str()?;
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+    }
+    fn enumerate(self: &std::sync::Arc<Self>) -> minijinja::value::Enumerator {
+        let keys: Vec<Value> = self.0.iter().map(|(k, _)| Value::from(k.as_str())).collect();
+        minijinja::value::Enumerator::Iter(Box::new(keys.into_iter()))
+    }
+}
+
+fn ordered(fields: Vec<(&str, Value)>) -> Value {
+    Value::from_object(Ordered(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect()))
 }
 
 /// JSON data as a template value (minijinja's `serde` feature would do this; it is not built).
@@ -92,7 +113,7 @@ fn from_json(v: &serde_json::Value) -> Value {
         serde_json::Value::Number(n) => n.as_i64().map(Value::from).or_else(|| n.as_u64().map(Value::from)).unwrap_or_else(|| Value::from(n.as_f64().unwrap_or(0.0))),
         serde_json::Value::String(s) => Value::from(s.as_str()),
         serde_json::Value::Array(items) => Value::from_iter(items.iter().map(from_json)),
-        serde_json::Value::Object(o) => Value::from(o.iter().map(|(k, v)| (k.clone(), from_json(v))).collect::<std::collections::BTreeMap<String, Value>>()),
+        serde_json::Value::Object(o) => ordered(o.iter().map(|(k, v)| (k.as_str(), from_json(v))).collect()),
     }
 }
 

@@ -36,6 +36,24 @@ describe("ServerView", () => {
     await waitFor(() => expect((screen.getByTestId("api-key") as HTMLInputElement).value).toBe(""));
   });
 
+  it("shows a chat, a tool call and JSON output as curl examples against its address", async () => {
+    calls.status.mockResolvedValue({ ...status(null), baseUrl: "http://127.0.0.1:1234/v1", loadedModel: "SmolLM2" });
+    calls.log.mockResolvedValue([]);
+    render(ServerView, { store: new ServerStore() });
+    const example = await screen.findByTestId("server-example");
+    expect(example.textContent).toContain("curl http://127.0.0.1:1234/v1/chat/completions");
+    expect(example.textContent).toContain('"content": "Hello!"');
+    await fireEvent.click(screen.getByRole("button", { name: "Tool call" }));
+    const body = (text: string) => JSON.parse(text.slice(text.indexOf("-d '") + 4, text.lastIndexOf("'")));
+    const tools = body(screen.getByTestId("server-example").textContent ?? "");
+    expect(tools.tools[0].function.name).toBe("get_weather");
+    expect(tools.tool_choice).toBe("required");
+    expect(tools.model).toBe("SmolLM2");
+    await fireEvent.click(screen.getByRole("button", { name: "JSON output" }));
+    expect(body(screen.getByTestId("server-example").textContent ?? "").response_format.type).toBe("json_schema");
+    expect(screen.getByRole("button", { name: "JSON output" }).getAttribute("aria-pressed")).toBe("true");
+  });
+
   it("Replace makes a new key and shows it once, to copy", async () => {
     calls.status.mockResolvedValue(status(digest));
     calls.log.mockResolvedValue([]);

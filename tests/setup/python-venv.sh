@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Creates the Python virtual environment the server's tests drive the official `openai` client
-# from, once, at ${HEARTH_TEST_VENV:-$HOME/.cache/hearth/venv}, and installs the pinned `openai`
-# package into it. A venv because Debian 12's system pip refuses global installs (PEP 668).
+# Creates the Python virtual environment the server's tests drive the official `openai` and
+# `anthropic` clients from, once, at ${HEARTH_TEST_VENV:-$HOME/.cache/hearth/venv}, and installs
+# the pinned packages into it. A venv because Debian 12's system pip refuses global installs (PEP 668).
 # Prints the venv's python. Safe to run again: it only installs what is missing.
 set -euo pipefail
 
 venv="${HEARTH_TEST_VENV:-$HOME/.cache/hearth/venv}"
 openai_version="3.54.0"
+anthropic_version="2.14.0"
 python="$venv/bin/python"
 
-have() { [ -x "$python" ] && "$python" -c "import openai, sys; sys.exit(openai.__version__ != '$openai_version')" 2>/dev/null; }
+have() {
+  [ -x "$python" ] && "$python" -c "import anthropic, openai, sys; sys.exit(openai.__version__ != '$openai_version' or anthropic.__version__ != '$anthropic_version')" 2>/dev/null
+}
 
 if ! have; then
   if [ ! -x "$python" ]; then
@@ -27,8 +30,8 @@ if ! have; then
       fi
     fi
   fi
-  echo "Installing openai==$openai_version into $venv" >&2
-  "$python" -m pip install --quiet --disable-pip-version-check "openai==$openai_version" >&2
-  have || { echo "python-venv: openai $openai_version did not install into $venv" >&2; exit 1; }
+  echo "Installing openai==$openai_version and anthropic==$anthropic_version into $venv" >&2
+  "$python" -m pip install --quiet --disable-pip-version-check "openai==$openai_version" "anthropic==$anthropic_version" >&2
+  have || { echo "python-venv: openai $openai_version or anthropic $anthropic_version did not install into $venv" >&2; exit 1; }
 fi
 echo "$python"

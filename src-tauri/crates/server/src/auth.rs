@@ -96,11 +96,16 @@ fn bearer(value: &str) -> Option<&str> {
 
 pub async fn require_key(State(key): State<ApiKey>, request: Request, next: Next) -> Response {
     let given = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    if key.admits(given) {
+    // Anthropic's clients send the key as `x-api-key`.
+    let anthropic_key = request.headers().get("x-api-key").and_then(|v| v.to_str().ok()).map(|k| format!("Bearer {k}"));
+    if key.admits(given) || (anthropic_key.is_some() && key.admits(anthropic_key.as_deref())) {
         return next.run(request).await;
     }
     if let Some(slot) = request.extensions().get::<LogSlot>() {
         slot.set_error(ApiError::Unauthorized.to_string());
+    }
+    if crate::anthropic::is_anthropic_path(request.uri().path()) {
+        return crate::anthropic::error_response(ApiError::Unauthorized);
     }
     ApiError::Unauthorized.into_response()
 }

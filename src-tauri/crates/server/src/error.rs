@@ -37,7 +37,7 @@ pub enum ApiError {
     /// The request is malformed: bad JSON, a field of the wrong type or out of range.
     #[error("{message}")]
     InvalidRequest { message: String, param: Option<String>, code: Option<&'static str> },
-    #[error("Incorrect API key provided. Send it as `Authorization: Bearer <key>`.")]
+    #[error("Incorrect API key provided. Send it as `Authorization: Bearer <key>` (Anthropic clients: `x-api-key: <key>`).")]
     Unauthorized,
     /// `Host` names neither loopback nor a listed host: a web page behind a rebound name.
     #[error("This server answers requests addressed to localhost, 127.0.0.1 or [::1], or to a host listed in its settings; web pages cannot call it.")]

@@ -34,6 +34,7 @@ mod redact;
 mod reply;
 mod request;
 mod routes;
+mod anthropic;
 mod serve;
 
 pub use backend::{find_model, Backend, Loaded, LoadedId, ModelEntry, ModelState};

@@ -18,6 +18,7 @@ use futures_util::stream::{self, Stream, StreamExt};
 use tokio::sync::watch;
 use types::ContextOverflow;
 
+use crate::anthropic;
 use crate::backend::{find_model, Backend};
 use crate::config::ValidConfig;
 use crate::error::ApiError;
@@ -116,6 +117,29 @@ async fn answer<B: Backend>(app: &App<B>, slot: &LogSlot, body: Body, endpoint: 
 async fn start<B: Backend>(app: &App<B>, slot: &LogSlot, body: Body, endpoint: Endpoint) -> Result<Response, ApiError> {
     let body = read_body(body, app.config.max_body_bytes, app.config.stall_timeout).await?;
     let req = request::parse(&body, endpoint, app.config.max_prompt_chars)?;
+    let (stream, include_usage) = (req.stream, req.include_usage);
+    let Begun { mut reply, head, first } = begin(app, slot, req).await?;
+    if stream {
+        reply.stream();
+        let stream = sse(SseReply { reply, head, include_usage, first: Some(first), sent_any: false, text_offset: 0, held: String::new() });
+        Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+    } else {
+        whole(reply, head, first).await
+    }
+}
+
+/// A generation under way for a request: its reply, what every object of the answer shares, and
+/// the first piece (read before any header goes out, so an early failure gets its own status).
+struct Begun {
+    reply: Reply,
+    head: Head,
+    first: Piece,
+}
+
+/// The model by name, a turn in the queue, the model loaded, the generation started (with tools
+/// rendered and a required call held by its grammar), and its first piece.
+async fn begin<B: Backend>(app: &App<B>, slot: &LogSlot, req: request::ValidRequest) -> Result<Begun, ApiError> {
+    let endpoint = req.endpoint;
     let models = app.backend.models();
     // The log names what was asked for even when it is no model here: that is what a 404 is about.
     slot.set_model(&req.model);
@@ -158,20 +182,144 @@ async fn start<B: Backend>(app: &App<B>, slot: &LogSlot, body: Body, endpoint: E
         Piece::Failed(e) => return Err(e),
         piece => piece,
     };
-    if req.stream {
-        reply.stream();
-        let stream = sse(SseReply {
-            reply,
-            head,
-            include_usage: req.include_usage,
-            first: Some(first),
-            sent_any: false,
-            text_offset: 0,
-            held: String::new(),
-        });
-        Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
-    } else {
-        whole(reply, head, first).await
+    Ok(Begun { reply, head, first })
+}
+
+/// `POST /v1/messages`: Anthropic's Messages API (anthropic.rs), on the same path as a chat
+/// completion from the queue on.
+pub async fn messages<B: Backend>(State(app): State<Arc<App<B>>>, Extension(slot): Extension<LogSlot>, body: Body) -> Response {
+    match start_message(&app, &slot, body).await {
+        Ok(response) => response,
+        Err(e) => {
+            slot.set_error(e.to_string());
+            anthropic::error_response(e)
+        }
+    }
+}
+
+async fn start_message<B: Backend>(app: &App<B>, slot: &LogSlot, body: Body) -> Result<Response, ApiError> {
+    let body = read_body(body, app.config.max_body_bytes, app.config.stall_timeout).await?;
+    let req = anthropic::parse(&body, app.config.max_prompt_chars, false)?;
+    let (stream, stops) = (req.stream, req.sampling.stop.clone());
+    let Begun { mut reply, head, first } = begin(app, slot, req).await?;
+    let id = head.id.replacen("chatcmpl", "msg", 1);
+    if !stream {
+        let (mut text, mut piece) = (String::new(), first);
+        loop {
+            match piece {
+                Piece::Text(t, _) => text.push_str(&t),
+                Piece::Done(stats) => {
+                    let (text, calls) = head.find_calls(text);
+                    return Ok(Json(anthropic::message_object(&id, &head.model, &text, &calls, &stats, &stops)).into_response());
+                }
+                Piece::Failed(e) => return Err(e),
+            }
+            piece = reply.next().await;
+        }
+    }
+    reply.stream();
+    let state = MessageStream { reply, head, first: Some(first), id, stops, opened: false, text_open: false, held: String::new() };
+    let events = stream::unfold(Some(state), |state| async move {
+        let mut state = state?;
+        let (events, more) = state.step().await;
+        Some((stream::iter(events.into_iter().map(Ok::<_, Infallible>)), more.then_some(state)))
+    })
+    .flatten();
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
+}
+
+/// A Messages reply as Anthropic's event sequence. Text streams as it comes; with tools on
+/// offer the reply is held until it is whole, as a chat completion's is, and then goes out as
+/// text and `tool_use` blocks.
+struct MessageStream {
+    reply: Reply,
+    head: Head,
+    first: Option<Piece>,
+    id: String,
+    stops: Vec<String>,
+    opened: bool,
+    text_open: bool,
+    held: String,
+}
+
+impl MessageStream {
+    async fn step(&mut self) -> (Vec<Event>, bool) {
+        let piece = match self.first.take() {
+            Some(p) => p,
+            None => self.reply.next().await,
+        };
+        let mut events = Vec::new();
+        if !self.opened {
+            self.opened = true;
+            events.extend(anthropic::opening(&self.id, &self.head.model));
+        }
+        match piece {
+            Piece::Text(t, _) if self.head.tools => {
+                self.held.push_str(&t);
+                (events, true)
+            }
+            Piece::Text(t, _) => {
+                if !self.text_open {
+                    self.text_open = true;
+                    events.push(anthropic::text_start(0));
+                }
+                events.push(anthropic::text_delta(0, &t));
+                (events, true)
+            }
+            Piece::Done(stats) => {
+                let (text, calls) = self.head.find_calls(std::mem::take(&mut self.held));
+                let mut index = 0;
+                if !text.is_empty() || (calls.is_empty() && !self.text_open) {
+                    events.push(anthropic::text_start(0));
+                    events.push(anthropic::text_delta(0, &text));
+                    self.text_open = true;
+                }
+                if self.text_open {
+                    events.push(anthropic::block_stop(0));
+                    index = 1;
+                }
+                for (i, c) in calls.iter().enumerate() {
+                    events.extend(anthropic::tool_use_events(index + i, c));
+                }
+                events.extend(anthropic::closing(&stats, !calls.is_empty(), &self.stops));
+                (events, false)
+            }
+            Piece::Failed(e) => {
+                tracing::warn!(error = %e, "a streamed message failed after its headers");
+                let kind = if e.status().is_server_error() { "api_error" } else { "invalid_request_error" };
+                events.push(anthropic::event("error", serde_json::json!({ "type": "error", "error": { "type": kind, "message": e.public_message() } })));
+                (events, false)
+            }
+        }
+    }
+}
+
+/// `POST /v1/messages/count_tokens`: the prompt's tokens as the model's template renders the
+/// request (tools included), counted by reading it through the engine with nothing generated.
+pub async fn count_tokens<B: Backend>(State(app): State<Arc<App<B>>>, Extension(slot): Extension<LogSlot>, body: Body) -> Response {
+    let counted = async {
+        let body = read_body(body, app.config.max_body_bytes, app.config.stall_timeout).await?;
+        let mut req = anthropic::parse(&body, app.config.max_prompt_chars, true)?;
+        req.sampling.max_tokens = Some(0);
+        req.stream = false;
+        req.tool_choice = if req.tool_choice == ToolChoice::None { ToolChoice::None } else { ToolChoice::Auto };
+        let Begun { mut reply, first, .. } = begin(&app, &slot, req).await?;
+        let mut piece = first;
+        loop {
+            match piece {
+                Piece::Done(stats) => return Ok::<_, ApiError>(Json(serde_json::json!({ "input_tokens": stats.prompt_tokens_total })).into_response()),
+                Piece::Failed(e) => return Err(e),
+                Piece::Text(..) => {}
+            }
+            piece = reply.next().await;
+        }
+    };
+    match counted.await {
+        Ok(r) => r,
+        Err(e) => {
+            slot.set_error(e.to_string());
+            anthropic::error_response(e)
+        }
     }
 }
 

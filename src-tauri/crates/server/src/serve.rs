@@ -116,6 +116,8 @@ fn router<B: Backend>(app: Arc<App<B>>, config: &ValidConfig, recorder: Recorder
         .route("/v1/models/{*id}", get(routes::get_model::<B>))
         .route("/v1/chat/completions", post(routes::chat_completions::<B>))
         .route("/v1/completions", post(routes::completions::<B>))
+        .route("/v1/messages", post(routes::messages::<B>))
+        .route("/v1/messages/count_tokens", post(routes::count_tokens::<B>))
         .route("/api/models", get(routes::model_states::<B>))
         .route("/api/models/load", post(routes::load_model::<B>))
         .route("/api/models/unload", post(routes::unload_model::<B>))

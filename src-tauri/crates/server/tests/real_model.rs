@@ -187,6 +187,29 @@ async fn an_idle_model_is_unloaded_after_the_ttl_and_reloaded_on_demand() {
     assert!(backend.engine().is_loaded(), "a request loads it again");
 }
 
+/// The official `anthropic` client against the same server: Messages, streamed and not,
+/// stop sequences, count_tokens, forced tool use and a tool result, errors in Anthropic's shape;
+/// the key sent as `x-api-key`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_anthropic_client_works_against_the_real_model() {
+    let Some(python) = venv_python() else { return };
+    let _one = ONE.lock().await;
+    let config = ServerConfig { api_key: Some("sk-hearth-test".into()), ..Default::default() };
+    let Some((server, _backend, base, model)) = start(config).await else { return };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/anthropic_client.py");
+    let out = tokio::task::spawn_blocking(move || Command::new(python).arg(script).arg(&base).arg(&model).arg("sk-hearth-test").output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the anthropic client failed:\n{stdout}\n{stderr}");
+    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    eprintln!("anthropic client saw: {seen:#}");
+    assert_eq!(seen["errors"].as_array().map(Vec::len), Some(3), "{seen}");
+    server.stop().await;
+}
+
 /// The app's Chat view shares the engine: a model it loaded answers requests at once (no reload),
 /// the idle TTL leaves it alone, and the server's status names it. There used to be two records of
 /// the loaded model, kept in step by hand, and the server could answer with one while Chat showed

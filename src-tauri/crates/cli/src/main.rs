@@ -47,7 +47,8 @@ enum Command {
     /// Serve the OpenAI-compatible API on this machine.
     ///
     /// Endpoints: POST /v1/chat/completions and /v1/completions (streaming, response_format
-    /// json_object / json_schema, tools, logprobs), GET /v1/models and /v1/models/{id};
+    /// json_object / json_schema, tools, logprobs), POST /v1/embeddings, GET /v1/models and
+    /// /v1/models/{id};
     /// Anthropic's POST /v1/messages and /v1/messages/count_tokens; Hearth's own:
     /// GET /api/models (each model loaded or not, and its fit here), POST /api/models/load and
     /// /api/models/unload with {"model": NAME}.

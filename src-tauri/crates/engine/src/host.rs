@@ -75,6 +75,7 @@ enum Pending {
     Load(mpsc::Sender<LoadEvent>),
     Generate(mpsc::Sender<GenerateEvent>),
     Tokenize(oneshot::Sender<Result<Vec<i32>, HearthError>>),
+    Embed(oneshot::Sender<Result<(Vec<Vec<f32>>, u32), HearthError>>),
     Unload(oneshot::Sender<()>),
     Bench(oneshot::Sender<Result<BenchResult, HearthError>>),
 }
@@ -272,6 +273,16 @@ impl EngineHost {
         rx.await.map_err(|_| crashed("The engine stopped before it answered."))?
     }
 
+    /// Embeddings of each input by the loaded model, and the tokens read in all. A model whose
+    /// file names no pooling (a chat model) is refused with `INVALID_INPUT`.
+    pub async fn embed(&self, inputs: Vec<crate::protocol::EmbedInput>) -> Result<(Vec<Vec<f32>>, u32), HearthError> {
+        let worker = self.current().ok_or_else(no_model)?;
+        let id = self.next_id();
+        let (tx, rx) = oneshot::channel();
+        worker.request(id, Pending::Embed(tx), &Request::Embed { id, inputs }).await?;
+        rx.await.map_err(|_| crashed("The engine stopped before it answered."))?
+    }
+
     /// Measures the loaded model the way `llama-bench` does (see `BenchParams`), in the worker and
     /// on the context it generates with. Waits for the end; `cancel(id)` from another task, with
     /// the id given to `started`, ends it early.
@@ -448,6 +459,11 @@ impl Worker {
                     tx.send(Ok(tokens)).ok();
                 }
             }
+            Event::Embeddings { id, vectors, tokens } => {
+                if let Some(Pending::Embed(tx)) = self.take(id) {
+                    tx.send(Ok((vectors, tokens))).ok();
+                }
+            }
             Event::BenchResult { id, result } => {
                 if let Some(Pending::Bench(tx)) = self.take(id) {
                     tx.send(Ok(result)).ok();
@@ -474,6 +490,9 @@ impl Pending {
                 tx.send(Err(error)).ok();
             }
             Pending::Bench(tx) => {
+                tx.send(Err(error)).ok();
+            }
+            Pending::Embed(tx) => {
                 tx.send(Err(error)).ok();
             }
             Pending::Unload(tx) => {

@@ -21,7 +21,7 @@ mod utf8;
 mod worker;
 
 pub use host::{EngineHost, GenerateEvent, Generation, LoadEvent, WorkerCommand};
-pub use protocol::{Constraint, GenerateParams, LoadParams, Prompt, RequestId};
+pub use protocol::{Constraint, EmbedInput, GenerateParams, LoadParams, Prompt, RequestId};
 
 /// A model file's name, as messages and the model picker show it.
 pub fn file_name(path: &std::path::Path) -> String {

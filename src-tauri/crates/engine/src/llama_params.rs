@@ -64,6 +64,22 @@ pub fn context_params(params: &LoadParams, threads: i32) -> LlamaContextParams {
     with_outputs_max(p, N_SEQ)
 }
 
+/// The context embeddings are made in, beside the one that generates: every token's output kept
+/// (pooling reads them all; llama.cpp's default `n_outputs_max`, the whole batch), a batch as long
+/// as the context so an input is read at once (models without causal attention need that), and
+/// its cache on the CPU.
+pub fn embedding_context_params(n_ctx: u32, threads: i32) -> LlamaContextParams {
+    LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(n_ctx))
+        .with_n_batch(n_ctx)
+        .with_n_ubatch(n_ctx)
+        .with_n_seq_max(1)
+        .with_n_threads(threads)
+        .with_n_threads_batch(threads)
+        .with_embeddings(true)
+        .with_offload_kqv(false)
+}
+
 fn cache_type(t: CacheType) -> KvCacheType {
     match t {
         CacheType::F16 => KvCacheType::F16,

@@ -124,6 +124,15 @@ pub struct GenerateParams {
     pub logprobs: Option<u32>,
 }
 
+/// What to embed: text (tokenized as the model's tokenizer does, with its special tokens), or
+/// tokens already.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EmbedInput {
+    Text(String),
+    Tokens(Vec<i32>),
+}
+
 /// The most alternatives a token's log-probabilities list (OpenAI's limit).
 pub const MAX_TOP_LOGPROBS: u32 = 20;
 
@@ -181,6 +190,8 @@ pub enum Request {
     Cancel { id: RequestId },
     /// Answered by `Tokens` or `Error`.
     Tokenize { id: RequestId, text: String, add_special: bool },
+    /// Embeddings of each input by the loaded model (pooled as its file says, L2-normalised).
+    Embed { id: RequestId, inputs: Vec<EmbedInput> },
     /// Answered by `BenchResult` or `Error`; a `Cancel` with its id ends it early. The cache is
     /// empty afterwards.
     Bench { id: RequestId, params: BenchParams },
@@ -205,6 +216,8 @@ pub enum Event {
     },
     Done { id: RequestId, stats: GenerationStats },
     Tokens { id: RequestId, tokens: Vec<i32> },
+    /// One vector per input, and the tokens read in all.
+    Embeddings { id: RequestId, vectors: Vec<Vec<f32>>, tokens: u32 },
     BenchResult { id: RequestId, result: BenchResult },
     Devices { id: RequestId, report: types::EngineReport },
     Error { id: RequestId, code: ErrorCode, message: String },
@@ -219,6 +232,7 @@ impl Event {
             | Event::Token { id, .. }
             | Event::Done { id, .. }
             | Event::Tokens { id, .. }
+            | Event::Embeddings { id, .. }
             | Event::BenchResult { id, .. }
             | Event::Devices { id, .. }
             | Event::Error { id, .. } => *id,

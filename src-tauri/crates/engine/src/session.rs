@@ -18,7 +18,7 @@ use types::{
 };
 
 use crate::llama_params;
-use crate::protocol::{BenchParams, Constraint, MAX_TOP_LOGPROBS, BenchResult, Event, GenerateParams, LoadParams, Prompt, RequestId};
+use crate::protocol::{BenchParams, Constraint, EmbedInput, MAX_TOP_LOGPROBS, BenchResult, Event, GenerateParams, LoadParams, Prompt, RequestId};
 use crate::stop::StopMatcher;
 use crate::template::{family, ChatTemplate, TemplateInputs};
 use crate::utf8::Utf8Decoder;
@@ -347,6 +347,62 @@ impl<'m> Session<'m> {
             self.cached.extend_from_slice(chunk);
         }
         Ok(true)
+    }
+
+    /// Embeddings of each input, pooled as the model's file says and L2-normalised (as OpenAI's
+    /// and llama-server's are), and the tokens read. Made in a context of their own, sized to the
+    /// longest input and dropped at the end, so the chat context's cache is untouched.
+    pub fn embed(&self, backend: &LlamaBackend, inputs: &[EmbedInput], threads: i32) -> Result<(Vec<Vec<f32>>, u32), HearthError> {
+        let arch = self.model.meta_val_str("general.architecture").unwrap_or_default();
+        let pooling = self.model.meta_val_str(&format!("{arch}.pooling_type")).ok().and_then(|v| v.trim().parse::<u32>().ok()).unwrap_or(0);
+        if pooling == 0 {
+            return Err(err(
+                ErrorCode::InvalidInput,
+                format!(
+                    "This model cannot make embeddings: its file names no pooling ({arch}.pooling_type), as chat models' files do not. \
+                     Load an embedding model (nomic-embed, bge, all-MiniLM…)."
+                ),
+            ));
+        }
+        let n_vocab = self.model.n_vocab();
+        let lists = inputs
+            .iter()
+            .map(|input| match input {
+                EmbedInput::Text(t) => Ok(self.tokenize(t, true)),
+                EmbedInput::Tokens(ids) => ids
+                    .iter()
+                    .map(|&t| (0..n_vocab).contains(&t).then_some(LlamaToken(t)))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| err(ErrorCode::InvalidInput, format!("A token id is outside this model's vocabulary of {n_vocab}."))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let longest = lists.iter().map(Vec::len).max().unwrap_or(0);
+        let limit = self.model.n_ctx_train() as usize;
+        if longest == 0 || lists.iter().any(Vec::is_empty) {
+            return Err(err(ErrorCode::InvalidInput, "An input to embed is empty."));
+        }
+        if longest > limit {
+            return Err(err(ErrorCode::ContextFull, format!("An input is {longest} tokens long; this model embeds at most {limit}.")));
+        }
+        let n_ctx = (longest as u32).max(32);
+        let mut ctx = self
+            .model
+            .new_context(backend, llama_params::embedding_context_params(n_ctx, threads))
+            .map_err(|e| err(ErrorCode::Internal, format!("llama.cpp could not make a context for embeddings ({e}).")))?;
+        let mut batch = LlamaBatch::new(n_ctx as usize, 1);
+        let mut vectors = Vec::with_capacity(lists.len());
+        for tokens in &lists {
+            ctx.clear_kv_cache();
+            batch.clear();
+            for (pos, &t) in tokens.iter().enumerate() {
+                batch.add(t, pos as i32, &[0], true).map_err(|e| err(ErrorCode::Internal, format!("Could not queue the input: {e}")))?;
+            }
+            ctx.decode(&mut batch).map_err(|e| err(ErrorCode::Internal, format!("llama.cpp could not read the input: {e}")))?;
+            let v = ctx.embeddings_seq_ith(0).map_err(|_| err(ErrorCode::InvalidInput, "llama.cpp made no pooled embedding for this model."))?;
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
+            vectors.push(v.iter().map(|x| x / norm).collect());
+        }
+        Ok((vectors, lists.iter().map(Vec::len).sum::<usize>() as u32))
     }
 
     /// `llama-bench`'s pp and tg tests on this context (see `BenchParams`). Tokens are arbitrary, as

@@ -112,7 +112,7 @@ impl Worker {
                 Request::Load { id, params } => next = self.serve(id, &params),
                 Request::Unload { id } => self.send(&Event::Unloaded { id }),
                 Request::Devices { id } => self.send(&Event::Devices { id, report: devices::report(&self.backends) }),
-                Request::Generate { id, .. } | Request::Tokenize { id, .. } | Request::Bench { id, .. } => {
+                Request::Generate { id, .. } | Request::Tokenize { id, .. } | Request::Bench { id, .. } | Request::Embed { id, .. } => {
                     self.send(&Event::error(id, &no_model()));
                     self.cancels.finished(id);
                 }
@@ -195,6 +195,12 @@ impl Worker {
                 Request::Tokenize { id, text, add_special } => {
                     let tokens = session.tokenize(&text, add_special).into_iter().map(|t| t.0).collect();
                     self.send(&Event::Tokens { id, tokens });
+                }
+                Request::Embed { id, inputs } => {
+                    match session.embed(&self.backend, &inputs, threads) {
+                        Ok((vectors, tokens)) => self.send(&Event::Embeddings { id, vectors, tokens }),
+                        Err(e) => self.send(&Event::error(id, &e)),
+                    }
                 }
                 Request::Bench { id, params } => {
                     match session.bench(id, &params, &self.cancels) {

@@ -118,6 +118,11 @@ pub trait Backend: Send + Sync + 'static {
     /// loaded (the app's Chat view) stays.
     fn unload_idle(&self) -> impl Future<Output = ()> + Send;
 
+    /// Embeddings of each input by the loaded `model`, and the tokens read.
+    fn embed(&self, _model: &LoadedId, _inputs: Vec<engine::EmbedInput>) -> impl Future<Output = Result<(Vec<Vec<f32>>, u32), HearthError>> + Send {
+        async { Err(HearthError::new(types::ErrorCode::InvalidInput, "This server makes no embeddings.")) }
+    }
+
     /// Every model with its fit plan here and whether it is loaded.
     fn states(&self) -> impl Future<Output = Vec<ModelState>> + Send;
 

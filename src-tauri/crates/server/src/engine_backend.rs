@@ -191,6 +191,13 @@ impl Backend for EngineBackend {
         self.current_ours().map(|c| c.id)
     }
 
+    async fn embed(&self, model: &LoadedId, inputs: Vec<engine::EmbedInput>) -> Result<(Vec<Vec<f32>>, u32), HearthError> {
+        if self.current().is_none_or(|c| c.path != model.path) {
+            return Err(HearthError::new(ErrorCode::NoModelLoaded, format!("The model `{}` was unloaded before it could answer. Try again.", model.id)));
+        }
+        self.engine.embed(inputs).await
+    }
+
     async fn states(&self) -> Vec<ModelState> {
         let (current, ours) = (self.current(), self.current_ours());
         let mut states = Vec::new();

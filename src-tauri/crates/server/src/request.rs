@@ -185,6 +185,56 @@ fn logprobs(o: &Map<String, Value>, endpoint: Endpoint) -> Result<Option<u32>, A
     }
 }
 
+/// A `/v1/embeddings` request: the model, the inputs, and whether vectors go as base64.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbeddingsRequest {
+    pub model: String,
+    pub inputs: Vec<engine::EmbedInput>,
+    pub base64: bool,
+}
+
+/// Inputs one request may embed (OpenAI's limit).
+const MAX_INPUTS: usize = 2048;
+
+/// `input`: a string, an array of strings, an array of token ids, or an array of those;
+/// `encoding_format`: `float` (the default) or `base64`.
+pub fn embeddings(body: &[u8], max_prompt_chars: usize) -> Result<EmbeddingsRequest, ApiError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("The request body is not valid JSON ({e})."), None))?;
+    let Value::Object(o) = value else { return Err(ApiError::invalid("The request body must be a JSON object.", None)) };
+    let model = string(&o, "model")?.ok_or_else(|| missing("model"))?;
+    let bad = || wrong("input", "a string, an array of strings, an array of token ids, or an array of those");
+    let tokens = |v: &Vec<Value>| v.iter().map(|t| t.as_i64().and_then(|t| i32::try_from(t).ok())).collect::<Option<Vec<i32>>>();
+    let inputs = match field(&o, "input") {
+        None => return Err(missing("input")),
+        Some(Value::String(s)) => vec![engine::EmbedInput::Text(s.clone())],
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
+            items.iter().filter_map(Value::as_str).map(|s| engine::EmbedInput::Text(s.to_string())).collect()
+        }
+        Some(Value::Array(items)) if items.iter().all(Value::is_number) => vec![engine::EmbedInput::Tokens(tokens(items).ok_or_else(bad)?)],
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| match i {
+                Value::Array(t) => tokens(t).map(engine::EmbedInput::Tokens).ok_or_else(bad),
+                _ => Err(bad()),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(_) => return Err(bad()),
+    };
+    if inputs.is_empty() || inputs.len() > MAX_INPUTS {
+        return Err(ApiError::invalid(format!("`input` must hold 1 to {MAX_INPUTS} inputs."), Some("input")));
+    }
+    let chars: usize = inputs.iter().map(|i| if let engine::EmbedInput::Text(t) = i { t.chars().count() } else { 0 }).sum();
+    if chars > max_prompt_chars {
+        return Err(ApiError::invalid(format!("The input is {chars} characters long; this server takes at most {max_prompt_chars}."), Some("input")));
+    }
+    let base64 = match string(&o, "encoding_format")?.as_deref() {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(_) => return Err(wrong("encoding_format", "float or base64")),
+    };
+    Ok(EmbeddingsRequest { model, inputs, base64 })
+}
+
 /// The body of `/api/models/load` and `/unload`: `{"model": NAME}`.
 pub fn model_name(body: &[u8]) -> Result<String, ApiError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("The request body is not valid JSON ({e})."), None))?;
@@ -490,6 +540,21 @@ mod tests {
         let Prompt::Chat(m) = r.prompt else { panic!() };
         assert_eq!(m[1].tool_calls, vec![ToolCall { id: "call_1".into(), name: "get_weather".into(), arguments: r#"{"city":"Paris"}"#.into() }]);
         assert_eq!((m[2].role, m[2].tool_call_id.as_deref(), m[2].content.as_str()), (ChatRole::Tool, Some("call_1"), "18 C"));
+    }
+
+    #[test]
+    fn embeddings_inputs_in_every_shape_openai_allows() {
+        use engine::EmbedInput::{Text, Tokens};
+        let read = |body: &str| embeddings(body.as_bytes(), 100);
+        assert_eq!(read(r#"{"model":"m","input":"a"}"#).unwrap().inputs, vec![Text("a".into())]);
+        assert_eq!(read(r#"{"model":"m","input":["a","b"]}"#).unwrap().inputs, vec![Text("a".into()), Text("b".into())]);
+        assert_eq!(read(r#"{"model":"m","input":[1,2]}"#).unwrap().inputs, vec![Tokens(vec![1, 2])]);
+        assert_eq!(read(r#"{"model":"m","input":[[1],[2,3]]}"#).unwrap().inputs, vec![Tokens(vec![1]), Tokens(vec![2, 3])]);
+        assert!(read(r#"{"model":"m","input":"a","encoding_format":"base64"}"#).unwrap().base64);
+        for bad in [r#"{"model":"m"}"#, r#"{"model":"m","input":[]}"#, r#"{"model":"m","input":[1.5]}"#, r#"{"model":"m","input":"a","encoding_format":"hex"}"#] {
+            assert!(read(bad).is_err(), "{bad}");
+        }
+        assert!(read(&format!(r#"{{"model":"m","input":"{}"}}"#, "x".repeat(101))).is_err(), "too long");
     }
 
     #[test]

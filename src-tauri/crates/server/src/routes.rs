@@ -49,6 +49,49 @@ pub async fn get_model<B: Backend>(State(app): State<Arc<App<B>>>, Path(id): Pat
     }
 }
 
+/// `POST /v1/embeddings`: a vector per input from the model (which must be an embedding model:
+/// its file names a pooling), in OpenAI's shape, floats or base64 of little-endian f32s.
+pub async fn embeddings<B: Backend>(State(app): State<Arc<App<B>>>, Extension(slot): Extension<LogSlot>, body: Body) -> Response {
+    let made = async {
+        let body = read_body(body, app.config.max_body_bytes, app.config.stall_timeout).await?;
+        let req = request::embeddings(&body, app.config.max_prompt_chars)?;
+        slot.set_model(&req.model);
+        let models = app.backend.models();
+        let entry = find_model(&models, &req.model).ok_or_else(|| ApiError::ModelNotFound(req.model.clone()))?;
+        slot.set_model(&entry.id);
+        let _turn = app.gate.enter().await?;
+        let loaded = app.backend.ensure_loaded(&entry.id, app.config.auto_load).await?;
+        let (vectors, tokens) = app.backend.embed(&loaded, req.inputs).await?;
+        let data: Vec<serde_json::Value> = vectors
+            .iter()
+            .enumerate()
+            .map(|(index, v)| {
+                let embedding = if req.base64 {
+                    use base64::Engine as _;
+                    let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+                    serde_json::json!(base64::engine::general_purpose::STANDARD.encode(bytes))
+                } else {
+                    serde_json::json!(v)
+                };
+                serde_json::json!({ "object": "embedding", "index": index, "embedding": embedding })
+            })
+            .collect();
+        Ok::<_, ApiError>(Json(serde_json::json!({
+            "object": "list",
+            "data": data,
+            "model": loaded.id,
+            "usage": { "prompt_tokens": tokens, "total_tokens": tokens },
+        })))
+    };
+    match made.await {
+        Ok(json) => json.into_response(),
+        Err(e) => {
+            slot.set_error(e.to_string());
+            e.into_response()
+        }
+    }
+}
+
 /// `GET /api/models`: every model with its state, its fit here and, when this server loaded it,
 /// the load's figures (as LM Studio's `/api/v0/models` and Ollama's `/api/ps` tell).
 pub async fn model_states<B: Backend>(State(app): State<Arc<App<B>>>) -> Json<serde_json::Value> {

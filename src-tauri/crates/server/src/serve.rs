@@ -116,6 +116,7 @@ fn router<B: Backend>(app: Arc<App<B>>, config: &ValidConfig, recorder: Recorder
         .route("/v1/models/{*id}", get(routes::get_model::<B>))
         .route("/v1/chat/completions", post(routes::chat_completions::<B>))
         .route("/v1/completions", post(routes::completions::<B>))
+        .route("/v1/embeddings", post(routes::embeddings::<B>))
         .route("/v1/messages", post(routes::messages::<B>))
         .route("/v1/messages/count_tokens", post(routes::count_tokens::<B>))
         .route("/api/models", get(routes::model_states::<B>))

@@ -246,4 +246,13 @@ try:
 except openai.BadRequestError as e:
     assert e.status_code == 400 and e.body.get("param") == "tool_choice", e.body
 
+# Embeddings: the test model is a chat model (no pooling in its file): a clear 400 (the embedding
+# path itself is checked with a pooled copy in real_model.rs).
+try:
+    client.embeddings.create(model=model, input="hello")
+    raise AssertionError("a chat model made embeddings")
+except openai.BadRequestError as e:
+    assert e.status_code == 400 and "cannot make embeddings" in e.body.get("message", ""), e.body
+    seen["embeddings_refused"] = e.body.get("message")
+
 print(json.dumps(seen))

@@ -210,6 +210,52 @@ async fn the_official_anthropic_client_works_against_the_real_model() {
     server.stop().await;
 }
 
+/// `/v1/embeddings` over the real engine: the test model (a chat model: no pooling in its file) is
+/// a 400 that says so; the same weights with a pooling named (rewritten, `llama.pooling_type = 1`)
+/// give unit vectors, as floats or base64, for strings and token arrays, with usage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embeddings_come_from_a_model_with_pooling_and_a_chat_model_is_refused() {
+    let _one = ONE.lock().await;
+    let Some(path) = real::model() else { return };
+    let pooled = std::env::temp_dir().join(format!("SmolLM2-pooled-{}.gguf", std::process::id()));
+    let edit = gguf::write::Edit { set: gguf::write::GgufWriter::new("llama").u32("llama.pooling_type", 1), ..Default::default() };
+    gguf::write::rewrite(&path, &pooled, &edit).unwrap();
+    let backend = real::backend(worker(), &path);
+    backend.set_models(vec![server::ModelEntry::from_path(&path), server::ModelEntry::from_path(&pooled)]);
+    let server = serve(ServerConfig { port: 0, ..Default::default() }, backend.clone()).await.unwrap();
+    let base = format!("http://{}", server.addr());
+    let client = reqwest::Client::new();
+    let post = |body: Value| client.post(format!("{base}/v1/embeddings")).json(&body).send();
+
+    let r = post(json!({"model": real::model_id(&path), "input": "hello"})).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("cannot make embeddings")), "{body}");
+
+    let model = real::model_id(&pooled);
+    let floats: Value = post(json!({"model": model, "input": ["The cat sat.", "Revenue grew."]})).await.unwrap().json().await.unwrap();
+    assert_eq!(floats["object"], "list");
+    assert_eq!(floats["data"].as_array().map(Vec::len), Some(2), "{floats}");
+    let first: Vec<f32> = floats["data"][0]["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+    assert_eq!(first.len(), 576);
+    assert!((first.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-3);
+    assert!(floats["usage"]["prompt_tokens"].as_u64().is_some_and(|n| n > 4), "{floats}");
+
+    let b64: Value = post(json!({"model": model, "input": "The cat sat.", "encoding_format": "base64"})).await.unwrap().json().await.unwrap();
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(b64["data"][0]["embedding"].as_str().unwrap()).unwrap();
+    let decoded: Vec<f32> = bytes.chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+    assert_eq!(decoded.len(), 576);
+    assert!(decoded.iter().zip(&first).all(|(a, b)| (a - b).abs() < 1e-4), "base64 and floats agree");
+
+    let tokens: Value = post(json!({"model": model, "input": [[1, 2, 3], [4, 5]]})).await.unwrap().json().await.unwrap();
+    assert_eq!(tokens["usage"]["prompt_tokens"], 5, "{tokens}");
+    let r = post(json!({"model": model, "input": []})).await.unwrap();
+    assert_eq!(r.status(), 400);
+    server.stop().await;
+    let _ = std::fs::remove_file(pooled);
+}
+
 /// The app's Chat view shares the engine: a model it loaded answers requests at once (no reload),
 /// the idle TTL leaves it alone, and the server's status names it. There used to be two records of
 /// the loaded model, kept in step by hand, and the server could answer with one while Chat showed

@@ -1,0 +1,60 @@
+//! Embeddings through the worker. A chat model (the test model: its file names no pooling) is
+//! refused with a sentence that says why. The same weights with a pooling named in the file (the
+//! test model rewritten with `llama.pooling_type = 1`, mean) embed: one unit-length vector per
+//! input, as wide as the model; the same text gives the same vector whether it comes alone, in a
+//! batch or as its tokens; different texts give different vectors.
+
+#[path = "support/common.rs"]
+mod common;
+
+use common::*;
+use engine::EmbedInput;
+use gguf::write::{rewrite, Edit, GgufWriter};
+use types::ErrorCode;
+
+fn pooled_model() -> Option<std::path::PathBuf> {
+    let path = model()?;
+    let copy = std::env::temp_dir().join(format!("hearth-embed-{}.gguf", std::process::id()));
+    let edit = Edit { set: GgufWriter::new("llama").u32("llama.pooling_type", 1), ..Default::default() };
+    rewrite(&path, &copy, &edit).expect("rewrite");
+    Some(copy)
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[tokio::test]
+async fn a_model_with_pooling_embeds_and_a_chat_model_says_it_cannot() {
+    let _serial = one_at_a_time().await;
+    let Some(chat_model) = model() else { return };
+    let host = host();
+    host.load_and_wait(load_params(chat_model)).await.expect("loads");
+    let e = host.embed(vec![EmbedInput::Text("hello".into())]).await.expect_err("a chat model");
+    assert_eq!(e.code, ErrorCode::InvalidInput, "{e:?}");
+    assert!(e.message.contains("cannot make embeddings"), "{}", e.message);
+
+    let Some(pooled) = pooled_model() else { return };
+    host.load_and_wait(load_params(pooled.clone())).await.expect("the pooled copy loads");
+    let texts = ["The cat sat on the mat.", "A kitten sleeps on a rug.", "Quarterly revenue grew by four percent."];
+    let (batch, tokens) = host.embed(texts.iter().map(|t| EmbedInput::Text(t.to_string())).collect()).await.expect("embeds");
+    assert_eq!(batch.len(), 3);
+    assert!(tokens > 15, "{tokens}");
+    for v in &batch {
+        assert_eq!(v.len(), 576, "SmolLM2-135M's width");
+        assert!((cosine(v, v) - 1.0).abs() < 1e-4, "unit length");
+    }
+    assert!(cosine(&batch[0], &batch[1]) < 0.9999 && cosine(&batch[0], &batch[2]) < 0.9999, "different texts, different vectors");
+    let (alone, _) = host.embed(vec![EmbedInput::Text(texts[0].into())]).await.expect("embeds");
+    assert!(cosine(&alone[0], &batch[0]) > 0.9999, "alone as in a batch");
+    let ids = host.tokenize(texts[0], true).await.expect("tokens");
+    let (by_tokens, n) = host.embed(vec![EmbedInput::Tokens(ids.clone())]).await.expect("embeds");
+    assert_eq!(n as usize, ids.len());
+    assert!(cosine(&by_tokens[0], &batch[0]) > 0.9999, "tokens as text");
+    let e = host.embed(vec![EmbedInput::Tokens(vec![1 << 30])]).await.expect_err("out of the vocabulary");
+    assert_eq!(e.code, ErrorCode::InvalidInput);
+    // Generation on the same load still works after embeddings.
+    let (pieces, _) = run(&host, raw(CHATML_PROMPT, greedy(4))).await.expect("still generates");
+    assert!(!pieces.is_empty());
+    let _ = std::fs::remove_file(pooled);
+}

@@ -8,10 +8,12 @@ set -euo pipefail
 venv="${HEARTH_TEST_VENV:-$HOME/.cache/hearth/venv}"
 openai_version="3.54.0"
 anthropic_version="2.14.0"
+# Validates structured output against its schema in the server's tests.
+jsonschema_version="4.26.0"
 python="$venv/bin/python"
 
 have() {
-  [ -x "$python" ] && "$python" -c "import anthropic, openai, sys; sys.exit(openai.__version__ != '$openai_version' or anthropic.__version__ != '$anthropic_version')" 2>/dev/null
+  [ -x "$python" ] && "$python" -c "import anthropic, openai, sys, importlib.metadata as m; sys.exit(openai.__version__ != '$openai_version' or anthropic.__version__ != '$anthropic_version' or m.version('jsonschema') != '$jsonschema_version')" 2>/dev/null
 }
 
 if ! have; then
@@ -30,8 +32,8 @@ if ! have; then
       fi
     fi
   fi
-  echo "Installing openai==$openai_version and anthropic==$anthropic_version into $venv" >&2
-  "$python" -m pip install --quiet --disable-pip-version-check "openai==$openai_version" "anthropic==$anthropic_version" >&2
-  have || { echo "python-venv: openai $openai_version or anthropic $anthropic_version did not install into $venv" >&2; exit 1; }
+  echo "Installing openai==$openai_version, anthropic==$anthropic_version and jsonschema==$jsonschema_version into $venv" >&2
+  "$python" -m pip install --quiet --disable-pip-version-check "openai==$openai_version" "anthropic==$anthropic_version" "jsonschema==$jsonschema_version" >&2
+  have || { echo "python-venv: openai, anthropic or jsonschema did not install into $venv at the pinned versions" >&2; exit 1; }
 fi
 echo "$python"

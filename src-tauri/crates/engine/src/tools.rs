@@ -264,6 +264,18 @@ mod tests {
     }
 
     #[test]
+    fn a_reply_cut_mid_call_keeps_the_calls_before_it_and_makes_none_of_the_rest() {
+        let whole = "Checking.\n<tool_call>\n{\"name\": \"a\", \"arguments\": {}}\n</tool_call>\n";
+        let cut = format!("{whole}<tool_call>\n{{\"name\": \"b\", \"argu");
+        let p = parse(&cut);
+        assert_eq!(p.calls, vec![call("a", "{}")]);
+        assert_eq!(p.content, "Checking.");
+        let only_cut = parse("<tool_call>\n{\"name\": \"b\", \"argu");
+        assert!(only_cut.calls.is_empty());
+        assert_eq!(parse("[TOOL_CALLS] [{\"name\": \"f\", \"argum").calls, vec![]);
+    }
+
+    #[test]
     fn generic_json_fenced_or_as_a_string_and_plain_text_has_no_calls() {
         let p = parse("```json\n{\"name\": \"f\", \"arguments\": \"{\\\"a\\\": 1}\"}\n```");
         assert_eq!(p.calls, vec![call("f", r#"{"a":1}"#)]);

@@ -69,6 +69,9 @@ pub fn parse(body: &[u8], max_prompt_chars: usize, count_only: bool) -> Result<V
     if chars > max_prompt_chars {
         return Err(ApiError::invalid(format!("The prompt is {chars} characters long; this server takes at most {max_prompt_chars}."), Some("messages")));
     }
+    if o.get("thinking").and_then(|t| t.get("type")).and_then(Value::as_str).is_some_and(|t| t != "disabled") {
+        return Err(ApiError::invalid("Extended thinking is not supported by this server.", Some("thinking")));
+    }
     let mut sampling = types::SamplingParams::default();
     match o.get("max_tokens").and_then(Value::as_u64) {
         Some(n) if n > 0 => sampling.max_tokens = Some(u32::try_from(n).unwrap_or(u32::MAX)),

@@ -87,6 +87,7 @@ pub fn parse(body: &[u8], endpoint: Endpoint, max_prompt_chars: usize) -> Result
             return Err(ApiError::invalid("This server makes one choice per request: `n` must be 1.", Some("n")));
         }
     }
+    unsupported(&o)?;
     let stream = boolean(&o, "stream")?.unwrap_or(false);
     let include_usage = match field(&o, "stream_options") {
         None => false,
@@ -160,6 +161,27 @@ fn tool_choice(o: &Map<String, Value>, tools: Option<&Value>) -> Result<ToolChoi
         }
         _ => Ok(choice),
     }
+}
+
+/// Fields that would change the answer and that this server does not carry out: refused, naming
+/// the field, rather than ignored (an agent would otherwise get an answer it did not ask for).
+/// Their neutral values (a zero penalty, an empty bias, text only) pass.
+fn unsupported(o: &Map<String, Value>) -> Result<(), ApiError> {
+    for name in ["frequency_penalty", "presence_penalty"] {
+        if field(o, name).and_then(Value::as_f64).is_some_and(|p| p != 0.0) {
+            return Err(ApiError::invalid(format!("`{name}` is not supported by this server; use 0 or leave it out."), Some(name)));
+        }
+    }
+    if field(o, "logit_bias").is_some_and(|b| b.as_object().is_none_or(|m| !m.is_empty())) {
+        return Err(ApiError::invalid("`logit_bias` is not supported by this server.", Some("logit_bias")));
+    }
+    if field(o, "modalities").is_some_and(|m| m != &serde_json::json!(["text"])) || field(o, "audio").is_some() {
+        return Err(ApiError::invalid("This server answers in text only.", Some("modalities")));
+    }
+    if field(o, "prediction").is_some() {
+        return Err(ApiError::invalid("`prediction` is not supported by this server.", Some("prediction")));
+    }
+    Ok(())
 }
 
 /// Chat: `logprobs: true` and `top_logprobs` (0–20, only with `logprobs`). Completions: `logprobs`,
@@ -476,7 +498,7 @@ mod tests {
     fn a_full_chat_request_is_read() {
         let r = chat(r#"{"model":"m","messages":[{"role":"developer","content":"be brief"},{"role":"user","content":[{"type":"text","text":"hi"}]},{"role":"assistant","content":null}],
             "stream":true,"stream_options":{"include_usage":true},"max_completion_tokens":7,"max_tokens":99,"temperature":0,"top_p":0.5,
-            "stop":"END","seed":42,"frequency_penalty":0.3,"logit_bias":{},"user":"x","n":1}"#).unwrap();
+            "stop":"END","seed":42,"frequency_penalty":0,"presence_penalty":0.0,"logit_bias":{},"user":"x","n":1}"#).unwrap();
         assert_eq!(r.model, "m");
         assert!(r.stream && r.include_usage);
         assert_eq!(r.sampling.max_tokens, Some(7), "max_completion_tokens wins over the older max_tokens");
@@ -540,6 +562,21 @@ mod tests {
         let Prompt::Chat(m) = r.prompt else { panic!() };
         assert_eq!(m[1].tool_calls, vec![ToolCall { id: "call_1".into(), name: "get_weather".into(), arguments: r#"{"city":"Paris"}"#.into() }]);
         assert_eq!((m[2].role, m[2].tool_call_id.as_deref(), m[2].content.as_str()), (ChatRole::Tool, Some("call_1"), "18 C"));
+    }
+
+    #[test]
+    fn what_would_change_the_answer_and_is_not_carried_out_is_a_400_naming_it() {
+        let with = |extra: &str| chat(&format!(r#"{{"model":"m","messages":[{{"role":"user","content":"x"}}]{extra}}}"#));
+        for (extra, name) in [
+            (r#","frequency_penalty":0.5"#, "frequency_penalty"),
+            (r#","presence_penalty":-1"#, "presence_penalty"),
+            (r#","logit_bias":{"50256":-100}"#, "logit_bias"),
+            (r#","modalities":["text","audio"]"#, "modalities"),
+            (r#","prediction":{"type":"content","content":"x"}"#, "prediction"),
+        ] {
+            assert_eq!(param(with(extra).unwrap_err()).as_deref(), Some(name), "{extra}");
+        }
+        assert!(with(r#","modalities":["text"],"logit_bias":{},"frequency_penalty":0"#).is_ok());
     }
 
     #[test]

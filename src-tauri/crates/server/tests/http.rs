@@ -77,9 +77,13 @@ async fn wrong_json_types_get_400_naming_the_field() {
         .unwrap();
     assert_eq!(r.status(), 400);
     assert_openai_error(&r.json().await.unwrap(), None, None);
-    // Unknown fields are ignored.
-    let (status, _) = post(&base, "/v1/chat/completions", &chat_body(json!({"frequency_penalty": 0.5, "whatever": [1]}))).await;
+    // Unknown fields are ignored; a known one that would change the answer and is not carried out
+    // is refused, naming it.
+    let (status, _) = post(&base, "/v1/chat/completions", &chat_body(json!({"frequency_penalty": 0, "whatever": [1]}))).await;
     assert_eq!(status, 200);
+    let (status, body) = post(&base, "/v1/chat/completions", &chat_body(json!({"frequency_penalty": 0.5}))).await;
+    assert_eq!(status, 400);
+    assert_openai_error(&body, None, Some("frequency_penalty"));
 }
 
 #[tokio::test]

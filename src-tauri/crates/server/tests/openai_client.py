@@ -130,6 +130,24 @@ parts = [
 assert "".join(parts) == structured.choices[0].message.content, parts
 seen["json_schema"] = {"value": value, "chunks": len(parts)}
 
+# At temperature 1 (sampled, not greedy), twenty replies in a row, each validated by the
+# `jsonschema` package against the schema.
+import jsonschema
+
+# The schema bounds its string and its number, so that a sampled reply ends within the tokens
+# allowed (unbounded, a small model at temperature 1 can write digits until max_tokens).
+bounded = json.loads(json.dumps(city))
+bounded["json_schema"]["schema"]["properties"]["city"]["maxLength"] = 30
+bounded["json_schema"]["schema"]["properties"]["population_millions"].update({"minimum": 0, "maximum": 1000})
+valid = 0
+for seed in range(20):
+    sampled = client.chat.completions.create(model=model, messages=question, max_tokens=160, temperature=1, seed=seed, response_format=bounded)
+    assert sampled.choices[0].finish_reason == "stop", sampled
+    jsonschema.validate(json.loads(sampled.choices[0].message.content), bounded["json_schema"]["schema"])
+    valid += 1
+assert valid == 20, f"{valid} of 20 sampled replies were whole and valid"
+seen["json_schema_sampled_valid"] = valid
+
 anything = client.chat.completions.create(
     model=model,
     messages=[{"role": "user", "content": 'What is the capital of France? Reply in JSON with the key "capital" only.'}],
@@ -246,13 +264,20 @@ try:
 except openai.BadRequestError as e:
     assert e.status_code == 400 and e.body.get("param") == "tool_choice", e.body
 
-# Embeddings: the test model is a chat model (no pooling in its file): a clear 400 (the embedding
-# path itself is checked with a pooled copy in real_model.rs).
+# Embeddings: the test model is a chat model (no pooling in its file): a clear 400. Its copy with a
+# pooling named (the fourth argument) embeds: the same text twice gives cosine 1, two texts less.
 try:
     client.embeddings.create(model=model, input="hello")
     raise AssertionError("a chat model made embeddings")
 except openai.BadRequestError as e:
     assert e.status_code == 400 and "cannot make embeddings" in e.body.get("message", ""), e.body
     seen["embeddings_refused"] = e.body.get("message")
+pooled = sys.argv[4]
+vectors = client.embeddings.create(model=pooled, input=["The cat sat on the mat.", "The cat sat on the mat.", "Quarterly revenue grew."])
+a, b, c = (d.embedding for d in vectors.data)
+cos = lambda x, y: sum(p * q for p, q in zip(x, y)) / (sum(p * p for p in x) ** 0.5 * sum(q * q for q in y) ** 0.5)
+assert abs(cos(a, b) - 1.0) < 1e-5 and cos(a, c) < 1.0 - 1e-5, (cos(a, b), cos(a, c))
+assert vectors.usage.prompt_tokens > 0, vectors.usage
+seen["embeddings"] = {"same": cos(a, b), "different": cos(a, c), "width": len(a)}
 
 print(json.dumps(seen))

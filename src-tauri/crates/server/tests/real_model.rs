@@ -55,10 +55,17 @@ async fn the_official_openai_client_works_against_the_real_model() {
     let Some(python) = venv_python() else { return };
     let _one = ONE.lock().await;
     let config = ServerConfig { api_key: Some("sk-hearth-test".into()), ..Default::default() };
-    let Some((server, _backend, base, model)) = start(config).await else { return };
+    let Some((server, backend, base, model)) = start(config).await else { return };
+    // Beside the test model, its copy with a pooling named in the file, for the embeddings.
+    let path = real::model().unwrap();
+    let pooled = std::env::temp_dir().join(format!("SmolLM2-pooled-openai-{}.gguf", std::process::id()));
+    let edit = gguf::write::Edit { set: gguf::write::GgufWriter::new("llama").u32("llama.pooling_type", 1), ..Default::default() };
+    gguf::write::rewrite(&path, &pooled, &edit).unwrap();
+    backend.set_models(vec![server::ModelEntry::from_path(&path), server::ModelEntry::from_path(&pooled)]);
+    let pooled_id = real::model_id(&pooled);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/openai_client.py");
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(python).arg(script).arg(format!("{base}/v1")).arg(&model).arg("sk-hearth-test").output()
+        Command::new(python).arg(script).arg(format!("{base}/v1")).arg(&model).arg("sk-hearth-test").arg(&pooled_id).output()
     })
     .await
     .unwrap()
@@ -66,6 +73,7 @@ async fn the_official_openai_client_works_against_the_real_model() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "the openai client failed:\n{stdout}\n{stderr}");
+    let _ = std::fs::remove_file(&pooled);
     let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
     eprintln!("openai client saw: {seen:#}");
     assert!(!seen["chat"]["text"].as_str().unwrap().is_empty());

@@ -76,7 +76,7 @@ pub fn model_set_run_on(state: State<'_, AppState>, path: String, run: Option<ty
 #[specta::specta]
 pub fn model_set_template(state: State<'_, AppState>, path: String, template: Option<String>) -> Result<(), HearthError> {
     if let Some(name) = &template {
-        if !engine::template::family::BUILT_IN.iter().any(|(n, _)| n == name) {
+        if !engine::template::family::is_built_in(name) {
             return Err(HearthError::new(types::ErrorCode::InvalidInput, format!("There is no built-in chat template called \"{name}\".")));
         }
     }

@@ -13,12 +13,14 @@ use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use types::{
-    ChatMessage, TokenLogprob, ChatRole, ContextOverflow, ErrorCode, GenerationStats, HearthError, SamplingParams, StopReason, TemplateInUse,
-    TemplateSource,
+    ChatMessage, ChatRole, ContextOverflow, ErrorCode, GenerationStats, HearthError, SamplingParams, StopReason, TemplateInUse,
+    TemplateSource, TokenLogprob,
 };
 
 use crate::llama_params;
-use crate::protocol::{BenchParams, Constraint, EmbedInput, MAX_TOP_LOGPROBS, BenchResult, Event, GenerateParams, LoadParams, Prompt, RequestId};
+use crate::protocol::{
+    BenchParams, BenchResult, Constraint, EmbedInput, Event, GenerateParams, LoadParams, Prompt, RequestId, MAX_TOP_LOGPROBS,
+};
 use crate::stop::StopMatcher;
 use crate::template::{family, ChatTemplate, TemplateInputs};
 use crate::utf8::Utf8Decoder;
@@ -69,9 +71,7 @@ impl<'m> Session<'m> {
 
         let (template, builtin, in_use) = choose_template(model, params.chat_template.as_deref())?;
         // Only the file's own Jinja can take tools (llama.cpp's built-ins take text only).
-        let takes_tools = template.is_some()
-            && in_use.source == TemplateSource::File
-            && model.chat_template(None).ok().and_then(|t| t.to_str().ok().map(crate::tools::template_takes_tools)).unwrap_or(false);
+        let takes_tools = template.as_ref().is_some_and(ChatTemplate::takes_tools);
         let vocab = model.vocab();
         let piece = |t: LlamaToken| String::from_utf8_lossy(&vocab.token_to_piece(t, true, None)).into_owned();
         let (bos, eos) = (piece(vocab.bos()), piece(vocab.eos()));
@@ -111,7 +111,8 @@ impl<'m> Session<'m> {
         };
         let jinja_error = match &self.template {
             Some(t) => {
-                match t.render(&TemplateInputs { messages, add_generation_prompt: true, bos_token: &self.bos, eos_token: &self.eos, tools }) {
+                match t.render(&TemplateInputs { messages, add_generation_prompt: true, bos_token: &self.bos, eos_token: &self.eos, tools })
+                {
                     Ok(prompt) => return Ok(prompt),
                     Err(e) => {
                         tracing::warn!("{e}; trying llama.cpp's built-in templates");
@@ -246,9 +247,8 @@ impl<'m> Session<'m> {
                     let mut candidates = self.ctx.token_data_array_ith(logits_at);
                     candidates.apply_sampler(g);
                     candidates.apply_sampler(&mut sampler);
-                    let token = candidates
-                        .selected_token()
-                        .ok_or_else(|| err(ErrorCode::Internal, "The constrained sampler chose no token."))?;
+                    let token =
+                        candidates.selected_token().ok_or_else(|| err(ErrorCode::Internal, "The constrained sampler chose no token."))?;
                     g.accept(token);
                     sampler.accept(token);
                     token
@@ -398,7 +398,9 @@ impl<'m> Session<'m> {
                 batch.add(t, pos as i32, &[0], true).map_err(|e| err(ErrorCode::Internal, format!("Could not queue the input: {e}")))?;
             }
             ctx.decode(&mut batch).map_err(|e| err(ErrorCode::Internal, format!("llama.cpp could not read the input: {e}")))?;
-            let v = ctx.embeddings_seq_ith(0).map_err(|_| err(ErrorCode::InvalidInput, "llama.cpp made no pooled embedding for this model."))?;
+            let v = ctx
+                .embeddings_seq_ith(0)
+                .map_err(|_| err(ErrorCode::InvalidInput, "llama.cpp made no pooled embedding for this model."))?;
             let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
             vectors.push(v.iter().map(|x| x / norm).collect());
         }
@@ -585,7 +587,7 @@ fn choose_template(
     chosen: Option<&str>,
 ) -> Result<(Option<ChatTemplate>, Option<LlamaChatTemplate>, TemplateInUse), HearthError> {
     if let Some(name) = chosen {
-        if !family::BUILT_IN.iter().any(|(n, _)| *n == name) {
+        if !family::is_built_in(name) {
             return Err(err(
                 ErrorCode::TemplateError,
                 format!("There is no built-in chat template called \"{name}\". Choose another in the model's settings."),
@@ -664,7 +666,8 @@ fn constraint_sampler(model: &LlamaModel, c: &Constraint) -> Result<LlamaSampler
         Constraint::JsonSchema { schema } => schema.as_str(),
     };
     let refuse = |why: String| err(ErrorCode::InvalidInput, format!("This JSON schema cannot be enforced: {why}."));
-    let grammar = llama_cpp_2::json_schema_to_grammar(schema).map_err(|e| refuse(format!("llama.cpp could not turn it into a grammar ({e})")))?;
+    let grammar =
+        llama_cpp_2::json_schema_to_grammar(schema).map_err(|e| refuse(format!("llama.cpp could not turn it into a grammar ({e})")))?;
     LlamaSampler::grammar(model, &grammar, "root").map_err(|e| refuse(format!("llama.cpp refused its grammar ({e})")))
 }
 

@@ -120,6 +120,8 @@ fn from_json(v: &serde_json::Value) -> Value {
 /// A chat template compiled once per loaded model, rendered once per request.
 pub struct ChatTemplate {
     env: Environment<'static>,
+    /// Its source handles `tools` (and with them calls and tool answers) itself.
+    takes_tools: bool,
 }
 
 impl std::fmt::Debug for ChatTemplate {
@@ -143,7 +145,11 @@ impl ChatTemplate {
         env.add_function("raise_exception", raise_exception);
         env.add_function("strftime_now", strftime_now);
         env.add_template_owned(NAME, guarded).map_err(|e| TemplateError::Syntax(describe(&e)))?;
-        Ok(Self { env })
+        Ok(Self { env, takes_tools: crate::tools::template_takes_tools(source) })
+    }
+
+    pub fn takes_tools(&self) -> bool {
+        self.takes_tools
     }
 
     pub fn render(&self, inputs: &TemplateInputs<'_>) -> Result<String, TemplateError> {

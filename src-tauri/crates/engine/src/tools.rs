@@ -139,7 +139,8 @@ fn mistral(rest: &str) -> Vec<FoundCall> {
 /// objects separated by `;` or new lines too (Llama 3.1's way).
 fn json_calls(text: &str) -> Vec<FoundCall> {
     let text = text.trim();
-    let text = text.strip_prefix("```json").or_else(|| text.strip_prefix("```")).map_or(text, |t| t.trim_end().trim_end_matches("```")).trim();
+    let text =
+        text.strip_prefix("```json").or_else(|| text.strip_prefix("```")).map_or(text, |t| t.trim_end().trim_end_matches("```")).trim();
     // One value, or several one after another (separated by `;` or white space).
     let mut calls = Vec::new();
     let mut rest = text;
@@ -213,7 +214,8 @@ pub fn forced_schema(tools: &Value, forced: &Forced) -> Option<String> {
             if calls.is_empty() {
                 return None;
             }
-            let one = if calls.len() == 1 { calls[0].1.clone() } else { json!({ "anyOf": calls.iter().map(|(_, s)| s).collect::<Vec<_>>() }) };
+            let one =
+                if calls.len() == 1 { calls[0].1.clone() } else { json!({ "anyOf": calls.iter().map(|(_, s)| s).collect::<Vec<_>>() }) };
             if *parallel {
                 json!({ "type": "array", "items": one, "minItems": 1 })
             } else {
@@ -237,7 +239,8 @@ mod tests {
         let p = parse("Let me look.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>");
         assert_eq!(p.calls, vec![call("get_weather", r#"{"city":"Paris"}"#)]);
         assert_eq!(p.content, "Let me look.");
-        let two = parse("<tool_call>{\"name\": \"a\", \"arguments\": {}}</tool_call>\n<tool_call>{\"name\": \"b\", \"arguments\": {\"x\": 1}}");
+        let two =
+            parse("<tool_call>{\"name\": \"a\", \"arguments\": {}}</tool_call>\n<tool_call>{\"name\": \"b\", \"arguments\": {\"x\": 1}}");
         assert_eq!(two.calls, vec![call("a", "{}"), call("b", r#"{"x":1}"#)]);
     }
 
@@ -311,12 +314,20 @@ mod tests {
     fn templates_without_tools_get_them_in_the_system_message() {
         let tools = json!([{"type": "function", "function": {"name": "get_weather"}}]);
         let mut asked = ChatMessage::new(ChatRole::Assistant, "");
-        asked.tool_calls = vec![types::ToolCall { id: "call_1".into(), name: "get_weather".into(), arguments: r#"{"city":"Paris"}"#.into() }];
+        asked.tool_calls =
+            vec![types::ToolCall { id: "call_1".into(), name: "get_weather".into(), arguments: r#"{"city":"Paris"}"#.into() }];
         let mut answer = ChatMessage::new(ChatRole::Tool, "18 C");
         answer.tool_call_id = Some("call_1".into());
-        let m = in_text(&[ChatMessage::new(ChatRole::System, "Be brief."), ChatMessage::new(ChatRole::User, "Weather?"), asked, answer], Some(&tools));
+        let m = in_text(
+            &[ChatMessage::new(ChatRole::System, "Be brief."), ChatMessage::new(ChatRole::User, "Weather?"), asked, answer],
+            Some(&tools),
+        );
         assert_eq!(m.len(), 4);
-        assert!(m[0].content.starts_with("Be brief.\n\nYou can call functions.") && m[0].content.contains("\"name\":\"get_weather\""), "{}", m[0].content);
+        assert!(
+            m[0].content.starts_with("Be brief.\n\nYou can call functions.") && m[0].content.contains("\"name\":\"get_weather\""),
+            "{}",
+            m[0].content
+        );
         assert_eq!(m[2].content, "<tool_call>\n{\"arguments\":{\"city\":\"Paris\"},\"name\":\"get_weather\"}\n</tool_call>");
         assert_eq!((m[3].role, m[3].content.as_str()), (ChatRole::User, "<tool_response>\n18 C\n</tool_response>"));
     }

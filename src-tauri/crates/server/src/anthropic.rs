@@ -14,8 +14,8 @@ use serde_json::{json, Map, Value};
 use types::{ChatMessage, ChatRole, GenerationStats, StopReason, ToolCall};
 
 use crate::error::ApiError;
-use crate::openai::CallOut;
-use crate::request::{Endpoint, ToolChoice, ValidRequest};
+use crate::openai::{argument_pieces, CallOut};
+use crate::request::{check_tool_choice, Endpoint, ToolChoice, ValidRequest};
 
 /// Whether a request's path is one of Anthropic's, whose errors take Anthropic's shape.
 pub fn is_anthropic_path(path: &str) -> bool {
@@ -45,8 +45,12 @@ pub fn error_response(e: ApiError) -> Response {
 
 /// Reads a Messages request. `max_tokens` is required, as Anthropic requires it.
 pub fn parse(body: &[u8], max_prompt_chars: usize, count_only: bool) -> Result<ValidRequest, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::invalid(format!("The request body is not valid JSON ({e}). Send a JSON object with Content-Type: application/json."), None))?;
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::invalid(
+            format!("The request body is not valid JSON ({e}). Send a JSON object with Content-Type: application/json."),
+            None,
+        )
+    })?;
     let Value::Object(o) = value else { return Err(ApiError::invalid("The request body must be a JSON object.", None)) };
     let model = o.get("model").and_then(Value::as_str).ok_or_else(|| ApiError::invalid("`model` is required.", Some("model")))?.to_string();
     let mut messages = Vec::new();
@@ -67,7 +71,10 @@ pub fn parse(body: &[u8], max_prompt_chars: usize, count_only: bool) -> Result<V
     }
     let chars: usize = messages.iter().map(|m| m.content.chars().count()).sum();
     if chars > max_prompt_chars {
-        return Err(ApiError::invalid(format!("The prompt is {chars} characters long; this server takes at most {max_prompt_chars}."), Some("messages")));
+        return Err(ApiError::invalid(
+            format!("The prompt is {chars} characters long; this server takes at most {max_prompt_chars}."),
+            Some("messages"),
+        ));
     }
     if o.get("thinking").and_then(|t| t.get("type")).and_then(Value::as_str).is_some_and(|t| t != "disabled") {
         return Err(ApiError::invalid("Extended thinking is not supported by this server.", Some("thinking")));
@@ -79,7 +86,10 @@ pub fn parse(body: &[u8], max_prompt_chars: usize, count_only: bool) -> Result<V
         _ => return Err(ApiError::invalid("`max_tokens` is required: a number of tokens above 0.", Some("max_tokens"))),
     }
     if let Some(t) = o.get("temperature").filter(|v| !v.is_null()) {
-        let t = t.as_f64().filter(|t| (0.0..=1.0).contains(t)).ok_or_else(|| ApiError::invalid("`temperature` must be between 0 and 1.", Some("temperature")))?;
+        let t = t
+            .as_f64()
+            .filter(|t| (0.0..=1.0).contains(t))
+            .ok_or_else(|| ApiError::invalid("`temperature` must be between 0 and 1.", Some("temperature")))?;
         sampling.temperature = t as f32;
     }
     if let Some(p) = o.get("top_p").and_then(Value::as_f64) {
@@ -90,7 +100,9 @@ pub fn parse(body: &[u8], max_prompt_chars: usize, count_only: bool) -> Result<V
     }
     match o.get("stop_sequences") {
         None | Some(Value::Null) => {}
-        Some(Value::Array(s)) if s.iter().all(Value::is_string) => sampling.stop = s.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Some(Value::Array(s)) if s.iter().all(Value::is_string) => {
+            sampling.stop = s.iter().filter_map(Value::as_str).map(str::to_string).collect()
+        }
         Some(_) => return Err(ApiError::invalid("`stop_sequences` must be an array of strings.", Some("stop_sequences"))),
     }
     let tools = tools(&o)?;
@@ -101,16 +113,17 @@ pub fn parse(body: &[u8], max_prompt_chars: usize, count_only: bool) -> Result<V
             (Some("any"), _) => ToolChoice::Required,
             (Some("none"), _) => ToolChoice::None,
             (Some("tool"), Some(name)) => ToolChoice::Named(name.to_string()),
-            _ => return Err(ApiError::invalid("`tool_choice` must be {\"type\": \"auto\" | \"any\" | \"none\"} or {\"type\": \"tool\", \"name\": …}.", Some("tool_choice"))),
+            _ => {
+                return Err(ApiError::invalid(
+                    "`tool_choice` must be {\"type\": \"auto\" | \"any\" | \"none\"} or {\"type\": \"tool\", \"name\": …}.",
+                    Some("tool_choice"),
+                ))
+            }
         },
     };
-    let names: Vec<String> = tools.iter().flat_map(|t| t.as_array().into_iter().flatten()).filter_map(|t| t["function"]["name"].as_str().map(str::to_string)).collect();
-    match &tool_choice {
-        ToolChoice::Required if names.is_empty() => return Err(ApiError::invalid("`tool_choice: any` needs `tools`.", Some("tool_choice"))),
-        ToolChoice::Named(n) if !names.contains(n) => return Err(ApiError::invalid(format!("`tool_choice` names `{n}`, which is not among the `tools`."), Some("tool_choice"))),
-        _ => {}
-    }
-    let parallel_tool_calls = !o.get("tool_choice").and_then(|c| c.get("disable_parallel_tool_use")).and_then(Value::as_bool).unwrap_or(false);
+    check_tool_choice(&tool_choice, tools.as_ref(), "any")?;
+    let parallel_tool_calls =
+        !o.get("tool_choice").and_then(|c| c.get("disable_parallel_tool_use")).and_then(Value::as_bool).unwrap_or(false);
     Ok(ValidRequest {
         endpoint: Endpoint::Chat,
         model,
@@ -134,7 +147,11 @@ fn tools(o: &Map<String, Value>) -> Result<Option<Value>, ApiError> {
     let converted = items
         .iter()
         .map(|t| {
-            let name = t.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()).ok_or_else(|| ApiError::invalid("Every tool needs a `name`.", Some("tools")))?;
+            let name = t
+                .get("name")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| ApiError::invalid("Every tool needs a `name`.", Some("tools")))?;
             let mut f = json!({ "name": name, "parameters": t.get("input_schema").cloned().unwrap_or_else(|| json!({"type": "object"})) });
             if let Some(d) = t.get("description").and_then(Value::as_str) {
                 f["description"] = json!(d);
@@ -156,7 +173,12 @@ fn message(m: &Value, i: usize) -> Result<Vec<ChatMessage>, ApiError> {
     let blocks = match m.get("content") {
         Some(Value::String(s)) => return Ok(vec![ChatMessage::new(role, s.clone())]),
         Some(Value::Array(b)) => b,
-        _ => return Err(ApiError::invalid(format!("messages[{i}].content must be a string or an array of content blocks."), Some("messages"))),
+        _ => {
+            return Err(ApiError::invalid(
+                format!("messages[{i}].content must be a string or an array of content blocks."),
+                Some("messages"),
+            ))
+        }
     };
     let mut out = Vec::new();
     let mut main = ChatMessage::new(role, "");
@@ -179,7 +201,10 @@ fn message(m: &Value, i: usize) -> Result<Vec<ChatMessage>, ApiError> {
                 out.push(answer);
             }
             Some(other) => {
-                return Err(ApiError::invalid(format!("This server reads text, tool_use and tool_result blocks; messages[{i}] has a `{other}` block."), Some("messages")))
+                return Err(ApiError::invalid(
+                    format!("This server reads text, tool_use and tool_result blocks; messages[{i}] has a `{other}` block."),
+                    Some("messages"),
+                ))
             }
             None => return Err(ApiError::invalid(format!("messages[{i}] has a block without a `type`."), Some("messages"))),
         }
@@ -282,9 +307,7 @@ pub fn tool_use_events(index: usize, c: &CallOut) -> Vec<Event> {
     let mut block = tool_use_block(c);
     block["input"] = json!({});
     let mut events = vec![event("content_block_start", json!({ "type": "content_block_start", "index": index, "content_block": block }))];
-    let chars: Vec<char> = c.arguments.chars().collect();
-    for piece in chars.chunks(16) {
-        let piece: String = piece.iter().collect();
+    for piece in argument_pieces(&c.arguments) {
         events.push(event(
             "content_block_delta",
             json!({ "type": "content_block_delta", "index": index, "delta": { "type": "input_json_delta", "partial_json": piece } }),

@@ -104,6 +104,17 @@ impl EngineBackend {
         self.current().filter(|c| c.path == ours)
     }
 
+    /// `model` is still the one in the engine (the app may have loaded another since).
+    fn still_in(&self, model: &LoadedId) -> Result<(), HearthError> {
+        if self.current().is_none_or(|c| c.path != model.path) {
+            return Err(HearthError::new(
+                ErrorCode::NoModelLoaded,
+                format!("The model `{}` was unloaded before it could answer. Try again.", model.id),
+            ));
+        }
+        Ok(())
+    }
+
     fn set_ours(&self, path: Option<PathBuf>) {
         if let Ok(mut o) = self.ours.lock() {
             *o = path;
@@ -176,12 +187,7 @@ impl Backend for EngineBackend {
     }
 
     async fn generate(&self, model: &LoadedId, params: GenerateParams) -> Result<Generation, HearthError> {
-        if self.current().is_none_or(|c| c.path != model.path) {
-            return Err(HearthError::new(
-                ErrorCode::NoModelLoaded,
-                format!("The model `{}` was unloaded before it could answer. Try again.", model.id),
-            ));
-        }
+        self.still_in(model)?;
         // Checked again in the worker, which reads requests in order: the app may load another
         // model between this check and that request.
         self.engine.generate(GenerateParams { model: Some(model.path.clone()), ..params }).await
@@ -192,9 +198,7 @@ impl Backend for EngineBackend {
     }
 
     async fn embed(&self, model: &LoadedId, inputs: Vec<engine::EmbedInput>) -> Result<(Vec<Vec<f32>>, u32), HearthError> {
-        if self.current().is_none_or(|c| c.path != model.path) {
-            return Err(HearthError::new(ErrorCode::NoModelLoaded, format!("The model `{}` was unloaded before it could answer. Try again.", model.id)));
-        }
+        self.still_in(model)?;
         self.engine.embed(inputs).await
     }
 

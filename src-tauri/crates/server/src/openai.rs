@@ -25,6 +25,12 @@ pub struct Head {
     pub tools: bool,
 }
 
+/// A call's arguments in the pieces a stream sends them in (OpenAI's and Anthropic's clients put
+/// them together again).
+pub fn argument_pieces(arguments: &str) -> Vec<String> {
+    arguments.chars().collect::<Vec<_>>().chunks(16).map(|piece| piece.iter().collect()).collect()
+}
+
 /// A call as a response carries it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallOut {
@@ -130,13 +136,19 @@ impl Head {
     /// A streamed reply that made calls, as OpenAI streams them: the role (and any text), then per
     /// call its id, type and name with empty arguments, then the arguments in pieces.
     pub fn tool_call_chunks(&self, text: &str, calls: &[CallOut], include_usage: bool) -> Vec<Value> {
-        let wrap = |delta: Value| self.wrap(true, json!([{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": null }]), include_usage.then_some(Value::Null));
+        let wrap = |delta: Value| {
+            self.wrap(
+                true,
+                json!([{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": null }]),
+                include_usage.then_some(Value::Null),
+            )
+        };
         let mut chunks = vec![wrap(json!({ "role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text) } }))];
         for (i, c) in calls.iter().enumerate() {
-            chunks.push(wrap(json!({ "tool_calls": [{ "index": i, "id": c.id, "type": "function", "function": { "name": c.name, "arguments": "" } }] })));
-            let chars: Vec<char> = c.arguments.chars().collect();
-            for piece in chars.chunks(16) {
-                let piece: String = piece.iter().collect();
+            chunks.push(wrap(
+                json!({ "tool_calls": [{ "index": i, "id": c.id, "type": "function", "function": { "name": c.name, "arguments": "" } }] }),
+            ));
+            for piece in argument_pieces(&c.arguments) {
                 chunks.push(wrap(json!({ "tool_calls": [{ "index": i, "function": { "arguments": piece } }] })));
             }
         }
@@ -148,8 +160,10 @@ impl Head {
         let logprobs = self.logprobs(logprobs, 0);
         let choice = match self.endpoint {
             Endpoint::Chat if !calls.is_empty() => {
-                let tool_calls: Vec<Value> =
-                    calls.iter().map(|c| json!({ "id": c.id, "type": "function", "function": { "name": c.name, "arguments": c.arguments } })).collect();
+                let tool_calls: Vec<Value> = calls
+                    .iter()
+                    .map(|c| json!({ "id": c.id, "type": "function", "function": { "name": c.name, "arguments": c.arguments } }))
+                    .collect();
                 let content = if text.is_empty() { Value::Null } else { json!(text) };
                 json!({ "index": 0, "message": { "role": "assistant", "content": content, "tool_calls": tool_calls }, "logprobs": logprobs, "finish_reason": "tool_calls" })
             }
@@ -164,7 +178,15 @@ impl Head {
     /// A chunk of a stream. `role` only on a chat stream's first chunk; `finish` on its last.
     /// With `include_usage`, every chunk carries `"usage": null` and the usage chunk comes last.
     /// `logprobs` are those of this chunk's tokens; `offset`, the bytes of text sent before it.
-    pub fn chunk(&self, text: Option<&str>, logprobs: &[TokenLogprob], offset: usize, first: bool, finish: Option<&str>, include_usage: bool) -> Value {
+    pub fn chunk(
+        &self,
+        text: Option<&str>,
+        logprobs: &[TokenLogprob],
+        offset: usize,
+        first: bool,
+        finish: Option<&str>,
+        include_usage: bool,
+    ) -> Value {
         let logprobs = if text.is_some() { self.logprobs(logprobs, offset) } else { Value::Null };
         let choice = match self.endpoint {
             Endpoint::Chat => {
@@ -315,14 +337,18 @@ mod tests {
 
     fn tokens() -> Vec<TokenLogprob> {
         let t = |s: &str, lp: f32| TokenLogprob { token: s.into(), bytes: s.as_bytes().to_vec(), logprob: lp, top: Vec::new() };
-        vec![TokenLogprob { top: vec![t(" Paris", -0.1), t(" Lyon", -2.5)], ..t(" Paris", -0.1) }, TokenLogprob { top: vec![t(".", -0.2)], ..t(".", -0.2) }]
+        vec![
+            TokenLogprob { top: vec![t(" Paris", -0.1), t(" Lyon", -2.5)], ..t(" Paris", -0.1) },
+            TokenLogprob { top: vec![t(".", -0.2)], ..t(".", -0.2) },
+        ]
     }
 
     #[test]
     fn tool_calls_in_openais_shape_whole_and_streamed() {
         let mut head = Head::new(Endpoint::Chat, "m", false);
         head.tools = true;
-        let (text, calls) = head.find_calls("<tool_call>{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}</tool_call>".into());
+        let (text, calls) =
+            head.find_calls("<tool_call>{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}</tool_call>".into());
         assert_eq!((text.as_str(), calls.len()), ("", 1));
         let full = head.completion(&text, &[], &calls, &stats());
         let message = &full["choices"][0]["message"];
@@ -334,7 +360,10 @@ mod tests {
         let chunks = head.tool_call_chunks("", &calls, false);
         assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
         assert_eq!(chunks[1]["choices"][0]["delta"]["tool_calls"][0]["function"], json!({"name": "get_weather", "arguments": ""}));
-        let arguments: String = chunks[2..].iter().map(|c| c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str().unwrap().to_string()).collect();
+        let arguments: String = chunks[2..]
+            .iter()
+            .map(|c| c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str().unwrap().to_string())
+            .collect();
         assert_eq!(arguments, "{\"city\":\"Paris\"}");
         // Without tools on offer, text that looks like a call is text.
         let plain = Head::new(Endpoint::Chat, "m", false);

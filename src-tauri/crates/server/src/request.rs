@@ -102,7 +102,10 @@ pub fn parse(body: &[u8], endpoint: Endpoint, max_prompt_chars: usize) -> Result
     let parallel_tool_calls = boolean(&o, "parallel_tool_calls")?.unwrap_or(true);
     let constraint = response_format(&o)?;
     if constraint.is_some() && matches!(tool_choice, ToolChoice::Required | ToolChoice::Named(_)) {
-        return Err(ApiError::invalid("A required tool call and a `response_format` cannot both hold the reply; send one.", Some("tool_choice")));
+        return Err(ApiError::invalid(
+            "A required tool call and a `response_format` cannot both hold the reply; send one.",
+            Some("tool_choice"),
+        ));
     }
     Ok(ValidRequest {
         endpoint,
@@ -153,13 +156,22 @@ fn tool_choice(o: &Map<String, Value>, tools: Option<&Value>) -> Result<ToolChoi
         },
         Some(_) => return Err(wrong("tool_choice", "auto, none, required or a function")),
     };
+    check_tool_choice(&choice, tools, "required")?;
+    Ok(choice)
+}
+
+/// A call that must be made needs tools, and a named one a tool of that name. `required` is what
+/// the API calls a required call ("any" for Anthropic's), for the message.
+pub fn check_tool_choice(choice: &ToolChoice, tools: Option<&Value>, required: &str) -> Result<(), ApiError> {
     let names: Vec<&str> = tools.and_then(Value::as_array).into_iter().flatten().filter_map(|t| t["function"]["name"].as_str()).collect();
-    match &choice {
-        ToolChoice::Required if names.is_empty() => Err(ApiError::invalid("`tool_choice: required` needs `tools`.", Some("tool_choice"))),
+    match choice {
+        ToolChoice::Required if names.is_empty() => {
+            Err(ApiError::invalid(format!("`tool_choice: {required}` needs `tools`."), Some("tool_choice")))
+        }
         ToolChoice::Named(n) if !names.contains(&n.as_str()) => {
             Err(ApiError::invalid(format!("`tool_choice` names `{n}`, which is not among the `tools`."), Some("tool_choice")))
         }
-        _ => Ok(choice),
+        _ => Ok(()),
     }
 }
 
@@ -221,7 +233,8 @@ const MAX_INPUTS: usize = 2048;
 /// `input`: a string, an array of strings, an array of token ids, or an array of those;
 /// `encoding_format`: `float` (the default) or `base64`.
 pub fn embeddings(body: &[u8], max_prompt_chars: usize) -> Result<EmbeddingsRequest, ApiError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("The request body is not valid JSON ({e})."), None))?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("The request body is not valid JSON ({e})."), None))?;
     let Value::Object(o) = value else { return Err(ApiError::invalid("The request body must be a JSON object.", None)) };
     let model = string(&o, "model")?.ok_or_else(|| missing("model"))?;
     let bad = || wrong("input", "a string, an array of strings, an array of token ids, or an array of those");
@@ -247,7 +260,10 @@ pub fn embeddings(body: &[u8], max_prompt_chars: usize) -> Result<EmbeddingsRequ
     }
     let chars: usize = inputs.iter().map(|i| if let engine::EmbedInput::Text(t) = i { t.chars().count() } else { 0 }).sum();
     if chars > max_prompt_chars {
-        return Err(ApiError::invalid(format!("The input is {chars} characters long; this server takes at most {max_prompt_chars}."), Some("input")));
+        return Err(ApiError::invalid(
+            format!("The input is {chars} characters long; this server takes at most {max_prompt_chars}."),
+            Some("input"),
+        ));
     }
     let base64 = match string(&o, "encoding_format")?.as_deref() {
         None | Some("float") => false,
@@ -259,7 +275,8 @@ pub fn embeddings(body: &[u8], max_prompt_chars: usize) -> Result<EmbeddingsRequ
 
 /// The body of `/api/models/load` and `/unload`: `{"model": NAME}`.
 pub fn model_name(body: &[u8]) -> Result<String, ApiError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("The request body is not valid JSON ({e})."), None))?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("The request body is not valid JSON ({e})."), None))?;
     let Value::Object(o) = value else { return Err(ApiError::invalid("The request body must be a JSON object.", None)) };
     string(&o, "model")?.ok_or_else(|| missing("model"))
 }
@@ -367,7 +384,8 @@ fn messages(o: &Map<String, Value>) -> Result<Vec<ChatMessage>, ApiError> {
                 message.tool_calls = tool_calls(calls, i)?;
             }
             if let Some(id) = m.get("tool_call_id").filter(|c| !c.is_null()) {
-                message.tool_call_id = Some(id.as_str().ok_or_else(|| wrong(&format!("messages[{i}].tool_call_id"), "a string"))?.to_string());
+                message.tool_call_id =
+                    Some(id.as_str().ok_or_else(|| wrong(&format!("messages[{i}].tool_call_id"), "a string"))?.to_string());
             }
             Ok(message)
         })
@@ -377,7 +395,9 @@ fn messages(o: &Map<String, Value>) -> Result<Vec<ChatMessage>, ApiError> {
 /// An assistant message's `tool_calls`: `[{"id", "type": "function", "function": {"name",
 /// "arguments": JSON text}}]`.
 fn tool_calls(calls: &Value, i: usize) -> Result<Vec<ToolCall>, ApiError> {
-    let bad = || wrong(&format!("messages[{i}].tool_calls"), "an array of {\"id\", \"type\": \"function\", \"function\": {\"name\", \"arguments\"}}");
+    let bad = || {
+        wrong(&format!("messages[{i}].tool_calls"), "an array of {\"id\", \"type\": \"function\", \"function\": {\"name\", \"arguments\"}}")
+    };
     let Value::Array(calls) = calls else { return Err(bad()) };
     calls
         .iter()
@@ -518,7 +538,8 @@ mod tests {
         assert_eq!(with("null").unwrap().constraint, None);
         assert_eq!(with(r#"{"type":"text"}"#).unwrap().constraint, None);
         assert_eq!(with(r#"{"type":"json_object"}"#).unwrap().constraint, Some(Constraint::JsonObject));
-        let schema = with(r#"{"type":"json_schema","json_schema":{"name":"city","strict":true,"schema":{"type":"object","required":["a"]}}}"#);
+        let schema =
+            with(r#"{"type":"json_schema","json_schema":{"name":"city","strict":true,"schema":{"type":"object","required":["a"]}}}"#);
         let Some(Constraint::JsonSchema { schema }) = schema.unwrap().constraint else { panic!("a schema") };
         assert_eq!(serde_json::from_str::<Value>(&schema).unwrap(), serde_json::json!({"type":"object","required":["a"]}));
         for bad in [
@@ -553,14 +574,27 @@ mod tests {
         ] {
             assert_eq!(param(with(bad).unwrap_err()).as_deref(), Some("tool_choice"), "{bad}");
         }
-        assert_eq!(param(chat(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"tool_choice":"required"}"#).unwrap_err()).as_deref(), Some("tool_choice"));
-        assert_eq!(param(chat(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{}}]}"#).unwrap_err()).as_deref(), Some("tools"));
+        assert_eq!(
+            param(chat(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"tool_choice":"required"}"#).unwrap_err()).as_deref(),
+            Some("tool_choice")
+        );
+        assert_eq!(
+            param(
+                chat(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{}}]}"#)
+                    .unwrap_err()
+            )
+            .as_deref(),
+            Some("tools")
+        );
 
         let r = chat(r#"{"model":"m","messages":[{"role":"user","content":"w?"},
             {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},
             {"role":"tool","tool_call_id":"call_1","content":"18 C"}]}"#).unwrap();
         let Prompt::Chat(m) = r.prompt else { panic!() };
-        assert_eq!(m[1].tool_calls, vec![ToolCall { id: "call_1".into(), name: "get_weather".into(), arguments: r#"{"city":"Paris"}"#.into() }]);
+        assert_eq!(
+            m[1].tool_calls,
+            vec![ToolCall { id: "call_1".into(), name: "get_weather".into(), arguments: r#"{"city":"Paris"}"#.into() }]
+        );
         assert_eq!((m[2].role, m[2].tool_call_id.as_deref(), m[2].content.as_str()), (ChatRole::Tool, Some("call_1"), "18 C"));
     }
 
@@ -588,7 +622,12 @@ mod tests {
         assert_eq!(read(r#"{"model":"m","input":[1,2]}"#).unwrap().inputs, vec![Tokens(vec![1, 2])]);
         assert_eq!(read(r#"{"model":"m","input":[[1],[2,3]]}"#).unwrap().inputs, vec![Tokens(vec![1]), Tokens(vec![2, 3])]);
         assert!(read(r#"{"model":"m","input":"a","encoding_format":"base64"}"#).unwrap().base64);
-        for bad in [r#"{"model":"m"}"#, r#"{"model":"m","input":[]}"#, r#"{"model":"m","input":[1.5]}"#, r#"{"model":"m","input":"a","encoding_format":"hex"}"#] {
+        for bad in [
+            r#"{"model":"m"}"#,
+            r#"{"model":"m","input":[]}"#,
+            r#"{"model":"m","input":[1.5]}"#,
+            r#"{"model":"m","input":"a","encoding_format":"hex"}"#,
+        ] {
             assert!(read(bad).is_err(), "{bad}");
         }
         assert!(read(&format!(r#"{{"model":"m","input":"{}"}}"#, "x".repeat(101))).is_err(), "too long");

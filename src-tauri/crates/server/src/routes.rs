@@ -76,20 +76,15 @@ pub async fn embeddings<B: Backend>(State(app): State<Arc<App<B>>>, Extension(sl
                 serde_json::json!({ "object": "embedding", "index": index, "embedding": embedding })
             })
             .collect();
-        Ok::<_, ApiError>(Json(serde_json::json!({
+        Ok(Json(serde_json::json!({
             "object": "list",
             "data": data,
             "model": loaded.id,
             "usage": { "prompt_tokens": tokens, "total_tokens": tokens },
-        })))
+        }))
+        .into_response())
     };
-    match made.await {
-        Ok(json) => json.into_response(),
-        Err(e) => {
-            slot.set_error(e.to_string());
-            e.into_response()
-        }
-    }
+    respond(&slot, made.await, false)
 }
 
 /// `GET /api/models`: every model with its state, its fit here and, when this server loaded it,
@@ -131,30 +126,16 @@ pub async fn no_route(uri: axum::http::Uri) -> ApiError {
     ApiError::NoRoute(uri.path().to_string())
 }
 
-pub async fn chat_completions<B: Backend>(
-    State(app): State<Arc<App<B>>>,
-    Extension(slot): Extension<LogSlot>,
-    body: Body,
-) -> Response {
+pub async fn chat_completions<B: Backend>(State(app): State<Arc<App<B>>>, Extension(slot): Extension<LogSlot>, body: Body) -> Response {
     answer(&app, &slot, body, Endpoint::Chat).await
 }
 
-pub async fn completions<B: Backend>(
-    State(app): State<Arc<App<B>>>,
-    Extension(slot): Extension<LogSlot>,
-    body: Body,
-) -> Response {
+pub async fn completions<B: Backend>(State(app): State<Arc<App<B>>>, Extension(slot): Extension<LogSlot>, body: Body) -> Response {
     answer(&app, &slot, body, Endpoint::Text).await
 }
 
 async fn answer<B: Backend>(app: &App<B>, slot: &LogSlot, body: Body, endpoint: Endpoint) -> Response {
-    match start(app, slot, body, endpoint).await {
-        Ok(response) => response,
-        Err(e) => {
-            slot.set_error(e.to_string());
-            e.into_response()
-        }
-    }
+    respond(slot, start(app, slot, body, endpoint).await, false)
 }
 
 async fn start<B: Backend>(app: &App<B>, slot: &LogSlot, body: Body, endpoint: Endpoint) -> Result<Response, ApiError> {
@@ -204,7 +185,8 @@ async fn begin<B: Backend>(app: &App<B>, slot: &LogSlot, req: request::ValidRequ
     };
     let constraint = match (forced, &tools) {
         (Some(f), Some(t)) => Some(Constraint::JsonSchema {
-            schema: engine::tools::forced_schema(t, &f).ok_or_else(|| ApiError::invalid("`tool_choice` names no function among the `tools`.", Some("tool_choice")))?,
+            schema: engine::tools::forced_schema(t, &f)
+                .ok_or_else(|| ApiError::invalid("`tool_choice` names no function among the `tools`.", Some("tool_choice")))?,
         }),
         _ => req.constraint,
     };
@@ -231,13 +213,7 @@ async fn begin<B: Backend>(app: &App<B>, slot: &LogSlot, req: request::ValidRequ
 /// `POST /v1/messages`: Anthropic's Messages API (anthropic.rs), on the same path as a chat
 /// completion from the queue on.
 pub async fn messages<B: Backend>(State(app): State<Arc<App<B>>>, Extension(slot): Extension<LogSlot>, body: Body) -> Response {
-    match start_message(&app, &slot, body).await {
-        Ok(response) => response,
-        Err(e) => {
-            slot.set_error(e.to_string());
-            anthropic::error_response(e)
-        }
-    }
+    respond(&slot, start_message(&app, &slot, body).await, true)
 }
 
 async fn start_message<B: Backend>(app: &App<B>, slot: &LogSlot, body: Body) -> Result<Response, ApiError> {
@@ -247,18 +223,9 @@ async fn start_message<B: Backend>(app: &App<B>, slot: &LogSlot, body: Body) -> 
     let Begun { mut reply, head, first } = begin(app, slot, req).await?;
     let id = head.id.replacen("chatcmpl", "msg", 1);
     if !stream {
-        let (mut text, mut piece) = (String::new(), first);
-        loop {
-            match piece {
-                Piece::Text(t, _) => text.push_str(&t),
-                Piece::Done(stats) => {
-                    let (text, calls) = head.find_calls(text);
-                    return Ok(Json(anthropic::message_object(&id, &head.model, &text, &calls, &stats, &stops)).into_response());
-                }
-                Piece::Failed(e) => return Err(e),
-            }
-            piece = reply.next().await;
-        }
+        let (text, _, stats) = collect(reply, first).await?;
+        let (text, calls) = head.find_calls(text);
+        return Ok(Json(anthropic::message_object(&id, &head.model, &text, &calls, &stats, &stops)).into_response());
     }
     reply.stream();
     let state = MessageStream { reply, head, first: Some(first), id, stops, opened: false, text_open: false, held: String::new() };
@@ -330,7 +297,10 @@ impl MessageStream {
             Piece::Failed(e) => {
                 tracing::warn!(error = %e, "a streamed message failed after its headers");
                 let kind = if e.status().is_server_error() { "api_error" } else { "invalid_request_error" };
-                events.push(anthropic::event("error", serde_json::json!({ "type": "error", "error": { "type": kind, "message": e.public_message() } })));
+                events.push(anthropic::event(
+                    "error",
+                    serde_json::json!({ "type": "error", "error": { "type": kind, "message": e.public_message() } }),
+                ));
                 (events, false)
             }
         }
@@ -346,24 +316,11 @@ pub async fn count_tokens<B: Backend>(State(app): State<Arc<App<B>>>, Extension(
         req.sampling.max_tokens = Some(0);
         req.stream = false;
         req.tool_choice = if req.tool_choice == ToolChoice::None { ToolChoice::None } else { ToolChoice::Auto };
-        let Begun { mut reply, first, .. } = begin(&app, &slot, req).await?;
-        let mut piece = first;
-        loop {
-            match piece {
-                Piece::Done(stats) => return Ok::<_, ApiError>(Json(serde_json::json!({ "input_tokens": stats.prompt_tokens_total })).into_response()),
-                Piece::Failed(e) => return Err(e),
-                Piece::Text(..) => {}
-            }
-            piece = reply.next().await;
-        }
+        let Begun { reply, first, .. } = begin(&app, &slot, req).await?;
+        let (_, _, stats) = collect(reply, first).await?;
+        Ok(Json(serde_json::json!({ "input_tokens": stats.prompt_tokens_total })).into_response())
     };
-    match counted.await {
-        Ok(r) => r,
-        Err(e) => {
-            slot.set_error(e.to_string());
-            anthropic::error_response(e)
-        }
-    }
+    respond(&slot, counted.await, true)
 }
 
 /// The whole body, refused past `limit` bytes (413) or when it has not all come within `time`
@@ -385,7 +342,14 @@ async fn read_body(body: Body, limit: usize, time: std::time::Duration) -> Resul
     tokio::time::timeout(time, read).await.map_err(|_| ApiError::Timeout(time.as_secs().max(1)))?
 }
 
-async fn whole(mut reply: Reply, head: Head, first: Piece) -> Result<Response, ApiError> {
+async fn whole(reply: Reply, head: Head, first: Piece) -> Result<Response, ApiError> {
+    let (text, logprobs, stats) = collect(reply, first).await?;
+    let (text, calls) = head.find_calls(text);
+    Ok(Json(head.completion(&text, &logprobs, &calls, &stats)).into_response())
+}
+
+/// A reply read to its end: its text, the log-probabilities of its tokens, its figures.
+async fn collect(mut reply: Reply, first: Piece) -> Result<(String, Vec<types::TokenLogprob>, types::GenerationStats), ApiError> {
     let (mut text, mut logprobs) = (String::new(), Vec::new());
     let mut piece = first;
     loop {
@@ -394,13 +358,25 @@ async fn whole(mut reply: Reply, head: Head, first: Piece) -> Result<Response, A
                 text.push_str(&t);
                 logprobs.extend(l);
             }
-            Piece::Done(stats) => {
-                let (text, calls) = head.find_calls(text);
-                return Ok(Json(head.completion(&text, &logprobs, &calls, &stats)).into_response());
-            }
+            Piece::Done(stats) => return Ok((text, logprobs, stats)),
             Piece::Failed(e) => return Err(e),
         }
         piece = reply.next().await;
+    }
+}
+
+/// The answer to a request, or its error in the shape of the API it came to (and in the log).
+fn respond(slot: &LogSlot, result: Result<Response, ApiError>, anthropic_shape: bool) -> Response {
+    match result {
+        Ok(response) => response,
+        Err(e) => {
+            slot.set_error(e.to_string());
+            if anthropic_shape {
+                anthropic::error_response(e)
+            } else {
+                e.into_response()
+            }
+        }
     }
 }
 

@@ -27,6 +27,11 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("vicuna", "Vicuna"),
 ];
 
+/// Whether `name` is one of the built-ins a person can choose.
+pub fn is_built_in(name: &str) -> bool {
+    BUILT_IN.iter().any(|(n, _)| *n == name)
+}
+
 /// The name people know a built-in template by.
 pub fn label(name: &str) -> String {
     BUILT_IN.iter().find(|(n, _)| *n == name).map_or_else(|| name.to_string(), |(_, l)| (*l).to_string())
@@ -120,7 +125,7 @@ mod tests {
     #[test]
     fn every_guess_is_a_choice_a_person_has_too() {
         for (_, name) in SIGNS {
-            assert!(BUILT_IN.iter().any(|(n, _)| n == name), "{name}");
+            assert!(is_built_in(name), "{name}");
         }
     }
 }

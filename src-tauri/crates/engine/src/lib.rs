@@ -13,6 +13,7 @@ mod host;
 pub mod llama_params;
 mod logs;
 pub mod protocol;
+mod reply;
 mod session;
 mod stop;
 pub mod template;

@@ -10,10 +10,15 @@ use types::{CacheType, ErrorCode, HearthError};
 
 use crate::protocol::LoadParams;
 
-/// Sequences one context serves. Every decode Hearth makes asks for the logits of at most one
-/// token per sequence (the last prompt token, then each generated token), so this is also the most
-/// outputs a micro-batch has (see `with_outputs_max`).
-pub const N_SEQ: u32 = 1;
+/// The most sequences (slots) one context serves.
+pub const MAX_SEQ: u32 = 64;
+
+/// Sequences the context of a load serves. Every decode Hearth makes asks for the logits of at most
+/// one token per sequence (the last prompt token, then each generated token), so this is also the
+/// most outputs a micro-batch has (see `with_outputs_max`).
+pub fn n_seq(params: &LoadParams) -> u32 {
+    params.n_parallel.clamp(1, MAX_SEQ)
+}
 
 /// llama.cpp's micro-batch: the prompt is decoded in batches of `n_batch` tokens, cut into
 /// micro-batches of at most this many. llama.cpp's default, and what llama-server runs.
@@ -40,11 +45,15 @@ pub fn model_params(params: &LoadParams, device_indices: &[usize]) -> Result<Lla
 pub fn context_params(params: &LoadParams, threads: i32) -> LlamaContextParams {
     let (n_batch, n_ubatch) = batch_sizes(params);
     let gpu = !params.devices.is_empty();
+    let n_seq = n_seq(params);
     let p = LlamaContextParams::default()
-        .with_n_ctx(params.n_ctx.and_then(NonZeroU32::new))
+        // Each sequence gets `n_ctx` cells of its own (a cache that is not unified), so a reply
+        // never finds its room taken by another's: the planner budgets `n_seq × n_ctx`.
+        .with_n_ctx(params.n_ctx.and_then(|c| NonZeroU32::new(c.saturating_mul(n_seq))))
+        .with_kv_unified(false)
         .with_n_batch(n_batch)
         .with_n_ubatch(n_ubatch)
-        .with_n_seq_max(N_SEQ)
+        .with_n_seq_max(n_seq)
         .with_n_threads(threads)
         .with_n_threads_batch(threads)
         .with_type_k(cache_type(params.cache_type_k))
@@ -61,7 +70,7 @@ pub fn context_params(params: &LoadParams, threads: i32) -> LlamaContextParams {
         // took 28.9 s instead of 0.23 s). With GPUs, the K/V cache goes with its layers.
         .with_op_offload(gpu)
         .with_offload_kqv(gpu);
-    with_outputs_max(p, N_SEQ)
+    with_outputs_max(p, n_seq)
 }
 
 /// The context embeddings are made in, beside the one that generates: every token's output kept
@@ -132,5 +141,15 @@ mod tests {
         assert_eq!(c.n_ubatch(), 256);
         assert_eq!(c.n_threads(), 3);
         assert!(!c.swa_full());
+        assert_eq!(c.n_seq_max(), 1);
+    }
+
+    #[test]
+    fn each_slot_gets_the_whole_context() {
+        let p = LoadParams { n_ctx: Some(4096), n_parallel: 4, ..LoadParams::new("/m.gguf") };
+        let c = context_params(&p, 3);
+        assert_eq!(c.n_ctx(), NonZeroU32::new(4 * 4096));
+        assert_eq!(c.n_seq_max(), 4);
+        assert!(!c.kv_unified());
     }
 }

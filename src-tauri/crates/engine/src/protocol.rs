@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use types::{CacheType, ChatMessage, ContextOverflow, ErrorCode, GenerationStats, HearthError, LoadedModelInfo, SamplingParams, TokenLogprob};
+use types::{
+    CacheType, ChatMessage, ContextOverflow, ErrorCode, GenerationStats, HearthError, LoadedModelInfo, SamplingParams, TokenLogprob,
+};
 
 /// Large enough for a prompt of a million-token context written out as text, small enough that a
 /// garbage length is caught.
@@ -45,6 +47,14 @@ pub struct LoadParams {
     /// used instead of the file's own; `None`: the file's, or its family's when it has none.
     #[serde(default)]
     pub chat_template: Option<String>,
+    /// Replies written at once (slots): each has `n_ctx` cells of its own, and a request beyond
+    /// them waits for one to be free.
+    #[serde(default = "one")]
+    pub n_parallel: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl LoadParams {
@@ -61,6 +71,7 @@ impl LoadParams {
             cache_type_k: plan.cache_k,
             cache_type_v: plan.cache_v,
             flash_attention: plan.flash_attention,
+            n_parallel: plan.slots.max(1),
             ..Self::new(path)
         }
     }
@@ -84,6 +95,7 @@ impl LoadParams {
             use_mmap: true,
             devices: Vec::new(),
             chat_template: None,
+            n_parallel: 1,
         }
     }
 }
@@ -199,13 +211,36 @@ pub enum Request {
     Devices { id: RequestId },
 }
 
+impl Request {
+    pub fn id(&self) -> RequestId {
+        match self {
+            Request::Load { id, .. }
+            | Request::Unload { id }
+            | Request::Generate { id, .. }
+            | Request::Cancel { id }
+            | Request::Tokenize { id, .. }
+            | Request::Embed { id, .. }
+            | Request::Bench { id, .. }
+            | Request::Devices { id } => *id,
+        }
+    }
+}
+
 /// Worker → host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Event {
-    LoadProgress { id: RequestId, fraction: f32 },
-    Loaded { id: RequestId, info: LoadedModelInfo },
-    Unloaded { id: RequestId },
+    LoadProgress {
+        id: RequestId,
+        fraction: f32,
+    },
+    Loaded {
+        id: RequestId,
+        info: LoadedModelInfo,
+    },
+    Unloaded {
+        id: RequestId,
+    },
     /// A piece of the reply's text, with the log-probabilities of the tokens that wrote it when
     /// they were asked for.
     Token {
@@ -214,13 +249,33 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         logprobs: Vec<TokenLogprob>,
     },
-    Done { id: RequestId, stats: GenerationStats },
-    Tokens { id: RequestId, tokens: Vec<i32> },
+    Done {
+        id: RequestId,
+        stats: GenerationStats,
+    },
+    Tokens {
+        id: RequestId,
+        tokens: Vec<i32>,
+    },
     /// One vector per input, and the tokens read in all.
-    Embeddings { id: RequestId, vectors: Vec<Vec<f32>>, tokens: u32 },
-    BenchResult { id: RequestId, result: BenchResult },
-    Devices { id: RequestId, report: types::EngineReport },
-    Error { id: RequestId, code: ErrorCode, message: String },
+    Embeddings {
+        id: RequestId,
+        vectors: Vec<Vec<f32>>,
+        tokens: u32,
+    },
+    BenchResult {
+        id: RequestId,
+        result: BenchResult,
+    },
+    Devices {
+        id: RequestId,
+        report: types::EngineReport,
+    },
+    Error {
+        id: RequestId,
+        code: ErrorCode,
+        message: String,
+    },
 }
 
 impl Event {

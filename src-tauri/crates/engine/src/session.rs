@@ -1,8 +1,11 @@
-//! One loaded model's context inside the worker, and one reply at a time through it: render the
-//! conversation with the chat template, tokenize, keep the K/V cache for the longest prefix shared
-//! with the previous request and decode only the rest (in batches of `n_batch`), then sample token
-//! by token, sending text as it comes. A reply ends at an end-of-generation token, `max_tokens`, a
-//! stop string, a cancel (checked between tokens), or a full context.
+//! One loaded model's context inside the worker, and the replies written through it. The context
+//! has one sequence per slot (`LoadParams::n_parallel`), each with its own cells. A request is
+//! rendered with the chat template and tokenized, then takes the free slot whose cache shares the
+//! longest prefix with it, and only the rest is decoded. Every `step` is one decode for all the
+//! slots at once (continuous batching): each writing reply's last token, then prompt chunks filling
+//! the rest of the batch; each reply then samples from its own logits (`reply::Reply`). A reply ends
+//! at an end-of-generation token, `max_tokens`, a stop string, a cancel (checked every step), or a
+//! full sequence.
 
 use std::time::Instant;
 
@@ -10,20 +13,13 @@ use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
-use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
-use types::{
-    ChatMessage, ChatRole, ContextOverflow, ErrorCode, GenerationStats, HearthError, SamplingParams, StopReason, TemplateInUse,
-    TemplateSource, TokenLogprob,
-};
+use types::{ChatMessage, ChatRole, ContextOverflow, ErrorCode, GenerationStats, HearthError, StopReason, TemplateInUse, TemplateSource};
 
 use crate::llama_params;
-use crate::protocol::{
-    BenchParams, BenchResult, Constraint, EmbedInput, Event, GenerateParams, LoadParams, Prompt, RequestId, MAX_TOP_LOGPROBS,
-};
-use crate::stop::StopMatcher;
+use crate::protocol::{BenchParams, BenchResult, EmbedInput, GenerateParams, LoadParams, Prompt, RequestId};
+use crate::reply::{ms, Reply};
 use crate::template::{family, ChatTemplate, TemplateInputs};
-use crate::utf8::Utf8Decoder;
 use crate::worker::{Cancels, EventSink};
 
 pub struct Session<'m> {
@@ -41,8 +37,8 @@ pub struct Session<'m> {
     takes_tools: bool,
     bos: String,
     eos: String,
-    /// The tokens whose keys and values are in the cache, in order from position 0.
-    cached: Vec<LlamaToken>,
+    /// One per sequence of the context (`LoadParams::n_parallel`); sequence `i` is slot `i`.
+    slots: Vec<Slot>,
     n_batch: usize,
     batch: LlamaBatch<'static>,
     /// Tokens of `batch` that ask for logits.
@@ -58,6 +54,7 @@ fn err(code: ErrorCode, message: impl Into<String>) -> HearthError {
 impl<'m> Session<'m> {
     pub fn new(backend: &LlamaBackend, model: &'m LlamaModel, params: &LoadParams, threads: i32) -> Result<Self, HearthError> {
         let (n_batch, _) = llama_params::batch_sizes(params);
+        let n_slots = llama_params::n_seq(params) as usize;
         let cparams = llama_params::context_params(params, threads);
         let ctx = model.new_context(backend, cparams).map_err(|e| {
             err(
@@ -85,7 +82,7 @@ impl<'m> Session<'m> {
             template_in_use: in_use,
             bos,
             eos,
-            cached: Vec::new(),
+            slots: (0..n_slots).map(|_| Slot::default()).collect(),
             n_batch: n_batch as usize,
             batch: LlamaBatch::new(n_batch as usize, 1),
             outputs: 0,
@@ -93,8 +90,9 @@ impl<'m> Session<'m> {
         })
     }
 
+    /// The context of one sequence: each of the slots has this many cells of its own.
     pub fn n_ctx(&self) -> u32 {
-        self.ctx.n_ctx()
+        self.ctx.n_ctx() / self.slots.len().max(1) as u32
     }
 
     /// The conversation as a prompt: the model's template through minijinja, else llama.cpp's own.
@@ -182,171 +180,168 @@ impl<'m> Session<'m> {
         }
     }
 
-    /// Runs one request to its end, sending `Token` events; the caller sends `Done` or `Error`.
-    pub fn generate(
-        &mut self,
-        id: RequestId,
-        params: &GenerateParams,
-        out: &EventSink,
-        cancels: &Cancels,
-    ) -> Result<GenerationStats, HearthError> {
-        let started = Instant::now();
-        let tokens = self.fit_prompt(params)?;
-        let mut stats = GenerationStats {
-            prompt_tokens_total: tokens.len() as u32,
-            reused_prefix_tokens: 0,
-            prompt_tokens: 0,
-            prompt_ms: 0.0,
-            generated_tokens: 0,
-            generation_ms: 0.0,
-            time_to_first_token_ms: 0.0,
-            stop_reason: StopReason::Cancelled,
-        };
-        if cancels.contains(id) {
-            return Ok(stats);
-        }
-
-        let reused = self.reuse_prefix(&tokens);
-        stats.reused_prefix_tokens = reused as u32;
-        stats.prompt_tokens = (tokens.len() - reused) as u32;
-        let prompt_started = Instant::now();
-        if !self.decode_prompt(&tokens[reused..], id, cancels)? {
-            stats.prompt_ms = ms(prompt_started);
-            return Ok(stats);
-        }
-        stats.prompt_ms = ms(prompt_started);
-
-        let sampling = &params.sampling;
-        let mut sampler = sampler(sampling, self.model.n_vocab());
-        let mut grammar = params.constraint.as_ref().map(|c| constraint_sampler(self.model, c)).transpose()?;
-        let tail = tokens.len().saturating_sub(sampling.repeat_last_n as usize);
-        sampler.accept_many(&tokens[tail..]);
-
-        let model = self.model;
-        let vocab = model.vocab();
-        let n_ctx = self.n_ctx() as usize;
-        let mut utf8 = Utf8Decoder::new();
-        let mut stops = StopMatcher::new(&sampling.stop);
-        let mut logits_at = self.batch.n_tokens() - 1;
-        // Log-probabilities of the tokens whose text has not been sent yet.
-        let mut pending: Vec<TokenLogprob> = Vec::new();
-        let top = params.logprobs.map(|n| n.min(MAX_TOP_LOGPROBS) as usize);
-        let gen_started = Instant::now();
-        let reason = loop {
-            if sampling.max_tokens.is_some_and(|m| stats.generated_tokens >= m) {
-                break StopReason::MaxTokens;
-            }
-            if cancels.contains(id) {
-                break StopReason::Cancelled;
-            }
-            let token = match grammar.as_mut() {
-                None => sampler.sample(&self.ctx, logits_at),
-                // The grammar first, alone: it only ever sees the tokens it allowed (fed the
-                // prompt, as the chain is for its penalties, llama.cpp's grammar would abort).
-                Some(g) => {
-                    let mut candidates = self.ctx.token_data_array_ith(logits_at);
-                    candidates.apply_sampler(g);
-                    candidates.apply_sampler(&mut sampler);
-                    let token =
-                        candidates.selected_token().ok_or_else(|| err(ErrorCode::Internal, "The constrained sampler chose no token."))?;
-                    g.accept(token);
-                    sampler.accept(token);
-                    token
-                }
-            };
-            if stats.generated_tokens == 0 {
-                stats.time_to_first_token_ms = ms(started);
-            }
-            if vocab.is_eog(token) {
-                break StopReason::Eos;
-            }
-            stats.generated_tokens += 1;
-            if let Some(top) = top {
-                pending.push(self.logprob(logits_at, token, top));
-            }
-            let step = stops.push(&utf8.push(&vocab.token_to_piece(token, false, None)));
-            // Tokens that ended in a stop string are not part of the reply, nor are their figures.
-            if !step.emit.is_empty() && out.send(&Event::Token { id, text: step.emit, logprobs: std::mem::take(&mut pending) }).is_err() {
-                // The host is gone; nobody is reading this reply.
-                break StopReason::Cancelled;
-            }
-            if step.stopped {
-                break StopReason::Stop;
-            }
-            if self.cached.len() >= n_ctx {
-                break StopReason::ContextFull;
-            }
-            self.clear_batch();
-            self.queue(token, self.cached.len(), true)?;
-            self.decode()?;
-            self.cached.push(token);
-            logits_at = 0;
-        };
-        stats.generation_ms = ms(gen_started);
-        stats.stop_reason = reason;
-        if !matches!(reason, StopReason::Stop | StopReason::Cancelled) {
-            // Text held back as a possible start of a stop string, or an unfinished character.
-            let mut rest = stops.push(&utf8.finish()).emit;
-            rest.push_str(&stops.finish());
-            if !rest.is_empty() {
-                let _ = out.send(&Event::Token { id, text: rest, logprobs: pending });
-            }
-        }
-        Ok(stats)
+    /// Sequences this context serves (`LoadParams::n_parallel`).
+    pub fn n_slots(&self) -> usize {
+        self.slots.len()
     }
 
-    /// Keeps the cached tokens shared with `tokens` and drops the rest from the cache; returns how
-    /// many are kept. At least the last prompt token is always decoded again, since sampling needs
-    /// its logits.
-    fn reuse_prefix(&mut self, tokens: &[LlamaToken]) -> usize {
-        let mut common = self.cached.iter().zip(tokens).take_while(|(a, b)| a == b).count();
-        common = common.min(tokens.len().saturating_sub(1));
-        if common < self.cached.len() {
-            let removed = u32::try_from(common).ok().is_some_and(|p| self.ctx.kv_cache_seq_rm(0, Some(p), None).is_ok());
+    /// No reply is being written.
+    pub fn is_idle(&self) -> bool {
+        self.slots.iter().all(|s| s.reply.is_none())
+    }
+
+    pub fn has_free_slot(&self) -> bool {
+        self.slots.iter().any(|s| s.reply.is_none())
+    }
+
+    /// The ids of the replies being written.
+    pub fn running(&self) -> impl Iterator<Item = RequestId> + '_ {
+        self.slots.iter().filter_map(|s| s.reply.as_ref().map(|r| r.id))
+    }
+
+    /// Starts a reply in a free sequence: the one whose cache shares the longest prefix with its
+    /// prompt (so a conversation that comes back finds its own cache), the cache cut back to that
+    /// prefix. The reply is then written by `step`. An error (a prompt too long, a template that
+    /// fails, a schema that cannot be enforced) leaves every sequence as it was.
+    pub fn start(&mut self, id: RequestId, params: &GenerateParams, received: Instant) -> Result<(), HearthError> {
+        let tokens = self.fit_prompt(params)?;
+        let slot = (0..self.slots.len())
+            .filter(|&i| self.slots[i].reply.is_none())
+            .max_by_key(|&i| (common_prefix(&self.slots[i].cached, &tokens), std::cmp::Reverse(i)))
+            .ok_or_else(|| err(ErrorCode::Internal, "Every sequence is busy."))?;
+        // The reply is made before the cache is touched: its grammar may be refused.
+        let mut reply = Reply::new(id, self.model, params, tokens, 0, received)?;
+        let reused = self.reuse_prefix(slot, &reply.prompt);
+        reply.read = reused;
+        reply.stats.reused_prefix_tokens = reused as u32;
+        reply.stats.prompt_tokens = (reply.prompt.len() - reused) as u32;
+        self.slots[slot].reply = Some(reply);
+        Ok(())
+    }
+
+    /// One decode for every reply under way: each writing reply's last token, then the prompts
+    /// still being read, in chunks that fill the rest of the batch (continuous batching, as
+    /// llama-server does it). Then each reply whose logits came out samples its next token.
+    /// Returns the replies that ended, with their figures or their error.
+    pub fn step(&mut self, out: &EventSink, cancels: &Cancels) -> Vec<(RequestId, Result<GenerationStats, HearthError>)> {
+        let mut ended = Vec::new();
+        for slot in &mut self.slots {
+            if let Some(reply) = slot.reply.as_mut().filter(|r| cancels.contains(r.id)) {
+                reply.end(StopReason::Cancelled, out);
+                ended.push((reply.id, Ok(reply.stats.clone())));
+                slot.reply = None;
+            }
+        }
+        if let Err(e) = self.fill_batch() {
+            return self.fail_all(e, ended);
+        }
+        if self.batch.n_tokens() == 0 {
+            return ended;
+        }
+        if let Err(e) = self.decode() {
+            return self.fail_all(e, ended);
+        }
+        let n_ctx = self.n_ctx() as usize;
+        for slot in &mut self.slots {
+            let Some(reply) = slot.reply.as_mut() else { continue };
+            let room = slot.cached.len() < n_ctx;
+            match reply.take(&self.ctx, self.model, out, room) {
+                Ok(None) => continue,
+                Ok(Some(_)) => ended.push((reply.id, Ok(reply.stats.clone()))),
+                Err(e) => ended.push((reply.id, Err(e))),
+            }
+            slot.reply = None;
+        }
+        ended
+    }
+
+    /// Queues the batch `step` decodes, and marks in each slot's cache what it will hold.
+    fn fill_batch(&mut self) -> Result<(), HearthError> {
+        self.clear_batch();
+        for i in 0..self.slots.len() {
+            let Some(token) = self.slots[i].reply.as_mut().and_then(|r| r.next.take()) else { continue };
+            let at = self.batch.n_tokens();
+            self.queue(token, i, true)?;
+            self.slots[i].cached.push(token);
+            if let Some(r) = self.slots[i].reply.as_mut() {
+                r.logits_at = Some(at);
+            }
+        }
+        for i in 0..self.slots.len() {
+            let room = self.n_batch.saturating_sub(self.batch.n_tokens() as usize);
+            let Some(reply) = self.slots[i].reply.as_ref() else { continue };
+            let chunk: Vec<LlamaToken> = reply.unread().iter().take(room).copied().collect();
+            if chunk.is_empty() {
+                continue;
+            }
+            let last = chunk.len() == reply.unread().len();
+            for (j, &token) in chunk.iter().enumerate() {
+                self.queue(token, i, last && j + 1 == chunk.len())?;
+                self.slots[i].cached.push(token);
+            }
+            let at = self.batch.n_tokens() - 1;
+            if let Some(r) = self.slots[i].reply.as_mut() {
+                r.read += chunk.len();
+                if last {
+                    r.logits_at = Some(at);
+                    r.prompt_done();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A decode failed: what the cache holds is no longer known, so every reply ends with the
+    /// error and every sequence starts clean.
+    fn fail_all(
+        &mut self,
+        e: HearthError,
+        mut ended: Vec<(RequestId, Result<GenerationStats, HearthError>)>,
+    ) -> Vec<(RequestId, Result<GenerationStats, HearthError>)> {
+        for slot in &mut self.slots {
+            if let Some(reply) = slot.reply.take() {
+                ended.push((reply.id, Err(e.clone())));
+            }
+        }
+        self.clear_cache();
+        ended
+    }
+
+    /// Keeps slot `i`'s cached tokens shared with `tokens` and drops the rest from its sequence;
+    /// returns how many are kept. At least the last prompt token is always decoded again, since
+    /// sampling needs its logits.
+    fn reuse_prefix(&mut self, i: usize, tokens: &[LlamaToken]) -> usize {
+        let seq = i as i32;
+        let cached = &self.slots[i].cached;
+        let mut common = common_prefix(cached, tokens).min(tokens.len().saturating_sub(1));
+        if common < cached.len() {
+            let removed = u32::try_from(common).ok().is_some_and(|p| self.ctx.kv_cache_seq_rm(seq, Some(p), None).is_ok());
             // Some caches (recurrent models) cannot drop a tail; a sliding-window cache may have
             // dropped what the next token needs. Either way, start over.
-            if !removed || !self.window_kept(common) {
-                self.ctx.clear_kv_cache();
+            if !removed || !self.window_kept(seq, common) {
+                let _ = self.ctx.clear_kv_cache_seq(Some(seq as u32), None, None);
                 common = 0;
             }
-            self.cached.truncate(common);
+            self.slots[i].cached.truncate(common);
         }
         common
     }
 
-    /// After the cache was cut back to its first `common` tokens: does it still hold every cell the
-    /// token at `common` attends to? A sliding-window cache sized to its window (`swa_full =
-    /// false`) overwrites cells older than the window as it goes, so a cut far behind where it had
-    /// got to can leave a gap: its oldest cell must be no later than `common - window` (the test
-    /// llama-server makes before it reuses a prompt).
-    fn window_kept(&self, common: usize) -> bool {
+    /// After sequence `seq` was cut back to its first `common` tokens: does it still hold every
+    /// cell the token at `common` attends to? A sliding-window cache sized to its window
+    /// (`swa_full = false`) overwrites cells older than the window as it goes, so a cut far behind
+    /// where it had got to can leave a gap: its oldest cell must be no later than `common - window`
+    /// (the test llama-server makes before it reuses a prompt).
+    fn window_kept(&self, seq: i32, common: usize) -> bool {
         if common == 0 {
             return true;
         }
-        match self.ctx.kv_cache_seq_pos_min(0) {
+        match self.ctx.kv_cache_seq_pos_min(seq) {
             0 => true,
             // Nothing left of the sequence, though `common` cells were to stay.
             p if p < 0 => false,
             p => self.n_swa > 0 && p as usize + self.n_swa <= common,
         }
-    }
-
-    /// Decodes the new prompt tokens in batches, logits only for the last one. `Ok(false)` when a
-    /// cancel came in between batches.
-    fn decode_prompt(&mut self, new: &[LlamaToken], id: RequestId, cancels: &Cancels) -> Result<bool, HearthError> {
-        for (i, chunk) in new.chunks(self.n_batch).enumerate() {
-            if cancels.contains(id) {
-                return Ok(false);
-            }
-            let last_chunk = (i + 1) * self.n_batch >= new.len();
-            self.clear_batch();
-            for (j, &token) in chunk.iter().enumerate() {
-                self.queue(token, self.cached.len() + j, last_chunk && j + 1 == chunk.len())?;
-            }
-            self.decode()?;
-            self.cached.extend_from_slice(chunk);
-        }
-        Ok(true)
     }
 
     /// Embeddings of each input, pooled as the model's file says and L2-normalised (as OpenAI's
@@ -459,7 +454,9 @@ impl<'m> Session<'m> {
 
     fn clear_cache(&mut self) {
         self.ctx.clear_kv_cache();
-        self.cached.clear();
+        for slot in &mut self.slots {
+            slot.cached.clear();
+        }
     }
 
     fn bench_prompt(&mut self, n: usize, tokens: &mut ArbitraryTokens) -> Result<(), HearthError> {
@@ -469,7 +466,7 @@ impl<'m> Session<'m> {
             self.clear_batch();
             for j in 0..len {
                 let token = if done + j == 0 { tokens.first() } else { tokens.next() };
-                self.queue(token, done + j, j + 1 == len)?;
+                self.queue_at(token, done + j, 0, j + 1 == len)?;
             }
             self.decode()?;
             done += len;
@@ -486,7 +483,7 @@ impl<'m> Session<'m> {
                 return Ok(false);
             }
             self.clear_batch();
-            self.queue(token, pos, true)?;
+            self.queue_at(token, pos, 0, true)?;
             self.decode()?;
             self.ctx.synchronize();
             token = tokens.next();
@@ -494,39 +491,25 @@ impl<'m> Session<'m> {
         Ok(true)
     }
 
-    /// How likely the model found `token` at the logits of batch entry `at` (log-softmax of the raw
-    /// logits, as OpenAI reports them: sampling settings change what is drawn, not these), with the
-    /// `top` likeliest tokens there.
-    fn logprob(&self, at: i32, token: LlamaToken, top: usize) -> TokenLogprob {
-        let logits = self.ctx.get_logits_ith(at);
-        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let log_sum = max + logits.iter().map(|l| (l - max).exp()).sum::<f32>().ln();
-        let vocab = self.model.vocab();
-        let entry = |t: usize| {
-            let bytes = vocab.token_to_piece(LlamaToken(t as i32), false, None);
-            TokenLogprob { token: String::from_utf8_lossy(&bytes).into_owned(), bytes, logprob: logits[t] - log_sum, top: Vec::new() }
-        };
-        let mut ids: Vec<usize> = (0..logits.len()).collect();
-        let top = top.min(ids.len());
-        if top > 0 && top < ids.len() {
-            ids.select_nth_unstable_by(top - 1, |a, b| logits[*b].total_cmp(&logits[*a]));
-        }
-        ids.truncate(top);
-        ids.sort_by(|a, b| logits[*b].total_cmp(&logits[*a]));
-        TokenLogprob { top: ids.into_iter().map(entry).collect(), ..entry(token.0 as usize) }
+    /// Adds a token to the batch for slot `i`, at the position after its cached tokens
+    /// (`clear_batch` empties the batch). llama.cpp aborts the whole process on a decode with more
+    /// tokens asking for logits than the context reserved (one per sequence), so that is refused
+    /// here as an error instead.
+    fn queue(&mut self, token: LlamaToken, i: usize, logits: bool) -> Result<(), HearthError> {
+        let pos = self.slots[i].cached.len();
+        self.queue_at(token, pos, i, logits)
     }
 
-    /// Adds a token at `pos` to the batch (`clear_batch` empties it). llama.cpp aborts the whole
-    /// process on a decode with more tokens asking for logits than the context reserved
-    /// (`llama_params::N_SEQ`), so that is refused here as an error instead.
-    fn queue(&mut self, token: LlamaToken, pos: usize, logits: bool) -> Result<(), HearthError> {
+    fn queue_at(&mut self, token: LlamaToken, pos: usize, i: usize, logits: bool) -> Result<(), HearthError> {
         if logits {
-            if self.outputs >= llama_params::N_SEQ {
+            if self.outputs as usize >= self.slots.len() {
                 return Err(err(ErrorCode::Internal, "A batch asked for more logits than the context keeps."));
             }
             self.outputs += 1;
         }
-        self.batch.add(token, pos as i32, &[0], logits).map_err(|e| err(ErrorCode::Internal, format!("Could not queue a token: {e}")))
+        self.batch
+            .add(token, pos as i32, &[i as i32], logits)
+            .map_err(|e| err(ErrorCode::Internal, format!("Could not queue a token: {e}")))
     }
 
     fn clear_batch(&mut self) {
@@ -537,8 +520,7 @@ impl<'m> Session<'m> {
     fn decode(&mut self) -> Result<(), HearthError> {
         self.ctx.decode(&mut self.batch).map_err(|e| {
             // What the cache holds is no longer known: start clean next time.
-            self.ctx.clear_kv_cache();
-            self.cached.clear();
+            self.clear_cache();
             match e {
                 llama_cpp_2::DecodeError::NoKvCacheSlot => {
                     err(ErrorCode::ContextFull, "The context is full: llama.cpp found no room in the cache.")
@@ -547,6 +529,18 @@ impl<'m> Session<'m> {
             }
         })
     }
+}
+
+/// One sequence of the context: the tokens whose keys and values it holds, in order from position
+/// 0, and the reply it is writing, if any.
+#[derive(Default)]
+struct Slot {
+    cached: Vec<LlamaToken>,
+    reply: Option<Reply>,
+}
+
+fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 /// The tokens of a bench: BOS first where the model wants one, then ids from a fixed-seed
@@ -632,10 +626,6 @@ fn sliding_window(model: &LlamaModel) -> usize {
     model.meta_val_str(&format!("{arch}.attention.sliding_window")).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0)
 }
 
-fn ms(since: Instant) -> f64 {
-    since.elapsed().as_secs_f64() * 1000.0
-}
-
 fn too_long(tokens: usize, n_ctx: usize) -> HearthError {
     err(
         ErrorCode::ContextFull,
@@ -657,43 +647,6 @@ fn drop_oldest_turn(messages: &mut Vec<ChatMessage>) -> bool {
         messages.remove(i);
     }
     true
-}
-
-/// The grammar sampler for a constraint, from llama.cpp's JSON-schema converter.
-fn constraint_sampler(model: &LlamaModel, c: &Constraint) -> Result<LlamaSampler, HearthError> {
-    let schema = match c {
-        Constraint::JsonObject => r#"{"type": "object"}"#,
-        Constraint::JsonSchema { schema } => schema.as_str(),
-    };
-    let refuse = |why: String| err(ErrorCode::InvalidInput, format!("This JSON schema cannot be enforced: {why}."));
-    let grammar =
-        llama_cpp_2::json_schema_to_grammar(schema).map_err(|e| refuse(format!("llama.cpp could not turn it into a grammar ({e})")))?;
-    LlamaSampler::grammar(model, &grammar, "root").map_err(|e| refuse(format!("llama.cpp refused its grammar ({e})")))
-}
-
-/// llama.cpp's usual order: penalties, then the filters, then temperature, then the draw.
-fn sampler(p: &SamplingParams, n_vocab: i32) -> LlamaSampler {
-    let mut chain = Vec::new();
-    if p.repeat_penalty != 1.0 && p.repeat_last_n > 0 {
-        chain.push(LlamaSampler::penalties(n_vocab, p.repeat_last_n as i32, p.repeat_penalty, 0.0, 0.0));
-    }
-    if p.temperature <= 0.0 {
-        chain.push(LlamaSampler::greedy());
-    } else {
-        if p.top_k > 0 {
-            chain.push(LlamaSampler::top_k(p.top_k as i32));
-        }
-        if p.top_p < 1.0 {
-            chain.push(LlamaSampler::top_p(p.top_p, 1));
-        }
-        if p.min_p > 0.0 {
-            chain.push(LlamaSampler::min_p(p.min_p, 1));
-        }
-        chain.push(LlamaSampler::temp(p.temperature));
-        // llama.cpp draws a random seed for u32::MAX (LLAMA_DEFAULT_SEED).
-        chain.push(LlamaSampler::dist(p.seed.unwrap_or(u32::MAX)));
-    }
-    LlamaSampler::chain_simple(chain)
 }
 
 #[cfg(test)]

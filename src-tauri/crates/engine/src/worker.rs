@@ -5,7 +5,7 @@
 //! its context and answers one request at a time. Only the main thread writes to stdout, and only
 //! frames; logs go to stderr.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
@@ -44,11 +44,12 @@ impl Cancels {
         }
     }
 
-    /// Forgets `id` and older ones once `id` has ended: the host numbers requests in order, so a
-    /// cancel that crossed an already finished reply is not kept forever.
-    fn finished(&self, id: RequestId) {
+    /// Forgets the cancels of requests older than `oldest`, the oldest request the worker has not
+    /// finished with. The host numbers requests in order, so a cancel that crossed a reply that had
+    /// already ended is not kept forever; one for a request not read yet (its id is newer) stays.
+    fn forget_below(&self, oldest: RequestId) {
         if let Ok(mut s) = self.0.lock() {
-            s.retain(|&c| c > id);
+            s.retain(|&c| c >= oldest);
         }
     }
 }
@@ -114,7 +115,7 @@ impl Worker {
                 Request::Devices { id } => self.send(&Event::Devices { id, report: devices::report(&self.backends) }),
                 Request::Generate { id, .. } | Request::Tokenize { id, .. } | Request::Bench { id, .. } | Request::Embed { id, .. } => {
                     self.send(&Event::error(id, &no_model()));
-                    self.cancels.finished(id);
+                    self.cancels.forget_below(id + 1);
                 }
                 Request::Cancel { .. } => {}
             }
@@ -155,6 +156,7 @@ impl Worker {
             model_size_bytes: model.size(),
             parameters: model.n_params(),
             n_ctx: session.n_ctx(),
+            slots: session.n_slots() as u32,
             n_ctx_train: model.n_ctx_train(),
             n_layers: model.n_layer(),
             n_gpu_layers: params.n_gpu_layers.min(model.n_layer() + 1),
@@ -168,52 +170,92 @@ impl Worker {
             devices: logs::device_buffers(&lines),
         };
         self.send(&Event::Loaded { id: load_id, info });
+        self.serve_requests(&mut session, &params.path, threads)
+    }
 
+    /// Answers requests with a loaded model until it is unloaded or replaced; returns the request
+    /// that replaces it, if any. Requests are taken in the order they came: a generation takes a
+    /// free slot, or waits here for one (and everything behind it waits too, so the order is kept);
+    /// a load, an unload or a bench needs the whole context, so it waits for the replies under way
+    /// to end. Between requests, `step` decodes for every reply at once.
+    fn serve_requests(&self, session: &mut Session, path: &std::path::Path, threads: i32) -> Option<Request> {
+        let mut backlog: VecDeque<(Request, Instant)> = VecDeque::new();
+        // The newest request id read from the host.
+        let mut last_read = 0;
         loop {
-            let request = self.rx.recv().ok()?;
-            match request {
-                Request::Load { .. } => return Some(request),
-                Request::Unload { id } => {
-                    self.send(&Event::Unloaded { id });
-                    return None;
+            // Wait for work only when there is nothing to do.
+            if session.is_idle() && backlog.is_empty() {
+                let request = self.rx.recv().ok()?;
+                last_read = last_read.max(request.id());
+                backlog.push_back((request, Instant::now()));
+            }
+            while let Ok(request) = self.rx.try_recv() {
+                last_read = last_read.max(request.id());
+                backlog.push_back((request, Instant::now()));
+            }
+            // A waiting generation that was cancelled ends now rather than when a slot frees.
+            backlog.retain(|(request, _)| match request {
+                Request::Generate { id, .. } if self.cancels.contains(*id) => {
+                    self.send(&Event::Done { id: *id, stats: cancelled() });
+                    false
                 }
-                Request::Generate { id, params: request } if request.model.as_ref().is_some_and(|m| *m != params.path) => {
-                    let asked = request.model.as_deref().map(file_name).unwrap_or_default();
-                    let message =
-                        format!("{asked} is no longer loaded ({} was loaded in its place). Load it again.", file_name(&params.path));
-                    self.send(&Event::error(id, &HearthError::new(ErrorCode::NoModelLoaded, message)));
-                    self.cancels.finished(id);
+                _ => true,
+            });
+            while let Some((request, received)) = backlog.pop_front() {
+                let waits = match &request {
+                    Request::Generate { .. } => !session.has_free_slot(),
+                    Request::Load { .. } | Request::Unload { .. } | Request::Bench { .. } => !session.is_idle(),
+                    _ => false,
+                };
+                if waits {
+                    backlog.push_front((request, received));
+                    break;
                 }
-                Request::Generate { id, params } => {
-                    match session.generate(id, &params, &self.out, &self.cancels) {
-                        Ok(stats) => self.send(&Event::Done { id, stats }),
-                        Err(e) => self.send(&Event::error(id, &e)),
+                match request {
+                    Request::Load { .. } => return Some(request),
+                    Request::Unload { id } => {
+                        self.send(&Event::Unloaded { id });
+                        return None;
                     }
-                    self.cancels.finished(id);
-                }
-                Request::Devices { id } => self.send(&Event::Devices { id, report: devices::report(&self.backends) }),
-                Request::Tokenize { id, text, add_special } => {
-                    let tokens = session.tokenize(&text, add_special).into_iter().map(|t| t.0).collect();
-                    self.send(&Event::Tokens { id, tokens });
-                }
-                Request::Embed { id, inputs } => {
-                    match session.embed(&self.backend, &inputs, threads) {
+                    Request::Generate { id, params: request } if request.model.as_ref().is_some_and(|m| m != path) => {
+                        let asked = request.model.as_deref().map(file_name).unwrap_or_default();
+                        let message = format!("{asked} is no longer loaded ({} was loaded in its place). Load it again.", file_name(path));
+                        self.send(&Event::error(id, &HearthError::new(ErrorCode::NoModelLoaded, message)));
+                    }
+                    Request::Generate { id, params } => {
+                        if let Err(e) = session.start(id, &params, received) {
+                            self.send(&Event::error(id, &e));
+                        }
+                    }
+                    Request::Devices { id } => self.send(&Event::Devices { id, report: devices::report(&self.backends) }),
+                    Request::Tokenize { id, text, add_special } => {
+                        let tokens = session.tokenize(&text, add_special).into_iter().map(|t| t.0).collect();
+                        self.send(&Event::Tokens { id, tokens });
+                    }
+                    Request::Embed { id, inputs } => match session.embed(&self.backend, &inputs, threads) {
                         Ok((vectors, tokens)) => self.send(&Event::Embeddings { id, vectors, tokens }),
                         Err(e) => self.send(&Event::error(id, &e)),
-                    }
-                }
-                Request::Bench { id, params } => {
-                    match session.bench(id, &params, &self.cancels) {
+                    },
+                    Request::Bench { id, params } => match session.bench(id, &params, &self.cancels) {
                         Ok(mut result) => {
                             result.n_threads = threads as u32;
                             self.send(&Event::BenchResult { id, result });
                         }
                         Err(e) => self.send(&Event::error(id, &e)),
-                    }
-                    self.cancels.finished(id);
+                    },
+                    Request::Cancel { .. } => {}
                 }
-                Request::Cancel { .. } => {}
             }
+            for (id, result) in session.step(&self.out, &self.cancels) {
+                match result {
+                    Ok(stats) => self.send(&Event::Done { id, stats }),
+                    Err(e) => self.send(&Event::error(id, &e)),
+                }
+            }
+            // Cancels of requests that have ended are forgotten: every id below the oldest one
+            // still here has ended, and so has every id read so far when none is.
+            let oldest = session.running().chain(backlog.iter().map(|(r, _)| r.id())).min();
+            self.cancels.forget_below(oldest.unwrap_or(last_read + 1));
         }
     }
 
@@ -262,6 +304,20 @@ fn device_indices(names: &[String]) -> Result<Vec<usize>, HearthError> {
             })
         })
         .collect()
+}
+
+/// The figures of a reply cancelled before it started.
+fn cancelled() -> types::GenerationStats {
+    types::GenerationStats {
+        prompt_tokens_total: 0,
+        reused_prefix_tokens: 0,
+        prompt_tokens: 0,
+        prompt_ms: 0.0,
+        generated_tokens: 0,
+        generation_ms: 0.0,
+        time_to_first_token_ms: 0.0,
+        stop_reason: types::StopReason::Cancelled,
+    }
 }
 
 fn no_model() -> HearthError {

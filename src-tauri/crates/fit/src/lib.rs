@@ -17,7 +17,7 @@ use types::{DeviceUse, FitPlan, HardwareProfile, LoadSettings, PlanMode, Verdict
 
 pub use budget::{budgets, ram_reserve, Budgets, GIB, MIB};
 pub use grid::what_fits;
-pub use model::{repacked, ModelMemory, MAX_BYTES, N_OUTPUTS};
+pub use model::{repacked, ModelMemory, MAX_BYTES};
 use place::{Knobs, Placement};
 
 /// Context asked for when the settings leave it open: the trained context, capped here.
@@ -26,6 +26,28 @@ pub const DEFAULT_CONTEXT: u32 = 8192;
 pub const MIN_USEFUL_CONTEXT: u32 = 4096;
 
 pub fn plan(facts: &ModelFacts, hw: &HardwareProfile, s: &LoadSettings) -> FitPlan {
+    if s.parallel.is_some() {
+        return plan_slots(facts, hw, s);
+    }
+    let with = |n: u32| LoadSettings { parallel: Some(n), ..s.clone() };
+    let one = plan_slots(facts, hw, &with(1));
+    if one.verdict == Verdict::Red || one.verdict == Verdict::Grey {
+        return one;
+    }
+    // More slots only where they cost nothing else: the same verdict, context and GPU layers.
+    AUTO_SLOTS
+        .iter()
+        .map(|&n| plan_slots(facts, hw, &with(n)))
+        .find(|p| p.verdict == one.verdict && p.context == one.context && p.gpu_layers == one.gpu_layers)
+        .unwrap_or(one)
+}
+
+/// The slots the planner tries, most first, when the person has not set a number: four, as
+/// llama-server and LM Studio default to, or two.
+pub const AUTO_SLOTS: [u32; 2] = [4, 2];
+
+/// The plan with `s.parallel` slots (1 when unset).
+fn plan_slots(facts: &ModelFacts, hw: &HardwareProfile, s: &LoadSettings) -> FitPlan {
     if facts.layer_count == 0 || facts.tensors.is_empty() {
         return grey(s, "The model's header does not describe its layers, so Hearth cannot tell.");
     }
@@ -68,8 +90,16 @@ fn knobs(s: &LoadSettings, n_ctx: u32, experts_on_cpu: bool) -> Knobs {
         // A quantized V cache needs flash attention; llama.cpp turns it on for it.
         flash_attention: s.flash_attention || s.cache_v != types::CacheType::F16,
         experts_on_cpu,
+        slots: slots(s),
     }
 }
+
+fn slots(s: &LoadSettings) -> u32 {
+    s.parallel.unwrap_or(1).clamp(1, MAX_SLOTS)
+}
+
+/// The most slots a plan has (the engine's `llama_params::MAX_SEQ`).
+pub const MAX_SLOTS: u32 = 64;
 
 /// The best placement at one context: a full offload if it fits, else (for MoE) experts in RAM, else
 /// the most layers the GPUs take.
@@ -172,6 +202,7 @@ fn finish(m: &ModelMemory, b: &Budgets, s: &LoadSettings, calibration: Option<f3
         total_layers: full,
         context: k.n_ctx,
         requested_context: requested,
+        slots: k.slots,
         cache_k: k.cache_k,
         cache_v: k.cache_v,
         flash_attention: k.flash_attention,
@@ -247,8 +278,8 @@ fn device_uses(b: &Budgets, devices: &[place::DeviceLoad], cpu: usize) -> Vec<De
 
 fn red(m: &ModelMemory, b: &Budgets, s: &LoadSettings, requested: u32, floor: u32) -> FitPlan {
     let k = knobs(s, floor, false);
-    let kv = model::sum((0..m.layers).map(|il| m.kv_layer(il, floor, k.ubatch, k.cache_k, k.cache_v)));
-    let needs = model::sum([m.weights_total(), kv, m.compute(floor, k.ubatch, k.flash_attention, true)]);
+    let kv = model::sum(place::kv_per_layer(m, k));
+    let needs = model::sum([m.weights_total(), kv, m.compute(floor, k.ubatch, k.flash_attention, true, k.slots)]);
     let unified = b.gpus.iter().any(|g| g.unified);
     // On unified memory the GPU's share is inside RAM: the pool is RAM alone.
     let has = if unified { b.ram } else { b.gpus.iter().fold(b.ram, |s, g| s.saturating_add(g.budget)) };
@@ -270,6 +301,7 @@ fn red(m: &ModelMemory, b: &Budgets, s: &LoadSettings, requested: u32, floor: u3
         total_layers: full,
         context: floor,
         requested_context: requested,
+        slots: k.slots,
         cache_k: k.cache_k,
         cache_v: k.cache_v,
         flash_attention: k.flash_attention,
@@ -289,6 +321,7 @@ fn grey(s: &LoadSettings, reason: &str) -> FitPlan {
         total_layers: 0,
         context: 0,
         requested_context: s.context.unwrap_or(0),
+        slots: slots(s),
         cache_k: s.cache_k,
         cache_v: s.cache_v,
         flash_attention: s.flash_attention,

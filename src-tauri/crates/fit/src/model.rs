@@ -174,27 +174,25 @@ impl ModelMemory {
     /// `n_outputs` rows, not `n_ubatch`: for a big vocabulary that is the difference between a few
     /// MiB and half a GiB. Calibrated against llama.cpp's own figures (tests/llama_cpp_agreement.rs):
     /// per token, three FFN-wide tensors (gate, up and their product, for each expert used) and
-    /// five embedding-wide ones.
-    pub fn compute(&self, n_ctx: u32, ubatch: u32, flash_attention: bool, has_output: bool) -> u64 {
+    /// five embedding-wide ones. With several sequences, one row of logits each; the mask covers
+    /// each sequence's cells for its share of the micro-batch, the same size in all.
+    pub fn compute(&self, n_ctx: u32, ubatch: u32, flash_attention: bool, has_output: bool, slots: u32) -> u64 {
         let ub = u64::from(ubatch);
         let cells = pad256(u64::from(n_ctx));
         let (ff, embd) = (self.ff, self.embd);
         let ffn = product(&[4, ub, add(product(&[3, self.experts_used.max(1), ff]), product(&[5, embd]))]);
         let attention = if flash_attention { product(&[4, ub, embd, 2]) } else { product(&[4, self.heads, cells, ub]) };
-        let logits = if has_output { product(&[4, self.vocab, N_OUTPUTS]) } else { 0 };
+        let logits = if has_output { self.output_buffer(slots) } else { 0 };
         let mask = product(&[2, cells, ub]);
         add(ffn.max(attention).max(logits), mask)
     }
 
-    /// The output buffer: one row of logits per sequence.
-    pub fn output_buffer(&self) -> u64 {
-        product(&[4, self.vocab, N_OUTPUTS])
+    /// The output buffer: one row of logits per sequence (the engine keeps one token's logits per
+    /// sequence: `engine::llama_params::n_seq`).
+    pub fn output_buffer(&self, slots: u32) -> u64 {
+        product(&[4, self.vocab, u64::from(slots.max(1))])
     }
 }
-
-/// Tokens per micro-batch whose logits the engine keeps: one per sequence, one sequence
-/// (`engine::llama_params::N_SEQ`, which `fit` cannot depend on; a test checks they agree).
-pub const N_OUTPUTS: u64 = 1;
 
 /// Whether llama.cpp's CPU backend copies this weight into its repacked layout (`CPU_REPACK`, an
 /// extra buffer beside the file's mapping) on a CPU with these features: the matrix types its

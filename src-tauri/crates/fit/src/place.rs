@@ -20,6 +20,8 @@ pub struct Knobs {
     pub flash_attention: bool,
     /// Leave expert weights in RAM, keep the rest of every layer on the GPUs.
     pub experts_on_cpu: bool,
+    /// Sequences, each with `n_ctx` cells of its own (the engine's cache is not unified).
+    pub slots: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -51,7 +53,7 @@ impl DeviceLoad {
 
 /// K/V bytes per layer at the knobs' context, computed once per context rather than per placement.
 pub fn kv_per_layer(m: &ModelMemory, k: Knobs) -> Vec<u64> {
-    (0..m.layers).map(|il| m.kv_layer(il, k.n_ctx, k.ubatch, k.cache_k, k.cache_v)).collect()
+    (0..m.layers).map(|il| m.kv_layer(il, k.n_ctx, k.ubatch, k.cache_k, k.cache_v).saturating_mul(u64::from(k.slots))).collect()
 }
 
 /// The loads for exactly `ngl` layers offloaded. `None` when a GPU overflows.
@@ -130,13 +132,13 @@ pub fn layout(m: &ModelMemory, b: &Budgets, k: Knobs, kv: &[u64], ngl: u32) -> P
     for (i, d) in dev.iter_mut().enumerate() {
         let is_cpu = i == cpu_index;
         if is_cpu || d.layers > 0 || d.has_output {
-            d.memory.compute = m.compute(k.n_ctx, k.ubatch, k.flash_attention, d.has_output);
+            d.memory.compute = m.compute(k.n_ctx, k.ubatch, k.flash_attention, d.has_output, k.slots);
         }
         if !is_cpu && (d.layers > 0 || d.has_output) {
             d.memory.overhead = b.gpus[i].overhead;
         }
     }
-    dev[cpu_index].memory.compute = add(dev[cpu_index].memory.compute, m.output_buffer());
+    dev[cpu_index].memory.compute = add(dev[cpu_index].memory.compute, m.output_buffer(k.slots));
 
     // Unified memory: what the GPU holds is also out of RAM.
     let unified_use = b.gpus.iter().zip(&dev).filter(|(g, _)| g.unified).fold(0u64, |s, (_, d)| s.saturating_add(d.memory.total()));

@@ -67,8 +67,10 @@ fn a_full_offload_counts_every_layer_plus_the_output() {
     assert_eq!(p.context, 8192);
     let gpu = &p.devices[0];
     assert!(gpu.is_gpu && gpu.has_output && gpu.layers == 32);
-    // KV at 8K for Llama 3 8B, f16: 32 layers × 8192 × 8 heads × 128 × 2 (K, V) × 2 bytes = 1 GiB.
-    assert_eq!(gpu.memory.kv_cache, 1 << 30);
+    // KV at 8K for Llama 3 8B, f16: 32 layers × 8192 × 8 heads × 128 × 2 (K, V) × 2 bytes = 1 GiB
+    // a slot, and a 12 GB card has room for four.
+    assert_eq!(p.slots, 4);
+    assert_eq!(gpu.memory.kv_cache, 4 << 30);
     assert!(gpu.memory.overhead > 0);
     assert!(p.tokens_per_second.is_some());
 }
@@ -76,10 +78,35 @@ fn a_full_offload_counts_every_layer_plus_the_output() {
 #[test]
 fn a_q8_cache_halves_the_kv_and_turns_flash_attention_on() {
     let f = facts(&synthetic::llama3_8b(), Quant::Q4KM);
-    let s = LoadSettings { cache_k: CacheType::Q8_0, cache_v: CacheType::Q8_0, flash_attention: false, ..LoadSettings::default() };
+    let s = LoadSettings {
+        cache_k: CacheType::Q8_0,
+        cache_v: CacheType::Q8_0,
+        flash_attention: false,
+        parallel: Some(1),
+        ..LoadSettings::default()
+    };
     let p = plan(&f, &machine("RTX 3060", 32), &s);
     assert_eq!(p.devices[0].memory.kv_cache, (1u64 << 30) / 2 * 34 / 32);
     assert!(p.flash_attention);
+}
+
+#[test]
+fn slots_are_planned_only_where_they_cost_nothing_else() {
+    let f = facts(&synthetic::llama3_8b(), Quant::Q4KM);
+    let one = plan(&f, &machine("RTX 3060", 32), &LoadSettings { parallel: Some(1), ..LoadSettings::default() });
+    let auto = plan(&f, &machine("RTX 3060", 32), &LoadSettings::default());
+    assert_eq!((one.slots, auto.slots), (1, 4));
+    assert_eq!(auto.devices[0].memory.kv_cache, 4 * one.devices[0].memory.kv_cache, "each slot has the whole context");
+    assert_eq!((auto.verdict, auto.context, auto.gpu_layers), (one.verdict, one.context, one.gpu_layers));
+    // On an 8 GB card the 8B fits whole with one slot at 8K; four would push layers off the GPU.
+    let small = plan(&f, &machine("RTX 4060", 32), &LoadSettings::default());
+    let small_one = plan(&f, &machine("RTX 4060", 32), &LoadSettings { parallel: Some(1), ..LoadSettings::default() });
+    assert!(small.slots < 4, "{} slots on 8 GB", small.slots);
+    assert_eq!((small.verdict, small.context, small.gpu_layers), (small_one.verdict, small_one.context, small_one.gpu_layers));
+    // A number the person set is planned as set, whatever it costs.
+    let eight = plan(&f, &machine("RTX 4060", 32), &LoadSettings { parallel: Some(8), ..LoadSettings::default() });
+    assert_eq!(eight.slots, 8);
+    assert!(eight.gpu_layers < small.gpu_layers || eight.context < small.context);
 }
 
 #[test]

@@ -32,18 +32,22 @@ fn the_formula_agrees_with_llama_cpp_on_the_test_model() {
     let trained = facts.context_length.unwrap_or(8192) as u32;
     let hw = this_cpu(hardware::catalog::imagined(None, 0, 24));
     let mut table = String::from(
-        "| context | cache | weights predicted / llama.cpp (MiB) | KV | compute + output | total | \n| --- | --- | --- | --- | --- | --- |\n",
+        "| context | slots | cache | weights predicted / llama.cpp (MiB) | KV | compute + output | total | \n| --- | --- | --- | --- | --- | --- | --- |\n",
     );
     let mut failures = Vec::new();
-    for (n_ctx, cache, ct) in [
-        (512, "f16", CacheType::F16),
-        (4096, "f16", CacheType::F16),
-        (trained, "f16", CacheType::F16),
-        (512, "q8_0", CacheType::Q8_0),
-        (4096, "q8_0", CacheType::Q8_0),
-        (trained, "q8_0", CacheType::Q8_0),
+    // One slot, and four: each slot has a whole context of its own (a cache that is not unified).
+    for (n_ctx, cache, ct, slots) in [
+        (512, "f16", CacheType::F16, 1),
+        (4096, "f16", CacheType::F16, 1),
+        (trained, "f16", CacheType::F16, 1),
+        (512, "q8_0", CacheType::Q8_0, 1),
+        (4096, "q8_0", CacheType::Q8_0, 1),
+        (trained, "q8_0", CacheType::Q8_0, 1),
+        (512, "f16", CacheType::F16, 4),
+        (4096, "f16", CacheType::F16, 4),
+        (4096, "q8_0", CacheType::Q8_0, 4),
     ] {
-        let s = LoadSettings { context: Some(n_ctx), cache_k: ct, cache_v: ct, ..LoadSettings::default() };
+        let s = LoadSettings { context: Some(n_ctx), cache_k: ct, cache_v: ct, parallel: Some(slots), ..LoadSettings::default() };
         let plan = fit::plan(&facts, &hw, &s);
         let real = llama_dry_run::dry_run(&engine::LoadParams::from_plan(&path, &plan), false);
         let cpu = plan.devices.iter().find(|d| !d.is_gpu).expect("a CPU device");
@@ -55,7 +59,7 @@ fn the_formula_agrees_with_llama_cpp_on_the_test_model() {
         }
         let (pt, rt) = (pw + pk + pc, rw + rk + rc);
         let f = |a: u64, b: u64| format!("{:.1} / {:.1}", a as f64 / MIB, b as f64 / MIB);
-        let _ = writeln!(table, "| {n_ctx} | {cache} | {} | {} | {} | {} |", f(pw, rw), f(pk, rk), f(pc, rc), f(pt, rt));
+        let _ = writeln!(table, "| {n_ctx} | {slots} | {cache} | {} | {} | {} | {} |", f(pw, rw), f(pk, rk), f(pc, rc), f(pt, rt));
         if !within(pw, rw, 0.01, 16.0) {
             failures.push(format!("weights at {n_ctx}/{cache}: {}", f(pw, rw)));
         }
@@ -83,8 +87,8 @@ fn this_cpu(mut hw: types::HardwareProfile) -> types::HardwareProfile {
 }
 
 #[test]
-fn the_planner_keeps_as_many_logits_as_the_engine() {
-    assert_eq!(fit::N_OUTPUTS, u64::from(engine::llama_params::N_SEQ));
+fn the_planner_and_the_engine_allow_as_many_slots() {
+    assert_eq!(fit::MAX_SLOTS, engine::llama_params::MAX_SEQ);
 }
 
 /// The same check on the shapes of real models, from synthetic headers in sparse files. Files of
@@ -100,7 +104,7 @@ fn the_formula_agrees_with_llama_cpp_on_the_shapes_of_real_models() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let hw = this_cpu(hardware::catalog::imagined(None, 0, 1024));
     let mut table = String::from(
-        "| model | load | context | weights predicted / llama.cpp (MiB) | CPU_REPACK | KV | compute + output | total |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
+        "| model | load | context × slots | weights predicted / llama.cpp (MiB) | CPU_REPACK | KV | compute + output | total |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     let mut failures = Vec::new();
     let mut shapes = synthetic::presets();
@@ -110,8 +114,8 @@ fn the_formula_agrees_with_llama_cpp_on_the_shapes_of_real_models() {
         let size = synthetic::model(&shape, Quant::Q4KM, false).write_sparse(&path).expect("sparse file");
         let real_load = size <= 3 << 29;
         let facts = gguf::read_file(&path).expect("synthetic header");
-        for n_ctx in [4096u32, 8192] {
-            let s = LoadSettings { context: Some(n_ctx), ..LoadSettings::default() };
+        for (n_ctx, slots) in [(4096u32, 1u32), (8192, 4)] {
+            let s = LoadSettings { context: Some(n_ctx), parallel: Some(slots), ..LoadSettings::default() };
             let plan = fit::plan(&facts, &hw, &s);
             let real = llama_dry_run::dry_run(&engine::LoadParams::from_plan(&path, &plan), !real_load);
             let m = plan.devices.iter().find(|d| !d.is_gpu).expect("a CPU device").memory;
@@ -124,7 +128,7 @@ fn the_formula_agrees_with_llama_cpp_on_the_shapes_of_real_models() {
             }
             let _ = writeln!(
                 table,
-                "| {} Q4_K_M | {} | {n_ctx} | {} | {repacked} | {} | {} | {} |",
+                "| {} Q4_K_M | {} | {n_ctx} × {slots} | {} | {repacked} | {} | {} | {} |",
                 shape.name,
                 if real_load { "real" } else { "dry run" },
                 f(pw, rw),

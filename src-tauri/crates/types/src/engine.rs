@@ -188,8 +188,10 @@ pub struct LoadedModelInfo {
     pub model_size_bytes: u64,
     #[specta(type = Number)]
     pub parameters: u64,
-    /// The context this load has, in tokens.
+    /// The context this load has, in tokens (each slot's).
     pub n_ctx: u32,
+    /// Replies the model writes at once, each with `n_ctx` tokens of its own.
+    pub slots: u32,
     /// The context the model was trained with.
     pub n_ctx_train: u32,
     pub n_layers: u32,

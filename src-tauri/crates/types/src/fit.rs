@@ -81,6 +81,11 @@ pub struct LoadSettings {
     /// A llama.cpp built-in chat template chosen for this model (it changes no memory; the load
     /// carries it to the engine); `None`: the file's own, or its family's.
     pub chat_template: Option<String>,
+    /// Replies the model writes at once (slots), each with the whole context; `None`: as many as
+    /// the planner finds room for (`fit::AUTO_SLOTS`), never at the cost of context, GPU layers or
+    /// the verdict.
+    #[serde(default)]
+    pub parallel: Option<u32>,
     /// Context length asked for; `None` takes the model's trained context, capped at 8K.
     pub context: Option<u32>,
     pub cache_k: CacheType,
@@ -103,6 +108,7 @@ impl Default for LoadSettings {
         Self {
             run: RunOnSettings::default(),
             chat_template: None,
+            parallel: None,
             context: None,
             cache_k: CacheType::F16,
             cache_v: CacheType::F16,
@@ -185,8 +191,12 @@ pub struct FitPlan {
     pub gpu_layers: u32,
     /// `layer_count + 1`, the value of `gpu_layers` for a full offload.
     pub total_layers: u32,
+    /// The context of each slot, in tokens.
     pub context: u32,
     pub requested_context: u32,
+    /// Replies written at once, each with `context` tokens of K/V cache of its own (counted in the
+    /// devices' `kv`).
+    pub slots: u32,
     pub cache_k: CacheType,
     pub cache_v: CacheType,
     pub flash_attention: bool,

@@ -287,8 +287,14 @@ export type FitPlan = {
 	gpuLayers: number,
 	/**  `layer_count + 1`, the value of `gpu_layers` for a full offload. */
 	totalLayers: number,
+	/**  The context of each slot, in tokens. */
 	context: number,
 	requestedContext: number,
+	/**
+	 *  Replies written at once, each with `context` tokens of K/V cache of its own (counted in the
+	 *  devices' `kv`).
+	 */
+	slots: number,
 	cacheK: CacheType,
 	cacheV: CacheType,
 	flashAttention: boolean,
@@ -447,8 +453,10 @@ export type LoadedModelInfo = {
 	/**  The weights' size, as llama.cpp counts it. */
 	modelSizeBytes: number,
 	parameters: number,
-	/**  The context this load has, in tokens. */
+	/**  The context this load has, in tokens (each slot's). */
 	nCtx: number,
+	/**  Replies the model writes at once, each with `n_ctx` tokens of its own. */
+	slots: number,
 	/**  The context the model was trained with. */
 	nCtxTrain: number,
 	nLayers: number,

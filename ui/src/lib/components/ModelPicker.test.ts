@@ -26,7 +26,7 @@ import { HardwareStore } from "$lib/stores/hardware.svelte";
 
 const red = {
   verdict: "red", label: "Too large · needs 41.2 GB, has 14.0 GB", reason: "Its weights need more.", mode: "none", gpuLayers: 0, totalLayers: 81,
-  context: 4096, requestedContext: 8192, cacheK: "f16", cacheV: "f16", flashAttention: true, devices: [], totalBytes: 41e9, tokensPerSecond: null,
+  context: 4096, requestedContext: 8192, slots: 1, cacheK: "f16", cacheV: "f16", flashAttention: true, devices: [], totalBytes: 41e9, tokensPerSecond: null,
 } as FitPlan;
 const big = { id: 1, path: "/m/70b.gguf", fileName: "70b.gguf", plan: red, run: null, chatTemplate: null, problem: null } as unknown as LocalModel;
 const ownTemplate = { name: "file", label: "The model's own", source: "file", why: "the file's own (tokenizer.chat_template)" };

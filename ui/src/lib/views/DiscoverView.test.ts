@@ -16,7 +16,7 @@ const model = { id: "bartowski/Qwen2.5-7B-Instruct-GGUF", author: "bartowski", d
 
 function plan(verdict: FitPlan["verdict"], label: string): FitPlan {
   return {
-    verdict, label, reason: "why", mode: "cpu", gpuLayers: 0, totalLayers: 29, context: 8192, requestedContext: 8192,
+    verdict, label, reason: "why", mode: "cpu", gpuLayers: 0, totalLayers: 29, context: 8192, requestedContext: 8192, slots: 1,
     cacheK: "f16", cacheV: "f16", flashAttention: true, devices: [], totalBytes: 5e9, tokensPerSecond: verdict === "red" ? null : { low: 8, high: 12 },
   };
 }

@@ -19,7 +19,7 @@ import { ModelsStore } from "$lib/stores/models.svelte";
 const GIB = 1024 ** 3;
 const plan = (verdict: FitPlan["verdict"]): FitPlan => ({
   verdict, label: verdict === "green" ? "Runs in RAM" : "Too large", reason: "why", mode: "cpu", gpuLayers: 0, totalLayers: 33,
-  context: 4096, requestedContext: 4096, cacheK: "f16", cacheV: "f16", flashAttention: false, devices: [], totalBytes: 5 * GIB,
+  context: 4096, requestedContext: 4096, slots: 1, cacheK: "f16", cacheV: "f16", flashAttention: false, devices: [], totalBytes: 5 * GIB,
   tokensPerSecond: verdict === "green" ? { low: 10, high: 12 } : null,
 });
 const model = (over: Partial<LocalModel>): LocalModel => ({

@@ -45,11 +45,27 @@ pub fn greedy(max_tokens: u32) -> SamplingParams {
 }
 
 pub fn chat(messages: Vec<ChatMessage>, sampling: SamplingParams) -> GenerateParams {
-    GenerateParams { prompt: Prompt::Chat(messages), sampling, context_overflow: ContextOverflow::Stop, model: None, constraint: None, logprobs: None, tools: None }
+    GenerateParams {
+        prompt: Prompt::Chat(messages),
+        sampling,
+        context_overflow: ContextOverflow::Stop,
+        model: None,
+        constraint: None,
+        logprobs: None,
+        tools: None,
+    }
 }
 
 pub fn raw(prompt: &str, sampling: SamplingParams) -> GenerateParams {
-    GenerateParams { prompt: Prompt::Raw(prompt.to_string()), sampling, context_overflow: ContextOverflow::Stop, model: None, constraint: None, logprobs: None, tools: None }
+    GenerateParams {
+        prompt: Prompt::Raw(prompt.to_string()),
+        sampling,
+        context_overflow: ContextOverflow::Stop,
+        model: None,
+        constraint: None,
+        logprobs: None,
+        tools: None,
+    }
 }
 
 /// Runs a request to its end: the text pieces as they came, and the figures.

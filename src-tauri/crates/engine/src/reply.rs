@@ -1,0 +1,235 @@
+//! One reply being written in one of the context's sequences: the prompt still to be read, the
+//! sampler (and a constraint's grammar), the text held back for stop strings or an unfinished
+//! character, and the figures. The session decodes a batch for all of its replies at once; each
+//! reply then takes the token it samples from its own row of logits (`Reply::take`).
+
+use std::time::Instant;
+
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+use types::{ErrorCode, GenerationStats, HearthError, SamplingParams, StopReason, TokenLogprob};
+
+use crate::protocol::{Constraint, Event, GenerateParams, RequestId, MAX_TOP_LOGPROBS};
+use crate::stop::StopMatcher;
+use crate::utf8::Utf8Decoder;
+use crate::worker::EventSink;
+
+pub struct Reply {
+    pub id: RequestId,
+    /// The whole prompt, as tokens.
+    pub prompt: Vec<LlamaToken>,
+    /// How many of `prompt` are in the sequence's cache (reused or decoded).
+    pub read: usize,
+    /// The token sampled last, to be decoded in the next batch.
+    pub next: Option<LlamaToken>,
+    /// Where this reply's logits are in the batch just decoded.
+    pub logits_at: Option<i32>,
+    sampler: LlamaSampler,
+    grammar: Option<LlamaSampler>,
+    max_tokens: Option<u32>,
+    utf8: Utf8Decoder,
+    stops: StopMatcher,
+    /// Log-probabilities of the tokens whose text has not been sent yet.
+    pending: Vec<TokenLogprob>,
+    top: Option<usize>,
+    pub stats: GenerationStats,
+    /// When the worker took the request (its time to first token counts from here, waiting for a
+    /// slot included).
+    received: Instant,
+    prompt_started: Instant,
+    gen_started: Option<Instant>,
+}
+
+impl Reply {
+    pub fn new(
+        id: RequestId,
+        model: &LlamaModel,
+        params: &GenerateParams,
+        prompt: Vec<LlamaToken>,
+        reused: usize,
+        received: Instant,
+    ) -> Result<Self, HearthError> {
+        let sampling = &params.sampling;
+        let mut sampler = sampler(sampling, model.n_vocab());
+        let grammar = params.constraint.as_ref().map(|c| constraint_sampler(model, c)).transpose()?;
+        let tail = prompt.len().saturating_sub(sampling.repeat_last_n as usize);
+        sampler.accept_many(&prompt[tail..]);
+        let stats = GenerationStats {
+            prompt_tokens_total: prompt.len() as u32,
+            reused_prefix_tokens: reused as u32,
+            prompt_tokens: (prompt.len() - reused) as u32,
+            prompt_ms: 0.0,
+            generated_tokens: 0,
+            generation_ms: 0.0,
+            time_to_first_token_ms: 0.0,
+            stop_reason: StopReason::Cancelled,
+        };
+        Ok(Self {
+            id,
+            prompt,
+            read: reused,
+            next: None,
+            logits_at: None,
+            sampler,
+            grammar,
+            max_tokens: sampling.max_tokens,
+            utf8: Utf8Decoder::new(),
+            stops: StopMatcher::new(&sampling.stop),
+            pending: Vec::new(),
+            top: params.logprobs.map(|n| n.min(MAX_TOP_LOGPROBS) as usize),
+            stats,
+            received,
+            prompt_started: Instant::now(),
+            gen_started: None,
+        })
+    }
+
+    /// Prompt tokens not yet decoded.
+    pub fn unread(&self) -> &[LlamaToken] {
+        &self.prompt[self.read..]
+    }
+
+    /// The last prompt tokens were decoded just now.
+    pub fn prompt_done(&mut self) {
+        self.stats.prompt_ms = ms(self.prompt_started);
+        self.gen_started = Some(Instant::now());
+    }
+
+    /// Samples this reply's next token from its logits in the batch just decoded and sends its
+    /// text. `Some(reason)` when the reply has ended (its held-back text sent where it belongs);
+    /// `None` when `next` holds a token to decode. `room` says whether the sequence has a cell
+    /// left for that token.
+    pub fn take(&mut self, ctx: &LlamaContext, model: &LlamaModel, out: &EventSink, room: bool) -> Result<Option<StopReason>, HearthError> {
+        let Some(at) = self.logits_at.take() else { return Ok(None) };
+        if self.max_tokens.is_some_and(|m| self.stats.generated_tokens >= m) {
+            return Ok(Some(self.end(StopReason::MaxTokens, out)));
+        }
+        let token = match self.grammar.as_mut() {
+            None => self.sampler.sample(ctx, at),
+            // The grammar first, alone: it only ever sees the tokens it allowed (fed the prompt, as
+            // the chain is for its penalties, llama.cpp's grammar would abort).
+            Some(g) => {
+                let mut candidates = ctx.token_data_array_ith(at);
+                candidates.apply_sampler(g);
+                candidates.apply_sampler(&mut self.sampler);
+                let token = candidates
+                    .selected_token()
+                    .ok_or_else(|| HearthError::new(ErrorCode::Internal, "The constrained sampler chose no token."))?;
+                g.accept(token);
+                self.sampler.accept(token);
+                token
+            }
+        };
+        if self.stats.generated_tokens == 0 {
+            self.stats.time_to_first_token_ms = ms(self.received);
+        }
+        let vocab = model.vocab();
+        if vocab.is_eog(token) {
+            return Ok(Some(self.end(StopReason::Eos, out)));
+        }
+        self.stats.generated_tokens += 1;
+        if let Some(top) = self.top {
+            self.pending.push(logprob(ctx, model, at, token, top));
+        }
+        let step = self.stops.push(&self.utf8.push(&vocab.token_to_piece(token, false, None)));
+        // Tokens that ended in a stop string are not part of the reply, nor are their figures.
+        if !step.emit.is_empty()
+            && out.send(&Event::Token { id: self.id, text: step.emit, logprobs: std::mem::take(&mut self.pending) }).is_err()
+        {
+            // The host is gone; nobody is reading this reply.
+            return Ok(Some(self.end(StopReason::Cancelled, out)));
+        }
+        if step.stopped {
+            return Ok(Some(self.end(StopReason::Stop, out)));
+        }
+        if !room {
+            return Ok(Some(self.end(StopReason::ContextFull, out)));
+        }
+        self.next = Some(token);
+        Ok(None)
+    }
+
+    /// Ends the reply for `reason`: its figures, and (unless it stopped at a stop string or was
+    /// cancelled) the text held back as a possible start of a stop string or an unfinished
+    /// character.
+    pub fn end(&mut self, reason: StopReason, out: &EventSink) -> StopReason {
+        self.stats.generation_ms = self.gen_started.map_or(0.0, ms);
+        if self.gen_started.is_none() {
+            self.stats.prompt_ms = ms(self.prompt_started);
+        }
+        self.stats.stop_reason = reason;
+        if !matches!(reason, StopReason::Stop | StopReason::Cancelled) {
+            let mut rest = self.stops.push(&self.utf8.finish()).emit;
+            rest.push_str(&self.stops.finish());
+            if !rest.is_empty() {
+                let _ = out.send(&Event::Token { id: self.id, text: rest, logprobs: std::mem::take(&mut self.pending) });
+            }
+        }
+        reason
+    }
+}
+
+/// How likely the model found `token` at the logits of batch entry `at` (log-softmax of the raw
+/// logits, as OpenAI reports them: sampling settings change what is drawn, not these), with the
+/// `top` likeliest tokens there.
+fn logprob(ctx: &LlamaContext, model: &LlamaModel, at: i32, token: LlamaToken, top: usize) -> TokenLogprob {
+    let logits = ctx.get_logits_ith(at);
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let log_sum = max + logits.iter().map(|l| (l - max).exp()).sum::<f32>().ln();
+    let vocab = model.vocab();
+    let entry = |t: usize| {
+        let bytes = vocab.token_to_piece(LlamaToken(t as i32), false, None);
+        TokenLogprob { token: String::from_utf8_lossy(&bytes).into_owned(), bytes, logprob: logits[t] - log_sum, top: Vec::new() }
+    };
+    let mut ids: Vec<usize> = (0..logits.len()).collect();
+    let top = top.min(ids.len());
+    if top > 0 && top < ids.len() {
+        ids.select_nth_unstable_by(top - 1, |a, b| logits[*b].total_cmp(&logits[*a]));
+    }
+    ids.truncate(top);
+    ids.sort_by(|a, b| logits[*b].total_cmp(&logits[*a]));
+    TokenLogprob { top: ids.into_iter().map(entry).collect(), ..entry(token.0 as usize) }
+}
+
+/// The grammar sampler for a constraint, from llama.cpp's JSON-schema converter.
+fn constraint_sampler(model: &LlamaModel, c: &Constraint) -> Result<LlamaSampler, HearthError> {
+    let schema = match c {
+        Constraint::JsonObject => r#"{"type": "object"}"#,
+        Constraint::JsonSchema { schema } => schema.as_str(),
+    };
+    let refuse = |why: String| HearthError::new(ErrorCode::InvalidInput, format!("This JSON schema cannot be enforced: {why}."));
+    let grammar =
+        llama_cpp_2::json_schema_to_grammar(schema).map_err(|e| refuse(format!("llama.cpp could not turn it into a grammar ({e})")))?;
+    LlamaSampler::grammar(model, &grammar, "root").map_err(|e| refuse(format!("llama.cpp refused its grammar ({e})")))
+}
+
+/// llama.cpp's usual order: penalties, then the filters, then temperature, then the draw.
+fn sampler(p: &SamplingParams, n_vocab: i32) -> LlamaSampler {
+    let mut chain = Vec::new();
+    if p.repeat_penalty != 1.0 && p.repeat_last_n > 0 {
+        chain.push(LlamaSampler::penalties(n_vocab, p.repeat_last_n as i32, p.repeat_penalty, 0.0, 0.0));
+    }
+    if p.temperature <= 0.0 {
+        chain.push(LlamaSampler::greedy());
+    } else {
+        if p.top_k > 0 {
+            chain.push(LlamaSampler::top_k(p.top_k as i32));
+        }
+        if p.top_p < 1.0 {
+            chain.push(LlamaSampler::top_p(p.top_p, 1));
+        }
+        if p.min_p > 0.0 {
+            chain.push(LlamaSampler::min_p(p.min_p, 1));
+        }
+        chain.push(LlamaSampler::temp(p.temperature));
+        // llama.cpp draws a random seed for u32::MAX (LLAMA_DEFAULT_SEED).
+        chain.push(LlamaSampler::dist(p.seed.unwrap_or(u32::MAX)));
+    }
+    LlamaSampler::chain_simple(chain)
+}
+
+pub fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}

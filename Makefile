@@ -80,6 +80,7 @@ bench: deps-test build
 	$(CARGO) run -q -p hearth-hub --example download_bench
 	tests/bench/llama_bench.sh
 	tests/bench/memory.sh
+	tests/bench/concurrency.sh
 	$(CARGO) run -q -p hearth-cli -- bench $${HEARTH_TEST_MODELS:-$$HOME/.cache/hearth/test-models}/SmolLM2-135M-Instruct.Q4_1.gguf -p 0 -n 0 --conversation
 
 clean-ui:

@@ -48,9 +48,13 @@ pub struct ServeArgs {
     /// Unload a model after this many minutes without a request.
     #[arg(long, default_value_t = 10)]
     pub idle_minutes: u64,
-    /// Requests that may wait while one generates; more get 429.
+    /// Requests that may wait while every slot is writing a reply; more get 429.
     #[arg(long, default_value_t = 4)]
     pub queue: usize,
+    /// Replies a model writes at once (slots), each with the whole context; by default as many
+    /// (up to 4) as fit beside the model without costing context or GPU layers.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub parallel: Option<u32>,
     #[command(flatten)]
     pub run_on: crate::loading::RunOnArgs,
 }
@@ -98,10 +102,11 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let startup_id = model.as_ref().and_then(|p| entries.iter().find(|e| same_file(&e.path, p)).map(|e| e.id.clone()));
     let count = entries.len();
     let backend = Arc::new(EngineBackend::new(Arc::new(loading::host()?), entries, hw));
-    let (run, chat_template) = (args.run_on.settings(), args.run_on.template.clone());
+    let (run, chat_template, parallel) = (args.run_on.settings(), args.run_on.template.clone(), args.parallel);
     backend.set_load_settings(Arc::new(move |_| types::LoadSettings {
         run: run.clone(),
         chat_template: chat_template.clone(),
+        parallel,
         ..types::LoadSettings::default()
     }));
 

@@ -2,9 +2,9 @@
 //! over it, so the app (sharing its engine with the Chat view), `hearth serve`, and the tests' fake
 //! all plug in. `EngineBackend` (engine_backend.rs) is the real one.
 //!
-//! The server calls a backend from one request at a time for `ensure_loaded`, `generate` and
-//! `unload_idle` (it holds its one generation slot while doing so), so a backend need not guard
-//! against a load racing a generation of its own server.
+//! The server never has a backend load or unload a model while one of its own replies runs (its
+//! gate holds the model shared for every reply and alone for a load, queue.rs), so a backend need
+//! not guard against a load racing a generation of its own server.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -110,6 +110,12 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Starts a generation with the loaded model. Dropping the returned `events` must stop it.
     fn generate(&self, model: &LoadedId, params: GenerateParams) -> impl Future<Output = Result<Generation, HearthError>> + Send;
+
+    /// How many replies the loaded model writes at once (its slots): the server lets that many run
+    /// and `queue_limit` more wait.
+    fn slots(&self) -> usize {
+        1
+    }
 
     /// The id of the model this backend loaded itself and may unload, if any.
     fn loaded(&self) -> Option<String>;

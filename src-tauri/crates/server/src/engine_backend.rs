@@ -193,6 +193,10 @@ impl Backend for EngineBackend {
         self.engine.generate(GenerateParams { model: Some(model.path.clone()), ..params }).await
     }
 
+    fn slots(&self) -> usize {
+        self.engine.loaded_slots().map_or(1, |n| n as usize)
+    }
+
     fn loaded(&self) -> Option<String> {
         self.current_ours().map(|c| c.id)
     }

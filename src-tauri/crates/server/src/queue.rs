@@ -1,71 +1,95 @@
-//! The bounded queue in front of the engine. One request generates at a time (the worker answers
-//! one at a time anyway; holding the slot here also keeps a model load from replacing the model
-//! under a running reply); up to `limit` more wait in arrival order; the next one is refused at
-//! once with 429 rather than piling up. A waiting request whose client goes away leaves the queue
-//! (its future is dropped, and the guard gives its place back). The slot also tells the idle
-//! reaper how long the engine has been unused.
+//! The bounded queue in front of the engine. The loaded model writes as many replies at once as it
+//! has slots; requests beyond them wait in the engine's worker, in the order they came (Chat's and
+//! the server's alike), and this gate bounds how many may wait: past `slots + limit` requests under
+//! way, the next one is refused at once with 429 rather than piling up. A request whose client goes
+//! away gives its place back (its `Turn` is dropped, and dropping its generation cancels it in the
+//! worker, waiting or running).
+//!
+//! The gate also keeps a model from being swapped under a reply: every request holds the model
+//! shared while it runs (`Turn::model`), and loading or unloading one holds it alone
+//! (`Gate::exclusive`), after the replies under way have ended. The idle reaper takes it alone only
+//! when nothing has run for the idle time.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
+use crate::backend::{Backend, LoadedId};
 use crate::error::ApiError;
 
 pub struct Gate {
-    slot: Arc<Semaphore>,
-    waiting: AtomicUsize,
+    in_flight: AtomicUsize,
+    /// Requests that may wait beyond the slots.
     limit: usize,
+    model: Arc<RwLock<()>>,
     last_used: Mutex<Instant>,
 }
 
-/// The right to use the engine; given back when dropped (the reply ended or its client left).
+/// A request's place: counted until dropped (the reply ended or its client left), with the model
+/// held shared once `model` has made sure of it.
 pub struct Turn {
-    _permit: OwnedSemaphorePermit,
     gate: Arc<Gate>,
+    model: Option<OwnedRwLockReadGuard<()>>,
 }
 
 impl Drop for Turn {
     fn drop(&mut self) {
+        self.gate.in_flight.fetch_sub(1, Ordering::SeqCst);
         self.gate.touch();
     }
 }
 
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+impl Turn {
+    /// The model `id` loaded (by a load that waits for the replies under way, when another is in
+    /// or none is and `auto_load` allows it), and held shared until this turn ends.
+    pub async fn model<B: Backend>(&mut self, backend: &B, id: &str, auto_load: bool) -> Result<LoadedId, ApiError> {
+        let shared = self.gate.model.clone().read_owned().await;
+        if let Ok(loaded) = backend.ensure_loaded(id, false).await {
+            self.model = Some(shared);
+            return Ok(loaded);
+        }
+        drop(shared);
+        let alone = self.gate.model.clone().write_owned().await;
+        let loaded = backend.ensure_loaded(id, auto_load).await?;
+        self.model = Some(alone.downgrade());
+        Ok(loaded)
     }
 }
 
 impl Gate {
     pub fn new(limit: usize) -> Arc<Self> {
-        Arc::new(Self { slot: Arc::new(Semaphore::new(1)), waiting: AtomicUsize::new(0), limit, last_used: Mutex::new(Instant::now()) })
+        Arc::new(Self { in_flight: AtomicUsize::new(0), limit, model: Arc::new(RwLock::new(())), last_used: Mutex::new(Instant::now()) })
     }
 
-    /// The engine's slot, now or after the requests ahead; `Busy` when the queue is full.
-    pub async fn enter(self: &Arc<Self>) -> Result<Turn, ApiError> {
-        if let Ok(permit) = self.slot.clone().try_acquire_owned() {
-            return Ok(Turn { _permit: permit, gate: self.clone() });
-        }
-        self.waiting.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |w| (w < self.limit).then_some(w + 1)).map_err(ApiError::Busy)?;
-        let _waiting = Waiting(&self.waiting);
-        let permit = self.slot.clone().acquire_owned().await.map_err(|_| ApiError::Busy(self.limit))?;
-        Ok(Turn { _permit: permit, gate: self.clone() })
+    /// A place for a request while the model has `slots` slots: `Busy` when `slots + limit`
+    /// requests are under way already.
+    pub fn enter(self: &Arc<Self>, slots: usize) -> Result<Turn, ApiError> {
+        let most = slots.max(1) + self.limit;
+        self.in_flight
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < most).then_some(n + 1))
+            .map_err(|_| ApiError::Busy(self.limit))?;
+        Ok(Turn { gate: self.clone(), model: None })
     }
 
-    /// The slot if it is free now and has been for `idle` (for the reaper).
-    pub fn idle_turn(self: &Arc<Self>, idle: Duration) -> Option<Turn> {
-        let permit = self.slot.clone().try_acquire_owned().ok()?;
+    /// The model alone, for a load or an unload: after every reply under way has ended.
+    pub async fn exclusive(&self) -> OwnedRwLockWriteGuard<()> {
+        let guard = self.model.clone().write_owned().await;
+        self.touch();
+        guard
+    }
+
+    /// The model alone if nothing runs now and nothing has for `idle` (for the reaper).
+    pub fn idle_exclusive(&self, idle: Duration) -> Option<OwnedRwLockWriteGuard<()>> {
+        let guard = self.model.clone().try_write_owned().ok()?;
         let since = self.last_used.lock().map(|t| t.elapsed()).unwrap_or_default();
-        (since >= idle).then(|| Turn { _permit: permit, gate: self.clone() })
+        (self.in_flight.load(Ordering::SeqCst) == 0 && since >= idle).then_some(guard)
     }
 
     #[cfg(test)]
-    pub fn waiting(&self) -> usize {
-        self.waiting.load(Ordering::SeqCst)
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
     }
 
     fn touch(&self) {
@@ -79,45 +103,37 @@ impl Gate {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn one_runs_limit_wait_the_rest_are_refused() {
+    #[test]
+    fn the_slots_run_limit_wait_the_rest_are_refused() {
         let gate = Gate::new(2);
-        let first = gate.enter().await.unwrap();
-        let g1 = gate.clone();
-        let g2 = gate.clone();
-        let w1 = tokio::spawn(async move { g1.enter().await.map(|_| ()) });
-        let w2 = tokio::spawn(async move { g2.enter().await.map(|_| ()) });
-        while gate.waiting() < 2 {
-            tokio::task::yield_now().await;
-        }
-        assert!(matches!(gate.enter().await, Err(ApiError::Busy(2))));
-        drop(first);
-        w1.await.unwrap().unwrap();
-        w2.await.unwrap().unwrap();
-        assert_eq!(gate.waiting(), 0);
+        let turns: Vec<Turn> = (0..4).map(|_| gate.enter(2).expect("2 slots + 2 waiting")).collect();
+        assert!(matches!(gate.enter(2), Err(ApiError::Busy(2))));
+        drop(turns);
+        assert_eq!(gate.in_flight(), 0);
+        assert!(gate.enter(2).is_ok());
     }
 
     #[tokio::test]
-    async fn a_waiter_that_leaves_gives_its_place_back() {
-        let gate = Gate::new(1);
-        let _first = gate.enter().await.unwrap();
+    async fn a_load_waits_for_the_replies_under_way_and_the_next_reply_for_it() {
+        let gate = Gate::new(4);
+        let shared = gate.model.clone().read_owned().await;
         let g = gate.clone();
-        let waiter = tokio::spawn(async move { g.enter().await.map(|_| ()) });
-        while gate.waiting() < 1 {
-            tokio::task::yield_now().await;
-        }
-        waiter.abort();
-        let _ = waiter.await;
-        assert_eq!(gate.waiting(), 0);
+        let load = tokio::spawn(async move {
+            let _alone = g.exclusive().await;
+        });
+        tokio::task::yield_now().await;
+        assert!(!load.is_finished(), "a load must not swap the model under a running reply");
+        drop(shared);
+        load.await.unwrap();
     }
 
     #[tokio::test]
-    async fn the_reaper_gets_the_slot_only_when_idle_long_enough() {
+    async fn the_reaper_gets_the_model_only_when_idle_long_enough() {
         let gate = Gate::new(1);
-        drop(gate.enter().await.unwrap());
-        assert!(gate.idle_turn(Duration::from_secs(60)).is_none());
-        assert!(gate.idle_turn(Duration::ZERO).is_some());
-        let _busy = gate.enter().await.unwrap();
-        assert!(gate.idle_turn(Duration::ZERO).is_none());
+        drop(gate.enter(1).unwrap());
+        assert!(gate.idle_exclusive(Duration::from_secs(60)).is_none());
+        assert!(gate.idle_exclusive(Duration::ZERO).is_some());
+        let _busy = gate.enter(1).unwrap();
+        assert!(gate.idle_exclusive(Duration::ZERO).is_none());
     }
 }

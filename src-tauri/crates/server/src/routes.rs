@@ -59,8 +59,8 @@ pub async fn embeddings<B: Backend>(State(app): State<Arc<App<B>>>, Extension(sl
         let models = app.backend.models();
         let entry = find_model(&models, &req.model).ok_or_else(|| ApiError::ModelNotFound(req.model.clone()))?;
         slot.set_model(&entry.id);
-        let _turn = app.gate.enter().await?;
-        let loaded = app.backend.ensure_loaded(&entry.id, app.config.auto_load).await?;
+        let mut turn = app.gate.enter(app.backend.slots())?;
+        let loaded = turn.model(app.backend.as_ref(), &entry.id, app.config.auto_load).await?;
         let (vectors, tokens) = app.backend.embed(&loaded, req.inputs).await?;
         let data: Vec<serde_json::Value> = vectors
             .iter()
@@ -97,7 +97,7 @@ pub async fn model_states<B: Backend>(State(app): State<Arc<App<B>>>) -> Json<se
 /// `POST /api/models/load` and `/api/models/unload`, body `{"model": NAME}`: load a model now
 /// (with its fit plan; a model that will not fit is a 400 `model_would_not_fit`), or unload one
 /// this server loaded. Each takes its turn with the completions, so nothing is unloaded under a
-/// reply. Answers with the model's state.
+/// reply (it waits for the replies under way). Answers with the model's state.
 pub async fn load_model<B: Backend>(State(app): State<Arc<App<B>>>, body: Body) -> Result<Json<serde_json::Value>, ApiError> {
     lifecycle(&app, body, true).await
 }
@@ -111,7 +111,7 @@ async fn lifecycle<B: Backend>(app: &App<B>, body: Body, load: bool) -> Result<J
     let name = request::model_name(&body)?;
     let models = app.backend.models();
     let entry = find_model(&models, &name).ok_or_else(|| ApiError::ModelNotFound(name.clone()))?;
-    let _turn = app.gate.enter().await?;
+    let _alone = app.gate.exclusive().await;
     if load {
         app.backend.load(&entry.id).await?;
     } else {
@@ -170,11 +170,11 @@ async fn begin<B: Backend>(app: &App<B>, slot: &LogSlot, req: request::ValidRequ
     let entry = find_model(&models, &req.model).ok_or_else(|| ApiError::ModelNotFound(req.model.clone()))?;
     slot.set_model(&entry.id);
     let mut stopping = app.stopping.clone();
-    let turn = tokio::select! {
-        turn = app.gate.enter() => turn?,
+    let mut turn = app.gate.enter(app.backend.slots())?;
+    let loaded = tokio::select! {
+        loaded = turn.model(app.backend.as_ref(), &entry.id, app.config.auto_load) => loaded?,
         _ = stopping.wait_for(|s| *s) => return Err(ApiError::Busy(0)),
     };
-    let loaded = app.backend.ensure_loaded(&entry.id, app.config.auto_load).await?;
     // Tools on offer (unless `tool_choice: none`); a required or named call holds decoding to
     // a call whose arguments match the function's parameters.
     let tools = req.tools.filter(|_| req.tool_choice != ToolChoice::None);

@@ -1,7 +1,8 @@
 //! The server over the real engine with the real test model (SmolLM2-135M through the worker
 //! process): the official `openai` Python client against it; many streaming clients at once with
 //! a small queue (every request completes or gets a clean 429, memory comes back); a client that
-//! leaves mid-stream stops the engine within a second; the idle TTL unloads the worker.
+//! leaves mid-stream stops the engine within a second; the idle TTL unloads the worker; requests
+//! beyond the slots wait and beyond the queue get 429; eight clients at once all complete.
 //! One model at a time: the tests take `ONE`.
 
 #[path = "support/load.rs"]
@@ -249,7 +250,8 @@ async fn embeddings_come_from_a_model_with_pooling_and_a_chat_model_is_refused()
     assert!((first.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-3);
     assert!(floats["usage"]["prompt_tokens"].as_u64().is_some_and(|n| n > 4), "{floats}");
 
-    let b64: Value = post(json!({"model": model, "input": "The cat sat.", "encoding_format": "base64"})).await.unwrap().json().await.unwrap();
+    let b64: Value =
+        post(json!({"model": model, "input": "The cat sat.", "encoding_format": "base64"})).await.unwrap().json().await.unwrap();
     use base64::Engine as _;
     let bytes = base64::engine::general_purpose::STANDARD.decode(b64["data"][0]["embedding"].as_str().unwrap()).unwrap();
     let decoded: Vec<f32> = bytes.chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
@@ -338,4 +340,65 @@ async fn models_load_and_unload_by_name_with_their_fit_plan() {
     assert!(!backend.engine().is_loaded());
     server.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Requests beyond the slots wait for one (in the worker, in the order they came), and beyond the
+/// queue they are refused at once: 2 slots and a queue of 1 run two replies, hold a third, and
+/// answer a fourth with 429 while the three go on to finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_beyond_the_slots_wait_and_beyond_the_queue_get_429() {
+    let _one = ONE.lock().await;
+    let config = ServerConfig { queue_limit: 1, ..Default::default() };
+    let Some((server, backend, base, model)) = start(config).await else { return };
+    backend.set_load_settings(Arc::new(|_| types::LoadSettings { parallel: Some(2), context: Some(2048), ..Default::default() }));
+    let client = reqwest::Client::new();
+    let ask = |text: &str| json!({"model": model, "messages": [{"role": "user", "content": text}], "max_tokens": 200, "temperature": 0, "stream": true});
+    let send = |body: Value| client.post(format!("{base}/v1/chat/completions")).json(&body).send();
+    // Two replies streaming: both slots taken.
+    let mut a = send(ask("Write a long story about a dragon.")).await.unwrap();
+    let mut b = send(ask("Write a long story about a castle.")).await.unwrap();
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
+    assert!(a.chunk().await.unwrap().is_some() && b.chunk().await.unwrap().is_some());
+    assert_eq!(backend.engine().loaded_slots(), Some(2));
+    // A third waits for a slot; a fourth finds the queue full.
+    let third = tokio::spawn(send(ask("Write a long story about a ship.")));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fourth = send(ask("Write a long story about a mountain.")).await.unwrap();
+    assert_eq!(fourth.status(), 429, "2 slots + 1 waiting are under way");
+    let drain = |mut r: reqwest::Response| async move {
+        let mut text = String::new();
+        while let Some(c) = r.chunk().await.unwrap() {
+            text.push_str(&String::from_utf8_lossy(&c));
+        }
+        text
+    };
+    for text in [drain(a).await, drain(b).await] {
+        assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+    }
+    let third = third.await.unwrap().unwrap();
+    assert_eq!(third.status(), 200, "the waiting request was answered once a slot was free");
+    assert!(drain(third).await.trim_end().ends_with("data: [DONE]"));
+    assert_eq!(server.metrics().rejected_busy, 1);
+}
+
+/// Eight clients at once with the planner's slots (4 for the test model here) and the default
+/// queue (4): every request completes, none gets 429, and the slowest first token comes while the
+/// others are still writing (it waits for one reply, not for all of them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_clients_at_once_all_complete() {
+    let _one = ONE.lock().await;
+    let Some((server, backend, base, model)) = start(ServerConfig::default()).await else { return };
+    let warm = load::run(&base, &model, 1, 1, 4).await;
+    assert_eq!(warm.completed, 1, "{:?}", warm.other);
+    assert_eq!(backend.engine().loaded_slots(), Some(4), "the planner gives the test model 4 slots on a 16 GB machine");
+    let f = load::run(&base, &model, 8, 1, 32).await;
+    assert!(f.other.is_empty(), "{:?}", f.other);
+    assert_eq!((f.completed, f.busy), (8, 0), "{f:?}");
+    assert_eq!(server.metrics().rejected_busy, 0);
+    eprintln!(
+        "8 clients: {:.1} tokens/s, TTFT p50 {:.0} ms, p95 {:.0} ms",
+        f.tokens_per_s(),
+        f.ttft_percentile(0.5),
+        f.ttft_percentile(0.95)
+    );
 }

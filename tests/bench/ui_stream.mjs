@@ -23,18 +23,18 @@ requestAnimationFrame(tick);
 const t0 = performance.now();
 let t1 = t0;
 chat.stream(async (on) => {
-  on({ type: "started", userMessageId: 1, replyId: 2 });
+  on({ type: "started", conversationId: 999999, userMessageId: 1, replyId: 2 });
   let sent = 0;
   await new Promise((resolve) => {
     const step = () => {
       const due = rate > 0 ? Math.min(total, Math.floor(((performance.now() - t0) * rate) / 1000)) : Math.min(total, sent + 200);
-      while (sent < due) { const w = words[sent % words.length]; expected += w; on({ type: "text", text: w }); sent++; }
+      while (sent < due) { const w = words[sent % words.length]; expected += w; on({ type: "text", conversationId: 999999, replyId: 2, text: w }); sent++; }
       if (sent >= total) resolve(); else setTimeout(step, rate > 0 ? 1 : 0);
     };
     step();
   });
   t1 = performance.now();
-  on({ type: "done", stats: { promptTokensTotal: 1, reusedPrefixTokens: 0, promptTokens: 1, promptMs: 1, generatedTokens: total, generationMs: t1 - t0, timeToFirstTokenMs: 1, stopReason: "eos" } });
+  on({ type: "done", conversationId: 999999, replyId: 2, stats: { promptTokensTotal: 1, reusedPrefixTokens: 0, promptTokens: 1, promptMs: 1, generatedTokens: total, generationMs: t1 - t0, timeToFirstTokenMs: 1, stopReason: "eos" } });
 }).then(() => new Promise((r) => setTimeout(r, 100))).then(() => {
   watching = false;
   const shown = document.querySelectorAll('[data-testid="reply"]');

@@ -234,7 +234,7 @@ impl Chat {
         let conv = self.get(id)?;
         let Some(model) = self.loaded() else {
             let error = HearthError::new(ErrorCode::NoModelLoaded, "Load a model first: pick one at the top of the chat.");
-            on(ChatEvent::Failed { error: error.clone() });
+            on(ChatEvent::Failed { conversation_id: id, reply_id: None, error: error.clone() });
             return Err(error);
         };
         if conv.model_path.as_deref() != Some(model.path.as_str()) {
@@ -252,7 +252,7 @@ impl Chat {
             messages.push(ChatMessage::new(convert::role(&m.role), m.content));
         }
         let reply = self.store.add_message(id, "assistant", "", MessageStatus::Streaming).map_err(internal)?;
-        on(ChatEvent::Started { user_message_id: user, reply_id: reply });
+        on(ChatEvent::Started { conversation_id: id, user_message_id: user, reply_id: reply });
 
         let params = GenerateParams {
             prompt: Prompt::Chat(messages),
@@ -266,7 +266,7 @@ impl Chat {
         };
         let mut generation = match self.engine.generate(params).await {
             Ok(g) => g,
-            Err(error) => return self.fail(reply, "", error, on),
+            Err(error) => return self.fail(id, reply, "", error, on),
         };
         lock(&self.running).insert(id, generation.id);
         let mut text = String::new();
@@ -275,7 +275,7 @@ impl Chat {
             match generation.events.recv().await {
                 Some(GenerateEvent::Token(piece)) => {
                     text.push_str(&piece);
-                    on(ChatEvent::Text { text: piece });
+                    on(ChatEvent::Text { conversation_id: id, reply_id: reply, text: piece });
                     if saved.elapsed() >= SAVE_EVERY {
                         self.store.update_message(reply, &text, MessageStatus::Streaming, None, None).map_err(internal)?;
                         saved = Instant::now();
@@ -294,19 +294,19 @@ impl Chat {
                 let status = if stats.stop_reason == StopReason::Cancelled { MessageStatus::Stopped } else { MessageStatus::Done };
                 let json = serde_json::to_string(&stats).map_err(internal)?;
                 self.store.update_message(reply, &text, status, Some(&json), None).map_err(internal)?;
-                on(ChatEvent::Done { stats });
+                on(ChatEvent::Done { conversation_id: id, reply_id: reply, stats });
                 Ok(())
             }
-            Err(error) => self.fail(reply, &text, error, on),
+            Err(error) => self.fail(id, reply, &text, error, on),
         }
     }
 
-    fn fail(&self, reply: i64, text: &str, error: HearthError, on: &impl Fn(ChatEvent)) -> Result<(), HearthError> {
+    fn fail(&self, id: i64, reply: i64, text: &str, error: HearthError, on: &impl Fn(ChatEvent)) -> Result<(), HearthError> {
         if error.code == ErrorCode::EngineCrashed {
             *lock(&self.loaded) = None;
         }
         self.store.update_message(reply, text, MessageStatus::Failed, None, Some(&error.message)).map_err(internal)?;
-        on(ChatEvent::Failed { error: error.clone() });
+        on(ChatEvent::Failed { conversation_id: id, reply_id: Some(reply), error: error.clone() });
         Err(error)
     }
 }

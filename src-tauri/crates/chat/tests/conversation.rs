@@ -46,10 +46,10 @@ impl Seen {
         move |e| me.lock().unwrap().push(e)
     }
     fn text(&self) -> String {
-        self.0.lock().unwrap().iter().filter_map(|e| if let ChatEvent::Text { text } = e { Some(text.as_str()) } else { None }).collect()
+        self.0.lock().unwrap().iter().filter_map(|e| if let ChatEvent::Text { text, .. } = e { Some(text.as_str()) } else { None }).collect()
     }
     fn done(&self) -> Option<types::GenerationStats> {
-        self.0.lock().unwrap().iter().find_map(|e| if let ChatEvent::Done { stats } = e { Some(stats.clone()) } else { None })
+        self.0.lock().unwrap().iter().find_map(|e| if let ChatEvent::Done { stats, .. } = e { Some(stats.clone()) } else { None })
     }
 }
 

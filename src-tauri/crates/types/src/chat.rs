@@ -66,12 +66,16 @@ pub struct Message {
     pub error: Option<String>,
 }
 
-/// A reply as it streams to the window.
+/// A reply as it streams to the window. Every event names the conversation and the reply it
+/// belongs to: several conversations may be writing at once (one per slot), and the window follows
+/// each on its own.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "type")]
 pub enum ChatEvent {
     /// The person's message and the reply's row exist now (both saved).
     Started {
+        #[specta(type = Number)]
+        conversation_id: i64,
         #[specta(type = Option<Number>)]
         user_message_id: Option<i64>,
         #[specta(type = Number)]
@@ -79,12 +83,25 @@ pub enum ChatEvent {
     },
     /// More text of the reply.
     Text {
+        #[specta(type = Number)]
+        conversation_id: i64,
+        #[specta(type = Number)]
+        reply_id: i64,
         text: String,
     },
     Done {
+        #[specta(type = Number)]
+        conversation_id: i64,
+        #[specta(type = Number)]
+        reply_id: i64,
         stats: GenerationStats,
     },
+    /// The reply failed, or (with no reply id) could not start.
     Failed {
+        #[specta(type = Number)]
+        conversation_id: i64,
+        #[specta(type = Option<Number>)]
+        reply_id: Option<i64>,
         error: HearthError,
     },
 }

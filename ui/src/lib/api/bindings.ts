@@ -106,12 +106,18 @@ export type CatalogGpu = {
 	unified: boolean,
 };
 
-/**  A reply as it streams to the window. */
+/**
+ *  A reply as it streams to the window. Every event names the conversation and the reply it
+ *  belongs to: several conversations may be writing at once (one per slot), and the window follows
+ *  each on its own.
+ */
 export type ChatEvent = 
 /**  The person's message and the reply's row exist now (both saved). */
-{ type: "started"; userMessageId: number | null; replyId: number } | 
+{ type: "started"; conversationId: number; userMessageId: number | null; replyId: number } | 
 /**  More text of the reply. */
-{ type: "text"; text: string } | { type: "done"; stats: GenerationStats } | { type: "failed"; error: HearthError };
+{ type: "text"; conversationId: number; replyId: number; text: string } | { type: "done"; conversationId: number; replyId: number; stats: GenerationStats } | 
+/**  The reply failed, or (with no reply id) could not start. */
+{ type: "failed"; conversationId: number; replyId: number | null; error: HearthError };
 
 /**  Who wrote a message. `Tool` carries a tool's answer back to the model. */
 export type ChatRole = "system" | "user" | "assistant" | "tool";

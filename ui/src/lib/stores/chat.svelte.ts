@@ -1,7 +1,10 @@
-// Chat: the conversations, the open one's messages, the model in the engine, and the reply streaming
-// now. Tokens arrive over a Channel, many per frame from a fast model; they are gathered in a plain
-// buffer and moved into the reactive message once per animation frame, so the page re-renders at the
-// screen's rate whatever the model's.
+// Chat: the conversations, their messages, the model in the engine, and the replies streaming now.
+// Several conversations may be writing at once (the model has slots): each reply's events name its
+// conversation, and each conversation keeps its own messages and stream, so switching away from a
+// reply leaves it streaming (and saved by the backend), and Stop stops the reply of the conversation
+// shown. Tokens arrive over a Channel, many per frame from a fast model; they are gathered in a plain
+// buffer per conversation and moved into the reactive message once per animation frame, so the page
+// re-renders at the screen's rate whatever the model's.
 import { api, toHearthError } from "$lib/api";
 import type { ChatEvent, Conversation, ConversationSettings, HearthError, LoadedModel, LoadEvent, Message } from "$lib/api";
 
@@ -12,9 +15,10 @@ export class ChatStore {
   conversations = $state<Conversation[]>([]);
   query = $state("");
   current = $state<Conversation | null>(null);
-  messages = $state<Message[]>([]);
-  /** The reply streaming now (its id), if any. */
-  streamingId = $state<number | null>(null);
+  /** Messages by conversation: the one shown, and every one with a reply streaming. */
+  private lists = $state<Record<number, Message[]>>({});
+  /** The reply streaming in each conversation: its id once the backend has saved it, else -1. */
+  streams = $state<Record<number, number>>({});
   loaded = $state<LoadedModel | null>(null);
   /** 0..1 while a model loads. */
   loading = $state<number | null>(null);
@@ -23,11 +27,39 @@ export class ChatStore {
   /** A load refused because the plan is red: the model and what loading it anyway would do. */
   overflow = $state<{ path: string; warning: string } | null>(null);
 
-  /** Text received but not yet shown: moved into the message on the next frame. */
-  private pending = "";
+  /** Text received but not yet shown, by conversation: moved into the messages on the next frame. */
+  private pending: Record<number, string> = {};
   private frame: number | null = null;
   /** Tokens received in this reply, for the stream benchmark. */
   received = 0;
+
+  /** The messages of the conversation shown. */
+  get messages(): Message[] {
+    const c = this.current;
+    return c ? (this.lists[c.id] ?? []) : [];
+  }
+
+  set messages(m: Message[]) {
+    const c = this.current;
+    if (c) this.lists[c.id] = m;
+  }
+
+  /** The reply streaming in the conversation shown (its id), if any. */
+  get streamingId(): number | null {
+    const c = this.current;
+    const id = c ? this.streams[c.id] : undefined;
+    return id === undefined || id === -1 ? null : id;
+  }
+
+  /** A reply is on its way in the conversation shown (saved or not yet). */
+  get busy(): boolean {
+    return this.current !== null && this.current.id in this.streams;
+  }
+
+  /** Whether conversation `id` has a reply streaming (for the list's marker). */
+  isStreaming(id: number): boolean {
+    return id in this.streams;
+  }
 
   async refresh(): Promise<void> {
     try {
@@ -41,10 +73,17 @@ export class ChatStore {
   async open(c: Conversation): Promise<void> {
     this.current = c;
     this.error = null;
+    // A conversation with a reply streaming keeps the messages its stream is writing into.
+    if (this.isStreaming(c.id)) return;
     try {
-      this.messages = await api.chatMessages(c.id);
+      const messages = await api.chatMessages(c.id);
+      if (!this.isStreaming(c.id)) this.lists[c.id] = messages;
     } catch (e) {
       this.error = toHearthError(e);
+    }
+    // Conversations neither shown nor streaming let go of their messages.
+    for (const id of Object.keys(this.lists).map(Number)) {
+      if (id !== this.current?.id && !this.isStreaming(id)) delete this.lists[id];
     }
   }
 
@@ -53,7 +92,7 @@ export class ChatStore {
       const c = await api.chatCreate();
       this.conversations = [c, ...this.conversations.filter((x) => x.id !== c.id)];
       this.current = c;
-      this.messages = [];
+      this.lists[c.id] = [];
     } catch (e) {
       this.error = toHearthError(e);
     }
@@ -66,10 +105,8 @@ export class ChatStore {
 
   async remove(c: Conversation): Promise<void> {
     await this.guard(() => api.chatDelete(c.id));
-    if (this.current?.id === c.id) {
-      this.current = null;
-      this.messages = [];
-    }
+    if (this.current?.id === c.id) this.current = null;
+    delete this.lists[c.id];
     await this.refresh();
   }
 
@@ -113,30 +150,32 @@ export class ChatStore {
   async send(text: string): Promise<void> {
     if (!this.current) await this.create();
     const c = this.current;
-    if (!c || !text.trim()) return;
+    if (!c || !text.trim() || this.isStreaming(c.id)) return;
     // Shown at once; the real row (with its id) replaces it when the backend has saved it.
-    this.messages = [...this.messages, { id: -1, role: "user", content: text.trim(), state: "done", stats: null, error: null }];
-    await this.stream((on) => api.chatSend(c.id, text, on));
+    this.lists[c.id] = [...(this.lists[c.id] ?? []), { id: -1, role: "user", content: text.trim(), state: "done", stats: null, error: null }];
+    await this.stream((on) => api.chatSend(c.id, text, on), c.id);
   }
 
   async regenerate(): Promise<void> {
     const c = this.current;
-    if (!c) return;
+    if (!c || this.isStreaming(c.id)) return;
     const lastUser = this.messages.map((m) => m.role).lastIndexOf("user");
     this.messages = this.messages.slice(0, lastUser + 1);
-    await this.stream((on) => api.chatRegenerate(c.id, on));
+    await this.stream((on) => api.chatRegenerate(c.id, on), c.id);
   }
 
   async edit(m: Message, text: string): Promise<void> {
     const c = this.current;
-    if (!c || !text.trim()) return;
+    if (!c || !text.trim() || this.isStreaming(c.id)) return;
     const at = this.messages.findIndex((x) => x.id === m.id);
     this.messages = [...this.messages.slice(0, at), { ...m, id: -1, content: text.trim() }];
-    await this.stream((on) => api.chatEdit(c.id, m.id, text, on));
+    await this.stream((on) => api.chatEdit(c.id, m.id, text, on), c.id);
   }
 
+  /** Stops the reply of the conversation shown; the others go on. */
   async stop(): Promise<void> {
-    if (this.current) await this.guard(() => api.chatStop(this.current!.id));
+    const c = this.current;
+    if (c) await this.guard(() => api.chatStop(c.id));
   }
 
   async exportTo(json: boolean): Promise<string | null> {
@@ -150,45 +189,58 @@ export class ChatStore {
     }
   }
 
-  /** Run one reply from `source`, showing its text as it comes. Public for the stream benchmark. */
-  async stream(source: EventSource): Promise<void> {
+  /**
+   * Run one reply in conversation `id` from `source`, showing its text as it comes, whichever
+   * conversation is shown meanwhile. Public for the stream benchmark.
+   */
+  async stream(source: EventSource, id: number | undefined = this.current?.id): Promise<void> {
+    if (id === undefined) return;
     this.error = null;
     this.received = 0;
+    this.streams[id] = -1;
+    let started = false;
     try {
-      await source((e) => this.receive(e));
+      await source((e) => {
+        started ||= e.type === "started";
+        this.receive(e);
+      });
     } catch (e) {
       // The Failed event has said it already when the reply had started.
-      if (this.streamingId === null) this.error = toHearthError(e);
+      if (!started && this.current?.id === id) this.error = toHearthError(e);
     } finally {
       this.flush();
-      this.streamingId = null;
+      delete this.streams[id];
       await this.refreshKeepingCurrent();
     }
   }
 
   receive(e: ChatEvent): void {
+    const id = e.conversationId;
     switch (e.type) {
       case "started": {
-        const msgs = this.messages.map((m) => (m.id === -1 && e.userMessageId !== null ? { ...m, id: e.userMessageId } : m));
-        this.messages = [...msgs, { id: e.replyId, role: "assistant", content: "", state: "streaming", stats: null, error: null }];
-        this.streamingId = e.replyId;
+        const msgs = (this.lists[id] ?? []).map((m) => (m.id === -1 && e.userMessageId !== null ? { ...m, id: e.userMessageId } : m));
+        this.lists[id] = [...msgs, { id: e.replyId, role: "assistant", content: "", state: "streaming", stats: null, error: null }];
+        this.streams[id] = e.replyId;
         // The first message names the conversation: show the new title in the list now.
         void this.refreshKeepingCurrent();
         break;
       }
       case "text":
         this.received += 1;
-        this.pending += e.text;
+        this.pending[id] = (this.pending[id] ?? "") + e.text;
         this.frame ??= requestAnimationFrame(() => this.flush());
         break;
       case "done":
         this.flush();
-        this.patchStreaming((m) => ({ ...m, state: e.stats.stopReason === "cancelled" ? "stopped" : "done", stats: e.stats }));
+        this.patchReply(id, e.replyId, (m) => ({ ...m, state: e.stats.stopReason === "cancelled" ? "stopped" : "done", stats: e.stats }));
         break;
       case "failed":
         this.flush();
-        if (this.streamingId === null) this.error = e.error;
-        this.patchStreaming((m) => ({ ...m, state: "failed", error: e.error.message }));
+        if (e.replyId === null) {
+          if (this.current?.id === id) this.error = e.error;
+        } else {
+          this.patchReply(id, e.replyId, (m) => ({ ...m, state: "failed", error: e.error.message }));
+        }
         break;
     }
   }
@@ -196,17 +248,19 @@ export class ChatStore {
   private flush(): void {
     if (this.frame !== null) cancelAnimationFrame(this.frame);
     this.frame = null;
-    if (!this.pending) return;
-    const text = this.pending;
-    this.pending = "";
-    this.patchStreaming((m) => ({ ...m, content: m.content + text }));
+    for (const [key, text] of Object.entries(this.pending)) {
+      const id = Number(key);
+      const reply = this.streams[id];
+      if (text && reply !== undefined) this.patchReply(id, reply, (m) => ({ ...m, content: m.content + text }));
+    }
+    this.pending = {};
   }
 
-  private patchStreaming(f: (m: Message) => Message): void {
-    const id = this.streamingId;
-    if (id === null) return;
-    const i = this.messages.findIndex((m) => m.id === id);
-    if (i >= 0) this.messages[i] = f(this.messages[i]);
+  private patchReply(conversation: number, reply: number, f: (m: Message) => Message): void {
+    const list = this.lists[conversation];
+    if (!list) return;
+    const i = list.findIndex((m) => m.id === reply);
+    if (i >= 0) list[i] = f(list[i]);
   }
 
   private async refreshKeepingCurrent(): Promise<void> {

@@ -58,13 +58,13 @@ describe("ChatView", () => {
     await fireEvent.input(box, { target: { value: "Hi there" } });
     await fireEvent.keyDown(box, { key: "Enter" });
     await waitFor(() => expect(calls.send).toHaveBeenCalled());
-    emit({ type: "started", userMessageId: 1, replyId: 2 });
-    for (const t of ["Hello", " <img src=x onerror=alert(1)>", " **friend**"]) emit({ type: "text", text: t });
+    emit({ type: "started", conversationId: 7, userMessageId: 1, replyId: 2 });
+    for (const t of ["Hello", " <img src=x onerror=alert(1)>", " **friend**"]) emit({ type: "text", conversationId: 7, replyId: 2, text: t });
     await waitFor(() => expect(screen.getByTestId("reply").textContent?.trim()).toBe("Hello <img src=x onerror=alert(1)> friend"));
     expect(screen.getByTestId("reply").querySelector("img")).toBeNull();
     expect(screen.getByTestId("reply").querySelector("strong")?.textContent).toBe("friend");
     expect(screen.getByTestId("stop")).toBeTruthy();
-    emit({ type: "done", stats });
+    emit({ type: "done", conversationId: 7, replyId: 2, stats });
     finish();
     await waitFor(() => expect(screen.getByTestId("reply-stats").textContent).toContain("100.0 tok/s · 0.10 s to first token · 3 tokens"));
     await waitFor(() => expect(screen.getByTestId("send")).toBeTruthy());
@@ -84,5 +84,59 @@ describe("ChatView", () => {
     expect(screen.getAllByTestId("message").at(-1)?.textContent).toContain("message 1999");
     await fireEvent.click(screen.getByText(/Show earlier messages \(1920 more\)/));
     await waitFor(() => expect(screen.getAllByTestId("message").length).toBe(160));
+  });
+
+  it("follows two conversations writing at once: switching keeps each reply streaming, Stop stops the one shown", async () => {
+    const a = { ...conv, id: 7, title: "Sea" };
+    const b = { ...conv, id: 8, title: "Stars" };
+    calls.conversations.mockResolvedValue([a, b]);
+    calls.loaded.mockResolvedValue(loaded);
+    calls.models.mockResolvedValue([]);
+    calls.messages.mockResolvedValue([]);
+    const emits: Record<number, (e: ChatEvent) => void> = {};
+    const finishes: Record<number, () => void> = {};
+    calls.send.mockImplementation((id: number, _text: string, on: (e: ChatEvent) => void) => {
+      emits[id] = on;
+      return new Promise<null>((ok) => (finishes[id] = () => ok(null)));
+    });
+    calls.stop.mockResolvedValue(null);
+    const chat = new ChatStore();
+    render(ChatView, { chat, models: new ModelsStore() });
+    await waitFor(() => expect(screen.getAllByTestId("conversation")).toHaveLength(2));
+    const open = async (i: number) => fireEvent.click(screen.getAllByTestId("conversation")[i].querySelector("button.title")!);
+    const say = async (text: string) => {
+      const box = screen.getByTestId("composer");
+      await fireEvent.input(box, { target: { value: text } });
+      await fireEvent.keyDown(box, { key: "Enter" });
+    };
+    await open(0);
+    await say("Tell me about the sea");
+    await waitFor(() => expect(emits[7]).toBeTruthy());
+    emits[7]({ type: "started", conversationId: 7, userMessageId: 1, replyId: 2 });
+    emits[7]({ type: "text", conversationId: 7, replyId: 2, text: "Waves" });
+    // Away to the other conversation while the first still writes; it starts its own reply.
+    await open(1);
+    await waitFor(() => expect(screen.queryByTestId("reply")).toBeNull());
+    await say("Tell me about the stars");
+    await waitFor(() => expect(emits[8]).toBeTruthy());
+    emits[8]({ type: "started", conversationId: 8, userMessageId: 3, replyId: 4 });
+    emits[8]({ type: "text", conversationId: 8, replyId: 4, text: "Light" });
+    emits[7]({ type: "text", conversationId: 7, replyId: 2, text: " fold" });
+    await waitFor(() => expect(screen.getByTestId("reply").textContent?.trim()).toBe("Light"));
+    expect(screen.getAllByTestId("conversation-writing")).toHaveLength(2);
+    // Back to the first: everything it wrote meanwhile is there, and Stop stops it alone.
+    await open(0);
+    await waitFor(() => expect(screen.getByTestId("reply").textContent?.trim()).toBe("Waves fold"));
+    await fireEvent.click(screen.getByTestId("stop"));
+    expect(calls.stop).toHaveBeenCalledWith(7);
+    emits[7]({ type: "done", conversationId: 7, replyId: 2, stats: { ...stats, stopReason: "cancelled" } });
+    finishes[7]();
+    await waitFor(() => expect(screen.getAllByTestId("conversation-writing")).toHaveLength(1));
+    emits[8]({ type: "text", conversationId: 8, replyId: 4, text: " years" });
+    emits[8]({ type: "done", conversationId: 8, replyId: 4, stats });
+    finishes[8]();
+    await waitFor(() => expect(screen.queryAllByTestId("conversation-writing")).toHaveLength(0));
+    await open(1);
+    await waitFor(() => expect(calls.messages).toHaveBeenCalledWith(8));
   });
 });

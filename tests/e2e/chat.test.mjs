@@ -12,10 +12,14 @@ const models = process.env.HEARTH_TEST_MODELS ?? join(homedir(), ".cache/hearth/
 
 async function until(f, ms, what) {
   const deadline = Date.now() + ms;
+  let failed = null;
   for (;;) {
-    const v = await f().catch(() => null);
+    const v = await f().catch((e) => {
+      failed = e;
+      return null;
+    });
     if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}${failed ? ` (last error: ${failed.message})` : ""}`);
     await sleep(100);
   }
 }
@@ -89,6 +93,77 @@ test("load the test model, chat, stop, regenerate, edit", async () => {
     await saveScreenshot(driver, "chat-done");
     const titles = await Promise.all((await driver.findAll('[data-testid="conversation"] button.title')).map((e) => driver.property(e, "textContent")));
     assert.deepEqual(titles, ["Count from 1 to 500, one number per line."]);
+  } finally {
+    await app.stop();
+  }
+});
+
+test("two conversations write at once: switch between them, stop one, both saved", async () => {
+  const app = await launchApp({ env: { HF_HUB_CACHE: models } });
+  const { driver } = app;
+  const replies = async () =>
+    (await driver.readAll('[data-testid="message"]', ["data-role", "data-state"]))
+      .filter((e) => e["data-role"] === "assistant")
+      .map((e) => ({ state: e["data-state"], text: e.text }));
+  const reply = async () => (await replies()).at(-1);
+  const conversations = async () => driver.findAll('[data-testid="conversation"] button.title');
+  const titled = async (words) => {
+    for (const c of await conversations()) if ((await driver.property(c, "textContent")).includes(words)) return c;
+    return null;
+  };
+  const writing = async () => (await driver.findAll('[data-testid="conversation-writing"]')).length;
+  // A new conversation set to greedy decoding (the test model's greedy story runs past 1500
+  // tokens), capped at 1500 tokens, then the question.
+  const ask = async (text) => {
+    await driver.click(await driver.find('[data-testid="new-chat"]'));
+    await driver.click(await driver.waitFor('[data-testid="chat-settings-button"]'));
+    const panel = await driver.waitFor('[data-testid="chat-settings"]');
+    const temperature = await driver.findIn(panel, "xpath", ".//label[contains(., 'Temperature')]/input");
+    await driver.cmd("POST", `/element/${temperature}/clear`, {});
+    await driver.cmd("POST", `/element/${temperature}/value`, { text: "0" });
+    const max = await driver.findIn(panel, "xpath", ".//label[contains(., 'Max tokens')]/input");
+    await driver.cmd("POST", `/element/${max}/value`, { text: "1500" });
+    await driver.click(await driver.findIn(panel, "xpath", ".//button[text()='Save']"));
+    const composer = await driver.waitFor('[data-testid="composer"]');
+    await driver.cmd("POST", `/element/${composer}/value`, { text: `${text}\uE007` });
+  };
+  try {
+    await driver.click(await driver.waitFor('[data-testid="nav-chat"]'));
+    await driver.click(await driver.waitFor('[data-testid="load-model"]'));
+    await driver.waitFor('[data-testid="model-loaded"]', 60_000);
+    // The planner gave the model slots: replies written at once.
+    const slots = await driver.property(await driver.waitFor('[data-testid="loaded-slots"]'), "textContent");
+    assert.match(slots, /× [2-9]\d* slots/);
+
+    await ask("Write a long story about a dragon.");
+    await until(async () => (await reply())?.state === "streaming" && (await reply()).text.length > 20, 60_000, "the first reply to stream").catch(async (e) => {
+      await saveScreenshot(driver, "chat-two-streams-failed");
+      console.log(JSON.stringify(await driver.readAll('[data-testid="message"]', ["data-role", "data-state"])));
+      throw e;
+    });
+    await ask("Write a very long essay about the history of Rome.");
+    await until(async () => (await reply())?.state === "streaming" && (await reply()).text.length > 20, 60_000, "the second reply to stream");
+    assert.equal(await writing(), 2, "both conversations are writing");
+    await saveScreenshot(driver, "chat-two-streams");
+
+    // Back to the first: it went on writing meanwhile; Stop stops it alone.
+    await driver.click(await titled("dragon"));
+    const before = (await until(reply, 10_000, "the first reply")).text.length;
+    await until(async () => (await reply()).text.length > before, 20_000, "the first reply to keep growing");
+    await driver.click(await driver.find('[data-testid="stop"]'));
+    const stopped = await until(async () => ((await reply())?.state === "stopped" ? reply() : null), 20_000, "the first reply to stop");
+    assert.ok(stopped.text.length > 40, "the stopped reply keeps what it wrote");
+    assert.equal(await writing(), 1, "the other conversation is still writing");
+
+    // The second ran on; stop it too, and both are saved with their text.
+    await driver.click(await titled("Rome"));
+    await until(async () => (await reply())?.state === "streaming", 10_000, "the second reply still streaming");
+    await driver.click(await driver.find('[data-testid="stop"]'));
+    const second = await until(async () => ((await reply())?.state === "stopped" ? reply() : null), 20_000, "the second reply to stop");
+    assert.ok(second.text.length > 40, second.text.slice(0, 80));
+    await driver.click(await titled("dragon"));
+    await until(async () => (await reply())?.state === "stopped" && (await reply()).text === stopped.text, 10_000, "the first conversation as saved");
+    assert.equal(await writing(), 0);
   } finally {
     await app.stop();
   }

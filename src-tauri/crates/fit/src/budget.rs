@@ -4,6 +4,8 @@
 //!   unloading its own models, less the backend's own context and the safety margin.
 //! - RAM: the total less what the system keeps (max(2 GiB, 10 %)), plus what Hearth would free. Total,
 //!   not "available": the verdict should not flicker with a browser's tabs.
+//! - Less, on each, what other models Hearth keeps loaded beside this one hold (`held_*`, set by the
+//!   runtime when it decides whether a model can join them).
 //! - Unified memory (Apple Silicon): the GPU's budget is Metal's recommended working set, and RAM and
 //!   GPU are one pool, so whatever the GPU takes is also taken from RAM (never counted twice).
 
@@ -76,7 +78,12 @@ pub fn budgets(hw: &HardwareProfile, s: &LoadSettings) -> Budgets {
         .filter(|(_, g)| chosen(g))
         .map(|(i, g)| {
             let overhead = backend_overhead(g.vendor, g.engine_backend.as_deref().unwrap_or_default());
-            let free = g.vram_free_bytes.or(g.vram_total_bytes).unwrap_or(0).saturating_add(s.freed_gpu_bytes.get(i).copied().unwrap_or(0));
+            let free = g
+                .vram_free_bytes
+                .or(g.vram_total_bytes)
+                .unwrap_or(0)
+                .saturating_add(s.freed_gpu_bytes.get(i).copied().unwrap_or(0))
+                .saturating_sub(s.held_gpu_bytes.get(i).copied().unwrap_or(0));
             let free = free.min(g.vram_total_bytes.unwrap_or(u64::MAX));
             GpuBudget {
                 name: g.name.clone(),
@@ -95,7 +102,7 @@ pub fn budgets(hw: &HardwareProfile, s: &LoadSettings) -> Budgets {
         gpus,
         set_aside,
         missing_choice,
-        ram: total.saturating_sub(ram_reserve(total)).saturating_add(s.freed_ram_bytes),
+        ram: total.saturating_sub(ram_reserve(total)).saturating_add(s.freed_ram_bytes).saturating_sub(s.held_ram_bytes),
         ram_bandwidth_gbps: hw.ram_bandwidth_gbps.unwrap_or(UNKNOWN_RAM_GBPS),
     }
 }

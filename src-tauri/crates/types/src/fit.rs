@@ -101,6 +101,14 @@ pub struct LoadSettings {
     /// …and in RAM.
     #[specta(type = Number)]
     pub freed_ram_bytes: u64,
+    /// Memory other loaded models hold and keep: per GPU (in profile order)…
+    #[serde(default)]
+    #[specta(type = Vec<Number>)]
+    pub held_gpu_bytes: Vec<u64>,
+    /// …and in RAM.
+    #[serde(default)]
+    #[specta(type = Number)]
+    pub held_ram_bytes: u64,
 }
 
 impl Default for LoadSettings {
@@ -117,6 +125,8 @@ impl Default for LoadSettings {
             safety_margin_bytes: 1 << 30,
             freed_gpu_bytes: Vec::new(),
             freed_ram_bytes: 0,
+            held_gpu_bytes: Vec::new(),
+            held_ram_bytes: 0,
         }
     }
 }

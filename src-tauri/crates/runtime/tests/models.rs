@@ -1,0 +1,109 @@
+//! The runtime with the real test model (SmolLM2-135M) and a copy of it under another name: two
+//! models stay loaded at once when memory allows, the one used least recently goes when there is
+//! no room (by count or by memory), a red plan is refused before anything is unloaded, and a model
+//! already loaded with the same plan is not loaded again.
+
+use std::path::{Path, PathBuf};
+
+use runtime::{LoadRequest, Owner, Runtime};
+use types::{ErrorCode, LoadSettings};
+
+// One test at a time: llama.cpp's threads spin while they wait, and two cores are few.
+static ONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn worker() -> engine::WorkerCommand {
+    engine::WorkerCommand { program: env!("CARGO_BIN_EXE_runtime-test-worker").into(), args: Vec::new() }
+}
+
+/// The test model and a copy of it (another file, so another model as far as anyone can tell).
+fn two_models() -> Option<(PathBuf, PathBuf)> {
+    let a = gguf::test_model::path()?;
+    let dir = std::env::temp_dir().join(format!("hearth-runtime-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let b = dir.join("SmolLM2-copy.gguf");
+    if !b.exists() {
+        std::fs::copy(&a, &b).expect("copy the test model");
+    }
+    Some((a, b))
+}
+
+/// A CPU machine with `ram_gib` of RAM; loads at a 2K context, one slot.
+fn runtime(ram_gib: u32) -> Runtime {
+    let rt = Runtime::new(worker(), hardware::catalog::imagined(None, 1, ram_gib));
+    rt.set_load_settings(std::sync::Arc::new(|_: &Path| LoadSettings {
+        context: Some(2048),
+        parallel: Some(1),
+        ..LoadSettings::default()
+    }));
+    rt
+}
+
+fn paths(rt: &Runtime) -> Vec<PathBuf> {
+    let mut p: Vec<PathBuf> = rt.residents().iter().map(|m| m.path().to_path_buf()).collect();
+    p.sort();
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_models_stay_loaded_when_memory_allows_and_the_least_recently_used_goes_when_not() {
+    let _one = ONE.lock().await;
+    let Some((a, b)) = two_models() else { return };
+    let rt = runtime(16);
+    let first = rt.load(&a, LoadRequest::by(Owner::App), |_| {}).await.expect("loads");
+    rt.load(&b, LoadRequest::by(Owner::Server), |_| {}).await.expect("loads beside the first");
+    let mut both = vec![a.clone(), b.clone()];
+    both.sort();
+    assert_eq!(paths(&rt), both, "16 GB holds both");
+    // Each answers from its own worker.
+    let pids: Vec<_> = rt.residents().iter().map(|m| m.engine.pid()).collect();
+    assert!(pids[0] != pids[1] && pids.iter().all(Option::is_some));
+    // Loading one that is in, with the same plan, loads nothing.
+    let again = rt.load(&a, LoadRequest::by(Owner::App), |_| panic!("no second load")).await.unwrap();
+    assert_eq!(again.info.load_ms, first.info.load_ms);
+
+    // One model at most: the one used least recently (b, since a was just asked for) goes.
+    rt.set_max_models(1);
+    rt.get(&a).expect("a is in");
+    let third = std::env::temp_dir().join(format!("hearth-runtime-{}/SmolLM2-third.gguf", std::process::id()));
+    std::fs::copy(&a, &third).unwrap();
+    rt.load(&third, LoadRequest::by(Owner::Cli), |_| {}).await.expect("loads in place of the others");
+    assert_eq!(paths(&rt), vec![third.clone()]);
+    rt.unload_all().await;
+    assert!(rt.residents().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_that_fits_only_alone_unloads_the_others_first() {
+    let _one = ONE.lock().await;
+    let Some((a, b)) = two_models() else { return };
+    // Room for one test model and a little more, not for two: RAM less the system's 2 GiB.
+    let mut hw = hardware::catalog::imagined(None, 1, 4);
+    let rt = runtime(4);
+    let plan = rt.plan(&a, None).unwrap();
+    hw.memory.total_bytes = (2u64 << 30) + plan.total_bytes * 3 / 2;
+    rt.set_hardware(hw);
+    assert_eq!(rt.plan(&a, None).unwrap().verdict, types::Verdict::Green);
+    rt.load(&a, LoadRequest::by(Owner::App), |_| {}).await.unwrap();
+    rt.load(&b, LoadRequest::by(Owner::App), |_| {}).await.expect("loads once the first is out");
+    assert_eq!(paths(&rt), vec![b.clone()], "the first made room");
+    rt.unload_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_red_plan_is_refused_before_anything_is_unloaded_unless_forced() {
+    let _one = ONE.lock().await;
+    let Some((a, b)) = two_models() else { return };
+    let rt = runtime(16);
+    rt.load(&a, LoadRequest::by(Owner::App), |_| {}).await.unwrap();
+    // Then the machine turns out to have less RAM than the weights (2 GiB kept by the system).
+    let mut hw = rt.hardware();
+    hw.memory.total_bytes = (2u64 << 30) + (16 << 20);
+    rt.set_hardware(hw);
+    let e = rt.load(&b, LoadRequest::by(Owner::App), |_| {}).await.expect_err("red");
+    assert_eq!(e.code, ErrorCode::WouldNotFit, "{e:?}");
+    assert_eq!(paths(&rt), vec![a.clone()], "nothing was unloaded for a load that was refused");
+    // Forced (after the person saw that warning), it loads in place of the other.
+    rt.load(&b, LoadRequest { force: true, ..LoadRequest::by(Owner::App) }, |_| {}).await.expect("forced");
+    assert_eq!(paths(&rt), vec![b.clone()]);
+    rt.unload_all().await;
+}

@@ -16,7 +16,9 @@ pub struct AppState {
     pub started: Instant,
     prober: Arc<Prober>,
     pub store: Arc<store::Store>,
-    /// Conversations and the engine's worker process.
+    /// The one owner of the engine: what is loaded, loading by plan (Chat, the server).
+    pub runtime: Arc<runtime::Runtime>,
+    /// Conversations, over the runtime.
     pub chat: Arc<chat::Chat>,
     /// The OpenAI-compatible server, over the same engine.
     pub server: crate::server::ServerControl,
@@ -43,19 +45,20 @@ impl AppState {
             HearthError::new(types::ErrorCode::Internal, "Hearth could not find its own program file.").with_details(e.to_string())
         })?;
         let worker = engine::WorkerCommand { program: exe, args: vec![crate::ENGINE_WORKER_FLAG.to_string()] };
-        let engine = Arc::new(engine::EngineHost::new(worker.clone()));
         // The engine's devices come from a worker of their own: the window's process never loads
         // llama.cpp's backends (a GPU driver that crashes must not take the window with it).
-        let prober = Arc::new(Prober::system(move || engine::devices::query_or_cpu(&worker, |m| tracing::warn!("{m}"))));
-        // The server plans loads for the machine as probed; probing here would slow the window's
-        // start, so it gets the profile when it first starts (see `commands::server`).
-        let backend = server::EngineBackend::new(engine.clone(), Vec::new(), hardware::catalog::imagined(None, 1, 0));
-        // The server plans each load with the same saved choices of where models run as Chat.
+        let prober = Arc::new(runtime::prober(worker.clone(), |m| tracing::warn!("{m}")));
+        // Loads are planned for the machine as probed; probing here would slow the window's start,
+        // so the runtime gets the profile when the probe is done (`profile`).
+        let runtime = Arc::new(runtime::Runtime::new(worker, hardware::catalog::imagined(None, 1, 0)));
+        // Every load plans with the person's saved choices for that model (where it runs, its
+        // template), whoever asks: Chat or the server.
         let saved = store.clone();
-        backend.set_load_settings(Arc::new(move |path| library::settings::load_settings(&saved, Some(path))));
+        runtime.set_load_settings(Arc::new(move |path: &std::path::Path| library::settings::load_settings(&saved, Some(path))));
         Ok(Self {
-            chat: Arc::new(chat::Chat::new(store.clone(), engine)),
-            server: crate::server::ServerControl::new(backend),
+            chat: Arc::new(chat::Chat::new(store.clone(), runtime.clone())),
+            server: crate::server::ServerControl::new(server::EngineBackend::new(runtime.clone(), Vec::new())),
+            runtime,
             started: Instant::now(),
             prober,
             queue: crate::downloads::Queue::start(downloads),
@@ -69,16 +72,22 @@ impl AppState {
 
     /// Start the probe on a background thread; `profile()` waits for it if it is still running.
     pub fn warm_up(&self) {
-        let (prober, profile, dir) = (self.prober.clone(), self.profile.clone(), self.home.models_dir());
-        let root = self.home.root().to_path_buf();
+        let state = self.clone();
         std::thread::spawn(move || {
-            profile.get_or_init(|| probe(&prober, &dir, &root));
+            state.profile();
         });
     }
 
     /// The profile, probed once per run: GPUs and CPUs do not change while the app is open. Blocking.
+    /// The runtime plans with it from then on.
     pub fn profile(&self) -> HardwareProfile {
-        self.profile.get_or_init(|| probe(&self.prober, &self.home.models_dir(), self.home.root())).clone()
+        self.profile
+            .get_or_init(|| {
+                let profile = runtime::probe(&self.prober, &self.home.models_dir(), self.home.root());
+                self.runtime.set_hardware(profile.clone());
+                profile
+            })
+            .clone()
     }
 
     /// The Hub client in effect now.
@@ -115,12 +124,4 @@ impl AppState {
     pub fn prober(&self) -> &Prober {
         &self.prober
     }
-}
-
-/// The machine as probed, with what Hearth has learnt about its speed.
-fn probe(prober: &Prober, models_dir: &std::path::Path, home: &std::path::Path) -> HardwareProfile {
-    let mut profile = prober.probe(models_dir);
-    profile.speed_calibration = hardware::calibration::load(home);
-    profile.ram_bandwidth_gbps = hardware::calibration::remember_bandwidth(home, profile.ram_bandwidth_gbps);
-    profile
 }

@@ -115,16 +115,17 @@ pub async fn engine_load(
     force: bool,
     on_event: Channel<LoadEvent>,
 ) -> Result<LoadedModel, HearthError> {
-    let hw = {
+    // The runtime plans with the probed machine: wait for the probe if it is still running.
+    {
         let state = state.inner().clone();
         tauri::async_runtime::spawn_blocking(move || state.profile())
             .await
-            .map_err(|e| HearthError::new(ErrorCode::Internal, "The probe failed.").with_details(e.to_string()))?
-    };
+            .map_err(|e| HearthError::new(ErrorCode::Internal, "The probe failed.").with_details(e.to_string()))?;
+    }
     let path = PathBuf::from(path);
     let settings = library::settings::load_settings(&state.store, Some(&path));
-    // The server shares the engine, so it answers with what Chat loaded.
-    state.chat.load(&path, &hw, &settings, force, |e| drop(on_event.send(e))).await
+    // The server shares the runtime, so it answers with what Chat loaded.
+    state.chat.load(&path, &settings, force, |e| drop(on_event.send(e))).await
 }
 
 #[tauri::command]

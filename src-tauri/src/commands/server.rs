@@ -15,18 +15,14 @@ pub async fn server_status(state: State<'_, AppState>) -> Result<ServerStatus, H
 #[tauri::command]
 #[specta::specta]
 pub async fn server_start(state: State<'_, AppState>, settings: ServerSettings) -> Result<ServerStatus, HearthError> {
-    // The machine to plan loads for, and the library to offer, as My Models sees them.
-    let (profile, models) = {
+    // The library to offer, as My Models sees it (probing the machine first, if that has not
+    // happened yet, which also gives the runtime the machine to plan loads for).
+    let models = {
         let state = state.inner().clone();
-        tauri::async_runtime::spawn_blocking(move || {
-            let hw = state.profile();
-            let models = library::list(&state.store, &state.model_folders(), &hw);
-            (hw, models)
-        })
-        .await
-        .map_err(|e| HearthError::new(types::ErrorCode::Internal, "The probe failed.").with_details(e.to_string()))?
+        tauri::async_runtime::spawn_blocking(move || library::list(&state.store, &state.model_folders(), &state.profile()))
+            .await
+            .map_err(|e| HearthError::new(types::ErrorCode::Internal, "The probe failed.").with_details(e.to_string()))?
     };
-    state.server.backend.set_hardware(profile);
     state.server.set_models(&models.map_err(crate::commands::library_error)?);
     state.server.start(&state.store, settings).await?;
     Ok(state.server.status(&state.store).await)

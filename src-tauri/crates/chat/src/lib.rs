@@ -8,7 +8,8 @@
 //! interrupted. If the engine's worker dies mid-reply, the reply keeps its text, is marked failed
 //! with the engine's message, and the model counts as unloaded; the window carries on.
 //!
-//! Talks to: `engine::EngineHost` (the worker process), `store::Store` (SQLite), `fit::plan`.
+//! Talks to: `runtime::Runtime` (which loads models and owns their workers), `engine` (a reply's
+//! generation), `store::Store` (SQLite).
 
 mod convert;
 mod export;
@@ -19,11 +20,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use engine::{file_name, EngineHost, GenerateEvent, GenerateParams, LoadParams, Prompt, RequestId};
+use engine::{EngineHost, GenerateEvent, GenerateParams, Prompt, RequestId};
+use runtime::{LoadRequest, Owner, Runtime};
 use store::{MessageStatus, Store};
 use types::{
-    ChatEvent, ChatMessage, ChatRole, Conversation, ConversationSettings, ErrorCode, HardwareProfile, HearthError, LoadEvent, LoadSettings,
-    LoadedModel, Message, StopReason, Verdict,
+    ChatEvent, ChatMessage, ChatRole, Conversation, ConversationSettings, ErrorCode, HearthError, LoadEvent, LoadSettings, LoadedModel,
+    Message, StopReason,
 };
 
 pub use convert::{conversation, message};
@@ -38,10 +40,11 @@ pub const NEW_TITLE: &str = "New chat";
 
 pub struct Chat {
     store: Arc<Store>,
-    engine: Arc<EngineHost>,
-    loaded: Mutex<Option<LoadedModel>>,
-    /// The generation running in each conversation, to stop it.
-    running: Mutex<HashMap<i64, RequestId>>,
+    runtime: Arc<Runtime>,
+    /// The model Chat answers with (one of the runtime's).
+    model: Mutex<Option<PathBuf>>,
+    /// The generation running in each conversation, and the engine it runs in, to stop it.
+    running: Mutex<HashMap<i64, (Arc<EngineHost>, RequestId)>>,
 }
 
 pub(crate) fn internal(e: impl std::fmt::Display) -> HearthError {
@@ -53,92 +56,59 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Chat {
-    pub fn new(store: Arc<Store>, engine: Arc<EngineHost>) -> Self {
+    pub fn new(store: Arc<Store>, runtime: Arc<Runtime>) -> Self {
         match store.mark_interrupted() {
             Ok(0) => {}
             Ok(n) => tracing::info!(replies = n, "replies cut short by the last run are marked interrupted"),
             Err(e) => tracing::warn!(error = %e, "could not mark interrupted replies"),
         }
-        Self { store, engine, loaded: Mutex::new(None), running: Mutex::new(HashMap::new()) }
+        Self { store, runtime, model: Mutex::new(None), running: Mutex::new(HashMap::new()) }
     }
 
-    pub fn engine(&self) -> &EngineHost {
-        &self.engine
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
     }
 
-    /// The model Chat loaded, if the engine still has it.
+    /// The model Chat loaded, if the runtime still has it.
     pub fn loaded(&self) -> Option<LoadedModel> {
-        let mut loaded = lock(&self.loaded);
-        let in_engine = self.engine.loaded_path();
-        if loaded.as_ref().is_some_and(|m| in_engine.as_deref() != Some(Path::new(&m.path))) {
-            // The worker died, or the model was unloaded or replaced (the server loads models into
-            // the same engine): say so rather than show, and answer with, a model that is gone.
-            *loaded = None;
+        let mut model = lock(&self.model);
+        let resident = model.as_deref().and_then(|p| self.runtime.residents().into_iter().find(|m| m.path() == p));
+        if resident.is_none() {
+            // The worker died, or the model was unloaded to make room for another (the server
+            // loads models too): say so rather than show, and answer with, a model that is gone.
+            *model = None;
         }
-        loaded.clone()
+        resident.map(|m| m.model)
     }
 
     /// Load `path` with the plan for this machine and `settings` (the person's choice of where it
     /// runs), reporting progress. A model that the planner says cannot load is refused before the
     /// worker tries (and fails slowly, or takes the machine's memory with it) with `WouldNotFit` and
     /// a warning of what loading it anyway does; `force`, after the person confirmed that warning,
-    /// loads the red plan as drawn.
+    /// loads the red plan as drawn. The runtime decides what else stays loaded.
     pub async fn load(
         &self,
         path: &Path,
-        hw: &HardwareProfile,
         settings: &LoadSettings,
         force: bool,
         on: impl Fn(LoadEvent),
     ) -> Result<LoadedModel, HearthError> {
-        let result = self.load_inner(path, hw, settings, force, &on).await;
+        let request = LoadRequest { force, settings: Some(settings.clone()), ..LoadRequest::by(Owner::App) };
+        let result = self.runtime.load(path, request, |fraction| on(LoadEvent::Progress { fraction })).await;
         match &result {
-            Ok(model) => on(LoadEvent::Loaded { model: model.clone() }),
+            Ok(model) => {
+                *lock(&self.model) = Some(path.to_path_buf());
+                on(LoadEvent::Loaded { model: model.clone() });
+            }
             Err(error) => on(LoadEvent::Failed { error: error.clone() }),
         }
         result
     }
 
-    async fn load_inner(
-        &self,
-        path: &Path,
-        hw: &HardwareProfile,
-        settings: &LoadSettings,
-        force: bool,
-        on: &impl Fn(LoadEvent),
-    ) -> Result<LoadedModel, HearthError> {
-        let facts = gguf::read_file(path).map_err(|e| {
-            HearthError::new(ErrorCode::ModelLoadFailed, format!("{} is not a model Hearth can read: {e}", file_name(path)))
-        })?;
-        let plan = fit::plan(&facts, hw, settings);
-        if plan.verdict == Verdict::Red && !force {
-            // Refused before anything is unloaded: the model in use stays.
-            return Err(HearthError::new(ErrorCode::WouldNotFit, fit::overflow_warning(&file_name(path), &plan)));
-        }
-        // The model loaded now gives its memory back before the next one loads.
-        if self.engine.is_loaded() {
-            self.engine.unload().await?;
-            *lock(&self.loaded) = None;
-        }
-        let params = LoadParams::from_plan(path, &plan).with_chat_template(settings.chat_template.clone());
-        let mut events = self.engine.load(params).await?;
-        while let Some(event) = events.recv().await {
-            match event {
-                engine::LoadEvent::Progress(p) => on(LoadEvent::Progress { fraction: p.fraction }),
-                engine::LoadEvent::Loaded(info) => {
-                    let model = LoadedModel { path: path.display().to_string(), file_name: file_name(path), info, plan };
-                    *lock(&self.loaded) = Some(model.clone());
-                    return Ok(model);
-                }
-                engine::LoadEvent::Error(e) => return Err(e),
-            }
-        }
-        Err(HearthError::new(ErrorCode::EngineCrashed, "The engine stopped while loading the model."))
-    }
-
+    /// Unloads Chat's model.
     pub async fn unload(&self) -> Result<(), HearthError> {
-        *lock(&self.loaded) = None;
-        self.engine.unload().await
+        let Some(path) = lock(&self.model).take() else { return Ok(()) };
+        self.runtime.unload(&path).await
     }
 
     pub fn conversations(&self, query: Option<&str>) -> Result<Vec<Conversation>, HearthError> {
@@ -219,9 +189,9 @@ impl Chat {
 
     /// Stop the reply streaming in conversation `id`; it keeps the text so far, marked stopped.
     pub async fn stop(&self, id: i64) {
-        let request = lock(&self.running).get(&id).copied();
-        if let Some(request) = request {
-            self.engine.cancel(request).await;
+        let running = lock(&self.running).get(&id).cloned();
+        if let Some((engine, request)) = running {
+            engine.cancel(request).await;
         }
     }
 
@@ -264,11 +234,15 @@ impl Chat {
             logprobs: None,
             tools: None,
         };
-        let mut generation = match self.engine.generate(params).await {
+        let Some(engine) = self.runtime.get(Path::new(&model.path)).map(|m| m.engine) else {
+            let error = HearthError::new(ErrorCode::NoModelLoaded, "The model was unloaded before it could answer. Load it again.");
+            return self.fail(id, reply, "", error, on);
+        };
+        let mut generation = match engine.generate(params).await {
             Ok(g) => g,
             Err(error) => return self.fail(id, reply, "", error, on),
         };
-        lock(&self.running).insert(id, generation.id);
+        lock(&self.running).insert(id, (engine, generation.id));
         let mut text = String::new();
         let mut saved = Instant::now();
         let outcome = loop {
@@ -303,7 +277,7 @@ impl Chat {
 
     fn fail(&self, id: i64, reply: i64, text: &str, error: HearthError, on: &impl Fn(ChatEvent)) -> Result<(), HearthError> {
         if error.code == ErrorCode::EngineCrashed {
-            *lock(&self.loaded) = None;
+            *lock(&self.model) = None;
         }
         self.store.update_message(reply, text, MessageStatus::Failed, None, Some(&error.message)).map_err(internal)?;
         on(ChatEvent::Failed { conversation_id: id, reply_id: Some(reply), error: error.clone() });

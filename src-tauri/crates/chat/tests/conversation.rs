@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use chat::Chat;
-use engine::{EngineHost, WorkerCommand};
+use engine::WorkerCommand;
 use store::Store;
 use types::{ChatEvent, ConversationSettings, ErrorCode, LoadEvent, LoadSettings, MessageState, SamplingParams, StopReason, Verdict};
 
@@ -24,9 +24,11 @@ fn db(name: &str) -> std::path::PathBuf {
     dir.join("hearth.sqlite3")
 }
 
+/// Chat over a runtime planning for an imagined CPU machine with 16 GB.
 fn chat(path: &std::path::Path) -> Chat {
-    let host = EngineHost::new(WorkerCommand { program: env!("CARGO_BIN_EXE_chat-test-worker").into(), args: Vec::new() });
-    Chat::new(Arc::new(Store::open(path).unwrap()), Arc::new(host))
+    let worker = WorkerCommand { program: env!("CARGO_BIN_EXE_chat-test-worker").into(), args: Vec::new() };
+    let runtime = runtime::Runtime::new(worker, hardware::catalog::imagined(None, 1, 16));
+    Chat::new(Arc::new(Store::open(path).unwrap()), Arc::new(runtime))
 }
 
 fn greedy(max: u32) -> ConversationSettings {
@@ -46,7 +48,12 @@ impl Seen {
         move |e| me.lock().unwrap().push(e)
     }
     fn text(&self) -> String {
-        self.0.lock().unwrap().iter().filter_map(|e| if let ChatEvent::Text { text, .. } = e { Some(text.as_str()) } else { None }).collect()
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|e| if let ChatEvent::Text { text, .. } = e { Some(text.as_str()) } else { None })
+            .collect()
     }
     fn done(&self) -> Option<types::GenerationStats> {
         self.0.lock().unwrap().iter().find_map(|e| if let ChatEvent::Done { stats, .. } = e { Some(stats.clone()) } else { None })
@@ -60,11 +67,10 @@ static ONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 async fn a_conversation_streams_saves_and_reuses_its_prefix() {
     let Some(model) = model() else { return };
     let _one = ONE.lock().await;
-    let hw = hardware::catalog::imagined(None, 1, 16);
     let chat = chat(&db("flow"));
     let progress = Arc::new(Mutex::new(Vec::new()));
     let p = progress.clone();
-    let loaded = chat.load(&model, &hw, &LoadSettings::default(), false, move |e| p.lock().unwrap().push(e)).await.unwrap();
+    let loaded = chat.load(&model, &LoadSettings::default(), false, move |e| p.lock().unwrap().push(e)).await.unwrap();
     assert!(loaded.info.n_ctx >= 2048, "{:?}", loaded.info);
     let events = progress.lock().unwrap();
     assert!(events.iter().any(|e| matches!(e, LoadEvent::Progress { .. })), "load progress is reported");
@@ -117,10 +123,9 @@ async fn a_conversation_streams_saves_and_reuses_its_prefix() {
 async fn stop_keeps_the_text_and_a_killed_worker_loses_nothing() {
     let Some(model) = model() else { return };
     let _one = ONE.lock().await;
-    let hw = hardware::catalog::imagined(None, 1, 16);
     let path = db("crash");
     let chat = Arc::new(chat(&path));
-    chat.load(&model, &hw, &LoadSettings::default(), false, |_| {}).await.unwrap();
+    chat.load(&model, &LoadSettings::default(), false, |_| {}).await.unwrap();
     let conv = chat.create(None, &greedy(400)).unwrap();
 
     // Stop after a few tokens: the reply keeps them and says it was stopped.
@@ -151,7 +156,7 @@ async fn stop_keeps_the_text_and_a_killed_worker_loses_nothing() {
     }
     // Long enough for a save of the streaming text to have happened.
     tokio::time::sleep(chat::SAVE_EVERY * 2).await;
-    let pid = chat.engine().pid().expect("worker pid");
+    let pid = chat.runtime().get(&model).and_then(|m| m.engine.pid()).expect("worker pid");
     std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
     let err = task.await.unwrap().unwrap_err();
     assert_eq!(err.code, ErrorCode::EngineCrashed);
@@ -170,7 +175,7 @@ async fn stop_keeps_the_text_and_a_killed_worker_loses_nothing() {
     assert_eq!(err.code, ErrorCode::NoModelLoaded);
     assert_eq!(chat.messages(conv.id).unwrap().iter().filter(|m| m.content == "Are you there?").count(), 1);
 
-    chat.load(&model, &hw, &LoadSettings::default(), false, |_| {}).await.unwrap();
+    chat.load(&model, &LoadSettings::default(), false, |_| {}).await.unwrap();
     let ok = Seen::default();
     chat.regenerate(conv.id, ok.sink()).await.unwrap();
     assert!(!ok.text().is_empty());
@@ -192,23 +197,24 @@ async fn replies_cut_short_by_a_dead_app_are_marked_interrupted_on_the_next_star
     assert_eq!((last.content.as_str(), last.state), ("Hello th", MessageState::Interrupted));
 }
 
-/// The server shares Chat's engine and may load another model into it. Chat must then say its
-/// model is gone, and never answer with the other model under its model's name.
+/// The server shares Chat's runtime and may load another model that takes Chat's place (one model
+/// at most here). Chat must then say its model is gone, and never answer with the other model
+/// under its model's name.
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_model_the_server_swapped_in_is_not_passed_off_as_chats() {
     let Some(model) = model() else { return };
     let _one = ONE.lock().await;
-    let hw = hardware::catalog::imagined(None, 1, 16);
     let chat = chat(&db("swapped"));
-    chat.load(&model, &hw, &LoadSettings::default(), false, |_| {}).await.unwrap();
+    chat.load(&model, &LoadSettings::default(), false, |_| {}).await.unwrap();
     assert!(chat.loaded().is_some());
 
     // The server loads "another model" (the same weights under another name) into the engine.
     let other = std::env::temp_dir().join(format!("hearth-chat-other-{}.gguf", std::process::id()));
     let _ = std::fs::remove_file(&other);
     std::os::unix::fs::symlink(&model, &other).unwrap();
-    chat.engine().load_and_wait(engine::LoadParams::new(&other)).await.unwrap();
+    chat.runtime().set_max_models(1);
+    chat.runtime().load(&other, runtime::LoadRequest::by(runtime::Owner::Server), |_| {}).await.unwrap();
 
     assert!(chat.loaded().is_none(), "Chat's model is no longer in the engine");
     let conv = chat.create(None, &greedy(8)).unwrap();
@@ -224,15 +230,15 @@ async fn a_model_that_will_not_fit_is_refused_with_a_warning_and_loads_only_when
     let Some(model) = model() else { return };
     let _one = ONE.lock().await;
     let chat = chat(&db("force"));
-    chat.load(&model, &hardware::catalog::imagined(None, 1, 16), &LoadSettings::default(), false, |_| {}).await.unwrap();
+    chat.load(&model, &LoadSettings::default(), false, |_| {}).await.unwrap();
     // 2 GB of RAM, all of it kept for the system: the planner says red.
-    let tiny = hardware::catalog::imagined(None, 1, 2);
-    let err = chat.load(&model, &tiny, &LoadSettings::default(), false, |_| {}).await.unwrap_err();
+    chat.runtime().set_hardware(hardware::catalog::imagined(None, 1, 2));
+    let err = chat.load(&model, &LoadSettings::default(), false, |_| {}).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::WouldNotFit);
     assert!(err.message.contains("will not fit") && err.message.contains("Loaded anyway"), "{}", err.message);
     assert!(chat.loaded().is_some(), "a refused load leaves the model in use loaded");
     // After the person confirmed the warning: it loads as planned (on this real machine it fits).
-    let forced = chat.load(&model, &tiny, &LoadSettings::default(), true, |_| {}).await.unwrap();
+    let forced = chat.load(&model, &LoadSettings::default(), true, |_| {}).await.unwrap();
     assert_eq!(forced.plan.verdict, Verdict::Red);
     assert_eq!(chat.loaded().map(|m| m.path), Some(model.display().to_string()));
 }

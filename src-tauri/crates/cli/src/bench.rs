@@ -80,12 +80,12 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let path = loading::resolve(&args.model)?;
     let pp_tg = (args.n_prompt + args.n_gen).max(64);
     let ctx = args.ctx.unwrap_or(if args.conversation { pp_tg.max(4096) } else { pp_tg });
-    let (facts, plan, hw) = loading::plan(&path, Some(ctx), &args.run_on)?;
+    let planned = loading::plan(&path, Some(ctx), &args.run_on)?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {
-        let host = loading::host()?;
         let threads = args.threads.or_else(|| Some(engine::physical_cores() as u32));
-        let info = loading::load(&host, loading::load_params(&path, &plan, threads, &args.run_on)).await?;
+        let (host, loaded) = loading::load(&path, &planned, threads).await?;
+        let (facts, plan, hw, info) = (&planned.facts, &loaded.plan, &planned.hw, &loaded.info);
         let request = BenchParams { n_prompt: args.n_prompt, n_gen: args.n_gen, repetitions: args.repetitions.max(1) };
         if args.n_prompt + args.n_gen > 0 {
             eprintln!("Measuring pp{} and tg{}, {} repetitions each…", args.n_prompt, args.n_gen, request.repetitions);
@@ -186,7 +186,15 @@ const QUESTIONS: [&str; 10] = [
 async fn one(host: &EngineHost, prompt: Prompt, max_tokens: u32) -> anyhow::Result<(String, f64, GenerationStats)> {
     let sampling = SamplingParams { temperature: 0.0, max_tokens: Some(max_tokens), ..SamplingParams::default() };
     let started = Instant::now();
-    let params = GenerateParams { prompt, sampling, context_overflow: ContextOverflow::Stop, model: None, constraint: None, logprobs: None, tools: None };
+    let params = GenerateParams {
+        prompt,
+        sampling,
+        context_overflow: ContextOverflow::Stop,
+        model: None,
+        constraint: None,
+        logprobs: None,
+        tools: None,
+    };
     let mut generation = host.generate(params).await?;
     let (mut text, mut first) = (String::new(), None);
     while let Some(event) = generation.events.recv().await {

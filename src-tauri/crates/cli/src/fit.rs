@@ -76,16 +76,7 @@ fn machine(args: &FitArgs, here: impl FnOnce() -> HardwareProfile) -> anyhow::Re
 pub fn run(args: &FitArgs) -> anyhow::Result<()> {
     let facts = gguf::read_file(&args.path).with_context(|| format!("reading {}", args.path.display()))?;
     let cache = parse_cache(&args.cache)?;
-    let (hw, imagined) = machine(args, || {
-        let home = home::Home::resolve().ok();
-        let models = home.as_ref().map(|h| h.models_dir()).unwrap_or_else(std::env::temp_dir);
-        let mut hw = crate::loading::prober().probe(&models);
-        if let Some(h) = &home {
-            hw.speed_calibration = hardware::calibration::load(h.root());
-            hw.ram_bandwidth_gbps = hardware::calibration::remember_bandwidth(h.root(), hw.ram_bandwidth_gbps);
-        }
-        hw
-    })?;
+    let (hw, imagined) = machine(args, crate::loading::hardware_profile)?;
     let settings = LoadSettings { context: args.ctx, cache_k: cache, cache_v: cache, ..LoadSettings::default() };
     let plan = fit::plan(&facts, &hw, &settings);
     if args.json {

@@ -1,14 +1,18 @@
 //! What `hearth run`, `chat` and `bench` share: find the model (a path, or a name from the library),
-//! plan its load for this machine with the fit planner, and load it into an engine whose worker is
-//! this same executable started with the hidden `--engine-worker` flag, with a progress bar on
-//! stderr. Talks to the store and library (names), hardware and fit (the plan), and the engine.
+//! plan its load for this machine with the fit planner, and load it through the runtime (the same
+//! load Chat and the server make) into a worker that is this same executable started with the
+//! hidden `--engine-worker` flag, with a progress bar on stderr. Talks to the store and library
+//! (names), fit (the plan), and the runtime.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use anyhow::{bail, Context};
-use engine::{EngineHost, LoadEvent, LoadParams, WorkerCommand};
-use types::{FitPlan, LoadSettings, LoadedModelInfo, Verdict};
+use engine::{EngineHost, WorkerCommand};
+use runtime::{LoadRequest, Owner, Runtime};
+use types::{FitPlan, LoadSettings, LoadedModel, LoadedModelInfo, Verdict};
 
 /// The hidden first argument that makes `hearth` the engine's worker process.
 pub const WORKER_FLAG: &str = "--engine-worker";
@@ -128,16 +132,12 @@ impl RunOnArgs {
     }
 }
 
-/// The fit plan for this machine; `ctx` overrides the capped default context, `run` says where it
-/// runs. A red plan stops here unless `run.force`, and then its warning is printed.
-pub fn plan(path: &Path, ctx: Option<u32>, run: &RunOnArgs) -> anyhow::Result<(gguf::ModelFacts, FitPlan, types::HardwareProfile)> {
+/// The fit plan for this machine, and the settings it was made with; `ctx` overrides the capped
+/// default context, `run` says where it runs. A red plan stops here unless `run.force`, and then
+/// its warning is printed.
+pub fn plan(path: &Path, ctx: Option<u32>, run: &RunOnArgs) -> anyhow::Result<Planned> {
     let facts = gguf::read_file(path).with_context(|| format!("reading {}", path.display()))?;
-    let home = home::Home::resolve().ok();
-    let models = home.as_ref().map(|h| h.models_dir()).unwrap_or_else(std::env::temp_dir);
-    let mut hw = prober().probe(&models);
-    if let Some(h) = &home {
-        hw.speed_calibration = hardware::calibration::load(h.root());
-    }
+    let hw = hardware_profile();
     let trained = facts.context_length.map_or(DEFAULT_CTX, |c| u32::try_from(c).unwrap_or(u32::MAX));
     let context = ctx.unwrap_or(trained.min(DEFAULT_CTX));
     let settings =
@@ -151,7 +151,27 @@ pub fn plan(path: &Path, ctx: Option<u32>, run: &RunOnArgs) -> anyhow::Result<(g
         Verdict::Red => eprintln!("hearth: warning: {}", fit::overflow_warning(&path.display().to_string(), &plan)),
         Verdict::Green | Verdict::Yellow => {}
     }
-    Ok((facts, plan, hw))
+    Ok(Planned { facts, hw, settings, force: run.force })
+}
+
+/// A load, planned: what `load` carries out (the runtime plans it again, the same way, and the
+/// load's record carries that plan).
+pub struct Planned {
+    pub facts: gguf::ModelFacts,
+    pub hw: types::HardwareProfile,
+    pub settings: LoadSettings,
+    pub force: bool,
+}
+
+/// This machine as the app and the server see it (`runtime::probe`): the worker's devices, the
+/// remembered RAM bandwidth and the speed calibration.
+pub fn hardware_profile() -> types::HardwareProfile {
+    let home = home::Home::resolve().ok();
+    let models = home.as_ref().map(|h| h.models_dir()).unwrap_or_else(std::env::temp_dir);
+    match &home {
+        Some(h) => runtime::probe(&prober(), &models, h.root()),
+        None => prober().probe(&models),
+    }
 }
 
 /// The plan's memory per device beside llama.cpp's own buffers, MiB, one line each.
@@ -173,74 +193,65 @@ pub fn memory_report(plan: &FitPlan, info: &LoadedModelInfo) -> String {
     out
 }
 
-/// The load the plan describes.
-pub fn load_params(path: &Path, plan: &FitPlan, threads: Option<u32>, run: &RunOnArgs) -> LoadParams {
-    LoadParams { n_threads: threads, ..LoadParams::from_plan(path, plan).with_chat_template(run.template.clone()) }
-}
-
 /// The worker: this executable with its hidden flag.
 fn worker() -> anyhow::Result<WorkerCommand> {
     let program = std::env::current_exe().context("finding the hearth executable to start the engine with")?;
     Ok(WorkerCommand { program, args: vec![WORKER_FLAG.to_string()] })
 }
 
-/// An engine whose worker is this executable.
-pub fn host() -> anyhow::Result<EngineHost> {
-    Ok(EngineHost::new(worker()?))
+/// A runtime whose workers are this executable, planning for `hw`.
+pub fn runtime(hw: types::HardwareProfile) -> anyhow::Result<Runtime> {
+    Ok(Runtime::new(worker()?, hw))
 }
 
 /// This machine, with the devices the engine's worker reports (the CLI never loads llama.cpp's
 /// backends in its own process either). A worker that cannot answer leaves the engine CPU-only, and
 /// says so on stderr.
 pub fn prober() -> hardware::Prober {
-    hardware::Prober::system(|| match worker() {
-        Ok(w) => engine::devices::query_or_cpu(&w, |m| eprintln!("hearth: {m}")),
+    match worker() {
+        Ok(w) => runtime::prober(w, |m| eprintln!("hearth: {m}")),
         Err(e) => {
             eprintln!("hearth: {e:#}");
-            types::EngineReport::default()
+            hardware::Prober::system(types::EngineReport::default)
         }
-    })
+    }
 }
 
-/// Loads, drawing progress on stderr (a bar on a terminal, two lines otherwise).
-pub async fn load(host: &EngineHost, params: LoadParams) -> anyhow::Result<LoadedModelInfo> {
-    let name = params.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+/// Loads what `plan` planned, through the runtime, drawing progress on stderr (a bar on a
+/// terminal, two lines otherwise); the engine it runs in, and the load's record.
+pub async fn load(path: &Path, planned: &Planned, threads: Option<u32>) -> anyhow::Result<(Arc<EngineHost>, LoadedModel)> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tty = std::io::stderr().is_terminal();
     if !tty {
         eprintln!("Loading {name}…");
     }
-    let mut events = host.load(params).await?;
-    while let Some(event) = events.recv().await {
-        match event {
-            LoadEvent::Progress(p) if tty => {
-                let filled = (p.fraction.clamp(0.0, 1.0) * 25.0) as usize;
-                eprint!("\r  {}{} {:3.0} %  loading {name}", "█".repeat(filled), "░".repeat(25 - filled), p.fraction * 100.0);
+    let runtime = runtime(planned.hw.clone())?;
+    let request = LoadRequest { force: planned.force, settings: Some(planned.settings.clone()), threads, ..LoadRequest::by(Owner::Cli) };
+    let loaded = runtime
+        .load(path, request, |fraction| {
+            if tty {
+                let filled = (fraction.clamp(0.0, 1.0) * 25.0) as usize;
+                eprint!("\r  {}{} {:3.0} %  loading {name}", "█".repeat(filled), "░".repeat(25 - filled), fraction * 100.0);
                 let _ = std::io::stderr().flush();
             }
-            LoadEvent::Progress(_) => {}
-            LoadEvent::Loaded(info) => {
-                if tty {
-                    eprint!("\r\x1b[2K");
-                }
-                eprintln!(
-                    "Loaded {name} in {:.1} s · context {} · {} threads · {}/{} layers on GPU",
-                    info.load_ms / 1000.0,
-                    info.n_ctx,
-                    info.n_threads,
-                    info.n_gpu_layers,
-                    info.n_layers + 1
-                );
-                return Ok(info);
-            }
-            LoadEvent::Error(e) => {
-                if tty {
-                    eprintln!();
-                }
-                return Err(anyhow::Error::msg(e.message));
-            }
-        }
+        })
+        .await;
+    if tty {
+        eprint!("\r\x1b[2K");
     }
-    bail!("the engine stopped answering while loading {name}")
+    let model = loaded.map_err(|e| anyhow::Error::msg(e.message))?;
+    let engine = runtime.get(path).map(|m| m.engine).context("the engine stopped answering after the load")?;
+    let info = &model.info;
+    eprintln!(
+        "Loaded {name} in {:.1} s · context {}{} · {} threads · {}/{} layers on GPU",
+        info.load_ms / 1000.0,
+        info.n_ctx,
+        if info.slots > 1 { format!(" × {} slots", info.slots) } else { String::new() },
+        info.n_threads,
+        info.n_gpu_layers,
+        info.n_layers + 1
+    );
+    Ok((engine, model))
 }
 
 #[cfg(test)]

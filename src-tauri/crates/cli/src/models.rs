@@ -160,9 +160,7 @@ pub fn ls() -> anyhow::Result<()> {
         println!("No models yet. Find one with `hearth search`, then `hearth pull ORG/NAME:QUANT`.");
         return Ok(());
     }
-    let mut hw = crate::loading::prober().probe(&home.models_dir());
-    hw.speed_calibration = hardware::calibration::load(home.root());
-    hw.ram_bandwidth_gbps = hardware::calibration::remember_bandwidth(home.root(), hw.ram_bandwidth_gbps);
+    let hw = runtime::probe(&crate::loading::prober(), &home.models_dir(), home.root());
     println!("{:<8} {:>9}  {:<10} {:<34} {}", "FIT", "SIZE", "SOURCE", "PLAN", "FILE");
     for (path, source) in paths {
         let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);

@@ -9,9 +9,7 @@ use crate::format::gb;
 
 pub fn run(json: bool) -> anyhow::Result<()> {
     let home = home::Home::resolve().context("finding Hearth's home folder")?;
-    let mut profile = crate::loading::prober().probe(&home.models_dir());
-    profile.speed_calibration = hardware::calibration::load(home.root());
-    profile.ram_bandwidth_gbps = hardware::calibration::remember_bandwidth(home.root(), profile.ram_bandwidth_gbps);
+    let profile = runtime::probe(&crate::loading::prober(), &home.models_dir(), home.root());
     if json {
         println!("{}", serde_json::to_string_pretty(&profile)?);
     } else {

@@ -72,13 +72,12 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
-async fn load(model: &str, ctx: Option<u32>, run_on: &loading::RunOnArgs, verbose: bool) -> anyhow::Result<EngineHost> {
+async fn load(model: &str, ctx: Option<u32>, run_on: &loading::RunOnArgs, verbose: bool) -> anyhow::Result<std::sync::Arc<EngineHost>> {
     let path = loading::resolve(model)?;
-    let (_, plan, _) = loading::plan(&path, ctx, run_on)?;
-    let host = loading::host()?;
-    let info = loading::load(&host, loading::load_params(&path, &plan, None, run_on)).await?;
+    let planned = loading::plan(&path, ctx, run_on)?;
+    let (host, loaded) = loading::load(&path, &planned, None).await?;
     if verbose {
-        eprint!("{}", loading::memory_report(&plan, &info));
+        eprint!("{}", loading::memory_report(&loaded.plan, &loaded.info));
     }
     Ok(host)
 }

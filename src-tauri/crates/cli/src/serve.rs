@@ -82,8 +82,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let home = home::Home::resolve()?;
     let store = store::Store::open(&home.database_path()).context("opening Hearth's database")?;
     let models_dir = library::settings::models_dir(&store, &home.models_dir());
-    let mut hw = loading::prober().probe(&models_dir);
-    hw.speed_calibration = hardware::calibration::load(home.root());
+    let hw = runtime::probe(&loading::prober(), &models_dir, home.root());
     let mut folders = vec![(models_dir, store::ModelSource::Downloaded)];
     folders.extend(library::known_folders());
     let mut entries: Vec<ModelEntry> = library::list(&store, &folders, &hw)?
@@ -101,14 +100,15 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     }
     let startup_id = model.as_ref().and_then(|p| entries.iter().find(|e| same_file(&e.path, p)).map(|e| e.id.clone()));
     let count = entries.len();
-    let backend = Arc::new(EngineBackend::new(Arc::new(loading::host()?), entries, hw));
+    let runtime = Arc::new(loading::runtime(hw)?);
     let (run, chat_template, parallel) = (args.run_on.settings(), args.run_on.template.clone(), args.parallel);
-    backend.set_load_settings(Arc::new(move |_| types::LoadSettings {
+    runtime.set_load_settings(Arc::new(move |_: &Path| types::LoadSettings {
         run: run.clone(),
         chat_template: chat_template.clone(),
         parallel,
         ..types::LoadSettings::default()
     }));
+    let backend = Arc::new(EngineBackend::new(runtime, entries));
 
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {

@@ -12,7 +12,7 @@ mod load;
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine::{EngineHost, WorkerCommand};
+use engine::WorkerCommand;
 use server::{serve, EngineBackend, ModelEntry, ServerConfig};
 
 fn main() -> std::process::ExitCode {
@@ -30,11 +30,11 @@ fn main() -> std::process::ExitCode {
     rt.block_on(async move {
         let Ok(me) = std::env::current_exe() else { return std::process::ExitCode::FAILURE };
         let worker = WorkerCommand { program: me, args: vec!["--engine-worker".into()] };
-        let host = EngineHost::new(worker.clone());
         let entry = ModelEntry::from_path(&model);
         let id = entry.id.clone();
-        let hw = EngineBackend::probe_hardware(model.parent().unwrap_or(&model), worker);
-        let backend = Arc::new(EngineBackend::new(Arc::new(host), vec![entry], hw));
+        let prober = runtime::prober(worker.clone(), |m| eprintln!("{m}"));
+        let hw = prober.probe(model.parent().unwrap_or(&model));
+        let backend = Arc::new(EngineBackend::new(Arc::new(runtime::Runtime::new(worker, hw)), vec![entry]));
         let config = ServerConfig { port: 0, queue_limit: 4, ..Default::default() };
         let server = match serve(config, backend.clone()).await {
             Ok(s) => s,

@@ -111,9 +111,9 @@ pub trait Backend: Send + Sync + 'static {
     /// Starts a generation with the loaded model. Dropping the returned `events` must stop it.
     fn generate(&self, model: &LoadedId, params: GenerateParams) -> impl Future<Output = Result<Generation, HearthError>> + Send;
 
-    /// How many replies the loaded model writes at once (its slots): the server lets that many run
-    /// and `queue_limit` more wait.
-    fn slots(&self) -> usize {
+    /// How many replies `model` writes at once when loaded (its slots): the server lets that many
+    /// run and `queue_limit` more wait.
+    fn slots(&self, _model: &str) -> usize {
         1
     }
 

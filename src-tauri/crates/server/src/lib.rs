@@ -40,7 +40,7 @@ mod serve;
 pub use backend::{find_model, Backend, Loaded, LoadedId, ModelEntry, ModelState};
 pub use auth::KeyDigest;
 pub use config::{ServerConfig, ValidConfig};
-pub use engine_backend::{EngineBackend, LoadSettingsFor};
+pub use engine_backend::EngineBackend;
 pub use error::{ApiError, ServeError};
 pub use log::MetricsSnapshot;
 pub use serve::{serve, RunningServer};

@@ -59,7 +59,7 @@ pub async fn embeddings<B: Backend>(State(app): State<Arc<App<B>>>, Extension(sl
         let models = app.backend.models();
         let entry = find_model(&models, &req.model).ok_or_else(|| ApiError::ModelNotFound(req.model.clone()))?;
         slot.set_model(&entry.id);
-        let mut turn = app.gate.enter(app.backend.slots())?;
+        let mut turn = app.gate.enter(app.backend.slots(&entry.id))?;
         let loaded = turn.model(app.backend.as_ref(), &entry.id, app.config.auto_load).await?;
         let (vectors, tokens) = app.backend.embed(&loaded, req.inputs).await?;
         let data: Vec<serde_json::Value> = vectors
@@ -170,7 +170,7 @@ async fn begin<B: Backend>(app: &App<B>, slot: &LogSlot, req: request::ValidRequ
     let entry = find_model(&models, &req.model).ok_or_else(|| ApiError::ModelNotFound(req.model.clone()))?;
     slot.set_model(&entry.id);
     let mut stopping = app.stopping.clone();
-    let mut turn = app.gate.enter(app.backend.slots())?;
+    let mut turn = app.gate.enter(app.backend.slots(&entry.id))?;
     let loaded = tokio::select! {
         loaded = turn.model(app.backend.as_ref(), &entry.id, app.config.auto_load) => loaded?,
         _ = stopping.wait_for(|s| *s) => return Err(ApiError::Busy(0)),

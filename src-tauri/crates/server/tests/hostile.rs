@@ -73,7 +73,7 @@ async fn web_pages_are_refused_before_anything_is_loaded_or_generated() {
     // Nothing was loaded or generated: no worker was even started.
     let m = server.metrics();
     assert_eq!((m.tokens, m.completed, m.refused), (0, 0, 4), "{m:?}");
-    assert!(!backend.engine().is_loaded() && backend.worker_pid().is_none(), "a refused request loaded the model");
+    assert!(backend.runtime().residents().is_empty() && backend.worker_pid().is_none(), "a refused request loaded the model");
 
     // The same request, addressed as local clients address it, is answered.
     for host in [local.as_str(), &format!("localhost:{}", addr.port()), &format!("[::1]:{}", addr.port())] {
@@ -93,7 +93,9 @@ async fn five_hundred_half_sent_headers_do_not_keep_a_normal_request_out() {
     let mut slow = Vec::new();
     for _ in 0..500 {
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        s.write_all(format!("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Ty", addr.port()).as_bytes()).await.unwrap();
+        s.write_all(format!("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Ty", addr.port()).as_bytes())
+            .await
+            .unwrap();
         slow.push(s);
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -162,7 +164,13 @@ async fn a_streaming_client_that_stops_reading_is_cut_off_and_the_engine_goes_on
     socket.set_recv_buffer_size(4096).unwrap();
     let mut stalled = socket.connect(addr).await.unwrap();
     let counting = json!({"model": model, "prompt": "1, 2, 3, 4, 5, 6, 7, 8,", "max_tokens": 100_000, "temperature": 0, "stream": true});
-    let request = raw::request("POST", "/v1/completions", &format!("127.0.0.1:{}", addr.port()), &[("Content-Type", "application/json")], &counting.to_string());
+    let request = raw::request(
+        "POST",
+        "/v1/completions",
+        &format!("127.0.0.1:{}", addr.port()),
+        &[("Content-Type", "application/json")],
+        &counting.to_string(),
+    );
     stalled.write_all(request.as_bytes()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
 
@@ -194,7 +202,7 @@ async fn a_streaming_client_that_stops_reading_is_cut_off_and_the_engine_goes_on
         logprobs: None,
         tools: None,
     };
-    let mut generation = backend.engine().generate(chat).await.unwrap();
+    let mut generation = backend.runtime().residents()[0].engine.generate(chat).await.unwrap();
     let mut text = String::new();
     loop {
         match tokio::time::timeout(Duration::from_secs(60), generation.events.recv()).await.expect("Chat got no token in 60 s") {

@@ -185,7 +185,7 @@ async fn an_idle_model_is_unloaded_after_the_ttl_and_reloaded_on_demand() {
     let pid = backend.worker_pid().unwrap();
     let t = Instant::now();
     // Unloading ends the worker, which gives all its memory back.
-    while backend.engine().is_loaded() || load::rss_kib(pid).is_some() {
+    while real::any_loaded(&backend) || load::rss_kib(pid).is_some() {
         assert!(t.elapsed() < Duration::from_secs(5), "still loaded long after the TTL");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
@@ -193,7 +193,7 @@ async fn an_idle_model_is_unloaded_after_the_ttl_and_reloaded_on_demand() {
     assert!(backend.worker_pid().is_none());
     assert!(backend.loaded().is_none());
     assert_eq!(client.post(format!("{base}/v1/chat/completions")).json(&body).send().await.unwrap().status(), 200);
-    assert!(backend.engine().is_loaded(), "a request loads it again");
+    assert!(real::any_loaded(&backend), "a request loads it again");
 }
 
 /// The official `anthropic` client against the same server: Messages, streamed and not,
@@ -277,7 +277,9 @@ async fn a_model_the_app_loaded_answers_without_a_reload_and_is_never_unloaded_a
     let Some((_server, backend, base, model)) = start(config).await else { return };
     let path = real::model().unwrap();
     // "The app" loads the model straight into the shared engine.
-    backend.engine().load_and_wait(engine::LoadParams { n_ctx: Some(2048), ..engine::LoadParams::new(&path) }).await.unwrap();
+    let settings = types::LoadSettings { context: Some(2048), ..Default::default() };
+    let request = runtime::LoadRequest { settings: Some(settings), ..runtime::LoadRequest::by(runtime::Owner::App) };
+    backend.runtime().load(&path, request, |_| {}).await.unwrap();
     let pid = backend.worker_pid();
     assert_eq!(backend.in_engine().as_deref(), Some(model.as_str()));
     assert!(backend.loaded().is_none(), "not the server's own load");
@@ -286,12 +288,12 @@ async fn a_model_the_app_loaded_answers_without_a_reload_and_is_never_unloaded_a
     assert_eq!(client.post(format!("{base}/v1/chat/completions")).json(&body).send().await.unwrap().status(), 200);
     assert!(backend.last_load().is_none(), "the server did not load it again");
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    assert!(backend.engine().is_loaded(), "the idle TTL unloads only what the server loaded");
+    assert!(real::any_loaded(&backend), "the idle TTL unloads only what the server loaded");
     assert_eq!(backend.worker_pid(), pid);
     // Nor can a client unload it over HTTP: it is the app's.
     let r = client.post(format!("{base}/api/models/unload")).json(&json!({"model": model})).send().await.unwrap();
     assert_eq!(r.status(), 400);
-    assert!(backend.engine().is_loaded());
+    assert!(real::any_loaded(&backend));
     let list: Value = client.get(format!("{base}/api/models")).send().await.unwrap().json().await.unwrap();
     assert_eq!((list["data"][0]["state"].as_str(), list["data"][0]["loaded_by"].as_str()), (Some("loaded"), Some("app")), "{list}");
 }
@@ -332,12 +334,12 @@ async fn models_load_and_unload_by_name_with_their_fit_plan() {
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "model_would_not_fit", "{body}");
-    assert!(backend.engine().is_loaded(), "refused before the loaded model was unloaded");
+    assert!(real::any_loaded(&backend), "refused before the loaded model was unloaded");
 
     let r = client.post(format!("{base}/api/models/unload")).json(&json!({"model": model})).send().await.unwrap();
     let state: Value = r.json().await.unwrap();
     assert_eq!(state["state"], "not-loaded", "{state}");
-    assert!(!backend.engine().is_loaded());
+    assert!(!real::any_loaded(&backend));
     server.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -350,7 +352,11 @@ async fn requests_beyond_the_slots_wait_and_beyond_the_queue_get_429() {
     let _one = ONE.lock().await;
     let config = ServerConfig { queue_limit: 1, ..Default::default() };
     let Some((server, backend, base, model)) = start(config).await else { return };
-    backend.set_load_settings(Arc::new(|_| types::LoadSettings { parallel: Some(2), context: Some(2048), ..Default::default() }));
+    backend.runtime().set_load_settings(Arc::new(|_: &std::path::Path| types::LoadSettings {
+        parallel: Some(2),
+        context: Some(2048),
+        ..Default::default()
+    }));
     let client = reqwest::Client::new();
     let ask = |text: &str| json!({"model": model, "messages": [{"role": "user", "content": text}], "max_tokens": 200, "temperature": 0, "stream": true});
     let send = |body: Value| client.post(format!("{base}/v1/chat/completions")).json(&body).send();
@@ -359,7 +365,7 @@ async fn requests_beyond_the_slots_wait_and_beyond_the_queue_get_429() {
     let mut b = send(ask("Write a long story about a castle.")).await.unwrap();
     assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
     assert!(a.chunk().await.unwrap().is_some() && b.chunk().await.unwrap().is_some());
-    assert_eq!(backend.engine().loaded_slots(), Some(2));
+    assert_eq!(backend.runtime().residents()[0].model.info.slots, 2);
     // A third waits for a slot; a fourth finds the queue full.
     let third = tokio::spawn(send(ask("Write a long story about a ship.")));
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -390,7 +396,7 @@ async fn eight_clients_at_once_all_complete() {
     let Some((server, backend, base, model)) = start(ServerConfig::default()).await else { return };
     let warm = load::run(&base, &model, 1, 1, 4).await;
     assert_eq!(warm.completed, 1, "{:?}", warm.other);
-    assert_eq!(backend.engine().loaded_slots(), Some(4), "the planner gives the test model 4 slots on a 16 GB machine");
+    assert_eq!(backend.runtime().residents()[0].model.info.slots, 4, "the planner gives the test model 4 slots on a 16 GB machine");
     let f = load::run(&base, &model, 8, 1, 32).await;
     assert!(f.other.is_empty(), "{:?}", f.other);
     assert_eq!((f.completed, f.busy), (8, 0), "{f:?}");

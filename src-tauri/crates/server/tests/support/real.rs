@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use engine::EngineHost;
 pub use engine::WorkerCommand;
 use server::{EngineBackend, ModelEntry};
 
@@ -18,9 +17,14 @@ pub fn model() -> Option<PathBuf> {
 }
 
 pub fn backend(worker: WorkerCommand, model: &Path) -> Arc<EngineBackend> {
-    let host = EngineHost::new(worker);
-    let hw = hardware::catalog::imagined(None, 1, 16);
-    Arc::new(EngineBackend::new(Arc::new(host), vec![ModelEntry::from_path(model)], hw))
+    let runtime = runtime::Runtime::new(worker, hardware::catalog::imagined(None, 1, 16));
+    Arc::new(EngineBackend::new(Arc::new(runtime), vec![ModelEntry::from_path(model)]))
+}
+
+/// Whether any model is loaded.
+#[allow(dead_code)] // Not every test binary that includes this asks.
+pub fn any_loaded(backend: &EngineBackend) -> bool {
+    !backend.runtime().residents().is_empty()
 }
 
 pub fn model_id(model: &Path) -> String {

@@ -12,6 +12,7 @@ pub mod devices;
 mod host;
 pub mod llama_params;
 mod logs;
+mod outbox;
 pub mod protocol;
 mod reply;
 mod session;

@@ -14,7 +14,7 @@ use types::{ErrorCode, GenerationStats, HearthError, SamplingParams, StopReason,
 use crate::protocol::{Constraint, Event, GenerateParams, RequestId, MAX_TOP_LOGPROBS};
 use crate::stop::StopMatcher;
 use crate::utf8::Utf8Decoder;
-use crate::worker::EventSink;
+use crate::outbox::EventSink;
 
 pub struct Reply {
     pub id: RequestId,

@@ -20,7 +20,7 @@ use crate::llama_params;
 use crate::protocol::{BenchParams, BenchResult, EmbedInput, GenerateParams, LoadParams, Prompt, RequestId};
 use crate::reply::{ms, Reply};
 use crate::template::{family, ChatTemplate, TemplateInputs};
-use crate::worker::{Cancels, EventSink};
+use crate::outbox::{Cancels, EventSink};
 
 pub struct Session<'m> {
     model: &'m LlamaModel,

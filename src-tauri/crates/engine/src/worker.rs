@@ -5,54 +5,19 @@
 //! its context and answers one request at a time. Only the main thread writes to stdout, and only
 //! frames; logs go to stderr.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::model::LlamaModel;
 use types::{ErrorCode, HearthError, LoadedModelInfo};
 
-use crate::protocol::{read_frame, write_frame, Event, FrameError, LoadParams, Request, RequestId};
+use crate::outbox::{Cancels, EventSink};
+use crate::protocol::{read_frame, Event, LoadParams, Request, RequestId};
 use crate::session::Session;
 use crate::{devices, file_name, logs};
-
-/// Writes event frames to stdout. Stdout's own lock keeps frames whole.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct EventSink;
-
-impl EventSink {
-    pub fn send(&self, event: &Event) -> Result<(), FrameError> {
-        write_frame(&mut std::io::stdout().lock(), event)
-    }
-}
-
-/// Ids of generations the host cancelled, filled by the reader thread.
-#[derive(Debug, Clone, Default)]
-pub struct Cancels(Arc<Mutex<HashSet<RequestId>>>);
-
-impl Cancels {
-    pub fn contains(&self, id: RequestId) -> bool {
-        self.0.lock().map(|s| s.contains(&id)).unwrap_or(false)
-    }
-
-    fn insert(&self, id: RequestId) {
-        if let Ok(mut s) = self.0.lock() {
-            s.insert(id);
-        }
-    }
-
-    /// Forgets the cancels of requests older than `oldest`, the oldest request the worker has not
-    /// finished with. The host numbers requests in order, so a cancel that crossed a reply that had
-    /// already ended is not kept forever; one for a request not read yet (its id is newer) stays.
-    fn forget_below(&self, oldest: RequestId) {
-        if let Ok(mut s) = self.0.lock() {
-            s.retain(|&c| c >= oldest);
-        }
-    }
-}
 
 /// The worker's entry point: serves requests from stdin until stdin closes.
 pub fn run_worker() -> ExitCode {

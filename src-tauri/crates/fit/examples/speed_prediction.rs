@@ -1,7 +1,10 @@
 //! The speed prediction against a real run of the test model on this machine: llama.cpp decodes 96
-//! tokens one at a time with as many threads as physical cores, and the measured tokens/second must be
-//! within ±35 % of the prediction before calibration, and within ±15 % after it has learnt this
-//! machine's efficiency from an earlier run.
+//! tokens one at a time with as many threads as physical cores, and the measured tokens/second should
+//! be within ±50 % of the prediction before calibration, and within ±15 % after it has learnt this
+//! machine's efficiency from an earlier run. Prints the figures; exits 1 when every attempt missed.
+//!
+//! A timing, so it runs in `make bench` (`cargo run -p hearth-fit --example speed_prediction`), not
+//! among the tests: a test that times a shared 2-core machine passes or fails with the machine's load.
 
 use std::time::Instant;
 
@@ -40,11 +43,10 @@ fn measure(backend: &LlamaBackend, model: &LlamaModel, threads: i32, n_gen: usiz
     n_gen as f64 / started.elapsed().as_secs_f64()
 }
 
-#[test]
-fn predicted_speed_matches_a_real_run_before_and_after_calibration() {
+fn main() -> std::process::ExitCode {
     let Some(path) = gguf::test_model::path() else {
-        eprintln!("skipped: the test model is not fetched (make test-model)");
-        return;
+        eprintln!("the test model is not fetched (make test-model)");
+        return std::process::ExitCode::FAILURE;
     };
     let facts = gguf::read_file(&path).expect("header");
     let probe = || hardware::Prober::system(types::EngineReport::default()).probe(&std::env::temp_dir());
@@ -100,8 +102,10 @@ fn predicted_speed_matches_a_real_run_before_and_after_calibration() {
         // a row, with the calibrated one within 1–5 %; the bound had been ±35 %.) The promise a person
         // gets is the calibrated one: ±15 %.
         if off_before.abs() <= 0.50 && off_after.abs() <= 0.15 {
-            return;
+            println!("speed prediction: within bounds");
+            return std::process::ExitCode::SUCCESS;
         }
     }
-    panic!("the speed prediction missed in every attempt (before, after calibration): {outcome:?}");
+    eprintln!("the speed prediction missed in every attempt (before, after calibration): {outcome:?}");
+    std::process::ExitCode::FAILURE
 }

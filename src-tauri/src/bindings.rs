@@ -32,6 +32,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::hub::hub_file_fit,
             commands::downloads::download_model,
             commands::downloads::downloads_list,
+            commands::downloads::downloads_watch,
             commands::downloads::download_pause,
             commands::downloads::download_resume,
             commands::downloads::download_cancel,

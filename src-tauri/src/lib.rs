@@ -3,7 +3,6 @@
 
 mod bindings;
 mod commands;
-mod downloads;
 mod links;
 mod server;
 mod state;

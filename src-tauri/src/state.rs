@@ -27,7 +27,7 @@ pub struct AppState {
     /// The Hub at the endpoint and with the token in effect (see `library::settings`).
     hub: Arc<RwLock<hub::HubClient>>,
     /// The download queue, running on Tauri's async runtime.
-    pub queue: crate::downloads::Queue,
+    pub queue: library::DownloadQueue,
     profile: Arc<OnceLock<HardwareProfile>>,
 }
 
@@ -61,7 +61,7 @@ impl AppState {
             runtime,
             started: Instant::now(),
             prober,
-            queue: crate::downloads::Queue::start(downloads),
+            queue: library::DownloadQueue::start(downloads, tauri::async_runtime::handle().inner().clone()),
             hub: Arc::new(RwLock::new(hub)),
             store,
             tokens,

@@ -1,5 +1,6 @@
 //! Chat: conversations, the model loaded in the engine, and replies streamed over a Channel. Each
-//! command hands over to the `chat` crate; ids cross as `u32` (TypeScript numbers).
+//! command hands over to the `chat` crate; ids cross as `u32` (TypeScript numbers). The ones that
+//! read or write SQLite are `async`, so Tauri runs them off the window's IPC thread.
 
 use std::path::PathBuf;
 
@@ -12,39 +13,39 @@ use crate::state::AppState;
 
 #[tauri::command]
 #[specta::specta]
-pub fn chat_conversations(state: State<'_, AppState>, query: Option<String>) -> Result<Vec<Conversation>, HearthError> {
+pub async fn chat_conversations(state: State<'_, AppState>, query: Option<String>) -> Result<Vec<Conversation>, HearthError> {
     state.chat.conversations(query.as_deref())
 }
 
 /// A new conversation with default settings, for the model loaded now (if any).
 #[tauri::command]
 #[specta::specta]
-pub fn chat_create(state: State<'_, AppState>) -> Result<Conversation, HearthError> {
+pub async fn chat_create(state: State<'_, AppState>) -> Result<Conversation, HearthError> {
     let model = state.chat.loaded().map(|m| m.path);
     state.chat.create(model.as_deref(), &ConversationSettings::default())
 }
 
 #[tauri::command]
 #[specta::specta]
-pub fn chat_messages(state: State<'_, AppState>, id: u32) -> Result<Vec<Message>, HearthError> {
+pub async fn chat_messages(state: State<'_, AppState>, id: u32) -> Result<Vec<Message>, HearthError> {
     state.chat.messages(i64::from(id))
 }
 
 #[tauri::command]
 #[specta::specta]
-pub fn chat_rename(state: State<'_, AppState>, id: u32, title: String) -> Result<(), HearthError> {
+pub async fn chat_rename(state: State<'_, AppState>, id: u32, title: String) -> Result<(), HearthError> {
     state.chat.rename(i64::from(id), &title)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub fn chat_delete(state: State<'_, AppState>, id: u32) -> Result<(), HearthError> {
+pub async fn chat_delete(state: State<'_, AppState>, id: u32) -> Result<(), HearthError> {
     state.chat.delete(i64::from(id))
 }
 
 #[tauri::command]
 #[specta::specta]
-pub fn chat_set_settings(state: State<'_, AppState>, id: u32, settings: ConversationSettings) -> Result<(), HearthError> {
+pub async fn chat_set_settings(state: State<'_, AppState>, id: u32, settings: ConversationSettings) -> Result<(), HearthError> {
     state.chat.set_settings(i64::from(id), &settings)
 }
 

@@ -1,10 +1,11 @@
 //! Downloads: start one from a model's page, list them, pause, resume, cancel. Row ids cross as `u32`
 //! (TypeScript numbers): nobody's download list reaches four billion rows.
 
+use library::queue_internal as internal;
+use tauri::ipc::Channel;
 use tauri::State;
 use types::{DownloadItem, HearthError};
 
-use crate::downloads::internal;
 use crate::state::AppState;
 
 /// Queue `file` of `repo` (all its parts for a split model) and start downloading.
@@ -29,19 +30,30 @@ pub async fn download_model(state: State<'_, AppState>, repo: String, file: Stri
 
 #[tauri::command]
 #[specta::specta]
-pub fn downloads_list(state: State<'_, AppState>) -> Result<Vec<DownloadItem>, HearthError> {
-    state.queue.items()
+pub async fn downloads_list(state: State<'_, AppState>) -> Result<Vec<DownloadItem>, HearthError> {
+    // SQLite and the disk: off the IPC thread.
+    let queue = state.queue.clone();
+    tauri::async_runtime::spawn_blocking(move || queue.items()).await.map_err(internal)?
+}
+
+/// The download list now, then again whenever a download moves (at most every
+/// `library::WATCH_EVERY`), pushed into `on_items` until the window stops listening: the
+/// Downloads view and the frame's indicator follow it instead of asking every half second.
+#[tauri::command]
+#[specta::specta]
+pub fn downloads_watch(state: State<'_, AppState>, on_items: Channel<Vec<DownloadItem>>) {
+    state.queue.watch(move |items| on_items.send(items).is_ok());
 }
 
 #[tauri::command]
 #[specta::specta]
-pub fn download_pause(state: State<'_, AppState>, id: u32) -> Result<(), HearthError> {
+pub async fn download_pause(state: State<'_, AppState>, id: u32) -> Result<(), HearthError> {
     state.queue.downloads.pause(i64::from(id)).map_err(internal)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub fn download_resume(state: State<'_, AppState>, id: u32) -> Result<(), HearthError> {
+pub async fn download_resume(state: State<'_, AppState>, id: u32) -> Result<(), HearthError> {
     state.queue.downloads.resume(i64::from(id)).map_err(internal)?;
     state.queue.wake();
     Ok(())
@@ -49,6 +61,6 @@ pub fn download_resume(state: State<'_, AppState>, id: u32) -> Result<(), Hearth
 
 #[tauri::command]
 #[specta::specta]
-pub fn download_cancel(state: State<'_, AppState>, id: u32) -> Result<(), HearthError> {
+pub async fn download_cancel(state: State<'_, AppState>, id: u32) -> Result<(), HearthError> {
     state.queue.downloads.cancel(i64::from(id)).map_err(internal)
 }

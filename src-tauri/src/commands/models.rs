@@ -66,7 +66,7 @@ pub async fn model_delete(state: State<'_, AppState>, id: u32) -> Result<String,
 /// The next listing and load plan with it.
 #[tauri::command]
 #[specta::specta]
-pub fn model_set_run_on(state: State<'_, AppState>, path: String, run: Option<types::RunOnSettings>) -> Result<(), HearthError> {
+pub async fn model_set_run_on(state: State<'_, AppState>, path: String, run: Option<types::RunOnSettings>) -> Result<(), HearthError> {
     library::settings::set_model_run_on(&state.store, std::path::Path::new(&path), run.as_ref()).map_err(library_error)
 }
 
@@ -74,7 +74,7 @@ pub fn model_set_run_on(state: State<'_, AppState>, path: String, run: Option<ty
 /// file's own. The next load renders with it.
 #[tauri::command]
 #[specta::specta]
-pub fn model_set_template(state: State<'_, AppState>, path: String, template: Option<String>) -> Result<(), HearthError> {
+pub async fn model_set_template(state: State<'_, AppState>, path: String, template: Option<String>) -> Result<(), HearthError> {
     if let Some(name) = &template {
         if !engine::template::family::is_built_in(name) {
             return Err(HearthError::new(types::ErrorCode::InvalidInput, format!("There is no built-in chat template called \"{name}\".")));
@@ -96,7 +96,7 @@ pub fn template_choices() -> Vec<types::TemplateChoice> {
 /// Show the file in the system's file manager.
 #[tauri::command]
 #[specta::specta]
-pub fn model_reveal(state: State<'_, AppState>, id: u32) -> Result<(), HearthError> {
+pub async fn model_reveal(state: State<'_, AppState>, id: u32) -> Result<(), HearthError> {
     let models = state.store.models().map_err(|e| library_error(e.into()))?;
     let row = models
         .into_iter()

@@ -16,7 +16,7 @@ pub fn settings_get(state: State<'_, AppState>) -> Settings {
 /// Check and save a change, then use it at once: the next search, download and listing see it.
 #[tauri::command]
 #[specta::specta]
-pub fn settings_update(state: State<'_, AppState>, change: SettingsChange) -> Result<Settings, HearthError> {
+pub async fn settings_update(state: State<'_, AppState>, change: SettingsChange) -> Result<Settings, HearthError> {
     library::settings::apply(&state.store, &state.tokens, &change).map_err(library_error)?;
     state.reconfigure()?;
     Ok(settings_get(state))

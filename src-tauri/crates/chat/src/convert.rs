@@ -1,7 +1,7 @@
 //! Rows from the database into the types the window and the CLI read.
 
-use store::{ConversationRow, MessageRow, MessageStatus};
-use types::{ChatRole, Conversation, ConversationSettings, GenerationStats, Message, MessageState};
+use store::{ConversationRow, MessageRow};
+use types::{ChatRole, Conversation, ConversationSettings, GenerationStats, Message};
 
 pub fn conversation(row: ConversationRow) -> Conversation {
     // Settings saved by an older Hearth may lack fields (they take their defaults) or be damaged
@@ -19,7 +19,7 @@ pub fn conversation(row: ConversationRow) -> Conversation {
 
 pub fn message(row: MessageRow) -> Message {
     let stats: Option<GenerationStats> = row.stats.as_deref().and_then(|s| serde_json::from_str(s).ok());
-    Message { id: row.id, role: role(&row.role), content: row.content, state: state(row.status), stats, error: row.error }
+    Message { id: row.id, role: role(&row.role), content: row.content, state: row.status, stats, error: row.error }
 }
 
 pub fn role(s: &str) -> ChatRole {
@@ -28,15 +28,5 @@ pub fn role(s: &str) -> ChatRole {
         "assistant" => ChatRole::Assistant,
         "tool" => ChatRole::Tool,
         _ => ChatRole::User,
-    }
-}
-
-fn state(s: MessageStatus) -> MessageState {
-    match s {
-        MessageStatus::Done => MessageState::Done,
-        MessageStatus::Streaming => MessageState::Streaming,
-        MessageStatus::Interrupted => MessageState::Interrupted,
-        MessageStatus::Stopped => MessageState::Stopped,
-        MessageStatus::Failed => MessageState::Failed,
     }
 }

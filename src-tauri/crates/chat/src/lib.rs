@@ -22,10 +22,10 @@ use std::time::{Duration, Instant};
 
 use engine::{EngineHost, GenerateEvent, GenerateParams, Prompt, RequestId};
 use runtime::{LoadRequest, Owner, Runtime};
-use store::{MessageStatus, Store};
+use store::Store;
 use types::{
     ChatEvent, ChatMessage, ChatRole, Conversation, ConversationSettings, ErrorCode, HearthError, LoadEvent, LoadSettings, LoadedModel,
-    Message, StopReason,
+    Message, MessageState, StopReason,
 };
 
 pub use convert::{conversation, message};
@@ -156,7 +156,7 @@ impl Chat {
             return Err(HearthError::new(ErrorCode::InvalidInput, "Type a message first."));
         }
         let conv = self.get(id)?;
-        let user = self.store.add_message(id, "user", text, MessageStatus::Done).map_err(internal)?;
+        let user = self.store.add_message(id, "user", text, MessageState::Done).map_err(internal)?;
         if conv.title == NEW_TITLE {
             self.store.rename_conversation(id, &title::from_message(text)).map_err(internal)?;
         }
@@ -221,7 +221,7 @@ impl Chat {
             }
             messages.push(ChatMessage::new(convert::role(&m.role), m.content));
         }
-        let reply = self.store.add_message(id, "assistant", "", MessageStatus::Streaming).map_err(internal)?;
+        let reply = self.store.add_message(id, "assistant", "", MessageState::Streaming).map_err(internal)?;
         on(ChatEvent::Started { conversation_id: id, user_message_id: user, reply_id: reply });
 
         let params = GenerateParams {
@@ -251,7 +251,7 @@ impl Chat {
                     text.push_str(&piece);
                     on(ChatEvent::Text { conversation_id: id, reply_id: reply, text: piece });
                     if saved.elapsed() >= SAVE_EVERY {
-                        self.store.update_message(reply, &text, MessageStatus::Streaming, None, None).map_err(internal)?;
+                        self.store.update_message(reply, &text, MessageState::Streaming, None, None).map_err(internal)?;
                         saved = Instant::now();
                     }
                 }
@@ -265,7 +265,7 @@ impl Chat {
         lock(&self.running).remove(&id);
         match outcome {
             Ok(stats) => {
-                let status = if stats.stop_reason == StopReason::Cancelled { MessageStatus::Stopped } else { MessageStatus::Done };
+                let status = if stats.stop_reason == StopReason::Cancelled { MessageState::Stopped } else { MessageState::Done };
                 let json = serde_json::to_string(&stats).map_err(internal)?;
                 self.store.update_message(reply, &text, status, Some(&json), None).map_err(internal)?;
                 on(ChatEvent::Done { conversation_id: id, reply_id: reply, stats });
@@ -279,7 +279,7 @@ impl Chat {
         if error.code == ErrorCode::EngineCrashed {
             *lock(&self.model) = None;
         }
-        self.store.update_message(reply, text, MessageStatus::Failed, None, Some(&error.message)).map_err(internal)?;
+        self.store.update_message(reply, text, MessageState::Failed, None, Some(&error.message)).map_err(internal)?;
         on(ChatEvent::Failed { conversation_id: id, reply_id: Some(reply), error: error.clone() });
         Err(error)
     }

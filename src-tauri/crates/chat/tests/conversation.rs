@@ -187,9 +187,9 @@ async fn replies_cut_short_by_a_dead_app_are_marked_interrupted_on_the_next_star
     {
         let store = Store::open(&path).unwrap();
         let c = store.create_conversation("t", None, "{}").unwrap();
-        store.add_message(c.id, "user", "hi", store::MessageStatus::Done).unwrap();
-        let r = store.add_message(c.id, "assistant", "", store::MessageStatus::Streaming).unwrap();
-        store.update_message(r, "Hello th", store::MessageStatus::Streaming, None, None).unwrap();
+        store.add_message(c.id, "user", "hi", MessageState::Done).unwrap();
+        let r = store.add_message(c.id, "assistant", "", MessageState::Streaming).unwrap();
+        store.update_message(r, "Hello th", MessageState::Streaming, None, None).unwrap();
     }
     let chat = chat(&path);
     let conv = chat.conversations(None).unwrap()[0].id;

@@ -8,7 +8,8 @@ use clap::Args;
 use hub::download::Options;
 use hub::{HubClient, Sort};
 use library::{pick, quant_of, Downloads};
-use store::{DownloadStatus, Store};
+use store::Store;
+use types::DownloadState;
 
 use crate::format::{params, size};
 
@@ -97,7 +98,7 @@ pub fn pull(args: &PullArgs) -> anyhow::Result<()> {
         let mut events = downloads.subscribe();
         let printer = tokio::spawn(async move {
             while let Ok(e) = events.recv().await {
-                if e.status == DownloadStatus::Running && e.total > 0 {
+                if e.status == DownloadState::Running && e.total > 0 {
                     let pct = e.done as f64 / e.total as f64 * 100.0;
                     let eta = if e.bytes_per_second > 0.0 { (e.total - e.done) as f64 / e.bytes_per_second } else { 0.0 };
                     let bar = "█".repeat((pct / 4.0) as usize) + &"░".repeat(25 - (pct / 4.0) as usize);
@@ -115,7 +116,7 @@ pub fn pull(args: &PullArgs) -> anyhow::Result<()> {
         });
         for row in &rows {
             // `enqueue` leaves a download done only while its file is on disk as the Hub describes it.
-            if row.status == DownloadStatus::Done {
+            if row.status == DownloadState::Done {
                 eprintln!("{} is already downloaded: {}", row.spec.file, row.spec.dest);
                 continue;
             }
@@ -132,7 +133,7 @@ pub fn pull(args: &PullArgs) -> anyhow::Result<()> {
             };
             eprintln!();
             match status {
-                DownloadStatus::Done => eprintln!("  verified and saved to {}", row.spec.dest),
+                DownloadState::Done => eprintln!("  verified and saved to {}", row.spec.dest),
                 _ => {
                     let err = downloads.store().download(id)?.and_then(|d| d.error).unwrap_or_else(|| format!("{status:?}"));
                     bail!("{} did not finish: {err}", row.spec.file);

@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use hub::download::{self, Job, Options};
 use hub::{HubClient, HubError};
-use store::{Download, DownloadStatus, ModelSource, NewDownload, Store};
+use store::{Download, ModelSource, NewDownload, Store};
+use types::DownloadState;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -21,7 +22,7 @@ use crate::{LibraryError, Result};
 #[derive(Debug, Clone, PartialEq)]
 pub struct DownloadEvent {
     pub id: i64,
-    pub status: DownloadStatus,
+    pub status: DownloadState,
     pub done: u64,
     pub total: u64,
     pub bytes_per_second: f64,
@@ -36,7 +37,7 @@ pub struct Downloads {
     models_dir: RwLock<PathBuf>,
     options: Options,
     /// Tokens of running downloads, and why each was stopped.
-    running: Mutex<HashMap<i64, (CancellationToken, Option<DownloadStatus>)>>,
+    running: Mutex<HashMap<i64, (CancellationToken, Option<DownloadState>)>>,
     events: broadcast::Sender<DownloadEvent>,
 }
 
@@ -111,11 +112,11 @@ impl Downloads {
         let same_file = old.spec.size == spec.size && old.spec.sha256 == spec.sha256;
         let status = match old.status {
             // Under way with the spec it started with; it finishes (or fails) on its own.
-            DownloadStatus::Running => return Ok(old),
-            DownloadStatus::Done if same_file && on_disk(&old.spec) => return Ok(old),
-            DownloadStatus::Done | DownloadStatus::Failed | DownloadStatus::Cancelled => DownloadStatus::Queued,
+            DownloadState::Running => return Ok(old),
+            DownloadState::Done if same_file && on_disk(&old.spec) => return Ok(old),
+            DownloadState::Done | DownloadState::Failed | DownloadState::Cancelled => DownloadState::Queued,
             // Asking again does not override a pause.
-            DownloadStatus::Queued | DownloadStatus::Paused => old.status,
+            DownloadState::Queued | DownloadState::Paused => old.status,
         };
         // Bytes already fetched stay where they are and are resumed (the part file's own record
         // checks that they belong to this size and sha256). Otherwise the file goes where downloads
@@ -133,23 +134,23 @@ impl Downloads {
     }
 
     /// Run one download to its end: done (verified, in the library), paused, cancelled or failed.
-    pub async fn run(&self, id: i64) -> Result<DownloadStatus> {
+    pub async fn run(&self, id: i64) -> Result<DownloadState> {
         let d = self.store.download(id)?.ok_or(LibraryError::UnknownDownload(id))?;
         // Done means the file is there; one deleted since is downloaded again.
-        if d.status == DownloadStatus::Done && on_disk(&d.spec) {
-            return Ok(DownloadStatus::Done);
+        if d.status == DownloadState::Done && on_disk(&d.spec) {
+            return Ok(DownloadState::Done);
         }
         let token = CancellationToken::new();
         if let Ok(mut r) = self.running.lock() {
             r.insert(id, (token.clone(), None));
         }
-        self.store.set_download_status(id, DownloadStatus::Running, None)?;
+        self.store.set_download_status(id, DownloadState::Running, None)?;
         let events = self.events.clone();
         let job = job(&d);
         let result = download::download(&self.client(), &job, &self.options, &token, move |p| {
             let _ = events.send(DownloadEvent {
                 id,
-                status: DownloadStatus::Running,
+                status: DownloadState::Running,
                 done: p.done,
                 total: p.total,
                 bytes_per_second: p.bytes_per_second,
@@ -168,19 +169,19 @@ impl Downloads {
                     d.spec.size,
                     d.spec.sha256.as_deref(),
                 )?;
-                (DownloadStatus::Done, None)
+                (DownloadState::Done, None)
             }
             Err(HubError::Cancelled) => {
-                let why = stopped_as.unwrap_or(DownloadStatus::Paused);
-                if why == DownloadStatus::Cancelled {
+                let why = stopped_as.unwrap_or(DownloadState::Paused);
+                if why == DownloadState::Cancelled {
                     download::discard(&job.dest);
                 }
                 (why, None)
             }
-            Err(e) => (DownloadStatus::Failed, Some(e.to_string())),
+            Err(e) => (DownloadState::Failed, Some(e.to_string())),
         };
         self.store.set_download_status(id, status, error.as_deref())?;
-        let done = if status == DownloadStatus::Done { d.spec.size } else { download::bytes_on_disk(&job, &self.options) };
+        let done = if status == DownloadState::Done { d.spec.size } else { download::bytes_on_disk(&job, &self.options) };
         let _ = self.events.send(DownloadEvent { id, status, done, total: d.spec.size, bytes_per_second: 0.0, error });
         Ok(status)
     }
@@ -189,33 +190,33 @@ impl Downloads {
     pub async fn run_queue(&self) -> Result<()> {
         self.store.requeue_interrupted()?;
         loop {
-            let next = self.store.downloads()?.into_iter().find(|d| d.status == DownloadStatus::Queued);
+            let next = self.store.downloads()?.into_iter().find(|d| d.status == DownloadState::Queued);
             let Some(d) = next else { return Ok(()) };
             self.run(d.id).await?;
         }
     }
 
     pub fn pause(&self, id: i64) -> Result<()> {
-        self.stop(id, DownloadStatus::Paused).map(|_| ())
+        self.stop(id, DownloadState::Paused).map(|_| ())
     }
 
     pub fn resume(&self, id: i64) -> Result<()> {
-        self.store.set_download_status(id, DownloadStatus::Queued, None)?;
+        self.store.set_download_status(id, DownloadState::Queued, None)?;
         Ok(())
     }
 
     pub fn cancel(&self, id: i64) -> Result<()> {
         let d = self.store.download(id)?.ok_or(LibraryError::UnknownDownload(id))?;
-        let running = self.stop(id, DownloadStatus::Cancelled)?;
+        let running = self.stop(id, DownloadState::Cancelled)?;
         if !running {
             download::discard(Path::new(&d.spec.dest));
-            self.store.set_download_status(id, DownloadStatus::Cancelled, None)?;
+            self.store.set_download_status(id, DownloadState::Cancelled, None)?;
         }
         Ok(())
     }
 
     /// Stop a running download; returns whether it was running. A queued one just changes state.
-    fn stop(&self, id: i64, why: DownloadStatus) -> Result<bool> {
+    fn stop(&self, id: i64, why: DownloadState) -> Result<bool> {
         let mut running = self.running.lock().map_err(|_| store::StoreError::Poisoned)?;
         if let Some((token, reason)) = running.get_mut(&id) {
             *reason = Some(why);

@@ -10,6 +10,7 @@ mod discover;
 mod downloads;
 mod models;
 mod pick;
+mod queue;
 mod scan;
 pub mod settings;
 pub mod token;
@@ -18,6 +19,7 @@ pub use discover::{model_page, to_hub_model};
 pub use downloads::{DownloadEvent, Downloads};
 pub use models::{delete, import, list, Removed};
 pub use pick::{pick, quant_of, Picked};
+pub use queue::{internal as queue_internal, DownloadQueue, WATCH_EVERY};
 pub use scan::{known_folders, scan, Found};
 pub use token::TokenStore;
 

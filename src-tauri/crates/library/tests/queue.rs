@@ -9,7 +9,8 @@ use hub::download::Options;
 use hub::HubClient;
 use library::{pick, Downloads};
 use mockhub::{File, MockHub, Repo};
-use store::{DownloadStatus, Store};
+use store::Store;
+use types::DownloadState;
 
 fn payload(len: usize, seed: u8) -> Vec<u8> {
     (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
@@ -39,7 +40,7 @@ async fn queued_files_land_in_the_library() {
     let models = dl.store().models().unwrap();
     assert_eq!(models.len(), 2);
     assert!(models.iter().all(|m| std::path::Path::new(&m.path).exists() && m.path.starts_with(dir.join("models").to_str().unwrap())));
-    assert!(dl.store().downloads().unwrap().iter().all(|d| d.status == DownloadStatus::Done));
+    assert!(dl.store().downloads().unwrap().iter().all(|d| d.status == DownloadState::Done));
 }
 
 #[tokio::test]
@@ -62,15 +63,15 @@ async fn pause_keeps_the_bytes_resume_continues_cancel_removes() {
         }
     }
     dl.pause(d.id).unwrap();
-    assert_eq!(runner.await.unwrap().unwrap(), DownloadStatus::Paused);
+    assert_eq!(runner.await.unwrap().unwrap(), DownloadState::Paused);
     let row = dl.store().download(d.id).unwrap().unwrap();
-    assert_eq!(row.status, DownloadStatus::Paused);
+    assert_eq!(row.status, DownloadState::Paused);
     let kept = dl.bytes_on_disk(&row);
     assert!(kept >= 256 << 10, "kept {kept}");
 
     mock.faults().throttle_bps.store(0, Ordering::SeqCst);
     dl.resume(d.id).unwrap();
-    assert_eq!(dl.run(d.id).await.unwrap(), DownloadStatus::Done);
+    assert_eq!(dl.run(d.id).await.unwrap(), DownloadState::Done);
     assert!(mock.bytes_served("tiny-Q4_K_M.gguf") < (2 << 20) + (1 << 20), "restarted instead of resuming");
 
     // Cancel a second one while it runs: its part file goes.
@@ -87,7 +88,7 @@ async fn pause_keeps_the_bytes_resume_continues_cancel_removes() {
         }
     }
     dl.cancel(d2.id).unwrap();
-    assert_eq!(runner.await.unwrap().unwrap(), DownloadStatus::Cancelled);
+    assert_eq!(runner.await.unwrap().unwrap(), DownloadState::Cancelled);
     assert!(!hub::download::part_path(std::path::Path::new(&d2.spec.dest)).exists());
     assert!(!std::path::Path::new(&d2.spec.dest).exists());
 }
@@ -108,22 +109,22 @@ async fn a_deleted_model_downloaded_again_is_downloaded_again() {
     assert!(!path.exists());
 
     let again = dl.enqueue("org/Tiny-GGUF", "main", &files).await.unwrap().remove(0);
-    assert_eq!((again.id, again.status), (first.id, DownloadStatus::Queued), "the same row, queued again");
+    assert_eq!((again.id, again.status), (first.id, DownloadState::Queued), "the same row, queued again");
     dl.run_queue().await.unwrap();
-    assert_eq!(dl.store().download(first.id).unwrap().unwrap().status, DownloadStatus::Done);
+    assert_eq!(dl.store().download(first.id).unwrap().unwrap().status, DownloadState::Done);
     assert_eq!(std::fs::read(&path).unwrap(), payload(1 << 20, 2));
     assert_eq!(mock.bytes_served("tiny-Q8_0.gguf"), 2 << 20, "fetched twice");
     assert_eq!(dl.store().models().unwrap().len(), 1, "back in the library");
 
     // Asked for once more while it is there: nothing to do.
     let kept = dl.enqueue("org/Tiny-GGUF", "main", &files).await.unwrap().remove(0);
-    assert_eq!(kept.status, DownloadStatus::Done);
-    assert_eq!(dl.run(kept.id).await.unwrap(), DownloadStatus::Done);
+    assert_eq!(kept.status, DownloadState::Done);
+    assert_eq!(dl.run(kept.id).await.unwrap(), DownloadState::Done);
     assert_eq!(mock.bytes_served("tiny-Q8_0.gguf"), 2 << 20);
 
     // A row left "done" whose file went some other way (deleted by hand) is downloaded by `run` too.
     std::fs::remove_file(&path).unwrap();
-    assert_eq!(dl.run(kept.id).await.unwrap(), DownloadStatus::Done);
+    assert_eq!(dl.run(kept.id).await.unwrap(), DownloadState::Done);
     assert!(path.exists());
 }
 
@@ -152,4 +153,32 @@ async fn queuing_again_refreshes_size_sha256_and_destination() {
     assert!(row.spec.url.starts_with(&other.base), "{}", row.spec.url);
     dl.run_queue().await.unwrap();
     assert_eq!(std::fs::read(&row.spec.dest).unwrap(), newer);
+}
+
+/// The queue as the app runs it: woken by an enqueue, it downloads, and a watcher is pushed the
+/// list as bytes arrive (not polled), ending with the file done and verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_is_pushed_the_list_as_a_download_moves() {
+    let (mock, dl, _dir) = setup("watch").await;
+    mock.faults().throttle_bps.store(1 << 20, Ordering::SeqCst);
+    let info = HubClient::new(&mock.base, None).unwrap().model_info("org/Tiny-GGUF", None).await.unwrap();
+    let queue = library::DownloadQueue::start(Arc::try_unwrap(dl).ok().unwrap(), tokio::runtime::Handle::current());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    queue.watch(move |items| tx.send(items).is_ok());
+    queue.downloads.enqueue("org/Tiny-GGUF", "main", &pick(&info, Some("Q4_K_M")).unwrap().files).await.unwrap();
+    queue.wake();
+    let mut seen = Vec::new();
+    let last = loop {
+        let items = tokio::time::timeout(Duration::from_secs(30), rx.recv()).await.expect("a list within 30 s").expect("open");
+        if let Some(d) = items.first() {
+            seen.push(d.done_bytes);
+            if d.state == DownloadState::Done {
+                break d.clone();
+            }
+        }
+    };
+    assert_eq!(last.done_bytes, 2 << 20);
+    let moving: Vec<_> = seen.iter().filter(|&&b| b > 0 && b < 2 << 20).collect();
+    assert!(moving.len() >= 2, "progress came as it happened: {seen:?}");
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "bytes never go back: {seen:?}");
 }

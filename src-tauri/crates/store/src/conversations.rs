@@ -5,6 +5,8 @@
 
 use rusqlite::{params, OptionalExtension};
 
+use types::MessageState;
+
 use crate::{now, Result, Store};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -19,37 +21,25 @@ pub struct ConversationRow {
     pub message_count: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MessageStatus {
-    Done,
-    /// A reply being written now.
-    Streaming,
-    /// A reply cut short because the app stopped (killed, crashed, closed).
-    Interrupted,
-    /// A reply the person stopped.
-    Stopped,
-    /// A reply the engine failed to finish; `error` says why.
-    Failed,
+/// How a message's state is written in the database: the one enum, the window's
+/// (`types::MessageState`), stored as its name.
+fn status_str(s: MessageState) -> &'static str {
+    match s {
+        MessageState::Done => "done",
+        MessageState::Streaming => "streaming",
+        MessageState::Interrupted => "interrupted",
+        MessageState::Stopped => "stopped",
+        MessageState::Failed => "failed",
+    }
 }
 
-impl MessageStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MessageStatus::Done => "done",
-            MessageStatus::Streaming => "streaming",
-            MessageStatus::Interrupted => "interrupted",
-            MessageStatus::Stopped => "stopped",
-            MessageStatus::Failed => "failed",
-        }
-    }
-    fn parse(s: &str) -> Self {
-        match s {
-            "streaming" => MessageStatus::Streaming,
-            "interrupted" => MessageStatus::Interrupted,
-            "stopped" => MessageStatus::Stopped,
-            "failed" => MessageStatus::Failed,
-            _ => MessageStatus::Done,
-        }
+fn parse_status(s: &str) -> MessageState {
+    match s {
+        "streaming" => MessageState::Streaming,
+        "interrupted" => MessageState::Interrupted,
+        "stopped" => MessageState::Stopped,
+        "failed" => MessageState::Failed,
+        _ => MessageState::Done,
     }
 }
 
@@ -60,7 +50,7 @@ pub struct MessageRow {
     /// `system`, `user`, `assistant` or `tool`.
     pub role: String,
     pub content: String,
-    pub status: MessageStatus,
+    pub status: MessageState,
     /// The reply's figures as JSON, once it has finished.
     pub stats: Option<String>,
     pub error: Option<String>,
@@ -88,7 +78,7 @@ fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow> {
         conversation_id: r.get(1)?,
         role: r.get(2)?,
         content: r.get(3)?,
-        status: MessageStatus::parse(&r.get::<_, String>(4)?),
+        status: parse_status(&r.get::<_, String>(4)?),
         stats: r.get(5)?,
         error: r.get(6)?,
         created_at: r.get(7)?,
@@ -187,12 +177,12 @@ impl Store {
     }
 
     /// Append a message (and mark the conversation as just used); returns its id.
-    pub fn add_message(&self, conversation_id: i64, role: &str, content: &str, status: MessageStatus) -> Result<i64> {
+    pub fn add_message(&self, conversation_id: i64, role: &str, content: &str, status: MessageState) -> Result<i64> {
         let conn = self.conn()?;
         let t = now();
         conn.execute(
             "INSERT INTO messages (conversation_id, role, content, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![conversation_id, role, content, status.as_str(), t],
+            params![conversation_id, role, content, status_str(status), t],
         )?;
         let id = conn.last_insert_rowid();
         conn.execute("UPDATE conversations SET updated_at = ?2 WHERE id = ?1", params![conversation_id, t])?;
@@ -200,10 +190,10 @@ impl Store {
     }
 
     /// Write a message's text and state: called as a reply streams, and once when it ends.
-    pub fn update_message(&self, id: i64, content: &str, status: MessageStatus, stats: Option<&str>, error: Option<&str>) -> Result<()> {
+    pub fn update_message(&self, id: i64, content: &str, status: MessageState, stats: Option<&str>, error: Option<&str>) -> Result<()> {
         self.conn()?.execute(
             "UPDATE messages SET content = ?2, status = ?3, stats = COALESCE(?4, stats), error = ?5 WHERE id = ?1",
-            params![id, content, status.as_str(), stats, error],
+            params![id, content, status_str(status), stats, error],
         )?;
         Ok(())
     }
@@ -229,10 +219,10 @@ mod tests {
         let s = Store::in_memory().unwrap();
         let a = s.create_conversation("Rust lifetimes", Some("/m/a.gguf"), "{}").unwrap();
         let b = s.create_conversation("Dinner ideas", None, "{}").unwrap();
-        s.add_message(a.id, "user", "What is 'static?", MessageStatus::Done).unwrap();
-        let reply = s.add_message(a.id, "assistant", "", MessageStatus::Streaming).unwrap();
-        s.update_message(reply, "A lifetime that lasts", MessageStatus::Streaming, None, None).unwrap();
-        s.add_message(b.id, "user", "Something with 100% more garlic", MessageStatus::Done).unwrap();
+        s.add_message(a.id, "user", "What is 'static?", MessageState::Done).unwrap();
+        let reply = s.add_message(a.id, "assistant", "", MessageState::Streaming).unwrap();
+        s.update_message(reply, "A lifetime that lasts", MessageState::Streaming, None, None).unwrap();
+        s.add_message(b.id, "user", "Something with 100% more garlic", MessageState::Done).unwrap();
 
         let msgs = s.messages(a.id).unwrap();
         assert_eq!(msgs.iter().map(|m| m.role.as_str()).collect::<Vec<_>>(), ["user", "assistant"]);
@@ -256,16 +246,16 @@ mod tests {
         {
             let s = Store::open(&path).unwrap();
             let c = s.create_conversation("t", None, "{}").unwrap();
-            s.add_message(c.id, "user", "hi", MessageStatus::Done).unwrap();
-            let r = s.add_message(c.id, "assistant", "", MessageStatus::Streaming).unwrap();
-            s.update_message(r, "Hello! I was say", MessageStatus::Streaming, None, None).unwrap();
+            s.add_message(c.id, "user", "hi", MessageState::Done).unwrap();
+            let r = s.add_message(c.id, "assistant", "", MessageState::Streaming).unwrap();
+            s.update_message(r, "Hello! I was say", MessageState::Streaming, None, None).unwrap();
             // Dropped without finishing the reply, as a killed process would leave it.
         }
         let s = Store::open(&path).unwrap();
         assert_eq!(s.mark_interrupted().unwrap(), 1);
         let c = s.conversations(None).unwrap()[0].id;
         let last = s.messages(c).unwrap().pop().unwrap();
-        assert_eq!((last.content.as_str(), last.status), ("Hello! I was say", MessageStatus::Interrupted));
+        assert_eq!((last.content.as_str(), last.status), ("Hello! I was say", MessageState::Interrupted));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -274,7 +264,7 @@ mod tests {
         let s = Store::in_memory().unwrap();
         let c = s.create_conversation("t", None, "{}").unwrap();
         let ids: Vec<i64> = (0..4)
-            .map(|i| s.add_message(c.id, if i % 2 == 0 { "user" } else { "assistant" }, &i.to_string(), MessageStatus::Done).unwrap())
+            .map(|i| s.add_message(c.id, if i % 2 == 0 { "user" } else { "assistant" }, &i.to_string(), MessageState::Done).unwrap())
             .collect();
         assert_eq!(s.truncate_from(c.id, ids[2]).unwrap(), 2);
         assert_eq!(s.messages(c.id).unwrap().len(), 2);

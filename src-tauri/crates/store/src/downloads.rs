@@ -2,38 +2,31 @@
 
 use rusqlite::{params, OptionalExtension, Row};
 
+use types::DownloadState;
+
 use crate::{now, Result, Store};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DownloadStatus {
-    Queued,
-    Running,
-    Paused,
-    Failed,
-    Done,
-    Cancelled,
+/// How a download's state is written in the database: the one enum, the window's
+/// (`types::DownloadState`), stored as its name.
+fn status_str(s: DownloadState) -> &'static str {
+    match s {
+        DownloadState::Queued => "queued",
+        DownloadState::Running => "running",
+        DownloadState::Paused => "paused",
+        DownloadState::Failed => "failed",
+        DownloadState::Done => "done",
+        DownloadState::Cancelled => "cancelled",
+    }
 }
 
-impl DownloadStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DownloadStatus::Queued => "queued",
-            DownloadStatus::Running => "running",
-            DownloadStatus::Paused => "paused",
-            DownloadStatus::Failed => "failed",
-            DownloadStatus::Done => "done",
-            DownloadStatus::Cancelled => "cancelled",
-        }
-    }
-    fn parse(s: &str) -> Self {
-        match s {
-            "running" => DownloadStatus::Running,
-            "paused" => DownloadStatus::Paused,
-            "failed" => DownloadStatus::Failed,
-            "done" => DownloadStatus::Done,
-            "cancelled" => DownloadStatus::Cancelled,
-            _ => DownloadStatus::Queued,
-        }
+fn parse_status(s: &str) -> DownloadState {
+    match s {
+        "running" => DownloadState::Running,
+        "paused" => DownloadState::Paused,
+        "failed" => DownloadState::Failed,
+        "done" => DownloadState::Done,
+        "cancelled" => DownloadState::Cancelled,
+        _ => DownloadState::Queued,
     }
 }
 
@@ -52,7 +45,7 @@ pub struct NewDownload {
 pub struct Download {
     pub id: i64,
     pub spec: NewDownload,
-    pub status: DownloadStatus,
+    pub status: DownloadState,
     pub error: Option<String>,
 }
 
@@ -68,7 +61,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<Download> {
             size: r.get::<_, i64>(6)? as u64,
             sha256: r.get(7)?,
         },
-        status: DownloadStatus::parse(&r.get::<_, String>(8)?),
+        status: parse_status(&r.get::<_, String>(8)?),
         error: r.get(9)?,
     })
 }
@@ -111,18 +104,12 @@ impl Store {
     /// Give a download a new spec (the Hub's size and sha256 now, where it goes now) and status, if it
     /// is still in status `expected` (the queue may have started it meanwhile). Returns the row as it
     /// is after.
-    pub fn respecify_download(
-        &self,
-        id: i64,
-        expected: DownloadStatus,
-        d: &NewDownload,
-        status: DownloadStatus,
-    ) -> Result<Option<Download>> {
+    pub fn respecify_download(&self, id: i64, expected: DownloadState, d: &NewDownload, status: DownloadState) -> Result<Option<Download>> {
         let conn = self.conn()?;
         conn.execute(
             "UPDATE downloads SET url = ?3, dest = ?4, size = ?5, sha256 = ?6, status = ?7, error = NULL, updated_at = ?8
              WHERE id = ?1 AND status = ?2",
-            params![id, expected.as_str(), d.url, d.dest, d.size as i64, d.sha256, status.as_str(), now()],
+            params![id, status_str(expected), d.url, d.dest, d.size as i64, d.sha256, status_str(status), now()],
         )?;
         Ok(conn.query_row(&format!("SELECT {COLUMNS} FROM downloads WHERE id = ?1"), [id], row).optional()?)
     }
@@ -138,10 +125,10 @@ impl Store {
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
-    pub fn set_download_status(&self, id: i64, status: DownloadStatus, error: Option<&str>) -> Result<()> {
+    pub fn set_download_status(&self, id: i64, status: DownloadState, error: Option<&str>) -> Result<()> {
         self.conn()?.execute(
             "UPDATE downloads SET status = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
-            params![id, status.as_str(), error, now()],
+            params![id, status_str(status), error, now()],
         )?;
         Ok(())
     }
@@ -176,16 +163,16 @@ mod tests {
         let id = {
             let s = Store::open(&path).unwrap();
             let d = s.enqueue_download(&spec("a.gguf")).unwrap();
-            s.set_download_status(d.id, DownloadStatus::Running, None).unwrap();
+            s.set_download_status(d.id, DownloadState::Running, None).unwrap();
             assert_eq!(s.enqueue_download(&spec("a.gguf")).unwrap().id, d.id);
             d.id
         };
         let s = Store::open(&path).unwrap();
         assert_eq!(s.requeue_interrupted().unwrap(), 1);
-        assert_eq!(s.download(id).unwrap().unwrap().status, DownloadStatus::Queued);
-        s.set_download_status(id, DownloadStatus::Failed, Some("boom")).unwrap();
+        assert_eq!(s.download(id).unwrap().unwrap().status, DownloadState::Queued);
+        s.set_download_status(id, DownloadState::Failed, Some("boom")).unwrap();
         let again = s.enqueue_download(&spec("a.gguf")).unwrap();
-        assert_eq!((again.status, again.error), (DownloadStatus::Queued, None));
+        assert_eq!((again.status, again.error), (DownloadState::Queued, None));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -193,13 +180,13 @@ mod tests {
     fn a_download_is_respecified_only_in_the_status_it_was_seen_in() {
         let s = Store::in_memory().unwrap();
         let d = s.enqueue_download(&spec("a.gguf")).unwrap();
-        s.set_download_status(d.id, DownloadStatus::Done, None).unwrap();
+        s.set_download_status(d.id, DownloadState::Done, None).unwrap();
         let newer = NewDownload { size: 20, sha256: Some("cd".into()), dest: "/n/a.gguf".into(), ..spec("a.gguf") };
         // Seen queued, but it is done by now: nothing changes.
-        let after = s.respecify_download(d.id, DownloadStatus::Queued, &newer, DownloadStatus::Queued).unwrap().unwrap();
-        assert_eq!((after.status, after.spec.size), (DownloadStatus::Done, 10));
-        let after = s.respecify_download(d.id, DownloadStatus::Done, &newer, DownloadStatus::Queued).unwrap().unwrap();
-        assert_eq!((after.status, &after.spec), (DownloadStatus::Queued, &newer));
+        let after = s.respecify_download(d.id, DownloadState::Queued, &newer, DownloadState::Queued).unwrap().unwrap();
+        assert_eq!((after.status, after.spec.size), (DownloadState::Done, 10));
+        let after = s.respecify_download(d.id, DownloadState::Done, &newer, DownloadState::Queued).unwrap().unwrap();
+        assert_eq!((after.status, &after.spec), (DownloadState::Queued, &newer));
         assert_eq!(s.find_download("org/model", "main", "a.gguf").unwrap().unwrap().id, d.id);
         assert!(s.find_download("org/model", "main", "b.gguf").unwrap().is_none());
     }

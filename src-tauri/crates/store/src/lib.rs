@@ -16,8 +16,8 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension};
 
-pub use conversations::{ConversationRow, MessageRow, MessageStatus};
-pub use downloads::{Download, DownloadStatus, NewDownload};
+pub use conversations::{ConversationRow, MessageRow};
+pub use downloads::{Download, NewDownload};
 pub use models::{ModelRow, ModelSource};
 
 #[derive(Debug, thiserror::Error)]

@@ -32,6 +32,12 @@ export const commands = {
 	/**  Queue `file` of `repo` (all its parts for a split model) and start downloading. */
 	downloadModel: (repo: string, file: string) => __TAURI_INVOKE<null>("download_model", { repo, file }),
 	downloadsList: () => __TAURI_INVOKE<DownloadItem[]>("downloads_list"),
+	/**
+	 *  The download list now, then again whenever a download moves (at most every
+	 *  `library::WATCH_EVERY`), pushed into `on_items` until the window stops listening: the
+	 *  Downloads view and the frame's indicator follow it instead of asking every half second.
+	 */
+	downloadsWatch: (onItems: Channel<DownloadItem[]>) => __TAURI_INVOKE<void>("downloads_watch", { onItems }),
 	downloadPause: (id: number) => __TAURI_INVOKE<null>("download_pause", { id }),
 	downloadResume: (id: number) => __TAURI_INVOKE<null>("download_resume", { id }),
 	downloadCancel: (id: number) => __TAURI_INVOKE<null>("download_cancel", { id }),

@@ -3,7 +3,7 @@
 // them as one shape: an `ApiError` carrying `{code, message, details}`.
 import { Channel } from "@tauri-apps/api/core";
 import { commands, ERROR_CODES } from "./bindings";
-import type { ChatEvent, ConversationSettings, HearthError, HubSort, LoadEvent, RunOnSettings, ServerSettings, SettingsChange, WhatIf } from "./bindings";
+import type { ChatEvent, ConversationSettings, DownloadItem, HearthError, HubSort, LoadEvent, RunOnSettings, ServerSettings, SettingsChange, WhatIf } from "./bindings";
 
 export type * from "./bindings";
 
@@ -61,6 +61,7 @@ export const api = {
   hubFileFit: (repo: string, file: string) => call(commands.hubFileFit(repo, file)),
   downloadModel: (repo: string, file: string) => call(commands.downloadModel(repo, file)),
   downloadsList: () => call(commands.downloadsList()),
+  downloadsWatch: (on: (items: DownloadItem[]) => void) => call(commands.downloadsWatch(channel(on))),
   downloadPause: (id: number) => call(commands.downloadPause(id)),
   downloadResume: (id: number) => call(commands.downloadResume(id)),
   downloadCancel: (id: number) => call(commands.downloadCancel(id)),

@@ -2,12 +2,12 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import type { DownloadItem } from "$lib/api";
 
-const calls = vi.hoisted(() => ({ list: vi.fn(), pause: vi.fn(), resume: vi.fn(), cancel: vi.fn(), start: vi.fn() }));
+const calls = vi.hoisted(() => ({ list: vi.fn(), watch: vi.fn(), pause: vi.fn(), resume: vi.fn(), cancel: vi.fn(), start: vi.fn() }));
 vi.mock("$lib/api", async () => {
   const real = await vi.importActual<typeof import("$lib/api/index")>("$lib/api/index");
   return {
     ...real,
-    api: { downloadsList: calls.list, downloadPause: calls.pause, downloadResume: calls.resume, downloadCancel: calls.cancel, downloadModel: calls.start },
+    api: { downloadsList: calls.list, downloadsWatch: calls.watch, downloadPause: calls.pause, downloadResume: calls.resume, downloadCancel: calls.cancel, downloadModel: calls.start },
   };
 });
 // The generated values (ERROR_CODES) stay; only the commands are replaced.
@@ -24,6 +24,25 @@ const item = (over: Partial<DownloadItem>): DownloadItem => ({
 afterEach(cleanup);
 
 describe("DownloadsView", () => {
+  it("follows the list the backend pushes, with no timer, until it stops following", async () => {
+    let push: (items: DownloadItem[]) => void = () => {};
+    calls.watch.mockImplementation((on: (items: DownloadItem[]) => void) => {
+      push = on;
+      return new Promise(() => {});
+    });
+    const store = new DownloadsStore();
+    const stop = store.follow();
+    render(DownloadsView, { store });
+    push([item({ doneBytes: 2 * GIB })]);
+    await waitFor(() => expect(screen.getByTestId("download-progress").textContent).toBe("2.0 GB of 4.0 GB · 50 %"));
+    push([item({ doneBytes: 3 * GIB })]);
+    await waitFor(() => expect(screen.getByTestId("download-progress").textContent).toBe("3.0 GB of 4.0 GB · 75 %"));
+    expect(calls.list).not.toHaveBeenCalled();
+    stop();
+    push([item({ doneBytes: 4 * GIB, state: "done" })]);
+    expect(store.items[0].doneBytes).toBe(3 * GIB);
+  });
+
   it("shows progress, speed and time left, and pauses", async () => {
     calls.list.mockResolvedValue([item({})]);
     const store = new DownloadsStore();

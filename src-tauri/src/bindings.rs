@@ -26,6 +26,8 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::hardware::memory_now,
             commands::fit::what_fits,
             commands::fit::gpu_catalog,
+            commands::fit::model_advice,
+            commands::fit::what_if_presets,
             commands::hub::hub_search,
             commands::hub::hub_search_next,
             commands::hub::hub_model,

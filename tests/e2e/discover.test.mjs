@@ -103,6 +103,23 @@ test("search the Hub, open a model, see what fits before downloading", async () 
     assert.deepEqual(new Map(rows.slice(1)), new Map([["Meta-Llama-3.1-70B-Instruct-Q4_K_M.gguf", "red"], ["Qwen2.5-7B-Instruct-Q4_K_M.gguf", "green"]]));
     await saveScreenshot(driver, "models");
 
+    // The red 70B: what would run it, cheapest first, with prices and speed.
+    const bigRow = [];
+    for (const e of await driver.findAll('[data-testid="local-model"]')) {
+      if ((await driver.attribute(e, "data-file")) === "Meta-Llama-3.1-70B-Instruct-Q4_K_M.gguf") bigRow.push(e);
+    }
+    assert.equal(bigRow.length, 1);
+    await driver.click(await driver.findIn(bigRow[0], "css selector", '[data-testid="advise"]'));
+    await driver.waitFor('[data-testid="advice-option"]', 20_000);
+    const options = await driver.readAll('[data-testid="advice-option"]', ["data-kind"]);
+    assert.ok(options.some((o) => o["data-kind"] === "buy") && options.some((o) => o["data-kind"] === "rent"), JSON.stringify(options));
+    assert.ok(options.some((o) => /2 × RTX 3090/.test(o.text)), "two 24 GB cards run a 70B at Q4");
+    assert.ok(options.some((o) => /an hour · \$[\d.]+ per million tokens/.test(o.text)), "rentals say what they cost");
+    await driver.execute(`document.querySelector('[data-testid="advice"]').scrollIntoView({ block: "start" })`);
+    await sleep(200);
+    await saveScreenshot(driver, "models-advice");
+    await driver.click(await driver.findIn(bigRow[0], "css selector", '[data-testid="advise"]'));
+
     // Delete the download, after the confirmation: gone from disk and from the list.
     const first = (await driver.findAll('[data-testid="local-model"]'))[0];
     await driver.click(await driver.findIn(first, "xpath", ".//button[text()='Delete']"));

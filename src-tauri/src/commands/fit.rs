@@ -43,3 +43,28 @@ pub async fn what_fits(state: State<'_, AppState>, what_if: Option<WhatIf>) -> R
 pub fn gpu_catalog() -> Vec<CatalogGpu> {
     hardware::catalog::GPUS.iter().map(|g| CatalogGpu { name: g.name.to_string(), memory_gib: g.memory_gib, unified: g.unified }).collect()
 }
+
+/// What would run the model at `path` well (green), cheapest first: this machine another way,
+/// hardware to buy, GPUs to rent, planned with the person's settings for the file.
+#[tauri::command]
+#[specta::specta]
+pub async fn model_advice(state: State<'_, AppState>, path: String) -> Result<types::Advice, HearthError> {
+    let state = state.inner().clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        let path = std::path::PathBuf::from(path);
+        let facts = gguf::read_file(&path)
+            .map_err(|e| HearthError::new(ErrorCode::InvalidInput, format!("{} is not a model Hearth can read: {e}", path.display())))?;
+        let settings = library::settings::load_settings(&state.store, Some(&path));
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        Ok(advisor::advise(&facts, &name, &state.profile(), &settings))
+    })
+    .await
+    .map_err(|e| HearthError::new(ErrorCode::Internal, "Planning failed.").with_details(e.to_string()))?
+}
+
+/// The budget configurations of the what-if picker (entry, mid, high).
+#[tauri::command]
+#[specta::specta]
+pub fn what_if_presets() -> Vec<types::WhatIfPreset> {
+    advisor::presets()
+}

@@ -31,6 +31,10 @@ pub struct FitArgs {
     /// Print the plan as JSON, for scripts.
     #[arg(long)]
     pub json: bool,
+    /// Also say what would run it well (green), cheapest first: this machine another way,
+    /// hardware to buy, GPUs to rent (with the commands that serve it there), from a dated price table.
+    #[arg(long)]
+    pub advise: bool,
 }
 
 pub fn parse_cache(s: &str) -> anyhow::Result<CacheType> {
@@ -79,12 +83,56 @@ pub fn run(args: &FitArgs) -> anyhow::Result<()> {
     let (hw, imagined) = machine(args, crate::loading::hardware_profile)?;
     let settings = LoadSettings { context: args.ctx, cache_k: cache, cache_v: cache, ..LoadSettings::default() };
     let plan = fit::plan(&facts, &hw, &settings);
+    let advice = args.advise.then(|| {
+        let name = args.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        advisor::advise(&facts, &name, &hw, &settings)
+    });
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&plan)?);
+        let out = match &advice {
+            Some(a) => serde_json::json!({ "plan": plan, "advice": a }),
+            None => serde_json::to_value(&plan)?,
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         print!("{}", render(&facts, &hw, imagined, &plan));
+        if let Some(a) = &advice {
+            print!("{}", render_advice(a, plan.verdict));
+        }
     }
     Ok(())
+}
+
+/// The advice as text: each kind under its heading, cheapest first.
+fn render_advice(a: &types::Advice, verdict: Verdict) -> String {
+    use types::AdviceKind;
+    let mut o = String::new();
+    if verdict == Verdict::Green {
+        let _ = writeln!(o, "\nIt runs well here already; other machines that would run it too:");
+    } else {
+        let _ = writeln!(o, "\nWhat would run it well (green), cheapest first:");
+    }
+    for (kind, heading) in [(AdviceKind::Here, "On this machine"), (AdviceKind::Buy, "To buy"), (AdviceKind::Rent, "To rent")] {
+        let options: Vec<_> = a.options.iter().filter(|o| o.kind == kind).collect();
+        if options.is_empty() {
+            continue;
+        }
+        let _ = writeln!(o, "  {heading}:");
+        for opt in options {
+            let price = match (opt.usd, opt.usd_per_hour, opt.usd_per_million_tokens) {
+                (_, Some(h), Some(m)) => format!("${h:.2}/hour, ${m:.2} per million tokens"),
+                (_, Some(h), None) => format!("${h:.2}/hour"),
+                (Some(u), _, _) => format!("about ${u:.0}"),
+                _ => String::new(),
+            };
+            let speed = opt.tokens_per_second.map(|s| format!("≈ {:.0} tok/s", (s.low + s.high) / 2.0)).unwrap_or_default();
+            let _ = writeln!(o, "    {:<44} {:<36} {speed}", opt.title, price);
+            for c in &opt.commands {
+                let _ = writeln!(o, "        {c}");
+            }
+        }
+    }
+    let _ = writeln!(o, "  Prices as of {}: typical, not quotes.", a.prices_date);
+    o
 }
 
 pub fn render(f: &gguf::ModelFacts, hw: &HardwareProfile, imagined: bool, p: &FitPlan) -> String {

@@ -50,6 +50,11 @@ pub fn llama3_70b() -> Shape {
     Shape { name: "Llama 3.1 70B Instruct", layers: 80, embd: 8192, ff: 28672, heads: 64, ..llama3_8b() }
 }
 
+/// Llama 3.1 405B: the largest open dense model people ask about.
+pub fn llama31_405b() -> Shape {
+    Shape { name: "Llama 3.1 405B Instruct", layers: 126, embd: 16384, ff: 53248, heads: 128, ..llama3_8b() }
+}
+
 pub fn qwen25_7b() -> Shape {
     Shape {
         name: "Qwen2.5 7B Instruct",

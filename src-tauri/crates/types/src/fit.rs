@@ -263,3 +263,54 @@ pub struct CatalogGpu {
     pub memory_gib: u32,
     pub unified: bool,
 }
+
+/// What would make a model that is red or yellow here run well (green), cheapest first: this
+/// machine another way, hardware to buy, GPUs to rent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Advice {
+    pub options: Vec<AdviceOption>,
+    /// When the price table was made ("2026-11"), and where its figures come from.
+    pub prices_date: String,
+    pub prices_source: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub enum AdviceKind {
+    /// This machine with a shorter context, a smaller quantization or more RAM.
+    Here,
+    Buy,
+    Rent,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AdviceOption {
+    pub kind: AdviceKind,
+    /// "RTX 3090 24 GB (used)", "2 × A100 80GB, rented", "This machine at an 8K context".
+    pub title: String,
+    /// The plan there, in a sentence.
+    pub detail: String,
+    pub verdict: Verdict,
+    /// The price to buy, US dollars.
+    #[specta(type = Option<Number>)]
+    pub usd: Option<f32>,
+    #[specta(type = Option<Number>)]
+    pub usd_per_hour: Option<f32>,
+    /// Renting, per million generated tokens at the predicted speed.
+    #[specta(type = Option<Number>)]
+    pub usd_per_million_tokens: Option<f32>,
+    pub tokens_per_second: Option<SpeedRange>,
+    /// Commands that serve it there, ready to copy (a rented machine with several GPUs).
+    pub commands: Vec<String>,
+}
+
+/// A ready-made "what if" machine: the budget configurations people ask about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct WhatIfPreset {
+    pub name: String,
+    pub about: String,
+    pub what_if: WhatIf,
+}

@@ -20,6 +20,7 @@ pub use engine::{
 };
 pub use error::{ErrorCode, HearthError};
 pub use fit::{
+    Advice, AdviceKind, AdviceOption, WhatIfPreset,
     CacheType, CatalogGpu, DeviceUse, FitCell, FitGrid, FitPlan, LoadSettings, MemoryBreakdown, PlanMode, RunOn, RunOnSettings, SpeedRange,
     Verdict, WhatIf,
 };

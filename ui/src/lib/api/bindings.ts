@@ -18,6 +18,13 @@ export const commands = {
 	whatFits: (whatIf: WhatIf | null) => __TAURI_INVOKE<FitGrid>("what_fits", { whatIf }),
 	/**  GPUs Hearth knows, for the what-if picker. */
 	gpuCatalog: () => __TAURI_INVOKE<CatalogGpu[]>("gpu_catalog"),
+	/**
+	 *  What would run the model at `path` well (green), cheapest first: this machine another way,
+	 *  hardware to buy, GPUs to rent, planned with the person's settings for the file.
+	 */
+	modelAdvice: (path: string) => __TAURI_INVOKE<Advice>("model_advice", { path }),
+	/**  The budget configurations of the what-if picker (entry, mid, high). */
+	whatIfPresets: () => __TAURI_INVOKE<WhatIfPreset[]>("what_if_presets"),
 	/**  GGUF models on the Hub matching `query`. */
 	hubSearch: (query: string, sortBy: HubSort) => __TAURI_INVOKE<HubSearch>("hub_search", { query, sortBy }),
 	/**  The next page of a search. */
@@ -102,6 +109,38 @@ export const commands = {
 export const ERROR_CODES = ["HOME_UNAVAILABLE","PROBE_FAILED","INTERNAL","HUB_UNREACHABLE","GATED_MODEL","NOT_FOUND","UNAUTHORIZED","RATE_LIMITED","DOWNLOAD_CHECKSUM_MISMATCH","DISK_FULL","BAD_RESPONSE","INVALID_INPUT","ENGINE_CRASHED","MODEL_LOAD_FAILED","TEMPLATE_ERROR","CONTEXT_FULL","NO_MODEL_LOADED","WOULD_NOT_FIT"] as const;
 
 /* Types */
+/**
+ *  What would make a model that is red or yellow here run well (green), cheapest first: this
+ *  machine another way, hardware to buy, GPUs to rent.
+ */
+export type Advice = {
+	options: AdviceOption[],
+	/**  When the price table was made ("2026-11"), and where its figures come from. */
+	pricesDate: string,
+	pricesSource: string,
+};
+
+export type AdviceKind = 
+/**  This machine with a shorter context, a smaller quantization or more RAM. */
+"here" | "buy" | "rent";
+
+export type AdviceOption = {
+	kind: AdviceKind,
+	/**  "RTX 3090 24 GB (used)", "2 × A100 80GB, rented", "This machine at an 8K context". */
+	title: string,
+	/**  The plan there, in a sentence. */
+	detail: string,
+	verdict: Verdict,
+	/**  The price to buy, US dollars. */
+	usd: number | null,
+	usdPerHour: number | null,
+	/**  Renting, per million generated tokens at the predicted speed. */
+	usdPerMillionTokens: number | null,
+	tokensPerSecond: SpeedRange | null,
+	/**  Commands that serve it there, ready to copy (a rented machine with several GPUs). */
+	commands: string[],
+};
+
 /**  K/V cache element types llama.cpp offers; quantized V needs flash attention. */
 export type CacheType = "f16" | "q8_0" | "q4_0";
 
@@ -795,5 +834,12 @@ export type WhatIf = {
 	gpu: string | null,
 	count: number,
 	ramGib: number,
+};
+
+/**  A ready-made "what if" machine: the budget configurations people ask about. */
+export type WhatIfPreset = {
+	name: string,
+	about: string,
+	whatIf: WhatIf,
 };
 

@@ -1,10 +1,12 @@
 // The "what fits" grid: for this machine, or for an imagined one picked in the what-if picker.
 import { api, toHearthError } from "$lib/api";
-import type { CatalogGpu, FitGrid, HearthError, WhatIf } from "$lib/api";
+import type { CatalogGpu, FitGrid, HearthError, WhatIf, WhatIfPreset } from "$lib/api";
 
 export class WhatFitsStore {
   grid = $state<FitGrid | null>(null);
   catalog = $state<CatalogGpu[]>([]);
+  /** The budget configurations (entry, mid, high), from the advisor's price table. */
+  presets = $state<WhatIfPreset[]>([]);
   /** `null` is this machine. */
   whatIf = $state<WhatIf | null>(null);
   error = $state<HearthError | null>(null);
@@ -33,6 +35,11 @@ export class WhatFitsStore {
       this.catalog = await api.gpuCatalog();
     } catch {
       this.catalog = [];
+    }
+    try {
+      this.presets = await api.whatIfPresets();
+    } catch {
+      this.presets = [];
     }
   }
 

@@ -2,12 +2,12 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import type { FitPlan, LocalModel } from "$lib/api";
 
-const calls = vi.hoisted(() => ({ list: vi.fn(), del: vi.fn(), pick: vi.fn(), reveal: vi.fn(), imp: vi.fn() }));
+const calls = vi.hoisted(() => ({ list: vi.fn(), del: vi.fn(), pick: vi.fn(), reveal: vi.fn(), imp: vi.fn(), advice: vi.fn() }));
 vi.mock("$lib/api", async () => {
   const real = await vi.importActual<typeof import("$lib/api/index")>("$lib/api/index");
   return {
     ...real,
-    api: { modelsList: calls.list, modelDelete: calls.del, modelPickAndImport: calls.pick, modelReveal: calls.reveal, modelImport: calls.imp },
+    api: { modelsList: calls.list, modelDelete: calls.del, modelPickAndImport: calls.pick, modelReveal: calls.reveal, modelImport: calls.imp, modelAdvice: calls.advice },
   };
 });
 // The generated values (ERROR_CODES) stay; only the commands are replaced.
@@ -34,6 +34,33 @@ afterEach(() => {
 });
 
 describe("ModelsView", () => {
+  it("says what would run a model that does not fit: buy or rent, with prices, speed and the commands", async () => {
+    calls.list.mockResolvedValue([model({}), model({ id: 2, fileName: "Llama-70B-Q4_K_M.gguf", path: "/m/Llama-70B-Q4_K_M.gguf", plan: plan("red") })]);
+    const green = { detail: "Full GPU. Every layer fits.", verdict: "green", commands: [], usd: null, usdPerHour: null, usdPerMillionTokens: null } as const;
+    calls.advice.mockResolvedValue({
+      pricesDate: "2026-11",
+      pricesSource: "typical prices",
+      options: [
+        { ...green, kind: "buy", title: "2 × RTX 3090 24 GB (used)", usd: 1500, tokensPerSecond: { low: 14, high: 20 } },
+        {
+          ...green, kind: "rent", title: "1 × A100 80GB, rented", usdPerHour: 1.4, usdPerMillionTokens: 15.6, tokensPerSecond: { low: 20, high: 30 },
+          commands: ["llama-server -m Llama-70B-Q4_K_M.gguf -ngl 999 -c 8192"],
+        },
+      ],
+    });
+    render(ModelsView, { store: new ModelsStore() });
+    await waitFor(() => expect(screen.getAllByTestId("advise")).toHaveLength(1));
+    await fireEvent.click(screen.getByTestId("advise"));
+    expect(calls.advice).toHaveBeenCalledWith("/m/Llama-70B-Q4_K_M.gguf");
+    await waitFor(() => expect(screen.getAllByTestId("advice-option")).toHaveLength(2));
+    const [buy, rent] = screen.getAllByTestId("advice-option");
+    expect(buy.textContent).toContain("about $1,500");
+    expect(rent.textContent).toContain("$1.40 an hour · $15.60 per million tokens");
+    expect(rent.textContent).toContain("≈ 25 tok/s");
+    expect(rent.querySelector("code")?.textContent).toBe("llama-server -m Llama-70B-Q4_K_M.gguf -ngl 999 -c 8192");
+    expect(screen.getByTestId("advice").textContent).toContain("Prices as of 2026-11");
+  });
+
   it("lists each model with its facts, fit and speed, and where it came from", async () => {
     calls.list.mockResolvedValue([
       model({}),
@@ -51,9 +78,9 @@ describe("ModelsView", () => {
     expect(big.dataset.verdict).toBe("red");
     expect(big.textContent).toContain("LM Studio");
     expect(big.textContent).toContain("/home/a/.lmstudio/models/x");
-    // Another app's file: no delete button, only reveal.
+    // Another app's file that does not fit: no delete button; what would run it, and reveal.
     expect(big.querySelector("button.danger")).toBeNull();
-    expect([...big.querySelectorAll(".actions button")].map((b) => b.textContent?.trim())).toEqual(["Show in folder"]);
+    expect([...big.querySelectorAll(".actions button")].map((b) => b.textContent?.trim())).toEqual(["What would run it?", "Show in folder"]);
     expect(junk.textContent).toContain("bad magic");
   });
 

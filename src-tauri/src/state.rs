@@ -55,6 +55,7 @@ impl AppState {
         // template), whoever asks: Chat or the server.
         let saved = store.clone();
         runtime.set_load_settings(Arc::new(move |path: &std::path::Path| library::settings::load_settings(&saved, Some(path))));
+        runtime.set_max_models(library::settings::max_models(&store) as usize);
         Ok(Self {
             chat: Arc::new(chat::Chat::new(store.clone(), runtime.clone())),
             server: crate::server::ServerControl::new(server::EngineBackend::new(runtime.clone(), Vec::new())),
@@ -96,12 +97,13 @@ impl AppState {
     }
 
     /// After Settings change: a new Hub client (endpoint, token) and models folder, for the window's
-    /// next request and the next download.
+    /// next request and the next download; the models kept loaded at once, for the next load.
     pub fn reconfigure(&self) -> Result<(), HearthError> {
         let client = library::settings::hub_client(&self.store, &self.tokens).map_err(crate::commands::library_error)?;
         *self.hub.write().unwrap_or_else(|e| e.into_inner()) = client.clone();
         self.queue.downloads.set_client(client);
         self.queue.downloads.set_models_dir(self.models_dir());
+        self.runtime.set_max_models(library::settings::max_models(&self.store) as usize);
         Ok(())
     }
 

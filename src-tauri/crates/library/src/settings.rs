@@ -15,6 +15,10 @@ use crate::{LibraryError, Result};
 const MODELS_DIR: &str = "models_dir";
 const HUB_ENDPOINT: &str = "hub_endpoint";
 const RUN_ON: &str = "run_on";
+const PARALLEL: &str = "parallel";
+const MAX_MODELS: &str = "max_models";
+/// Models kept loaded at once unless Settings say otherwise (`runtime::DEFAULT_MAX_MODELS`).
+pub const DEFAULT_MAX_MODELS: u32 = 2;
 /// Followed by the model file's path: that model's own choice.
 const MODEL_RUN_ON: &str = "run_on:";
 /// Followed by a model's path: the chat template chosen for it.
@@ -73,10 +77,25 @@ pub fn set_model_template(store: &Store, model: &Path, name: Option<&str>) -> Re
 /// The settings a load of `model` plans with: its own choice of where it runs, else the one in
 /// Settings. Chat, the server and the model lists all plan with this, so a badge shows what a load
 /// will do.
+/// Replies a model writes at once, as Settings say; 0 for the planner's choice.
+pub fn parallel(store: &Store) -> u32 {
+    read_number(store, PARALLEL).filter(|n| *n <= 64).unwrap_or(0)
+}
+
+/// Models kept loaded at once, as Settings say.
+pub fn max_models(store: &Store) -> u32 {
+    read_number(store, MAX_MODELS).filter(|n| (1..=8).contains(n)).unwrap_or(DEFAULT_MAX_MODELS)
+}
+
+fn read_number(store: &Store, key: &str) -> Option<u32> {
+    store.setting(key).ok().flatten().and_then(|v| v.trim().parse().ok())
+}
+
 pub fn load_settings(store: &Store, model: Option<&Path>) -> LoadSettings {
+    let parallel = Some(parallel(store)).filter(|n| *n > 0);
     let run = model.and_then(|m| model_run_on(store, m)).unwrap_or_else(|| run_on(store));
     let chat_template = model.and_then(|m| model_template(store, m));
-    LoadSettings { run, chat_template, ..LoadSettings::default() }
+    LoadSettings { run, chat_template, parallel, ..LoadSettings::default() }
 }
 
 fn run_on_json(run: &RunOnSettings) -> Result<String> {
@@ -105,6 +124,8 @@ pub fn current(store: &Store, tokens: &TokenStore, default_models_dir: &Path) ->
         hub_endpoint_from_env,
         token: tokens.status(),
         run: run_on(store),
+        parallel: parallel(store),
+        max_models: max_models(store),
     }
 }
 
@@ -118,8 +139,20 @@ pub fn apply(store: &Store, tokens: &TokenStore, change: &SettingsChange) -> Res
     if let Some(endpoint) = endpoint {
         store.set_setting(HUB_ENDPOINT, &endpoint)?;
     }
+    if change.parallel.is_some_and(|n| n > 64) {
+        return Err(LibraryError::Invalid("Replies at once must be between 1 and 64 (or Auto).".into()));
+    }
+    if change.max_models.is_some_and(|n| !(1..=8).contains(&n)) {
+        return Err(LibraryError::Invalid("Models loaded at once must be between 1 and 8.".into()));
+    }
     if let Some(run) = &change.run {
         store.set_setting(RUN_ON, &run_on_json(run)?)?;
+    }
+    if let Some(n) = change.parallel {
+        store.set_setting(PARALLEL, &n.to_string())?;
+    }
+    if let Some(n) = change.max_models {
+        store.set_setting(MAX_MODELS, &n.to_string())?;
     }
     match change.token.as_deref().map(str::trim) {
         Some("") => tokens.clear()?,
@@ -178,6 +211,7 @@ mod tests {
             hub_endpoint: Some("ftp://x".into()),
             token: None,
             run: None,
+            ..Default::default()
         };
         assert!(apply(&store, &tokens, &bad).unwrap_err().to_string().contains("https://"));
         assert_eq!(models_dir(&store, &default), default, "the folder did not change with a bad endpoint");
@@ -188,6 +222,7 @@ mod tests {
             hub_endpoint: Some("http://127.0.0.1:9/".into()),
             token: None,
             run: None,
+            ..Default::default()
         };
         apply(&store, &tokens, &good).unwrap();
         assert_eq!(models_dir(&store, &default), home.join("m2"));
@@ -210,7 +245,7 @@ mod tests {
         apply(
             &store,
             &tokens,
-            &SettingsChange { models_dir: Some(String::new()), hub_endpoint: Some(String::new()), token: None, run: None },
+            &SettingsChange { models_dir: Some(String::new()), hub_endpoint: Some(String::new()), ..Default::default() },
         )
         .unwrap();
         assert_eq!(models_dir(&store, &default), default);
@@ -253,5 +288,23 @@ mod tests {
         // A value Hearth cannot read (another version wrote it) is ignored, not an error.
         store.set_setting("run_on", "{not json").unwrap();
         assert_eq!(run_on(&store), RunOnSettings::default());
+    }
+
+    #[test]
+    fn replies_and_models_at_once_flow_into_every_load_and_bad_numbers_change_nothing() {
+        let store = Store::in_memory().unwrap();
+        let home = std::env::temp_dir().join(format!("hearth-parallel-{}", std::process::id()));
+        let tokens = TokenStore::new(Box::new(crate::token::NoKeychain), &home);
+        let model = Path::new("/m/a.gguf");
+        assert_eq!((load_settings(&store, Some(model)).parallel, max_models(&store)), (None, DEFAULT_MAX_MODELS), "Auto, 2");
+        apply(&store, &tokens, &SettingsChange { parallel: Some(8), max_models: Some(1), ..Default::default() }).unwrap();
+        assert_eq!(load_settings(&store, Some(model)).parallel, Some(8));
+        let s = current(&store, &tokens, &home);
+        assert_eq!((s.parallel, s.max_models), (8, 1));
+        assert!(apply(&store, &tokens, &SettingsChange { parallel: Some(65), ..Default::default() }).is_err());
+        assert!(apply(&store, &tokens, &SettingsChange { max_models: Some(0), parallel: Some(2), ..Default::default() }).is_err());
+        assert_eq!((parallel(&store), max_models(&store)), (8, 1), "a bad value changed nothing, not even the good one beside it");
+        apply(&store, &tokens, &SettingsChange { parallel: Some(0), ..Default::default() }).unwrap();
+        assert_eq!(load_settings(&store, Some(model)).parallel, None, "0 is Auto again");
     }
 }

@@ -88,6 +88,10 @@ pub struct Settings {
     pub token: Option<TokenStatus>,
     /// Where models run unless a model has its own choice: Auto, the CPU, or one GPU.
     pub run: crate::RunOnSettings,
+    /// Replies a model writes at once (its slots); 0: as many as fit (the planner's choice).
+    pub parallel: u32,
+    /// Models kept loaded at once when memory allows.
+    pub max_models: u32,
 }
 
 /// A change from the Settings view: each field left out stays as it is.
@@ -102,4 +106,10 @@ pub struct SettingsChange {
     pub token: Option<String>,
     /// Where models run, for every model without its own choice.
     pub run: Option<crate::RunOnSettings>,
+    /// Replies at once (1–64), or 0 for the planner's choice.
+    #[serde(default)]
+    pub parallel: Option<u32>,
+    /// Models kept loaded at once (1–8).
+    #[serde(default)]
+    pub max_models: Option<u32>,
 }

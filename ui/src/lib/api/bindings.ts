@@ -739,6 +739,10 @@ export type Settings = {
 	token: TokenStatus | null,
 	/**  Where models run unless a model has its own choice: Auto, the CPU, or one GPU. */
 	run: RunOnSettings,
+	/**  Replies a model writes at once (its slots); 0: as many as fit (the planner's choice). */
+	parallel: number,
+	/**  Models kept loaded at once when memory allows. */
+	maxModels: number,
 };
 
 /**  A change from the Settings view: each field left out stays as it is. */
@@ -751,6 +755,10 @@ export type SettingsChange = {
 	token: string | null,
 	/**  Where models run, for every model without its own choice. */
 	run: RunOnSettings | null,
+	/**  Replies at once (1–64), or 0 for the planner's choice. */
+	parallel?: number | null,
+	/**  Models kept loaded at once (1–8). */
+	maxModels?: number | null,
 };
 
 /**  The SIMD extensions llama.cpp's CPU kernels care most about. */

@@ -29,7 +29,7 @@ function twoGpus(): HardwareStore {
 
 const base: Settings = {
   modelsDir: "/home/a/.local/share/hearth/models", modelsDirIsDefault: true, hubEndpoint: "https://huggingface.co", run: { runOn: { kind: "auto" }, gpuLayers: null },
-  hubEndpointFromEnv: false, token: null,
+  hubEndpointFromEnv: false, token: null, parallel: 0, maxModels: 2,
 };
 
 afterEach(() => {
@@ -47,7 +47,7 @@ describe("SettingsView", () => {
     await fireEvent.input(input, { target: { value: "hf_abcdefghWXYZ" } });
     await fireEvent.click(screen.getByRole("button", { name: "Save token" }));
     await waitFor(() => expect(screen.getByTestId("token-status").textContent).toContain("hf_…WXYZ, in the system keychain"));
-    expect(calls.update).toHaveBeenCalledWith({ modelsDir: null, hubEndpoint: null, token: "hf_abcdefghWXYZ", run: null });
+    expect(calls.update).toHaveBeenCalledWith({ modelsDir: null, hubEndpoint: null, token: "hf_abcdefghWXYZ", run: null, parallel: null, maxModels: null });
     expect(input.value).toBe("");
     expect(document.body.textContent).not.toContain("abcdefgh");
   });
@@ -85,7 +85,26 @@ describe("SettingsView", () => {
     await waitFor(() =>
       expect(calls.update).toHaveBeenCalledWith({
         modelsDir: null, hubEndpoint: null, token: null, run: { runOn: { kind: "gpu", device: "Vulkan0" }, gpuLayers: 20 },
+        parallel: null, maxModels: null,
       }),
+    );
+  });
+
+  it("saves replies at once and models loaded at once", async () => {
+    calls.get.mockResolvedValue(base);
+    render(SettingsView, { store: new SettingsStore(), hardware: twoGpus() });
+    const parallel = (await screen.findByTestId("parallel")) as HTMLSelectElement;
+    expect(parallel.value).toBe("0");
+    expect([...parallel.options].map((o) => o.textContent)).toEqual(["Auto", "1", "2", "4", "8", "16"]);
+    calls.update.mockResolvedValue({ ...base, parallel: 8 });
+    await fireEvent.change(parallel, { target: { value: "8" } });
+    await waitFor(() =>
+      expect(calls.update).toHaveBeenLastCalledWith({ modelsDir: null, hubEndpoint: null, token: null, run: null, parallel: 8, maxModels: null }),
+    );
+    calls.update.mockResolvedValue({ ...base, parallel: 8, maxModels: 1 });
+    await fireEvent.change(screen.getByTestId("max-models"), { target: { value: "1" } });
+    await waitFor(() =>
+      expect(calls.update).toHaveBeenLastCalledWith({ modelsDir: null, hubEndpoint: null, token: null, run: null, parallel: null, maxModels: 1 }),
     );
   });
 

@@ -131,6 +131,12 @@ pub fn current(store: &Store, tokens: &TokenStore, default_models_dir: &Path) ->
 
 /// Apply a change from Settings after checking every field, so a bad value changes nothing.
 pub fn apply(store: &Store, tokens: &TokenStore, change: &SettingsChange) -> Result<()> {
+    if change.parallel.is_some_and(|n| n > 64) {
+        return Err(LibraryError::Invalid("Replies at once must be between 1 and 64 (or Auto).".into()));
+    }
+    if change.max_models.is_some_and(|n| !(1..=8).contains(&n)) {
+        return Err(LibraryError::Invalid("Models loaded at once must be between 1 and 8.".into()));
+    }
     let dir = change.models_dir.as_deref().map(str::trim).map(checked_folder).transpose()?;
     let endpoint = change.hub_endpoint.as_deref().map(str::trim).map(checked_endpoint).transpose()?;
     if let Some(dir) = dir {
@@ -138,12 +144,6 @@ pub fn apply(store: &Store, tokens: &TokenStore, change: &SettingsChange) -> Res
     }
     if let Some(endpoint) = endpoint {
         store.set_setting(HUB_ENDPOINT, &endpoint)?;
-    }
-    if change.parallel.is_some_and(|n| n > 64) {
-        return Err(LibraryError::Invalid("Replies at once must be between 1 and 64 (or Auto).".into()));
-    }
-    if change.max_models.is_some_and(|n| !(1..=8).contains(&n)) {
-        return Err(LibraryError::Invalid("Models loaded at once must be between 1 and 8.".into()));
     }
     if let Some(run) = &change.run {
         store.set_setting(RUN_ON, &run_on_json(run)?)?;
@@ -302,7 +302,10 @@ mod tests {
         let s = current(&store, &tokens, &home);
         assert_eq!((s.parallel, s.max_models), (8, 1));
         assert!(apply(&store, &tokens, &SettingsChange { parallel: Some(65), ..Default::default() }).is_err());
-        assert!(apply(&store, &tokens, &SettingsChange { max_models: Some(0), parallel: Some(2), ..Default::default() }).is_err());
+        let folder = home.join("elsewhere").display().to_string();
+        let bad = SettingsChange { max_models: Some(0), parallel: Some(2), models_dir: Some(folder), ..Default::default() };
+        assert!(apply(&store, &tokens, &bad).is_err());
+        assert_eq!(models_dir(&store, &home), home, "nor the folder beside it");
         assert_eq!((parallel(&store), max_models(&store)), (8, 1), "a bad value changed nothing, not even the good one beside it");
         apply(&store, &tokens, &SettingsChange { parallel: Some(0), ..Default::default() }).unwrap();
         assert_eq!(load_settings(&store, Some(model)).parallel, None, "0 is Auto again");

@@ -163,7 +163,11 @@ impl Runtime {
             _ => {}
         }
         if let Some(same) = self.get(path) {
-            if same.model.plan == alone && same.engine.loaded_path().as_deref() == Some(path) {
+            if same_load(&same.model.plan, &alone) && same.engine.loaded_path().as_deref() == Some(path) {
+                // The person's own load claims it: the server's idle TTL must not take it from Chat.
+                if request.owner == Owner::App {
+                    self.claim(path, Owner::App);
+                }
                 return Ok(same.model);
             }
             self.unload(path).await?;
@@ -219,6 +223,13 @@ impl Runtime {
         }
     }
 
+    /// Records `owner` as the one who loaded `path`.
+    fn claim(&self, path: &Path, owner: Owner) {
+        if let Some(m) = lock(&self.residents).iter_mut().find(|m| m.path() == path) {
+            m.owner = owner;
+        }
+    }
+
     /// Unloads `path` (nothing when it is not loaded); its worker ends and its memory is free
     /// when this returns.
     pub async fn unload(&self, path: &Path) -> Result<(), HearthError> {
@@ -242,6 +253,15 @@ impl Runtime {
             }
         }
     }
+}
+
+/// Two plans that load the model the same way (the budgets they were drawn in may differ: one
+/// made beside other models holds less).
+fn same_load(a: &FitPlan, b: &FitPlan) -> bool {
+    let layout = |p: &FitPlan| p.devices.iter().map(|d| (d.engine_device.clone(), d.layers, d.has_output)).collect::<Vec<_>>();
+    (a.gpu_layers, a.context, a.slots, a.cache_k, a.cache_v, a.flash_attention)
+        == (b.gpu_layers, b.context, b.slots, b.cache_k, b.cache_v, b.flash_attention)
+        && layout(a) == layout(b)
 }
 
 /// `settings` with the memory `others` hold taken from what the new model may use.

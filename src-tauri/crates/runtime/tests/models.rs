@@ -60,6 +60,9 @@ async fn two_models_stay_loaded_when_memory_allows_and_the_least_recently_used_g
     // Loading one that is in, with the same plan, loads nothing.
     let again = rt.load(&a, LoadRequest::by(Owner::App), |_| panic!("no second load")).await.unwrap();
     assert_eq!(again.info.load_ms, first.info.load_ms);
+    // The app asking for the server's model claims it: the server's idle TTL leaves it alone then.
+    rt.load(&b, LoadRequest::by(Owner::App), |_| panic!("no second load")).await.unwrap();
+    assert!(rt.residents().iter().all(|m| m.owner == Owner::App));
 
     // One model at most: the one used least recently (b, since a was just asked for) goes.
     rt.set_max_models(1);

@@ -117,14 +117,6 @@ fn option(kind: AdviceKind, title: String, plan: &FitPlan) -> AdviceOption {
     }
 }
 
-fn ctx_label(ctx: u32) -> String {
-    if ctx >= 1024 && ctx % 1024 == 0 {
-        format!("{}K", ctx / 1024)
-    } else {
-        ctx.to_string()
-    }
-}
-
 /// This machine another way: the longest shorter context that is green; a smaller quantization
 /// of the same model that is green at the context asked for; the least RAM that makes it green.
 fn here(facts: &ModelFacts, hw: &HardwareProfile, settings: &LoadSettings) -> Vec<AdviceOption> {
@@ -138,7 +130,7 @@ fn here(facts: &ModelFacts, hw: &HardwareProfile, settings: &LoadSettings) -> Ve
     while ctx >= 2048 {
         let p = fit::plan(facts, hw, &LoadSettings { context: Some(ctx), ..settings.clone() });
         if good(&p) {
-            out.push(option(AdviceKind::Here, format!("This machine, at a {} context", ctx_label(ctx)), &p));
+            out.push(option(AdviceKind::Here, format!("This machine, at a {} context", fit::ctx_label(ctx)), &p));
             break;
         }
         ctx /= 2;

@@ -200,7 +200,7 @@ fn worker() -> anyhow::Result<WorkerCommand> {
 }
 
 /// A runtime whose workers are this executable, planning for `hw`.
-pub fn runtime(hw: types::HardwareProfile) -> anyhow::Result<Runtime> {
+pub fn new_runtime(hw: types::HardwareProfile) -> anyhow::Result<Runtime> {
     Ok(Runtime::new(worker()?, hw))
 }
 
@@ -225,7 +225,7 @@ pub async fn load(path: &Path, planned: &Planned, threads: Option<u32>) -> anyho
     if !tty {
         eprintln!("Loading {name}…");
     }
-    let runtime = runtime(planned.hw.clone())?;
+    let runtime = new_runtime(planned.hw.clone())?;
     let request = LoadRequest { force: planned.force, settings: Some(planned.settings.clone()), threads, ..LoadRequest::by(Owner::Cli) };
     let loaded = runtime
         .load(path, request, |fraction| {

@@ -100,7 +100,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     }
     let startup_id = model.as_ref().and_then(|p| entries.iter().find(|e| same_file(&e.path, p)).map(|e| e.id.clone()));
     let count = entries.len();
-    let runtime = Arc::new(loading::runtime(hw)?);
+    let runtime = Arc::new(loading::new_runtime(hw)?);
     let (run, chat_template, parallel) = (args.run_on.settings(), args.run_on.template.clone(), args.parallel);
     runtime.set_load_settings(Arc::new(move |_: &Path| types::LoadSettings {
         run: run.clone(),

@@ -117,8 +117,6 @@ struct Worker {
 struct Models {
     latest_load: Option<(RequestId, PathBuf)>,
     loaded: Option<PathBuf>,
-    /// The loaded model's slots (replies written at once).
-    slots: u32,
 }
 
 fn crashed(message: impl Into<String>) -> HearthError {
@@ -230,7 +228,7 @@ impl EngineHost {
         let id = self.next_id();
         let (tx, rx) = self.channel();
         if let Ok(mut m) = worker.models.lock() {
-            *m = Models { latest_load: Some((id, params.path.clone())), loaded: None, slots: 0 };
+            *m = Models { latest_load: Some((id, params.path.clone())), loaded: None };
         }
         worker.request(id, Pending::Load(tx), &Request::Load { id, params }).await?;
         Ok(rx)
@@ -328,12 +326,6 @@ impl EngineHost {
         self.current().and_then(|w| w.models.lock().ok().and_then(|m| m.loaded.clone()))
     }
 
-    /// How many replies the loaded model writes at once (its slots); `None` when none is loaded.
-    /// More requests than that wait in the worker, in the order they came.
-    pub fn loaded_slots(&self) -> Option<u32> {
-        self.current().and_then(|w| w.models.lock().ok().filter(|m| m.loaded.is_some()).map(|m| m.slots.max(1)))
-    }
-
     /// The worker's process id, while one runs.
     pub fn pid(&self) -> Option<u32> {
         self.current().and_then(|w| w.pid)
@@ -425,7 +417,6 @@ impl Worker {
                     // A load that a later one replaced says nothing about what is in now.
                     if let Some((_, path)) = m.latest_load.as_ref().filter(|(latest, _)| *latest == id) {
                         m.loaded = Some(path.clone());
-                        m.slots = info.slots;
                     }
                 }
                 if let Some(Pending::Load(tx)) = self.take(id) {

@@ -11,10 +11,10 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use types::{ErrorCode, GenerationStats, HearthError, SamplingParams, StopReason, TokenLogprob};
 
+use crate::outbox::EventSink;
 use crate::protocol::{Constraint, Event, GenerateParams, RequestId, MAX_TOP_LOGPROBS};
 use crate::stop::StopMatcher;
 use crate::utf8::Utf8Decoder;
-use crate::outbox::EventSink;
 
 pub struct Reply {
     pub id: RequestId,
@@ -48,7 +48,6 @@ impl Reply {
         model: &LlamaModel,
         params: &GenerateParams,
         prompt: Vec<LlamaToken>,
-        reused: usize,
         received: Instant,
     ) -> Result<Self, HearthError> {
         let sampling = &params.sampling;
@@ -56,20 +55,11 @@ impl Reply {
         let grammar = params.constraint.as_ref().map(|c| constraint_sampler(model, c)).transpose()?;
         let tail = prompt.len().saturating_sub(sampling.repeat_last_n as usize);
         sampler.accept_many(&prompt[tail..]);
-        let stats = GenerationStats {
-            prompt_tokens_total: prompt.len() as u32,
-            reused_prefix_tokens: reused as u32,
-            prompt_tokens: (prompt.len() - reused) as u32,
-            prompt_ms: 0.0,
-            generated_tokens: 0,
-            generation_ms: 0.0,
-            time_to_first_token_ms: 0.0,
-            stop_reason: StopReason::Cancelled,
-        };
+        let stats = GenerationStats { prompt_tokens_total: prompt.len() as u32, prompt_tokens: prompt.len() as u32, ..no_stats() };
         Ok(Self {
             id,
             prompt,
-            read: reused,
+            read: 0,
             next: None,
             logits_at: None,
             sampler,
@@ -84,6 +74,13 @@ impl Reply {
             prompt_started: Instant::now(),
             gen_started: None,
         })
+    }
+
+    /// The first `n` prompt tokens are in the sequence's cache already.
+    pub fn reuse(&mut self, n: usize) {
+        self.read = n;
+        self.stats.reused_prefix_tokens = n as u32;
+        self.stats.prompt_tokens = (self.prompt.len() - n) as u32;
     }
 
     /// Prompt tokens not yet decoded.
@@ -232,4 +229,19 @@ fn sampler(p: &SamplingParams, n_vocab: i32) -> LlamaSampler {
 
 pub fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
+}
+
+/// The figures of a reply that did nothing (yet): a reply cancelled before it started ends with
+/// these.
+pub fn no_stats() -> GenerationStats {
+    GenerationStats {
+        prompt_tokens_total: 0,
+        reused_prefix_tokens: 0,
+        prompt_tokens: 0,
+        prompt_ms: 0.0,
+        generated_tokens: 0,
+        generation_ms: 0.0,
+        time_to_first_token_ms: 0.0,
+        stop_reason: StopReason::Cancelled,
+    }
 }

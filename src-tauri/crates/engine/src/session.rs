@@ -17,10 +17,10 @@ use llama_cpp_2::token::LlamaToken;
 use types::{ChatMessage, ChatRole, ContextOverflow, ErrorCode, GenerationStats, HearthError, StopReason, TemplateInUse, TemplateSource};
 
 use crate::llama_params;
+use crate::outbox::{Cancels, EventSink};
 use crate::protocol::{BenchParams, BenchResult, EmbedInput, GenerateParams, LoadParams, Prompt, RequestId};
 use crate::reply::{ms, Reply};
 use crate::template::{family, ChatTemplate, TemplateInputs};
-use crate::outbox::{Cancels, EventSink};
 
 pub struct Session<'m> {
     model: &'m LlamaModel,
@@ -210,11 +210,8 @@ impl<'m> Session<'m> {
             .max_by_key(|&i| (common_prefix(&self.slots[i].cached, &tokens), std::cmp::Reverse(i)))
             .ok_or_else(|| err(ErrorCode::Internal, "Every sequence is busy."))?;
         // The reply is made before the cache is touched: its grammar may be refused.
-        let mut reply = Reply::new(id, self.model, params, tokens, 0, received)?;
-        let reused = self.reuse_prefix(slot, &reply.prompt);
-        reply.read = reused;
-        reply.stats.reused_prefix_tokens = reused as u32;
-        reply.stats.prompt_tokens = (reply.prompt.len() - reused) as u32;
+        let mut reply = Reply::new(id, self.model, params, tokens, received)?;
+        reply.reuse(self.reuse_prefix(slot, &reply.prompt));
         self.slots[slot].reply = Some(reply);
         Ok(())
     }

@@ -161,7 +161,7 @@ impl Worker {
             // A waiting generation that was cancelled ends now rather than when a slot frees.
             backlog.retain(|(request, _)| match request {
                 Request::Generate { id, .. } if self.cancels.contains(*id) => {
-                    self.send(&Event::Done { id: *id, stats: cancelled() });
+                    self.send(&Event::Done { id: *id, stats: crate::reply::no_stats() });
                     false
                 }
                 _ => true,
@@ -269,20 +269,6 @@ fn device_indices(names: &[String]) -> Result<Vec<usize>, HearthError> {
             })
         })
         .collect()
-}
-
-/// The figures of a reply cancelled before it started.
-fn cancelled() -> types::GenerationStats {
-    types::GenerationStats {
-        prompt_tokens_total: 0,
-        reused_prefix_tokens: 0,
-        prompt_tokens: 0,
-        prompt_ms: 0.0,
-        generated_tokens: 0,
-        generation_ms: 0.0,
-        time_to_first_token_ms: 0.0,
-        stop_reason: types::StopReason::Cancelled,
-    }
 }
 
 fn no_model() -> HearthError {

@@ -128,7 +128,8 @@ fn gb(bytes: u64) -> String {
     format!("{:.1} GB", bytes as f64 / GIB as f64)
 }
 
-fn ctx_label(ctx: u32) -> String {
+/// A context length as people write it: "8K", or the number when it is not whole K.
+pub fn ctx_label(ctx: u32) -> String {
     if ctx >= 1024 && ctx % 1024 == 0 {
         format!("{}K", ctx / 1024)
     } else {

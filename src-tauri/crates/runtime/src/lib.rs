@@ -13,7 +13,7 @@
 //!
 //! Talks to: `engine` (workers), `gguf` (headers), `fit` (plans), `hardware` (the profile).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
@@ -93,10 +93,6 @@ impl Runtime {
         }
     }
 
-    pub fn worker(&self) -> &WorkerCommand {
-        &self.worker
-    }
-
     /// Plan later loads for `hardware` (the probe finished, or what Hearth learnt changed).
     pub fn set_hardware(&self, hardware: HardwareProfile) {
         *self.hardware.write().unwrap_or_else(|e| e.into_inner()) = hardware;
@@ -131,15 +127,19 @@ impl Runtime {
 
     /// Every model loaded now (a worker that died takes its model with it).
     pub fn residents(&self) -> Vec<Resident> {
+        self.live().clone()
+    }
+
+    /// The record, less any model whose worker died.
+    fn live(&self) -> std::sync::MutexGuard<'_, Vec<Resident>> {
         let mut r = lock(&self.residents);
         r.retain(|m| m.engine.loaded_path().is_some());
-        r.clone()
+        r
     }
 
     /// The model at `path` if it is loaded, marked as used now.
     pub fn get(&self, path: &Path) -> Option<Resident> {
-        let mut r = lock(&self.residents);
-        r.retain(|m| m.engine.loaded_path().is_some());
+        let mut r = self.live();
         let m = r.iter_mut().find(|m| m.path() == path)?;
         m.last_used = Instant::now();
         Some(m.clone())
@@ -301,9 +301,4 @@ pub fn probe(prober: &hardware::Prober, models_dir: &Path, home: &Path) -> Hardw
 /// `warn`.
 pub fn prober(worker: WorkerCommand, warn: impl Fn(&str) + Send + Sync + 'static) -> hardware::Prober {
     hardware::Prober::system(move || engine::devices::query_or_cpu(&worker, &warn))
-}
-
-/// The path a loaded model's record names.
-pub fn path_of(model: &LoadedModel) -> PathBuf {
-    PathBuf::from(&model.path)
 }

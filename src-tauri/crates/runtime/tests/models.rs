@@ -15,16 +15,24 @@ fn worker() -> engine::WorkerCommand {
     engine::WorkerCommand { program: env!("CARGO_BIN_EXE_runtime-test-worker").into(), args: Vec::new() }
 }
 
-/// The test model and a copy of it (another file, so another model as far as anyone can tell).
+/// The test model and a copy of it (another file, so another model as far as anyone can tell),
+/// made once in a folder every run reuses.
 fn two_models() -> Option<(PathBuf, PathBuf)> {
     let a = gguf::test_model::path()?;
-    let dir = std::env::temp_dir().join(format!("hearth-runtime-{}", std::process::id()));
+    Some((a.clone(), copy_of(&a, "SmolLM2-copy.gguf")))
+}
+
+/// `model` copied once under `name` (written aside, then renamed, so a killed run leaves no half file).
+fn copy_of(model: &Path, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join("hearth-runtime-test-models");
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let b = dir.join("SmolLM2-copy.gguf");
-    if !b.exists() {
-        std::fs::copy(&a, &b).expect("copy the test model");
+    let to = dir.join(name);
+    if !to.exists() {
+        let part = dir.join(format!("{name}.{}.part", std::process::id()));
+        std::fs::copy(model, &part).expect("copy the test model");
+        std::fs::rename(&part, &to).expect("rename the copy");
     }
-    Some((a, b))
+    to
 }
 
 /// A CPU machine with `ram_gib` of RAM; loads at a 2K context, one slot.
@@ -67,8 +75,7 @@ async fn two_models_stay_loaded_when_memory_allows_and_the_least_recently_used_g
     // One model at most: the one used least recently (b, since a was just asked for) goes.
     rt.set_max_models(1);
     rt.get(&a).expect("a is in");
-    let third = std::env::temp_dir().join(format!("hearth-runtime-{}/SmolLM2-third.gguf", std::process::id()));
-    std::fs::copy(&a, &third).unwrap();
+    let third = copy_of(&a, "SmolLM2-third.gguf");
     rt.load(&third, LoadRequest::by(Owner::Cli), |_| {}).await.expect("loads in place of the others");
     assert_eq!(paths(&rt), vec![third.clone()]);
     rt.unload_all().await;

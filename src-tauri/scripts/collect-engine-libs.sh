@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Puts the engine's llama.cpp libraries beside the binaries of a build, or in an installer's folder:
 # libllama/libggml* (linked, with their versioned names) and, with --backends, the backends the engine
-# loads at run time (libggml-cpu-*.so, one per CPU variant, and libggml-vulkan.so).
+# loads at run time (libggml-cpu-*.so, one per CPU variant — or one libggml-cpu.so in a development build, see
+# src-tauri/cmake/ — and libggml-vulkan.so).
 #
 # Why: llama-cpp-sys-2 builds them in its own OUT_DIR and leaves only dangling symlinks beside the
 # binaries (it hard-links `libggml.so`, which is itself a symlink to `libggml.so.0`). `cargo run` and
@@ -27,5 +28,5 @@ rm -f "$dest"/libllama*.so* "$dest"/libggml*.so*
 cp -P "$out"/lib/lib*.so* "$dest"/
 if [ "$backends" = 1 ]; then
   cp "$out"/backends/*.so "$dest"/
-  ls "$dest"/libggml-cpu-*.so >/dev/null || { echo "collect-engine-libs: no CPU backend in $out/backends" >&2; exit 1; }
+  ls "$dest"/libggml-cpu*.so >/dev/null || { echo "collect-engine-libs: no CPU backend in $out/backends" >&2; exit 1; }
 fi

@@ -31,9 +31,7 @@ fn backends_dir() -> Option<PathBuf> {
 }
 
 fn has_backends(dir: &Path) -> bool {
-    std::fs::read_dir(dir)
-        .map(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().contains("ggml-cpu")))
-        .unwrap_or(false)
+    std::fs::read_dir(dir).map(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().contains("ggml-cpu"))).unwrap_or(false)
 }
 
 /// What loading the backends left to report: the libraries that failed, with why, and the folder.
@@ -112,13 +110,23 @@ pub fn report(loaded: &Loaded) -> EngineReport {
 }
 
 /// The CPU backend build ggml picked, from the library this process mapped
-/// (`libggml-cpu-haswell.so` → "haswell"). Linux only; elsewhere `None`.
+/// (`libggml-cpu-haswell.so` → "haswell"; a development build's only one, `libggml-cpu.so`, is
+/// [`ONE_CPU_BUILD`]). Linux only; elsewhere `None`.
 fn cpu_variant() -> Option<String> {
     let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
-    maps.lines().filter_map(|l| l.rsplit('/').next()).find_map(|file| {
-        let rest = file.strip_prefix("libggml-cpu-")?;
-        Some(rest.split(".so").next().unwrap_or(rest).to_string())
-    })
+    maps.lines().filter_map(|l| l.rsplit('/').next()).find_map(variant_of)
+}
+
+/// What a build with one CPU backend (src-tauri/cmake/one-cpu-backend.cmake) calls it.
+pub const ONE_CPU_BUILD: &str = "built for this CPU";
+
+fn variant_of(file: &str) -> Option<String> {
+    let name = file.split(".so").next()?;
+    match name.strip_prefix("libggml-cpu") {
+        Some("") => Some(ONE_CPU_BUILD.to_string()),
+        Some(rest) => rest.strip_prefix('-').map(str::to_string),
+        None => None,
+    }
 }
 
 /// Starts a worker, asks it for its devices, and lets it go. The window and the CLI call this where
@@ -179,6 +187,13 @@ mod tests {
         std::fs::write(dir.join("libggml-cpu-haswell.so"), b"").unwrap();
         assert!(has_backends(&dir));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_cpu_variant_is_named_from_its_library() {
+        assert_eq!(variant_of("libggml-cpu-haswell.so").as_deref(), Some("haswell"));
+        assert_eq!(variant_of("libggml-cpu.so").as_deref(), Some(ONE_CPU_BUILD));
+        assert_eq!(variant_of("libggml-vulkan.so"), None);
     }
 
     #[test]

@@ -61,15 +61,19 @@ fn the_worker_reports_its_vulkan_device_and_cpu_variant() {
     assert!(p.gpus[0].usable_by_engine());
 }
 
-/// A question with one clear answer, greedy. What the GPU says is compared with the CPU backend's
-/// reference build (`x64`: plain C kernels), which the Vulkan backend and the SSE4.2 build agree
-/// with ("The capital of France is Paris."). The AVX2 build this machine picks (`haswell`) answers
-/// differently ("La femme de France, …"): its kernels sum in another order, and this tiny model's
-/// first token is a near tie. Seen on an open prompt too (a poem: "The waves…" against "In the
-/// depths…"). Equal text against the reference means the layers on the GPU computed the same model.
-const QUESTION: &str = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n";
+/// A request with one clear answer, greedy: counting. What the GPU says is compared with what the
+/// CPU backend says. The test model's first token is a near tie on open questions, where kernels
+/// that sum in another order pick another word: asked for the capital of France, ggml's plain C
+/// build and Vulkan said "The capital of France is Paris." and the AVX2 build "La femme de
+/// France, …"; a poem began "The waves…" on one and "In the depths…" on another. Counting has no
+/// such tie, and the AVX2 build (which development builds use), the plain C build and Vulkan on
+/// lavapipe all answer "1. 1\n2. 2\n3. 3…". Equal text means the layers on the GPU computed the
+/// same model.
+const QUESTION: &str =
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nCount from 1 to 20.<|im_end|>\n<|im_start|>assistant\n";
 
-/// A folder holding only the CPU backend's reference build and the Vulkan backend, for the workers'
+/// A folder holding only one CPU backend (the reference build, where there are variants) and the
+/// Vulkan backend, for the workers'
 /// `HEARTH_BACKENDS_DIR`. Made once per test process, each file written under another name and
 /// renamed into place: the tests run in parallel, and a worker of another test that found a
 /// half-copied `libggml-vulkan.so` there saw no Vulkan device (which failed CI once).
@@ -79,7 +83,10 @@ fn reference_cpu_backends(report: &EngineReport) -> std::path::PathBuf {
         let built = std::path::PathBuf::from(report.backends_dir.clone().expect("the worker names its backends folder"));
         let dir = std::env::temp_dir().join(format!("hearth-reference-cpu-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp folder");
-        for lib in ["libggml-cpu-x64.so", "libggml-vulkan.so"] {
+        // The CPU backend's reference build where the build has variants (a package's); a
+        // development build has one CPU backend, built for this machine (src-tauri/cmake/).
+        let cpu = if built.join("libggml-cpu-x64.so").exists() { "libggml-cpu-x64.so" } else { "libggml-cpu.so" };
+        for lib in [cpu, "libggml-vulkan.so"] {
             let part = dir.join(format!("{lib}.part"));
             std::fs::copy(built.join(lib), &part).expect("copy a backend");
             std::fs::rename(&part, dir.join(lib)).expect("move a backend into place");
@@ -115,13 +122,13 @@ async fn all_and_half_the_layers_on_the_gpu_answer_as_the_cpu_does() {
     let Some(path) = model() else { return };
     let _one = one_at_a_time().await;
     let vk = report.devices.iter().find(|d| d.backend == "Vulkan").expect("vulkan").name.clone();
-    // The workers of this test run the CPU backend's reference build (see QUESTION).
+    // The workers of this test run one CPU backend, the reference build where there are variants.
     std::env::set_var("HEARTH_BACKENDS_DIR", reference_cpu_backends(&report));
     let host = host();
 
     let cpu = LoadParams { n_ctx: Some(2048), ..LoadParams::new(&path) };
     let (on_cpu, info) = greedy_text(&host, cpu.clone()).await;
-    assert!(on_cpu.contains("Paris"), "{on_cpu}");
+    assert!(on_cpu.contains("2. 2\n3. 3"), "{on_cpu}");
     assert_eq!(info.n_gpu_layers, 0);
     assert!(info.devices.iter().all(|d| !d.name.starts_with("Vulkan")), "a CPU plan touched the GPU: {:?}", info.devices);
 
@@ -197,5 +204,5 @@ async fn a_plan_squeezed_by_a_small_gpu_loads_part_of_the_layers_and_answers() {
     eprintln!("{}/{} layers: {}", plan.gpu_layers, plan.total_layers, plan_against_llama(gpu, got));
     assert!(used <= gpu.budget_bytes, "llama.cpp put {used} bytes on the GPU, over the plan's budget {}", gpu.budget_bytes);
     let (pieces, _) = run(&host, raw(QUESTION, greedy(32))).await.expect("answers");
-    assert!(pieces.concat().contains("Paris"), "{}", pieces.concat());
+    assert!(pieces.concat().contains("2. 2\n3. 3"), "{}", pieces.concat());
 }

@@ -46,6 +46,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::models::model_set_run_on,
             commands::models::model_set_template,
             commands::models::template_choices,
+            commands::models::model_load_estimate,
             commands::settings::settings_get,
             commands::settings::settings_update,
             commands::chat::chat_conversations,
@@ -66,6 +67,12 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::server::server_start,
             commands::server::server_stop,
             commands::server::server_log,
+            commands::connections::connections_list,
+            commands::connections::connection_save,
+            commands::connections::connection_remove,
+            commands::connections::remote_models,
+            commands::connections::chat_use_remote,
+            commands::connections::chat_remote,
         ])
 }
 

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod chat;
+pub mod connections;
 pub mod downloads;
 pub mod fit;
 pub mod hardware;

@@ -56,8 +56,12 @@ impl AppState {
         let saved = store.clone();
         runtime.set_load_settings(Arc::new(move |path: &std::path::Path| library::settings::load_settings(&saved, Some(path))));
         runtime.set_max_models(library::settings::max_models(&store) as usize);
+        let chat = Arc::new(chat::Chat::new(store.clone(), runtime.clone()));
+        // Chat reads a connection's address and key as saved at the moment it replies.
+        let (saved, root) = (store.clone(), home.root().to_path_buf());
+        chat.set_endpoints(Arc::new(move |id: &str| library::Connections::new(&saved, &root).endpoint(id)));
         Ok(Self {
-            chat: Arc::new(chat::Chat::new(store.clone(), runtime.clone())),
+            chat,
             server: crate::server::ServerControl::new(server::EngineBackend::new(runtime.clone(), Vec::new())),
             runtime,
             started: Instant::now(),
@@ -69,6 +73,11 @@ impl AppState {
             home,
             profile: Arc::new(OnceLock::new()),
         })
+    }
+
+    /// The person's connections to engines on other machines.
+    pub fn connections(&self) -> library::Connections<'_> {
+        library::Connections::new(&self.store, self.home.root())
     }
 
     /// Start the probe on a background thread; `profile()` waits for it if it is still running.

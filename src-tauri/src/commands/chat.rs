@@ -21,7 +21,7 @@ pub async fn chat_conversations(state: State<'_, AppState>, query: Option<String
 #[tauri::command]
 #[specta::specta]
 pub async fn chat_create(state: State<'_, AppState>) -> Result<Conversation, HearthError> {
-    let model = state.chat.loaded().map(|m| m.path);
+    let model = state.chat.remote().map(|m| m.label()).or_else(|| state.chat.loaded().map(|m| m.path));
     state.chat.create(model.as_deref(), &ConversationSettings::default())
 }
 

@@ -111,3 +111,13 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, HearthError> 
         .await
         .map_err(|e| HearthError::new(ErrorCode::Internal, "A background task failed.").with_details(e.to_string()))?
 }
+
+/// How long loading `path` will take (its size over its disk's measured read speed, less what is
+/// in memory already); `None` where the disk could not be measured. The first call for a disk
+/// measures it (a quarter-second read) and keeps the figure.
+#[tauri::command]
+#[specta::specta]
+pub async fn model_load_estimate(state: State<'_, AppState>, path: String) -> Result<Option<types::LoadEstimate>, HearthError> {
+    let state = state.inner().clone();
+    blocking(move || Ok(library::load_time::estimate(&state.store, std::path::Path::new(&path)))).await
+}

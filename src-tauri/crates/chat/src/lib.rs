@@ -8,8 +8,11 @@
 //! interrupted. If the engine's worker dies mid-reply, the reply keeps its text, is marked failed
 //! with the engine's message, and the model counts as unloaded; the window carries on.
 //!
+//! Chat answers with a model loaded here, or with a model on another machine through one of the
+//! person's connections (`remote`): the same streaming, stop, regenerate, edit and saving for both.
+//!
 //! Talks to: `runtime::Runtime` (which loads models and owns their workers), `engine` (a reply's
-//! generation), `store::Store` (SQLite).
+//! generation), `remote` (a reply from another machine), `store::Store` (SQLite).
 
 mod convert;
 mod export;
@@ -20,12 +23,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use engine::{EngineHost, GenerateEvent, GenerateParams, Prompt, RequestId};
+use engine::{EngineHost, GenerateEvent, GenerateParams, Generation, Prompt, RequestId};
 use runtime::{LoadRequest, Owner, Runtime};
 use store::Store;
 use types::{
-    ChatEvent, ChatMessage, ChatRole, Conversation, ConversationSettings, ErrorCode, HearthError, LoadEvent, LoadSettings, LoadedModel,
-    Message, MessageState, StopReason,
+    ChatEvent, ChatMessage, ChatRole, Conversation, ConversationSettings, ErrorCode, GenerationStats, HearthError, LoadEvent, LoadSettings,
+    LoadedModel, Message, MessageState, RemoteModel, StopReason,
 };
 
 pub use convert::{conversation, message};
@@ -38,13 +41,73 @@ pub const SAVE_EVERY: Duration = Duration::from_millis(250);
 /// The title of a conversation before its first message names it.
 pub const NEW_TITLE: &str = "New chat";
 
+/// Finds a connection's endpoint (address and key) by its id, as saved now: the app's is
+/// `library::connections`. `None`: no such connection any more.
+pub type Endpoints = Arc<dyn Fn(&str) -> Option<remote::Endpoint> + Send + Sync>;
+
+/// What Chat answers with.
+#[derive(Debug, Clone, PartialEq)]
+enum Choice {
+    /// A model the runtime loaded here.
+    Local(PathBuf),
+    /// A model on another machine.
+    Remote(RemoteModel),
+}
+
+/// How to stop the reply running in a conversation.
+#[derive(Clone)]
+enum Running {
+    Engine(Arc<EngineHost>, RequestId),
+    Remote(Arc<tokio::sync::Notify>),
+}
+
 pub struct Chat {
     store: Arc<Store>,
     runtime: Arc<Runtime>,
-    /// The model Chat answers with (one of the runtime's).
-    model: Mutex<Option<PathBuf>>,
-    /// The generation running in each conversation, and the engine it runs in, to stop it.
-    running: Mutex<HashMap<i64, (Arc<EngineHost>, RequestId)>>,
+    endpoints: Mutex<Endpoints>,
+    /// The model Chat answers with.
+    model: Mutex<Option<Choice>>,
+    /// The generation running in each conversation, to stop it.
+    running: Mutex<HashMap<i64, Running>>,
+}
+
+/// A reply's source: the engine here, or an endpoint there (with the person's Stop).
+enum Source {
+    Engine(Generation),
+    Remote(remote::Reply, Arc<tokio::sync::Notify>),
+}
+
+enum Piece {
+    Text(String),
+    Done(GenerationStats),
+    Error(HearthError),
+}
+
+impl Source {
+    async fn next(&mut self) -> Piece {
+        match self {
+            Source::Engine(generation) => loop {
+                return match generation.events.recv().await {
+                    Some(GenerateEvent::Token(piece)) => Piece::Text(piece),
+                    // Chat does not ask for them.
+                    Some(GenerateEvent::Logprobs(_)) => continue,
+                    Some(GenerateEvent::Done(stats)) => Piece::Done(stats),
+                    Some(GenerateEvent::Error(e)) => Piece::Error(e),
+                    None => Piece::Error(HearthError::new(ErrorCode::EngineCrashed, "The engine stopped without finishing the reply.")),
+                };
+            },
+            Source::Remote(reply, stop) => tokio::select! {
+                // Dropping the reply afterwards closes the connection, which stops the endpoint.
+                () = stop.notified() => Piece::Done(reply.stopped()),
+                event = reply.next() => match event {
+                    Some(remote::Event::Text(t)) => Piece::Text(t),
+                    Some(remote::Event::Done(stats)) => Piece::Done(stats),
+                    Some(remote::Event::Error(e)) => Piece::Error(e),
+                    None => Piece::Error(HearthError::new(ErrorCode::RemoteCut, "The reply ended twice.")),
+                },
+            },
+        }
+    }
 }
 
 pub(crate) fn internal(e: impl std::fmt::Display) -> HearthError {
@@ -62,7 +125,49 @@ impl Chat {
             Ok(n) => tracing::info!(replies = n, "replies cut short by the last run are marked interrupted"),
             Err(e) => tracing::warn!(error = %e, "could not mark interrupted replies"),
         }
-        Self { store, runtime, model: Mutex::new(None), running: Mutex::new(HashMap::new()) }
+        Self {
+            store,
+            runtime,
+            endpoints: Mutex::new(Arc::new(|_: &str| None)),
+            model: Mutex::new(None),
+            running: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Where Chat finds the person's connections.
+    pub fn set_endpoints(&self, endpoints: Endpoints) {
+        *lock(&self.endpoints) = endpoints;
+    }
+
+    fn endpoint(&self, model: &RemoteModel) -> Result<remote::Endpoint, HearthError> {
+        let find = lock(&self.endpoints).clone();
+        find(&model.connection_id).ok_or_else(|| {
+            HearthError::new(ErrorCode::NotFound, format!("The connection {} was removed. Pick another model.", model.connection_name))
+        })
+    }
+
+    /// Answer with `model` on another machine from now on, once its endpoint has listed it: a
+    /// wrong key, an endpoint that is down or a model it no longer has is said here, not at the
+    /// first message. Chat's local model, if any, stays loaded for the runtime to keep or drop.
+    pub async fn use_remote(&self, model: RemoteModel) -> Result<RemoteModel, HearthError> {
+        let endpoint = self.endpoint(&model)?;
+        let listed = endpoint.models().await?;
+        if !listed.iter().any(|m| m == &model.model) {
+            return Err(HearthError::new(
+                ErrorCode::RemoteModelGone,
+                format!("{} does not serve “{}” any more. Pick another of its models.", model.connection_name, model.model),
+            ));
+        }
+        *lock(&self.model) = Some(Choice::Remote(model.clone()));
+        Ok(model)
+    }
+
+    /// The model on another machine Chat answers with, if that is what it answers with.
+    pub fn remote(&self) -> Option<RemoteModel> {
+        match &*lock(&self.model) {
+            Some(Choice::Remote(m)) => Some(m.clone()),
+            _ => None,
+        }
     }
 
     pub fn runtime(&self) -> &Arc<Runtime> {
@@ -72,7 +177,8 @@ impl Chat {
     /// The model Chat loaded, if the runtime still has it.
     pub fn loaded(&self) -> Option<LoadedModel> {
         let mut model = lock(&self.model);
-        let resident = model.as_deref().and_then(|p| self.runtime.residents().into_iter().find(|m| m.path() == p));
+        let Some(Choice::Local(path)) = &*model else { return None };
+        let resident = self.runtime.residents().into_iter().find(|m| m.path() == path);
         if resident.is_none() {
             // The worker died, or the model was unloaded to make room for another (the server
             // loads models too): say so rather than show, and answer with, a model that is gone.
@@ -97,7 +203,7 @@ impl Chat {
         let result = self.runtime.load(path, request, |fraction| on(LoadEvent::Progress { fraction })).await;
         match &result {
             Ok(model) => {
-                *lock(&self.model) = Some(path.to_path_buf());
+                *lock(&self.model) = Some(Choice::Local(path.to_path_buf()));
                 on(LoadEvent::Loaded { model: model.clone() });
             }
             Err(error) => on(LoadEvent::Failed { error: error.clone() }),
@@ -105,10 +211,13 @@ impl Chat {
         result
     }
 
-    /// Unloads Chat's model.
+    /// Unloads Chat's model (or lets go of the remote one).
     pub async fn unload(&self) -> Result<(), HearthError> {
-        let Some(path) = lock(&self.model).take() else { return Ok(()) };
-        self.runtime.unload(&path).await
+        let Some(choice) = lock(&self.model).take() else { return Ok(()) };
+        match choice {
+            Choice::Local(path) => self.runtime.unload(&path).await,
+            Choice::Remote(_) => Ok(()),
+        }
     }
 
     pub fn conversations(&self, query: Option<&str>) -> Result<Vec<Conversation>, HearthError> {
@@ -190,8 +299,10 @@ impl Chat {
     /// Stop the reply streaming in conversation `id`; it keeps the text so far, marked stopped.
     pub async fn stop(&self, id: i64) {
         let running = lock(&self.running).get(&id).cloned();
-        if let Some((engine, request)) = running {
-            engine.cancel(request).await;
+        match running {
+            Some(Running::Engine(engine, request)) => engine.cancel(request).await,
+            Some(Running::Remote(stop)) => stop.notify_one(),
+            None => {}
         }
     }
 
@@ -202,13 +313,23 @@ impl Chat {
     /// Stream a reply to the conversation as it stands, saving it as it comes.
     async fn reply(&self, id: i64, user: Option<i64>, on: &impl Fn(ChatEvent)) -> Result<(), HearthError> {
         let conv = self.get(id)?;
-        let Some(model) = self.loaded() else {
-            let error = HearthError::new(ErrorCode::NoModelLoaded, "Load a model first: pick one at the top of the chat.");
-            on(ChatEvent::Failed { conversation_id: id, reply_id: None, error: error.clone() });
-            return Err(error);
+        let choice = match self.remote() {
+            Some(m) => Choice::Remote(m),
+            None => match self.loaded() {
+                Some(m) => Choice::Local(PathBuf::from(m.path)),
+                None => {
+                    let error = HearthError::new(ErrorCode::NoModelLoaded, "Load a model first: pick one at the top of the chat.");
+                    on(ChatEvent::Failed { conversation_id: id, reply_id: None, error: error.clone() });
+                    return Err(error);
+                }
+            },
         };
-        if conv.model_path.as_deref() != Some(model.path.as_str()) {
-            self.store.set_conversation_model(id, Some(&model.path)).map_err(internal)?;
+        let label = match &choice {
+            Choice::Local(path) => path.display().to_string(),
+            Choice::Remote(m) => m.label(),
+        };
+        if conv.model_path.as_deref() != Some(label.as_str()) {
+            self.store.set_conversation_model(id, Some(&label)).map_err(internal)?;
         }
         let mut messages = Vec::new();
         if !conv.settings.system_prompt.trim().is_empty() {
@@ -224,30 +345,16 @@ impl Chat {
         let reply = self.store.add_message(id, "assistant", "", MessageState::Streaming).map_err(internal)?;
         on(ChatEvent::Started { conversation_id: id, user_message_id: user, reply_id: reply });
 
-        let params = GenerateParams {
-            prompt: Prompt::Chat(messages),
-            sampling: conv.settings.sampling.clone(),
-            context_overflow: conv.settings.context_overflow,
-            // Refused in the worker if the server has loaded another model since `loaded()`.
-            model: Some(PathBuf::from(&model.path)),
-            constraint: None,
-            logprobs: None,
-            tools: None,
-        };
-        let Some(engine) = self.runtime.get(Path::new(&model.path)).map(|m| m.engine) else {
-            let error = HearthError::new(ErrorCode::NoModelLoaded, "The model was unloaded before it could answer. Load it again.");
-            return self.fail(id, reply, "", error, on);
-        };
-        let mut generation = match engine.generate(params).await {
-            Ok(g) => g,
+        let (mut source, running) = match self.start(&choice, messages, &conv.settings).await {
+            Ok(started) => started,
             Err(error) => return self.fail(id, reply, "", error, on),
         };
-        lock(&self.running).insert(id, (engine, generation.id));
+        lock(&self.running).insert(id, running);
         let mut text = String::new();
         let mut saved = Instant::now();
         let outcome = loop {
-            match generation.events.recv().await {
-                Some(GenerateEvent::Token(piece)) => {
+            match source.next().await {
+                Piece::Text(piece) => {
                     text.push_str(&piece);
                     on(ChatEvent::Text { conversation_id: id, reply_id: reply, text: piece });
                     if saved.elapsed() >= SAVE_EVERY {
@@ -255,14 +362,12 @@ impl Chat {
                         saved = Instant::now();
                     }
                 }
-                // Chat does not ask for them.
-                Some(GenerateEvent::Logprobs(_)) => {}
-                Some(GenerateEvent::Done(stats)) => break Ok(stats),
-                Some(GenerateEvent::Error(e)) => break Err(e),
-                None => break Err(HearthError::new(ErrorCode::EngineCrashed, "The engine stopped without finishing the reply.")),
+                Piece::Done(stats) => break Ok(stats),
+                Piece::Error(e) => break Err(e),
             }
         };
         lock(&self.running).remove(&id);
+        drop(source);
         match outcome {
             Ok(stats) => {
                 let status = if stats.stop_reason == StopReason::Cancelled { MessageState::Stopped } else { MessageState::Done };
@@ -272,6 +377,43 @@ impl Chat {
                 Ok(())
             }
             Err(error) => self.fail(id, reply, &text, error, on),
+        }
+    }
+
+    /// Start the reply where `choice` runs: the engine here, or the connection's endpoint.
+    async fn start(
+        &self,
+        choice: &Choice,
+        messages: Vec<ChatMessage>,
+        settings: &ConversationSettings,
+    ) -> Result<(Source, Running), HearthError> {
+        match choice {
+            Choice::Local(path) => {
+                let params = GenerateParams {
+                    prompt: Prompt::Chat(messages),
+                    sampling: settings.sampling.clone(),
+                    context_overflow: settings.context_overflow,
+                    // Refused in the worker if the server has loaded another model since `loaded()`.
+                    model: Some(path.clone()),
+                    constraint: None,
+                    logprobs: None,
+                    tools: None,
+                };
+                let Some(engine) = self.runtime.get(path).map(|m| m.engine) else {
+                    return Err(HearthError::new(
+                        ErrorCode::NoModelLoaded,
+                        "The model was unloaded before it could answer. Load it again.",
+                    ));
+                };
+                let generation = engine.generate(params).await?;
+                let running = Running::Engine(engine, generation.id);
+                Ok((Source::Engine(generation), running))
+            }
+            Choice::Remote(model) => {
+                let reply = self.endpoint(model)?.chat(&model.model, &messages, &settings.sampling).await?;
+                let stop = Arc::new(tokio::sync::Notify::new());
+                Ok((Source::Remote(reply, stop.clone()), Running::Remote(stop)))
+            }
         }
     }
 

@@ -8,6 +8,7 @@ mod format;
 mod loading;
 mod models;
 mod probe;
+mod remote;
 mod run;
 mod serve;
 
@@ -37,8 +38,13 @@ enum Command {
     /// Download a model: ORG/NAME[:QUANT]. Resumes where an earlier pull stopped.
     Pull(models::PullArgs),
     /// List the model files on this machine, with their fit for it.
-    Ls,
-    /// Answer one prompt: the reply streams to stdout, progress and figures go to stderr.
+    Ls {
+        /// List the models of the connections saved in Settings → Connections instead.
+        #[arg(long)]
+        remote: bool,
+    },
+    /// Answer one prompt: the reply streams to stdout, progress and figures go to stderr. With
+    /// --endpoint, a model on another machine answers.
     Run(run::RunArgs),
     /// Talk with a model: one line per message; /reset starts over, /exit or Ctrl-D ends.
     Chat(run::ChatArgs),
@@ -68,7 +74,8 @@ fn main() -> ExitCode {
         Command::Fit(args) => done(fit::run(&args)),
         Command::Search(args) => done(models::search(&args)),
         Command::Pull(args) => done(models::pull(&args)),
-        Command::Ls => done(models::ls()),
+        Command::Ls { remote: false } => done(models::ls()),
+        Command::Ls { remote: true } => done(remote::ls()),
         Command::Run(args) => run::run(&args),
         Command::Chat(args) => run::chat(&args),
         Command::Bench(args) => bench::run(&args),

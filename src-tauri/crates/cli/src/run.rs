@@ -50,7 +50,8 @@ impl SamplingArgs {
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// A model file, or a name from the library (file name, repository or quantization).
+    /// A model file, or a name from the library (file name, repository or quantization); with
+    /// --endpoint, a model id the endpoint lists (`hearth ls --remote`).
     pub model: String,
     pub prompt: String,
     #[command(flatten)]
@@ -58,6 +59,16 @@ pub struct RunArgs {
     /// Also print, per device, the memory the plan predicted and what llama.cpp allocated.
     #[arg(long)]
     pub verbose: bool,
+    /// Run on another machine: a connection saved in Settings → Connections (its name), or the
+    /// address of an OpenAI- or Anthropic-compatible server (http://HOST:PORT).
+    #[arg(long, value_name = "NAME_OR_URL")]
+    pub endpoint: Option<String>,
+    /// With an --endpoint address: the key it wants. Also read from HEARTH_REMOTE_KEY.
+    #[arg(long, env = "HEARTH_REMOTE_KEY", hide_env_values = true, requires = "endpoint")]
+    pub api_key: Option<String>,
+    /// With an --endpoint address: the API it speaks.
+    #[arg(long, value_enum, default_value = "openai", requires = "endpoint")]
+    pub api: crate::remote::Api,
 }
 
 #[derive(Args, Debug)]
@@ -167,6 +178,12 @@ pub fn stats_line(s: &GenerationStats) -> String {
 }
 
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    if let Some(name_or_url) = &args.endpoint {
+        let endpoint = crate::remote::endpoint(name_or_url, args.api_key.clone(), args.api)?;
+        let mut messages = args.options.start();
+        messages.push(ChatMessage::new(ChatRole::User, args.prompt.clone()));
+        return crate::remote::run(&endpoint, &args.model, &messages, &args.options.sampling());
+    }
     runtime()?.block_on(async {
         let host = load(&args.model, args.options.ctx, &args.options.run_on, args.verbose).await?;
         let mut messages = args.options.start();

@@ -132,3 +132,51 @@ fn the_key_can_come_from_a_file_holding_the_key_or_its_digest() {
         .unwrap();
     assert_eq!(empty.status.code(), Some(1));
 }
+
+/// `hearth run --endpoint` and `hearth ls --remote` against `hearth serve` with a key: Hearth on a
+/// rented GPU, reached from another Hearth. The reply streams to stdout with its figures on stderr;
+/// a wrong key and a connection that does not exist are one line each and exit 1.
+#[test]
+fn another_hearth_runs_a_prompt_on_this_one() {
+    let Some(model) = gguf::test_model::path() else {
+        eprintln!("skipped: the test model is not fetched (make test-model)");
+        return;
+    };
+    let key = "sk-rented-gpu-5d1e0c77";
+    let (mut child, base) = serve_with("endpoint", &["--api-key", key, "--model", model.to_str().unwrap()]);
+    let id = model.file_stem().unwrap().to_string_lossy().into_owned();
+    let client = home("endpoint-client");
+    let hearth = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_hearth"))
+            .args(args)
+            .env("HEARTH_HOME", &client)
+            .env("HEARTH_NO_KEYCHAIN", "1")
+            .env_remove("HEARTH_REMOTE_KEY")
+            .output()
+            .unwrap()
+    };
+
+    let out = hearth(&["run", "--endpoint", &base, "--api-key", key, &id, "Say hi.", "--max-tokens", "8", "--temp", "0"]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stdout.trim().is_empty(), "the reply streams to stdout");
+    let base_url = base.trim_end_matches("/v1");
+    assert!(stderr.contains(" tokens/s · first token ") && stderr.trim_end().ends_with(&format!("on {base_url}")), "{stderr}");
+
+    let out = hearth(&["run", "--endpoint", &base, "--api-key", "sk-not-it-000", &id, "Say hi."]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.starts_with(&format!("hearth: {base_url} refused the key (HTTP 401).")) && stderr.lines().count() == 1, "{stderr}");
+
+    let out = hearth(&["run", "--endpoint", "GPU box", &id, "Say hi."]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "hearth: no connection named \"GPU box\" (saved: none); give an address such as http://127.0.0.1:8080 instead"
+    );
+    let out = hearth(&["ls", "--remote"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "No connections yet: add one in the app's Settings → Connections.");
+
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}

@@ -8,6 +8,7 @@
 mod bandwidth;
 pub mod calibration;
 pub mod catalog;
+pub mod disk_speed;
 pub mod merge;
 mod os_source;
 pub mod sources;

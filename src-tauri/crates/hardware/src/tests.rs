@@ -236,7 +236,11 @@ fn a_gpu_the_engine_cannot_drive_says_why_and_what_to_install() {
     let mut p = assemble(facts(32), &[cpu_device()], &wgpu, &[]);
     assert_eq!(p.gpus.len(), 1);
     assert!(!p.gpus[0].usable_by_engine());
-    crate::merge::explain_missing(&mut p.gpus, &p.engine_backends, &["failed to load libggml-vulkan.so: libvulkan.so.1: cannot open shared object file".into()]);
+    crate::merge::explain_missing(
+        &mut p.gpus,
+        &p.engine_backends,
+        &["failed to load libggml-vulkan.so: libvulkan.so.1: cannot open shared object file".into()],
+    );
     let why = p.gpus[0].engine_missing.clone().expect("a reason");
     assert!(why.contains("libvulkan1") && why.contains("NVIDIA driver"), "{why}");
 }

@@ -13,9 +13,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use hub::download::{self, Job, Options};
 use hub::{HubClient, HubError};
 use store::{Download, ModelSource, NewDownload, Store};
-use types::DownloadState;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
+use types::DownloadState;
 
 use crate::{LibraryError, Result};
 

@@ -5,9 +5,12 @@
 //!   it, pause / resume / cancel, progress events; a verified file enters the library.
 //! - [`scan`] finds model files already on disk: the models folder, the Hugging Face cache, LM
 //!   Studio's folder, so nothing is downloaded twice.
+//! - [`Connections`] are the person's engines on other machines, with their keys in the keychain.
 
+pub mod connections;
 mod discover;
 mod downloads;
+pub mod load_time;
 mod models;
 mod pick;
 mod queue;
@@ -15,6 +18,7 @@ mod scan;
 pub mod settings;
 pub mod token;
 
+pub use connections::Connections;
 pub use discover::{model_page, to_hub_model};
 pub use downloads::{DownloadEvent, Downloads};
 pub use models::{delete, import, list, Removed};

@@ -18,31 +18,48 @@ pub trait Keychain: Send + Sync {
     fn delete(&self) -> std::result::Result<(), String>;
 }
 
-/// The operating system's keychain, through the `keyring` crate.
-pub struct OsKeychain;
+/// One secret in the operating system's keychain, through the `keyring` crate: Hearth's entry
+/// named `account`.
+pub struct OsKeychain {
+    account: String,
+}
 
 const SERVICE: &str = "Hearth";
 const ACCOUNT: &str = "huggingface-token";
 
 impl OsKeychain {
-    fn entry() -> std::result::Result<keyring::Entry, String> {
-        keyring::Entry::new(SERVICE, ACCOUNT).map_err(|e| e.to_string())
+    pub fn new(account: impl Into<String>) -> Self {
+        Self { account: account.into() }
+    }
+
+    fn entry(&self) -> std::result::Result<keyring::Entry, String> {
+        keyring::Entry::new(SERVICE, &self.account).map_err(|e| e.to_string())
+    }
+}
+
+/// The keychain entry `account`, or none when `HEARTH_NO_KEYCHAIN=1` (tests and portable installs
+/// must not touch the person's own keychain).
+pub fn keychain_for(account: &str) -> Box<dyn Keychain> {
+    if std::env::var_os("HEARTH_NO_KEYCHAIN").is_some_and(|v| v == "1") {
+        Box::new(NoKeychain)
+    } else {
+        Box::new(OsKeychain::new(account))
     }
 }
 
 impl Keychain for OsKeychain {
     fn get(&self) -> std::result::Result<Option<String>, String> {
-        match Self::entry()?.get_password() {
+        match self.entry()?.get_password() {
             Ok(s) => Ok(Some(s)),
             Err(keyring::Error::NoEntry) => Ok(None),
             Err(e) => Err(e.to_string()),
         }
     }
     fn set(&self, secret: &str) -> std::result::Result<(), String> {
-        Self::entry()?.set_password(secret).map_err(|e| e.to_string())
+        self.entry()?.set_password(secret).map_err(|e| e.to_string())
     }
     fn delete(&self) -> std::result::Result<(), String> {
-        match Self::entry()?.delete_credential() {
+        match self.entry()?.delete_credential() {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
             Err(e) => Err(e.to_string()),
         }
@@ -58,9 +75,7 @@ impl TokenStore {
     /// The token store for Hearth's home folder. `HEARTH_NO_KEYCHAIN=1` skips the keychain (for tests
     /// and portable installs, which must not touch the person's own keychain).
     pub fn for_home(home: &Path) -> Self {
-        let keychain: Box<dyn Keychain> =
-            if std::env::var_os("HEARTH_NO_KEYCHAIN").is_some_and(|v| v == "1") { Box::new(NoKeychain) } else { Box::new(OsKeychain) };
-        Self::new(keychain, home)
+        Self::new(keychain_for(ACCOUNT), home)
     }
 
     pub fn new(keychain: Box<dyn Keychain>, home: &Path) -> Self {
@@ -131,7 +146,7 @@ impl Keychain for NoKeychain {
 }
 
 /// `hf_…Xy9z`.
-fn hint(token: &str) -> String {
+pub(crate) fn hint(token: &str) -> String {
     let chars: Vec<char> = token.chars().collect();
     let tail: String = chars[chars.len().saturating_sub(4)..].iter().collect();
     let head: String = chars.iter().take_while(|c| **c != '_').take(3).collect();
@@ -146,7 +161,7 @@ fn hint(token: &str) -> String {
 }
 
 /// Write `secret` to `path`, readable by this user only, replacing any earlier file atomically.
-fn write_private(path: &Path, secret: &str) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, secret: &str) -> std::io::Result<()> {
     let dir = path.parent().ok_or_else(|| std::io::Error::other("no folder"))?;
     std::fs::create_dir_all(dir)?;
     let tmp = path.with_extension("tmp");

@@ -62,6 +62,15 @@ error_codes! {
         /// The plan says the model will not fit; the message says what loading it anyway would do,
         /// and only the person's confirmation (`force`) loads it.
         WouldNotFit,
+        /// A connection's endpoint (another machine's engine) did not answer: not running, wrong
+        /// address, or the network is down.
+        RemoteUnreachable,
+        /// A connection's endpoint refused the key (HTTP 401 or 403).
+        RemoteRefused,
+        /// A connection's endpoint no longer serves the model.
+        RemoteModelGone,
+        /// A connection's reply broke off mid-stream; the text so far is kept.
+        RemoteCut,
     }
 }
 

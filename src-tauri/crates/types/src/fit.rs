@@ -314,3 +314,26 @@ pub struct WhatIfPreset {
     pub about: String,
     pub what_if: WhatIf,
 }
+
+/// How long a model file will take to load, before it is loaded: its size over the measured read
+/// speed of its disk, for the part not already in memory, and over the page cache's for the part
+/// that is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadEstimate {
+    #[specta(type = Number)]
+    pub seconds: f64,
+    #[specta(type = Number)]
+    pub bytes: u64,
+    /// 0–1: the part of the file in the page cache now (read recently).
+    #[specta(type = Number)]
+    pub cached_fraction: f64,
+    /// The disk's measured sequential read speed, bytes per second.
+    #[specta(type = Number)]
+    pub disk_bytes_per_second: f64,
+    /// The page cache's, bytes per second.
+    #[specta(type = Number)]
+    pub cache_bytes_per_second: f64,
+    /// Whether the disk figure bypassed the page cache (it cannot on every file system).
+    pub uncached: bool,
+}

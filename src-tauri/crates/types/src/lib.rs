@@ -11,6 +11,7 @@ mod fit;
 mod hardware;
 mod hub;
 mod library;
+mod remote;
 mod server;
 
 pub use chat::{ChatEvent, Conversation, ConversationSettings, LoadEvent, LoadedModel, Message, MessageState};
@@ -20,9 +21,8 @@ pub use engine::{
 };
 pub use error::{ErrorCode, HearthError};
 pub use fit::{
-    Advice, AdviceKind, AdviceOption, WhatIfPreset,
-    CacheType, CatalogGpu, DeviceUse, FitCell, FitGrid, FitPlan, LoadSettings, MemoryBreakdown, PlanMode, RunOn, RunOnSettings, SpeedRange,
-    Verdict, WhatIf,
+    Advice, AdviceKind, AdviceOption, CacheType, CatalogGpu, DeviceUse, FitCell, FitGrid, FitPlan, LoadEstimate, LoadSettings,
+    MemoryBreakdown, PlanMode, RunOn, RunOnSettings, SpeedRange, Verdict, WhatIf, WhatIfPreset,
 };
 pub use hardware::{
     CpuInfo, DiskInfo, DiskKind, EngineDevice, EngineDeviceKind, EngineReport, GpuInfo, GpuKind, GpuSource, GpuVendor, HardwareProfile,
@@ -30,4 +30,5 @@ pub use hardware::{
 };
 pub use hub::{DownloadItem, DownloadState, HubFile, HubModel, HubModelPage, HubSearch, HubSort};
 pub use library::{LocalModel, ModelOrigin, Settings, SettingsChange, TokenPlace, TokenStatus};
+pub use remote::{ApiKind, Connection, ConnectionInput, RemoteModel, RemoteModels};
 pub use server::{RequestLog, ServerSettings, ServerStatus};

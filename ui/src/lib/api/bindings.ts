@@ -73,6 +73,12 @@ export const commands = {
 	modelSetTemplate: (path: string, template: string | null) => __TAURI_INVOKE<null>("model_set_template", { path, template }),
 	/**  The chat templates a person can choose for a model. */
 	templateChoices: () => __TAURI_INVOKE<TemplateChoice[]>("template_choices"),
+	/**
+	 *  How long loading `path` will take (its size over its disk's measured read speed, less what is
+	 *  in memory already); `None` where the disk could not be measured. The first call for a disk
+	 *  measures it (a quarter-second read) and keeps the figure.
+	 */
+	modelLoadEstimate: (path: string) => __TAURI_INVOKE<LoadEstimate | null>("model_load_estimate", { path }),
 	settingsGet: () => __TAURI_INVOKE<Settings>("settings_get"),
 	/**  Check and save a change, then use it at once: the next search, download and listing see it. */
 	settingsUpdate: (change: SettingsChange) => __TAURI_INVOKE<Settings>("settings_update", { change }),
@@ -103,10 +109,20 @@ export const commands = {
 	serverStart: (settings: ServerSettings) => __TAURI_INVOKE<ServerStatus>("server_start", { settings }),
 	serverStop: () => __TAURI_INVOKE<ServerStatus>("server_stop"),
 	serverLog: () => __TAURI_INVOKE<RequestLog[]>("server_log"),
+	connectionsList: () => __TAURI_INVOKE<Connection[]>("connections_list"),
+	/**  Add a connection (`id: null`) or change one; a bad field changes nothing. */
+	connectionSave: (input: ConnectionInput) => __TAURI_INVOKE<Connection>("connection_save", { input }),
+	connectionRemove: (id: string) => __TAURI_INVOKE<null>("connection_remove", { id }),
+	/**  Every connection's models, asked all at once; one that fails says why beside the others. */
+	remoteModels: () => __TAURI_INVOKE<RemoteModels[]>("remote_models"),
+	/**  Chat answers with `model` on its connection from now on (once the endpoint lists it). */
+	chatUseRemote: (model: RemoteModel) => __TAURI_INVOKE<RemoteModel>("chat_use_remote", { model }),
+	/**  The model on another machine Chat answers with, if any. */
+	chatRemote: () => __TAURI_INVOKE<RemoteModel | null>("chat_remote"),
 };
 
 /* Constants */
-export const ERROR_CODES = ["HOME_UNAVAILABLE","PROBE_FAILED","INTERNAL","HUB_UNREACHABLE","GATED_MODEL","NOT_FOUND","UNAUTHORIZED","RATE_LIMITED","DOWNLOAD_CHECKSUM_MISMATCH","DISK_FULL","BAD_RESPONSE","INVALID_INPUT","ENGINE_CRASHED","MODEL_LOAD_FAILED","TEMPLATE_ERROR","CONTEXT_FULL","NO_MODEL_LOADED","WOULD_NOT_FIT"] as const;
+export const ERROR_CODES = ["HOME_UNAVAILABLE","PROBE_FAILED","INTERNAL","HUB_UNREACHABLE","GATED_MODEL","NOT_FOUND","UNAUTHORIZED","RATE_LIMITED","DOWNLOAD_CHECKSUM_MISMATCH","DISK_FULL","BAD_RESPONSE","INVALID_INPUT","ENGINE_CRASHED","MODEL_LOAD_FAILED","TEMPLATE_ERROR","CONTEXT_FULL","NO_MODEL_LOADED","WOULD_NOT_FIT","REMOTE_UNREACHABLE","REMOTE_REFUSED","REMOTE_MODEL_GONE","REMOTE_CUT"] as const;
 
 /* Types */
 /**
@@ -141,6 +157,16 @@ export type AdviceOption = {
 	commands: string[],
 };
 
+/**  Which API an endpoint speaks. */
+export type ApiKind = 
+/**
+ *  `/v1/models` and `/v1/chat/completions` with `Authorization: Bearer KEY`: vLLM, TGI,
+ *  llama.cpp's server, Ollama, LM Studio, `hearth serve`, OpenAI itself.
+ */
+"openai" | 
+/**  `/v1/models` and `/v1/messages` with `x-api-key: KEY`: Anthropic, `hearth serve`. */
+"anthropic";
+
 /**  K/V cache element types llama.cpp offers; quantized V needs flash attention. */
 export type CacheType = "f16" | "q8_0" | "q4_0";
 
@@ -166,6 +192,31 @@ export type ChatEvent =
 
 /**  Who wrote a message. `Tool` carries a tool's answer back to the model. */
 export type ChatRole = "system" | "user" | "assistant" | "tool";
+
+/**
+ *  A saved connection, as Settings and the model picker show it. The key itself never leaves the
+ *  backend: only where it is kept and a hint of its last characters.
+ */
+export type Connection = {
+	id: string,
+	name: string,
+	/**  Without the trailing `/v1`: `http://127.0.0.1:8080`. */
+	baseUrl: string,
+	kind: ApiKind,
+	/**  Where its key is kept, `None` without one. */
+	keyPlace: TokenPlace | null,
+	keyHint: string | null,
+};
+
+/**  A connection to save: a new one (`id: None`) or a change to one. */
+export type ConnectionInput = {
+	id: string | null,
+	name: string,
+	baseUrl: string,
+	kind: ApiKind,
+	/**  `None`: keep the saved key (none for a new connection); `Some("")`: forget it. */
+	key: string | null,
+};
 
 /**  What to do when a conversation no longer fits in the context. */
 export type ContextOverflow = 
@@ -302,7 +353,18 @@ export type ErrorCode =
  *  The plan says the model will not fit; the message says what loading it anyway would do,
  *  and only the person's confirmation (`force`) loads it.
  */
-"WOULD_NOT_FIT";
+"WOULD_NOT_FIT" | 
+/**
+ *  A connection's endpoint (another machine's engine) did not answer: not running, wrong
+ *  address, or the network is down.
+ */
+"REMOTE_UNREACHABLE" | 
+/**  A connection's endpoint refused the key (HTTP 401 or 403). */
+"REMOTE_REFUSED" | 
+/**  A connection's endpoint no longer serves the model. */
+"REMOTE_MODEL_GONE" | 
+/**  A connection's reply broke off mid-stream; the text so far is kept. */
+"REMOTE_CUT";
 
 /**  One cell of the "what fits" grid: a model size at a quantization. */
 export type FitCell = {
@@ -487,6 +549,24 @@ export type HubSearch = {
 
 export type HubSort = "downloads" | "likes" | "trending" | "updated";
 
+/**
+ *  How long a model file will take to load, before it is loaded: its size over the measured read
+ *  speed of its disk, for the part not already in memory, and over the page cache's for the part
+ *  that is.
+ */
+export type LoadEstimate = {
+	seconds: number,
+	bytes: number,
+	/**  0–1: the part of the file in the page cache now (read recently). */
+	cachedFraction: number,
+	/**  The disk's measured sequential read speed, bytes per second. */
+	diskBytesPerSecond: number,
+	/**  The page cache's, bytes per second. */
+	cacheBytesPerSecond: number,
+	/**  Whether the disk figure bypassed the page cache (it cannot on every file system). */
+	uncached: boolean,
+};
+
 /**  Loading a model, as the model picker shows it. */
 export type LoadEvent = { type: "progress"; fraction: number } | { type: "loaded"; model: LoadedModel } | { type: "failed"; error: HearthError };
 
@@ -633,6 +713,21 @@ export type PlanMode = "fullGpu" |
 "expertsOnCpu" | "cpu" | 
 /**  Nothing that loads. */
 "none";
+
+/**  A model on a connection, as Chat answers with it. */
+export type RemoteModel = {
+	connectionId: string,
+	connectionName: string,
+	baseUrl: string,
+	model: string,
+};
+
+/**  One connection's models, or why they could not be listed. */
+export type RemoteModels = {
+	connection: Connection,
+	models: string[],
+	error: HearthError | null,
+};
 
 /**
  *  One answered request. Streamed replies are logged when their stream ends (finished, failed, or

@@ -3,7 +3,20 @@
 // them as one shape: an `ApiError` carrying `{code, message, details}`.
 import { Channel } from "@tauri-apps/api/core";
 import { commands, ERROR_CODES } from "./bindings";
-import type { ChatEvent, ConversationSettings, DownloadItem, HearthError, HubSort, LoadEvent, RunOnSettings, ServerSettings, SettingsChange, WhatIf } from "./bindings";
+import type {
+  ChatEvent,
+  ConnectionInput,
+  ConversationSettings,
+  DownloadItem,
+  HearthError,
+  HubSort,
+  LoadEvent,
+  RemoteModel,
+  RunOnSettings,
+  ServerSettings,
+  SettingsChange,
+  WhatIf,
+} from "./bindings";
 
 export type * from "./bindings";
 
@@ -69,6 +82,7 @@ export const api = {
   modelSetRunOn: (path: string, run: RunOnSettings | null) => call(commands.modelSetRunOn(path, run)),
   modelSetTemplate: (path: string, template: string | null) => call(commands.modelSetTemplate(path, template)),
   templateChoices: () => call(commands.templateChoices()),
+  modelLoadEstimate: (path: string) => call(commands.modelLoadEstimate(path)),
   modelAdvice: (path: string) => call(commands.modelAdvice(path)),
   whatIfPresets: () => call(commands.whatIfPresets()),
   modelImport: (path: string) => call(commands.modelImport(path)),
@@ -96,6 +110,12 @@ export const api = {
   serverStart: (settings: ServerSettings) => call(commands.serverStart(settings)),
   serverStop: () => call(commands.serverStop()),
   serverLog: () => call(commands.serverLog()),
+  connectionsList: () => call(commands.connectionsList()),
+  connectionSave: (input: ConnectionInput) => call(commands.connectionSave(input)),
+  connectionRemove: (id: string) => call(commands.connectionRemove(id)),
+  remoteModels: () => call(commands.remoteModels()),
+  chatUseRemote: (model: RemoteModel) => call(commands.chatUseRemote(model)),
+  chatRemote: () => call(commands.chatRemote()),
 };
 
 /** A Channel whose messages go to `on`: how a command streams to the window. */

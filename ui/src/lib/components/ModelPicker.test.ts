@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import type { FitPlan, HardwareProfile, LoadedModel, LocalModel } from "$lib/api";
 
-const calls = vi.hoisted(() => ({ load: vi.fn(), loaded: vi.fn(), setRunOn: vi.fn(), models: vi.fn(), setTemplate: vi.fn(), templates: vi.fn() }));
+const calls = vi.hoisted(() => ({ load: vi.fn(), loaded: vi.fn(), setRunOn: vi.fn(), models: vi.fn(), setTemplate: vi.fn(), templates: vi.fn(), connections: vi.fn(() => Promise.resolve([] as unknown[])), remoteModels: vi.fn(() => Promise.resolve([] as unknown[])), estimate: vi.fn(() => Promise.resolve(null as unknown)), useRemote: vi.fn(), save: vi.fn(), remove: vi.fn() }));
 vi.mock("$lib/api", async () => {
   const real = await vi.importActual<typeof import("$lib/api/index")>("$lib/api/index");
   return {
@@ -14,6 +14,7 @@ vi.mock("$lib/api", async () => {
       modelsList: calls.models,
       modelSetTemplate: calls.setTemplate,
       templateChoices: calls.templates,
+      connectionsList: calls.connections, remoteModels: calls.remoteModels, chatRemote: () => Promise.resolve(null), modelLoadEstimate: calls.estimate, chatUseRemote: calls.useRemote, connectionSave: calls.save, connectionRemove: calls.remove,
     },
   };
 });
@@ -23,6 +24,7 @@ import ModelPicker from "./ModelPicker.svelte";
 import { ChatStore } from "$lib/stores/chat.svelte";
 import { ModelsStore } from "$lib/stores/models.svelte";
 import { HardwareStore } from "$lib/stores/hardware.svelte";
+import { ConnectionsStore } from "$lib/stores/connections.svelte";
 
 const red = {
   verdict: "red", label: "Too large · needs 41.2 GB, has 14.0 GB", reason: "Its weights need more.", mode: "none", gpuLayers: 0, totalLayers: 81,
@@ -49,6 +51,37 @@ afterEach(() => {
 });
 
 describe("ModelPicker", () => {
+  it("says how long a load will take, and offers a connection's models marked remote", async () => {
+    const box = { id: "c1", name: "GPU box", baseUrl: "http://127.0.0.1:8081", kind: "openai", keyPlace: "keychain", keyHint: "sk-…e3f1" };
+    calls.connections.mockResolvedValue([box]);
+    calls.remoteModels.mockResolvedValue([{ connection: box, models: ["qwen2.5-72b"], error: null }]);
+    calls.estimate.mockResolvedValue({ seconds: 2.44, bytes: 41e9, cachedFraction: 0.25, diskBytesPerSecond: 1.7e10, cacheBytesPerSecond: 1e10, uncached: true });
+    calls.templates.mockResolvedValue([]);
+    const models = new ModelsStore();
+    models.items = [big];
+    const chat = new ChatStore();
+    render(ModelPicker, { chat, models, hardware: new HardwareStore(), connections: new ConnectionsStore() });
+
+    const estimate = await screen.findByTestId("load-estimate");
+    expect(estimate.textContent).toBe("loads in about 2.4 s");
+    expect(estimate.title).toContain("25 % of it is in memory already");
+    expect(calls.estimate).toHaveBeenCalledWith("/m/70b.gguf");
+
+    const option = (await screen.findByRole("option", { name: "qwen2.5-72b" })) as HTMLOptionElement;
+    expect(option.parentElement?.getAttribute("label")).toBe("On GPU box (remote)");
+    await fireEvent.change(screen.getByTestId("model-select"), { target: { value: option.value } });
+    expect(screen.queryByTestId("load-model")).toBeNull();
+    const remote = { connectionId: "c1", connectionName: "GPU box", baseUrl: "http://127.0.0.1:8081", model: "qwen2.5-72b" };
+    calls.useRemote.mockResolvedValue(remote);
+    await fireEvent.click(screen.getByTestId("use-remote"));
+    expect(calls.useRemote).toHaveBeenCalledWith(remote);
+    const loaded = await screen.findByTestId("remote-loaded");
+    expect(loaded.textContent).toContain("qwen2.5-72b");
+    expect(loaded.textContent).toContain("on GPU box · http://127.0.0.1:8081");
+    expect(chat.ready).toBe(true);
+  });
+
+
   it("a red model loads only after its warning is confirmed", async () => {
     setup();
     calls.loaded.mockResolvedValue(null);

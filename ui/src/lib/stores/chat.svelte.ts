@@ -6,7 +6,7 @@
 // buffer per conversation and moved into the reactive message once per animation frame, so the page
 // re-renders at the screen's rate whatever the model's.
 import { api, toHearthError } from "$lib/api";
-import type { ChatEvent, Conversation, ConversationSettings, HearthError, LoadedModel, LoadEvent, Message } from "$lib/api";
+import type { ChatEvent, Conversation, ConversationSettings, HearthError, LoadedModel, LoadEstimate, LoadEvent, Message, RemoteModel } from "$lib/api";
 
 /** Where a reply's events come from: a Channel in the app, a synthetic stream in tests and benches. */
 export type EventSource = (onEvent: (e: ChatEvent) => void) => Promise<unknown>;
@@ -20,9 +20,15 @@ export class ChatStore {
   /** The reply streaming in each conversation: its id once the backend has saved it, else -1. */
   streams = $state<Record<number, number>>({});
   loaded = $state<LoadedModel | null>(null);
+  /** The model on another machine Chat answers with instead, through a connection. */
+  remote = $state<RemoteModel | null>(null);
+  /** Checking that a connection still serves the model chosen. */
+  connecting = $state(false);
   /** 0..1 while a model loads. */
   loading = $state<number | null>(null);
   loadingPath = $state<string | null>(null);
+  /** What the load of the model loaded (or loading) was predicted to take, to show beside the time it took. */
+  predicted = $state<LoadEstimate | null>(null);
   error = $state<HearthError | null>(null);
   /** A load refused because the plan is red: the model and what loading it anyway would do. */
   overflow = $state<{ path: string; warning: string } | null>(null);
@@ -65,6 +71,7 @@ export class ChatStore {
     try {
       this.conversations = await api.chatConversations(this.query.trim() || null);
       this.loaded = await api.engineLoaded();
+      this.remote = await api.chatRemote();
     } catch (e) {
       this.error = toHearthError(e);
     }
@@ -122,7 +129,8 @@ export class ChatStore {
    * loading it anyway does), not as an error: only `load(path, true)`, after the person confirmed,
    * loads it.
    */
-  async load(path: string, force = false): Promise<void> {
+  async load(path: string, force = false, predicted: LoadEstimate | null = null): Promise<void> {
+    this.predicted = predicted;
     this.loading = 0;
     this.loadingPath = path;
     this.error = null;
@@ -131,6 +139,7 @@ export class ChatStore {
       this.loaded = await api.engineLoad(path, force, (e: LoadEvent) => {
         if (e.type === "progress") this.loading = e.fraction;
       });
+      this.remote = null;
     } catch (e) {
       const error = toHearthError(e);
       if (error.code === "WOULD_NOT_FIT") this.overflow = { path, warning: error.message };
@@ -145,6 +154,26 @@ export class ChatStore {
   async unload(): Promise<void> {
     await this.guard(() => api.engineUnload());
     this.loaded = null;
+    this.remote = null;
+  }
+
+  /** A model answers, here or on another machine. */
+  get ready(): boolean {
+    return this.loaded !== null || this.remote !== null;
+  }
+
+  /** Answer with `model` on its connection, once the endpoint confirms it serves it. */
+  async useRemote(model: RemoteModel): Promise<void> {
+    this.connecting = true;
+    this.error = null;
+    try {
+      this.remote = await api.chatUseRemote(model);
+      this.loaded = null;
+    } catch (e) {
+      this.error = toHearthError(e);
+    } finally {
+      this.connecting = false;
+    }
   }
 
   async send(text: string): Promise<void> {

@@ -13,6 +13,7 @@ vi.mock("$lib/api", async () => {
       chatConversations: calls.conversations, chatCreate: calls.create, chatMessages: calls.messages, chatSend: calls.send,
       chatStop: calls.stop, engineLoaded: calls.loaded, modelsList: calls.models, chatRegenerate: calls.regenerate,
       templateChoices: () => Promise.resolve([]),
+      connectionsList: () => Promise.resolve([]), remoteModels: () => Promise.resolve([]), chatRemote: () => Promise.resolve(null), modelLoadEstimate: () => Promise.resolve(null),
     },
   };
 });

@@ -7,7 +7,7 @@ vi.mock("$lib/api", async () => {
   const real = await vi.importActual<typeof import("$lib/api/index")>("$lib/api/index");
   return {
     ...real,
-    api: { modelsList: calls.list, modelDelete: calls.del, modelPickAndImport: calls.pick, modelReveal: calls.reveal, modelImport: calls.imp, modelAdvice: calls.advice },
+    api: { modelsList: calls.list, modelDelete: calls.del, modelPickAndImport: calls.pick, modelReveal: calls.reveal, modelImport: calls.imp, modelAdvice: calls.advice, connectionsList: () => Promise.resolve([]), remoteModels: () => Promise.resolve([]), chatRemote: () => Promise.resolve(null), modelLoadEstimate: () => Promise.resolve(null) },
   };
 });
 // The generated values (ERROR_CODES) stay; only the commands are replaced.

@@ -2,16 +2,17 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import type { Settings } from "$lib/api";
 
-const calls = vi.hoisted(() => ({ get: vi.fn(), update: vi.fn() }));
+const calls = vi.hoisted(() => ({ get: vi.fn(), update: vi.fn(), connections: vi.fn(() => Promise.resolve([] as unknown[])), remoteModels: vi.fn(() => Promise.resolve([] as unknown[])), estimate: vi.fn(() => Promise.resolve(null as unknown)), useRemote: vi.fn(), save: vi.fn(), remove: vi.fn() }));
 vi.mock("$lib/api", async () => {
   const real = await vi.importActual<typeof import("$lib/api/index")>("$lib/api/index");
-  return { ...real, api: { settingsGet: calls.get, settingsUpdate: calls.update } };
+  return { ...real, api: { settingsGet: calls.get, settingsUpdate: calls.update, connectionsList: calls.connections, remoteModels: calls.remoteModels, chatRemote: () => Promise.resolve(null), modelLoadEstimate: calls.estimate, chatUseRemote: calls.useRemote, connectionSave: calls.save, connectionRemove: calls.remove } };
 });
 // The generated values (ERROR_CODES) stay; only the commands are replaced.
 vi.mock("$lib/api/bindings", async (original) => ({ ...(await original<object>()), commands: {} }));
 
 import SettingsView from "./SettingsView.svelte";
 import { SettingsStore } from "$lib/stores/settings.svelte";
+import { ConnectionsStore } from "$lib/stores/connections.svelte";
 import { HardwareStore } from "$lib/stores/hardware.svelte";
 import type { HardwareProfile } from "$lib/api";
 
@@ -38,6 +39,45 @@ afterEach(() => {
 });
 
 describe("SettingsView", () => {
+  it("adds a connection: the key goes once, only its hint comes back, and what the endpoint said is shown", async () => {
+    calls.get.mockResolvedValue(base);
+    const saved = { id: "c1", name: "GPU box", baseUrl: "http://127.0.0.1:8081", kind: "openai", keyPlace: "keychain", keyHint: "sk-…e3f1" };
+    render(SettingsView, { store: new SettingsStore(), connections: new ConnectionsStore() });
+    const key = (await screen.findByTestId("connection-key")) as HTMLInputElement;
+    expect(key.type).toBe("password");
+    await fireEvent.input(screen.getByTestId("connection-name"), { target: { value: "GPU box" } });
+    await fireEvent.input(screen.getByTestId("connection-url"), { target: { value: "http://127.0.0.1:8081/v1" } });
+    await fireEvent.input(key, { target: { value: "sk-wrong-0000e3f1" } });
+    calls.save.mockResolvedValue(saved);
+    calls.connections.mockResolvedValue([saved]);
+    const refused = { code: "REMOTE_REFUSED", message: "GPU box refused the key (HTTP 401). Check the key in Settings → Connections.", details: null };
+    calls.remoteModels.mockResolvedValue([{ connection: saved, models: [], error: refused }]);
+    await fireEvent.click(screen.getByTestId("connection-save"));
+    await waitFor(() => expect(screen.getByTestId("connections-notice").textContent).toContain("Saved GPU box, but it did not answer: GPU box refused the key"));
+    expect(calls.save).toHaveBeenCalledWith({ id: null, name: "GPU box", baseUrl: "http://127.0.0.1:8081/v1", kind: "openai", key: "sk-wrong-0000e3f1" });
+    expect(screen.getByTestId("connection-status").textContent).toContain("refused the key (HTTP 401)");
+    expect(screen.getByTestId("connection").textContent).toContain("sk-…e3f1, key in the system keychain");
+    await waitFor(() => expect(key.value).toBe(""));
+    expect(document.body.textContent).not.toContain("sk-wrong");
+
+    // Changing it without typing a key keeps the saved one (key: null).
+    await fireEvent.click(screen.getByRole("button", { name: "Edit" }));
+    calls.remoteModels.mockResolvedValue([{ connection: saved, models: ["qwen2.5-72b"], error: null }]);
+    await fireEvent.click(screen.getByTestId("connection-save"));
+    await waitFor(() => expect(screen.getByTestId("connection-status").textContent).toContain("1 model: qwen2.5-72b"));
+    expect(calls.save).toHaveBeenLastCalledWith({ id: "c1", name: "GPU box", baseUrl: "http://127.0.0.1:8081", kind: "openai", key: null });
+  });
+
+  it("warns before a key would go over plain http to another machine", async () => {
+    calls.get.mockResolvedValue(base);
+    render(SettingsView, { store: new SettingsStore(), connections: new ConnectionsStore() });
+    await fireEvent.input(await screen.findByTestId("connection-url"), { target: { value: "http://192.168.1.20:1234" } });
+    await fireEvent.input(screen.getByTestId("connection-key"), { target: { value: "sk-abc" } });
+    expect(screen.getByTestId("connection-unencrypted").textContent).toContain("unencrypted");
+    await fireEvent.input(screen.getByTestId("connection-url"), { target: { value: "http://127.0.0.1:8081" } });
+    expect(screen.queryByTestId("connection-unencrypted")).toBeNull();
+  });
+
   it("saves a token, clears the field and shows only the hint", async () => {
     calls.get.mockResolvedValue(base);
     render(SettingsView, { store: new SettingsStore() });

@@ -1,0 +1,245 @@
+//! The person's connections to engines on other machines (Settings → Connections): a name, an
+//! address and the API it speaks, saved in the database; the key, when there is one, in the OS
+//! keychain like the Hub token (or, where no keychain answers, in a file in Hearth's home that only
+//! this user can read). The window and the CLI read the same ones.
+//!
+//! The key never goes back to the window: a connection shows only where its key is kept and a hint
+//! of its last characters. [`Connections::endpoint`] is the one place that reads it, to talk to the
+//! endpoint.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use store::Store;
+use types::{ApiKind, Connection, ConnectionInput, TokenPlace};
+
+use crate::token::{hint, keychain_for, write_private};
+use crate::{LibraryError, Result};
+
+const CONNECTIONS: &str = "connections";
+
+/// A connection as the database keeps it (without its key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Saved {
+    id: String,
+    name: String,
+    base_url: String,
+    kind: ApiKind,
+}
+
+pub struct Connections<'a> {
+    store: &'a Store,
+    secrets: PathBuf,
+}
+
+impl<'a> Connections<'a> {
+    /// The connections saved in `store`, with keys kept for Hearth's `home`.
+    pub fn new(store: &'a Store, home: &Path) -> Self {
+        Self { store, secrets: home.join("secrets") }
+    }
+
+    fn saved(&self) -> Vec<Saved> {
+        self.store.setting(CONNECTIONS).ok().flatten().and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default()
+    }
+
+    fn write(&self, all: &[Saved]) -> Result<()> {
+        let json = serde_json::to_string(all).map_err(|e| LibraryError::Invalid(e.to_string()))?;
+        Ok(self.store.set_setting(CONNECTIONS, &json)?)
+    }
+
+    pub fn list(&self) -> Vec<Connection> {
+        self.saved().into_iter().map(|s| self.shown(s)).collect()
+    }
+
+    fn shown(&self, s: Saved) -> Connection {
+        let key = self.key(&s.id);
+        Connection {
+            key_hint: key.as_ref().map(|(k, _)| hint(k)),
+            key_place: key.map(|(_, place)| place),
+            id: s.id,
+            name: s.name,
+            base_url: s.base_url,
+            kind: s.kind,
+        }
+    }
+
+    /// Add a connection or change one, after checking every field: a bad one changes nothing.
+    pub fn save(&self, input: &ConnectionInput) -> Result<Connection> {
+        let name = input.name.trim();
+        if name.is_empty() || name.chars().count() > 80 {
+            return Err(LibraryError::Invalid("Give the connection a name (up to 80 characters).".into()));
+        }
+        let base_url = remote::base_url(&input.base_url).map_err(|e| LibraryError::Invalid(e.message))?;
+        let key = input.key.as_deref().map(str::trim);
+        if let Some(k) = key.filter(|k| !k.is_empty()) {
+            if k.chars().any(|c| c.is_whitespace() || c.is_control()) || k.len() > 4096 {
+                return Err(LibraryError::Invalid("That does not look like an API key (one word, no spaces).".into()));
+            }
+        }
+        let mut all = self.saved();
+        if all.iter().any(|s| s.name.eq_ignore_ascii_case(name) && Some(&s.id) != input.id.as_ref()) {
+            return Err(LibraryError::Invalid(format!("There is already a connection named {name}.")));
+        }
+        let id = match &input.id {
+            Some(id) if all.iter().any(|s| &s.id == id) => id.clone(),
+            Some(_) => return Err(LibraryError::Invalid("That connection no longer exists.".into())),
+            None => new_id(&all),
+        };
+        match key {
+            Some("") => self.forget_key(&id)?,
+            Some(k) => self.keep_key(&id, k)?,
+            None => {}
+        }
+        let saved = Saved { id: id.clone(), name: name.to_string(), base_url, kind: input.kind };
+        match all.iter_mut().find(|s| s.id == id) {
+            Some(s) => *s = saved.clone(),
+            None => all.push(saved.clone()),
+        }
+        self.write(&all)?;
+        Ok(self.shown(saved))
+    }
+
+    /// Remove a connection and its key.
+    pub fn remove(&self, id: &str) -> Result<()> {
+        let mut all = self.saved();
+        all.retain(|s| s.id != id);
+        self.forget_key(id)?;
+        self.write(&all)
+    }
+
+    /// A connection by id, or by name (case-insensitive) for the CLI's `--endpoint NAME`.
+    pub fn find(&self, id_or_name: &str) -> Option<Connection> {
+        self.list()
+            .into_iter()
+            .find(|c| c.id == id_or_name)
+            .or_else(|| self.list().into_iter().find(|c| c.name.eq_ignore_ascii_case(id_or_name)))
+    }
+
+    /// How to talk to a connection: its address and its key.
+    pub fn endpoint(&self, id: &str) -> Option<remote::Endpoint> {
+        let s = self.saved().into_iter().find(|s| s.id == id)?;
+        Some(remote::Endpoint { key: self.key(&s.id).map(|(k, _)| k), name: s.name, base_url: s.base_url, kind: s.kind })
+    }
+
+    fn account(id: &str) -> String {
+        format!("connection-{id}")
+    }
+
+    fn file(&self, id: &str) -> PathBuf {
+        self.secrets.join(Self::account(id))
+    }
+
+    fn key(&self, id: &str) -> Option<(String, TokenPlace)> {
+        if let Ok(Some(k)) = keychain_for(&Self::account(id)).get() {
+            return Some((k, TokenPlace::Keychain));
+        }
+        let k = std::fs::read_to_string(self.file(id)).ok()?;
+        let k = k.trim();
+        (!k.is_empty()).then(|| (k.to_string(), TokenPlace::File))
+    }
+
+    fn keep_key(&self, id: &str, key: &str) -> Result<()> {
+        match keychain_for(&Self::account(id)).set(key) {
+            Ok(()) => {
+                // One place only: a stale copy in the file would come back after a keychain reset.
+                let _ = std::fs::remove_file(self.file(id));
+                Ok(())
+            }
+            Err(why) => {
+                tracing::info!("no keychain ({why}); keeping the connection's key in a private file");
+                write_private(&self.file(id), key).map_err(|e| LibraryError::Invalid(format!("The key could not be saved: {e}")))
+            }
+        }
+    }
+
+    fn forget_key(&self, id: &str) -> Result<()> {
+        let _ = keychain_for(&Self::account(id)).delete();
+        match std::fs::remove_file(self.file(id)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(LibraryError::Invalid(format!("The saved key could not be removed: {e}"))),
+        }
+    }
+}
+
+/// `c1`, `c2`, …: short, stable, never reused while the others exist.
+fn new_id(all: &[Saved]) -> String {
+    let n = all.iter().filter_map(|s| s.id.strip_prefix('c')?.parse::<u32>().ok()).max().unwrap_or(0);
+    format!("c{}", n + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn home(name: &str) -> (Store, PathBuf) {
+        let d = std::env::temp_dir().join(format!("hearth-connections-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        (Store::open(&d.join("hearth.sqlite3")).unwrap(), d)
+    }
+
+    fn input(name: &str, url: &str, key: Option<&str>) -> ConnectionInput {
+        ConnectionInput { id: None, name: name.into(), base_url: url.into(), kind: ApiKind::Openai, key: key.map(str::to_string) }
+    }
+
+    // The keychain is never the person's own in tests: HEARTH_NO_KEYCHAIN=1 is how `make test` runs
+    // the app; here the file is used when the variable is set, which these tests set.
+    fn no_keychain() {
+        std::env::set_var("HEARTH_NO_KEYCHAIN", "1");
+    }
+
+    #[test]
+    fn a_connection_is_saved_with_its_key_kept_apart_and_never_shown() {
+        no_keychain();
+        let (store, dir) = home("save");
+        let c = Connections::new(&store, &dir);
+        let saved = c.save(&input("GPU box", "http://127.0.0.1:8080/v1/", Some("sk-remote-0123456789"))).unwrap();
+        assert_eq!(saved.base_url, "http://127.0.0.1:8080");
+        assert_eq!(saved.key_place, Some(TokenPlace::File));
+        assert_eq!(saved.key_hint.as_deref(), Some("sk-…6789"));
+        let json = store.setting(CONNECTIONS).unwrap().unwrap();
+        assert!(!json.contains("sk-remote"), "the key is not in the database: {json}");
+        assert_eq!(c.endpoint(&saved.id).unwrap().key.as_deref(), Some("sk-remote-0123456789"));
+        assert_eq!(c.find("gpu BOX").unwrap().id, saved.id);
+
+        // A change keeps the key unless told; "" forgets it.
+        let changed =
+            c.save(&ConnectionInput { id: Some(saved.id.clone()), key: None, ..input("GPU box", "http://127.0.0.1:9090", None) }).unwrap();
+        assert_eq!((changed.base_url.as_str(), changed.key_place), ("http://127.0.0.1:9090", Some(TokenPlace::File)));
+        let cleared = c
+            .save(&ConnectionInput {
+                id: Some(saved.id.clone()),
+                key: Some(String::new()),
+                ..input("GPU box", "http://127.0.0.1:9090", None)
+            })
+            .unwrap();
+        assert_eq!(cleared.key_place, None);
+        assert_eq!(c.list().len(), 1);
+
+        c.remove(&saved.id).unwrap();
+        assert!(c.list().is_empty() && c.endpoint(&saved.id).is_none());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn bad_input_changes_nothing() {
+        no_keychain();
+        let (store, dir) = home("bad");
+        let c = Connections::new(&store, &dir);
+        let first = c.save(&input("A", "http://127.0.0.1:1", Some("sk-first-key-1234"))).unwrap();
+        for bad in [
+            input("", "http://h:1", None),
+            input("B", "h:1", None),
+            input("a", "http://h:2", None),
+            input("B", "http://h:1", Some("two words")),
+        ] {
+            assert!(c.save(&bad).is_err(), "{bad:?}");
+        }
+        let unknown = ConnectionInput { id: Some("c99".into()), ..input("C", "http://h:3", None) };
+        assert!(c.save(&unknown).is_err());
+        assert_eq!(c.list(), vec![first.clone()]);
+        assert_eq!(c.save(&input("B", "http://h:1", None)).unwrap().id, "c2");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,74 @@
+//! Server-sent events as both APIs stream them: events end with a blank line, and an event's `data:`
+//! lines join with newlines. `event:` names, comments (`: ping`) and ids carry nothing Hearth needs:
+//! OpenAI's chunks and Anthropic's events name their type inside the data.
+
+#[derive(Default)]
+pub struct Events {
+    /// Bytes of events not yet ended by a blank line. Kept as bytes: a chunk may end mid-character.
+    pending: Vec<u8>,
+}
+
+impl Events {
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.pending.extend_from_slice(bytes);
+    }
+
+    /// The data of the next complete event that has any.
+    pub fn next_data(&mut self) -> Option<String> {
+        loop {
+            let (end, gap) = blank_line(&self.pending)?;
+            let event: Vec<u8> = self.pending.drain(..end + gap).take(end).collect();
+            let text = String::from_utf8_lossy(&event);
+            let data: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("data:")).map(|d| d.strip_prefix(' ').unwrap_or(d)).collect();
+            if !data.is_empty() {
+                return Some(data.join("\n"));
+            }
+        }
+    }
+}
+
+/// Where the first blank line starts, and its length (`\n\n`, `\r\n\r\n`).
+fn blank_line(b: &[u8]) -> Option<(usize, usize)> {
+    (0..b.len()).find_map(|i| {
+        if b[i..].starts_with(b"\r\n\r\n") {
+            Some((i, 4))
+        } else if b[i..].starts_with(b"\n\n") {
+            Some((i, 2))
+        } else {
+            None
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_split_anywhere_come_out_whole() {
+        let stream = "event: message_start\ndata: {\"a\":1}\n\n: ping\n\ndata: x\r\ndata: y\r\n\r\ndata: [DONE]\n\n";
+        for cut in 0..stream.len() {
+            let mut e = Events::default();
+            e.push(&stream.as_bytes()[..cut]);
+            let mut got = Vec::new();
+            while let Some(d) = e.next_data() {
+                got.push(d);
+            }
+            e.push(&stream.as_bytes()[cut..]);
+            while let Some(d) = e.next_data() {
+                got.push(d);
+            }
+            assert_eq!(got, ["{\"a\":1}", "x\ny", "[DONE]"], "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn a_character_split_across_chunks_is_whole() {
+        let bytes = "data: é\n\n".as_bytes();
+        let mut e = Events::default();
+        e.push(&bytes[..7]);
+        assert_eq!(e.next_data(), None);
+        e.push(&bytes[7..]);
+        assert_eq!(e.next_data().as_deref(), Some("é"));
+    }
+}

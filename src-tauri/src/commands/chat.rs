@@ -125,8 +125,17 @@ pub async fn engine_load(
     }
     let path = PathBuf::from(path);
     let settings = library::settings::load_settings(&state.store, Some(&path));
+    // What it will take, before the load puts the file in the page cache; the load teaches the next.
+    let estimate = {
+        let (state, path) = (state.inner().clone(), path.clone());
+        tauri::async_runtime::spawn_blocking(move || library::load_time::estimate(&state.store, &path)).await.ok().flatten()
+    };
     // The server shares the runtime, so it answers with what Chat loaded.
-    state.chat.load(&path, &settings, force, |e| drop(on_event.send(e))).await
+    let loaded = state.chat.load(&path, &settings, force, |e| drop(on_event.send(e))).await?;
+    if let Some(e) = estimate {
+        library::load_time::learn(&state.store, &e, loaded.info.load_ms / 1000.0);
+    }
+    Ok(loaded)
 }
 
 #[tauri::command]

@@ -217,12 +217,16 @@ pub fn prober() -> hardware::Prober {
     }
 }
 
-/// " (predicted 2.1 s: 4.1 GB from disk at 1.9 GB/s)", from the disk's kept read speed (measured
-/// on first use), or nothing where it cannot be measured.
-fn predicted_load(path: &Path) -> String {
-    let Some(store) = home::Home::resolve().ok().and_then(|h| store::Store::open(&h.database_path()).ok()) else { return String::new() };
-    let Some(e) = library::load_time::estimate(&store, path) else { return String::new() };
-    let gb = |b: f64| b / 1e9;
+/// What loading `path` will take, from the disk's kept read speed (measured on first use), with the
+/// database to learn from the load; `None` where it cannot be measured.
+fn load_estimate(path: &Path) -> Option<(store::Store, types::LoadEstimate)> {
+    let store = home::Home::resolve().ok().and_then(|h| store::Store::open(&h.database_path()).ok())?;
+    let estimate = library::load_time::estimate(&store, path)?;
+    Some((store, estimate))
+}
+
+/// " (predicted 2.1 s: 4.10 GB, disk 1.90 GB/s, 30 % in memory already)".
+fn predicted_text(e: &types::LoadEstimate) -> String {
     let cached = if e.cached_fraction >= 0.995 {
         ", all in memory already".to_string()
     } else if e.cached_fraction > 0.005 {
@@ -231,11 +235,12 @@ fn predicted_load(path: &Path) -> String {
         String::new()
     };
     format!(
-        " (predicted {:.1} s: {:.2} GB, disk {:.2} GB/s{}{cached})",
+        " (predicted {:.1} s: {:.2} GB, disk {:.2} GB/s{}{cached}, {:.1} s to set up)",
         e.seconds,
-        gb(e.bytes as f64),
-        gb(e.disk_bytes_per_second),
-        if e.uncached { "" } else { " as the page cache reads it" }
+        e.bytes as f64 / 1e9,
+        e.disk_bytes_per_second / 1e9,
+        if e.uncached { "" } else { " as the page cache reads it" },
+        e.overhead_seconds
     )
 }
 
@@ -248,7 +253,7 @@ pub async fn load(path: &Path, planned: &Planned, threads: Option<u32>) -> anyho
         eprintln!("Loading {name}…");
     }
     // Before the load reads the file: afterwards all of it is in the page cache.
-    let predicted = predicted_load(path);
+    let estimate = load_estimate(path);
     let runtime = new_runtime(planned.hw.clone())?;
     let request = LoadRequest { force: planned.force, settings: Some(planned.settings.clone()), threads, ..LoadRequest::by(Owner::Cli) };
     let loaded = runtime
@@ -266,6 +271,13 @@ pub async fn load(path: &Path, planned: &Planned, threads: Option<u32>) -> anyho
     let model = loaded.map_err(|e| anyhow::Error::msg(e.message))?;
     let engine = runtime.get(path).map(|m| m.engine).context("the engine stopped answering after the load")?;
     let info = &model.info;
+    let predicted = match &estimate {
+        Some((store, e)) => {
+            library::load_time::learn(store, e, info.load_ms / 1000.0);
+            predicted_text(e)
+        }
+        None => String::new(),
+    };
     eprintln!(
         "Loaded {name} in {:.1} s{predicted} · context {}{} · {} threads · {}/{} layers on GPU",
         info.load_ms / 1000.0,

@@ -3,9 +3,10 @@
 //! few seconds for a 7B model, from a hard disk a minute, and from the page cache (a model read
 //! recently) a fraction of a second.
 //!
-//! The disk is measured by reading up to [`SAMPLE_BYTES`] of the largest model file with the page
-//! cache bypassed (`O_DIRECT` on Linux, `F_NOCACHE` on macOS), in large sequential blocks as
-//! llama.cpp reads; the cache by reading the same bytes again through it. Cheap (a quarter of a
+//! The disk is measured by reading up to [`SAMPLE_BYTES`] of the largest model file from the disk,
+//! in large sequential blocks as llama.cpp reads: through the page cache once the file's pages are
+//! dropped from it (Linux), else around it (`O_DIRECT` on Linux, `F_NOCACHE` on macOS); the cache
+//! by reading the same bytes again through it. Cheap (a quarter of a
 //! second on an SSD), so it is done once per models folder and kept (`library::settings`).
 
 use std::path::{Path, PathBuf};
@@ -50,9 +51,16 @@ pub fn measure(file: &Path) -> std::io::Result<ReadSpeed> {
         return Err(std::io::Error::other(format!("{} is too small to measure a disk with", file.display())));
     }
     let mut buffer = AlignedBuffer::new(BLOCK);
-    let (disk, uncached) = match open_uncached(file) {
-        Ok(mut f) => (timed(&mut f, len, buffer.as_mut())?, true),
-        Err(_) => (timed(&mut std::fs::File::open(file)?, len, buffer.as_mut())?, false),
+    // As a load reads it: through the page cache, with the kernel's read-ahead, once the file's
+    // pages have been dropped from the cache. Where they cannot be (the file is mapped by a loaded
+    // model), around the cache with O_DIRECT, which reads a little slower than read-ahead does.
+    let (disk, uncached) = if drop_from_cache(file) && cached_fraction(file).is_some_and(|c| c < 0.02) {
+        (timed(&mut std::fs::File::open(file)?, len, buffer.as_mut())?, true)
+    } else {
+        match open_uncached(file) {
+            Ok(mut f) => (timed(&mut f, len, buffer.as_mut())?, true),
+            Err(_) => (timed(&mut std::fs::File::open(file)?, len, buffer.as_mut())?, false),
+        }
     };
     // Again through the cache: the first pass through it, if it bypassed it, then the timed one.
     let mut f = std::fs::File::open(file)?;
@@ -74,6 +82,22 @@ fn timed(f: &mut std::fs::File, len: u64, buffer: &mut [u8]) -> std::io::Result<
         read += n as u64;
     }
     Ok(read as f64 / started.elapsed().as_secs_f64().max(1e-6))
+}
+
+/// Ask the kernel to drop `file`'s clean, unmapped pages from the page cache; `true` if it took
+/// the request (whether it could drop them all, `cached_fraction` tells).
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn drop_from_cache(file: &Path) -> bool {
+    use std::os::fd::AsRawFd;
+    let Ok(f) = std::fs::File::open(file) else { return false };
+    // SAFETY: posix_fadvise on a descriptor this function owns; it reads and writes no memory.
+    unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) == 0 }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn drop_from_cache(_: &Path) -> bool {
+    false
 }
 
 #[cfg(target_os = "linux")]

@@ -15,6 +15,8 @@ use types::LoadEstimate;
 
 /// Followed by the disk's device number.
 const DISK_READ: &str = "disk_read:";
+/// Seconds a load takes beyond reading the file, learned from the loads so far.
+const OVERHEAD: &str = "load_overhead_s";
 
 #[derive(Serialize, Deserialize)]
 struct Kept {
@@ -72,19 +74,33 @@ pub fn model_bytes(path: &Path) -> u64 {
     }
 }
 
-/// The load time of the model whose first (or only) file is `path`.
+/// The load time of the model whose first (or only) file is `path`: reading it, plus what loads
+/// took beyond reading so far (starting the worker, llama.cpp's setup, the context).
 pub fn estimate(store: &Store, path: &Path) -> Option<LoadEstimate> {
     let bytes = model_bytes(path);
-    let speed = read_speed(store, path)?;
+    // Before a first measurement reads the file into the cache.
     let cached = disk_speed::cached_fraction(path).unwrap_or(0.0);
+    let speed = read_speed(store, path)?;
+    let overhead = store.setting(OVERHEAD).ok().flatten().and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
     Some(LoadEstimate {
-        seconds: seconds(bytes, cached, &speed),
+        seconds: seconds(bytes, cached, &speed) + overhead,
         bytes,
         cached_fraction: cached,
         disk_bytes_per_second: speed.disk,
         cache_bytes_per_second: speed.cache,
         uncached: speed.uncached,
+        overhead_seconds: overhead,
     })
+}
+
+/// Learn from a load that took `measured` seconds what loads cost beyond reading the file: the
+/// average of the last few, each the time left over once the read is taken out.
+pub fn learn(store: &Store, predicted: &LoadEstimate, measured: f64) {
+    let read = predicted.seconds - predicted.overhead_seconds;
+    let this = (measured - read).max(0.0);
+    let kept = store.setting(OVERHEAD).ok().flatten().and_then(|s| s.parse::<f64>().ok());
+    let next = kept.map_or(this, |k| 0.5 * k + 0.5 * this);
+    let _ = store.set_setting(OVERHEAD, &format!("{next:.3}"));
 }
 
 /// The part of the file not in the cache at the disk's speed, the rest at the cache's.
@@ -114,7 +130,13 @@ mod tests {
         let model = dir.join("model.gguf");
         std::fs::write(&model, vec![1u8; 40 << 20]).unwrap();
         let first = estimate(&store, &model).expect("measured");
-        assert_eq!(first.bytes, 40 << 20);
+        assert_eq!((first.bytes, first.overhead_seconds), (40 << 20, 0.0));
+        // A load that took a second longer than its read teaches the next estimate half of that.
+        learn(&store, &first, first.seconds + 1.0);
+        let taught = estimate(&store, &model).unwrap();
+        assert!((taught.overhead_seconds - 1.0).abs() < 0.01, "{taught:?}");
+        learn(&store, &taught, taught.seconds - taught.overhead_seconds);
+        assert!((estimate(&store, &model).unwrap().overhead_seconds - 0.5).abs() < 0.01);
         assert!(first.seconds > 0.0 && first.disk_bytes_per_second > 1e6, "{first:?}");
         // Kept: the second asks the database, not the disk (the file it read is gone).
         std::fs::remove_file(&model).unwrap();

@@ -336,4 +336,8 @@ pub struct LoadEstimate {
     pub cache_bytes_per_second: f64,
     /// Whether the disk figure bypassed the page cache (it cannot on every file system).
     pub uncached: bool,
+    /// What loads took beyond reading the file (the worker, llama.cpp's setup, the context),
+    /// learned from the loads so far; part of `seconds`.
+    #[specta(type = Number)]
+    pub overhead_seconds: f64,
 }

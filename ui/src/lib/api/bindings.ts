@@ -565,6 +565,11 @@ export type LoadEstimate = {
 	cacheBytesPerSecond: number,
 	/**  Whether the disk figure bypassed the page cache (it cannot on every file system). */
 	uncached: boolean,
+	/**
+	 *  What loads took beyond reading the file (the worker, llama.cpp's setup, the context),
+	 *  learned from the loads so far; part of `seconds`.
+	 */
+	overheadSeconds: number,
 };
 
 /**  Loading a model, as the model picker shows it. */

@@ -55,7 +55,7 @@ describe("ModelPicker", () => {
     const box = { id: "c1", name: "GPU box", baseUrl: "http://127.0.0.1:8081", kind: "openai", keyPlace: "keychain", keyHint: "sk-…e3f1" };
     calls.connections.mockResolvedValue([box]);
     calls.remoteModels.mockResolvedValue([{ connection: box, models: ["qwen2.5-72b"], error: null }]);
-    calls.estimate.mockResolvedValue({ seconds: 2.44, bytes: 41e9, cachedFraction: 0.25, diskBytesPerSecond: 1.7e10, cacheBytesPerSecond: 1e10, uncached: true });
+    calls.estimate.mockResolvedValue({ seconds: 2.44, bytes: 41e9, cachedFraction: 0.25, diskBytesPerSecond: 1.7e10, cacheBytesPerSecond: 1e10, uncached: true, overheadSeconds: 0.5 });
     calls.templates.mockResolvedValue([]);
     const models = new ModelsStore();
     models.items = [big];

@@ -5,24 +5,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { launchApp, saveScreenshot } from "./lib/app.mjs";
+import { launchApp, saveScreenshot, until } from "./lib/app.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const models = process.env.HEARTH_TEST_MODELS ?? join(homedir(), ".cache/hearth/test-models");
-
-async function until(f, ms, what) {
-  const deadline = Date.now() + ms;
-  let failed = null;
-  for (;;) {
-    const v = await f().catch((e) => {
-      failed = e;
-      return null;
-    });
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}${failed ? ` (last error: ${failed.message})` : ""}`);
-    await sleep(100);
-  }
-}
 
 test("load the test model, chat, stop, regenerate, edit", async () => {
   // The test model is found where it lies, as a model in another app's folder would be.

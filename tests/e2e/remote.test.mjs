@@ -12,40 +12,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
-import { launchApp, root, saveScreenshot } from "./lib/app.mjs";
+import { freePort, launchApp, root, saveScreenshot, until } from "./lib/app.mjs";
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const models = process.env.HEARTH_TEST_MODELS ?? join(homedir(), ".cache/hearth/test-models");
 const testModel = join(models, "SmolLM2-135M-Instruct.Q4_1.gguf");
 const KEY = "sk-gpu-box-2f9c41d07be3";
-
-async function until(f, ms, what) {
-  const deadline = Date.now() + ms;
-  let failed = null;
-  for (;;) {
-    const v = await f().catch((e) => {
-      failed = e;
-      return null;
-    });
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}${failed ? ` (last error: ${failed.message})` : ""}`);
-    await sleep(100);
-  }
-}
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-    s.on("error", fail);
-  });
-}
 
 /** The other machine: `hearth serve` with a key (or llama-server); { url, model, what, stop() }. */
 async function otherMachine() {

@@ -11,7 +11,8 @@ export const root = resolve(import.meta.dirname, "../../..");
 export const appBinary = join(root, "target/debug/hearth-app");
 export const screenshotDir = join(root, "target/screenshots");
 
-function freePort() {
+/** A port nothing listens on now. */
+export function freePort() {
   return new Promise((ok, fail) => {
     const s = createServer();
     s.listen(0, "127.0.0.1", () => {
@@ -20,6 +21,22 @@ function freePort() {
     });
     s.on("error", fail);
   });
+}
+
+/** Polls `f` every 100 ms until it returns something truthy (which it returns), for up to `ms`;
+ * then fails naming `what` and the last error `f` threw. */
+export async function until(f, ms, what) {
+  const deadline = Date.now() + ms;
+  let failed = null;
+  for (;;) {
+    const v = await f().catch((e) => {
+      failed = e;
+      return null;
+    });
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}${failed ? ` (last error: ${failed.message})` : ""}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 function tauriDriverPath() {

@@ -2,12 +2,16 @@
 //! what streams is what is saved, turn 2 decodes only its new tokens, stop keeps the text, regenerate
 //! and edit replace what follows, and a worker killed mid-reply loses nothing that was written.
 
+#[path = "support/seen.rs"]
+mod seen;
+
 use std::sync::{Arc, Mutex};
 
 use chat::Chat;
 use engine::WorkerCommand;
+use seen::{greedy, Seen};
 use store::Store;
-use types::{ChatEvent, ConversationSettings, ErrorCode, LoadEvent, LoadSettings, MessageState, SamplingParams, StopReason, Verdict};
+use types::{ErrorCode, LoadEvent, LoadSettings, MessageState, StopReason, Verdict};
 
 fn model() -> Option<std::path::PathBuf> {
     let p = gguf::test_model::path();
@@ -29,35 +33,6 @@ fn chat(path: &std::path::Path) -> Chat {
     let worker = WorkerCommand { program: env!("CARGO_BIN_EXE_chat-test-worker").into(), args: Vec::new() };
     let runtime = runtime::Runtime::new(worker, hardware::catalog::imagined(None, 1, 16));
     Chat::new(Arc::new(Store::open(path).unwrap()), Arc::new(runtime))
-}
-
-fn greedy(max: u32) -> ConversationSettings {
-    ConversationSettings {
-        sampling: SamplingParams { temperature: 0.0, max_tokens: Some(max), ..Default::default() },
-        ..Default::default()
-    }
-}
-
-/// Collects what a reply streamed.
-#[derive(Default, Clone)]
-struct Seen(Arc<Mutex<Vec<ChatEvent>>>);
-
-impl Seen {
-    fn sink(&self) -> impl Fn(ChatEvent) {
-        let me = self.0.clone();
-        move |e| me.lock().unwrap().push(e)
-    }
-    fn text(&self) -> String {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|e| if let ChatEvent::Text { text, .. } = e { Some(text.as_str()) } else { None })
-            .collect()
-    }
-    fn done(&self) -> Option<types::GenerationStats> {
-        self.0.lock().unwrap().iter().find_map(|e| if let ChatEvent::Done { stats, .. } = e { Some(stats.clone()) } else { None })
-    }
 }
 
 // One model at a time on a 2-core machine: llama.cpp's threads spin while they wait.

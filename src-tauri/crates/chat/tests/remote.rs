@@ -5,13 +5,17 @@
 //! wrong key, a model the endpoint does not have and a stopped endpoint each give their sentence
 //! while the person's message stays saved.
 
+#[path = "support/seen.rs"]
+mod seen;
+
 use std::sync::{Arc, Mutex};
 
 use chat::Chat;
 use engine::WorkerCommand;
+use seen::{greedy, Seen};
 use server::{serve, EngineBackend, ModelEntry, RunningServer, ServerConfig};
 use store::Store;
-use types::{ApiKind, ChatEvent, ConversationSettings, ErrorCode, MessageState, RemoteModel, SamplingParams, StopReason};
+use types::{ApiKind, ConversationSettings, ErrorCode, MessageState, RemoteModel, StopReason};
 
 const KEY: &str = "sk-remote-test-0123456789";
 
@@ -50,30 +54,6 @@ fn endpoint(base_url: &str, kind: ApiKind, key: &str) -> Arc<Mutex<remote::Endpo
 
 fn remote_model(base_url: &str, model: &str) -> RemoteModel {
     RemoteModel { connection_id: "c1".into(), connection_name: "GPU box".into(), base_url: base_url.into(), model: model.into() }
-}
-
-fn greedy(max: u32) -> ConversationSettings {
-    ConversationSettings {
-        sampling: SamplingParams { temperature: 0.0, max_tokens: Some(max), ..Default::default() },
-        ..Default::default()
-    }
-}
-
-#[derive(Default, Clone)]
-struct Seen(Arc<Mutex<Vec<ChatEvent>>>);
-
-impl Seen {
-    fn sink(&self) -> impl Fn(ChatEvent) {
-        let me = self.0.clone();
-        move |e| me.lock().unwrap().push(e)
-    }
-    fn text(&self) -> String {
-        let events = self.0.lock().unwrap();
-        events.iter().filter_map(|e| if let ChatEvent::Text { text, .. } = e { Some(text.as_str()) } else { None }).collect()
-    }
-    fn done(&self) -> Option<types::GenerationStats> {
-        self.0.lock().unwrap().iter().find_map(|e| if let ChatEvent::Done { stats, .. } = e { Some(stats.clone()) } else { None })
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

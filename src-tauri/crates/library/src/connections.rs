@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use store::Store;
 use types::{ApiKind, Connection, ConnectionInput, TokenPlace};
 
-use crate::token::{hint, keychain_for, write_private};
+use crate::token::{hint, keychain_for, Secret};
 use crate::{LibraryError, Result};
 
 const CONNECTIONS: &str = "connections";
@@ -121,44 +121,22 @@ impl<'a> Connections<'a> {
         Some(remote::Endpoint { key: self.key(&s.id).map(|(k, _)| k), name: s.name, base_url: s.base_url, kind: s.kind })
     }
 
-    fn account(id: &str) -> String {
-        format!("connection-{id}")
-    }
-
-    fn file(&self, id: &str) -> PathBuf {
-        self.secrets.join(Self::account(id))
+    /// Connection `id`'s key: in the keychain as `connection-ID`, else in `secrets/connection-ID`.
+    fn secret(&self, id: &str) -> Secret {
+        let account = format!("connection-{id}");
+        Secret::new(keychain_for(&account), self.secrets.join(account))
     }
 
     fn key(&self, id: &str) -> Option<(String, TokenPlace)> {
-        if let Ok(Some(k)) = keychain_for(&Self::account(id)).get() {
-            return Some((k, TokenPlace::Keychain));
-        }
-        let k = std::fs::read_to_string(self.file(id)).ok()?;
-        let k = k.trim();
-        (!k.is_empty()).then(|| (k.to_string(), TokenPlace::File))
+        self.secret(id).get()
     }
 
     fn keep_key(&self, id: &str, key: &str) -> Result<()> {
-        match keychain_for(&Self::account(id)).set(key) {
-            Ok(()) => {
-                // One place only: a stale copy in the file would come back after a keychain reset.
-                let _ = std::fs::remove_file(self.file(id));
-                Ok(())
-            }
-            Err(why) => {
-                tracing::info!("no keychain ({why}); keeping the connection's key in a private file");
-                write_private(&self.file(id), key).map_err(|e| LibraryError::Invalid(format!("The key could not be saved: {e}")))
-            }
-        }
+        self.secret(id).set(key, "The connection's key").map(|_| ())
     }
 
     fn forget_key(&self, id: &str) -> Result<()> {
-        let _ = keychain_for(&Self::account(id)).delete();
-        match std::fs::remove_file(self.file(id)) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(LibraryError::Invalid(format!("The saved key could not be removed: {e}"))),
-        }
+        self.secret(id).clear("The connection's key")
     }
 }
 

@@ -66,9 +66,58 @@ impl Keychain for OsKeychain {
     }
 }
 
-pub struct TokenStore {
+/// One secret kept in the keychain, or in a private file where no keychain answers: the Hub token,
+/// a connection's key. Never in both (a stale copy in the file would come back after a keychain
+/// reset).
+pub struct Secret {
     keychain: Box<dyn Keychain>,
     file: PathBuf,
+}
+
+impl Secret {
+    pub fn new(keychain: Box<dyn Keychain>, file: PathBuf) -> Self {
+        Self { keychain, file }
+    }
+
+    /// The secret and where it is kept, if it is.
+    pub fn get(&self) -> Option<(String, TokenPlace)> {
+        if let Ok(Some(t)) = self.keychain.get() {
+            return Some((t, TokenPlace::Keychain));
+        }
+        let t = std::fs::read_to_string(&self.file).ok()?;
+        let t = t.trim();
+        (!t.is_empty()).then(|| (t.to_string(), TokenPlace::File))
+    }
+
+    /// Keep `value` (already checked), in the keychain or else the private file; `what` names it in
+    /// the log and the error.
+    pub fn set(&self, value: &str, what: &str) -> Result<TokenPlace> {
+        match self.keychain.set(value) {
+            Ok(()) => {
+                let _ = std::fs::remove_file(&self.file);
+                Ok(TokenPlace::Keychain)
+            }
+            Err(why) => {
+                tracing::info!("no keychain ({why}); keeping {what} in a private file");
+                write_private(&self.file, value).map_err(|e| LibraryError::Invalid(format!("{what} could not be saved: {e}")))?;
+                Ok(TokenPlace::File)
+            }
+        }
+    }
+
+    /// Forget it, from both places.
+    pub fn clear(&self, what: &str) -> Result<()> {
+        let _ = self.keychain.delete();
+        match std::fs::remove_file(&self.file) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(LibraryError::Invalid(format!("{what} could not be removed: {e}"))),
+        }
+    }
+}
+
+pub struct TokenStore {
+    secret: Secret,
 }
 
 impl TokenStore {
@@ -79,7 +128,7 @@ impl TokenStore {
     }
 
     pub fn new(keychain: Box<dyn Keychain>, home: &Path) -> Self {
-        Self { keychain, file: home.join("secrets").join("hf-token") }
+        Self { secret: Secret::new(keychain, home.join("secrets").join("hf-token")) }
     }
 
     /// The token to send to the Hub, and where it came from.
@@ -87,12 +136,7 @@ impl TokenStore {
         if let Some(t) = std::env::var("HF_TOKEN").ok().filter(|t| !t.trim().is_empty()) {
             return Some((t.trim().to_string(), TokenPlace::Environment));
         }
-        if let Ok(Some(t)) = self.keychain.get() {
-            return Some((t, TokenPlace::Keychain));
-        }
-        let t = std::fs::read_to_string(&self.file).ok()?;
-        let t = t.trim();
-        (!t.is_empty()).then(|| (t.to_string(), TokenPlace::File))
+        self.secret.get()
     }
 
     pub fn status(&self) -> Option<TokenStatus> {
@@ -105,28 +149,12 @@ impl TokenStore {
         if token.is_empty() || token.chars().any(|c| c.is_whitespace() || c.is_control()) || token.len() > 512 {
             return Err(LibraryError::Invalid("That does not look like a Hugging Face token (hf_…, one word).".into()));
         }
-        match self.keychain.set(token) {
-            Ok(()) => {
-                // One place only: a stale copy in the file would come back after a keychain reset.
-                let _ = std::fs::remove_file(&self.file);
-                Ok(TokenPlace::Keychain)
-            }
-            Err(why) => {
-                tracing::info!("no keychain ({why}); keeping the Hugging Face token in a private file");
-                write_private(&self.file, token).map_err(|e| LibraryError::Invalid(format!("The token could not be saved: {e}")))?;
-                Ok(TokenPlace::File)
-            }
-        }
+        self.secret.set(token, "The Hugging Face token")
     }
 
     /// Forget the saved token (from both places). `HF_TOKEN`, if set, still applies.
     pub fn clear(&self) -> Result<()> {
-        let _ = self.keychain.delete();
-        match std::fs::remove_file(&self.file) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(LibraryError::Invalid(format!("The saved token could not be removed: {e}"))),
-        }
+        self.secret.clear("The saved token")
     }
 }
 
@@ -161,7 +189,7 @@ pub(crate) fn hint(token: &str) -> String {
 }
 
 /// Write `secret` to `path`, readable by this user only, replacing any earlier file atomically.
-pub(crate) fn write_private(path: &Path, secret: &str) -> std::io::Result<()> {
+fn write_private(path: &Path, secret: &str) -> std::io::Result<()> {
     let dir = path.parent().ok_or_else(|| std::io::Error::other("no folder"))?;
     std::fs::create_dir_all(dir)?;
     let tmp = path.with_extension("tmp");

@@ -28,6 +28,9 @@ const READ_TIMEOUT: Duration = Duration::from_secs(300);
 const ANTHROPIC_VERSION: &str = "2023-06-01";
 /// Anthropic's API needs `max_tokens`; when the person set none, this many.
 const ANTHROPIC_MAX_TOKENS: u32 = 4096;
+/// The most of a list of models read (thousands of models fit), and of an error's body.
+const MAX_LIST_BYTES: usize = 8 << 20;
+const MAX_ERROR_BYTES: usize = 64 << 10;
 
 /// An endpoint and how to reach it.
 #[derive(Clone)]
@@ -98,7 +101,8 @@ impl Endpoint {
     pub async fn models(&self) -> Result<Vec<String>, HearthError> {
         let response = self.request(&client()?, reqwest::Method::GET, "/v1/models").send().await.map_err(|e| self.unreachable(&e))?;
         let response = self.check(response, None).await?;
-        let body: Value = response.json().await.map_err(|e| self.bad_answer("its list of models", e))?;
+        let bytes = read_limited(response, MAX_LIST_BYTES).await.map_err(|e| self.bad_answer("its list of models", e))?;
+        let body: Value = serde_json::from_slice(&bytes).map_err(|e| self.bad_answer("its list of models", e))?;
         let mut ids: Vec<String> = body["data"]
             .as_array()
             .ok_or_else(|| self.bad_answer("its list of models", "no `data` list"))?
@@ -181,10 +185,24 @@ impl Endpoint {
     }
 }
 
+/// A body, up to `limit` bytes: an endpoint that sends more is not one to believe.
+async fn read_limited(response: Response, limit: usize) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| e.to_string())?;
+        if body.len() + chunk.len() > limit {
+            return Err(format!("it sent more than {} KiB", limit / 1024));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// The error an endpoint gave in its body, in a line: OpenAI's `{"error": {"message"}}`, a plain
 /// `{"error": "…"}`, or the text itself.
 async fn said(response: Response) -> String {
-    let text = response.text().await.unwrap_or_default();
+    let text = read_limited(response, MAX_ERROR_BYTES).await.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
     let message = serde_json::from_str::<Value>(&text)
         .ok()
         .and_then(|v| v["error"]["message"].as_str().or(v["error"].as_str()).or(v["message"].as_str()).map(str::to_string))
@@ -290,7 +308,16 @@ impl Reply {
                 }
             }
             match self.body.next().await {
-                Some(Ok(bytes)) => self.events.push(&bytes),
+                Some(Ok(bytes)) => {
+                    if let Err(too_long) = self.events.push(&bytes) {
+                        let error = HearthError::new(
+                            ErrorCode::BadResponse,
+                            format!("{} sent part of the reply in a form Hearth cannot read.", self.endpoint),
+                        )
+                        .with_details(too_long);
+                        return Some(self.end_on(Event::Error(error)));
+                    }
+                }
                 Some(Err(e)) => return Some(self.end_on(Event::Error(self.cut(Some(&e))))),
                 // The connection closed before the end of the reply.
                 None => return Some(self.end_on(Event::Error(self.cut(None)))),

@@ -2,6 +2,10 @@
 //! lines join with newlines. `event:` names, comments (`: ping`) and ids carry nothing Hearth needs:
 //! OpenAI's chunks and Anthropic's events name their type inside the data.
 
+/// The longest event read: a token's chunk is a few hundred bytes, a whole reply in one event some
+/// kilobytes. An endpoint that sends more without ending an event is not followed further.
+pub const MAX_EVENT: usize = 1 << 20;
+
 #[derive(Default)]
 pub struct Events {
     /// Bytes of events not yet ended by a blank line. Kept as bytes: a chunk may end mid-character.
@@ -9,8 +13,13 @@ pub struct Events {
 }
 
 impl Events {
-    pub fn push(&mut self, bytes: &[u8]) {
+    /// Take more of the stream; `Err` when an event would grow past [`MAX_EVENT`].
+    pub fn push(&mut self, bytes: &[u8]) -> Result<(), String> {
         self.pending.extend_from_slice(bytes);
+        if self.pending.len() > MAX_EVENT && blank_line(&self.pending).is_none() {
+            return Err(format!("an event longer than {} KiB", MAX_EVENT / 1024));
+        }
+        Ok(())
     }
 
     /// The data of the next complete event that has any.
@@ -49,12 +58,12 @@ mod tests {
         let stream = "event: message_start\ndata: {\"a\":1}\n\n: ping\n\ndata: x\r\ndata: y\r\n\r\ndata: [DONE]\n\n";
         for cut in 0..stream.len() {
             let mut e = Events::default();
-            e.push(&stream.as_bytes()[..cut]);
+            e.push(&stream.as_bytes()[..cut]).unwrap();
             let mut got = Vec::new();
             while let Some(d) = e.next_data() {
                 got.push(d);
             }
-            e.push(&stream.as_bytes()[cut..]);
+            e.push(&stream.as_bytes()[cut..]).unwrap();
             while let Some(d) = e.next_data() {
                 got.push(d);
             }
@@ -63,12 +72,20 @@ mod tests {
     }
 
     #[test]
+    fn an_event_that_never_ends_is_refused_not_kept() {
+        let mut e = Events::default();
+        let line = [b'x'; 64 << 10];
+        let refused = (0..40).map(|_| e.push(&line)).find_map(Result::err);
+        assert!(refused.is_some_and(|why| why.contains("longer than 1024 KiB")));
+    }
+
+    #[test]
     fn a_character_split_across_chunks_is_whole() {
         let bytes = "data: é\n\n".as_bytes();
         let mut e = Events::default();
-        e.push(&bytes[..7]);
+        e.push(&bytes[..7]).unwrap();
         assert_eq!(e.next_data(), None);
-        e.push(&bytes[7..]);
+        e.push(&bytes[7..]).unwrap();
         assert_eq!(e.next_data().as_deref(), Some("é"));
     }
 }

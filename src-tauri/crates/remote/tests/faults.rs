@@ -117,3 +117,13 @@ async fn a_machine_that_is_off_is_unreachable() {
     assert_eq!(e.code, ErrorCode::RemoteUnreachable);
     assert_eq!(e.message, format!("GPU box did not answer at http://127.0.0.1:{port}. Is its server running, and is the address right?"));
 }
+
+#[tokio::test]
+async fn an_endpoint_that_streams_one_endless_event_is_cut_off_not_followed() {
+    let endless: &'static str = Box::leak(format!("{SSE_HEAD}data: {}", "x".repeat(2 << 20)).into_boxed_str());
+    let events = collect(&endpoint(answering(endless).await, ApiKind::Openai)).await;
+    let [Event::Error(e)] = &events[..] else { panic!("{events:?}") };
+    assert_eq!(e.code, ErrorCode::BadResponse);
+    assert_eq!(e.message, "GPU box sent part of the reply in a form Hearth cannot read.");
+    assert_eq!(e.details.as_deref(), Some("an event longer than 1024 KiB"));
+}

@@ -109,10 +109,9 @@ impl<'a> Connections<'a> {
 
     /// A connection by id, or by name (case-insensitive) for the CLI's `--endpoint NAME`.
     pub fn find(&self, id_or_name: &str) -> Option<Connection> {
-        self.list()
-            .into_iter()
-            .find(|c| c.id == id_or_name)
-            .or_else(|| self.list().into_iter().find(|c| c.name.eq_ignore_ascii_case(id_or_name)))
+        // One listing: each reads every connection's key for its hint.
+        let all = self.list();
+        all.iter().find(|c| c.id == id_or_name).or_else(|| all.iter().find(|c| c.name.eq_ignore_ascii_case(id_or_name))).cloned()
     }
 
     /// How to talk to a connection: its address and its key.

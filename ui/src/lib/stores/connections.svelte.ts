@@ -29,9 +29,7 @@ export class ConnectionsStore {
 
   /** Every model of every connection that answered, as Chat answers with it. */
   get remoteModels(): RemoteModel[] {
-    return this.models.flatMap((r) =>
-      r.models.map((model) => ({ connectionId: r.connection.id, connectionName: r.connection.name, baseUrl: r.connection.baseUrl, model })),
-    );
+    return this.models.flatMap((r) => r.models.map((model) => remoteModel(r.connection, model)));
   }
 
   /** What `connection` answered when asked for its models. */
@@ -69,6 +67,11 @@ export class ConnectionsStore {
       this.error = toHearthError(e);
     }
   }
+}
+
+/** `model` on `connection`, as Chat answers with it. */
+export function remoteModel(connection: Connection, model: string): RemoteModel {
+  return { connectionId: connection.id, connectionName: connection.name, baseUrl: connection.baseUrl, model };
 }
 
 export const connections = new ConnectionsStore();

@@ -116,7 +116,7 @@ async function startupFigures(runs = 5) {
 
 const result = {
   machine: { cpus: cpus().length, cpu: cpus()[0]?.model, ramGB: Math.round(totalmem() / 1024 ** 3) },
-  build: "dev profile, dependencies at opt-level 2 (what make test builds)",
+  build: "dev profile, as make test builds it (dependencies unoptimised but for the hot path: Cargo.toml)",
   probe: probeFigures(),
   app: await startupFigures(),
 };

@@ -4,13 +4,13 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 export PATH := $(HOME)/.cargo/bin:$(PATH)
-# The app's tests run in dev profile with optimised dependencies (see Cargo.toml): quick to build,
-# and llama.cpp still runs at full speed.
+# The app's tests run in dev profile, with llama.cpp and the few dependencies on a hot path optimised
+# (see Cargo.toml): quick to build, and llama.cpp still runs at full speed.
 APP := target/debug/hearth-app
 CLI := target/debug/hearth
 UI_SOURCES := $(shell find ui/src ui/public -type f 2>/dev/null) ui/index.html ui/vite.config.ts ui/package-lock.json
 
-.PHONY: run test deps deps-test ui build test-rust test-ui test-e2e bindings icons package check-package bench test-model clean-ui
+.PHONY: run test deps deps-test ui build test-rust test-ui test-e2e bindings icons package check-package bench test-model clean-ui backend-cuda backend-rocm backend-blas
 
 ## make run: build everything and open the Hearth window.
 run: deps build
@@ -77,6 +77,14 @@ package: deps ui
 ## building the fourteen variants takes about 17 minutes on 2 cores.
 check-package: deps-test test-model
 	$(CARGO) test --release -p hearth-engine --test cpu_variant -- --include-ignored
+
+## make backend-cuda, make backend-rocm: where the CUDA toolkit (or ROCm) is installed, build llama.cpp's
+## CUDA (or ROCm) backend from the engine's own llama.cpp sources and drop it beside the backends this
+## tree's builds load, or into DEST (e.g. `make backend-cuda DEST=/usr/lib/hearth` for the installed
+## .deb). The app is not rebuilt: it loads the backend when it next starts. `make backend-blas` does
+## the same with OpenBLAS, which builds anywhere (the drop-in's own check).
+backend-cuda backend-rocm backend-blas:
+	src-tauri/scripts/build-backend.sh $(@:backend-%=%) $(DEST)
 
 ## make bench: how long `hearth probe` takes, the app's time to first paint and idle memory, how
 ## fast the fit planner plans 10,000 files, and Hearth's download speed against curl's from the mock Hub

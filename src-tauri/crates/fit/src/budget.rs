@@ -21,6 +21,9 @@ pub struct GpuBudget {
     pub engine_device: Option<String>,
     /// For weights, KV and compute, after overhead and margin.
     pub budget: u64,
+    /// The free memory llama.cpp will read on the device when it loads (what Hearth frees first
+    /// included): the layers are split between GPUs in proportion to it (`place::layout`).
+    pub free_at_load: u64,
     /// The backend's own context, reported as overhead in the plan.
     pub overhead: u64,
     pub unified: bool,
@@ -89,6 +92,7 @@ pub fn budgets(hw: &HardwareProfile, s: &LoadSettings) -> Budgets {
                 name: g.name.clone(),
                 engine_device: g.engine_device.clone(),
                 budget: free.saturating_sub(overhead.saturating_add(s.safety_margin_bytes)),
+                free_at_load: free,
                 overhead,
                 unified: g.unified_memory,
                 bandwidth_gbps: g.bandwidth_gbps.unwrap_or(UNKNOWN_GPU_GBPS),

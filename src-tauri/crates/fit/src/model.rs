@@ -187,6 +187,29 @@ impl ModelMemory {
         add(ffn.max(attention).max(logits), mask)
     }
 
+    /// What a GPU holds beyond `compute` when the layers are spread over several GPUs. Measured
+    /// against llama.cpp on two Vulkan devices (lavapipe listed twice: engine/tests/gpu_vulkan.rs,
+    /// the test model at contexts 512 to 8192) and fitted to those figures: within 0.1 MiB with
+    /// flash attention, within 10 % without. The shape follows ggml's scheduler (ggml-backend.cpp);
+    /// the factors are measured, not derived, and not yet checked on CUDA:
+    /// - pipelined (all layers on GPUs): the scheduler keeps `GGML_SCHED_MAX_COPIES` (4) copies of
+    ///   each input of a GPU's part of the graph, so that micro-batches overlap: three more of the
+    ///   f16 attention mask (four of the f32 one without flash attention), and of the hidden state
+    ///   ten on the first GPU and one on the others;
+    /// - otherwise: the first GPU also holds the f32 mask before its cast to f16.
+    pub fn multi_gpu_extra(&self, n_ctx: u32, ubatch: u32, flash_attention: bool, first: bool, pipelined: bool) -> u64 {
+        let ub = u64::from(ubatch);
+        let cells = pad256(u64::from(n_ctx));
+        let hidden = product(&[4, self.embd, ub]);
+        let mask_copies = if flash_attention { product(&[3, 2, cells, ub]) } else { product(&[4, 4, cells, ub]) };
+        match (pipelined, first) {
+            (true, true) => add(mask_copies, product(&[10, hidden])),
+            (true, false) => add(mask_copies, hidden),
+            (false, true) => product(&[4, cells, ub]),
+            (false, false) => 0,
+        }
+    }
+
     /// The output buffer: one row of logits per sequence (the engine keeps one token's logits per
     /// sequence: `engine::llama_params::n_seq`).
     pub fn output_buffer(&self, slots: u32) -> u64 {

@@ -2,8 +2,8 @@
 //! counting from the output layer down. `n_gpu_layers = k` puts the output layer and the last k − 1
 //! repeating layers on the GPUs (so the first layer offloaded is the output, often the largest
 //! single tensor of a big-vocabulary model, with the logits' compute buffer beside it), split between
-//! several GPUs in proportion to their budgets, as llama.cpp's default `tensor_split` follows free
-//! memory, the output on the last. The input layer stays in RAM. The planner asks for the largest
+//! several GPUs in proportion to their free memory, as llama.cpp splits them when it is given no
+//! `tensor_split`, the output on the last. The input layer stays in RAM. The planner asks for the largest
 //! `n_gpu_layers` whose every device fits.
 
 use types::{CacheType, MemoryBreakdown};
@@ -75,21 +75,29 @@ pub fn layout(m: &ModelMemory, b: &Budgets, k: Knobs, kv: &[u64], ngl: u32) -> P
     let mut dev: Vec<DeviceLoad> = b.gpus.iter().map(|g| DeviceLoad::empty(g.budget)).collect();
     dev.push(DeviceLoad::empty(b.ram));
 
-    // Split the offloaded layers between GPUs in proportion to their budgets, in order.
-    let total_budget: u64 = b.gpus.iter().fold(0u64, |s, g| s.saturating_add(g.budget)).max(1);
-    let mut cumulative = Vec::with_capacity(b.gpus.len());
-    let mut acc = 0u64;
+    // Split the offloaded layers between GPUs the way the load will. Hearth gives llama.cpp no
+    // `tensor_split` (llama-cpp-2 has no setter for it), so llama.cpp splits in proportion to the free
+    // memory it reads on each device at load time (`llama_model::load_tensors`). Its arithmetic is
+    // repeated here in f32, as it does it, so that a layer at a cut point lands where llama.cpp puts
+    // it. Splitting by budget instead (free less overhead and margin) plans a smaller GPU fewer layers
+    // than llama.cpp gives it.
+    let mut cumulative: Vec<f32> = Vec::with_capacity(b.gpus.len());
+    let mut sum = 0f32;
     for g in &b.gpus {
-        acc = acc.saturating_add(g.budget);
-        cumulative.push(acc as f64 / total_budget as f64);
+        sum += g.free_at_load as f32;
+        cumulative.push(sum);
     }
-    // `il` in 0..=n, n being the output layer; the device as llama.cpp's `upper_bound` over the splits.
+    for c in &mut cumulative {
+        *c /= sum;
+    }
+    // `il` in 0..=n, n being the output layer; the device as llama.cpp's `upper_bound` over the
+    // splits (the first cut above the layer's place).
     let gpu_for = |il: usize| -> usize {
         if il < gpu_start || act == 0 {
             return cpu_index;
         }
-        let frac = (il - gpu_start) as f64 / act as f64;
-        cumulative.iter().position(|c| frac < *c).unwrap_or(b.gpus.len() - 1)
+        let frac = (il - gpu_start) as f32 / act as f32;
+        cumulative.iter().position(|c| *c > frac).unwrap_or(b.gpus.len() - 1)
     };
 
     // Sizes from the header: every sum saturates (see `model::MAX_BYTES`).
@@ -139,6 +147,17 @@ pub fn layout(m: &ModelMemory, b: &Budgets, k: Knobs, kv: &[u64], ngl: u32) -> P
         }
     }
     dev[cpu_index].memory.compute = add(dev[cpu_index].memory.compute, m.output_buffer(k.slots));
+    // Several GPUs: what crosses between them costs memory of its own (`ModelMemory::multi_gpu_extra`).
+    // llama.cpp overlaps micro-batches across the GPUs ("pipeline parallelism") when every layer
+    // and the output are on GPUs and no tensor is overridden (MoE experts kept in RAM are overrides).
+    let gpus_used: Vec<usize> = (0..cpu_index).filter(|&i| dev[i].layers > 0 || dev[i].has_output).collect();
+    if gpus_used.len() > 1 {
+        let pipelined = act == n + 1 && !k.experts_on_cpu;
+        for (rank, &i) in gpus_used.iter().enumerate() {
+            let extra = m.multi_gpu_extra(k.n_ctx, k.ubatch, k.flash_attention, rank == 0, pipelined);
+            dev[i].memory.compute = add(dev[i].memory.compute, extra);
+        }
+    }
 
     // Unified memory: what the GPU holds is also out of RAM.
     let unified_use = b.gpus.iter().zip(&dev).filter(|(g, _)| g.unified).fold(0u64, |s, (_, d)| s.saturating_add(d.memory.total()));

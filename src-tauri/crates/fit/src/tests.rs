@@ -187,6 +187,25 @@ fn one_chosen_gpu_of_two_takes_every_layer_and_the_other_none() {
 }
 
 #[test]
+fn layers_are_split_between_gpus_by_free_memory_as_llama_cpp_splits_them() {
+    // llama.cpp, given no `tensor_split`, cuts the offloaded layers (32 repeating + the output for
+    // this model) in proportion to each GPU's free memory: with 24 and 8 GiB free the cut is at 0.75,
+    // and layer k of 33 goes to the first GPU while k/33 < 0.75, so 25 there and 7 plus the output on
+    // the second. Split by budget (free less 460 MiB overhead and 1 GiB margin each, 0.775) the plan
+    // said 26 and 6, and the smaller GPU would get a layer more than planned.
+    let f = facts(&synthetic::llama3_8b(), Quant::Q4KM);
+    let mut hw = machine("RTX 3090 ×2", 64);
+    for (g, free) in hw.gpus.iter_mut().zip([24u64 << 30, 8 << 30]) {
+        g.vram_total_bytes = Some(24 << 30);
+        g.vram_free_bytes = Some(free);
+    }
+    let p = plan(&f, &hw, &LoadSettings::default());
+    let gpus: Vec<(u32, bool)> = p.devices.iter().filter(|d| d.is_gpu).map(|d| (d.layers, d.has_output)).collect();
+    assert_eq!(gpus, vec![(25, false), (7, true)], "{:?}", p.devices);
+    assert_eq!((p.gpu_layers, p.verdict), (33, Verdict::Green));
+}
+
+#[test]
 fn a_chosen_gpu_that_is_not_there_runs_without_it_and_says_so() {
     let f = facts(&synthetic::llama3_8b(), Quant::Q4KM);
     let p = plan(&f, &machine("RTX 3060", 32), &run_on(types::RunOn::Gpu { device: "Vulkan3".into() }, None));

@@ -2,8 +2,9 @@
 # The GPU path on a real NVIDIA GPU, in a few minutes: run it whenever such a machine is at hand
 # (it needs the CUDA toolkit's nvcc, cmake, and Rust; no internet beyond crates.io and PyPI).
 #
-# 1. builds `hearth` with llama.cpp's CUDA backend (`--features cuda`; with the run-time backends of
-#    Linux builds this is libggml-cuda.so beside the Vulkan and CPU ones);
+# 1. builds `hearth` as every Linux build is (CPU and Vulkan backends), then adds llama.cpp's CUDA
+#    backend to it with `make backend-cuda` (libggml-cuda.so, dropped beside the others, picked up at
+#    run time: the drop-in a person with the toolkit does);
 # 2. `hearth probe`: the GPU must be listed as usable by the engine through CUDA;
 # 3. `hearth run --verbose` on the test model, fully offloaded: the plan's per-device memory beside
 #    llama.cpp's own buffers, at three contexts;
@@ -21,7 +22,9 @@ nvidia-smi --query-gpu=name,memory.total,memory.free --format=csv
 MODEL=$(tests/setup/fetch-test-model.sh)
 export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
 export CMAKE_CUDA_ARCHITECTURES=${CMAKE_CUDA_ARCHITECTURES:-native}
-time cargo build --release -p hearth-cli --features cuda
+time cargo build --release -p hearth-cli
+src-tauri/scripts/collect-engine-libs.sh target/release target/release
+time src-tauri/scripts/build-backend.sh cuda
 HEARTH=target/release/hearth
 export HEARTH_HOME=$(mktemp -d)
 

@@ -54,10 +54,11 @@ print(next(os.path.dirname(p["manifest_path"]) for p in m["packages"] if p["name
 # libraries, backends loaded at run time, and the backend's own code built without -march=native so
 # that the library runs on the machines the rest of the build runs on.
 build="$root/target/backends/$kind"
+mkdir -p "$build"
 say "Building llama.cpp's $kind backend from $src"
 cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DGGML_BACKEND_DL=ON \
   -DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
-  -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_COMMON=OFF -DLLAMA_CURL=OFF "${opts[@]}" >"$build.configure.log" 2>&1 ||
+  -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_BUILD_COMMON=OFF -DLLAMA_CURL=OFF "${opts[@]}" >"$build.configure.log" 2>&1 ||
   { tail -n 30 "$build.configure.log" >&2; echo "build-backend: CMake could not configure the $kind backend (log: $build.configure.log)" >&2; exit 1; }
 cmake --build "$build" --config Release --target "$target" -j "$(nproc)"
 lib="$(find "$build" -name "lib$target.so" -o -name "$target.dll" | head -n 1)"
@@ -68,7 +69,7 @@ if [ ${#dests[@]} -eq 0 ]; then
   for profile in debug release; do
     # The folder this profile's engine loads backends from: the newest llama.cpp build's (as
     # collect-engine-libs.sh picks it).
-    d="$(ls -td "$root/target/$profile"/build/llama-cpp-sys-2-*/out/backends 2>/dev/null | head -n 1)"
+    d="$(ls -td "$root/target/$profile"/build/llama-cpp-sys-2-*/out/backends 2>/dev/null | head -n 1 || true)"
     [ -n "$d" ] && dests+=("$d")
   done
   [ -d "$root/target/release/hearth-libs" ] && dests+=("$root/target/release/hearth-libs")

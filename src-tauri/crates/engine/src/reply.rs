@@ -38,6 +38,8 @@ pub struct Reply {
     /// When the worker took the request (its time to first token counts from here, waiting for a
     /// slot included).
     received: Instant,
+    /// The prompt's last tokens are in the batch being decoded: `prompt_done` once it is.
+    pub prompt_queued: bool,
     prompt_started: Instant,
     gen_started: Option<Instant>,
 }
@@ -71,6 +73,7 @@ impl Reply {
             top: params.logprobs.map(|n| n.min(MAX_TOP_LOGPROBS) as usize),
             stats,
             received,
+            prompt_queued: false,
             prompt_started: Instant::now(),
             gen_started: None,
         })
@@ -90,6 +93,7 @@ impl Reply {
 
     /// The last prompt tokens were decoded just now.
     pub fn prompt_done(&mut self) {
+        self.prompt_queued = false;
         self.stats.prompt_ms = ms(self.prompt_started);
         self.gen_started = Some(Instant::now());
     }

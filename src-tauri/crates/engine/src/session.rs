@@ -238,6 +238,11 @@ impl<'m> Session<'m> {
         if let Err(e) = self.decode() {
             return self.fail_all(e, ended);
         }
+        // A prompt is read once the decode that held its last tokens is done, not when they were
+        // queued (which made a prompt look read in microseconds).
+        for reply in self.slots.iter_mut().filter_map(|s| s.reply.as_mut()).filter(|r| r.prompt_queued) {
+            reply.prompt_done();
+        }
         let n_ctx = self.n_ctx() as usize;
         for slot in &mut self.slots {
             let Some(reply) = slot.reply.as_mut() else { continue };
@@ -281,7 +286,7 @@ impl<'m> Session<'m> {
                 r.read += chunk.len();
                 if last {
                     r.logits_at = Some(at);
-                    r.prompt_done();
+                    r.prompt_queued = true;
                 }
             }
         }

@@ -63,6 +63,15 @@ async fn a_greedy_reply_streams_token_by_token_and_equals_a_one_shot_run() {
     );
     assert!(pieces.len() >= 10, "a reply comes in many pieces, got {}", pieces.len());
     assert!(stats.generated_tokens >= 10);
+    // Reading the prompt is most of the wait for the first token, and the prompt's figure is that
+    // reading: it was once taken when the prompt was queued, before the decode, and said a prompt
+    // was read at over a million tokens a second.
+    assert!(
+        stats.prompt_ms <= stats.time_to_first_token_ms && stats.prompt_ms >= stats.time_to_first_token_ms * 0.5,
+        "prompt {:.2} ms, first token {:.2} ms",
+        stats.prompt_ms,
+        stats.time_to_first_token_ms
+    );
     let expected = one_shot_greedy(CHATML_PROMPT, 48);
     assert_eq!(streamed, expected);
     assert_eq!(stats.stop_reason, if stats.generated_tokens == 48 { StopReason::MaxTokens } else { StopReason::Eos });

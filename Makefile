@@ -74,9 +74,13 @@ package: deps ui
 
 ## make check-package: the tests only a package's build can pass: ggml picks the right one of the
 ## CPU backend's variants for an older CPU (run as a Nehalem under qemu-user). Not in `make test`:
-## building the fourteen variants takes about 17 minutes on 2 cores.
+## building the fourteen variants takes about half an hour on 2 cores (a few minutes after
+## `make package`, whose build it reuses).
+# The same packages as `make package` (plus the engine, for its test), so that cargo resolves the same
+# features for llama.cpp's build dependencies and reuses the package's llama.cpp build: `-p
+# hearth-engine` alone differs (cc's "parallel" feature, among others) and builds llama.cpp again.
 check-package: deps-test test-model
-	$(CARGO) test --release -p hearth-engine --test cpu_variant -- --include-ignored
+	$(CARGO) test --release -p hearth-cli -p hearth-app -p hearth-engine --test cpu_variant -- --include-ignored
 
 ## make backend-cuda, make backend-rocm: where the CUDA toolkit (or ROCm) is installed, build llama.cpp's
 ## CUDA (or ROCm) backend from the engine's own llama.cpp sources and drop it beside the backends this

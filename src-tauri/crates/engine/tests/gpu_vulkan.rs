@@ -265,22 +265,20 @@ async fn two_gpus_take_the_layers_as_planned_and_a_plan_for_one_touches_only_it(
     // (152 MiB planned where the first GPU held 102 at 8192, the safe side), so only 512 is held to
     // the margins here.
     for (ctx, flash_attention) in [(512u32, true), (8192, true), (512, false)] {
-        {
-            let settings = LoadSettings { context: Some(ctx), flash_attention, ..LoadSettings::default() };
-            let all = fit::plan(&facts, &hw, &settings);
-            assert_eq!(all.gpu_layers, all.total_layers, "{all:?}");
-            let gpus: Vec<&types::DeviceUse> = all.devices.iter().filter(|d| d.is_gpu).collect();
-            assert!(gpus.len() == 2 && gpus.iter().all(|g| g.layers > 0), "the layers are split over both: {:?}", all.devices);
-            let params = LoadParams::from_plan(&path, &all);
-            assert_eq!(params.devices, vk);
-            let info = host.load_and_wait(params).await.expect("loads as planned");
-            gpus_as_planned(&all, &info, &format!("ctx {ctx}, flash attention {flash_attention}, all layers"));
+        let settings = LoadSettings { context: Some(ctx), flash_attention, ..LoadSettings::default() };
+        let all = fit::plan(&facts, &hw, &settings);
+        assert_eq!(all.gpu_layers, all.total_layers, "{all:?}");
+        let gpus: Vec<&types::DeviceUse> = all.devices.iter().filter(|d| d.is_gpu).collect();
+        assert!(gpus.len() == 2 && gpus.iter().all(|g| g.layers > 0), "the layers are split over both: {:?}", all.devices);
+        let params = LoadParams::from_plan(&path, &all);
+        assert_eq!(params.devices, vk);
+        let info = host.load_and_wait(params).await.expect("loads as planned");
+        gpus_as_planned(&all, &info, &format!("ctx {ctx}, flash attention {flash_attention}, all layers"));
 
-            let run = types::RunOnSettings { run_on: types::RunOn::Auto, gpu_layers: Some(all.total_layers - 1) };
-            let partial = fit::plan(&facts, &hw, &LoadSettings { run, ..settings });
-            let info = host.load_and_wait(LoadParams::from_plan(&path, &partial)).await.expect("loads as planned");
-            gpus_as_planned(&partial, &info, &format!("ctx {ctx}, flash attention {flash_attention}, one layer on the CPU"));
-        }
+        let run = types::RunOnSettings { run_on: types::RunOn::Auto, gpu_layers: Some(all.total_layers - 1) };
+        let partial = fit::plan(&facts, &hw, &LoadSettings { run, ..settings });
+        let info = host.load_and_wait(LoadParams::from_plan(&path, &partial)).await.expect("loads as planned");
+        gpus_as_planned(&partial, &info, &format!("ctx {ctx}, flash attention {flash_attention}, one layer on the CPU"));
     }
     let (pieces, _) = run(&host, raw(QUESTION, greedy(32))).await.expect("answers");
     assert!(pieces.concat().contains("2. 2\n3. 3"), "{}", pieces.concat());

@@ -10,7 +10,7 @@ APP := target/debug/hearth-app
 CLI := target/debug/hearth
 UI_SOURCES := $(shell find ui/src ui/public -type f 2>/dev/null) ui/index.html ui/vite.config.ts ui/package-lock.json
 
-.PHONY: run test deps deps-test ui build test-rust test-ui test-e2e bindings icons package check-package bench test-model clean-ui backend-cuda backend-rocm backend-blas
+.PHONY: run test deps deps-test ui build test-rust test-cpu-variant test-ui test-e2e bindings icons package check-package bench test-model clean-ui backend-cuda backend-rocm backend-blas
 
 ## make run: build everything and open the Hearth window.
 run: deps build
@@ -19,7 +19,7 @@ run: deps build
 ## make test: every test — Rust unit and integration tests, the UI's Vitest suite and type check, and the
 ## end-to-end test that drives the real window under Xvfb.
 test: deps-test build test-model
-	$(MAKE) test-rust test-ui test-e2e
+	$(MAKE) test-cpu-variant test-rust test-ui test-e2e
 	@echo "make test: all suites passed"
 
 deps:
@@ -44,6 +44,17 @@ build: ui
 
 test-rust:
 	$(CARGO) test --workspace
+
+## make test-cpu-variant: the engine's generation tests again on another build of llama.cpp's CPU
+## backend, the baseline x86-64 one (SSE2 only), beside this machine's own: results that hold on one
+## CPU's kernels and not on another's show on every machine, not only on the newest CPU. It runs
+## before test-rust, whose CPU-trap test (runtime/tests/cpu_trap.rs) needs the baseline build too.
+# `--workspace --test generation`, not `-p hearth-engine`: the same feature resolution as test-rust,
+# so llama.cpp is not built again.
+CPU_VARIANT := x64
+test-cpu-variant:
+	src-tauri/scripts/build-backend.sh cpu-$(CPU_VARIANT) >/dev/null
+	HEARTH_BACKENDS_DIR=$(CURDIR)/target/cpu-variants/$(CPU_VARIANT) $(CARGO) test --workspace --test generation
 
 test-ui:
 	cd ui && npm run check && npm test

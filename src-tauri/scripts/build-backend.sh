@@ -9,12 +9,17 @@
 # with the toolkit adds its backend to a build they already have, as Ollama and llama.cpp's releases
 # ship them: one library per backend, from one source tree.
 #
-# Usage: build-backend.sh cuda|rocm|blas [DEST...]
+# Usage: build-backend.sh cuda|rocm|blas|cpu-x64|cpu-haswell [DEST...]
 #   cuda  needs the CUDA toolkit (nvcc). CMAKE_CUDA_ARCHITECTURES picks the GPUs it is built for
 #         (default: the ones in this machine where nvidia-smi sees any, else llama.cpp's list).
 #   rocm  needs ROCm (hipconfig, hipcc). GPU_TARGETS picks the GPUs (e.g. gfx1100), default ROCm's.
 #   blas  OpenBLAS (Debian's libopenblas-dev): no GPU, but it builds anywhere, which is how the
 #         drop-in itself is checked on a machine without a GPU toolkit.
+#   cpu-x64, cpu-haswell
+#         another build of the CPU backend, for tests: the baseline x86-64 one (SSE2 only) or the
+#         AVX2 one, into target/cpu-variants/NAME unless DEST is given. It does not go beside the
+#         engine's own (a folder holds one CPU backend in a development build); point the engine at
+#         it with HEARTH_BACKENDS_DIR (`make test-cpu-variant` runs the generation tests on x64).
 #   DEST  folders to put the library in, e.g. /usr/lib/hearth for the .deb's install. Without one:
 #         every build of this tree that has backends (the llama.cpp folder a debug or release build
 #         loads from, and target/release/hearth-libs, which `make package` ships).
@@ -39,8 +44,20 @@ case "$kind" in
   blas)
     opts=(-DGGML_BLAS=ON -DGGML_BLAS_VENDOR=OpenBLAS)
     target=ggml-blas ;;
+  cpu-x64|cpu-haswell)
+    # ggml's variants by name (its cmake/ggml-cpu variant list): x64 has no option on; haswell is
+    # SSE4.2, AVX, F16C, FMA, AVX2 and BMI2. Everything else stays off, whatever this CPU has.
+    off=(SSE42 AVX F16C FMA AVX2 BMI2 AVX_VNNI AVX512 AVX512_VBMI AVX512_VNNI AVX512_BF16 AMX_TILE AMX_INT8 AMX_BF16)
+    on=()
+    [ "$kind" = cpu-haswell ] && on=(SSE42 AVX F16C FMA AVX2 BMI2)
+    opts=(-DGGML_CPU_ALL_VARIANTS=OFF)
+    for o in "${off[@]}"; do
+      case " ${on[*]} " in *" $o "*) opts+=("-DGGML_$o=ON") ;; *) opts+=("-DGGML_$o=OFF") ;; esac
+    done
+    target=ggml-cpu
+    [ $# -eq 0 ] && set -- "$root/target/cpu-variants/${kind#cpu-}" ;;
   *)
-    echo "usage: build-backend.sh cuda|rocm|blas [DEST...]" >&2; exit 2 ;;
+    echo "usage: build-backend.sh cuda|rocm|blas|cpu-x64|cpu-haswell [DEST...]" >&2; exit 2 ;;
 esac
 
 # The llama.cpp sources llama-cpp-sys-2 builds the engine from (the version Cargo.lock pins).
@@ -76,6 +93,7 @@ if [ ${#dests[@]} -eq 0 ]; then
 fi
 [ ${#dests[@]} -gt 0 ] || { echo "build-backend: no build of Hearth here to add it to; build first, or name a folder" >&2; exit 1; }
 for d in "${dests[@]}"; do
+  mkdir -p "$d"
   # Copied under another name and renamed, so a worker starting meanwhile never loads half a file.
   cp "$lib" "$d/.$(basename "$lib").part" && mv "$d/.$(basename "$lib").part" "$d/$(basename "$lib")"
   say "$(basename "$lib") is in $d: Hearth loads it when it next starts"

@@ -34,6 +34,8 @@ pub struct AppState {
 impl AppState {
     pub fn new() -> Result<Self, HearthError> {
         let home = Home::resolve()?;
+        // CPU backend variants that trapped on this machine stay left out across starts.
+        engine::devices::avoided::remember_in(home.root().join(engine::devices::avoided::FILE));
         let store = Arc::new(store::Store::open(&home.database_path()).map_err(|e| {
             HearthError::new(types::ErrorCode::HomeUnavailable, "Hearth could not open its database.").with_details(e.to_string())
         })?);

@@ -103,8 +103,18 @@ test("chat with a model on another machine through a connection", async () => {
     const loaded = await driver.property(await driver.waitFor('[data-testid="remote-loaded"]', 20_000), "textContent");
     assert.ok(loaded.includes("remote") && loaded.includes(`on GPU box · ${remote.url}`), loaded);
 
-    // A reply streams from the other machine, with figures measured here.
+    // A reply streams from the other machine, with figures measured here. The conversation caps its
+    // replies and fixes a seed: a reply sampled at random with no cap once ran on past the wait (the
+    // test model can write until the other machine's context is full, thousands of tokens), and
+    // the cap still leaves the long reply below streaming when Stop is pressed.
     await driver.click(await driver.find('[data-testid="new-chat"]'));
+    await driver.click(await driver.waitFor('[data-testid="chat-settings-button"]'));
+    const panel = await driver.waitFor('[data-testid="chat-settings"]');
+    for (const [label, value] of [["Max tokens", "400"], ["Seed", "7"]]) {
+      const input = await driver.findIn(panel, "xpath", `.//label[contains(., '${label}')]/input`);
+      await driver.cmd("POST", `/element/${input}/value`, { text: value });
+    }
+    await driver.click(await driver.findIn(panel, "xpath", ".//button[text()='Save']"));
     const composer = await driver.waitFor('[data-testid="composer"]');
     await driver.cmd("POST", `/element/${composer}/value`, { text: "What is the capital of France?\uE007" });
     await until(async () => ["done", "stopped"].includes((await last())?.state) && (await messages()).length === 2, 90_000, "the remote reply");

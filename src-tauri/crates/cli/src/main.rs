@@ -67,6 +67,10 @@ fn main() -> ExitCode {
         return engine::run_worker();
     }
     hardware::quiet_headless_vulkan();
+    // CPU backend variants that trapped on this machine stay left out, as in the app.
+    if let Ok(home) = home::Home::resolve() {
+        engine::devices::avoided::remember_in(home.root().join(engine::devices::avoided::FILE));
+    }
     let cli = Cli::parse();
     let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
     let result = match cli.command {

@@ -39,10 +39,13 @@ fn has_backends(dir: &Path) -> bool {
 pub struct Loaded {
     pub skipped: Vec<String>,
     pub dir: Option<String>,
+    /// The CPU variants left out, as asked (`avoided`).
+    pub avoided: Vec<String>,
 }
 
 /// Loads the backend libraries; call once, before `LlamaBackend::init`. With backends built in
-/// (macOS's Metal build) there is nothing to load.
+/// (macOS's Metal build) there is nothing to load. CPU variants named in `AVOID_ENV` are left out
+/// (`without_variants`), so ggml picks the best of the others.
 pub fn load_backends() -> Loaded {
     if software_gpu_allowed() && std::env::var_os("GGML_VK_VISIBLE_DEVICES").is_none() {
         // ggml-vulkan hides devices of CPU type (lavapipe, SwiftShader) unless told which to use.
@@ -50,7 +53,125 @@ pub fn load_backends() -> Loaded {
         // Vulkan devices sets GGML_VK_VISIBLE_DEVICES to the one they mean.
         std::env::set_var("GGML_VK_VISIBLE_DEVICES", "0");
     }
-    load_from(backends_dir())
+    let avoid = avoided::from_env();
+    let dir = backends_dir();
+    let dir = match (&dir, avoid.is_empty()) {
+        (Some(d), false) => match without_variants(d, &avoid) {
+            Ok(shadow) => Some(shadow),
+            Err(e) => {
+                tracing::warn!("could not leave out the CPU backend variants {avoid:?}: {e}");
+                dir
+            }
+        },
+        _ => dir,
+    };
+    let mut loaded = load_from(dir);
+    loaded.avoided = avoid;
+    loaded
+}
+
+/// A folder with every library of `dir` but the CPU backend variants named in `avoid`, linked (or,
+/// where links cannot be made, copied) into a folder of its own under the temporary folder: ggml
+/// loads the best CPU variant of a folder, and cannot be told to skip one.
+fn without_variants(dir: &Path, avoid: &[String]) -> std::io::Result<PathBuf> {
+    let tag: u64 = format!("{}|{}", dir.display(), avoid.join(",")).bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    let shadow = std::env::temp_dir().join(format!("hearth-backends-{tag:016x}"));
+    std::fs::create_dir_all(&shadow)?;
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let name = entry.file_name();
+        let left_out = variant_of(&name.to_string_lossy()).is_some_and(|v| avoid.contains(&v));
+        let target = shadow.join(&name);
+        if left_out || target.exists() || !entry.path().is_file() {
+            continue;
+        }
+        #[cfg(unix)]
+        let made = std::os::unix::fs::symlink(entry.path(), &target);
+        #[cfg(not(unix))]
+        let made = std::fs::hard_link(entry.path(), &target).or_else(|_| std::fs::copy(entry.path(), &target).map(|_| ()));
+        made?;
+    }
+    Ok(shadow)
+}
+
+/// The CPU backend variants that stopped with an illegal instruction on this machine (SIGILL: the
+/// CPU says it has an instruction set, as some hypervisors do for AMX, and then refuses it), left
+/// out of every worker started after. The host adds one when its worker dies so (`host.rs`); a
+/// file in Hearth's home (`remember_in`) keeps them for the next start.
+pub mod avoided {
+    use std::path::PathBuf;
+    use std::sync::Mutex;
+
+    /// The worker reads the variants to leave out from here.
+    pub const ENV: &str = "HEARTH_AVOID_CPU_VARIANTS";
+    /// Their file in Hearth's home.
+    pub const FILE: &str = "cpu-variants.json";
+
+    struct State {
+        variants: Vec<String>,
+        file: Option<PathBuf>,
+    }
+
+    static STATE: Mutex<State> = Mutex::new(State { variants: Vec::new(), file: None });
+
+    fn state() -> std::sync::MutexGuard<'static, State> {
+        STATE.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// This processor, as the file names it: a file copied to another machine does not apply there.
+    fn this_cpu() -> String {
+        let kind = sysinfo::RefreshKind::nothing().with_cpu(sysinfo::CpuRefreshKind::nothing());
+        sysinfo::System::new_with_specifics(kind)
+            .ok()
+            .and_then(|s| s.cpus().first().map(|c| c.brand().trim().to_string()))
+            .unwrap_or_default()
+    }
+
+    /// Keeps the list in `file` (JSON: this CPU's name and the variants), reading what an earlier
+    /// run left there for this CPU.
+    pub fn remember_in(file: PathBuf) {
+        let saved = std::fs::read(&file).ok().and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+        let mut s = state();
+        if let Some(saved) = saved.filter(|v| v["cpu"].as_str() == Some(this_cpu().as_str())) {
+            for v in saved["avoid"].as_array().into_iter().flatten().filter_map(|v| v.as_str()) {
+                if !s.variants.iter().any(|x| x == v) {
+                    s.variants.push(v.to_string());
+                }
+            }
+        }
+        s.file = Some(file);
+    }
+
+    /// The variants left out now.
+    pub fn list() -> Vec<String> {
+        state().variants.clone()
+    }
+
+    /// Leaves `variant` out from now on; `false` when it already was.
+    pub fn add(variant: &str) -> bool {
+        let mut s = state();
+        if s.variants.iter().any(|v| v == variant) {
+            return false;
+        }
+        s.variants.push(variant.to_string());
+        if let Some(file) = &s.file {
+            let body = serde_json::json!({ "cpu": this_cpu(), "avoid": s.variants });
+            if let Err(e) = std::fs::write(file, body.to_string()) {
+                tracing::warn!("could not remember the CPU backend variants to leave out in {}: {e}", file.display());
+            }
+        }
+        true
+    }
+
+    /// What a worker is started with: `(ENV, "a,b")`, or `None` when nothing is left out.
+    pub fn env() -> Option<(&'static str, String)> {
+        let s = state();
+        (!s.variants.is_empty()).then(|| (ENV, s.variants.join(",")))
+    }
+
+    /// In the worker: the variants its host asked it to leave out.
+    pub(crate) fn from_env() -> Vec<String> {
+        std::env::var(ENV).unwrap_or_default().split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_string).collect()
+    }
 }
 
 #[cfg(any(target_os = "linux", target_os = "windows"))]
@@ -75,7 +196,7 @@ fn load_from(dir: Option<PathBuf>) -> Loaded {
         Path::new(path.trim()).parent().map(|p| p.display().to_string())
     });
     let skipped = lines.into_iter().filter(|l| l.contains("failed to load") || l.contains("cannot open")).collect();
-    Loaded { skipped, dir }
+    Loaded { skipped, dir, avoided: Vec::new() }
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "windows")))]
@@ -106,15 +227,45 @@ pub fn report(loaded: &Loaded) -> EngineReport {
             memory_free: d.memory_free as u64,
         })
         .collect();
-    EngineReport { devices, cpu_variant: cpu_variant(), skipped: loaded.skipped.clone(), backends_dir: loaded.dir.clone() }
+    EngineReport {
+        devices,
+        cpu_variant: cpu_variant(),
+        skipped: loaded.skipped.clone(),
+        backends_dir: loaded.dir.clone(),
+        avoided_cpu_variants: loaded.avoided.clone(),
+    }
 }
 
 /// The CPU backend build ggml picked, from the library this process mapped
 /// (`libggml-cpu-haswell.so` → "haswell"; a development build's only one, `libggml-cpu.so`, is
 /// [`ONE_CPU_BUILD`]). Linux only; elsewhere `None`.
-fn cpu_variant() -> Option<String> {
+pub(crate) fn cpu_variant() -> Option<String> {
     let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
     maps.lines().filter_map(|l| l.rsplit('/').next()).find_map(variant_of)
+}
+
+/// How the worker names its CPU variant on stderr, first thing (`worker.rs`, read by `host.rs`).
+pub const VARIANT_LINE: &str = "hearth-engine: CPU backend variant ";
+
+/// Fault injection for the test of a trapping CPU variant (tests/cpu_trap.rs): a worker whose CPU
+/// variant is the one named in `HEARTH_FAULT_TRAP_CPU_VARIANT` executes an illegal instruction
+/// where it first computes, as a variant the CPU cannot run does. Nothing sets it outside tests.
+pub(crate) fn trap_if_asked() {
+    let asked = std::env::var("HEARTH_FAULT_TRAP_CPU_VARIANT").ok().filter(|v| !v.is_empty());
+    if asked.is_some() && asked == cpu_variant() {
+        illegal_instruction();
+    }
+}
+
+#[allow(unsafe_code)]
+fn illegal_instruction() -> ! {
+    #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+    // SAFETY: `ud2` raises SIGILL (or the Windows exception for it); it does not return.
+    unsafe {
+        std::arch::asm!("ud2", options(noreturn))
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "x86")))]
+    std::process::abort()
 }
 
 /// What a build with one CPU backend (src-tauri/cmake/one-cpu-backend.cmake) calls it.
@@ -151,8 +302,12 @@ pub fn query_or_cpu(command: &WorkerCommand, warn: impl Fn(&str)) -> EngineRepor
 
 pub fn query(command: &WorkerCommand) -> Result<EngineReport, HearthError> {
     let fail = |why: String| HearthError::new(ErrorCode::EngineCrashed, format!("The engine could not list its devices: {why}."));
-    let mut child = Command::new(&command.program)
-        .args(&command.args)
+    let mut child = Command::new(&command.program);
+    child.args(&command.args);
+    if let Some((name, value)) = avoided::env() {
+        child.env(name, value);
+    }
+    let mut child = child
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

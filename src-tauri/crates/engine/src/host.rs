@@ -111,6 +111,8 @@ struct Worker {
     /// server): each used to keep its own and they could disagree.
     models: Mutex<Models>,
     exited: watch::Receiver<bool>,
+    /// The CPU backend variant this worker said it loaded (`devices::VARIANT_LINE`).
+    cpu_variant: Mutex<Option<String>>,
 }
 
 #[derive(Default)]
@@ -179,8 +181,13 @@ impl EngineHost {
     }
 
     fn start_worker(&self) -> Result<Arc<Worker>, HearthError> {
-        let mut child = Command::new(&self.command.program)
-            .args(&self.command.args)
+        let mut command = Command::new(&self.command.program);
+        command.args(&self.command.args);
+        // CPU variants that trapped on this machine are left out (`devices::avoided`).
+        if let Some((name, value)) = crate::devices::avoided::env() {
+            command.env(name, value);
+        }
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -200,13 +207,20 @@ impl EngineHost {
             alive: AtomicBool::new(true),
             models: Mutex::new(Models::default()),
             exited,
+            cpu_variant: Mutex::new(None),
         });
         let logs = self.logs.clone();
+        let said = worker.clone();
         let stderr_task = tokio::spawn(async move {
             let mut lines = BufReader::new(stderr);
             let mut line = Vec::new();
             while matches!(lines.read_until(b'\n', &mut line).await, Ok(n) if n > 0) {
                 let text = String::from_utf8_lossy(&line).trim_end().to_string();
+                if let Some(variant) = text.strip_prefix(crate::devices::VARIANT_LINE) {
+                    if let Ok(mut v) = said.cpu_variant.lock() {
+                        *v = Some(variant.to_string());
+                    }
+                }
                 tracing::debug!(target: "engine_worker", "{text}");
                 if let Ok(mut logs) = logs.lock() {
                     if logs.len() == LOG_LINES {
@@ -250,6 +264,11 @@ impl EngineHost {
     /// Starts a reply. Requests queue in the worker, so a generation asked for right after `load`
     /// runs once the model is in.
     pub async fn generate(&self, params: GenerateParams) -> Result<Generation, HearthError> {
+        // A schema llama.cpp's converter could choke on is refused here, before the worker's queue.
+        if let Some(crate::Constraint::JsonSchema { schema }) = &params.constraint {
+            crate::schema::check_text(schema)
+                .map_err(|e| HearthError::new(ErrorCode::InvalidInput, format!("This JSON schema cannot be enforced: {e}.")))?;
+        }
         let worker = self.current().ok_or_else(no_model)?;
         let id = self.next_id();
         let (tx, events) = self.channel();
@@ -550,16 +569,30 @@ async fn read_events(
             }
         }
     }
-    let status = {
+    let exit = {
         let mut child = worker.child.lock().await;
         match tokio::time::timeout(Duration::from_secs(5), child.wait()).await {
-            Ok(Ok(status)) => status.to_string(),
+            Ok(Ok(status)) => Ok(status),
             _ => {
                 // Stdout closed or garbled but the process lives on: it is of no use any more.
                 child.start_kill().ok();
-                child.wait().await.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string())
+                child.wait().await
             }
         }
+    };
+    let status = match &exit {
+        Ok(s) => s.to_string(),
+        Err(e) => e.to_string(),
+    };
+    // A CPU variant this processor cannot run after all: left out of every worker from now on.
+    let variant = worker.cpu_variant.lock().ok().and_then(|v| v.clone());
+    let trapped = match (&exit, variant) {
+        (Ok(s), Some(v)) if illegal_instruction(s) && v != crate::devices::ONE_CPU_BUILD => {
+            crate::devices::avoided::add(&v);
+            tracing::warn!("the {v} build of llama.cpp's CPU backend stopped with an illegal instruction; leaving it out from now on");
+            Some(v)
+        }
+        _ => None,
     };
     // Let the last lines of stderr arrive before quoting them.
     let _ = tokio::time::timeout(Duration::from_secs(2), stderr_task).await;
@@ -576,14 +609,35 @@ async fn read_events(
     worker.forget_model();
     let tail = if last_lines.is_empty() { String::new() } else { format!(" Its last lines:\n{last_lines}") };
     for pending in drained {
-        let error = match pending {
-            Pending::Load(_) => HearthError::new(
+        let error = match (&pending, &trapped) {
+            (_, Some(v)) => crashed(format!(
+                "llama.cpp's CPU backend built for {v} stopped with an illegal instruction: this processor does not run it \
+                 after all. Hearth leaves it out from now on and uses the next one down; load the model again."
+            )),
+            (Pending::Load(_), None) => HearthError::new(
                 ErrorCode::ModelLoadFailed,
                 format!("llama.cpp stopped while loading the model ({status}). The file may be damaged or not supported.{tail}"),
             ),
-            _ => crashed(format!("The engine stopped unexpectedly ({status}); the model is no longer loaded.{tail}")),
+            (_, None) => crashed(format!("The engine stopped unexpectedly ({status}); the model is no longer loaded.{tail}")),
         };
         pending.answer_error(error);
     }
     exited.send(true).ok();
+}
+
+/// The worker died of an illegal instruction: SIGILL, or Windows' STATUS_ILLEGAL_INSTRUCTION.
+fn illegal_instruction(status: &std::process::ExitStatus) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        status.signal() == Some(4)
+    }
+    #[cfg(windows)]
+    {
+        status.code() == Some(0xC000_001D_u32 as i32)
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        false
+    }
 }

@@ -9,12 +9,14 @@
 //! request, samples, and turns token bytes into text (`utf8`, `stop`).
 
 pub mod devices;
+pub mod grammar;
 mod host;
 pub mod llama_params;
 mod logs;
 mod outbox;
 pub mod protocol;
 mod reply;
+pub mod schema;
 mod session;
 mod stop;
 pub mod template;

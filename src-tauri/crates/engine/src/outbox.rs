@@ -3,9 +3,12 @@
 //! these two and not on the worker's loop (and can be driven in-process).
 
 use std::collections::HashSet;
+use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use crate::protocol::{write_frame, Event, FrameError, RequestId};
+use types::{ErrorCode, HearthError};
+
+use crate::protocol::{write_frame, Event, FrameError, RequestId, MAX_FRAME_BYTES};
 
 /// Writes event frames to stdout. Stdout's own lock keeps frames whole.
 #[derive(Debug, Clone, Copy, Default)]
@@ -13,7 +16,27 @@ pub struct EventSink;
 
 impl EventSink {
     pub fn send(&self, event: &Event) -> Result<(), FrameError> {
-        write_frame(&mut std::io::stdout().lock(), event)
+        send_to(&mut std::io::stdout().lock(), event)
+    }
+}
+
+/// Writes `event`; one too large for a frame (the embeddings of many long inputs) goes as an error
+/// for its request instead, so that the host answers it rather than waiting for it for ever.
+fn send_to<W: Write>(w: &mut W, event: &Event) -> Result<(), FrameError> {
+    match write_frame(w, event) {
+        Err(FrameError::TooLarge(n)) => {
+            let e = HearthError::new(
+                ErrorCode::InvalidInput,
+                format!(
+                    "The answer would be {} MiB, more than the {} MiB the engine sends at once. Ask for less at a time.",
+                    n >> 20,
+                    MAX_FRAME_BYTES >> 20
+                ),
+            );
+            write_frame(w, &Event::error(event.id(), &e))?;
+            Err(FrameError::TooLarge(n))
+        }
+        other => other,
     }
 }
 
@@ -39,5 +62,31 @@ impl Cancels {
         if let Ok(mut s) = self.0.lock() {
             s.retain(|&c| c >= oldest);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::read_frame;
+
+    #[test]
+    fn an_answer_too_large_for_a_frame_is_sent_as_an_error_for_its_request() {
+        // 8 vectors of 2^20 floats: about 72 MB of JSON.
+        let huge = Event::Embeddings { id: 7, vectors: vec![vec![0.123_456_f32; 1 << 20]; 8], tokens: 8 };
+        let mut pipe = Vec::new();
+        assert!(matches!(send_to(&mut pipe, &huge), Err(FrameError::TooLarge(_))));
+        let sent: Event = read_frame(&mut pipe.as_slice()).unwrap().expect("a frame");
+        match sent {
+            Event::Error { id, code, message } => {
+                assert_eq!((id, code), (7, ErrorCode::InvalidInput));
+                assert!(message.contains("more than the 64 MiB"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A small answer goes as it is.
+        let mut pipe = Vec::new();
+        send_to(&mut pipe, &Event::Unloaded { id: 3 }).unwrap();
+        assert!(matches!(read_frame(&mut pipe.as_slice()).unwrap(), Some(Event::Unloaded { id: 3 })));
     }
 }

@@ -115,6 +115,16 @@ impl Reply {
                 let mut candidates = ctx.token_data_array_ith(at);
                 candidates.apply_sampler(g);
                 candidates.apply_sampler(&mut self.sampler);
+                // A token the grammar refused (it allowed none here, which a schema `schema::check`
+                // passed should never do) must not reach `accept`: llama.cpp aborts the whole
+                // process when an end-of-generation token comes before the grammar is complete.
+                let allowed = candidates.selected.and_then(|i| candidates.data.get(i)).is_some_and(|d| d.logit().is_finite());
+                if !allowed {
+                    return Err(HearthError::new(
+                        ErrorCode::InvalidInput,
+                        "The reply cannot go on: its JSON schema allows nothing at this point.",
+                    ));
+                }
                 let token = candidates
                     .selected_token()
                     .ok_or_else(|| HearthError::new(ErrorCode::Internal, "The constrained sampler chose no token."))?;
@@ -201,8 +211,10 @@ fn constraint_sampler(model: &LlamaModel, c: &Constraint) -> Result<LlamaSampler
         Constraint::JsonSchema { schema } => schema.as_str(),
     };
     let refuse = |why: String| HearthError::new(ErrorCode::InvalidInput, format!("This JSON schema cannot be enforced: {why}."));
-    let grammar =
-        llama_cpp_2::json_schema_to_grammar(schema).map_err(|e| refuse(format!("llama.cpp could not turn it into a grammar ({e})")))?;
+    // Checked here too, not only where the request came in: llama.cpp's converter must never see
+    // a schema it could choke on (`schema`), and it runs in a copy of this process (`grammar`).
+    crate::schema::check_text(schema).map_err(|e| refuse(e.to_string()))?;
+    let grammar = crate::grammar::from_schema(schema).map_err(refuse)?;
     LlamaSampler::grammar(model, &grammar, "root").map_err(|e| refuse(format!("llama.cpp refused its grammar ({e})")))
 }
 

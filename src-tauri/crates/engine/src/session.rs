@@ -3,9 +3,10 @@
 //! rendered with the chat template and tokenized, then takes the free slot whose cache shares the
 //! longest prefix with it, and only the rest is decoded. Every `step` is one decode for all the
 //! slots at once (continuous batching): each writing reply's last token, then prompt chunks filling
-//! the rest of the batch; each reply then samples from its own logits (`reply::Reply`). A reply ends
-//! at an end-of-generation token, `max_tokens`, a stop string, a cancel (checked every step), or a
-//! full sequence.
+//! the rest of the batch (a prompt's last token always in a step after the rest, so that a repeated
+//! request gives the same text: `prompt_chunk`); each reply then samples from its own logits
+//! (`reply::Reply`). A reply ends at an end-of-generation token, `max_tokens`, a stop string, a
+//! cancel (checked every step), or a full sequence.
 
 use std::time::Instant;
 
@@ -272,7 +273,7 @@ impl<'m> Session<'m> {
         for i in 0..self.slots.len() {
             let room = self.n_batch.saturating_sub(self.batch.n_tokens() as usize);
             let Some(reply) = self.slots[i].reply.as_ref() else { continue };
-            let chunk: Vec<LlamaToken> = reply.unread().iter().take(room).copied().collect();
+            let chunk = prompt_chunk(reply.unread(), room);
             if chunk.is_empty() {
                 continue;
             }
@@ -454,6 +455,26 @@ impl<'m> Session<'m> {
         Ok(result)
     }
 
+    /// One decode of two tokens and one of a single token, then an empty cache: the kernels a
+    /// prompt and a reply will use have run once (llama.cpp's tools warm up the same way).
+    pub fn warm_up(&mut self) -> Result<(), HearthError> {
+        let vocab = self.model.vocab();
+        // As llama.cpp's warm-up: BOS and EOS where the model has them, else token 0.
+        let or_zero = |t: LlamaToken| if t.0 >= 0 { t } else { LlamaToken(0) };
+        let (bos, eos) = (or_zero(vocab.bos()), or_zero(vocab.eos()));
+        self.clear_batch();
+        self.queue_at(bos, 0, 0, false)?;
+        self.queue_at(eos, 1, 0, true)?;
+        self.decode()?;
+        self.clear_batch();
+        self.queue_at(bos, 2, 0, true)?;
+        self.decode()?;
+        self.ctx.synchronize();
+        self.clear_batch();
+        self.clear_cache();
+        Ok(())
+    }
+
     fn clear_cache(&mut self) {
         self.ctx.clear_kv_cache();
         for slot in &mut self.slots {
@@ -539,6 +560,19 @@ impl<'m> Session<'m> {
 struct Slot {
     cached: Vec<LlamaToken>,
     reply: Option<Reply>,
+}
+
+/// The prompt tokens of one slot to queue in this step, at most `room`. The prompt's last token is
+/// always decoded in a step of its own, after the rest: a repeated request finds all but that token
+/// in the cache and must decode it alone, and llama.cpp's kernels for one token and for a batch do
+/// not round alike (on some CPUs far enough to change the sampled text). Decoding it alone every
+/// time makes the same request from the same cache state give the same logits, bit for bit.
+fn prompt_chunk(unread: &[LlamaToken], room: usize) -> Vec<LlamaToken> {
+    match unread {
+        [] => Vec::new(),
+        [last] => vec![*last].into_iter().take(room).collect(),
+        [rest @ .., _] => rest.iter().take(room).copied().collect(),
+    }
 }
 
 fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
@@ -668,5 +702,17 @@ mod tests {
         assert!(drop_oldest_turn(&mut c));
         assert_eq!(c, vec![m(System, "s"), m(User, "u3")]);
         assert!(!drop_oldest_turn(&mut c));
+    }
+
+    #[test]
+    fn a_prompts_last_token_is_always_decoded_alone() {
+        let t = |ids: &[i32]| ids.iter().map(|&i| LlamaToken(i)).collect::<Vec<_>>();
+        // The rest first, as much as fits, never the last token with them...
+        assert_eq!(prompt_chunk(&t(&[1, 2, 3, 4]), 512), t(&[1, 2, 3]));
+        assert_eq!(prompt_chunk(&t(&[1, 2, 3, 4]), 2), t(&[1, 2]));
+        // ...then the last one, in a step of its own; nothing when the batch is full.
+        assert_eq!(prompt_chunk(&t(&[4]), 512), t(&[4]));
+        assert_eq!(prompt_chunk(&t(&[4]), 0), t(&[]));
+        assert_eq!(prompt_chunk(&t(&[]), 512), t(&[]));
     }
 }

@@ -21,6 +21,10 @@ use crate::{devices, file_name, logs};
 
 /// The worker's entry point: serves requests from stdin until stdin closes.
 pub fn run_worker() -> ExitCode {
+    // A copy started to make a grammar (`grammar`) does only that.
+    if let Some(code) = crate::grammar::serve_if_asked() {
+        return code;
+    }
     logs::init();
     let (tx, rx) = mpsc::channel();
     let cancels = Cancels::default();
@@ -48,6 +52,11 @@ pub fn run_worker() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let backends = devices::load_backends();
+    // The host reads this line to know which CPU variant a worker that dies of an illegal
+    // instruction was running (`host.rs`): the worker cannot say so itself then.
+    if let Some(variant) = devices::cpu_variant() {
+        eprintln!("{}{variant}", devices::VARIANT_LINE);
+    }
     let backend = match LlamaBackend::init() {
         Ok(b) => b,
         Err(e) => {
@@ -117,6 +126,14 @@ impl Worker {
                 return None;
             }
         };
+        // A first decode now, as llama.cpp's own tools warm up: a CPU variant that traps on this
+        // machine does so while loading, where the host starts again without it, not on the
+        // person's first prompt.
+        devices::trap_if_asked();
+        if let Err(e) = session.warm_up() {
+            // Nothing is lost without it: the first prompt decodes as it would have.
+            tracing::warn!("the warm-up decode failed: {}", e.message);
+        }
         let info = LoadedModelInfo {
             model_size_bytes: model.size(),
             parameters: model.n_params(),

@@ -71,3 +71,64 @@ async fn a_schema_llama_cpp_cannot_enforce_is_refused_clearly() {
     let (pieces, _) = run(&host, ask(None)).await.expect("the engine still answers");
     assert!(!pieces.concat().is_empty());
 }
+
+/// Schemas that once aborted the worker (a contradictory range), kept it busy for 50 s (an empty
+/// length range) or were answered with output no schema allows (an impossible array) are refused
+/// before they reach the worker, in milliseconds, naming the keyword and where it is; the worker
+/// is the same process after them all and still answers.
+#[tokio::test]
+async fn schemas_that_crashed_or_stalled_the_worker_are_refused_at_once() {
+    let _serial = one_at_a_time().await;
+    let Some(host) = loaded_host().await else { return };
+    let pid = host.pid();
+    for (bad, keyword) in [
+        (r#"{"type": "object", "properties": {"n": {"type": "integer", "minimum": 5, "maximum": 2}}}"#, "`maximum` at #/properties/n"),
+        (r#"{"type": "string", "minLength": 2, "maxLength": 1}"#, "`maxLength` at #"),
+        (r#"{"type": "array", "minItems": 3, "maxItems": 1}"#, "`maxItems` at #"),
+        (r##"{"allOf": [{"$ref": "#"}]}"##, "`$ref` at #/allOf/0"),
+    ] {
+        let t = std::time::Instant::now();
+        let e = run(&host, ask(Some(Constraint::JsonSchema { schema: bad.into() }))).await.expect_err(bad);
+        assert!(t.elapsed() < std::time::Duration::from_millis(500), "{bad}: refused after {:?}", t.elapsed());
+        assert_eq!(e.code, ErrorCode::InvalidInput, "{bad}: {e:?}");
+        assert!(e.message.contains(keyword), "{bad}: {}", e.message);
+    }
+    let (pieces, _) = run(&host, ask(None)).await.expect("the engine still answers");
+    assert!(!pieces.concat().is_empty());
+    assert_eq!(host.pid(), pid, "the same worker");
+}
+
+/// A grammar that allows nothing at some point (a pattern no string matches: the schema check
+/// cannot know every such one) ends that reply with an error; llama.cpp would have aborted the
+/// whole worker when the token drawn anyway was an end of generation.
+#[tokio::test]
+async fn a_schema_nothing_can_match_ends_the_reply_not_the_worker() {
+    let _serial = one_at_a_time().await;
+    let Some(host) = loaded_host().await else { return };
+    let pid = host.pid();
+    let nothing =
+        r#"{"type": "object", "properties": {"code": {"type": "string", "pattern": "^[^\\x00-\\U0010FFFF]$"}}, "required": ["code"]}"#;
+    let e = run(&host, ask(Some(Constraint::JsonSchema { schema: nothing.into() }))).await.expect_err("nothing matches");
+    assert_eq!(e.code, ErrorCode::InvalidInput, "{e:?}");
+    assert!(e.message.contains("allows nothing"), "{}", e.message);
+    let (pieces, _) = run(&host, ask(None)).await.expect("the engine still answers");
+    assert!(!pieces.concat().is_empty());
+    assert_eq!(host.pid(), pid, "the same worker");
+}
+
+/// llama.cpp's converter and grammar parser run in a copy of the worker program, so that whatever
+/// they do on a schema nobody foresaw is an error, not the worker's end. Here the copy is given a
+/// schema the check would refuse: its empty length range kept llama.cpp's parser busy for minutes.
+#[test]
+fn the_converter_runs_in_a_copy_that_is_stopped_when_it_takes_too_long() {
+    let worker = std::process::Command::new(env!("CARGO_BIN_EXE_hearth-engine-worker"));
+    let limit = std::time::Duration::from_secs(2);
+    let grammar = engine::grammar::make_in(&worker, SCHEMA, limit).expect("a grammar");
+    assert!(grammar.contains("root ::="), "{grammar}");
+    let t = std::time::Instant::now();
+    let e = engine::grammar::make_in(&worker, r#"{"type": "string", "minLength": 2, "maxLength": 1}"#, limit).expect_err("stalls");
+    assert!(e.contains("took longer than 2 s"), "{e}");
+    assert!(t.elapsed() < limit + std::time::Duration::from_secs(1), "{:?}", t.elapsed());
+    let e = engine::grammar::make_in(&worker, r##"{"$ref": "#/nowhere"}"##, limit).expect_err("unresolved");
+    assert!(e.contains("could not turn it into a grammar"), "{e}");
+}

@@ -65,3 +65,26 @@ async fn the_engine_still_answers_as_a_nehalem() {
     let (pieces, stats) = run(&host, raw(CHATML_PROMPT, greedy(4))).await.expect("answers under qemu");
     assert!(stats.generated_tokens > 0 && !pieces.concat().is_empty(), "{pieces:?}");
 }
+
+/// On this machine, natively: the package's best variant for this CPU answers a first prompt, or,
+/// where this CPU traps on it (a newer Xeon whose hypervisor reports AMX and refuses it), the load
+/// fails once with the sentence that says so, that variant is left out, and the next load answers
+/// on the next one down. It prints which happened.
+#[tokio::test]
+#[cfg(target_arch = "x86_64")]
+#[ignore = "needs the package build's CPU variants: make check-package"]
+async fn the_first_prompt_is_answered_natively_even_where_the_best_variant_traps() {
+    let Some(path) = model() else { return };
+    let _one = one_at_a_time().await;
+    let native = WorkerCommand { program: env!("CARGO_BIN_EXE_hearth-engine-worker").into(), args: vec![] };
+    let params = LoadParams { n_ctx: Some(512), ..LoadParams::new(path) };
+    let host = EngineHost::new(native.clone());
+    if let Err(e) = host.load_and_wait(params.clone()).await {
+        assert!(e.message.contains("illegal instruction"), "{e:?}");
+        eprintln!("trapped once: {}; left out: {:?}", e.message, engine::devices::avoided::list());
+        host.load_and_wait(params).await.expect("loads on the next variant down");
+    }
+    let (pieces, _) = run(&host, raw(CHATML_PROMPT, greedy(4))).await.expect("answers");
+    let report = engine::devices::query(&native).expect("the worker answers");
+    eprintln!("answered {:?} on {:?}, left out {:?}", pieces.concat(), report.cpu_variant, report.avoided_cpu_variants);
+}

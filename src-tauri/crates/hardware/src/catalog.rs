@@ -149,6 +149,7 @@ pub fn imagined(gpu: Option<&KnownGpu>, count: u32, ram_gib: u32) -> HardwarePro
         disk: None,
         engine_backends: backends,
         engine_cpu_variant: None,
+        engine_cpu_variants_avoided: Vec::new(),
         ram_bandwidth_gbps: Some(ram_bw),
         speed_calibration: None,
         summary: String::new(),

@@ -73,6 +73,7 @@ impl Prober {
         let (facts, bandwidth) = facts;
         let mut profile = assemble(facts, &engine.devices, &wgpu, &os_gpus);
         profile.engine_cpu_variant = engine.cpu_variant;
+        profile.engine_cpu_variants_avoided = engine.avoided_cpu_variants;
         merge::explain_missing(&mut profile.gpus, &profile.engine_backends, &engine.skipped);
         profile.ram_bandwidth_gbps = bandwidth;
         profile.probe_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
@@ -125,6 +126,7 @@ pub fn assemble(facts: SystemFacts, engine: &[EngineDevice], wgpu: &[sources::Wg
         disk: facts.disk,
         engine_backends,
         engine_cpu_variant: None,
+        engine_cpu_variants_avoided: Vec::new(),
         ram_bandwidth_gbps: None,
         speed_calibration: None,
         summary: String::new(),

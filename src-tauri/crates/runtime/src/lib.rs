@@ -176,14 +176,36 @@ impl Runtime {
         let params = LoadParams { n_threads: request.threads, ..LoadParams::from_plan(path, &plan) }
             .with_chat_template(settings.chat_template.clone());
         tracing::info!(model = %name, ctx = plan.context, slots = plan.slots, gpu_layers = plan.gpu_layers, "loading");
+        // A CPU backend variant that this processor cannot run traps while the model loads (the
+        // worker warms up there); the host then leaves it out, and the load is made once more
+        // with the next variant down, so the person never sees it.
+        let left_out = engine::devices::avoided::list().len();
+        match self.load_in_new_engine(path, &name, &params, &plan, request.owner, &on_progress).await {
+            Err(_) if engine::devices::avoided::list().len() > left_out => {
+                tracing::warn!(model = %name, "loading again without the CPU backend variant that trapped");
+                self.load_in_new_engine(path, &name, &params, &plan, request.owner, &on_progress).await
+            }
+            result => result,
+        }
+    }
+
+    async fn load_in_new_engine(
+        &self,
+        path: &Path,
+        name: &str,
+        params: &LoadParams,
+        plan: &FitPlan,
+        owner: Owner,
+        on_progress: &impl Fn(f32),
+    ) -> Result<LoadedModel, HearthError> {
         let engine = Arc::new(EngineHost::new(self.worker.clone()));
-        let mut events = engine.load(params).await?;
+        let mut events = engine.load(params.clone()).await?;
         while let Some(event) = events.recv().await {
             match event {
                 engine::LoadEvent::Progress(p) => on_progress(p.fraction),
                 engine::LoadEvent::Loaded(info) => {
-                    let model = LoadedModel { path: path.display().to_string(), file_name: name, info, plan };
-                    lock(&self.residents).push(Resident { engine, model: model.clone(), owner: request.owner, last_used: Instant::now() });
+                    let model = LoadedModel { path: path.display().to_string(), file_name: name.to_string(), info, plan: plan.clone() };
+                    lock(&self.residents).push(Resident { engine, model: model.clone(), owner, last_used: Instant::now() });
                     return Ok(model);
                 }
                 engine::LoadEvent::Error(e) => return Err(e),

@@ -101,10 +101,11 @@ pub fn parse(body: &[u8], max_prompt_chars: usize, count_only: bool) -> Result<V
     match o.get("stop_sequences") {
         None | Some(Value::Null) => {}
         Some(Value::Array(s)) if s.iter().all(Value::is_string) => {
-            sampling.stop = s.iter().filter_map(Value::as_str).map(str::to_string).collect()
+            sampling.stop = s.iter().filter_map(Value::as_str).filter(|x| !x.is_empty()).map(str::to_string).collect()
         }
         Some(_) => return Err(ApiError::invalid("`stop_sequences` must be an array of strings.", Some("stop_sequences"))),
     }
+    crate::request::check_stops(&sampling.stop, "stop_sequences", MAX_STOP_SEQUENCES)?;
     let tools = tools(&o)?;
     let tool_choice = match o.get("tool_choice") {
         None | Some(Value::Null) => ToolChoice::Auto,
@@ -141,6 +142,10 @@ pub fn parse(body: &[u8], max_prompt_chars: usize, count_only: bool) -> Result<V
 
 /// Anthropic's `tools` (`[{"name", "description", "input_schema"}]`) in OpenAI's shape, which the
 /// engine renders; an empty array counts as none.
+/// Stop sequences taken in one request (Anthropic names no limit; each is checked against the
+/// reply at every token).
+const MAX_STOP_SEQUENCES: usize = 16;
+
 fn tools(o: &Map<String, Value>) -> Result<Option<Value>, ApiError> {
     let Some(list) = o.get("tools").filter(|v| !v.is_null()) else { return Ok(None) };
     let Value::Array(items) = list else { return Err(ApiError::invalid("`tools` must be an array.", Some("tools"))) };
@@ -152,7 +157,12 @@ fn tools(o: &Map<String, Value>) -> Result<Option<Value>, ApiError> {
                 .and_then(Value::as_str)
                 .filter(|n| !n.is_empty())
                 .ok_or_else(|| ApiError::invalid("Every tool needs a `name`.", Some("tools")))?;
-            let mut f = json!({ "name": name, "parameters": t.get("input_schema").cloned().unwrap_or_else(|| json!({"type": "object"})) });
+            let schema = t.get("input_schema").cloned().unwrap_or_else(|| json!({"type": "object"}));
+            if !schema.is_object() {
+                return Err(ApiError::invalid("A tool's `input_schema` must be a JSON Schema object.", Some("tools")));
+            }
+            crate::request::enforceable(&schema, "tools.input_schema")?;
+            let mut f = json!({ "name": name, "parameters": schema });
             if let Some(d) = t.get("description").and_then(Value::as_str) {
                 f["description"] = json!(d);
             }

@@ -133,8 +133,10 @@ fn tools(o: &Map<String, Value>) -> Result<Option<Value>, ApiError> {
         if !f.get("name").and_then(Value::as_str).is_some_and(|n| !n.is_empty()) {
             return Err(wrong(&format!("tools[{i}].function.name"), "a function name"));
         }
-        if f.get("parameters").is_some_and(|p| !p.is_object() && !p.is_null()) {
-            return Err(wrong(&format!("tools[{i}].function.parameters"), "a JSON Schema object"));
+        match f.get("parameters") {
+            None | Some(Value::Null) => {}
+            Some(p @ Value::Object(_)) => enforceable(p, &format!("tools[{i}].function.parameters"))?,
+            Some(_) => return Err(wrong(&format!("tools[{i}].function.parameters"), "a JSON Schema object")),
         }
     }
     Ok((!items.is_empty()).then(|| list.clone()))
@@ -299,7 +301,10 @@ fn response_format(o: &Map<String, Value>) -> Result<Option<Constraint>, ApiErro
             string(js, "name").map_err(|_| wrong("response_format.json_schema.name", "a string"))?;
             boolean(js, "strict").map_err(|_| wrong("response_format.json_schema.strict", "true or false"))?;
             match field(js, "schema") {
-                Some(schema @ Value::Object(_)) => Ok(Some(Constraint::JsonSchema { schema: schema.to_string() })),
+                Some(schema @ Value::Object(_)) => {
+                    enforceable(schema, "response_format.json_schema.schema")?;
+                    Ok(Some(Constraint::JsonSchema { schema: schema.to_string() }))
+                }
                 None => Err(missing("response_format.json_schema.schema")),
                 Some(_) => Err(wrong("response_format.json_schema.schema", "a JSON Schema object")),
             }
@@ -355,10 +360,23 @@ fn sampling(o: &Map<String, Value>) -> Result<SamplingParams, ApiError> {
         Some(_) => return Err(wrong("stop", "a string or an array of strings")),
     };
     s.stop.retain(|x| !x.is_empty());
-    if s.stop.len() > MAX_STOPS {
-        return Err(ApiError::invalid(format!("`stop` takes at most {MAX_STOPS} strings."), Some("stop")));
-    }
+    check_stops(&s.stop, "stop", MAX_STOPS)?;
     Ok(s)
+}
+
+/// The longest stop string taken, in characters: the engine holds back that much of the reply while
+/// it could still be the start of one.
+pub const MAX_STOP_CHARS: usize = 256;
+
+/// A request's stop strings: at most `max` of them, each at most `MAX_STOP_CHARS` long.
+pub fn check_stops(stops: &[String], param: &str, max: usize) -> Result<(), ApiError> {
+    if stops.len() > max {
+        return Err(ApiError::invalid(format!("`{param}` takes at most {max} strings."), Some(param)));
+    }
+    if stops.iter().any(|x| x.chars().count() > MAX_STOP_CHARS) {
+        return Err(ApiError::invalid(format!("Each of `{param}` may be at most {MAX_STOP_CHARS} characters long."), Some(param)));
+    }
+    Ok(())
 }
 
 fn messages(o: &Map<String, Value>) -> Result<Vec<ChatMessage>, ApiError> {
@@ -457,6 +475,17 @@ fn field<'a>(o: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
 
 fn missing(name: &str) -> ApiError {
     ApiError::invalid(format!("`{name}` is required."), Some(name))
+}
+
+/// A JSON schema a reply may be held to (a `response_format`, a tool's parameters), checked before
+/// it goes near llama.cpp's converter (`engine::schema`): a 400 naming the keyword and where it is.
+pub fn enforceable(schema: &Value, name: &str) -> Result<(), ApiError> {
+    engine::schema::check(schema).map_err(|e| {
+        ApiError::invalid(
+            format!("The JSON schema in `{name}` cannot be enforced: {e}."),
+            Some(name.split(['.', '[']).next().unwrap_or(name)),
+        )
+    })
 }
 
 fn wrong(name: &str, what: &str) -> ApiError {
@@ -646,6 +675,15 @@ mod tests {
         let text = |extra: &str| parse(format!(r#"{{"model":"m","prompt":"x"{extra}}}"#).as_bytes(), Endpoint::Text, 1000);
         assert_eq!(text(r#","logprobs":2"#).unwrap().logprobs, Some(2));
         assert_eq!(param(text(r#","logprobs":6"#).unwrap_err()).as_deref(), Some("logprobs"));
+    }
+
+    #[test]
+    fn stop_lists_and_their_lengths_are_capped() {
+        let with = |stop: &str| chat(&format!(r#"{{"model":"m","messages":[{{"role":"user","content":"x"}}],"stop":{stop}}}"#));
+        assert!(with(r#"["a","b","c","d"]"#).is_ok());
+        assert_eq!(param(with(r#"["a","b","c","d","e"]"#).unwrap_err()).as_deref(), Some("stop"));
+        assert!(with(&format!("{:?}", "x".repeat(MAX_STOP_CHARS))).is_ok());
+        assert_eq!(param(with(&format!("{:?}", "x".repeat(MAX_STOP_CHARS + 1))).unwrap_err()).as_deref(), Some("stop"));
     }
 
     #[test]

@@ -408,3 +408,83 @@ async fn eight_clients_at_once_all_complete() {
         f.ttft_percentile(0.95)
     );
 }
+
+/// The server's own resident memory, in KiB (the test runs the server in this process).
+fn own_rss_kib() -> u64 {
+    load::rss_kib(std::process::id()).unwrap()
+}
+
+/// JSON schemas that once killed or stalled the worker, or were answered with output no valid
+/// answer could be, sent every way a schema arrives (`response_format`, a forced tool's
+/// `parameters`, an Anthropic tool's `input_schema`): each is a 400 within a second that names
+/// the keyword and where it is, the worker is the same process before and after, a plain request
+/// still succeeds on it, and the server's memory is what it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemas_that_would_crash_or_stall_the_engine_are_refused_at_once_and_the_worker_lives() {
+    let _one = ONE.lock().await;
+    let Some((server, backend, base, model)) = start(ServerConfig::default()).await else { return };
+    let client = reqwest::Client::new();
+    let plain = json!({"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4, "temperature": 0});
+    assert_eq!(client.post(format!("{base}/v1/chat/completions")).json(&plain).send().await.unwrap().status(), 200);
+    let pid = backend.worker_pid().expect("loaded");
+    let rss_before = own_rss_kib();
+
+    let nested = format!("^{}a{}$", "(".repeat(3000), ")".repeat(3000));
+    let hostile: [(Value, &str); 7] = [
+        (json!({"type": "object", "properties": {"n": {"type": "integer", "minimum": 5, "maximum": 2}}, "required": ["n"]}), "maximum"),
+        (
+            json!({"type": "object", "properties": {"s": {"type": "string", "minLength": 2, "maxLength": 1}}, "required": ["s"]}),
+            "maxLength",
+        ),
+        (json!({"type": "object", "properties": {"a": {"type": "array", "minItems": 3, "maxItems": 1}}, "required": ["a"]}), "maxItems"),
+        (json!({"allOf": [{"$ref": "#"}]}), "$ref"),
+        (json!({"type": "object", "properties": {"p": {"type": "string", "pattern": nested}}}), "pattern"),
+        (json!({"type": "object", "properties": {"p": {"type": "string", "pattern": "^*$"}}}), "pattern"),
+        (json!({"type": "object", "properties": {"me": {"$ref": "#"}}, "required": ["me"]}), "required"),
+    ];
+    for (schema, keyword) in &hostile {
+        let ways = [
+            (
+                "/v1/chat/completions",
+                json!({"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 8,
+                       "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}}),
+            ),
+            (
+                "/v1/chat/completions",
+                json!({"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 8,
+                       "tools": [{"type": "function", "function": {"name": "f", "parameters": schema}}], "tool_choice": "required"}),
+            ),
+            (
+                "/v1/messages",
+                json!({"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 8,
+                       "tools": [{"name": "f", "input_schema": schema}], "tool_choice": {"type": "any"}}),
+            ),
+        ];
+        for (path, body) in ways {
+            let t = Instant::now();
+            let r = client.post(format!("{base}{path}")).json(&body).send().await.unwrap();
+            let took = t.elapsed();
+            let status = r.status();
+            let answer: Value = r.json().await.unwrap();
+            let message = answer["error"]["message"].as_str().unwrap_or_default().to_string();
+            assert_eq!(status, 400, "{path} with {schema}: {answer}");
+            assert!(message.contains(&format!("`{keyword}`")) && message.contains(" at #"), "{path}: the keyword and where: {message}");
+            assert!(took < Duration::from_secs(1), "{path}: refused after {took:?}");
+        }
+    }
+    // A sound schema is still held to, on the same worker.
+    let sound = json!({"model": model, "messages": [{"role": "user", "content": "Is Paris by the sea?"}], "max_tokens": 40, "temperature": 0,
+        "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema":
+            {"type": "object", "properties": {"coastal": {"type": "boolean"}}, "required": ["coastal"], "additionalProperties": false}}}});
+    let r = client.post(format!("{base}/v1/chat/completions")).json(&sound).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let answer: Value = r.json().await.unwrap();
+    let value: Value = serde_json::from_str(answer["choices"][0]["message"]["content"].as_str().unwrap()).expect("JSON");
+    assert!(value["coastal"].is_boolean(), "{value}");
+    assert_eq!(client.post(format!("{base}/v1/chat/completions")).json(&plain).send().await.unwrap().status(), 200);
+    assert_eq!(backend.worker_pid(), Some(pid), "the same worker answered throughout");
+    let rss_after = own_rss_kib();
+    eprintln!("{} hostile schemas x 3 ways refused; server RSS {} -> {} KiB", hostile.len(), rss_before, rss_after);
+    assert!(rss_after < rss_before + 32 * 1024, "the server's memory grew from {rss_before} to {rss_after} KiB");
+    server.stop().await;
+}

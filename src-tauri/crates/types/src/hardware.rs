@@ -25,6 +25,10 @@ pub struct HardwareProfile {
     /// "sse42", ...); `None` where the CPU backend is built in (macOS) or the engine did not say.
     #[serde(default)]
     pub engine_cpu_variant: Option<String>,
+    /// CPU backend variants left out on this machine because they stopped with an illegal
+    /// instruction (the next one down runs instead).
+    #[serde(default)]
+    pub engine_cpu_variants_avoided: Vec<String>,
     /// RAM bandwidth in GB/s, measured (or, for an imagined machine, typical for its class).
     #[specta(type = Option<Number>)]
     pub ram_bandwidth_gbps: Option<f32>,
@@ -218,6 +222,10 @@ pub struct EngineReport {
     /// The folder the backend libraries were loaded from.
     #[serde(default)]
     pub backends_dir: Option<String>,
+    /// CPU backend variants left out because they stopped with an illegal instruction on this
+    /// machine (`engine::devices::avoided`).
+    #[serde(default)]
+    pub avoided_cpu_variants: Vec<String>,
 }
 
 #[cfg(test)]
@@ -239,6 +247,7 @@ mod tests {
             disk: None,
             engine_backends: vec!["CPU".into()],
             engine_cpu_variant: Some("haswell".into()),
+            engine_cpu_variants_avoided: Vec::new(),
             ram_bandwidth_gbps: None,
             speed_calibration: None,
             summary: "x".into(),

@@ -493,6 +493,11 @@ export type HardwareProfile = {
 	 *  "sse42", ...); `None` where the CPU backend is built in (macOS) or the engine did not say.
 	 */
 	engineCpuVariant?: string | null,
+	/**
+	 *  CPU backend variants left out on this machine because they stopped with an illegal
+	 *  instruction (the next one down runs instead).
+	 */
+	engineCpuVariantsAvoided?: string[],
 	/**  RAM bandwidth in GB/s, measured (or, for an imagined machine, typical for its class). */
 	ramBandwidthGbps: number | null,
 	/**

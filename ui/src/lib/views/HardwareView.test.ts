@@ -38,6 +38,7 @@ function profile(over: Partial<HardwareProfile> = {}): HardwareProfile {
     },
     engineBackends: ["CPU"],
     engineCpuVariant: "haswell",
+    engineCpuVariantsAvoided: [],
     ramBandwidthGbps: 21.5,
     speedCalibration: null,
     summary: "No GPU: models run on the CPU from RAM; small models (up to about 8B at Q4) are practical.",
@@ -62,6 +63,16 @@ describe("HardwareView", () => {
     expect(screen.getByTestId("summary").textContent).toContain("No GPU");
     expect(screen.getByTestId("gpu-name").textContent).toBe("No GPU");
     expect(screen.getByText("AVX2")).toBeTruthy();
+    expect(screen.queryByTestId("cpu-variants-avoided")).toBeNull();
+  });
+
+  it("says which CPU backend builds were left out because they trapped on this processor", async () => {
+    calls.profile.mockResolvedValue(profile({ engineCpuVariant: "icelake", engineCpuVariantsAvoided: ["sapphirerapids"] }));
+    render(HardwareView, { refreshMs: 60_000 });
+    const note = await screen.findByTestId("cpu-variants-avoided");
+    expect(note.textContent).toContain("sapphirerapids left out");
+    expect(note.textContent).toContain("illegal instruction");
+    expect(screen.getByText("CPU backend: icelake")).toBeTruthy();
   });
 
   it("marks a GPU the engine cannot use with why and what to install, and shows a VRAM bar for one it can", async () => {

@@ -119,5 +119,11 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, HearthError> 
 #[specta::specta]
 pub async fn model_load_estimate(state: State<'_, AppState>, path: String) -> Result<Option<types::LoadEstimate>, HearthError> {
     let state = state.inner().clone();
-    blocking(move || Ok(library::load_time::estimate(&state.store, std::path::Path::new(&path)))).await
+    // Only a model file: the path comes from the window, and the estimate reads the file (its
+    // size, what of it is cached), so anything else would let a page in it probe the disk.
+    let path = PathBuf::from(path);
+    if !library::load_time::is_model_file(&path) {
+        return Ok(None);
+    }
+    blocking(move || Ok(library::load_time::estimate(&state.store, &path))).await
 }

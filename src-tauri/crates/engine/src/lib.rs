@@ -27,6 +27,10 @@ mod worker;
 pub use host::{EngineHost, GenerateEvent, Generation, LoadEvent, WorkerCommand};
 pub use protocol::{Constraint, EmbedInput, GenerateParams, LoadParams, Prompt, RequestId};
 
+/// The longest input one embedding takes, in tokens: the embedding context is made this long at
+/// most (bge and nomic-embed train at 512 to 8192).
+pub const MAX_EMBED_TOKENS: usize = 8192;
+
 /// A model file's name, as messages and the model picker show it.
 pub fn file_name(path: &std::path::Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()

@@ -375,7 +375,9 @@ impl<'m> Session<'m> {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let longest = lists.iter().map(Vec::len).max().unwrap_or(0);
-        let limit = self.model.n_ctx_train() as usize;
+        // The context is made as long as the longest input: capped, so that a request cannot ask
+        // for the memory of a 128K context.
+        let limit = (self.model.n_ctx_train() as usize).min(crate::MAX_EMBED_TOKENS);
         if longest == 0 || lists.iter().any(Vec::is_empty) {
             return Err(err(ErrorCode::InvalidInput, "An input to embed is empty."));
         }

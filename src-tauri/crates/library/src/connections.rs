@@ -99,10 +99,14 @@ impl<'a> Connections<'a> {
         Ok(self.shown(saved))
     }
 
-    /// Remove a connection and its key.
+    /// Remove a connection and its key. Only a saved connection's: the id names the key's file, and
+    /// an id from the window (`../hearth.sqlite3`) must not name any other file.
     pub fn remove(&self, id: &str) -> Result<()> {
         let mut all = self.saved();
-        all.retain(|s| s.id != id);
+        let Some(at) = all.iter().position(|s| s.id == id) else {
+            return Err(LibraryError::Invalid("There is no such connection.".into()));
+        };
+        all.remove(at);
         self.forget_key(id)?;
         self.write(&all)
     }
@@ -164,6 +168,24 @@ mod tests {
     // the app; here the file is used when the variable is set, which these tests set.
     fn no_keychain() {
         std::env::set_var("HEARTH_NO_KEYCHAIN", "1");
+    }
+
+    #[test]
+    fn removing_takes_only_a_saved_connections_id_never_a_path() {
+        no_keychain();
+        let (store, dir) = home("remove");
+        let c = Connections::new(&store, &dir);
+        let saved = c.save(&input("GPU box", "http://127.0.0.1:8080", Some("sk-remote-0123456789"))).unwrap();
+        let victim = dir.join("precious.txt");
+        std::fs::write(&victim, "keep me").unwrap();
+        for hostile in ["../precious.txt", "x/../../precious.txt", "/../../precious.txt", "c9", ""] {
+            assert!(c.remove(hostile).is_err(), "{hostile}");
+        }
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+        assert_eq!(c.list().len(), 1);
+        c.remove(&saved.id).unwrap();
+        assert!(c.list().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

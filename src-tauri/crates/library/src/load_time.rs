@@ -76,6 +76,11 @@ pub fn model_bytes(path: &Path) -> u64 {
 
 /// The load time of the model whose first (or only) file is `path`: reading it, plus what loads
 /// took beyond reading so far (starting the worker, llama.cpp's setup, the context).
+/// A regular `.gguf` file (what a load estimate may be asked for).
+pub fn is_model_file(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")) && path.is_file()
+}
+
 pub fn estimate(store: &Store, path: &Path) -> Option<LoadEstimate> {
     let bytes = model_bytes(path);
     // Before a first measurement reads the file into the cache.

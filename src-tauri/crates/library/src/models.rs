@@ -138,11 +138,14 @@ fn imported_folders(store: &Store) -> Result<Vec<PathBuf>> {
 /// Import a GGUF file, or every GGUF file in a folder, in place: nothing is copied. A folder is
 /// remembered, so files put there later are listed too. Returns how many model files were added.
 pub fn import(store: &Store, path: &Path) -> Result<usize> {
-    let path = path.canonicalize().map_err(|e| LibraryError::Invalid(format!("{} cannot be opened: {e}", path.display())))?;
+    // One sentence for a path that is missing, unreadable or no model: the path comes from the
+    // window, and different answers would tell a page in it which files exist.
+    let refused = || LibraryError::Invalid(format!("{} is not a GGUF model, or a folder of them, that Hearth can read.", file_name(path)));
+    let path = path.canonicalize().map_err(|_| refused())?;
     if path.is_dir() {
         let found = scan(&[(path.clone(), ModelSource::Imported)]);
         if found.is_empty() {
-            return Err(LibraryError::Invalid(format!("There is no .gguf file in {}.", path.display())));
+            return Err(refused());
         }
         let mut folders = imported_folders(store)?;
         if !folders.contains(&path) {
@@ -156,7 +159,10 @@ pub fn import(store: &Store, path: &Path) -> Result<usize> {
         return Ok(found.len());
     }
     // A single file must at least be a model llama.cpp could read, or the list would fill with junk.
-    gguf::read_file(&path).map_err(|e| LibraryError::Invalid(format!("{} is not a GGUF model: {e}", file_name(&path))))?;
+    gguf::read_file(&path).map_err(|e| {
+        tracing::info!("not imported, {} is not a GGUF model: {e}", path.display());
+        refused()
+    })?;
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     store.upsert_model(&path.display().to_string(), ModelSource::Imported, None, None, size, None)?;
     Ok(1)
@@ -335,8 +341,10 @@ mod tests {
 
         assert_eq!(import(&store, &file).unwrap(), 1);
         let err = import(&store, &root.join("notes.gguf")).unwrap_err();
-        assert!(err.to_string().contains("not a GGUF model"), "{err}");
-        assert!(import(&store, &root.join("absent.gguf")).unwrap_err().to_string().contains("cannot be opened"));
+        assert!(err.to_string().contains("notes.gguf is not a GGUF model"), "{err}");
+        // Missing, or there and no model: the same sentence (no oracle for which files exist).
+        let absent = import(&store, &root.join("absent.gguf")).unwrap_err().to_string();
+        assert_eq!(absent.replace("absent", "notes"), err.to_string());
         assert!(file.exists(), "import never moves the file");
         let list = list(&store, &[], &hw()).unwrap();
         assert_eq!(list.len(), 1);

@@ -73,8 +73,29 @@ pub enum Event {
     Error(HearthError),
 }
 
+/// Redirects followed within one request, all to the same origin.
+const MAX_REDIRECTS: usize = 5;
+
+/// A redirect is followed only to the same origin (scheme, host and port): the request carries the
+/// connection's key, and reqwest drops only `Authorization` on a redirect to another host, not
+/// Anthropic's `x-api-key`. A redirect elsewhere ends the request with its 3xx, which `check` turns
+/// into a sentence.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first().map(reqwest::Url::origin);
+        if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error("too many redirects")
+        } else if first.as_ref() == Some(&attempt.url().origin()) {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
+
 fn client() -> Result<reqwest::Client, HearthError> {
     reqwest::Client::builder()
+        .redirect(same_origin_redirects())
         .connect_timeout(CONNECT_TIMEOUT)
         .read_timeout(READ_TIMEOUT)
         .user_agent(concat!("Hearth/", env!("CARGO_PKG_VERSION")))
@@ -147,6 +168,7 @@ impl Endpoint {
         if status.is_success() {
             return Ok(response);
         }
+        let location = response.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok()).map(str::to_string);
         let said = said(response).await;
         let error = match status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => HearthError::new(
@@ -160,6 +182,15 @@ impl Endpoint {
             StatusCode::NOT_FOUND => HearthError::new(
                 ErrorCode::RemoteUnreachable,
                 format!("{} has no /v1/models at {}: is this the address of an OpenAI-compatible server?", self.name, self.base_url),
+            ),
+            s if s.is_redirection() => HearthError::new(
+                ErrorCode::RemoteUnreachable,
+                format!(
+                    "{} sent Hearth on to another address (HTTP {}{}); Hearth does not follow it with the key. Use that address for the connection if you trust it.",
+                    self.name,
+                    status.as_u16(),
+                    location.as_deref().map(|l| format!(", to {l}")).unwrap_or_default()
+                ),
             ),
             StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => HearthError::new(
                 ErrorCode::RateLimited,

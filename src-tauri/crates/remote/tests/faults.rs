@@ -127,3 +127,74 @@ async fn an_endpoint_that_streams_one_endless_event_is_cut_off_not_followed() {
     assert_eq!(e.message, "GPU box sent part of the reply in a form Hearth cannot read.");
     assert_eq!(e.details.as_deref(), Some("an event longer than 1024 KiB"));
 }
+
+/// A server on its own port that lists one model, keeping every request it was sent.
+async fn recording() -> (String, std::sync::Arc<std::sync::Mutex<String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let keep = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 65536];
+            if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(200), socket.read(&mut buf)).await {
+                keep.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+            let body = r#"{"data":[{"id":"m"}]}"#;
+            let answer = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+            socket.write_all(answer.as_bytes()).await.unwrap();
+            socket.shutdown().await.ok();
+        }
+    });
+    (format!("http://{addr}"), seen)
+}
+
+/// A server that redirects every request to `to` (then closes the connection).
+async fn redirecting(to: String) -> String {
+    let answer: &'static str =
+        Box::leak(format!("HTTP/1.1 307 Temporary Redirect\r\nlocation: {to}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").into_boxed_str());
+    answering(answer).await
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_origin_is_not_followed_with_the_key() {
+    for kind in [ApiKind::Openai, ApiKind::Anthropic] {
+        let (elsewhere, seen) = recording().await;
+        let base = redirecting(format!("{elsewhere}/v1/models")).await;
+        let e = endpoint(base, kind).models().await.expect_err("not followed");
+        assert_eq!(e.code, ErrorCode::RemoteUnreachable, "{e:?}");
+        assert!(e.message.contains("another address (HTTP 307, to http://127.0.0.1:"), "{}", e.message);
+        assert!(seen.lock().unwrap().is_empty(), "the other origin was sent: {}", seen.lock().unwrap());
+    }
+}
+
+#[tokio::test]
+async fn a_redirect_within_the_same_origin_is_followed() {
+    // The same server redirects /v1/models to /v2/models on itself: the recording server answers
+    // every path, so the first request is made to redirect by its path alone.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let keep = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 65536];
+            let n = socket.read(&mut buf).await.unwrap_or(0);
+            let request = String::from_utf8_lossy(&buf[..n]).to_string();
+            let answer = if request.starts_with("GET /v1/models") {
+                format!("HTTP/1.1 308 Permanent Redirect\r\nlocation: http://{addr}/v2/models\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            } else {
+                let body = r#"{"data":[{"id":"m"}]}"#;
+                format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len())
+            };
+            keep.lock().unwrap().push(request);
+            socket.write_all(answer.as_bytes()).await.unwrap();
+            socket.shutdown().await.ok();
+        }
+    });
+    let models = endpoint(format!("http://{addr}"), ApiKind::Anthropic).models().await.expect("followed");
+    assert_eq!(models, ["m"]);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(seen[1].starts_with("GET /v2/models") && seen[1].to_lowercase().contains("x-api-key: sk-test"), "{seen:?}");
+}

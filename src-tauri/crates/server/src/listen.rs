@@ -9,8 +9,8 @@
 //! - **A cap on open connections** (`max_connections`), well under the process's file
 //!   descriptors, so the app's downloads and its engine worker keep theirs. At the cap, a new
 //!   connection takes the place of the longest-open one that has no request in flight (a
-//!   half-sent header, an idle keep-alive); when every one has a request in flight, the new one is
-//!   closed at once. Plain refusal would let a few hundred half-sent headers lock everyone out
+//!   half-sent header, a body still trickling in, an idle keep-alive); when every one has a request
+//!   in flight, the new one is closed at once. Plain refusal would let a few hundred half-sent headers lock everyone out
 //!   until their timeout; a request in flight (a generation, a queued request) is never cut for a
 //!   newcomer.
 //! - **A client that takes no data** (`stall_timeout`): `Stall` fails a write that has made no
@@ -166,11 +166,19 @@ async fn serve_connection(stream: TcpStream, place: Place, router: Router, limit
     stream.set_nodelay(true).ok();
     let in_flight = place.conn.in_flight.clone();
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-        let busy = Busy::new(&in_flight);
+        // A request counts as in flight once its whole body has arrived (at once for one without a
+        // body), until its response body is written or dropped unwritten. A body that trickles in
+        // does not count: 128 such clients would otherwise hold every place and lock everyone out
+        // until their body timeout.
+        let busy = Arrived::new(in_flight.clone());
+        if hyper::body::Body::is_end_stream(request.body()) {
+            busy.arrive();
+        }
+        let watched = busy.clone();
         let mut router = router.clone();
         async move {
-            let Ok(response) = router.call(request.map(Body::new)).await;
-            // The request counts as in flight until its body is written, or dropped unwritten.
+            let request = request.map(|body| Body::new(Arriving { body, busy: watched }));
+            let Ok(response) = router.call(request).await;
             Ok::<_, Infallible>(response.map(|body| Tracked { body, _busy: busy }))
         }
     });
@@ -214,10 +222,58 @@ impl Drop for Busy {
     }
 }
 
+/// A request's place in its connection's count, taken when its body has arrived (`arrive`) and
+/// given back when the last of the request body and the response body that share it is dropped.
+#[derive(Clone)]
+struct Arrived {
+    count: Arc<AtomicUsize>,
+    busy: Arc<Mutex<Option<Busy>>>,
+}
+
+impl Arrived {
+    fn new(count: Arc<AtomicUsize>) -> Self {
+        Self { count, busy: Arc::new(Mutex::new(None)) }
+    }
+
+    fn arrive(&self) {
+        let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        if busy.is_none() {
+            *busy = Some(Busy::new(&self.count));
+        }
+    }
+}
+
+/// A request body that says when it has all arrived.
+struct Arriving {
+    body: Incoming,
+    busy: Arrived,
+}
+
+impl hyper::body::Body for Arriving {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None)) || self.body.is_end_stream() {
+            self.busy.arrive();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
 /// A response body that keeps its request counted as in flight until hyper drops it.
 struct Tracked {
     body: Body,
-    _busy: Busy,
+    _busy: Arrived,
 }
 
 impl hyper::body::Body for Tracked {

@@ -260,10 +260,22 @@ pub fn embeddings(body: &[u8], max_prompt_chars: usize) -> Result<EmbeddingsRequ
     if inputs.is_empty() || inputs.len() > MAX_INPUTS {
         return Err(ApiError::invalid(format!("`input` must hold 1 to {MAX_INPUTS} inputs."), Some("input")));
     }
-    let chars: usize = inputs.iter().map(|i| if let engine::EmbedInput::Text(t) = i { t.chars().count() } else { 0 }).sum();
+    // Every input counts: text by its characters, token ids one each (a token is a few
+    // characters, so counting it as one is generous to the client and still bounds the work).
+    let size = |i: &engine::EmbedInput| match i {
+        engine::EmbedInput::Text(t) => t.chars().count(),
+        engine::EmbedInput::Tokens(ids) => ids.len(),
+    };
+    let chars: usize = inputs.iter().map(size).sum();
     if chars > max_prompt_chars {
         return Err(ApiError::invalid(
-            format!("The input is {chars} characters long; this server takes at most {max_prompt_chars}."),
+            format!("The input is {chars} characters and tokens long; this server takes at most {max_prompt_chars}."),
+            Some("input"),
+        ));
+    }
+    if let Some(long) = inputs.iter().filter_map(|i| if let engine::EmbedInput::Tokens(ids) = i { Some(ids.len()) } else { None }).find(|n| *n > engine::MAX_EMBED_TOKENS) {
+        return Err(ApiError::invalid(
+            format!("An input of {long} tokens is longer than the {} one embedding takes.", engine::MAX_EMBED_TOKENS),
             Some("input"),
         ));
     }
@@ -675,6 +687,19 @@ mod tests {
         let text = |extra: &str| parse(format!(r#"{{"model":"m","prompt":"x"{extra}}}"#).as_bytes(), Endpoint::Text, 1000);
         assert_eq!(text(r#","logprobs":2"#).unwrap().logprobs, Some(2));
         assert_eq!(param(text(r#","logprobs":6"#).unwrap_err()).as_deref(), Some("logprobs"));
+    }
+
+    #[test]
+    fn embedding_inputs_count_their_tokens_and_are_capped() {
+        let with = |input: String| embeddings(format!(r#"{{"model":"m","input":{input}}}"#).as_bytes(), 10_000);
+        let ids = |n: usize| format!("[{}]", vec!["1"; n].join(","));
+        assert!(with(ids(100)).is_ok());
+        // Token arrays count against the same limit as text.
+        let many = format!("[{}]", vec![ids(1000); 11].join(","));
+        assert_eq!(param(with(many).unwrap_err()).as_deref(), Some("input"));
+        let e = embeddings(format!(r#"{{"model":"m","input":{}}}"#, ids(engine::MAX_EMBED_TOKENS + 1)).as_bytes(), 1_000_000).unwrap_err();
+        assert_eq!(param(e).as_deref(), Some("input"));
+        assert_eq!(param(with(format!("[{}]", vec!["\"a\""; MAX_INPUTS + 1].join(","))).unwrap_err()).as_deref(), Some("input"));
     }
 
     #[test]

@@ -137,6 +137,43 @@ async fn five_hundred_half_sent_headers_do_not_keep_a_normal_request_out() {
     assert_eq!(server.connections(), 0);
 }
 
+/// Clients that send a whole head and then trickle their body held a place as "in flight", so as
+/// many as the connection cap locked everyone out until their body timeout. A request now counts
+/// as in flight only once its body has arrived.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_that_trickle_in_do_not_keep_a_normal_request_out() {
+    let _one = ONE.lock().await;
+    let config = ServerConfig::default();
+    let cap = config.max_connections;
+    let Some((server, backend, addr, model)) = start(config).await else { return };
+    let mut slow = Vec::new();
+    for _ in 0..cap + 50 {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"model\"",
+            addr.port()
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        slow.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rss_before = load::rss_kib(std::process::id()).unwrap();
+
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
+    let r = client.get(format!("http://{addr}/v1/models")).send().await.expect("no answer within 2 s");
+    assert_eq!(r.status(), 200);
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+    let body = json!({"model": model, "prompt": "Hello", "max_tokens": 4});
+    assert_eq!(client.post(format!("http://{addr}/v1/completions")).json(&body).send().await.unwrap().status(), 200);
+    let pid = backend.worker_pid();
+    assert!(server.connections() <= cap, "{} open", server.connections());
+    assert_eq!(client.post(format!("http://{addr}/v1/completions")).json(&body).send().await.unwrap().status(), 200);
+    assert_eq!(backend.worker_pid(), pid, "the same worker");
+    let rss_after = load::rss_kib(std::process::id()).unwrap();
+    eprintln!("{} trickling bodies: served; server RSS {rss_before} -> {rss_after} KiB", cap + 50);
+    assert!(rss_after < rss_before + 32 * 1024, "{rss_before} -> {rss_after} KiB");
+}
+
 /// How long the test gives a request queued behind a client that stopped reading: the stall
 /// timeout (2 s) plus the time to generate what fills the socket buffers (the server's 32 KB and the
 /// client's 8 KB: ~200 tokens of SSE), which is what varies: 11.6 s on a quiet 2-core machine, 58 s

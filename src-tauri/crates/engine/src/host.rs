@@ -350,6 +350,13 @@ impl EngineHost {
         self.current().and_then(|w| w.pid)
     }
 
+    /// Someone is waiting on this engine now: a reply being written, embeddings or a bench.
+    pub fn is_answering(&self) -> bool {
+        self.current().is_some_and(|w| {
+            w.pending.lock().is_ok_and(|p| p.values().any(|x| matches!(x, Pending::Generate(_) | Pending::Embed(_) | Pending::Bench(_))))
+        })
+    }
+
     /// The last lines the workers wrote to stderr, oldest first.
     pub fn recent_logs(&self) -> Vec<String> {
         self.logs.lock().map(|l| l.iter().cloned().collect()).unwrap_or_default()

@@ -237,11 +237,17 @@ impl Runtime {
                     return Ok(with);
                 }
             }
-            let oldest = others.iter().min_by_key(|m| m.last_used).map(|m| m.path().to_path_buf());
-            if let Some(path) = oldest {
-                tracing::info!(model = %path.display(), "unloading the model used least recently to make room");
-                self.unload(&path).await?;
-            }
+            // Never one that is answering someone (Chat streaming from it, a server request): its
+            // reply would be cut. The person, or the client, tries again when it is done.
+            let oldest = others.iter().filter(|m| !m.engine.is_answering()).min_by_key(|m| m.last_used).map(|m| m.path().to_path_buf());
+            let Some(path) = oldest else {
+                return Err(HearthError::new(
+                    ErrorCode::ModelsBusy,
+                    "Every model loaded now is answering someone, and there is no room for another beside them. Try again when a reply has ended.",
+                ));
+            };
+            tracing::info!(model = %path.display(), "unloading the model used least recently to make room");
+            self.unload(&path).await?;
         }
     }
 

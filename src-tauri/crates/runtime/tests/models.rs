@@ -117,3 +117,46 @@ async fn a_red_plan_is_refused_before_anything_is_unloaded_unless_forced() {
     assert_eq!(paths(&rt), vec![b.clone()]);
     rt.unload_all().await;
 }
+
+/// Making room never unloads a model that is answering someone: Chat streaming from it, or a
+/// server request. A load that would need to is refused at once with `ModelsBusy`, the reply goes
+/// on to its end, and the same load succeeds once it has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_that_is_answering_someone_is_never_unloaded_to_make_room() {
+    let _one = ONE.lock().await;
+    let Some((a, b)) = two_models() else { return };
+    let rt = runtime(16);
+    rt.set_max_models(1);
+    rt.load(&a, LoadRequest::by(Owner::App), |_| {}).await.expect("loads");
+    let resident = rt.get(&a).expect("a is in");
+    let params = engine::GenerateParams {
+        prompt: engine::Prompt::Raw("1, 2, 3, 4, 5, 6, 7, 8,".into()),
+        sampling: types::SamplingParams { temperature: 0.0, max_tokens: Some(200), ..Default::default() },
+        context_overflow: types::ContextOverflow::Stop,
+        model: None,
+        constraint: None,
+        logprobs: None,
+        tools: None,
+    };
+    let mut reply = resident.engine.generate(params).await.expect("a reply starts");
+    let first = reply.events.recv().await.expect("a first event");
+    assert!(matches!(first, engine::GenerateEvent::Token(_)), "{first:?}");
+
+    let refused = rt.load(&b, LoadRequest::by(Owner::Server), |_| {}).await.expect_err("a is answering");
+    assert_eq!(refused.code, ErrorCode::ModelsBusy, "{}", refused.message);
+    assert_eq!(paths(&rt), vec![a.clone()], "a stays");
+
+    // The reply goes on to its end.
+    let stats = loop {
+        match reply.events.recv().await.expect("an event") {
+            engine::GenerateEvent::Done(stats) => break stats,
+            engine::GenerateEvent::Error(e) => panic!("the reply was cut: {e}"),
+            _ => {}
+        }
+    };
+    assert_eq!(stats.stop_reason, types::StopReason::MaxTokens);
+    // Now there is room.
+    rt.load(&b, LoadRequest::by(Owner::Server), |_| {}).await.expect("loads once a is done");
+    assert_eq!(paths(&rt), vec![b.clone()]);
+    rt.unload_all().await;
+}

@@ -86,6 +86,7 @@ impl ApiError {
                     StatusCode::BAD_REQUEST
                 }
                 ErrorCode::NotFound => StatusCode::NOT_FOUND,
+                ErrorCode::ModelsBusy => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }
@@ -113,6 +114,7 @@ impl ApiError {
                 ErrorCode::NotFound => ("invalid_request_error", Some("model_not_found")),
                 ErrorCode::ModelLoadFailed => ("server_error", Some("model_load_failed")),
                 ErrorCode::EngineCrashed => ("server_error", Some("engine_crashed")),
+                ErrorCode::ModelsBusy => ("server_error", Some("models_busy")),
                 _ => ("server_error", None),
             },
         }

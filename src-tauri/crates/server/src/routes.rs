@@ -106,6 +106,9 @@ pub async fn unload_model<B: Backend>(State(app): State<Arc<App<B>>>, body: Body
     lifecycle(&app, body, false).await
 }
 
+/// How long `/api/models/load` waits for a load (a 70B model from a slow disk takes minutes).
+const LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
 async fn lifecycle<B: Backend>(app: &App<B>, body: Body, load: bool) -> Result<Json<serde_json::Value>, ApiError> {
     let body = read_body(body, 64 << 10, app.config.stall_timeout).await?;
     let name = request::model_name(&body)?;
@@ -113,7 +116,9 @@ async fn lifecycle<B: Backend>(app: &App<B>, body: Body, load: bool) -> Result<J
     let entry = find_model(&models, &name).ok_or_else(|| ApiError::ModelNotFound(name.clone()))?;
     let _alone = app.gate.exclusive().await;
     if load {
-        app.backend.load(&entry.id).await?;
+        // The runtime's one queue of loads, as Chat's (it never unloads a model that is answering
+        // someone to make room), bounded: a load that has not ended in this time is given up.
+        tokio::time::timeout(LOAD_TIMEOUT, app.backend.load(&entry.id)).await.map_err(|_| ApiError::Timeout(LOAD_TIMEOUT.as_secs()))??;
     } else {
         app.backend.unload(&entry.id).await?;
     }

@@ -71,6 +71,8 @@ error_codes! {
         RemoteModelGone,
         /// A connection's reply broke off mid-stream; the text so far is kept.
         RemoteCut,
+        /// A model cannot be loaded now: making room would unload one that is answering someone.
+        ModelsBusy,
     }
 }
 

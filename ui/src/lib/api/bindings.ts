@@ -122,7 +122,7 @@ export const commands = {
 };
 
 /* Constants */
-export const ERROR_CODES = ["HOME_UNAVAILABLE","PROBE_FAILED","INTERNAL","HUB_UNREACHABLE","GATED_MODEL","NOT_FOUND","UNAUTHORIZED","RATE_LIMITED","DOWNLOAD_CHECKSUM_MISMATCH","DISK_FULL","BAD_RESPONSE","INVALID_INPUT","ENGINE_CRASHED","MODEL_LOAD_FAILED","TEMPLATE_ERROR","CONTEXT_FULL","NO_MODEL_LOADED","WOULD_NOT_FIT","REMOTE_UNREACHABLE","REMOTE_REFUSED","REMOTE_MODEL_GONE","REMOTE_CUT"] as const;
+export const ERROR_CODES = ["HOME_UNAVAILABLE","PROBE_FAILED","INTERNAL","HUB_UNREACHABLE","GATED_MODEL","NOT_FOUND","UNAUTHORIZED","RATE_LIMITED","DOWNLOAD_CHECKSUM_MISMATCH","DISK_FULL","BAD_RESPONSE","INVALID_INPUT","ENGINE_CRASHED","MODEL_LOAD_FAILED","TEMPLATE_ERROR","CONTEXT_FULL","NO_MODEL_LOADED","WOULD_NOT_FIT","REMOTE_UNREACHABLE","REMOTE_REFUSED","REMOTE_MODEL_GONE","REMOTE_CUT","MODELS_BUSY"] as const;
 
 /* Types */
 /**
@@ -364,7 +364,9 @@ export type ErrorCode =
 /**  A connection's endpoint no longer serves the model. */
 "REMOTE_MODEL_GONE" | 
 /**  A connection's reply broke off mid-stream; the text so far is kept. */
-"REMOTE_CUT";
+"REMOTE_CUT" | 
+/**  A model cannot be loaded now: making room would unload one that is answering someone. */
+"MODELS_BUSY";
 
 /**  One cell of the "what fits" grid: a model size at a quantization. */
 export type FitCell = {

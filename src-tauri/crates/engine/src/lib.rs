@@ -16,7 +16,6 @@ mod logs;
 mod outbox;
 pub mod protocol;
 mod reply;
-pub mod schema;
 mod session;
 mod stop;
 pub mod template;
@@ -24,6 +23,9 @@ pub mod tools;
 mod utf8;
 mod worker;
 
+/// The JSON-schema check every constraint passes before llama.cpp's converter (its own crate, so
+/// that it can be fuzzed without llama.cpp).
+pub use schema;
 pub use host::{EngineHost, GenerateEvent, Generation, LoadEvent, WorkerCommand};
 pub use protocol::{Constraint, EmbedInput, GenerateParams, LoadParams, Prompt, RequestId};
 

@@ -492,7 +492,7 @@ fn missing(name: &str) -> ApiError {
 /// A JSON schema a reply may be held to (a `response_format`, a tool's parameters), checked before
 /// it goes near llama.cpp's converter (`engine::schema`): a 400 naming the keyword and where it is.
 pub fn enforceable(schema: &Value, name: &str) -> Result<(), ApiError> {
-    engine::schema::check(schema).map_err(|e| {
+    schema::check(schema).map_err(|e| {
         ApiError::invalid(
             format!("The JSON schema in `{name}` cannot be enforced: {e}."),
             Some(name.split(['.', '[']).next().unwrap_or(name)),

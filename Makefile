@@ -10,7 +10,7 @@ APP := target/debug/hearth-app
 CLI := target/debug/hearth
 UI_SOURCES := $(shell find ui/src ui/public -type f 2>/dev/null) ui/index.html ui/vite.config.ts ui/package-lock.json
 
-.PHONY: run test deps deps-test ui build test-rust test-cpu-variant test-ui test-e2e bindings icons package check-package bench test-model clean-ui backend-cuda backend-rocm backend-blas
+.PHONY: run test deps deps-test ui build test-rust test-cpu-variant test-ui test-e2e fuzz-api bindings icons package check-package bench test-model clean-ui backend-cuda backend-rocm backend-blas
 
 ## make run: build everything and open the Hearth window.
 run: deps build
@@ -61,6 +61,11 @@ test-ui:
 
 test-e2e: build
 	node --test --test-concurrency=1 tests/e2e/
+
+## make fuzz-api: Schemathesis against the real server from its /openapi.json (EXAMPLES=N per
+## operation, default 20): no 5xx, no answer outside the description, no worker restart.
+fuzz-api: deps-test build test-model
+	tests/fuzz/api.sh
 
 ## make bindings: regenerate ui/src/lib/api/bindings.ts from the Rust types (a test fails when stale).
 bindings:

@@ -127,6 +127,30 @@ async fn lifecycle<B: Backend>(app: &App<B>, body: Body, load: bool) -> Result<J
     Ok(Json(openai::model_state(state)))
 }
 
+/// The OpenAPI 3.1 description of every route (`openapi.json` beside this crate's Cargo.toml; a
+/// test holds it to the router, `make fuzz-api` fuzzes the server from it).
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// `GET /openapi.json`: the description, with the names of the models this server has now as the
+/// values `model` takes (any other is a 404), so that a client, or a fuzzer, can tell them.
+pub async fn openapi<B: Backend>(State(app): State<Arc<App<B>>>) -> Response {
+    let mut spec: serde_json::Value = match serde_json::from_str(OPENAPI) {
+        Ok(v) => v,
+        Err(e) => return ApiError::Engine(types::HearthError::new(types::ErrorCode::Internal, format!("The API description is broken: {e}"))).into_response(),
+    };
+    let names: Vec<String> = app.backend.models().into_iter().map(|m| m.id).collect();
+    if !names.is_empty() {
+        if let Some(schemas) = spec.pointer_mut("/components/schemas").and_then(serde_json::Value::as_object_mut) {
+            for schema in schemas.values_mut() {
+                if let Some(model) = schema.pointer_mut("/properties/model") {
+                    model["enum"] = serde_json::json!(names);
+                }
+            }
+        }
+    }
+    Json(spec).into_response()
+}
+
 pub async fn no_route(uri: axum::http::Uri) -> ApiError {
     ApiError::NoRoute(uri.path().to_string())
 }

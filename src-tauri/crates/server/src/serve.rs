@@ -122,6 +122,7 @@ fn router<B: Backend>(app: Arc<App<B>>, config: &ValidConfig, recorder: Recorder
         .route("/api/models", get(routes::model_states::<B>))
         .route("/api/models/load", post(routes::load_model::<B>))
         .route("/api/models/unload", post(routes::unload_model::<B>))
+        .route("/openapi.json", get(routes::openapi::<B>))
         .fallback(routes::no_route)
         .with_state(app)
         .layer(from_fn_with_state(ApiKey(config.api_key.clone()), require_key))

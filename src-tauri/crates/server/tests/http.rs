@@ -474,3 +474,55 @@ async fn models_are_listed_with_their_state_and_loaded_and_unloaded_by_name() {
     assert_openai_error(&body, None, Some("model"));
     server.stop().await;
 }
+
+/// `/openapi.json` describes exactly the routes the router has, with their methods: read from the
+/// router's own source (serve.rs), so a route added without its description (or a description of a
+/// route that is gone) fails here. Every described operation answers something other than the
+/// fallback's 404 `unknown_url` on the real server.
+#[tokio::test]
+async fn the_openapi_description_matches_the_real_routes() {
+    let (_server, base) = start(ServerConfig::default(), Arc::new(Fake::default())).await;
+    let r = reqwest::get(format!("{base}/openapi.json")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let spec: Value = r.json().await.unwrap();
+    assert_eq!(spec["openapi"], "3.1.0");
+    // The models this server has are the names `model` takes.
+    assert_eq!(spec["components"]["schemas"]["ChatCompletionRequest"]["properties"]["model"]["enum"], json!([MODEL]));
+
+    let mut described: Vec<(String, String)> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, ops)| ops.as_object().unwrap().keys().map(move |m| (path.clone(), m.clone())))
+        .collect();
+    described.sort();
+    let source = include_str!("../src/serve.rs");
+    let mut routed: Vec<(String, String)> = source
+        .lines()
+        .filter_map(|l| {
+            let rest = l.trim().strip_prefix(".route(\"")?;
+            let (path, rest) = rest.split_once('"')?;
+            let method = rest.trim_start_matches(", ").split('(').next()?;
+            // axum's `{*id}` is OpenAPI's `{id}`.
+            Some((path.replace("{*", "{"), method.to_string()))
+        })
+        .collect();
+    routed.sort();
+    assert_eq!(described, routed, "the description and the router differ");
+
+    // Every schema a request body names exists.
+    for (path, method) in &described {
+        let op = &spec["paths"][path][method];
+        if let Some(r) = op["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str() {
+            let name = r.rsplit('/').next().unwrap();
+            assert!(spec["components"]["schemas"][name].is_object(), "{path}: {r}");
+        }
+        let url = format!("{base}{}", path.replace("{id}", MODEL));
+        let client = reqwest::Client::new();
+        let answer = if method == "get" { client.get(&url).send().await } else { client.post(&url).json(&json!({})).send().await }.unwrap();
+        let status = answer.status().as_u16();
+        let body: Value = answer.json().await.unwrap_or(Value::Null);
+        assert_ne!(body["error"]["code"], "unknown_url", "{method} {path}: {status} {body}");
+    }
+}

@@ -36,6 +36,12 @@ pub fn endpoint(name_or_url: &str, key: Option<String>, api: Api) -> anyhow::Res
         );
     }
     let base_url = remote::base_url(name_or_url).map_err(|e| anyhow::anyhow!(e.message))?;
+    if remote::plain_over_internet(&base_url) {
+        anyhow::bail!(
+            "{base_url} is plain http to a machine beyond this computer and its network: the key and the conversation would \
+             cross the internet unencrypted. Use https://, or save it as a connection in the app and confirm plain http there"
+        );
+    }
     let kind = match api {
         Api::Openai => ApiKind::Openai,
         Api::Anthropic => ApiKind::Anthropic,

@@ -57,3 +57,14 @@ fn bad_input_fails_with_a_sentence_and_a_nonzero_exit() {
     assert!(profile["memory"]["totalBytes"].as_u64().unwrap() > 0);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `--endpoint URL` with plain http to a machine on the internet is refused before anything is
+/// sent: the key and the conversation would cross it unencrypted.
+#[test]
+fn plain_http_to_a_machine_on_the_internet_is_refused() {
+    let dir = temp("plain-http");
+    let out = hearth(&["run", "--endpoint", "http://gpu.example.com:8000", "--api-key", "sk-0123456789", "m", "Hi"], &dir);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("plain http") && err.contains("https://"), "{err}");
+}

@@ -25,6 +25,8 @@ struct Saved {
     name: String,
     base_url: String,
     kind: ApiKind,
+    #[serde(default)]
+    allow_plain_http: bool,
 }
 
 pub struct Connections<'a> {
@@ -60,6 +62,7 @@ impl<'a> Connections<'a> {
             name: s.name,
             base_url: s.base_url,
             kind: s.kind,
+            allow_plain_http: s.allow_plain_http,
         }
     }
 
@@ -70,6 +73,12 @@ impl<'a> Connections<'a> {
             return Err(LibraryError::Invalid("Give the connection a name (up to 80 characters).".into()));
         }
         let base_url = remote::base_url(&input.base_url).map_err(|e| LibraryError::Invalid(e.message))?;
+        if remote::plain_over_internet(&base_url) && !input.allow_plain_http {
+            return Err(LibraryError::Invalid(format!(
+                "{base_url} is plain http to a machine beyond this computer and its network: the key and the conversations \
+                 would cross the internet unencrypted. Use https://, or confirm plain http for this connection."
+            )));
+        }
         let key = input.key.as_deref().map(str::trim);
         if let Some(k) = key.filter(|k| !k.is_empty()) {
             if k.chars().any(|c| c.is_whitespace() || c.is_control()) || k.len() > 4096 {
@@ -90,7 +99,8 @@ impl<'a> Connections<'a> {
             Some(k) => self.keep_key(&id, k)?,
             None => {}
         }
-        let saved = Saved { id: id.clone(), name: name.to_string(), base_url, kind: input.kind };
+        let allow_plain_http = input.allow_plain_http && remote::plain_over_internet(&base_url);
+        let saved = Saved { id: id.clone(), name: name.to_string(), base_url, kind: input.kind, allow_plain_http };
         match all.iter_mut().find(|s| s.id == id) {
             Some(s) => *s = saved.clone(),
             None => all.push(saved.clone()),
@@ -161,13 +171,39 @@ mod tests {
     }
 
     fn input(name: &str, url: &str, key: Option<&str>) -> ConnectionInput {
-        ConnectionInput { id: None, name: name.into(), base_url: url.into(), kind: ApiKind::Openai, key: key.map(str::to_string) }
+        ConnectionInput {
+            id: None,
+            name: name.into(),
+            base_url: url.into(),
+            kind: ApiKind::Openai,
+            key: key.map(str::to_string),
+            allow_plain_http: false,
+        }
     }
 
     // The keychain is never the person's own in tests: HEARTH_NO_KEYCHAIN=1 is how `make test` runs
     // the app; here the file is used when the variable is set, which these tests set.
     fn no_keychain() {
         std::env::set_var("HEARTH_NO_KEYCHAIN", "1");
+    }
+
+    #[test]
+    fn plain_http_beyond_this_network_needs_the_persons_confirmation() {
+        no_keychain();
+        let (store, dir) = home("plain");
+        let c = Connections::new(&store, &dir);
+        let far = input("Rented", "http://gpu.example.com:8000/v1", Some("sk-remote-0123456789"));
+        let e = c.save(&far).unwrap_err().to_string();
+        assert!(e.contains("unencrypted") && e.contains("Use https://"), "{e}");
+        assert!(c.list().is_empty(), "nothing saved, no key kept");
+        let saved = c.save(&ConnectionInput { allow_plain_http: true, ..far }).unwrap();
+        assert!(saved.allow_plain_http);
+        // https, this machine and the private network need no confirmation, and keep none.
+        for near in ["https://gpu.example.com", "http://127.0.0.1:8080", "http://192.168.1.20:8000", "http://gpu-box:8000"] {
+            let s = c.save(&ConnectionInput { allow_plain_http: true, ..input(near, near, None) }).unwrap();
+            assert!(!s.allow_plain_http, "{near}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

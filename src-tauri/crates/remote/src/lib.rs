@@ -65,6 +65,30 @@ pub fn base_url(url: &str) -> Result<String, HearthError> {
     Ok(base.to_string())
 }
 
+/// `base_url` is plain http to a machine that is neither this one nor on a private network: the key
+/// and the conversations would cross the internet unencrypted. Loopback, private (10/8, 172.16/12,
+/// 192.168/16, fc00::/7), link-local addresses, names without a dot (`gpu-box`, `localhost`) and
+/// `.local` names count as near; any other name is taken as far (it may resolve anywhere).
+pub fn plain_over_internet(base_url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(base_url) else { return false };
+    if url.scheme() != "http" {
+        return false;
+    }
+    let Some(host) = url.host_str() else { return false };
+    match host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => !(ip.is_loopback() || ip.is_private() || ip.is_link_local()),
+        Ok(std::net::IpAddr::V6(ip)) => {
+            let first = ip.segments()[0];
+            !(ip.is_loopback() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80)
+        }
+        Err(_) => {
+            // A name without a dot ("gpu-box") is one the local network resolves.
+            let name = host.trim_end_matches('.').to_ascii_lowercase();
+            !(!name.contains('.') || name.ends_with(".localhost") || name.ends_with(".local"))
+        }
+    }
+}
+
 /// What a reply sends, in order: `Text` pieces, then one `Done` or one `Error`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -467,6 +491,18 @@ impl Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_http_is_near_only_on_this_machine_or_a_private_network() {
+        for near in ["http://127.0.0.1:8080", "http://localhost:1234", "http://192.168.1.20:8000", "http://10.0.0.5", "http://172.20.1.1",
+            "http://[::1]:8080", "http://[fd12::1]:80", "http://gpu-box.local:8080", "http://gpu-box:8000", "https://gpu.example.com", "https://203.0.113.7"]
+        {
+            assert!(!plain_over_internet(near), "{near}");
+        }
+        for far in ["http://gpu.example.com:8000", "http://203.0.113.7:8080", "http://172.32.0.1", "http://[2001:db8::1]:80"] {
+            assert!(plain_over_internet(far), "{far}");
+        }
+    }
 
     #[test]
     fn addresses_are_normalised_and_bad_ones_refused() {

@@ -32,6 +32,9 @@ pub struct Connection {
     /// Where its key is kept, `None` without one.
     pub key_place: Option<TokenPlace>,
     pub key_hint: Option<String>,
+    /// The person confirmed plain http to a machine beyond this one and its private network.
+    #[serde(default)]
+    pub allow_plain_http: bool,
 }
 
 /// A connection to save: a new one (`id: None`) or a change to one.
@@ -44,6 +47,10 @@ pub struct ConnectionInput {
     pub kind: ApiKind,
     /// `None`: keep the saved key (none for a new connection); `Some("")`: forget it.
     pub key: Option<String>,
+    /// Needed for plain http to a machine beyond this one and its private network (the key and
+    /// the conversations would cross the internet unencrypted): the person's confirmation.
+    #[serde(default)]
+    pub allow_plain_http: bool,
 }
 
 /// One connection's models, or why they could not be listed.

@@ -206,6 +206,8 @@ export type Connection = {
 	/**  Where its key is kept, `None` without one. */
 	keyPlace: TokenPlace | null,
 	keyHint: string | null,
+	/**  The person confirmed plain http to a machine beyond this one and its private network. */
+	allowPlainHttp?: boolean,
 };
 
 /**  A connection to save: a new one (`id: None`) or a change to one. */
@@ -216,6 +218,11 @@ export type ConnectionInput = {
 	kind: ApiKind,
 	/**  `None`: keep the saved key (none for a new connection); `Some("")`: forget it. */
 	key: string | null,
+	/**
+	 *  Needed for plain http to a machine beyond this one and its private network (the key and
+	 *  the conversations would cross the internet unencrypted): the person's confirmation.
+	 */
+	allowPlainHttp?: boolean,
 };
 
 /**  What to do when a conversation no longer fits in the context. */

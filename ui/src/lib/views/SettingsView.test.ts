@@ -41,7 +41,7 @@ afterEach(() => {
 describe("SettingsView", () => {
   it("adds a connection: the key goes once, only its hint comes back, and what the endpoint said is shown", async () => {
     calls.get.mockResolvedValue(base);
-    const saved = { id: "c1", name: "GPU box", baseUrl: "http://127.0.0.1:8081", kind: "openai", keyPlace: "keychain", keyHint: "sk-…e3f1" };
+    const saved = { id: "c1", name: "GPU box", baseUrl: "http://127.0.0.1:8081", kind: "openai", keyPlace: "keychain", keyHint: "sk-…e3f1", allowPlainHttp: false };
     render(SettingsView, { store: new SettingsStore(), connections: new ConnectionsStore() });
     const key = (await screen.findByTestId("connection-key")) as HTMLInputElement;
     expect(key.type).toBe("password");
@@ -54,7 +54,7 @@ describe("SettingsView", () => {
     calls.remoteModels.mockResolvedValue([{ connection: saved, models: [], error: refused }]);
     await fireEvent.click(screen.getByTestId("connection-save"));
     await waitFor(() => expect(screen.getByTestId("connections-notice").textContent).toContain("Saved GPU box, but it did not answer: GPU box refused the key"));
-    expect(calls.save).toHaveBeenCalledWith({ id: null, name: "GPU box", baseUrl: "http://127.0.0.1:8081/v1", kind: "openai", key: "sk-wrong-0000e3f1" });
+    expect(calls.save).toHaveBeenCalledWith({ id: null, name: "GPU box", baseUrl: "http://127.0.0.1:8081/v1", kind: "openai", key: "sk-wrong-0000e3f1", allowPlainHttp: false });
     expect(screen.getByTestId("connection-status").textContent).toContain("refused the key (HTTP 401)");
     expect(screen.getByTestId("connection").textContent).toContain("sk-…e3f1, key in the system keychain");
     await waitFor(() => expect(key.value).toBe(""));
@@ -65,7 +65,7 @@ describe("SettingsView", () => {
     calls.remoteModels.mockResolvedValue([{ connection: saved, models: ["qwen2.5-72b"], error: null }]);
     await fireEvent.click(screen.getByTestId("connection-save"));
     await waitFor(() => expect(screen.getByTestId("connection-status").textContent).toContain("1 model: qwen2.5-72b"));
-    expect(calls.save).toHaveBeenLastCalledWith({ id: "c1", name: "GPU box", baseUrl: "http://127.0.0.1:8081", kind: "openai", key: null });
+    expect(calls.save).toHaveBeenLastCalledWith({ id: "c1", name: "GPU box", baseUrl: "http://127.0.0.1:8081", kind: "openai", key: null, allowPlainHttp: false });
   });
 
   it("warns before a key would go over plain http to another machine", async () => {
@@ -76,6 +76,21 @@ describe("SettingsView", () => {
     expect(screen.getByTestId("connection-unencrypted").textContent).toContain("unencrypted");
     await fireEvent.input(screen.getByTestId("connection-url"), { target: { value: "http://127.0.0.1:8081" } });
     expect(screen.queryByTestId("connection-unencrypted")).toBeNull();
+    expect(screen.queryByTestId("connection-allow-http")).toBeNull();
+  });
+
+  it("sends plain http to a machine on the internet only with the person's confirmation", async () => {
+    calls.get.mockResolvedValue(base);
+    calls.save.mockRejectedValue({ code: "INVALID_INPUT", message: "http://gpu.example.com:8000 is plain http to a machine beyond this computer and its network", details: null });
+    render(SettingsView, { store: new SettingsStore(), connections: new ConnectionsStore() });
+    await fireEvent.input(await screen.findByTestId("connection-name"), { target: { value: "Rented" } });
+    await fireEvent.input(screen.getByTestId("connection-url"), { target: { value: "http://gpu.example.com:8000" } });
+    await fireEvent.click(screen.getByTestId("connection-save"));
+    await waitFor(() => expect(screen.getByTestId("connections-error").textContent).toContain("plain http"));
+    expect(calls.save).toHaveBeenLastCalledWith(expect.objectContaining({ allowPlainHttp: false }));
+    await fireEvent.click(screen.getByTestId("connection-allow-http"));
+    await fireEvent.click(screen.getByTestId("connection-save"));
+    await waitFor(() => expect(calls.save).toHaveBeenLastCalledWith(expect.objectContaining({ baseUrl: "http://gpu.example.com:8000", allowPlainHttp: true })));
   });
 
   it("saves a token, clears the field and shows only the hint", async () => {

@@ -294,12 +294,17 @@ impl EngineHost {
 
     /// Embeddings of each input by the loaded model, and the tokens read in all. A model whose
     /// file names no pooling (a chat model) is refused with `INVALID_INPUT`.
+    /// Dropping the future before it is done (the client went away) cancels the work in the worker,
+    /// which stops between inputs.
     pub async fn embed(&self, inputs: Vec<crate::protocol::EmbedInput>) -> Result<(Vec<Vec<f32>>, u32), HearthError> {
         let worker = self.current().ok_or_else(no_model)?;
         let id = self.next_id();
         let (tx, rx) = oneshot::channel();
+        let mut unfinished = Abandon { worker: worker.clone(), id, done: false };
         worker.request(id, Pending::Embed(tx), &Request::Embed { id, inputs }).await?;
-        rx.await.map_err(|_| crashed("The engine stopped before it answered."))?
+        let answer = rx.await.map_err(|_| crashed("The engine stopped before it answered."))?;
+        unfinished.done = true;
+        answer
     }
 
     /// Measures the loaded model the way `llama-bench` does (see `BenchParams`), in the worker and
@@ -630,6 +635,22 @@ async fn read_events(
         pending.answer_error(error);
     }
     exited.send(true).ok();
+}
+
+/// Cancels request `id` in the worker when dropped before `done`: the one waiting for it is gone.
+struct Abandon {
+    worker: Arc<Worker>,
+    id: RequestId,
+    done: bool,
+}
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        // `abandon` sends the cancel from a task: only where there is a runtime to run it.
+        if !self.done && tokio::runtime::Handle::try_current().is_ok() {
+            self.worker.abandon(self.id);
+        }
+    }
 }
 
 /// The worker died of an illegal instruction: SIGILL, or Windows' STATUS_ILLEGAL_INSTRUCTION.

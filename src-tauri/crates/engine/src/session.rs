@@ -350,7 +350,14 @@ impl<'m> Session<'m> {
     /// Embeddings of each input, pooled as the model's file says and L2-normalised (as OpenAI's
     /// and llama-server's are), and the tokens read. Made in a context of their own, sized to the
     /// longest input and dropped at the end, so the chat context's cache is untouched.
-    pub fn embed(&self, backend: &LlamaBackend, inputs: &[EmbedInput], threads: i32) -> Result<(Vec<Vec<f32>>, u32), HearthError> {
+    /// `cancelled` is asked between inputs: the host cancels when the client has gone.
+    pub fn embed(
+        &self,
+        backend: &LlamaBackend,
+        inputs: &[EmbedInput],
+        threads: i32,
+        cancelled: impl Fn() -> bool,
+    ) -> Result<(Vec<Vec<f32>>, u32), HearthError> {
         let arch = self.model.meta_val_str("general.architecture").unwrap_or_default();
         let pooling = self.model.meta_val_str(&format!("{arch}.pooling_type")).ok().and_then(|v| v.trim().parse::<u32>().ok()).unwrap_or(0);
         if pooling == 0 {
@@ -392,6 +399,9 @@ impl<'m> Session<'m> {
         let mut batch = LlamaBatch::new(n_ctx as usize, 1);
         let mut vectors = Vec::with_capacity(lists.len());
         for tokens in &lists {
+            if cancelled() {
+                return Err(err(ErrorCode::InvalidInput, "The embeddings were cancelled: nobody waits for them any more."));
+            }
             ctx.clear_kv_cache();
             batch.clear();
             for (pos, &t) in tokens.iter().enumerate() {

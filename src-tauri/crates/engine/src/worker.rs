@@ -214,7 +214,7 @@ impl Worker {
                         let tokens = session.tokenize(&text, add_special).into_iter().map(|t| t.0).collect();
                         self.send(&Event::Tokens { id, tokens });
                     }
-                    Request::Embed { id, inputs } => match session.embed(&self.backend, &inputs, threads) {
+                    Request::Embed { id, inputs } => match session.embed(&self.backend, &inputs, threads, || self.cancels.contains(id)) {
                         Ok((vectors, tokens)) => self.send(&Event::Embeddings { id, vectors, tokens }),
                         Err(e) => self.send(&Event::error(id, &e)),
                     },

@@ -58,3 +58,25 @@ async fn a_model_with_pooling_embeds_and_a_chat_model_says_it_cannot() {
     assert!(!pieces.is_empty());
     let _ = std::fs::remove_file(pooled);
 }
+
+/// Embeddings nobody waits for any more (the client went away, the future was dropped) stop
+/// between inputs: the next request is answered within seconds, not after the whole batch (here
+/// about 96,000 tokens, more than a minute of work on 2 cores).
+#[tokio::test]
+async fn embeddings_nobody_waits_for_stop_between_inputs() {
+    let _serial = one_at_a_time().await;
+    let Some(pooled) = pooled_model() else { return };
+    let host = host();
+    host.load_and_wait(load_params(pooled.clone())).await.expect("the pooled copy loads");
+    let pid = host.pid();
+    let long = "The cat sat on the mat and looked at the door. ".repeat(20);
+    let inputs: Vec<EmbedInput> = (0..400).map(|_| EmbedInput::Text(long.clone())).collect();
+    let gone = tokio::time::timeout(std::time::Duration::from_millis(500), host.embed(inputs)).await;
+    assert!(gone.is_err(), "the batch was done in half a second");
+    let t = std::time::Instant::now();
+    host.tokenize("hello", false).await.expect("the next request is answered");
+    println!("the next request after an abandoned batch of embeddings: {:?}", t.elapsed());
+    assert!(t.elapsed() < std::time::Duration::from_secs(10), "the worker went on with the abandoned batch for {:?}", t.elapsed());
+    assert_eq!(host.pid(), pid, "the same worker");
+    let _ = std::fs::remove_file(pooled);
+}

@@ -211,9 +211,9 @@ fn constraint_sampler(model: &LlamaModel, c: &Constraint) -> Result<LlamaSampler
         Constraint::JsonSchema { schema } => schema.as_str(),
     };
     let refuse = |why: String| HearthError::new(ErrorCode::InvalidInput, format!("This JSON schema cannot be enforced: {why}."));
-    // Checked here too, not only where the request came in: llama.cpp's converter must never see
-    // a schema it could choke on (`schema`), and it runs in a copy of this process (`grammar`).
-    crate::schema::check_text(schema).map_err(|e| refuse(e.to_string()))?;
+    // The host has checked the schema (`EngineHost::generate`, the one way requests reach the
+    // worker); llama.cpp's converter still runs in a copy of this process (`grammar`), so a schema
+    // the check did not foresee is an error, not the worker's end.
     let grammar = crate::grammar::from_schema(schema).map_err(refuse)?;
     LlamaSampler::grammar(model, &grammar, "root").map_err(|e| refuse(format!("llama.cpp refused its grammar ({e})")))
 }

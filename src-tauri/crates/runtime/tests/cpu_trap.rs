@@ -46,10 +46,8 @@ fn trapping_worker(dir: &Path) -> engine::WorkerCommand {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cpu_variant_that_traps_is_left_out_and_the_load_goes_on_with_the_next_one_down() {
-    let Some(model) = gguf::test_model::path() else {
-        assert!(std::env::var_os("CI").is_none(), "the test model is not fetched (make test-model)");
-        return;
-    };
+    // Under CI a missing model fails inside `path`.
+    let Some(model) = gguf::test_model::path() else { return };
     let Some(x64) = x64_build() else { return };
     // This machine's own build, from where a plain worker loads it.
     let plain = engine::WorkerCommand { program: test_worker(), args: Vec::new() };
@@ -95,7 +93,8 @@ async fn a_cpu_variant_that_traps_is_left_out_and_the_load_goes_on_with_the_next
         sampling: types::SamplingParams { temperature: 0.0, max_tokens: Some(4), ..Default::default() },
         context_overflow: types::ContextOverflow::Stop,
         model: None,
-        constraint: None,
+        // A number: at least one digit before the end, whatever this CPU makes the model write.
+        constraint: Some(engine::Constraint::JsonSchema { schema: r#"{"type": "integer"}"#.into() }),
         logprobs: None,
         tools: None,
     };

@@ -134,7 +134,11 @@ async fn a_model_that_is_answering_someone_is_never_unloaded_to_make_room() {
         sampling: types::SamplingParams { temperature: 0.0, max_tokens: Some(200), ..Default::default() },
         context_overflow: types::ContextOverflow::Stop,
         model: None,
-        constraint: None,
+        // A list of at least 300 numbers: no end before the cap, whatever this CPU's kernels make
+        // the model write.
+        constraint: Some(engine::Constraint::JsonSchema {
+            schema: r#"{"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 9}, "minItems": 300}"#.into(),
+        }),
         logprobs: None,
         tools: None,
     };

@@ -596,6 +596,9 @@ async fn read_events(
         Ok(s) => s.to_string(),
         Err(e) => e.to_string(),
     };
+    // Let the last lines of stderr arrive before quoting them (and the line naming
+    // the CPU variant before reading it).
+    let _ = tokio::time::timeout(Duration::from_secs(2), stderr_task).await;
     // A CPU variant this processor cannot run after all: left out of every worker from now on.
     let variant = worker.cpu_variant.lock().ok().and_then(|v| v.clone());
     let trapped = match (&exit, variant) {
@@ -606,8 +609,6 @@ async fn read_events(
         }
         _ => None,
     };
-    // Let the last lines of stderr arrive before quoting them.
-    let _ = tokio::time::timeout(Duration::from_secs(2), stderr_task).await;
     let last_lines =
         logs.lock().map(|l| l.iter().rev().take(QUOTED_LINES).rev().cloned().collect::<Vec<_>>().join("\n")).unwrap_or_default();
     let drained: Vec<Pending> = match worker.pending.lock() {

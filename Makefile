@@ -10,7 +10,7 @@ APP := target/debug/hearth-app
 CLI := target/debug/hearth
 UI_SOURCES := $(shell find ui/src ui/public -type f 2>/dev/null) ui/index.html ui/vite.config.ts ui/package-lock.json
 
-.PHONY: run test deps deps-test ui build test-rust test-cpu-variant test-ui test-e2e fuzz-api bindings icons package check-package bench test-model clean-ui backend-cuda backend-rocm backend-blas
+.PHONY: run test deps deps-test ui build test-rust test-cpu-variant test-ui test-e2e test-fuzz-api fuzz-api fuzz bindings icons package check-package bench test-model clean-ui backend-cuda backend-rocm backend-blas
 
 ## make run: build everything and open the Hearth window.
 run: deps build
@@ -19,7 +19,7 @@ run: deps build
 ## make test: every test — Rust unit and integration tests, the UI's Vitest suite and type check, and the
 ## end-to-end test that drives the real window under Xvfb.
 test: deps-test build test-model
-	$(MAKE) test-cpu-variant test-rust test-ui test-e2e
+	$(MAKE) test-cpu-variant test-rust test-ui test-e2e test-fuzz-api
 	@echo "make test: all suites passed"
 
 deps:
@@ -62,10 +62,28 @@ test-ui:
 test-e2e: build
 	node --test --test-concurrency=1 tests/e2e/
 
+## make test-fuzz-api: the short run of fuzz-api that `make test` ends with (5 examples per
+## operation, about 40 s here).
+test-fuzz-api: build
+	EXAMPLES=5 tests/fuzz/api.sh
+
 ## make fuzz-api: Schemathesis against the real server from its /openapi.json (EXAMPLES=N per
 ## operation, default 20): no 5xx, no answer outside the description, no worker restart.
 fuzz-api: deps-test build test-model
 	tests/fuzz/api.sh
+
+## make fuzz: every cargo-fuzz target (the GGUF reader, the schema check, the tool-call parser, the
+## chat-template renderer) for FUZZ_SECONDS each (default 120), from its committed corpus: a crash
+## fails it and leaves the input in the crate's fuzz/artifacts. libFuzzer needs nightly flags:
+## RUSTC_BOOTSTRAP lets the stable toolchain take them.
+FUZZ_SECONDS ?= 120
+FUZZ_TARGETS := gguf:parse_header schema:check_schema prompt:parse_tool_calls prompt:render_template
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
+	@set -o pipefail; for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz: $${t%%:*} $${t##*:} for $(FUZZ_SECONDS) s"; \
+	  (cd src-tauri/crates/$${t%%:*} && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $${t##*:} -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 2>&1 | tail -n 3) || exit 1; \
+	done
 
 ## make bindings: regenerate ui/src/lib/api/bindings.ts from the Rust types (a test fails when stale).
 bindings:

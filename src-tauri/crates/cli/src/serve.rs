@@ -55,6 +55,10 @@ pub struct ServeArgs {
     /// (up to 4) as fit beside the model without costing context or GPU layers.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub parallel: Option<u32>,
+    /// The longest reply, in tokens: requests that ask for more, or name no limit, get this many
+    /// at most. By default a reply may run until the context is full, as with OpenAI's API.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_tokens: Option<u32>,
     #[command(flatten)]
     pub run_on: crate::loading::RunOnArgs,
 }
@@ -73,6 +77,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         auto_load: !args.no_auto_load,
         idle_ttl: Duration::from_secs(args.idle_minutes.max(1) * 60),
         queue_limit: args.queue,
+        max_reply_tokens: args.max_tokens,
         ..ServerConfig::default()
     };
     // A bad address or a missing key is said before anything loads.

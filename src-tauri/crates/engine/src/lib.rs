@@ -5,7 +5,7 @@
 //! over its stdin/stdout: load with progress, generate with streamed tokens, cancel, tokenize,
 //! unload. If the worker dies, every pending request gets `ENGINE_CRASHED` with the last lines it
 //! logged, and the next load starts a fresh one. Inside the worker, `session` renders the chat with
-//! the model's own template (`template`), reuses the K/V cache for the prefix shared with the last
+//! the model's own template (`template`, from the prompt crate), reuses the K/V cache for the prefix shared with the last
 //! request, samples, and turns token bytes into text (`utf8`, `stop`).
 
 pub mod devices;
@@ -18,14 +18,14 @@ pub mod protocol;
 mod reply;
 mod session;
 mod stop;
-pub mod template;
-pub mod tools;
 mod utf8;
 mod worker;
 
 /// The JSON-schema check every constraint passes before llama.cpp's converter (its own crate, so
 /// that it can be fuzzed without llama.cpp).
 pub use schema;
+/// Chat templates and tool calls as text (their own crate, fuzzed without llama.cpp).
+pub use prompt::{template, tools};
 pub use host::{EngineHost, GenerateEvent, Generation, LoadEvent, WorkerCommand};
 pub use protocol::{Constraint, EmbedInput, GenerateParams, LoadParams, Prompt, RequestId};
 

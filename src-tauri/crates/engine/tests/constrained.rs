@@ -132,3 +132,18 @@ fn the_converter_runs_in_a_copy_that_is_stopped_when_it_takes_too_long() {
     let e = engine::grammar::make_in(&worker, r##"{"$ref": "#/nowhere"}"##, limit).expect_err("unresolved");
     assert!(e.contains("could not turn it into a grammar"), "{e}");
 }
+
+/// A forced call's schema (the prompt crate builds it) is one llama.cpp's converter turns into a
+/// grammar, for one named function and for any of several.
+#[test]
+fn forced_call_schemas_become_grammars() {
+    use engine::tools::{forced_schema, Forced};
+    let tools = serde_json::json!([
+        {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}},
+        {"type": "function", "function": {"name": "get_time"}}
+    ]);
+    for forced in [Forced::Named("get_weather".into()), Forced::Any { parallel: true }, Forced::Any { parallel: false }] {
+        let s = forced_schema(&tools, &forced).expect("a schema");
+        assert!(llama_cpp_2::json_schema_to_grammar(&s).is_ok(), "{s}");
+    }
+}

@@ -56,6 +56,10 @@ pub struct ServerConfig {
     /// connection closed, which cancels its generation and frees the engine; a request body must
     /// arrive whole within it too (408 otherwise).
     pub stall_timeout: Duration,
+    /// The longest reply, in tokens: a request that asks for more, or names no limit, gets this
+    /// many at most (and `finish_reason: "length"`). `None`: a reply may run until the context is
+    /// full, as OpenAI's and llama-server's do (`hearth serve --max-tokens`, llama-server's `-n`).
+    pub max_reply_tokens: Option<u32>,
 }
 
 impl Default for ServerConfig {
@@ -74,6 +78,7 @@ impl Default for ServerConfig {
             max_connections: 128,
             header_timeout: Duration::from_secs(10),
             stall_timeout: Duration::from_secs(30),
+            max_reply_tokens: None,
         }
     }
 }
@@ -94,6 +99,7 @@ pub struct ValidConfig {
     pub max_connections: usize,
     pub header_timeout: Duration,
     pub stall_timeout: Duration,
+    pub max_reply_tokens: Option<u32>,
 }
 
 impl ServerConfig {
@@ -128,6 +134,9 @@ impl ServerConfig {
         if self.max_connections == 0 {
             return Err(ServeError::BadLimit("max_connections must be above 0".into()));
         }
+        if self.max_reply_tokens == Some(0) {
+            return Err(ServeError::BadLimit("max_reply_tokens must be above 0".into()));
+        }
         if self.header_timeout.is_zero() || self.stall_timeout.is_zero() {
             return Err(ServeError::BadLimit("header_timeout and stall_timeout must be above 0".into()));
         }
@@ -144,6 +153,7 @@ impl ServerConfig {
             max_connections: self.max_connections,
             header_timeout: self.header_timeout,
             stall_timeout: self.stall_timeout,
+            max_reply_tokens: self.max_reply_tokens,
         })
     }
 }

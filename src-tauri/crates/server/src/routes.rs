@@ -219,9 +219,13 @@ async fn begin<B: Backend>(app: &App<B>, slot: &LogSlot, req: request::ValidRequ
         }),
         _ => req.constraint,
     };
+    let mut sampling = req.sampling;
+    if let Some(cap) = app.config.max_reply_tokens {
+        sampling.max_tokens = Some(sampling.max_tokens.map_or(cap, |n| n.min(cap)));
+    }
     let params = GenerateParams {
         prompt: req.prompt,
-        sampling: req.sampling,
+        sampling,
         context_overflow: ContextOverflow::Stop,
         model: None,
         constraint,

@@ -256,3 +256,28 @@ async fn a_streaming_client_that_stops_reading_is_cut_off_and_the_engine_goes_on
     eprintln!("worker RSS {} -> {} MiB", before / 1024, after / 1024);
     assert!(after <= before + 32 * 1024, "worker memory grew from {before} KiB to {after} KiB");
 }
+
+/// `hearth serve --max-tokens`: a request that names no limit, or a larger one, stops at the
+/// server's cap with `finish_reason: "length"`; a smaller limit is kept. Without it a request
+/// with no `max_tokens` writes until the context is full (minutes on a slow machine).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_reply_cap_bounds_requests_that_name_no_limit_or_a_larger_one() {
+    let _one = ONE.lock().await;
+    let Some((server, _backend, addr, model)) = start(ServerConfig { max_reply_tokens: Some(5), ..Default::default() }).await else { return };
+    let client = reqwest::Client::new();
+    let counting = "1, 2, 3, 4, 5, 6, 7, 8,";
+    for (limit, expected) in [(None, 5), (Some(1000), 5), (Some(2), 2)] {
+        let mut body = json!({"model": model, "prompt": counting, "temperature": 0});
+        if let Some(n) = limit {
+            body["max_tokens"] = json!(n);
+        }
+        let r: Value = client.post(format!("http://{addr}/v1/completions")).json(&body).send().await.unwrap().json().await.unwrap();
+        assert_eq!(r["usage"]["completion_tokens"], expected, "max_tokens {limit:?}: {r}");
+        assert_eq!(r["choices"][0]["finish_reason"], "length", "{r}");
+    }
+    // Anthropic's Messages too (its max_tokens is required; the cap still holds).
+    let body = json!({"model": model, "max_tokens": 1000, "messages": [{"role": "user", "content": format!("Count on: {counting}")}]});
+    let r: Value = client.post(format!("http://{addr}/v1/messages")).json(&body).send().await.unwrap().json().await.unwrap();
+    assert!(r["usage"]["output_tokens"].as_u64().is_some_and(|n| n <= 5), "{r}");
+    server.stop().await;
+}

@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use engine::template::{ChatTemplate, TemplateError, TemplateInputs};
+use prompt::template::{ChatTemplate, TemplateError, TemplateInputs};
 use types::{ChatMessage, ChatRole};
 
 /// What the renders below may add to the peak memory of the process. Fuel pays for at most

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use engine::template::{ChatTemplate, TemplateError, TemplateInputs};
+use prompt::template::{ChatTemplate, TemplateError, TemplateInputs};
 use types::{ChatMessage, ChatRole};
 
 fn fixture(name: &str) -> String {
@@ -89,7 +89,7 @@ fn tool_round_trip(name: &str) -> String {
     answer.tool_call_id = Some("call_1".into());
     let messages = vec![ChatMessage::new(ChatRole::User, "Weather in Paris?"), call, answer];
     let source = fixture(&format!("{name}.jinja"));
-    assert!(engine::tools::template_takes_tools(&source));
+    assert!(prompt::tools::template_takes_tools(&source));
     ChatTemplate::new(&source)
         .and_then(|t| t.render(&TemplateInputs { messages: &messages, add_generation_prompt: true, bos_token: "<s>", eos_token: "</s>", tools: Some(&tools) }))
         .unwrap_or_else(|e| panic!("{name}: {e}"))
@@ -103,7 +103,7 @@ fn qwen_2_5_renders_tools_calls_and_answers_in_its_hermes_format() {
     assert!(p.contains("<tool_response>\n{\"temperature\": 18}\n</tool_response>"), "{p}");
     assert!(p.ends_with("<|im_start|>assistant\n"), "{p}");
     // What the model then writes is found again.
-    let parsed = engine::tools::parse("<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>");
+    let parsed = prompt::tools::parse("<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>");
     assert_eq!(parsed.calls[0].name, "get_weather");
 }
 
@@ -118,3 +118,4 @@ fn llama_3_1_renders_tools_calls_and_answers_in_its_own_format() {
     assert!(p.contains(r#"{"name": "get_weather", "parameters": {"city": "Paris"}}"#), "{p}");
     assert!(p.ends_with("<|start_header_id|>assistant<|end_header_id|>\n\n"), "{p}");
 }
+

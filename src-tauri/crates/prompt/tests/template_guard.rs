@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use engine::template::{ChatTemplate, TemplateInputs, FUEL};
+use prompt::template::{ChatTemplate, TemplateInputs, FUEL};
 use minijinja::syntax::SyntaxConfig;
 use types::{ChatMessage, ChatRole};
 

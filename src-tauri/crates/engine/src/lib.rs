@@ -29,9 +29,9 @@ pub use prompt::{template, tools};
 pub use host::{EngineHost, GenerateEvent, Generation, LoadEvent, WorkerCommand};
 pub use protocol::{Constraint, EmbedInput, GenerateParams, LoadParams, Prompt, RequestId};
 
-/// The longest input one embedding takes, in tokens: the embedding context is made this long at
-/// most (bge and nomic-embed train at 512 to 8192).
-pub const MAX_EMBED_TOKENS: usize = 8192;
+/// The longest input one embedding takes, in tokens, on any load (a load's own limit is its
+/// plan's, `LoadParams::embed_tokens`): the embedding context is made this long at most.
+pub const MAX_EMBED_TOKENS: usize = types::MAX_EMBED_TOKENS as usize;
 
 /// A model file's name, as messages and the model picker show it.
 pub fn file_name(path: &std::path::Path) -> String {

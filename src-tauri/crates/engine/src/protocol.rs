@@ -51,10 +51,18 @@ pub struct LoadParams {
     /// them waits for one to be free.
     #[serde(default = "one")]
     pub n_parallel: u32,
+    /// The longest input one embedding takes, in tokens: the plan's (`FitPlan::embed_tokens`),
+    /// which sized the context embeddings are made in to fit beside the model.
+    #[serde(default = "max_embed")]
+    pub embed_tokens: u32,
 }
 
 fn one() -> u32 {
     1
+}
+
+fn max_embed() -> u32 {
+    types::MAX_EMBED_TOKENS
 }
 
 impl LoadParams {
@@ -72,6 +80,7 @@ impl LoadParams {
             cache_type_v: plan.cache_v,
             flash_attention: plan.flash_attention,
             n_parallel: plan.slots.max(1),
+            embed_tokens: plan.embed_tokens.unwrap_or(types::MAX_EMBED_TOKENS),
             ..Self::new(path)
         }
     }
@@ -96,6 +105,7 @@ impl LoadParams {
             devices: Vec::new(),
             chat_template: None,
             n_parallel: 1,
+            embed_tokens: types::MAX_EMBED_TOKENS,
         }
     }
 }

@@ -46,6 +46,8 @@ pub struct Session<'m> {
     outputs: u32,
     /// The sliding window of the model's windowed layers, in tokens; 0 when it has none.
     n_swa: usize,
+    /// The longest input one embedding takes (`LoadParams::embed_tokens`, from the plan).
+    embed_tokens: usize,
 }
 
 fn err(code: ErrorCode, message: impl Into<String>) -> HearthError {
@@ -88,6 +90,7 @@ impl<'m> Session<'m> {
             batch: LlamaBatch::new(n_batch as usize, 1),
             outputs: 0,
             n_swa: sliding_window(model),
+            embed_tokens: params.embed_tokens.clamp(1, types::MAX_EMBED_TOKENS) as usize,
         })
     }
 
@@ -382,14 +385,14 @@ impl<'m> Session<'m> {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let longest = lists.iter().map(Vec::len).max().unwrap_or(0);
-        // The context is made as long as the longest input: capped, so that a request cannot ask
-        // for the memory of a 128K context.
-        let limit = (self.model.n_ctx_train() as usize).min(crate::MAX_EMBED_TOKENS);
+        // The context is made as long as the longest input: capped by the plan (which sized it to
+        // fit beside the model), so that a request cannot ask for the memory of a 128K context.
+        let limit = (self.model.n_ctx_train() as usize).min(self.embed_tokens);
         if longest == 0 || lists.iter().any(Vec::is_empty) {
             return Err(err(ErrorCode::InvalidInput, "An input to embed is empty."));
         }
         if longest > limit {
-            return Err(err(ErrorCode::ContextFull, format!("An input is {longest} tokens long; this model embeds at most {limit}.")));
+            return Err(err(ErrorCode::ContextFull, format!("An input is {longest} tokens long; this model embeds at most {limit} as loaded here.")));
         }
         let n_ctx = (longest as u32).max(32);
         let mut ctx = self

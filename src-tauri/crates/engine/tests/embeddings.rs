@@ -80,3 +80,23 @@ async fn embeddings_nobody_waits_for_stop_between_inputs() {
     assert_eq!(host.pid(), pid, "the same worker");
     let _ = std::fs::remove_file(pooled);
 }
+
+/// The longest input one embedding takes is the load's (`LoadParams::embed_tokens`, from the fit
+/// plan, which sized the embedding context to fit beside the model): a longer input is refused
+/// with a sentence that says the limit, a shorter one embeds, and the worker goes on.
+#[tokio::test]
+async fn an_input_longer_than_the_plan_allows_is_refused_and_the_worker_goes_on() {
+    let _serial = one_at_a_time().await;
+    let Some(pooled) = pooled_model() else { return };
+    let host = host();
+    host.load_and_wait(engine::LoadParams { embed_tokens: 16, ..load_params(pooled.clone()) }).await.expect("loads");
+    let pid = host.pid();
+    let long = "The cat sat on the mat and looked at the door for a long time. ".repeat(3);
+    let e = host.embed(vec![EmbedInput::Text(long)]).await.expect_err("longer than 16 tokens");
+    assert_eq!(e.code, ErrorCode::ContextFull, "{e:?}");
+    assert!(e.message.contains("at most 16"), "{}", e.message);
+    let (v, tokens) = host.embed(vec![EmbedInput::Text("A cat.".into())]).await.expect("a short input embeds");
+    assert!(v.len() == 1 && tokens <= 16, "{tokens}");
+    assert_eq!(host.pid(), pid, "the same worker");
+    let _ = std::fs::remove_file(pooled);
+}

@@ -13,7 +13,7 @@ mod place;
 mod speed;
 
 use gguf::ModelFacts;
-use types::{DeviceUse, FitPlan, HardwareProfile, LoadSettings, PlanMode, Verdict};
+use types::{CacheType, DeviceUse, FitPlan, HardwareProfile, LoadSettings, PlanMode, Verdict, MAX_EMBED_TOKENS};
 
 pub use budget::{budgets, ram_reserve, Budgets, GIB, MIB};
 pub use grid::what_fits;
@@ -68,7 +68,9 @@ fn plan_slots(facts: &ModelFacts, hw: &HardwareProfile, s: &LoadSettings) -> Fit
     let mut ctx = requested;
     loop {
         if let Some((p, knobs)) = place_at(&m, &b, s, ctx, forced_layers) {
-            return finish(&m, &b, s, hw.speed_calibration, p, knobs, requested);
+            let mut plan = finish(&m, &b, s, hw.speed_calibration, p, knobs, requested);
+            plan.embed_tokens = embeds(facts).then(|| embed_tokens(&m, trained, &plan));
+            return plan;
         }
         if ctx <= floor {
             break;
@@ -88,7 +90,7 @@ fn knobs(s: &LoadSettings, n_ctx: u32, experts_on_cpu: bool) -> Knobs {
         cache_k: s.cache_k,
         cache_v: s.cache_v,
         // A quantized V cache needs flash attention; llama.cpp turns it on for it.
-        flash_attention: s.flash_attention || s.cache_v != types::CacheType::F16,
+        flash_attention: s.flash_attention || s.cache_v != CacheType::F16,
         experts_on_cpu,
         slots: slots(s),
     }
@@ -210,8 +212,41 @@ fn finish(m: &ModelMemory, b: &Budgets, s: &LoadSettings, calibration: Option<f3
         total_bytes: devices.iter().fold(0u64, |s, d| s.saturating_add(d.total_bytes)),
         devices,
         tokens_per_second,
+        embed_tokens: None,
     }
 }
+
+/// Whether a model makes embeddings: its file names a pooling (`{arch}.pooling_type` above 0), as
+/// embedding models' files do and chat models' do not (the engine refuses the rest).
+pub fn embeds(facts: &ModelFacts) -> bool {
+    let key = format!("{}.pooling_type", facts.architecture);
+    matches!(facts.metadata.get(&key), Some(gguf::Value::Uint(p)) if *p > 0) || matches!(facts.metadata.get(&key), Some(gguf::Value::Int(p)) if *p > 0)
+}
+
+/// The longest input one embedding takes on a load (`FitPlan::embed_tokens`), planned like the
+/// load itself. The engine makes a context of its own for each request's inputs, beside the loaded
+/// model, as long as the longest input and reading it in one micro-batch (pooling needs the whole
+/// input at once): its f16 K/V and its compute buffer, counted without flash attention (the K·Q
+/// scores, `heads × n × n` floats, the larger of the two ways llama.cpp may run it), must fit in
+/// what the plan leaves of its RAM budget. The trained context capped at `MAX_EMBED_TOKENS`,
+/// halved until it fits; 512 at least (what the smallest embedding models train at), so a model
+/// that loads can always embed a sentence.
+pub fn embed_tokens(m: &ModelMemory, trained: Option<u32>, plan: &FitPlan) -> u32 {
+    let cpu = plan.devices.iter().find(|d| !d.is_gpu);
+    let left = cpu.map_or(0, |d| d.budget_bytes.saturating_sub(d.total_bytes));
+    let needs = |n: u32| {
+        let kv = (0..m.layers).fold(0u64, |s, il| s.saturating_add(m.kv_layer(il, n, n, CacheType::F16, CacheType::F16)));
+        kv.saturating_add(m.compute(n, n, false, false, 1))
+    };
+    let mut n = trained.unwrap_or(MAX_EMBED_TOKENS).clamp(MIN_EMBED_TOKENS, MAX_EMBED_TOKENS);
+    while n > MIN_EMBED_TOKENS && needs(n) > left {
+        n = (n / 2).max(MIN_EMBED_TOKENS);
+    }
+    n
+}
+
+/// The shortest longest-input a plan gives an embedding model (see `embed_tokens`).
+pub const MIN_EMBED_TOKENS: u32 = 512;
 
 /// What the person's "run on" setting changed, to open a plan's reason with.
 fn choice_note(b: &Budgets) -> String {
@@ -309,6 +344,7 @@ fn red(m: &ModelMemory, b: &Budgets, s: &LoadSettings, requested: u32, floor: u3
         devices: Vec::new(),
         total_bytes: needs,
         tokens_per_second: None,
+        embed_tokens: None,
     }
 }
 
@@ -329,6 +365,7 @@ fn grey(s: &LoadSettings, reason: &str) -> FitPlan {
         devices: Vec::new(),
         total_bytes: 0,
         tokens_per_second: None,
+        embed_tokens: None,
     }
 }
 

@@ -263,3 +263,32 @@ fn the_first_gpu_layer_is_the_output_layer_as_in_llama_cpp() {
     assert_eq!(most.devices[2].layers, 1);
     assert!(most.devices[1].has_output, "with many layers the output is the highest, on the last GPU");
 }
+
+/// An embedding model's plan says the longest input one embedding takes: as long as it trained
+/// (up to `MAX_EMBED_TOKENS`) where RAM is plenty, shorter where the context embeddings are made in
+/// would not fit beside the model; a chat model's plan says nothing.
+#[test]
+fn an_embedding_models_plan_sizes_its_embedding_context_to_the_ram_left() {
+    let chat = facts(&shape("llama3_8b"), quant("Q4_K_M"));
+    let mut embedding = chat.clone();
+    embedding.metadata.insert("llama.pooling_type".into(), gguf::Value::Uint(1));
+    assert!(embeds(&embedding) && !embeds(&chat));
+    let settings = LoadSettings::default();
+    assert_eq!(plan(&chat, &machine("CPU", 64), &settings).embed_tokens, None);
+    let roomy = plan(&embedding, &machine("CPU", 64), &settings);
+    assert_eq!(roomy.embed_tokens, Some(MAX_EMBED_TOKENS), "{roomy:?}");
+    let tight = plan(&embedding, &machine("CPU", 12), &settings);
+    assert!(tight.verdict != Verdict::Red, "{tight:?}");
+    let n = tight.embed_tokens.expect("an embedding model");
+    assert!((MIN_EMBED_TOKENS..MAX_EMBED_TOKENS).contains(&n), "{n}");
+    // What it leaves: the embedding context at that length fits in the RAM the plan leaves, and at
+    // twice the length it would not.
+    let m = ModelMemory::from_facts(&embedding, &machine("CPU", 12).cpu.features);
+    let cpu = tight.devices.iter().find(|d| !d.is_gpu).expect("the CPU");
+    let left = cpu.budget_bytes - cpu.total_bytes;
+    let needs = |n: u32| (0..m.layers).map(|il| m.kv_layer(il, n, n, CacheType::F16, CacheType::F16)).sum::<u64>() + m.compute(n, n, false, false, 1);
+    assert!(needs(n) <= left && needs(n * 2) > left, "{n} tokens: {} of {left} bytes", needs(n));
+    // A plan on a machine where nothing is left still lets a sentence in.
+    let ctx = embed_tokens(&m, Some(8192), &FitPlan { devices: vec![], ..tight.clone() });
+    assert_eq!(ctx, MIN_EMBED_TOKENS);
+}

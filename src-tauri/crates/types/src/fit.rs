@@ -215,7 +215,16 @@ pub struct FitPlan {
     pub total_bytes: u64,
     /// Predicted generation speed, tokens per second.
     pub tokens_per_second: Option<SpeedRange>,
+    /// For an embedding model (its file names a pooling): the longest input one embedding takes
+    /// on this load, planned so that the context the engine makes for it fits beside the model
+    /// (`fit::embed_tokens`). `None` for other models.
+    #[serde(default)]
+    pub embed_tokens: Option<u32>,
 }
+
+/// The longest input one embedding takes anywhere, in tokens (bge and nomic-embed train at 512 to
+/// 8192): a plan gives an embedding model this much at most (`FitPlan::embed_tokens`).
+pub const MAX_EMBED_TOKENS: u32 = 8192;
 
 /// One cell of the "what fits" grid: a model size at a quantization.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]

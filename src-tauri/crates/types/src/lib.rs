@@ -22,7 +22,7 @@ pub use engine::{
 pub use error::{ErrorCode, HearthError};
 pub use fit::{
     Advice, AdviceKind, AdviceOption, CacheType, CatalogGpu, DeviceUse, FitCell, FitGrid, FitPlan, LoadEstimate, LoadSettings,
-    MemoryBreakdown, PlanMode, RunOn, RunOnSettings, SpeedRange, Verdict, WhatIf, WhatIfPreset,
+    MemoryBreakdown, PlanMode, RunOn, RunOnSettings, SpeedRange, Verdict, WhatIf, WhatIfPreset, MAX_EMBED_TOKENS,
 };
 pub use hardware::{
     CpuInfo, DiskInfo, DiskKind, EngineDevice, EngineDeviceKind, EngineReport, GpuInfo, GpuKind, GpuSource, GpuVendor, HardwareProfile,

@@ -424,6 +424,12 @@ export type FitPlan = {
 	totalBytes: number,
 	/**  Predicted generation speed, tokens per second. */
 	tokensPerSecond: SpeedRange | null,
+	/**
+	 *  For an embedding model (its file names a pooling): the longest input one embedding takes
+	 *  on this load, planned so that the context the engine makes for it fits beside the model
+	 *  (`fit::embed_tokens`). `None` for other models.
+	 */
+	embedTokens?: number | null,
 };
 
 /**  The figures of one finished reply. */

@@ -488,3 +488,52 @@ async fn schemas_that_would_crash_or_stall_the_engine_are_refused_at_once_and_th
     assert!(rss_after < rss_before + 32 * 1024, "the server's memory grew from {rss_before} to {rss_after} KiB");
     server.stop().await;
 }
+
+/// The rest of issue 25's hostile requests that reach the server (the schemas have the test
+/// above; trickled bodies and stalled readers are in hostile.rs): embeddings past every cap, stop
+/// lists too long or too many, loads by name of nothing and of the model answering. Each gets a
+/// 400 or 404 in the API's own shape within a second; the worker is the same process throughout,
+/// the model stays loaded, a plain request succeeds after, and the server's memory is what it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_embeddings_stops_and_loads_are_refused_at_once_and_the_worker_lives() {
+    let _one = ONE.lock().await;
+    let Some((server, backend, base, model)) = start(ServerConfig::default()).await else { return };
+    let client = reqwest::Client::new();
+    let plain = json!({"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4, "temperature": 0});
+    assert_eq!(client.post(format!("{base}/v1/chat/completions")).json(&plain).send().await.unwrap().status(), 200);
+    let pid = backend.worker_pid().expect("loaded");
+    let rss_before = own_rss_kib();
+
+    let too_many_tokens: Vec<u32> = (0..engine::MAX_EMBED_TOKENS as u32 + 1).map(|i| i % 1000).collect();
+    let hostile: Vec<(&str, Value, u16, &str)> = vec![
+        ("/v1/embeddings", json!({"model": model, "input": "hello"}), 400, "cannot make embeddings"),
+        ("/v1/embeddings", json!({"model": model, "input": [too_many_tokens]}), 400, "longer than the 8192"),
+        ("/v1/embeddings", json!({"model": model, "input": vec!["x"; 2049]}), 400, "1 to 2048 inputs"),
+        ("/v1/embeddings", json!({"model": model, "input": []}), 400, "1 to 2048 inputs"),
+        ("/v1/chat/completions", json!({"model": model, "messages": [{"role": "user", "content": "Hi"}], "stop": ["a", "b", "c", "d", "e"]}), 400, "stop"),
+        ("/v1/chat/completions", json!({"model": model, "messages": [{"role": "user", "content": "Hi"}], "stop": "x".repeat(300)}), 400, "stop"),
+        ("/v1/messages", json!({"model": model, "max_tokens": 4, "messages": [{"role": "user", "content": "Hi"}], "stop_sequences": vec!["s"; 17]}), 400, "stop_sequences"),
+        ("/api/models/load", json!({"model": "no-such-model"}), 404, "no-such-model"),
+        ("/api/models/load", json!({"model": 7}), 400, "model"),
+    ];
+    for (path, body, status, says) in &hostile {
+        let t = Instant::now();
+        let r = client.post(format!("{base}{path}")).json(body).send().await.unwrap();
+        let took = t.elapsed();
+        let got = r.status().as_u16();
+        let answer: Value = r.json().await.unwrap();
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert_eq!(got, *status, "{path}: {answer}");
+        assert!(message.contains(says), "{path}: {message}");
+        assert!(took < Duration::from_secs(1), "{path}: answered after {took:?}");
+    }
+    // Loading the model that is loaded (and has just answered) keeps it, on the same worker.
+    let r = client.post(format!("{base}/api/models/load")).json(&json!({"model": model})).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(client.post(format!("{base}/v1/chat/completions")).json(&plain).send().await.unwrap().status(), 200);
+    assert_eq!(backend.worker_pid(), Some(pid), "the same worker answered throughout");
+    let rss_after = own_rss_kib();
+    eprintln!("{} hostile requests refused; server RSS {rss_before} -> {rss_after} KiB", hostile.len());
+    assert!(rss_after < rss_before + 32 * 1024, "the server's memory grew from {rss_before} to {rss_after} KiB");
+    server.stop().await;
+}

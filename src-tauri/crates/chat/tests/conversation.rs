@@ -13,12 +13,8 @@ use seen::{greedy, Seen};
 use store::Store;
 use types::{ErrorCode, LoadEvent, LoadSettings, MessageState, StopReason, Verdict};
 
-fn model() -> Option<std::path::PathBuf> {
-    let p = gguf::test_model::path();
-    if p.is_none() {
-        eprintln!("skipped: the test model is not fetched (make test-model)");
-    }
-    p
+fn model() -> std::path::PathBuf {
+    testkit::test_model()
 }
 
 fn db(name: &str) -> std::path::PathBuf {
@@ -39,8 +35,9 @@ fn chat(path: &std::path::Path) -> Chat {
 static ONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn a_conversation_streams_saves_and_reuses_its_prefix() {
-    let Some(model) = model() else { return };
+    let model = model();
     let _one = ONE.lock().await;
     let chat = chat(&db("flow"));
     let progress = Arc::new(Mutex::new(Vec::new()));
@@ -95,8 +92,9 @@ async fn a_conversation_streams_saves_and_reuses_its_prefix() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn stop_keeps_the_text_and_a_killed_worker_loses_nothing() {
-    let Some(model) = model() else { return };
+    let model = model();
     let _one = ONE.lock().await;
     let path = db("crash");
     let chat = Arc::new(chat(&path));
@@ -157,6 +155,7 @@ async fn stop_keeps_the_text_and_a_killed_worker_loses_nothing() {
 }
 
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn replies_cut_short_by_a_dead_app_are_marked_interrupted_on_the_next_start() {
     let path = db("interrupted");
     {
@@ -177,8 +176,9 @@ async fn replies_cut_short_by_a_dead_app_are_marked_interrupted_on_the_next_star
 /// under its model's name.
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn a_model_the_server_swapped_in_is_not_passed_off_as_chats() {
-    let Some(model) = model() else { return };
+    let model = model();
     let _one = ONE.lock().await;
     let chat = chat(&db("swapped"));
     chat.load(&model, &LoadSettings::default(), false, |_| {}).await.unwrap();
@@ -201,8 +201,9 @@ async fn a_model_the_server_swapped_in_is_not_passed_off_as_chats() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn a_model_that_will_not_fit_is_refused_with_a_warning_and_loads_only_when_forced() {
-    let Some(model) = model() else { return };
+    let model = model();
     let _one = ONE.lock().await;
     let chat = chat(&db("force"));
     chat.load(&model, &LoadSettings::default(), false, |_| {}).await.unwrap();

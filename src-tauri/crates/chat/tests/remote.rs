@@ -27,14 +27,14 @@ fn worker() -> WorkerCommand {
 }
 
 /// The other machine: the server over its own runtime and the test model, with a key.
-async fn other_machine() -> Option<(RunningServer, String)> {
-    let model = gguf::test_model::path()?;
+async fn other_machine() -> (RunningServer, String) {
+    let model = testkit::test_model();
     let runtime = Arc::new(runtime::Runtime::new(worker(), hardware::catalog::imagined(None, 1, 16)));
     let entry = ModelEntry::from_path(&model);
     let id = entry.id.clone();
     let backend = Arc::new(EngineBackend::new(runtime, vec![entry]));
     let config = ServerConfig { port: 0, api_key: Some(KEY.into()), ..Default::default() };
-    Some((serve(config, backend).await.unwrap(), id))
+    (serve(config, backend).await.unwrap(), id)
 }
 
 /// This machine's Chat, with one connection ("GPU box", id c1) whose endpoint the test can change.
@@ -57,9 +57,10 @@ fn remote_model(base_url: &str, model: &str) -> RemoteModel {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn chat_through_an_openai_compatible_endpoint_streams_stops_and_says_what_went_wrong() {
     let _one = ONE.lock().await;
-    let Some((server, model)) = other_machine().await else { return };
+    let (server, model) = other_machine().await;
     let base = format!("http://{}", server.addr());
     let ep = endpoint(&base, ApiKind::Openai, "sk-wrong-key-000000");
     let chat = Arc::new(this_machine("openai", ep.clone()));
@@ -130,9 +131,10 @@ async fn chat_through_an_openai_compatible_endpoint_streams_stops_and_says_what_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn chat_through_an_anthropic_compatible_endpoint() {
     let _one = ONE.lock().await;
-    let Some((server, model)) = other_machine().await else { return };
+    let (server, model) = other_machine().await;
     let base = format!("http://{}", server.addr());
     let chat = this_machine("anthropic", endpoint(&base, ApiKind::Anthropic, KEY));
     chat.use_remote(remote_model(&base, &model)).await.unwrap();

@@ -22,11 +22,9 @@ fn pull(base: &str, home: &std::path::Path) -> Command {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn a_pull_killed_with_sigkill_resumes_and_verifies() {
-    let Some(model) = gguf::test_model::path() else {
-        eprintln!("skipped: the test model is not fetched (make test-model)");
-        return;
-    };
+    let model = testkit::test_model();
     let mut repo = Repo::new("HuggingFaceTB/SmolLM2-135M-Instruct-GGUF");
     repo.files = vec![File::disk("SmolLM2-135M-Instruct.Q4_1.gguf", model, SHA).unwrap()];
     let mock = MockHub::start(vec![repo]).await.unwrap();
@@ -93,7 +91,7 @@ async fn search_and_a_missing_quant_are_readable() {
     let h = home.clone();
     let (search, missing) = tokio::task::spawn_blocking(move || {
         let run = |args: &[&str]| {
-            Command::new(env!("CARGO_BIN_EXE_hearth")).args(args).env("HF_ENDPOINT", &base).env("HEARTH_HOME", &h).output().unwrap()
+            Command::new(env!("CARGO_BIN_EXE_hearth")).args(args).env("HF_ENDPOINT", &base).env("HEARTH_HOME", &h).env_remove("HF_TOKEN").output().unwrap()
         };
         (run(&["search", "qwen"]), run(&["pull", "bartowski/Qwen2.5-7B-Instruct-GGUF:Q2_K"]))
     })

@@ -1,6 +1,6 @@
 //! `hearth run`, `chat` and `bench` with the real test model, through the worker process the binary
 //! starts as itself: a greedy reply is the same twice, a missing model is one clear line and exit
-//! 1, and the bench's JSON has both speeds. Tests that need the model skip without it.
+//! 1, and the bench's JSON has both speeds. Tests that need the model are ignored without it (testkit).
 
 use std::process::{Command, Output, Stdio};
 
@@ -14,12 +14,8 @@ fn hearth(args: &[&str], home: &std::path::Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hearth")).args(args).env("HEARTH_HOME", home).output().expect("run hearth")
 }
 
-fn model() -> Option<String> {
-    let path = gguf::test_model::path();
-    if path.is_none() {
-        eprintln!("skipped: the test model is not fetched (make test-model)");
-    }
-    path.map(|p| p.to_string_lossy().into_owned())
+fn model() -> String {
+    testkit::test_model().to_string_lossy().into_owned()
 }
 
 /// Two engines spinning at once on a 2-core machine are many times slower than one after the other.
@@ -29,8 +25,9 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 }
 
 #[test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 fn a_greedy_run_prints_the_same_reply_twice() {
-    let Some(model) = model() else { return };
+    let model = model();
     let _serial = one_at_a_time();
     let home = temp("greedy");
     let args = ["run", &model, "Name three colours.", "--temp", "0", "--max-tokens", "16"];
@@ -63,8 +60,9 @@ fn a_missing_model_is_one_clear_line_and_exit_1() {
 }
 
 #[test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 fn bench_json_has_prompt_and_generation_speeds() {
-    let Some(model) = model() else { return };
+    let model = model();
     let _serial = one_at_a_time();
     let home = temp("bench");
     let out = hearth(&["bench", &model, "--json", "-p", "64", "-n", "16", "-r", "1"], &home);
@@ -81,8 +79,9 @@ fn bench_json_has_prompt_and_generation_speeds() {
 }
 
 #[test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 fn chat_keeps_the_conversation_and_reuses_the_prefix() {
-    let Some(model) = model() else { return };
+    let model = model();
     let _serial = one_at_a_time();
     let home = temp("chat");
     let mut child = Command::new(env!("CARGO_BIN_EXE_hearth"))

@@ -24,21 +24,16 @@ fn layers_on_gpu(out: &Output) -> (u32, u32) {
 }
 
 #[test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
+#[cfg_attr(hearth_missing_vulkan, ignore = "needs a Vulkan driver: make deps-test (Debian package mesa-vulkan-drivers)")]
 fn run_on_auto_one_gpu_a_layer_count_and_the_cpu() {
-    let Some(model) = gguf::test_model::path() else {
-        eprintln!("skipped: the test model is not fetched (make test-model)");
-        return;
-    };
+    let model = testkit::test_model();
     let model = model.to_string_lossy().into_owned();
     let home = std::env::temp_dir().join(format!("hearth-cli-run-on-{}", std::process::id()));
     std::fs::create_dir_all(&home).unwrap();
     let probe = hearth(&["probe", "--json"], &home);
-    if !String::from_utf8_lossy(&probe.stdout).contains("\"Vulkan0\"") {
-        let why = "no Vulkan device (install mesa-vulkan-drivers)";
-        assert!(std::env::var_os("CI").is_none(), "{why}: {}", String::from_utf8_lossy(&probe.stdout));
-        eprintln!("skipped: {why}");
-        return;
-    }
+    let listed = String::from_utf8_lossy(&probe.stdout);
+    assert!(listed.contains("\"Vulkan0\""), "{}, and hearth probe lists no Vulkan device: {listed}", testkit::Resource::Vulkan.reason());
     let run = |extra: &[&str]| {
         let mut args = vec!["run", model.as_str(), "Hi", "--temp", "0", "--max-tokens", "2", "--ctx", "512"];
         args.extend_from_slice(extra);

@@ -29,11 +29,9 @@ fn listening_beyond_this_computer_needs_a_key() {
 }
 
 #[test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 fn serve_answers_a_chat_completion_and_stops_cleanly() {
-    let Some(model) = gguf::test_model::path() else {
-        eprintln!("skipped: the test model is not fetched (make test-model)");
-        return;
-    };
+    let model = testkit::test_model();
     let mut child = Command::new(env!("CARGO_BIN_EXE_hearth"))
         .args(["serve", "--port", "0", "--model", model.to_str().unwrap()])
         .env("HEARTH_HOME", home("ok"))
@@ -137,11 +135,9 @@ fn the_key_can_come_from_a_file_holding_the_key_or_its_digest() {
 /// rented GPU, reached from another Hearth. The reply streams to stdout with its figures on stderr;
 /// a wrong key and a connection that does not exist are one line each and exit 1.
 #[test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 fn another_hearth_runs_a_prompt_on_this_one() {
-    let Some(model) = gguf::test_model::path() else {
-        eprintln!("skipped: the test model is not fetched (make test-model)");
-        return;
-    };
+    let model = testkit::test_model();
     let key = "sk-rented-gpu-5d1e0c77";
     let (mut child, base) = serve_with("endpoint", &["--api-key", key, "--model", model.to_str().unwrap()]);
     let id = model.file_stem().unwrap().to_string_lossy().into_owned();

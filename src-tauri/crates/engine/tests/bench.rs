@@ -12,9 +12,10 @@ use engine::protocol::BenchParams;
 use types::{ChatMessage, ChatRole};
 
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn bench_times_each_repetition_and_leaves_the_cache_empty() {
     let _serial = one_at_a_time().await;
-    let Some(host) = loaded_host().await else { return };
+    let host = loaded_host().await;
     let question = || chat(vec![ChatMessage::new(ChatRole::User, "Name a colour.")], greedy(8));
     let (before, _) = run(&host, question()).await.expect("reply");
 
@@ -31,18 +32,20 @@ async fn bench_times_each_repetition_and_leaves_the_cache_empty() {
 }
 
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn a_bench_longer_than_the_context_is_refused() {
     let _serial = one_at_a_time().await;
-    let Some(host) = loaded_host().await else { return };
+    let host = loaded_host().await;
     let params = BenchParams { n_prompt: 4096, n_gen: 0, repetitions: 1 };
     let e = host.bench(params, |_| {}).await.expect_err("too long");
     assert_eq!(e.code, types::ErrorCode::ContextFull);
 }
 
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn a_cancel_ends_a_bench_early() {
     let _serial = one_at_a_time().await;
-    let Some(host) = loaded_host().await else { return };
+    let host = loaded_host().await;
     let host = std::sync::Arc::new(host);
     let (id_tx, id_rx) = tokio::sync::oneshot::channel();
     let canceller = {

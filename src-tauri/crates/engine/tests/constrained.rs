@@ -29,9 +29,10 @@ fn ask(constraint: Option<Constraint>) -> engine::GenerateParams {
 }
 
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn a_json_schema_holds_the_reply_to_valid_json() {
     let _serial = one_at_a_time().await;
-    let Some(host) = loaded_host().await else { return };
+    let host = loaded_host().await;
 
     // Unconstrained, this small model answers in prose.
     let (free, _) = run(&host, ask(None)).await.expect("reply");
@@ -59,9 +60,10 @@ async fn a_json_schema_holds_the_reply_to_valid_json() {
 }
 
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn a_schema_llama_cpp_cannot_enforce_is_refused_clearly() {
     let _serial = one_at_a_time().await;
-    let Some(host) = loaded_host().await else { return };
+    let host = loaded_host().await;
     for bad in [r##"{"$ref": "#/definitions/nowhere"}"##, r#"{"type": "object", "properties": 7}"#, "not json"] {
         let e = run(&host, ask(Some(Constraint::JsonSchema { schema: bad.into() }))).await.expect_err(bad);
         assert_eq!(e.code, ErrorCode::InvalidInput, "{bad}: {e:?}");
@@ -77,9 +79,10 @@ async fn a_schema_llama_cpp_cannot_enforce_is_refused_clearly() {
 /// before they reach the worker, in milliseconds, naming the keyword and where it is; the worker
 /// is the same process after them all and still answers.
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn schemas_that_crashed_or_stalled_the_worker_are_refused_at_once() {
     let _serial = one_at_a_time().await;
-    let Some(host) = loaded_host().await else { return };
+    let host = loaded_host().await;
     let pid = host.pid();
     for (bad, keyword) in [
         (r#"{"type": "object", "properties": {"n": {"type": "integer", "minimum": 5, "maximum": 2}}}"#, "`maximum` at #/properties/n"),
@@ -102,9 +105,10 @@ async fn schemas_that_crashed_or_stalled_the_worker_are_refused_at_once() {
 /// cannot know every such one) ends that reply with an error; llama.cpp would have aborted the
 /// whole worker when the token drawn anyway was an end of generation.
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn a_schema_nothing_can_match_ends_the_reply_not_the_worker() {
     let _serial = one_at_a_time().await;
-    let Some(host) = loaded_host().await else { return };
+    let host = loaded_host().await;
     let pid = host.pid();
     let nothing =
         r#"{"type": "object", "properties": {"code": {"type": "string", "pattern": "^[^\\x00-\\U0010FFFF]$"}}, "required": ["code"]}"#;

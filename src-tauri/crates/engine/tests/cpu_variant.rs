@@ -17,28 +17,20 @@ mod common;
 use common::*;
 use engine::{EngineHost, LoadParams, WorkerCommand};
 
-fn qemu() -> Option<&'static str> {
-    let found = std::process::Command::new("qemu-x86_64").arg("--version").output().is_ok_and(|o| o.status.success());
-    if !found {
-        let why = "qemu-x86_64 is not installed (Debian package qemu-user)";
-        assert!(std::env::var_os("CI").is_none() || !cfg!(target_arch = "x86_64"), "{why}");
-        eprintln!("skipped: {why}");
-        return None;
-    }
-    Some("qemu-x86_64")
-}
-
-fn as_cpu(model: &str) -> Option<WorkerCommand> {
-    let qemu = qemu()?;
+/// The worker run by qemu as another CPU (a test that calls this carries the `hearth_missing_qemu`
+/// ignore: testkit).
+fn as_cpu(model: &str) -> WorkerCommand {
+    let qemu = testkit::need(testkit::Resource::Qemu);
     let worker = env!("CARGO_BIN_EXE_hearth-engine-worker");
-    Some(WorkerCommand { program: qemu.into(), args: vec!["-cpu".into(), model.into(), worker.into()] })
+    WorkerCommand { program: qemu, args: vec!["-cpu".into(), model.into(), worker.into()] }
 }
 
 #[test]
+#[cfg_attr(hearth_missing_qemu, ignore = "needs qemu-x86_64: make deps-test (Debian package qemu-user)")]
 #[cfg(target_arch = "x86_64")]
 #[ignore = "needs the package build's CPU variants: make check-package"]
 fn a_cpu_without_avx_gets_a_variant_without_avx2() {
-    let Some(nehalem) = as_cpu("Nehalem") else { return };
+    let nehalem = as_cpu("Nehalem");
     let report = engine::devices::query(&nehalem).expect("the worker answers under qemu");
     let variant = report.cpu_variant.expect("a CPU variant is loaded");
     // ggml names its x86 variants after the CPUs that introduced their instruction sets.
@@ -54,11 +46,13 @@ fn a_cpu_without_avx_gets_a_variant_without_avx2() {
 }
 
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
+#[cfg_attr(hearth_missing_qemu, ignore = "needs qemu-x86_64: make deps-test (Debian package qemu-user)")]
 #[cfg(target_arch = "x86_64")]
 #[ignore = "needs the package build's CPU variants: make check-package"]
 async fn the_engine_still_answers_as_a_nehalem() {
-    let Some(nehalem) = as_cpu("Nehalem") else { return };
-    let Some(path) = model() else { return };
+    let nehalem = as_cpu("Nehalem");
+    let path = model();
     let _one = one_at_a_time().await;
     let host = EngineHost::new(nehalem);
     host.load_and_wait(LoadParams { n_ctx: Some(512), ..LoadParams::new(path) }).await.expect("loads under qemu");
@@ -71,10 +65,11 @@ async fn the_engine_still_answers_as_a_nehalem() {
 /// fails once with the sentence that says so, that variant is left out, and the next load answers
 /// on the next one down. It prints which happened.
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 #[cfg(target_arch = "x86_64")]
 #[ignore = "needs the package build's CPU variants: make check-package"]
 async fn the_first_prompt_is_answered_natively_even_where_the_best_variant_traps() {
-    let Some(path) = model() else { return };
+    let path = model();
     let _one = one_at_a_time().await;
     let native = WorkerCommand { program: env!("CARGO_BIN_EXE_hearth-engine-worker").into(), args: vec![] };
     let params = LoadParams { n_ctx: Some(512), ..LoadParams::new(path) };

@@ -12,12 +12,12 @@ use engine::EmbedInput;
 use gguf::write::{rewrite, Edit, GgufWriter};
 use types::ErrorCode;
 
-fn pooled_model() -> Option<std::path::PathBuf> {
-    let path = model()?;
+fn pooled_model() -> std::path::PathBuf {
+    let path = model();
     let copy = std::env::temp_dir().join(format!("hearth-embed-{}.gguf", std::process::id()));
     let edit = Edit { set: GgufWriter::new("llama").u32("llama.pooling_type", 1), ..Default::default() };
     rewrite(&path, &copy, &edit).expect("rewrite");
-    Some(copy)
+    copy
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
@@ -25,16 +25,17 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 }
 
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn a_model_with_pooling_embeds_and_a_chat_model_says_it_cannot() {
     let _serial = one_at_a_time().await;
-    let Some(chat_model) = model() else { return };
+    let chat_model = model();
     let host = host();
     host.load_and_wait(load_params(chat_model)).await.expect("loads");
     let e = host.embed(vec![EmbedInput::Text("hello".into())]).await.expect_err("a chat model");
     assert_eq!(e.code, ErrorCode::InvalidInput, "{e:?}");
     assert!(e.message.contains("cannot make embeddings"), "{}", e.message);
 
-    let Some(pooled) = pooled_model() else { return };
+    let pooled = pooled_model();
     host.load_and_wait(load_params(pooled.clone())).await.expect("the pooled copy loads");
     let texts = ["The cat sat on the mat.", "A kitten sleeps on a rug.", "Quarterly revenue grew by four percent."];
     let (batch, tokens) = host.embed(texts.iter().map(|t| EmbedInput::Text(t.to_string())).collect()).await.expect("embeds");
@@ -63,9 +64,10 @@ async fn a_model_with_pooling_embeds_and_a_chat_model_says_it_cannot() {
 /// between inputs: the next request is answered within seconds, not after the whole batch (here
 /// about 96,000 tokens, more than a minute of work on 2 cores).
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn embeddings_nobody_waits_for_stop_between_inputs() {
     let _serial = one_at_a_time().await;
-    let Some(pooled) = pooled_model() else { return };
+    let pooled = pooled_model();
     let host = host();
     host.load_and_wait(load_params(pooled.clone())).await.expect("the pooled copy loads");
     let pid = host.pid();
@@ -85,9 +87,10 @@ async fn embeddings_nobody_waits_for_stop_between_inputs() {
 /// plan, which sized the embedding context to fit beside the model): a longer input is refused
 /// with a sentence that says the limit, a shorter one embeds, and the worker goes on.
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn an_input_longer_than_the_plan_allows_is_refused_and_the_worker_goes_on() {
     let _serial = one_at_a_time().await;
-    let Some(pooled) = pooled_model() else { return };
+    let pooled = pooled_model();
     let host = host();
     host.load_and_wait(engine::LoadParams { embed_tokens: 16, ..load_params(pooled.clone()) }).await.expect("loads");
     let pid = host.pid();

@@ -16,9 +16,10 @@ use types::{ErrorCode, StopReason};
 const STORY: &str = "Once upon a time, in a small village by the sea, there lived";
 
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn a_cancel_stops_the_reply_within_one_token() {
     let _serial = one_at_a_time().await;
-    let Some(host) = loaded_host().await else { return };
+    let host = loaded_host().await;
     let mut generation = host.generate(raw(STORY, greedy(1000))).await.expect("generate");
     let mut before = 0;
     while before < 5 {
@@ -44,9 +45,10 @@ async fn a_cancel_stops_the_reply_within_one_token() {
 }
 
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn dropping_the_receiver_cancels_the_reply() {
     let _serial = one_at_a_time().await;
-    let Some(host) = loaded_host().await else { return };
+    let host = loaded_host().await;
     let mut generation = host.generate(raw(STORY, greedy(2000))).await.expect("generate");
     assert!(matches!(generation.events.recv().await, Some(GenerateEvent::Token(_))));
     drop(generation);
@@ -62,9 +64,10 @@ async fn dropping_the_receiver_cancels_the_reply() {
 
 #[cfg(unix)]
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn a_worker_killed_mid_reply_gives_engine_crashed_and_the_next_load_works() {
     let _serial = one_at_a_time().await;
-    let Some(host) = loaded_host().await else { return };
+    let host = loaded_host().await;
     let mut generation = host.generate(raw(STORY, greedy(1000))).await.expect("generate");
     assert!(matches!(generation.events.recv().await, Some(GenerateEvent::Token(_))));
     let pid = host.pid().expect("a worker runs");
@@ -84,7 +87,7 @@ async fn a_worker_killed_mid_reply_gives_engine_crashed_and_the_next_load_works(
     assert!(!host.is_loaded());
     assert_eq!(host.generate(raw(STORY, greedy(4))).await.expect_err("no model").code, ErrorCode::NoModelLoaded);
 
-    host.load_and_wait(load_params(model().expect("model"))).await.expect("a fresh worker loads");
+    host.load_and_wait(load_params(model())).await.expect("a fresh worker loads");
     assert_ne!(host.pid(), Some(pid));
     let (pieces, stats) = run(&host, raw(STORY, greedy(8))).await.expect("reply after restart");
     assert_eq!(stats.generated_tokens, 8);
@@ -92,9 +95,10 @@ async fn a_worker_killed_mid_reply_gives_engine_crashed_and_the_next_load_works(
 }
 
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn a_damaged_model_file_gives_model_load_failed_and_the_host_carries_on() {
     let _serial = one_at_a_time().await;
-    let Some(path) = model() else { return };
+    let path = model();
     let dir = std::env::temp_dir().join(format!("hearth-engine-corrupt-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let garbage = dir.join("garbage.gguf");
@@ -131,9 +135,10 @@ async fn a_damaged_model_file_gives_model_load_failed_and_the_host_carries_on() 
 /// model it was written for is refused by the worker if another one is loaded by then.
 #[cfg(unix)]
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn the_engine_says_which_model_is_in_and_refuses_a_request_for_another() {
     let _serial = one_at_a_time().await;
-    let Some(path) = model() else { return };
+    let path = model();
     // The same weights under a second name stand for a second model.
     let dir = std::env::temp_dir().join(format!("hearth-engine-two-models-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");

@@ -22,8 +22,9 @@ const FORMATS: &[(&str, u32, &str, &[&str])] = &[
 ];
 
 #[test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 fn five_families_without_a_template_render_in_their_own_format() {
-    let Some(path) = model() else { return };
+    let path = model();
     engine::devices::load_backends();
     let backend = LlamaBackend::init().expect("backend");
     let params = engine::llama_params::model_params(&engine::LoadParams::new(&path), &[]).expect("params");
@@ -48,22 +49,23 @@ fn five_families_without_a_template_render_in_their_own_format() {
 }
 
 /// The test model rewritten without its chat template.
-fn without_template() -> Option<std::path::PathBuf> {
-    let path = model()?;
+fn without_template() -> std::path::PathBuf {
+    let path = model();
     let copy = std::env::temp_dir().join(format!("hearth-no-template-{}.gguf", std::process::id()));
     let edit = gguf::write::Edit { drop: vec!["tokenizer.chat_template".into()], ..Default::default() };
     gguf::write::rewrite(&path, &copy, &edit).expect("rewrite");
     let facts = gguf::read_file(&copy).expect("the copy reads");
     assert!(!facts.metadata.contains_key("tokenizer.chat_template"));
     assert_eq!(facts.tensor_bytes, gguf::read_file(&path).expect("original").tensor_bytes);
-    Some(copy)
+    copy
 }
 
 const QUESTION: &str = "What is the capital of France? Answer in one short sentence.";
 
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn the_test_model_without_its_template_answers_in_its_familys_format() {
-    let Some(copy) = without_template() else { return };
+    let copy = without_template();
     let _serial = one_at_a_time().await;
     let host = host();
     let info = host.load_and_wait(load_params(copy.clone())).await.expect("loads");
@@ -83,8 +85,9 @@ async fn the_test_model_without_its_template_answers_in_its_familys_format() {
 }
 
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn a_template_chosen_for_a_model_replaces_the_files_own() {
-    let Some(path) = model() else { return };
+    let path = model();
     let _serial = one_at_a_time().await;
     let host = host();
     let info = host.load_and_wait(load_params(path.clone()).with_chat_template(Some("chatml".into()))).await.expect("loads");

@@ -29,7 +29,7 @@ use types::{ChatMessage, ChatRole, GenerationStats, SamplingParams, StopReason, 
 
 /// The same greedy reply computed in this process with llama-cpp-2 directly, detokenized at once.
 fn one_shot_greedy(prompt: &str, max_tokens: usize) -> String {
-    let path = model().expect("model");
+    let path = model();
     engine::devices::load_backends();
     let backend = LlamaBackend::init().expect("backend");
     let model = LlamaModel::load_from_file(&backend, &path, &LlamaModelParams::default()).expect("model");
@@ -66,9 +66,10 @@ fn one_shot_greedy(prompt: &str, max_tokens: usize) -> String {
 }
 
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn a_greedy_reply_streams_token_by_token_and_equals_a_one_shot_run() {
     let _serial = one_at_a_time().await;
-    let Some(host) = loaded_host().await else { return };
+    let host = loaded_host().await;
     let (pieces, stats) = run(&host, raw(CHATML_PROMPT, greedy(48))).await.expect("reply");
     let streamed: String = pieces.concat();
     println!(
@@ -97,9 +98,10 @@ async fn a_greedy_reply_streams_token_by_token_and_equals_a_one_shot_run() {
 }
 
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn turn_two_decodes_only_what_is_new_and_says_what_a_fresh_engine_says() {
     let _serial = one_at_a_time().await;
-    let Some(host) = loaded_host().await else { return };
+    let host = loaded_host().await;
     let mut messages =
         vec![ChatMessage::new(ChatRole::System, "You are a helpful assistant."), ChatMessage::new(ChatRole::User, "Name three colours.")];
     let (pieces, first) = run(&host, chat(messages.clone(), greedy(32))).await.expect("turn 1");
@@ -125,7 +127,7 @@ async fn turn_two_decodes_only_what_is_new_and_says_what_a_fresh_engine_says() {
     // The reused cache must say what decoding everything afresh says, within the rounding of
     // another batch shape (turn 2's new tokens were decoded on top of the cache, a fresh engine
     // decodes them with the whole prompt).
-    let Some(fresh) = loaded_host().await else { return };
+    let fresh = loaded_host().await;
     let (fresh_logprobs, fresh_stats) = run_with_logprobs(&fresh, chat(messages, greedy(24))).await;
     assert_eq!(fresh_stats.reused_prefix_tokens, 0);
     agree_within_tolerance(&second_logprobs, &fresh_logprobs);
@@ -202,9 +204,10 @@ fn agree_within_tolerance(reused: &[TokenLogprob], fresh: &[TokenLogprob]) {
 }
 
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn stop_strings_and_max_tokens_are_honoured() {
     let _serial = one_at_a_time().await;
-    let Some(host) = loaded_host().await else { return };
+    let host = loaded_host().await;
     let (pieces, full) = run(&host, raw(CHATML_PROMPT, greedy(40))).await.expect("reference");
     let text = pieces.concat();
     // A stop string from the middle of the reference reply: the reply must end right before it.
@@ -226,9 +229,10 @@ async fn stop_strings_and_max_tokens_are_honoured() {
 }
 
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn the_same_seed_gives_the_same_text() {
     let _serial = one_at_a_time().await;
-    let Some(host) = loaded_host().await else { return };
+    let host = loaded_host().await;
     let sampled = |seed| SamplingParams { temperature: 0.8, seed: Some(seed), max_tokens: Some(32), ..SamplingParams::default() };
     let (a, _) = run(&host, raw(CHATML_PROMPT, sampled(42))).await.expect("a");
     let (b, _) = run(&host, raw(CHATML_PROMPT, sampled(42))).await.expect("b");
@@ -239,7 +243,7 @@ async fn the_same_seed_gives_the_same_text() {
     assert_eq!(a.concat(), b.concat());
     assert!(!a.is_empty());
     // A fresh engine decodes the prompt as the first request did.
-    let Some(fresh) = loaded_host().await else { return };
+    let fresh = loaded_host().await;
     let (d, _) = run(&fresh, raw(CHATML_PROMPT, sampled(42))).await.expect("d");
     assert_eq!(a.concat(), d.concat(), "a fresh engine, the same seed");
 }
@@ -261,9 +265,10 @@ fn the_worker_loads_the_cpu_backend_it_is_pointed_at() {
 }
 
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn tokenize_and_load_figures_come_from_llama_cpp() {
     let _serial = one_at_a_time().await;
-    let Some(path) = model() else { return };
+    let path = model();
     let host = host();
     let mut events = host.load(load_params(path)).await.expect("load");
     let mut progress = Vec::new();
@@ -291,9 +296,10 @@ async fn tokenize_and_load_figures_come_from_llama_cpp() {
 }
 
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn a_conversation_longer_than_the_context_is_refused_or_shortened_as_asked() {
     let _serial = one_at_a_time().await;
-    let Some(path) = model() else { return };
+    let path = model();
     let host = host();
     let n_ctx = host.load_and_wait(engine::LoadParams { n_ctx: Some(256), ..load_params(path) }).await.expect("load").n_ctx;
     let mut messages = vec![ChatMessage::new(ChatRole::System, "You are a helpful assistant.")];

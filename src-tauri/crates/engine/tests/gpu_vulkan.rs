@@ -22,18 +22,14 @@ fn worker() -> engine::WorkerCommand {
     engine::WorkerCommand { program: env!("CARGO_BIN_EXE_hearth-engine-worker").into(), args: Vec::new() }
 }
 
-/// The engine's report, or `None` (skipped outside CI) when this machine has no Vulkan device.
-fn vulkan_report() -> Option<EngineReport> {
+/// The engine's report, which must list a Vulkan device (a test that calls this carries the
+/// `hearth_missing_vulkan` ignore: testkit).
+fn vulkan_report() -> EngineReport {
     allow_software_gpu();
     let report = engine::devices::query(&worker()).expect("the worker lists its devices");
     let has_vulkan = report.devices.iter().any(|d| d.backend == "Vulkan");
-    if !has_vulkan {
-        let why = format!("no Vulkan device (install mesa-vulkan-drivers): {report:?}");
-        assert!(std::env::var_os("CI").is_none(), "{why}");
-        eprintln!("skipped: {why}");
-        return None;
-    }
-    Some(report)
+    assert!(has_vulkan, "{}, and the engine lists no Vulkan device: {report:?}", testkit::Resource::Vulkan.reason());
+    report
 }
 
 /// The profile the app would build from this report, with lavapipe counted as a GPU.
@@ -45,8 +41,9 @@ fn profile(report: &EngineReport) -> types::HardwareProfile {
 }
 
 #[test]
+#[cfg_attr(hearth_missing_vulkan, ignore = "needs a Vulkan driver: make deps-test (Debian package mesa-vulkan-drivers)")]
 fn the_worker_reports_its_vulkan_device_and_cpu_variant() {
-    let Some(report) = vulkan_report() else { return };
+    let report = vulkan_report();
     let vk = report.devices.iter().find(|d| d.backend == "Vulkan").expect("a Vulkan device");
     assert!(vk.name.starts_with("Vulkan"), "{vk:?}");
     assert!(matches!(vk.kind, EngineDeviceKind::Gpu | EngineDeviceKind::IntegratedGpu), "{vk:?}");
@@ -117,9 +114,11 @@ async fn greedy_text(host: &EngineHost, params: LoadParams) -> (String, types::L
 }
 
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
+#[cfg_attr(hearth_missing_vulkan, ignore = "needs a Vulkan driver: make deps-test (Debian package mesa-vulkan-drivers)")]
 async fn all_and_half_the_layers_on_the_gpu_answer_as_the_cpu_does() {
-    let Some(report) = vulkan_report() else { return };
-    let Some(path) = model() else { return };
+    let report = vulkan_report();
+    let path = model();
     let _one = one_at_a_time().await;
     let vk = report.devices.iter().find(|d| d.backend == "Vulkan").expect("vulkan").name.clone();
     // The workers of this test run one CPU backend, the reference build where there are variants.
@@ -147,9 +146,11 @@ async fn all_and_half_the_layers_on_the_gpu_answer_as_the_cpu_does() {
 
 /// The plan's figures for the GPU against what llama.cpp allocated there, at three contexts.
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
+#[cfg_attr(hearth_missing_vulkan, ignore = "needs a Vulkan driver: make deps-test (Debian package mesa-vulkan-drivers)")]
 async fn the_plan_for_the_gpu_matches_llama_cpps_own_buffers() {
-    let Some(report) = vulkan_report() else { return };
-    let Some(path) = model() else { return };
+    let report = vulkan_report();
+    let path = model();
     let _one = one_at_a_time().await;
     let hw = profile(&report);
     let facts = gguf::read_file(&path).expect("header");
@@ -179,9 +180,11 @@ async fn the_plan_for_the_gpu_matches_llama_cpps_own_buffers() {
 /// A GPU with too little free memory for the whole model: the plan is yellow, puts part of the
 /// layers there, and the load does exactly that, stays inside the GPU's budget, and answers.
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
+#[cfg_attr(hearth_missing_vulkan, ignore = "needs a Vulkan driver: make deps-test (Debian package mesa-vulkan-drivers)")]
 async fn a_plan_squeezed_by_a_small_gpu_loads_part_of_the_layers_and_answers() {
-    let Some(report) = vulkan_report() else { return };
-    let Some(path) = model() else { return };
+    let report = vulkan_report();
+    let path = model();
     let _one = one_at_a_time().await;
     std::env::set_var("HEARTH_BACKENDS_DIR", reference_cpu_backends(&report));
     let mut hw = profile(&report);
@@ -249,9 +252,11 @@ fn gpus_as_planned(plan: &types::FitPlan, info: &types::LoadedModelInfo, what: &
 /// and one without, all layers on the GPUs (llama.cpp then overlaps micro-batches across them) and all
 /// but one; the model answers. A plan for the second GPU alone leaves the first untouched.
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
+#[cfg_attr(hearth_missing_vulkan, ignore = "needs a Vulkan driver: make deps-test (Debian package mesa-vulkan-drivers)")]
 async fn two_gpus_take_the_layers_as_planned_and_a_plan_for_one_touches_only_it() {
-    let Some(_) = vulkan_report() else { return };
-    let Some(path) = model() else { return };
+    let _ = vulkan_report();
+    let path = model();
     let _one = one_at_a_time().await;
     let report = engine::devices::query(&two_gpu_worker()).expect("the worker lists its devices");
     let vk: Vec<String> = report.devices.iter().filter(|d| d.backend == "Vulkan").map(|d| d.name.clone()).collect();

@@ -22,24 +22,25 @@ fn ask(question: &str) -> GenerateParams {
     chat(vec![ChatMessage::new(ChatRole::User, question)], greedy(24))
 }
 
-async fn slots_host(n: u32) -> Option<engine::EngineHost> {
-    let path = model()?;
+async fn slots_host(n: u32) -> engine::EngineHost {
+    let path = model();
     let host = host();
     let info = host.load_and_wait(LoadParams { n_ctx: Some(1024), n_parallel: n, ..LoadParams::new(path) }).await.expect("loads");
     assert_eq!((info.slots, info.n_ctx), (n, 1024), "each slot has the whole context");
-    Some(host)
+    host
 }
 
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn four_replies_at_once_each_say_what_they_say_alone() {
     let _one = one_at_a_time().await;
-    let Some(host) = slots_host(4).await else { return };
+    let host = slots_host(4).await;
     let mut alone = Vec::new();
     for q in &QUESTIONS[..4] {
         alone.push(run(&host, ask(q)).await.expect("answers alone").0.concat());
     }
     // The same four again, at once; a fresh host, so no slot has any of them cached.
-    let Some(host) = slots_host(4).await else { return };
+    let host = slots_host(4).await;
     let together = join_all(QUESTIONS[..4].iter().map(|q| run(&host, ask(q)))).await;
     for ((q, a), t) in QUESTIONS.iter().zip(&alone).zip(together) {
         let (pieces, stats) = t.expect("answers together");
@@ -50,9 +51,10 @@ async fn four_replies_at_once_each_say_what_they_say_alone() {
 }
 
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn a_request_beyond_the_slots_waits_and_then_answers() {
     let _one = one_at_a_time().await;
-    let Some(host) = slots_host(2).await else { return };
+    let host = slots_host(2).await;
     let replies = join_all(QUESTIONS.iter().map(|q| run(&host, ask(q)))).await;
     for (q, r) in QUESTIONS.iter().zip(replies) {
         let (pieces, stats) = r.unwrap_or_else(|e| panic!("{q}: {e}"));
@@ -62,9 +64,10 @@ async fn a_request_beyond_the_slots_waits_and_then_answers() {
 }
 
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn cancelling_one_reply_leaves_the_others_running() {
     let _one = one_at_a_time().await;
-    let Some(host) = slots_host(3).await else { return };
+    let host = slots_host(3).await;
     let long = |q: &str| chat(vec![ChatMessage::new(ChatRole::User, q)], greedy(48));
     let alone = run(&host, long(QUESTIONS[1])).await.expect("alone").0.concat();
     let mut doomed = host.generate(long(QUESTIONS[0])).await.expect("starts");
@@ -106,9 +109,10 @@ async fn cancelling_one_reply_leaves_the_others_running() {
 }
 
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn a_conversation_that_comes_back_reuses_its_own_slot() {
     let _one = one_at_a_time().await;
-    let Some(host) = slots_host(2).await else { return };
+    let host = slots_host(2).await;
     let first = |q: &str| vec![ChatMessage::new(ChatRole::User, q)];
     let (a, b) = (first(QUESTIONS[0]), first(QUESTIONS[1]));
     let (ra, rb) = tokio::join!(run(&host, chat(a.clone(), greedy(16))), run(&host, chat(b.clone(), greedy(16))));

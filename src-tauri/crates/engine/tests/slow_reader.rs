@@ -18,9 +18,10 @@ const STORY: &str = "Once upon a time, in a small village by the sea, there live
 const BACKLOG: usize = 16;
 
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn a_reader_that_never_reads_is_cancelled_and_holds_up_no_other_request() {
     let _serial = one_at_a_time().await;
-    let Some(path) = model() else { return };
+    let path = model();
     let host = host().with_max_backlog(BACKLOG);
     host.load_and_wait(load_params(path)).await.expect("the test model loads");
 

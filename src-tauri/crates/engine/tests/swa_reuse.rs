@@ -20,8 +20,8 @@ use types::{SamplingParams, StopReason};
 
 const WINDOW: u32 = 32;
 
-fn sliding_window_model() -> Option<std::path::PathBuf> {
-    let path = model()?;
+fn sliding_window_model() -> std::path::PathBuf {
+    let path = model();
     let facts = gguf::read_file(&path).expect("header");
     let layers = facts.layer_count as usize;
     let heads = facts.head_count.iter().copied().max().expect("head count");
@@ -40,7 +40,7 @@ fn sliding_window_model() -> Option<std::path::PathBuf> {
         ..Default::default()
     };
     rewrite(&path, &copy, &edit).expect("rewrite");
-    Some(copy)
+    copy
 }
 
 /// A long prompt of plain text: `n` numbered sentences.
@@ -53,8 +53,9 @@ fn sampling() -> SamplingParams {
 }
 
 #[tokio::test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn a_reused_prefix_on_a_windowed_cache_replies_as_a_fresh_engine_does() {
-    let Some(path) = sliding_window_model() else { return };
+    let path = sliding_window_model();
     let _serial = one_at_a_time().await;
     let load = LoadParams { n_ctx: Some(4096), ..LoadParams::new(&path) };
     let shared = text("Alpha", 40); // about 320 tokens

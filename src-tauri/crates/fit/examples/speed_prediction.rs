@@ -44,7 +44,7 @@ fn measure(backend: &LlamaBackend, model: &LlamaModel, threads: i32, n_gen: usiz
 }
 
 fn main() -> std::process::ExitCode {
-    let Some(path) = gguf::test_model::path() else {
+    let Some(path) = testkit::Resource::TestModel.find() else {
         eprintln!("the test model is not fetched (make test-model)");
         return std::process::ExitCode::FAILURE;
     };

@@ -22,12 +22,9 @@ fn within(predicted: u64, measured: u64, share: f64, floor_mib: f64) -> bool {
 }
 
 #[test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 fn the_formula_agrees_with_llama_cpp_on_the_test_model() {
-    let Some(path) = gguf::test_model::path() else {
-        // `make test` fetches the model first, so under `make test` this never skips.
-        eprintln!("skipped: the test model is not fetched (make test-model)");
-        return;
-    };
+    let path = testkit::test_model();
     let facts = gguf::read_file(&path).expect("test model header");
     let trained = facts.context_length.unwrap_or(8192) as u32;
     let hw = this_cpu(hardware::catalog::imagined(None, 0, 24));

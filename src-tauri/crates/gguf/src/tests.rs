@@ -312,11 +312,9 @@ fn a_remote_header_over_the_cap_is_refused() {
 }
 
 #[test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 fn the_real_test_model_reads_as_llama_cpp_sees_it() {
-    let Some(path) = test_model::path() else {
-        eprintln!("skipped: the test model is not fetched (make test-model)");
-        return;
-    };
+    let path = testkit::test_model();
     let f = read_file(&path).unwrap();
     assert_eq!(f.architecture, "llama");
     assert_eq!(f.layer_count, 30);

@@ -118,6 +118,8 @@ impl Secret {
 
 pub struct TokenStore {
     secret: Secret,
+    /// `HF_TOKEN` as this process found it (it wins over the saved one); tests set their own.
+    environment: Option<String>,
 }
 
 impl TokenStore {
@@ -128,13 +130,20 @@ impl TokenStore {
     }
 
     pub fn new(keychain: Box<dyn Keychain>, home: &Path) -> Self {
-        Self { secret: Secret::new(keychain, home.join("secrets").join("hf-token")) }
+        let secret = Secret::new(keychain, home.join("secrets").join("hf-token"));
+        Self { secret, environment: None }.with_environment(std::env::var("HF_TOKEN").ok())
+    }
+
+    /// The store with this `HF_TOKEN` instead of the process's (tests: none reads the environment
+    /// it runs in).
+    pub fn with_environment(self, token: Option<String>) -> Self {
+        Self { environment: environment_token(token), ..self }
     }
 
     /// The token to send to the Hub, and where it came from.
     pub fn get(&self) -> Option<(String, TokenPlace)> {
-        if let Some(t) = std::env::var("HF_TOKEN").ok().filter(|t| !t.trim().is_empty()) {
-            return Some((t.trim().to_string(), TokenPlace::Environment));
+        if let Some(t) = &self.environment {
+            return Some((t.clone(), TokenPlace::Environment));
         }
         self.secret.get()
     }
@@ -156,6 +165,11 @@ impl TokenStore {
     pub fn clear(&self) -> Result<()> {
         self.secret.clear("The saved token")
     }
+}
+
+/// `HF_TOKEN`'s value as a token: trimmed, and none when blank.
+fn environment_token(value: Option<String>) -> Option<String> {
+    value.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
 }
 
 /// A keychain that is never there.
@@ -235,19 +249,11 @@ mod tests {
         d
     }
 
-    // HF_TOKEN is process-wide; these tests only run where it is unset, which is how CI runs.
-    fn env_is_clear() -> bool {
-        std::env::var_os("HF_TOKEN").is_none()
-    }
-
     #[test]
     fn a_token_goes_to_the_keychain_and_only_a_hint_comes_back() {
-        if !env_is_clear() {
-            return;
-        }
         let keychain = Fake::default();
         let h = home("keychain");
-        let store = TokenStore::new(Box::new(keychain.clone()), &h);
+        let store = TokenStore::new(Box::new(keychain.clone()), &h).with_environment(None);
         assert_eq!(store.set("  hf_abcdefghijklmnopWXYZ \n").unwrap(), TokenPlace::Keychain);
         assert_eq!(keychain.0.lock().unwrap().as_deref(), Some("hf_abcdefghijklmnopWXYZ"));
         assert!(!h.join("secrets/hf-token").exists(), "no copy on disk when the keychain took it");
@@ -260,11 +266,8 @@ mod tests {
 
     #[test]
     fn without_a_keychain_the_token_is_kept_in_a_private_file() {
-        if !env_is_clear() {
-            return;
-        }
         let h = home("file");
-        let store = TokenStore::new(Box::new(NoKeychain), &h);
+        let store = TokenStore::new(Box::new(NoKeychain), &h).with_environment(None);
         assert_eq!(store.set("hf_secretsecretsecret1234").unwrap(), TokenPlace::File);
         assert_eq!(store.get(), Some(("hf_secretsecretsecret1234".to_string(), TokenPlace::File)));
         #[cfg(unix)]
@@ -276,6 +279,19 @@ mod tests {
         store.clear().unwrap();
         assert!(store.get().is_none());
         std::fs::remove_dir_all(&h).unwrap();
+    }
+
+    #[test]
+    fn hf_token_wins_over_the_saved_one_and_a_blank_one_counts_as_none() {
+        let keychain = Fake::default();
+        let store = TokenStore::new(Box::new(keychain.clone()), &home("env")).with_environment(Some(" hf_fromtheenvironment1 \n".into()));
+        store.set("hf_savedsavedsaved1234").unwrap();
+        assert_eq!(store.get(), Some(("hf_fromtheenvironment1".to_string(), TokenPlace::Environment)));
+        store.clear().unwrap();
+        assert_eq!(store.status().map(|s| s.place), Some(TokenPlace::Environment), "HF_TOKEN still applies after a clear");
+        let blank = TokenStore::new(Box::new(keychain), &home("env-blank")).with_environment(Some("  ".into()));
+        blank.set("hf_savedsavedsaved1234").unwrap();
+        assert_eq!(blank.get().map(|(_, place)| place), Some(TokenPlace::Keychain));
     }
 
     #[test]

@@ -16,16 +16,9 @@ use std::path::{Path, PathBuf};
 use runtime::{LoadRequest, Owner, Runtime};
 use types::LoadSettings;
 
-/// The baseline build, or `None` (skipped) where it was not built; under CI its absence fails.
-fn x64_build() -> Option<PathBuf> {
-    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../target/cpu-variants/x64/libggml-cpu.so");
-    if lib.exists() {
-        return Some(lib);
-    }
-    let why = format!("no baseline CPU backend at {} (make test-cpu-variant builds it)", lib.display());
-    assert!(std::env::var_os("CI").is_none(), "{why}");
-    eprintln!("skipped: {why}");
-    None
+/// The baseline build (a test that calls this carries the `hearth_missing_cpu_x64` ignore: testkit).
+fn x64_build() -> PathBuf {
+    testkit::need(testkit::Resource::CpuX64)
 }
 
 fn test_worker() -> PathBuf {
@@ -45,10 +38,11 @@ fn trapping_worker(dir: &Path) -> engine::WorkerCommand {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
+#[cfg_attr(hearth_missing_cpu_x64, ignore = "needs the baseline x86-64 CPU backend: make test-cpu-variant")]
 async fn a_cpu_variant_that_traps_is_left_out_and_the_load_goes_on_with_the_next_one_down() {
-    // Under CI a missing model fails inside `path`.
-    let Some(model) = gguf::test_model::path() else { return };
-    let Some(x64) = x64_build() else { return };
+    let model = testkit::test_model();
+    let x64 = x64_build();
     // This machine's own build, from where a plain worker loads it.
     let plain = engine::WorkerCommand { program: test_worker(), args: Vec::new() };
     let own = engine::devices::query(&plain).expect("a plain worker answers").backends_dir.expect("its backends folder");

@@ -17,9 +17,9 @@ fn worker() -> engine::WorkerCommand {
 
 /// The test model and a copy of it (another file, so another model as far as anyone can tell),
 /// made once in a folder every run reuses.
-fn two_models() -> Option<(PathBuf, PathBuf)> {
-    let a = gguf::test_model::path()?;
-    Some((a.clone(), copy_of(&a, "SmolLM2-copy.gguf")))
+fn two_models() -> (PathBuf, PathBuf) {
+    let a = testkit::test_model();
+    (a.clone(), copy_of(&a, "SmolLM2-copy.gguf"))
 }
 
 /// `model` copied once under `name` (written aside, then renamed, so a killed run leaves no half file).
@@ -53,9 +53,10 @@ fn paths(rt: &Runtime) -> Vec<PathBuf> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn two_models_stay_loaded_when_memory_allows_and_the_least_recently_used_goes_when_not() {
     let _one = ONE.lock().await;
-    let Some((a, b)) = two_models() else { return };
+    let (a, b) = two_models();
     let rt = runtime(16);
     let first = rt.load(&a, LoadRequest::by(Owner::App), |_| {}).await.expect("loads");
     rt.load(&b, LoadRequest::by(Owner::Server), |_| {}).await.expect("loads beside the first");
@@ -83,9 +84,10 @@ async fn two_models_stay_loaded_when_memory_allows_and_the_least_recently_used_g
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn a_model_that_fits_only_alone_unloads_the_others_first() {
     let _one = ONE.lock().await;
-    let Some((a, b)) = two_models() else { return };
+    let (a, b) = two_models();
     // Room for one test model and a little more, not for two: RAM less the system's 2 GiB.
     let mut hw = hardware::catalog::imagined(None, 1, 4);
     let rt = runtime(4);
@@ -100,9 +102,10 @@ async fn a_model_that_fits_only_alone_unloads_the_others_first() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn a_red_plan_is_refused_before_anything_is_unloaded_unless_forced() {
     let _one = ONE.lock().await;
-    let Some((a, b)) = two_models() else { return };
+    let (a, b) = two_models();
     let rt = runtime(16);
     rt.load(&a, LoadRequest::by(Owner::App), |_| {}).await.unwrap();
     // Then the machine turns out to have less RAM than the weights (2 GiB kept by the system).
@@ -122,9 +125,10 @@ async fn a_red_plan_is_refused_before_anything_is_unloaded_unless_forced() {
 /// server request. A load that would need to is refused at once with `ModelsBusy`, the reply goes
 /// on to its end, and the same load succeeds once it has.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn a_model_that_is_answering_someone_is_never_unloaded_to_make_room() {
     let _one = ONE.lock().await;
-    let Some((a, b)) = two_models() else { return };
+    let (a, b) = two_models();
     let rt = runtime(16);
     rt.set_max_models(1);
     rt.load(&a, LoadRequest::by(Owner::App), |_| {}).await.expect("loads");

@@ -22,7 +22,7 @@ fn main() -> std::process::ExitCode {
     }
     let clients = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(8);
     let per_client = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(20);
-    let Some(model) = gguf::test_model::path() else {
+    let Some(model) = testkit::Resource::TestModel.find() else {
         eprintln!("the test model is not fetched: make test-model");
         return std::process::ExitCode::FAILURE;
     };

@@ -30,12 +30,12 @@ fn worker() -> WorkerCommand {
     WorkerCommand { program: env!("CARGO_BIN_EXE_server-test-worker").into(), args: Vec::new() }
 }
 
-async fn start(config: ServerConfig) -> Option<(RunningServer, Arc<EngineBackend>, SocketAddr, String)> {
-    let model = real::model()?;
+async fn start(config: ServerConfig) -> (RunningServer, Arc<EngineBackend>, SocketAddr, String) {
+    let model = real::model();
     let backend = real::backend(worker(), &model);
     let server = serve(ServerConfig { port: 0, ..config }, backend.clone()).await.unwrap();
     let addr = server.addr();
-    Some((server, backend, addr, real::model_id(&model)))
+    (server, backend, addr, real::model_id(&model))
 }
 
 fn code(body: &Value) -> &str {
@@ -43,10 +43,11 @@ fn code(body: &Value) -> &str {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn web_pages_are_refused_before_anything_is_loaded_or_generated() {
     let _one = ONE.lock().await;
     // The default: loopback, no key, auto-load on — what a page in the person's browser would hit.
-    let Some((server, backend, addr, model)) = start(ServerConfig::default()).await else { return };
+    let (server, backend, addr, model) = start(ServerConfig::default()).await;
     let local = format!("127.0.0.1:{}", addr.port());
     let body = json!({"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}).to_string();
     let json_type = ("Content-Type", "application/json");
@@ -85,11 +86,12 @@ async fn web_pages_are_refused_before_anything_is_loaded_or_generated() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn five_hundred_half_sent_headers_do_not_keep_a_normal_request_out() {
     let _one = ONE.lock().await;
     let config = ServerConfig { header_timeout: Duration::from_secs(3), ..Default::default() };
     let cap = config.max_connections;
-    let Some((server, _backend, addr, model)) = start(config).await else { return };
+    let (server, _backend, addr, model) = start(config).await;
     let mut slow = Vec::new();
     for _ in 0..500 {
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -141,11 +143,12 @@ async fn five_hundred_half_sent_headers_do_not_keep_a_normal_request_out() {
 /// many as the connection cap locked everyone out until their body timeout. A request now counts
 /// as in flight only once its body has arrived.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn bodies_that_trickle_in_do_not_keep_a_normal_request_out() {
     let _one = ONE.lock().await;
     let config = ServerConfig::default();
     let cap = config.max_connections;
-    let Some((server, backend, addr, model)) = start(config).await else { return };
+    let (server, backend, addr, model) = start(config).await;
     let mut slow = Vec::new();
     for _ in 0..cap + 50 {
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -184,10 +187,11 @@ const BEHIND_A_STALLED_STREAM: Duration = Duration::from_secs(120);
 const STALLED_TOKENS: u32 = 1000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn a_streaming_client_that_stops_reading_is_cut_off_and_the_engine_goes_on() {
     let _one = ONE.lock().await;
     let config = ServerConfig { stall_timeout: Duration::from_secs(2), ..Default::default() };
-    let Some((server, backend, addr, model)) = start(config).await else { return };
+    let (server, backend, addr, model) = start(config).await;
     let mut logs = server.logs();
     let client = reqwest::Client::builder().timeout(Duration::from_secs(300)).build().unwrap();
     let short = json!({"model": model, "prompt": "Hello", "max_tokens": 4, "temperature": 0});
@@ -261,9 +265,10 @@ async fn a_streaming_client_that_stops_reading_is_cut_off_and_the_engine_goes_on
 /// server's cap with `finish_reason: "length"`; a smaller limit is kept. Without it a request
 /// with no `max_tokens` writes until the context is full (minutes on a slow machine).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn the_servers_reply_cap_bounds_requests_that_name_no_limit_or_a_larger_one() {
     let _one = ONE.lock().await;
-    let Some((server, _backend, addr, model)) = start(ServerConfig { max_reply_tokens: Some(5), ..Default::default() }).await else { return };
+    let (server, _backend, addr, model) = start(ServerConfig { max_reply_tokens: Some(5), ..Default::default() }).await;
     let client = reqwest::Client::new();
     let counting = "1, 2, 3, 4, 5, 6, 7, 8,";
     for (limit, expected) in [(None, 5), (Some(1000), 5), (Some(2), 2)] {

@@ -25,40 +25,30 @@ fn worker() -> WorkerCommand {
     WorkerCommand { program: env!("CARGO_BIN_EXE_server-test-worker").into(), args: Vec::new() }
 }
 
-async fn start(config: ServerConfig) -> Option<(RunningServer, Arc<EngineBackend>, String, String)> {
-    let model = real::model()?;
+async fn start(config: ServerConfig) -> (RunningServer, Arc<EngineBackend>, String, String) {
+    let model = real::model();
     let backend = real::backend(worker(), &model);
     let server = serve(ServerConfig { port: 0, ..config }, backend.clone()).await.unwrap();
     let base = format!("http://{}", server.addr());
-    Some((server, backend, base, real::model_id(&model)))
+    (server, backend, base, real::model_id(&model))
 }
 
-/// The venv's python (tests/setup/python-venv.sh makes it). Missing: a failure on CI, a skip
-/// elsewhere.
-fn venv_python() -> Option<std::path::PathBuf> {
-    let venv = std::env::var_os("HEARTH_TEST_VENV")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/hearth/venv"));
-    let python = venv.join("bin/python");
-    if python.exists() {
-        return Some(python);
-    }
-    let why = format!("no Python venv with the openai package at {} (run tests/setup/python-venv.sh, or make test-model)", venv.display());
-    if std::env::var_os("CI").is_some() {
-        panic!("{why}");
-    }
-    eprintln!("skipped: {why}");
-    None
+/// The venv's python (tests/setup/python-venv.sh makes it): a test that calls this carries the
+/// `hearth_missing_venv` ignore (testkit).
+fn venv_python() -> std::path::PathBuf {
+    testkit::venv_python()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
+#[cfg_attr(hearth_missing_venv, ignore = "needs the Python venv with the official clients: make test-model")]
 async fn the_official_openai_client_works_against_the_real_model() {
-    let Some(python) = venv_python() else { return };
+    let python = venv_python();
     let _one = ONE.lock().await;
     let config = ServerConfig { api_key: Some("sk-hearth-test".into()), ..Default::default() };
-    let Some((server, backend, base, model)) = start(config).await else { return };
+    let (server, backend, base, model) = start(config).await;
     // Beside the test model, its copy with a pooling named in the file, for the embeddings.
-    let path = real::model().unwrap();
+    let path = real::model();
     let pooled = std::env::temp_dir().join(format!("SmolLM2-pooled-openai-{}.gguf", std::process::id()));
     let edit = gguf::write::Edit { set: gguf::write::GgufWriter::new("llama").u32("llama.pooling_type", 1), ..Default::default() };
     gguf::write::rewrite(&path, &pooled, &edit).unwrap();
@@ -87,10 +77,11 @@ async fn the_official_openai_client_works_against_the_real_model() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn concurrent_streams_complete_or_get_a_clean_429_and_memory_comes_back() {
     let _one = ONE.lock().await;
     let config = ServerConfig { queue_limit: 2, ..Default::default() };
-    let Some((server, backend, base, model)) = start(config).await else { return };
+    let (server, backend, base, model) = start(config).await;
     // Warm up: load the model, so the figures after are comparable to these.
     let warm = load::run(&base, &model, 1, 2, 8).await;
     assert_eq!(warm.completed, 2, "{:?}", warm.other);
@@ -121,9 +112,10 @@ async fn concurrent_streams_complete_or_get_a_clean_429_and_memory_comes_back() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn a_client_that_leaves_mid_stream_stops_the_engine_within_a_second() {
     let _one = ONE.lock().await;
-    let Some((server, backend, base, model)) = start(ServerConfig::default()).await else { return };
+    let (server, backend, base, model) = start(ServerConfig::default()).await;
     let mut logs = server.logs();
     let client = reqwest::Client::new();
     // Counting goes on for as long as it is allowed to.
@@ -174,10 +166,11 @@ async fn a_client_that_leaves_mid_stream_stops_the_engine_within_a_second() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn an_idle_model_is_unloaded_after_the_ttl_and_reloaded_on_demand() {
     let _one = ONE.lock().await;
     let config = ServerConfig { idle_ttl: Duration::from_millis(600), ..Default::default() };
-    let Some((_server, backend, base, model)) = start(config).await else { return };
+    let (_server, backend, base, model) = start(config).await;
     let client = reqwest::Client::new();
     let body = json!({"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4});
     assert_eq!(client.post(format!("{base}/v1/chat/completions")).json(&body).send().await.unwrap().status(), 200);
@@ -200,11 +193,13 @@ async fn an_idle_model_is_unloaded_after_the_ttl_and_reloaded_on_demand() {
 /// stop sequences, count_tokens, forced tool use and a tool result, errors in Anthropic's shape;
 /// the key sent as `x-api-key`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
+#[cfg_attr(hearth_missing_venv, ignore = "needs the Python venv with the official clients: make test-model")]
 async fn the_official_anthropic_client_works_against_the_real_model() {
-    let Some(python) = venv_python() else { return };
+    let python = venv_python();
     let _one = ONE.lock().await;
     let config = ServerConfig { api_key: Some("sk-hearth-test".into()), ..Default::default() };
-    let Some((server, _backend, base, model)) = start(config).await else { return };
+    let (server, _backend, base, model) = start(config).await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/anthropic_client.py");
     let out = tokio::task::spawn_blocking(move || Command::new(python).arg(script).arg(&base).arg(&model).arg("sk-hearth-test").output())
         .await
@@ -223,9 +218,10 @@ async fn the_official_anthropic_client_works_against_the_real_model() {
 /// a 400 that says so; the same weights with a pooling named (rewritten, `llama.pooling_type = 1`)
 /// give unit vectors, as floats or base64, for strings and token arrays, with usage.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn embeddings_come_from_a_model_with_pooling_and_a_chat_model_is_refused() {
     let _one = ONE.lock().await;
-    let Some(path) = real::model() else { return };
+    let path = real::model();
     let pooled = std::env::temp_dir().join(format!("SmolLM2-pooled-{}.gguf", std::process::id()));
     let edit = gguf::write::Edit { set: gguf::write::GgufWriter::new("llama").u32("llama.pooling_type", 1), ..Default::default() };
     gguf::write::rewrite(&path, &pooled, &edit).unwrap();
@@ -271,11 +267,12 @@ async fn embeddings_come_from_a_model_with_pooling_and_a_chat_model_is_refused()
 /// the loaded model, kept in step by hand, and the server could answer with one while Chat showed
 /// another; the engine is now the only record.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn a_model_the_app_loaded_answers_without_a_reload_and_is_never_unloaded_as_idle() {
     let _one = ONE.lock().await;
     let config = ServerConfig { idle_ttl: Duration::from_millis(300), ..Default::default() };
-    let Some((_server, backend, base, model)) = start(config).await else { return };
-    let path = real::model().unwrap();
+    let (_server, backend, base, model) = start(config).await;
+    let path = real::model();
     // "The app" loads the model straight into the shared engine.
     let settings = types::LoadSettings { context: Some(2048), ..Default::default() };
     let request = runtime::LoadRequest { settings: Some(settings), ..runtime::LoadRequest::by(runtime::Owner::App) };
@@ -302,9 +299,10 @@ async fn a_model_the_app_loaded_answers_without_a_reload_and_is_never_unloaded_a
 /// with its plan (the load's own figures come back); a model that will not fit refused with the
 /// plan's reason before anything is unloaded; an unload that ends the worker.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn models_load_and_unload_by_name_with_their_fit_plan() {
     let _one = ONE.lock().await;
-    let Some(path) = real::model() else { return };
+    let path = real::model();
     // A 70B beside the test model: a sparse file with its real header, far too big for the
     // imagined 16 GB machine.
     let dir = std::env::temp_dir().join(format!("hearth-lifecycle-{}", std::process::id()));
@@ -348,10 +346,11 @@ async fn models_load_and_unload_by_name_with_their_fit_plan() {
 /// queue they are refused at once: 2 slots and a queue of 1 run two replies, hold a third, and
 /// answer a fourth with 429 while the three go on to finish.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn requests_beyond_the_slots_wait_and_beyond_the_queue_get_429() {
     let _one = ONE.lock().await;
     let config = ServerConfig { queue_limit: 1, ..Default::default() };
-    let Some((server, backend, base, model)) = start(config).await else { return };
+    let (server, backend, base, model) = start(config).await;
     backend.runtime().set_load_settings(Arc::new(|_: &std::path::Path| types::LoadSettings {
         parallel: Some(2),
         context: Some(2048),
@@ -391,9 +390,10 @@ async fn requests_beyond_the_slots_wait_and_beyond_the_queue_get_429() {
 /// queue (4): every request completes, none gets 429, and the slowest first token comes while the
 /// others are still writing (it waits for one reply, not for all of them).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn eight_clients_at_once_all_complete() {
     let _one = ONE.lock().await;
-    let Some((server, backend, base, model)) = start(ServerConfig::default()).await else { return };
+    let (server, backend, base, model) = start(ServerConfig::default()).await;
     let warm = load::run(&base, &model, 1, 1, 4).await;
     assert_eq!(warm.completed, 1, "{:?}", warm.other);
     assert_eq!(backend.runtime().residents()[0].model.info.slots, 4, "the planner gives the test model 4 slots on a 16 GB machine");
@@ -420,9 +420,10 @@ fn own_rss_kib() -> u64 {
 /// the keyword and where it is, the worker is the same process before and after, a plain request
 /// still succeeds on it, and the server's memory is what it was.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn schemas_that_would_crash_or_stall_the_engine_are_refused_at_once_and_the_worker_lives() {
     let _one = ONE.lock().await;
-    let Some((server, backend, base, model)) = start(ServerConfig::default()).await else { return };
+    let (server, backend, base, model) = start(ServerConfig::default()).await;
     let client = reqwest::Client::new();
     let plain = json!({"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4, "temperature": 0});
     assert_eq!(client.post(format!("{base}/v1/chat/completions")).json(&plain).send().await.unwrap().status(), 200);
@@ -495,9 +496,10 @@ async fn schemas_that_would_crash_or_stall_the_engine_are_refused_at_once_and_th
 /// 400 or 404 in the API's own shape within a second; the worker is the same process throughout,
 /// the model stays loaded, a plain request succeeds after, and the server's memory is what it was.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn hostile_embeddings_stops_and_loads_are_refused_at_once_and_the_worker_lives() {
     let _one = ONE.lock().await;
-    let Some((server, backend, base, model)) = start(ServerConfig::default()).await else { return };
+    let (server, backend, base, model) = start(ServerConfig::default()).await;
     let client = reqwest::Client::new();
     let plain = json!({"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4, "temperature": 0});
     assert_eq!(client.post(format!("{base}/v1/chat/completions")).json(&plain).send().await.unwrap().status(), 200);

@@ -8,12 +8,10 @@ use std::path::PathBuf;
 use engine::{EngineHost, GenerateEvent, GenerateParams, LoadParams, Prompt, WorkerCommand};
 use types::{ChatMessage, ContextOverflow, GenerationStats, HearthError, SamplingParams};
 
-pub fn model() -> Option<PathBuf> {
-    let path = gguf::test_model::path();
-    if path.is_none() {
-        eprintln!("skipped: the test model is not fetched (make test-model)");
-    }
-    path
+/// The real test model: a test that calls this carries the `hearth_missing_test_model` ignore
+/// (testkit).
+pub fn model() -> PathBuf {
+    testkit::test_model()
 }
 
 pub fn host() -> EngineHost {
@@ -31,13 +29,13 @@ pub async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
     LOCK.lock().await
 }
 
-/// A host with the test model loaded, or `None` (test skipped) without the model.
-pub async fn loaded_host() -> Option<EngineHost> {
-    let path = model()?;
+/// A host with the test model loaded.
+pub async fn loaded_host() -> EngineHost {
+    let path = model();
     let host = host();
     let info = host.load_and_wait(load_params(path)).await.expect("the test model loads");
     assert_eq!(info.n_ctx, 2048);
-    Some(host)
+    host
 }
 
 pub fn greedy(max_tokens: u32) -> SamplingParams {

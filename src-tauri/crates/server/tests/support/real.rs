@@ -8,12 +8,10 @@ use std::sync::Arc;
 pub use engine::WorkerCommand;
 use server::{EngineBackend, ModelEntry};
 
-pub fn model() -> Option<PathBuf> {
-    let p = gguf::test_model::path();
-    if p.is_none() {
-        eprintln!("skipped: the test model is not fetched (make test-model)");
-    }
-    p
+/// The real test model: a test that calls this carries the `hearth_missing_test_model` ignore
+/// (testkit).
+pub fn model() -> PathBuf {
+    testkit::test_model()
 }
 
 pub fn backend(worker: WorkerCommand, model: &Path) -> Arc<EngineBackend> {

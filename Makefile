@@ -10,7 +10,7 @@ APP := target/debug/hearth-app
 CLI := target/debug/hearth
 UI_SOURCES := $(shell find ui/src ui/public -type f 2>/dev/null) ui/index.html ui/vite.config.ts ui/package-lock.json
 
-.PHONY: run test deps deps-test ui build test-rust test-cpu-variant test-ui test-e2e test-fuzz-api fuzz-api fuzz bindings icons package check-package bench test-model clean-ui backend-cuda backend-rocm backend-blas
+.PHONY: run test deps deps-test ui build test-rust test-cpu-variant test-docs test-ui test-e2e test-fuzz-api fuzz-api fuzz bindings icons package check-package bench test-model clean-ui backend-cuda backend-rocm backend-blas
 
 ## make run: build everything and open the Hearth window.
 run: deps build
@@ -19,7 +19,7 @@ run: deps build
 ## make test: every test — Rust unit and integration tests, the UI's Vitest suite and type check, and the
 ## end-to-end test that drives the real window under Xvfb.
 test: deps-test build test-model
-	$(MAKE) test-cpu-variant test-rust test-ui test-e2e test-fuzz-api
+	$(MAKE) test-docs test-cpu-variant test-rust test-ui test-e2e test-fuzz-api
 	@echo "make test: all suites passed"
 
 deps:
@@ -55,6 +55,11 @@ CPU_VARIANT := x64
 test-cpu-variant:
 	src-tauri/scripts/build-backend.sh cpu-$(CPU_VARIANT) >/dev/null
 	HEARTH_BACKENDS_DIR=$(CURDIR)/target/cpu-variants/$(CPU_VARIANT) $(CARGO) test --workspace --test generation
+
+## make test-docs: the crate map in docs/ARCHITECTURE.md is the one `cargo metadata` gives
+## (`python3 docs/crate-map.py` regenerates it).
+test-docs:
+	python3 docs/crate-map.py --check
 
 test-ui:
 	cd ui && npm run check && npm test

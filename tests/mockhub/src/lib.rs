@@ -1,5 +1,5 @@
 //! A mock Hugging Face Hub: a real HTTP server on 127.0.0.1 that answers the Hub's endpoints with the
-//! Hub's shapes (HUB.md): search with `Link` pagination, model info with sizes and sha256, the file
+//! Hub's shapes (docs/HUB.md): search with `Link` pagination, model info with sizes and sha256, the file
 //! tree, model cards, and `resolve` URLs that redirect to a second "CDN" address which serves bytes
 //! with Range support. Tests switch faults on and off: drop the connection halfway, answer 500,
 //! stall, throttle each connection, gate a repo, lie about a sha256, offer a path with `..`.

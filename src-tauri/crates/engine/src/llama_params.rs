@@ -105,8 +105,8 @@ fn cache_type(t: CacheType) -> KvCacheType {
 /// (session.rs, `Session::add`).
 ///
 /// llama-cpp-2 0.1.160 keeps its `llama_context_params` crate-private and has no setter for this
-/// field; everything else is set through its builders above. This is the only `unsafe` in Hearth
-/// (the workspace denies it elsewhere).
+/// field; everything else is set through its builders above. The workspace denies `unsafe`
+/// elsewhere except where it is allowed by name, as here (docs/STYLE.md lists each place).
 #[allow(unsafe_code)]
 fn with_outputs_max(params: LlamaContextParams, n: u32) -> LlamaContextParams {
     type Raw = llama_cpp_sys_2::llama_context_params;

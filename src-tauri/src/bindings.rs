@@ -32,6 +32,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::hub::hub_search_next,
             commands::hub::hub_model,
             commands::hub::hub_file_fit,
+            commands::hub::hub_recommend,
             commands::downloads::download_model,
             commands::downloads::downloads_list,
             commands::downloads::downloads_watch,

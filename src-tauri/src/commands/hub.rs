@@ -2,7 +2,7 @@
 //! (never by downloading weights).
 
 use tauri::State;
-use types::{FitPlan, HearthError, HubModelPage, HubSearch, HubSort, LoadSettings};
+use types::{FitPlan, HearthError, HubModelPage, HubSearch, HubSort, LoadSettings, PlannedFile};
 
 use crate::state::AppState;
 
@@ -50,13 +50,12 @@ pub async fn hub_model(state: State<'_, AppState>, repo: String) -> Result<HubMo
 #[tauri::command]
 #[specta::specta]
 pub async fn hub_file_fit(state: State<'_, AppState>, repo: String, file: String) -> Result<FitPlan, HearthError> {
-    let settings = LoadSettings::default();
-    let facts = match hub::remote_facts(&state.hub(), &repo, "main", &file).await {
-        Ok(f) => f,
-        Err(e) => return Ok(fit::unknown(&settings, &e.to_string())),
-    };
-    let state = state.inner().clone();
-    tauri::async_runtime::spawn_blocking(move || fit::plan(&facts, &state.profile(), &settings))
-        .await
-        .map_err(|e| HearthError::new(types::ErrorCode::Internal, "Planning failed.").with_details(e.to_string()))
+    Ok(library::discover::plan_file(&state.hub(), &repo, "main", &file, &state.profile(), &LoadSettings::default()).await)
+}
+
+/// The file to recommend among a page's planned files (`fit::recommend`, as `hearth pull` picks).
+#[tauri::command]
+#[specta::specta]
+pub fn hub_recommend(files: Vec<PlannedFile>) -> Option<String> {
+    library::discover::recommended(&files)
 }

@@ -236,7 +236,7 @@ fn rent(facts: &ModelFacts, file_name: &str, settings: &LoadSettings) -> Vec<Adv
             if count > 1 {
                 p.tokens_per_second = split.map(|s| {
                     let k = count as f32 * TP_EFFICIENCY;
-                    types::SpeedRange { low: s.low * k, high: s.high * k }
+                    types::SpeedRange { low: s.low * k, high: s.high * k, expected: s.expected * k }
                 });
             }
             if !good(&p) {

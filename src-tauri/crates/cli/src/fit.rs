@@ -124,7 +124,7 @@ fn render_advice(a: &types::Advice, verdict: Verdict) -> String {
                 (Some(u), _, _) => format!("about ${u:.0}"),
                 _ => String::new(),
             };
-            let speed = opt.tokens_per_second.map(|s| format!("≈ {:.0} tok/s", (s.low + s.high) / 2.0)).unwrap_or_default();
+            let speed = opt.tokens_per_second.map(|s| crate::format::tok_per_sec(s.expected)).unwrap_or_default();
             let _ = writeln!(o, "    {:<44} {:<36} {speed}", opt.title, price);
             for c in &opt.commands {
                 let _ = writeln!(o, "        {c}");

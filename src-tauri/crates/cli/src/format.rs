@@ -25,11 +25,26 @@ pub fn params(n: u64) -> String {
     }
 }
 
+/// A predicted speed as one figure, as the window writes it: "≈ 45 tok/s", "≈ 2.5 tok/s".
+pub fn tok_per_sec(expected: f32) -> String {
+    if expected >= 10.0 {
+        format!("≈ {} tok/s", expected.round())
+    } else {
+        format!("≈ {expected:.1} tok/s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn gb_uses_one_decimal() {
         assert_eq!(super::gb(24 << 30), "24.0 GB");
         assert_eq!(super::gb(1536 << 20), "1.5 GB");
+    }
+
+    #[test]
+    fn speeds_are_one_figure_as_the_window_writes_them() {
+        assert_eq!(super::tok_per_sec(45.4), "≈ 45 tok/s");
+        assert_eq!(super::tok_per_sec(2.46), "≈ 2.5 tok/s");
     }
 }

@@ -25,7 +25,8 @@ pub struct SearchArgs {
 
 #[derive(Args, Debug)]
 pub struct PullArgs {
-    /// ORG/NAME, or ORG/NAME:QUANT to pick a quantization (Q4_K_M, Q8_0, …).
+    /// ORG/NAME, or ORG/NAME:QUANT to pick a quantization (Q4_K_M, Q8_0, …). Without one, the
+    /// file the window's Discover view recommends for this machine.
     pub model: String,
     #[arg(long, default_value = "main")]
     pub revision: String,
@@ -83,6 +84,10 @@ pub fn pull(args: &PullArgs) -> anyhow::Result<()> {
     let rt = runtime()?;
     rt.block_on(async {
         let info = client.model_info(&repo, Some(&args.revision)).await?;
+        let quant = match quant {
+            Some(q) => Some(q),
+            None => recommend(&client, &repo, &args.revision, &info).await?,
+        };
         let picked = match pick(&info, quant.as_deref()) {
             Ok(p) => p,
             Err(e) => {
@@ -143,6 +148,34 @@ pub fn pull(args: &PullArgs) -> anyhow::Result<()> {
         printer.abort();
         Ok(())
     })
+}
+
+/// The quantization to pull when none is named: the one file of a repository with one, else the
+/// file Discover recommends on this machine (`library::discover::recommended`), said on stderr
+/// with its verdict and speed. `None` when the repository has one quantization (`pick` takes it).
+async fn recommend(client: &HubClient, repo: &str, revision: &str, info: &hub::ModelInfo) -> anyhow::Result<Option<String>> {
+    let page = library::model_page(info, String::new());
+    if page.files.iter().filter_map(|f| f.quant.as_deref()).collect::<std::collections::BTreeSet<_>>().len() < 2 {
+        return Ok(None);
+    }
+    eprintln!("Planning {} files on this machine from their headers…", page.files.len());
+    let hw = tokio::task::spawn_blocking(crate::loading::hardware_profile).await?;
+    let settings = types::LoadSettings::default();
+    let mut planned = Vec::with_capacity(page.files.len());
+    for f in &page.files {
+        let plan = library::discover::plan_file(client, repo, revision, &f.name, &hw, &settings).await;
+        planned.push(types::PlannedFile { name: f.name.clone(), size_bytes: f.size_bytes, plan });
+    }
+    for f in &planned {
+        let speed = f.plan.tokens_per_second.map(|s| format!(" · {}", crate::format::tok_per_sec(s.expected))).unwrap_or_default();
+        eprintln!("  {:<10} {:>9}  {:?}: {}{speed}", quant_of(&f.name).unwrap_or_default(), size(f.size_bytes), f.plan.verdict, f.plan.label);
+    }
+    let Some(best) = library::discover::recommended(&planned) else {
+        bail!("No file of {repo} fits this machine (every one is red above). Pull one anyway with {repo}:QUANT");
+    };
+    let quant = quant_of(&best).with_context(|| format!("{best} names no quantization; pull it with {repo}:QUANT"))?;
+    eprintln!("Recommended here: {quant} (another with {repo}:QUANT)");
+    Ok(Some(quant))
 }
 
 pub fn ls() -> anyhow::Result<()> {

@@ -169,7 +169,7 @@ pub fn stats_line(s: &GenerationStats) -> String {
     format!(
         "{} tokens · {:.1} tokens/s · first token {:.0} ms · prompt {} tokens ({} reused) at {:.0} tokens/s · stopped: {reason}",
         s.generated_tokens,
-        s.tokens_per_second().unwrap_or(0.0),
+        s.tokens_per_second.unwrap_or(0.0),
         s.time_to_first_token_ms,
         s.prompt_tokens_total,
         s.reused_prefix_tokens,

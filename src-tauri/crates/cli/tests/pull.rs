@@ -146,3 +146,66 @@ async fn a_pull_after_the_file_was_deleted_downloads_it_again() {
     assert_eq!(mock.bytes_served("tiny-Q4_K_M.gguf"), 2 * data.len() as u64, "fetched again while it was there");
     let _ = std::fs::remove_dir_all(&home);
 }
+
+/// `hearth pull ORG/NAME` without a quantization downloads the file the window's Discover view
+/// recommends on this machine: each file planned from its remote header, then `fit::recommend`
+/// (here checked against `hearth fit --json` of the same files and `library::discover::recommended`,
+/// the function the window's `hub_recommend` calls).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_without_a_quant_takes_the_file_discover_recommends() {
+    use gguf::synthetic::{self, Quant, Shape};
+    let shape = Shape {
+        name: "Tiny",
+        arch: "llama",
+        layers: 2,
+        embd: 256,
+        ff: 512,
+        heads: 4,
+        heads_kv: 4,
+        head_dim: 64,
+        vocab: 2048,
+        context: 2048,
+        experts: None,
+        tied_output: false,
+        qkv_bias: false,
+        sliding_window: None,
+    };
+    let dir = std::env::temp_dir().join(format!("hearth-pull-recommend-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (files_dir, home) = (dir.join("files"), dir.join("home"));
+    std::fs::create_dir_all(&files_dir).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    let mut repo = Repo::new("org/Tiny-GGUF");
+    let mut planned = Vec::new();
+    for q in [Quant::Q4KM, Quant::Q8_0, Quant::F16] {
+        let name = format!("Tiny-{}.gguf", q.label());
+        let path = files_dir.join(&name);
+        let size = synthetic::model(&shape, q, false).write_sparse(&path).unwrap();
+        repo.files.push(File::disk(&name, path.clone(), &hub::download::sha256_file(&path).unwrap()).unwrap());
+        // The plan `hearth fit` makes of the same header on this machine.
+        let fit = Command::new(env!("CARGO_BIN_EXE_hearth")).args(["fit", path.to_str().unwrap(), "--json"]).env("HEARTH_HOME", &home).output().unwrap();
+        assert!(fit.status.success(), "{}", String::from_utf8_lossy(&fit.stderr));
+        let plan: types::FitPlan = serde_json::from_slice(&fit.stdout).unwrap();
+        planned.push(types::PlannedFile { name, size_bytes: size, plan });
+    }
+    let expected = library::discover::recommended(&planned).expect("a tiny model fits anywhere");
+    let mock = MockHub::start(vec![repo]).await.unwrap();
+    let base = mock.base.clone();
+    let h = home.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_hearth")).args(["pull", "org/Tiny-GGUF"]).env("HF_ENDPOINT", &base).env("HEARTH_HOME", &h).env_remove("HF_TOKEN").output().unwrap()
+    })
+    .await
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    for quant in ["Q4_K_M", "Q8_0", "F16"] {
+        assert!(err.contains(&format!("  {quant}")), "every file is listed with its plan: {err}");
+    }
+    let quant = library::quant_of(&expected).unwrap();
+    assert!(err.contains(&format!("Recommended here: {quant}")), "expected {quant}: {err}");
+    assert!(home.join("models/org/Tiny-GGUF").join(&expected).exists(), "{err}");
+    let others = planned.iter().filter(|f| f.name != expected).count();
+    assert_eq!(std::fs::read_dir(home.join("models/org/Tiny-GGUF")).unwrap().count(), 1, "only the recommended file, not the {others} others");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -450,6 +450,7 @@ mod tests {
                 generation_ms: 2.0,
                 time_to_first_token_ms: 1.7,
                 stop_reason: StopReason::Stop,
+                tokens_per_second: None,
             },
         };
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();

@@ -171,6 +171,7 @@ impl Reply {
             self.stats.prompt_ms = ms(self.prompt_started);
         }
         self.stats.stop_reason = reason;
+        self.stats = self.stats.clone().finished();
         if !matches!(reason, StopReason::Stop | StopReason::Cancelled) {
             let mut rest = self.stops.push(&self.utf8.finish()).emit;
             rest.push_str(&self.stops.finish());
@@ -259,5 +260,6 @@ pub fn no_stats() -> GenerationStats {
         generation_ms: 0.0,
         time_to_first_token_ms: 0.0,
         stop_reason: StopReason::Cancelled,
+        tokens_per_second: None,
     }
 }

@@ -78,7 +78,7 @@ async fn a_greedy_reply_streams_token_by_token_and_equals_a_one_shot_run() {
         stats.generated_tokens,
         stats.prompt_tokens,
         stats.prompt_ms,
-        stats.tokens_per_second().unwrap_or(0.0),
+        stats.tokens_per_second.unwrap_or(0.0),
         stats.time_to_first_token_ms
     );
     assert!(pieces.len() >= 10, "a reply comes in many pieces, got {}", pieces.len());

@@ -10,6 +10,7 @@ mod budget;
 mod grid;
 mod model;
 mod place;
+mod recommend;
 mod speed;
 
 use gguf::ModelFacts;
@@ -18,6 +19,7 @@ use types::{CacheType, DeviceUse, FitPlan, HardwareProfile, LoadSettings, PlanMo
 pub use budget::{budgets, ram_reserve, Budgets, GIB, MIB};
 pub use grid::what_fits;
 pub use model::{repacked, ModelMemory, MAX_BYTES};
+pub use recommend::{recommend, Candidate, FAST_ENOUGH};
 use place::{Knobs, Placement};
 
 /// Context asked for when the settings leave it open: the trained context, capped here.

@@ -35,5 +35,5 @@ pub fn predict(p: &Placement, b: &Budgets, calibration: f64) -> Option<SpeedRang
     }
     seconds += if any_gpu { FIXED_GPU } else { FIXED_CPU };
     let tps = calibration / seconds;
-    Some(SpeedRange { low: (tps * 0.8) as f32, high: (tps * 1.2) as f32 })
+    Some(SpeedRange { low: (tps * 0.8) as f32, high: (tps * 1.2) as f32, expected: tps as f32 })
 }

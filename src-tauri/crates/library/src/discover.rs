@@ -1,8 +1,8 @@
 //! What the Discover view shows: search results and a model's page, with split parts grouped into
 //! one file and vision projectors set apart.
 
-use hub::{ModelInfo, ModelSummary};
-use types::{HubFile, HubModel, HubModelPage};
+use hub::{HubClient, ModelInfo, ModelSummary};
+use types::{FitPlan, HardwareProfile, HubFile, HubModel, HubModelPage, LoadSettings, PlannedFile};
 
 use crate::pick::quant_of;
 
@@ -72,6 +72,30 @@ pub fn model_page(info: &ModelInfo, card: String) -> HubModelPage {
         gguf: info.gguf.clone(),
     };
     HubModelPage { model: to_hub_model(&summary), card, files, projectors }
+}
+
+/// The fit plan of one file of a repository on a machine, from its header read with Range
+/// requests (the weights are never fetched). A header that cannot be read gives a grey plan that
+/// says why, not an error: the other files still get theirs.
+pub async fn plan_file(client: &HubClient, repo: &str, revision: &str, file: &str, hw: &HardwareProfile, settings: &LoadSettings) -> FitPlan {
+    match hub::remote_facts(client, repo, revision, file).await {
+        Ok(facts) => {
+            let (hw, moved) = (hw.clone(), settings.clone());
+            // Planning a large model's layout takes a few milliseconds of CPU: off the async threads.
+            tokio::task::spawn_blocking(move || fit::plan(&facts, &hw, &moved))
+                .await
+                .unwrap_or_else(|e| fit::unknown(settings, &format!("planning failed: {e}")))
+        }
+        Err(e) => fit::unknown(settings, &e.to_string()),
+    }
+}
+
+/// The file to recommend among planned files (`fit::recommend`): what Discover marks and what
+/// `hearth pull ORG/NAME` downloads.
+pub fn recommended(files: &[PlannedFile]) -> Option<String> {
+    let candidates: Vec<fit::Candidate> =
+        files.iter().map(|f| fit::Candidate { name: &f.name, size_bytes: f.size_bytes, plan: &f.plan }).collect();
+    fit::recommend(&candidates).map(str::to_string)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! - [`Connections`] are the person's engines on other machines, with their keys in the keychain.
 
 pub mod connections;
-mod discover;
+pub mod discover;
 mod downloads;
 pub mod load_time;
 mod models;

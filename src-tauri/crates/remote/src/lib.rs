@@ -484,7 +484,9 @@ impl Reply {
             generation_ms: self.first.map(|f| ms(now - f)).unwrap_or(0.0),
             time_to_first_token_ms: ttft,
             stop_reason,
+            tokens_per_second: None,
         }
+        .finished()
     }
 }
 

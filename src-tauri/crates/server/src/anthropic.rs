@@ -399,6 +399,7 @@ mod tests {
             generation_ms: 1.0,
             time_to_first_token_ms: 1.0,
             stop_reason: StopReason::Stop,
+            tokens_per_second: None,
         };
         let m = message_object("msg_1", "m", "Hi", &[], &stats, &["END".into()]);
         assert_eq!(m["content"], json!([{"type": "text", "text": "Hi"}]));

@@ -298,6 +298,7 @@ mod tests {
             generation_ms: 1.0,
             time_to_first_token_ms: 1.0,
             stop_reason: StopReason::MaxTokens,
+            tokens_per_second: None,
         }
     }
 

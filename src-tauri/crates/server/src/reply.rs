@@ -85,7 +85,7 @@ impl Reply {
                 self.slot.set_outcome(Outcome {
                     prompt_tokens: Some(stats.prompt_tokens_total),
                     completion_tokens: Some(stats.generated_tokens),
-                    tokens_per_second: stats.tokens_per_second(),
+                    tokens_per_second: stats.tokens_per_second,
                     finish_reason: Some(finish_reason(stats.stop_reason).into()),
                     error: None,
                 });

@@ -162,12 +162,20 @@ pub struct GenerationStats {
     #[specta(type = Number)]
     pub time_to_first_token_ms: f64,
     pub stop_reason: StopReason,
+    /// Generation speed, tokens per second (`generated_tokens` over `generation_ms`), as every
+    /// surface shows it; `None` before any token. Set when the reply ends (`finished`).
+    #[serde(default)]
+    #[specta(type = Option<Number>)]
+    pub tokens_per_second: Option<f64>,
 }
 
 impl GenerationStats {
-    /// Generation speed in tokens per second, `None` before any token.
-    pub fn tokens_per_second(&self) -> Option<f64> {
-        (self.generated_tokens > 0 && self.generation_ms > 0.0).then(|| f64::from(self.generated_tokens) * 1000.0 / self.generation_ms)
+    /// The figures with `tokens_per_second` worked out from the others: what a reply's producer
+    /// (the engine, a remote connection) calls once its reply has ended.
+    pub fn finished(self) -> Self {
+        let tokens_per_second =
+            (self.generated_tokens > 0 && self.generation_ms > 0.0).then(|| f64::from(self.generated_tokens) * 1000.0 / self.generation_ms);
+        Self { tokens_per_second, ..self }
     }
 }
 

@@ -186,6 +186,10 @@ pub struct SpeedRange {
     pub low: f32,
     #[specta(type = Number)]
     pub high: f32,
+    /// The one figure to show ("≈ 45 tok/s"), and the one recommendations compare: the
+    /// prediction itself, which `low` and `high` bracket.
+    #[specta(type = Number)]
+    pub expected: f32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]

@@ -49,6 +49,16 @@ pub struct HubFile {
     pub size_bytes: u64,
 }
 
+/// A file of a repository with its plan on this machine: what a recommendation is made from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedFile {
+    pub name: String,
+    #[specta(type = Number)]
+    pub size_bytes: u64,
+    pub plan: crate::FitPlan,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "camelCase")]
 pub struct HubModelPage {

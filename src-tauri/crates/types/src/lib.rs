@@ -28,7 +28,7 @@ pub use hardware::{
     CpuInfo, DiskInfo, DiskKind, EngineDevice, EngineDeviceKind, EngineReport, GpuInfo, GpuKind, GpuSource, GpuVendor, HardwareProfile,
     MemoryInfo, MemoryNow, OsInfo, SimdFeatures,
 };
-pub use hub::{DownloadItem, DownloadState, HubFile, HubModel, HubModelPage, HubSearch, HubSort};
+pub use hub::{DownloadItem, DownloadState, HubFile, HubModel, HubModelPage, HubSearch, HubSort, PlannedFile};
 pub use library::{LocalModel, ModelOrigin, Settings, SettingsChange, TokenPlace, TokenStatus};
 pub use remote::{ApiKind, Connection, ConnectionInput, RemoteModel, RemoteModels};
 pub use server::{RequestLog, ServerSettings, ServerStatus};

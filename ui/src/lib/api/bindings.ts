@@ -36,6 +36,8 @@ export const commands = {
 	 *  A header that cannot be read gives a grey plan, not an error.
 	 */
 	hubFileFit: (repo: string, file: string) => __TAURI_INVOKE<FitPlan>("hub_file_fit", { repo, file }),
+	/**  The file to recommend among a page's planned files (`fit::recommend`, as `hearth pull` picks). */
+	hubRecommend: (files: PlannedFile[]) => __TAURI_INVOKE<string | null>("hub_recommend", { files }),
 	/**  Queue `file` of `repo` (all its parts for a split model) and start downloading. */
 	downloadModel: (repo: string, file: string) => __TAURI_INVOKE<null>("download_model", { repo, file }),
 	downloadsList: () => __TAURI_INVOKE<DownloadItem[]>("downloads_list"),
@@ -447,6 +449,11 @@ export type GenerationStats = {
 	/**  From the moment the engine took the request to its first token of text. */
 	timeToFirstTokenMs: number,
 	stopReason: StopReason,
+	/**
+	 *  Generation speed, tokens per second (`generated_tokens` over `generation_ms`), as every
+	 *  surface shows it; `None` before any token. Set when the reply ends (`finished`).
+	 */
+	tokensPerSecond?: number | null,
 };
 
 export type GpuInfo = {
@@ -739,6 +746,13 @@ export type PlanMode = "fullGpu" |
 /**  Nothing that loads. */
 "none";
 
+/**  A file of a repository with its plan on this machine: what a recommendation is made from. */
+export type PlannedFile = {
+	name: string,
+	sizeBytes: number,
+	plan: FitPlan,
+};
+
 /**  A model on a connection, as Chat answers with it. */
 export type RemoteModel = {
 	connectionId: string,
@@ -894,6 +908,11 @@ export type SimdFeatures = {
 export type SpeedRange = {
 	low: number,
 	high: number,
+	/**
+	 *  The one figure to show ("≈ 45 tok/s"), and the one recommendations compare: the
+	 *  prediction itself, which `low` and `high` bracket.
+	 */
+	expected: number,
 };
 
 /**  Why a reply ended. */

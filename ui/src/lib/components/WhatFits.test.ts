@@ -13,7 +13,7 @@ vi.mock("$lib/api/bindings", async (original) => ({ ...(await original<object>()
 import WhatFits from "./WhatFits.svelte";
 
 function grid(machine: string, verdict: "green" | "red"): FitGrid {
-  const cell = { verdict, label: verdict === "green" ? "Fits in RAM" : "Too large", reason: "why", totalBytes: 5e9, fileBytes: 4.6e9, tokensPerSecond: verdict === "green" ? { low: 8, high: 12 } : null };
+  const cell = { verdict, label: verdict === "green" ? "Fits in RAM" : "Too large", reason: "why", totalBytes: 5e9, fileBytes: 4.6e9, tokensPerSecond: verdict === "green" ? { low: 8, high: 12, expected: 10 } : null };
   return { machine, sizes: ["8B"], sizeModels: ["Llama 3.1 8B"], quants: ["Q4_K_M"], cells: [[cell]] };
 }
 

@@ -20,9 +20,10 @@ export function ago(iso: string | null, now = Date.now()): string {
   return `${Math.floor(days / 365)} y ago`;
 }
 
-/** A predicted speed range as one figure: "≈ 45 tok/s", "≈ 2.5 tok/s". */
-export function tokPerSec(range: { low: number; high: number } | null): string {
+/** A predicted speed as the one figure Rust chose for it (`SpeedRange.expected`): "≈ 45 tok/s",
+ * "≈ 2.5 tok/s", as `hearth` writes it too. */
+export function tokPerSec(range: { expected: number } | null): string {
   if (!range) return "";
-  const mid = (range.low + range.high) / 2;
-  return `≈ ${mid >= 10 ? Math.round(mid) : mid.toFixed(1)} tok/s`;
+  const e = range.expected;
+  return `≈ ${e >= 10 ? Math.round(e) : e.toFixed(1)} tok/s`;
 }

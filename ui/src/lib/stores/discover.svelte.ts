@@ -1,28 +1,9 @@
 // Discover: search results, the open model's page, and each of its files' fit (planned from the
 // remote header, a few at a time).
 import { api, toHearthError } from "$lib/api";
-import type { FitPlan, HearthError, HubModel, HubModelPage, HubSort } from "$lib/api";
+import type { FitPlan, HearthError, HubModel, HubModelPage, HubSort, PlannedFile } from "$lib/api";
 
 export type FileFit = { state: "loading" } | { state: "done"; plan: FitPlan } | { state: "error"; error: HearthError };
-
-const speed = (fit: FileFit | undefined) =>
-  fit?.state === "done" && fit.plan.tokensPerSecond ? (fit.plan.tokensPerSecond.low + fit.plan.tokensPerSecond.high) / 2 : 0;
-
-/** The file to recommend: the best quality (largest) that is green, else the largest yellow — but
- * never one that decodes at less than 60 % of the speed of the fastest file of that colour. On a
- * machine without a GPU every file that fits in RAM is green, and "the largest" alone would
- * recommend an F16 that crawls. */
-export function recommended(page: HubModelPage, fits: Record<string, FileFit>): string | null {
-  const by = (verdict: string) => {
-    const ok = page.files.filter((f) => {
-      const fit = fits[f.name];
-      return fit?.state === "done" && fit.plan.verdict === verdict;
-    });
-    const fastest = Math.max(0, ...ok.map((f) => speed(fits[f.name])));
-    return ok.filter((f) => speed(fits[f.name]) >= 0.6 * fastest).sort((a, b) => b.sizeBytes - a.sizeBytes)[0]?.name ?? null;
-  };
-  return by("green") ?? by("yellow");
-}
 
 export class DiscoverStore {
   query = $state("");
@@ -34,6 +15,9 @@ export class DiscoverStore {
   page = $state<HubModelPage | null>(null);
   pageError = $state<HearthError | null>(null);
   fits = $state<Record<string, FileFit>>({});
+  /** The file Rust recommends once every file is planned (`fit::recommend`: what `hearth pull`
+   * downloads too). */
+  recommended = $state<string | null>(null);
   #search = 0;
 
   async search(): Promise<void> {
@@ -67,6 +51,7 @@ export class DiscoverStore {
     this.page = null;
     this.pageError = null;
     this.fits = {};
+    this.recommended = null;
     try {
       const page = await api.hubModel(repo);
       this.page = page;
@@ -96,5 +81,12 @@ export class DiscoverStore {
       }
     };
     await Promise.all([worker(), worker(), worker()]);
+    const planned: PlannedFile[] = page.files.flatMap((f) => {
+      const fit = this.fits[f.name];
+      return fit?.state === "done" ? [{ name: f.name, sizeBytes: f.sizeBytes, plan: fit.plan }] : [];
+    });
+    const chosen = await api.hubRecommend(planned);
+    // Only if the same model is still open (the page is a proxy, so compare by id).
+    if (this.page?.model.id === page.model.id) this.recommended = chosen;
   }
 }

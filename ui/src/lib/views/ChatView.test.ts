@@ -33,7 +33,7 @@ const loaded = {
   info: { nCtx: 8192, nGpuLayers: 0, weightsBytes: 1, kvCacheBytes: 1, computeBytes: 1, devices: [], template: { name: "file", label: "The model's own", source: "file", why: "" } },
 } as unknown as LoadedModel;
 const stats: GenerationStats = {
-  promptTokensTotal: 30, reusedPrefixTokens: 0, promptTokens: 30, promptMs: 80, generatedTokens: 3, generationMs: 30, timeToFirstTokenMs: 95, stopReason: "eos",
+  promptTokensTotal: 30, reusedPrefixTokens: 0, promptTokens: 30, promptMs: 80, generatedTokens: 3, generationMs: 30, timeToFirstTokenMs: 95, stopReason: "eos", tokensPerSecond: 100,
 };
 
 afterEach(() => {

@@ -2,10 +2,10 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import type { FitPlan, HubModelPage } from "$lib/api";
 
-const calls = vi.hoisted(() => ({ search: vi.fn(), next: vi.fn(), model: vi.fn(), fit: vi.fn() }));
+const calls = vi.hoisted(() => ({ search: vi.fn(), next: vi.fn(), model: vi.fn(), fit: vi.fn(), recommend: vi.fn() }));
 vi.mock("$lib/api", async () => {
   const real = await vi.importActual<typeof import("$lib/api/index")>("$lib/api/index");
-  return { ...real, api: { hubSearch: calls.search, hubSearchNext: calls.next, hubModel: calls.model, hubFileFit: calls.fit } };
+  return { ...real, api: { hubSearch: calls.search, hubSearchNext: calls.next, hubModel: calls.model, hubFileFit: calls.fit, hubRecommend: calls.recommend } };
 });
 // The generated values (ERROR_CODES) stay; only the commands are replaced.
 vi.mock("$lib/api/bindings", async (original) => ({ ...(await original<object>()), commands: {} }));
@@ -17,7 +17,7 @@ const model = { id: "bartowski/Qwen2.5-7B-Instruct-GGUF", author: "bartowski", d
 function plan(verdict: FitPlan["verdict"], label: string): FitPlan {
   return {
     verdict, label, reason: "why", mode: "cpu", gpuLayers: 0, totalLayers: 29, context: 8192, requestedContext: 8192, slots: 1,
-    cacheK: "f16", cacheV: "f16", flashAttention: true, devices: [], totalBytes: 5e9, tokensPerSecond: verdict === "red" ? null : { low: 8, high: 12 },
+    cacheK: "f16", cacheV: "f16", flashAttention: true, devices: [], totalBytes: 5e9, tokensPerSecond: verdict === "red" ? null : { low: 8, high: 12, expected: 10 },
   };
 }
 
@@ -49,28 +49,28 @@ describe("DiscoverView", () => {
   it("colours every file, recommends the best that fits, and renders the card safely", async () => {
     calls.search.mockResolvedValue({ models: [model], next: null });
     calls.model.mockResolvedValue(page);
+    calls.recommend.mockResolvedValue("Q-Q8_0.gguf");
     calls.fit.mockImplementation(async (_repo: string, file: string) =>
       file.includes("Q4") ? plan("green", "Fits in RAM") : file.includes("Q8") ? plan("yellow", "Fits at 4K context") : plan("red", "Too large"),
     );
     render(DiscoverView, { debounceMs: 1 });
     await fireEvent.click(await screen.findByTestId("discover-result"));
     await waitFor(() => expect(screen.getAllByTestId("file-fit").map((c) => c.dataset.verdict)).toEqual(["green", "yellow", "red"]));
-    const rec = screen.getByTestId("recommended");
-    expect(rec.closest("tr")?.dataset.file).toBe("Q-Q4_K_M.gguf");
+    // Rust chooses (fit::recommend, as `hearth pull` does) from every file's plan; the view marks it.
+    await waitFor(() => expect(calls.recommend).toHaveBeenCalledTimes(1));
+    expect(calls.recommend.mock.calls[0][0].map((f: { name: string; plan: FitPlan }) => [f.name, f.plan.verdict])).toEqual([
+      ["Q-Q4_K_M.gguf", "green"],
+      ["Q-Q8_0.gguf", "yellow"],
+      ["Q-F16-00001-of-00002.gguf", "red"],
+    ]);
+    const rec = await screen.findByTestId("recommended");
+    expect(rec.closest("tr")?.dataset.file).toBe("Q-Q8_0.gguf");
     expect(screen.getByText("2 parts")).toBeTruthy();
     const card = screen.getByTestId("model-card");
     expect(card.querySelector("script")).toBeNull();
     expect(card.innerHTML).not.toContain("onerror");
     expect(card.textContent).not.toContain("license: apache");
     expect(card.querySelector("h1")?.textContent).toBe("Qwen");
-  });
-
-  it("does not recommend a file that fits but crawls", async () => {
-    const { recommended } = await import("$lib/stores/discover.svelte");
-    const fit = (tps: number) => ({ state: "done" as const, plan: { ...plan("green", "Fits in RAM"), tokensPerSecond: { low: tps, high: tps } } });
-    const fits = { "Q-Q4_K_M.gguf": fit(10), "Q-Q8_0.gguf": fit(6.5), "Q-F16-00001-of-00002.gguf": fit(3) };
-    expect(recommended(page, fits)).toBe("Q-Q8_0.gguf");
-    expect(recommended(page, { ...fits, "Q-Q8_0.gguf": fit(5) })).toBe("Q-Q4_K_M.gguf");
   });
 
   it("says plainly when the Hub cannot be reached", async () => {

@@ -20,7 +20,7 @@ const GIB = 1024 ** 3;
 const plan = (verdict: FitPlan["verdict"]): FitPlan => ({
   verdict, label: verdict === "green" ? "Runs in RAM" : "Too large", reason: "why", mode: "cpu", gpuLayers: 0, totalLayers: 33,
   context: 4096, requestedContext: 4096, slots: 1, cacheK: "f16", cacheV: "f16", flashAttention: false, devices: [], totalBytes: 5 * GIB,
-  tokensPerSecond: verdict === "green" ? { low: 10, high: 12 } : null,
+  tokensPerSecond: verdict === "green" ? { low: 10, high: 12, expected: 11 } : null,
 });
 const model = (over: Partial<LocalModel>): LocalModel => ({
   id: 1, path: "/home/a/.local/share/hearth/models/org/M-GGUF/M-Q4_K_M.gguf", fileName: "M-Q4_K_M.gguf", origin: "downloaded",
@@ -41,9 +41,9 @@ describe("ModelsView", () => {
       pricesDate: "2026-11",
       pricesSource: "typical prices",
       options: [
-        { ...green, kind: "buy", title: "2 × RTX 3090 24 GB (used)", usd: 1500, tokensPerSecond: { low: 14, high: 20 } },
+        { ...green, kind: "buy", title: "2 × RTX 3090 24 GB (used)", usd: 1500, tokensPerSecond: { low: 14, high: 20, expected: 17 } },
         {
-          ...green, kind: "rent", title: "1 × A100 80GB, rented", usdPerHour: 1.4, usdPerMillionTokens: 15.6, tokensPerSecond: { low: 20, high: 30 },
+          ...green, kind: "rent", title: "1 × A100 80GB, rented", usdPerHour: 1.4, usdPerMillionTokens: 15.6, tokensPerSecond: { low: 20, high: 30, expected: 25 },
           commands: ["llama-server -m Llama-70B-Q4_K_M.gguf -ngl 999 -c 8192"],
         },
       ],

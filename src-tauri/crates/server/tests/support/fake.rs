@@ -89,6 +89,7 @@ impl Backend for Fake {
                 generation_ms: 10.0,
                 time_to_first_token_ms: 1.0,
                 stop_reason: StopReason::MaxTokens,
+                tokens_per_second: None,
             };
             tx.send(GenerateEvent::Done(stats)).await.ok();
         });

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { launchApp, saveScreenshot, startMockHub } from "./lib/app.mjs";
+import { launchApp, root, saveScreenshot, startMockHub } from "./lib/app.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -102,6 +102,16 @@ test("search the Hub, open a model, see what fits before downloading", async () 
     assert.deepEqual(rows[0], ["SmolLM2-135M-Instruct.Q4_1.gguf", "green"], `rows: ${rows}`);
     assert.deepEqual(new Map(rows.slice(1)), new Map([["Meta-Llama-3.1-70B-Instruct-Q4_K_M.gguf", "red"], ["Qwen2.5-7B-Instruct-Q4_K_M.gguf", "green"]]));
     await saveScreenshot(driver, "models");
+
+    // One Hearth: `hearth ls --json` on the same home and folders lists the same files with the
+    // same verdicts as the window's My Models.
+    const ls = spawnSync(join(root, "target/debug/hearth"), ["ls", "--json"], {
+      env: { ...process.env, HEARTH_HOME: app.home, HEARTH_NO_KEYCHAIN: "1", HF_HUB_CACHE: join(hub.dir, "hf-cache") },
+      encoding: "utf8",
+    });
+    assert.equal(ls.status, 0, ls.stderr);
+    const cli = JSON.parse(ls.stdout).map((m) => [m.fileName, m.plan?.verdict ?? "grey"]);
+    assert.deepEqual(new Map(cli), new Map(rows), `hearth ls: ${JSON.stringify(cli)}; My Models: ${JSON.stringify(rows)}`);
 
     // The red 70B: what would run it, cheapest first, with prices and speed.
     const bigRow = [];

@@ -119,21 +119,21 @@ pub async fn engine_load(
     // The runtime plans with the probed machine: wait for the probe if it is still running.
     {
         let state = state.inner().clone();
-        tauri::async_runtime::spawn_blocking(move || state.profile())
+        tauri::async_runtime::spawn_blocking(move || state.hearth.profile())
             .await
             .map_err(|e| HearthError::new(ErrorCode::Internal, "The probe failed.").with_details(e.to_string()))?;
     }
     let path = PathBuf::from(path);
-    let settings = library::settings::load_settings(&state.store, Some(&path));
+    let settings = library::settings::load_settings(&state.hearth.store, Some(&path));
     // What it will take, before the load puts the file in the page cache; the load teaches the next.
     let estimate = {
         let (state, path) = (state.inner().clone(), path.clone());
-        tauri::async_runtime::spawn_blocking(move || library::load_time::estimate(&state.store, &path)).await.ok().flatten()
+        tauri::async_runtime::spawn_blocking(move || library::load_time::estimate(&state.hearth.store, &path)).await.ok().flatten()
     };
     // The server shares the runtime, so it answers with what Chat loaded.
     let loaded = state.chat.load(&path, &settings, force, |e| drop(on_event.send(e))).await?;
     if let Some(e) = estimate {
-        library::load_time::learn(&state.store, &e, loaded.info.load_ms / 1000.0);
+        library::load_time::learn(&state.hearth.store, &e, loaded.info.load_ms / 1000.0);
     }
     Ok(loaded)
 }

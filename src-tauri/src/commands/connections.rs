@@ -10,14 +10,14 @@ use crate::state::AppState;
 #[tauri::command]
 #[specta::specta]
 pub async fn connections_list(state: State<'_, AppState>) -> Result<Vec<Connection>, HearthError> {
-    Ok(state.connections().list())
+    Ok(state.hearth.connections().list())
 }
 
 /// Add a connection (`id: null`) or change one; a bad field changes nothing.
 #[tauri::command]
 #[specta::specta]
 pub async fn connection_save(state: State<'_, AppState>, input: ConnectionInput) -> Result<Connection, HearthError> {
-    state.connections().save(&input).map_err(library_error)
+    state.hearth.connections().save(&input).map_err(library_error)
 }
 
 #[tauri::command]
@@ -26,15 +26,15 @@ pub async fn connection_remove(state: State<'_, AppState>, id: String) -> Result
     if state.chat.remote().is_some_and(|m| m.connection_id == id) {
         state.chat.unload().await?;
     }
-    state.connections().remove(&id).map_err(library_error)
+    state.hearth.connections().remove(&id).map_err(library_error)
 }
 
 /// Every connection's models, asked all at once; one that fails says why beside the others.
 #[tauri::command]
 #[specta::specta]
 pub async fn remote_models(state: State<'_, AppState>) -> Result<Vec<RemoteModels>, HearthError> {
-    let asks = state.connections().list().into_iter().map(|connection| {
-        let endpoint = state.connections().endpoint(&connection.id);
+    let asks = state.hearth.connections().list().into_iter().map(|connection| {
+        let endpoint = state.hearth.connections().endpoint(&connection.id);
         async move {
             let listed = match endpoint {
                 Some(e) => e.models().await,

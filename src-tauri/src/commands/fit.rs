@@ -12,7 +12,7 @@ use crate::state::AppState;
 pub async fn what_fits(state: State<'_, AppState>, what_if: Option<WhatIf>) -> Result<FitGrid, HearthError> {
     let state = state.inner().clone();
     tauri::async_runtime::spawn_blocking(move || match what_if {
-        None => Ok(fit::what_fits(&state.profile(), "This machine")),
+        None => Ok(fit::what_fits(&state.hearth.profile(), "This machine")),
         Some(w) => {
             let gpu = match &w.gpu {
                 Some(name) => Some(
@@ -54,9 +54,9 @@ pub async fn model_advice(state: State<'_, AppState>, path: String) -> Result<ty
         let path = std::path::PathBuf::from(path);
         let facts = gguf::read_file(&path)
             .map_err(|e| HearthError::new(ErrorCode::InvalidInput, format!("{} is not a model Hearth can read: {e}", path.display())))?;
-        let settings = library::settings::load_settings(&state.store, Some(&path));
+        let settings = library::settings::load_settings(&state.hearth.store, Some(&path));
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        Ok(advisor::advise(&facts, &name, &state.profile(), &settings))
+        Ok(advisor::advise(&facts, &name, &state.hearth.profile(), &settings))
     })
     .await
     .map_err(|e| HearthError::new(ErrorCode::Internal, "Planning failed.").with_details(e.to_string()))?

@@ -10,7 +10,7 @@ use crate::state::AppState;
 #[specta::specta]
 pub async fn hardware_profile(state: State<'_, AppState>) -> Result<HardwareProfile, HearthError> {
     let state = state.inner().clone();
-    off_the_ipc_thread(move || state.profile()).await
+    off_the_ipc_thread(move || state.hearth.profile()).await
 }
 
 /// Available RAM and free VRAM now, for the view's live bars.
@@ -18,7 +18,7 @@ pub async fn hardware_profile(state: State<'_, AppState>) -> Result<HardwareProf
 #[specta::specta]
 pub async fn memory_now(state: State<'_, AppState>) -> Result<MemoryNow, HearthError> {
     let state = state.inner().clone();
-    off_the_ipc_thread(move || state.prober().memory_now(&state.profile())).await
+    off_the_ipc_thread(move || state.hearth.prober().memory_now(&state.hearth.profile())).await
 }
 
 /// Probing blocks for up to a few hundred milliseconds; run it where it cannot stall other commands.

@@ -50,7 +50,7 @@ pub async fn hub_model(state: State<'_, AppState>, repo: String) -> Result<HubMo
 #[tauri::command]
 #[specta::specta]
 pub async fn hub_file_fit(state: State<'_, AppState>, repo: String, file: String) -> Result<FitPlan, HearthError> {
-    Ok(library::discover::plan_file(&state.hub(), &repo, "main", &file, &state.profile(), &LoadSettings::default()).await)
+    Ok(library::discover::plan_file(&state.hub(), &repo, "main", &file, &state.hearth.profile(), &LoadSettings::default()).await)
 }
 
 /// The file to recommend among a page's planned files (`fit::recommend`, as `hearth pull` picks).

@@ -15,8 +15,7 @@ use crate::state::AppState;
 pub async fn models_list(state: State<'_, AppState>) -> Result<Vec<LocalModel>, HearthError> {
     let state = state.inner().clone();
     blocking(move || {
-        let hw = state.profile();
-        let models = library::list(&state.store, &state.model_folders(), &hw).map_err(library_error)?;
+        let models = state.hearth.models()?;
         // What My Models shows, the server offers.
         state.server.set_models(&models);
         Ok(models)
@@ -29,7 +28,7 @@ pub async fn models_list(state: State<'_, AppState>) -> Result<Vec<LocalModel>, 
 #[specta::specta]
 pub async fn model_import(state: State<'_, AppState>, path: String) -> Result<u32, HearthError> {
     let state = state.inner().clone();
-    blocking(move || library::import(&state.store, &PathBuf::from(path)).map(|n| n as u32).map_err(library_error)).await
+    blocking(move || library::import(&state.hearth.store, &PathBuf::from(path)).map(|n| n as u32).map_err(library_error)).await
 }
 
 /// Ask for a file (or a folder) with the system's picker and import it; `None` when cancelled.
@@ -41,7 +40,7 @@ pub async fn model_pick_and_import(app: tauri::AppHandle, state: State<'_, AppSt
         let dialog = app.dialog().file().set_title(if folder { "Import a folder of models" } else { "Import a model file" });
         let picked = if folder { dialog.blocking_pick_folder() } else { dialog.add_filter("GGUF model", &["gguf"]).blocking_pick_file() };
         let Some(path) = picked.and_then(|p| p.into_path().ok()) else { return Ok(None) };
-        library::import(&state.store, &path).map(|n| Some(n as u32)).map_err(library_error)
+        library::import(&state.hearth.store, &path).map(|n| Some(n as u32)).map_err(library_error)
     })
     .await
 }
@@ -53,8 +52,8 @@ pub async fn model_pick_and_import(app: tauri::AppHandle, state: State<'_, AppSt
 pub async fn model_delete(state: State<'_, AppState>, id: u32) -> Result<String, HearthError> {
     let state = state.inner().clone();
     blocking(move || {
-        let roots = [state.models_dir(), state.home.models_dir()];
-        match library::delete(&state.store, i64::from(id), &roots).map_err(library_error)? {
+        let roots = [state.hearth.models_dir(), state.hearth.home.models_dir()];
+        match library::delete(&state.hearth.store, i64::from(id), &roots).map_err(library_error)? {
             library::Removed::Deleted => Ok("deleted".to_string()),
             library::Removed::Forgotten => Ok("forgotten".to_string()),
         }
@@ -67,7 +66,7 @@ pub async fn model_delete(state: State<'_, AppState>, id: u32) -> Result<String,
 #[tauri::command]
 #[specta::specta]
 pub async fn model_set_run_on(state: State<'_, AppState>, path: String, run: Option<types::RunOnSettings>) -> Result<(), HearthError> {
-    library::settings::set_model_run_on(&state.store, std::path::Path::new(&path), run.as_ref()).map_err(library_error)
+    library::settings::set_model_run_on(&state.hearth.store, std::path::Path::new(&path), run.as_ref()).map_err(library_error)
 }
 
 /// Choose a llama.cpp built-in chat template for one model, or (`template` null) go back to the
@@ -80,7 +79,7 @@ pub async fn model_set_template(state: State<'_, AppState>, path: String, templa
             return Err(HearthError::new(types::ErrorCode::InvalidInput, format!("There is no built-in chat template called \"{name}\".")));
         }
     }
-    library::settings::set_model_template(&state.store, std::path::Path::new(&path), template.as_deref()).map_err(library_error)
+    library::settings::set_model_template(&state.hearth.store, std::path::Path::new(&path), template.as_deref()).map_err(library_error)
 }
 
 /// The chat templates a person can choose for a model.
@@ -97,7 +96,7 @@ pub fn template_choices() -> Vec<types::TemplateChoice> {
 #[tauri::command]
 #[specta::specta]
 pub async fn model_reveal(state: State<'_, AppState>, id: u32) -> Result<(), HearthError> {
-    let models = state.store.models().map_err(|e| library_error(e.into()))?;
+    let models = state.hearth.store.models().map_err(|e| library_error(e.into()))?;
     let row = models
         .into_iter()
         .find(|m| m.id == i64::from(id))
@@ -125,5 +124,5 @@ pub async fn model_load_estimate(state: State<'_, AppState>, path: String) -> Re
     if !library::load_time::is_model_file(&path) {
         return Ok(None);
     }
-    blocking(move || Ok(library::load_time::estimate(&state.store, &path))).await
+    blocking(move || Ok(library::load_time::estimate(&state.hearth.store, &path))).await
 }

@@ -8,7 +8,7 @@ use crate::state::AppState;
 #[tauri::command]
 #[specta::specta]
 pub async fn server_status(state: State<'_, AppState>) -> Result<ServerStatus, HearthError> {
-    Ok(state.server.status(&state.store).await)
+    Ok(state.server.status(&state.hearth.store).await)
 }
 
 /// Save the settings and start (or restart) the server with them.
@@ -19,20 +19,20 @@ pub async fn server_start(state: State<'_, AppState>, settings: ServerSettings) 
     // happened yet, which also gives the runtime the machine to plan loads for).
     let models = {
         let state = state.inner().clone();
-        tauri::async_runtime::spawn_blocking(move || library::list(&state.store, &state.model_folders(), &state.profile()))
+        tauri::async_runtime::spawn_blocking(move || state.hearth.models())
             .await
             .map_err(|e| HearthError::new(types::ErrorCode::Internal, "The probe failed.").with_details(e.to_string()))?
     };
-    state.server.set_models(&models.map_err(crate::commands::library_error)?);
-    state.server.start(&state.store, settings).await?;
-    Ok(state.server.status(&state.store).await)
+    state.server.set_models(&models?);
+    state.server.start(&state.hearth.store, settings).await?;
+    Ok(state.server.status(&state.hearth.store).await)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn server_stop(state: State<'_, AppState>) -> Result<ServerStatus, HearthError> {
     state.server.stop().await;
-    Ok(state.server.status(&state.store).await)
+    Ok(state.server.status(&state.hearth.store).await)
 }
 
 #[tauri::command]

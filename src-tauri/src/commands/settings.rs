@@ -10,14 +10,14 @@ use crate::state::AppState;
 #[tauri::command]
 #[specta::specta]
 pub fn settings_get(state: State<'_, AppState>) -> Settings {
-    library::settings::current(&state.store, &state.tokens, &state.home.models_dir())
+    library::settings::current(&state.hearth.store, &state.hearth.tokens, &state.hearth.home.models_dir())
 }
 
 /// Check and save a change, then use it at once: the next search, download and listing see it.
 #[tauri::command]
 #[specta::specta]
 pub async fn settings_update(state: State<'_, AppState>, change: SettingsChange) -> Result<Settings, HearthError> {
-    library::settings::apply(&state.store, &state.tokens, &change).map_err(library_error)?;
+    library::settings::apply(&state.hearth.store, &state.hearth.tokens, &change).map_err(library_error)?;
     state.reconfigure()?;
     Ok(settings_get(state))
 }

@@ -81,7 +81,15 @@ pub fn run(args: &FitArgs) -> anyhow::Result<()> {
     let facts = gguf::read_file(&args.path).with_context(|| format!("reading {}", args.path.display()))?;
     let cache = parse_cache(&args.cache)?;
     let (hw, imagined) = machine(args, crate::loading::hardware_profile)?;
-    let settings = LoadSettings { context: args.ctx, cache_k: cache, cache_v: cache, ..LoadSettings::default() };
+    // On this machine, the person's saved choices for the file (where it runs, its template,
+    // slots), as My Models and `hearth ls` plan it; an imagined machine has none of its own.
+    let saved = match imagined {
+        true => LoadSettings::default(),
+        false => crate::loading::hearth()
+            .map(|h| library::settings::load_settings(&h.store, Some(&std::fs::canonicalize(&args.path).unwrap_or_else(|_| args.path.clone()))))
+            .unwrap_or_default(),
+    };
+    let settings = LoadSettings { context: args.ctx, cache_k: cache, cache_v: cache, ..saved };
     let plan = fit::plan(&facts, &hw, &settings);
     let advice = args.advise.then(|| {
         let name = args.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

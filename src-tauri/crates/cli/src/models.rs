@@ -178,34 +178,32 @@ async fn recommend(client: &HubClient, repo: &str, revision: &str, info: &hub::M
     Ok(Some(quant))
 }
 
-pub fn ls() -> anyhow::Result<()> {
-    let home = home::Home::resolve()?;
-    let store = Store::open(&home.database_path())?;
-    let mut paths: Vec<(std::path::PathBuf, String)> =
-        store.models()?.into_iter().map(|m| (m.path.into(), m.source.as_str().to_string())).collect();
-    let mut folders = vec![(library::settings::models_dir(&store, &home.models_dir()), store::ModelSource::Downloaded)];
-    folders.extend(library::known_folders());
-    for f in library::scan(&folders) {
-        if !paths.iter().any(|(p, _)| p == &f.path) {
-            paths.push((f.path, f.source.as_str().to_string()));
-        }
+/// `hearth ls`: the library as My Models lists it (`Hearth::models`: the same folders, and each
+/// plan made with the person's saved choices for that model), as a table or, with `--json`, the
+/// window's own records.
+pub fn ls(json: bool) -> anyhow::Result<()> {
+    let models = crate::loading::hearth()?.models().map_err(|e| anyhow::Error::msg(e.message))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&models)?);
+        return Ok(());
     }
-    if paths.is_empty() {
+    if models.is_empty() {
         println!("No models yet. Find one with `hearth search`, then `hearth pull ORG/NAME:QUANT`.");
         return Ok(());
     }
-    let hw = runtime::probe(&crate::loading::prober(), &home.models_dir(), home.root());
     println!("{:<8} {:>9}  {:<10} {:<34} {}", "FIT", "SIZE", "SOURCE", "PLAN", "FILE");
-    for (path, source) in paths {
-        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        let (verdict, label) = match gguf::read_file(&path) {
-            Ok(facts) => {
-                let p = fit::plan(&facts, &hw, &types::LoadSettings::default());
-                (format!("{:?}", p.verdict).to_lowercase(), p.label)
-            }
-            Err(e) => ("grey".to_string(), e.to_string()),
+    for m in &models {
+        let (verdict, label) = match &m.plan {
+            Some(p) => (format!("{:?}", p.verdict).to_lowercase(), p.label.clone()),
+            None => ("grey".to_string(), m.problem.clone().unwrap_or_default()),
         };
-        println!("{verdict:<8} {:>9}  {source:<10} {:<34} {}", size(bytes), label.chars().take(34).collect::<String>(), path.display());
+        let source = match m.origin {
+            types::ModelOrigin::Downloaded => "downloaded",
+            types::ModelOrigin::Imported => "imported",
+            types::ModelOrigin::HfCache => "hf-cache",
+            types::ModelOrigin::LmStudio => "lm-studio",
+        };
+        println!("{verdict:<8} {:>9}  {source:<10} {:<34} {}", size(m.size_bytes), label.chars().take(34).collect::<String>(), m.path);
     }
     Ok(())
 }

@@ -2,14 +2,12 @@
 
 use std::fmt::Write as _;
 
-use anyhow::Context;
 use types::{DiskKind, GpuKind, HardwareProfile};
 
 use crate::format::gb;
 
 pub fn run(json: bool) -> anyhow::Result<()> {
-    let home = home::Home::resolve().context("finding Hearth's home folder")?;
-    let profile = runtime::probe(&crate::loading::prober(), &home.models_dir(), home.root());
+    let profile = crate::loading::hearth()?.profile();
     if json {
         println!("{}", serde_json::to_string_pretty(&profile)?);
     } else {

@@ -84,13 +84,11 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     config.validate()?;
     let model = args.model.as_deref().map(loading::resolve).transpose()?;
 
-    let home = home::Home::resolve()?;
-    let store = store::Store::open(&home.database_path()).context("opening Hearth's database")?;
-    let models_dir = library::settings::models_dir(&store, &home.models_dir());
-    let hw = runtime::probe(&loading::prober(), &models_dir, home.root());
-    let mut folders = vec![(models_dir, store::ModelSource::Downloaded)];
-    folders.extend(library::known_folders());
-    let mut entries: Vec<ModelEntry> = library::list(&store, &folders, &hw)?
+    // The library as My Models lists it, and the runtime as the window's: one assembly.
+    let hearth = loading::hearth()?;
+    let mut entries: Vec<ModelEntry> = hearth
+        .models()
+        .map_err(|e| anyhow::Error::msg(e.message))?
         .into_iter()
         .filter(|m| m.plan.is_some())
         .map(|m| match m.repo.as_deref() {
@@ -105,13 +103,15 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     }
     let startup_id = model.as_ref().and_then(|p| entries.iter().find(|e| same_file(&e.path, p)).map(|e| e.id.clone()));
     let count = entries.len();
-    let runtime = Arc::new(loading::new_runtime(hw)?);
-    let (run, chat_template, parallel) = (args.run_on.settings(), args.run_on.template.clone(), args.parallel);
-    runtime.set_load_settings(Arc::new(move |_: &Path| types::LoadSettings {
-        run: run.clone(),
-        chat_template: chat_template.clone(),
-        parallel,
-        ..types::LoadSettings::default()
+    let runtime = hearth.runtime.clone();
+    // Each load plans with the person's saved choices for that model, as in the window, except
+    // where a flag here says otherwise.
+    let (flags, saved) = (args.run_on.clone(), hearth.store.clone());
+    let parallel = args.parallel;
+    runtime.set_load_settings(Arc::new(move |path: &Path| {
+        let mine = library::settings::load_settings(&saved, Some(path));
+        let run = if flags.cpu || flags.gpu.is_some() || flags.gpu_layers.is_some() { flags.settings() } else { mine.run.clone() };
+        types::LoadSettings { run, chat_template: flags.template.clone().or(mine.chat_template.clone()), parallel: parallel.or(mine.parallel), ..mine }
     }));
     let backend = Arc::new(EngineBackend::new(runtime, entries));
 

@@ -64,6 +64,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::chat::engine_load,
             commands::chat::engine_unload,
             commands::chat::engine_loaded,
+            commands::chat::engine_watch,
             commands::server::server_status,
             commands::server::server_start,
             commands::server::server_stop,

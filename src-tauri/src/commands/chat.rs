@@ -149,3 +149,24 @@ pub async fn engine_unload(state: State<'_, AppState>) -> Result<(), HearthError
 pub fn engine_loaded(state: State<'_, AppState>) -> Option<LoadedModel> {
     state.chat.loaded()
 }
+
+/// What Chat answers with, now and at every change after (a load, an unload, a model unloaded
+/// to make room, a worker that died, a connection chosen), for as long as the window listens:
+/// the window follows this instead of asking after each reply. Returns at once.
+#[tauri::command]
+#[specta::specta]
+pub fn engine_watch(state: State<'_, AppState>, on: Channel<types::ChatModel>) {
+    let (chat, mut runtime) = (state.chat.clone(), state.hearth.runtime.changes());
+    let mut mine = chat.changes();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            if on.send(chat.model()).is_err() {
+                return; // the window has gone
+            }
+            tokio::select! {
+                r = runtime.changed() => if r.is_err() { return },
+                c = mine.changed() => if c.is_err() { return },
+            }
+        }
+    });
+}

@@ -65,8 +65,10 @@ pub struct Chat {
     store: Arc<Store>,
     runtime: Arc<Runtime>,
     endpoints: Mutex<Endpoints>,
-    /// The model Chat answers with.
+    /// The model Chat answers with (set through `choose`, which tells `changes`).
     model: Mutex<Option<Choice>>,
+    /// Bumped whenever Chat's choice of model changes (`changes`).
+    changed: tokio::sync::watch::Sender<u64>,
     /// The generation running in each conversation, to stop it.
     running: Mutex<HashMap<i64, Running>>,
 }
@@ -130,7 +132,30 @@ impl Chat {
             runtime,
             endpoints: Mutex::new(Arc::new(|_: &str| None)),
             model: Mutex::new(None),
+            changed: tokio::sync::watch::channel(0).0,
             running: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Changes to what Chat answers with (`model`): its own choice moved. What is loaded moving
+    /// under it is the runtime's feed (`Runtime::changes`); a watcher follows both.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// What Chat answers with now, as the window shows it.
+    pub fn model(&self) -> types::ChatModel {
+        types::ChatModel { loaded: self.loaded(), remote: self.remote() }
+    }
+
+    /// Sets Chat's choice, and says so on `changes` when it moved.
+    fn choose(&self, choice: Option<Choice>) {
+        let mut model = lock(&self.model);
+        let moved = !matches!((&*model, &choice), (None, None));
+        *model = choice;
+        drop(model);
+        if moved {
+            self.changed.send_modify(|n| *n = n.wrapping_add(1));
         }
     }
 
@@ -158,7 +183,7 @@ impl Chat {
                 format!("{} does not serve “{}” any more. Pick another of its models.", model.connection_name, model.model),
             ));
         }
-        *lock(&self.model) = Some(Choice::Remote(model.clone()));
+        self.choose(Some(Choice::Remote(model.clone())));
         Ok(model)
     }
 
@@ -176,13 +201,12 @@ impl Chat {
 
     /// The model Chat loaded, if the runtime still has it.
     pub fn loaded(&self) -> Option<LoadedModel> {
-        let mut model = lock(&self.model);
-        let Some(Choice::Local(path)) = &*model else { return None };
+        let Some(Choice::Local(path)) = lock(&self.model).clone() else { return None };
         let resident = self.runtime.residents().into_iter().find(|m| m.path() == path);
         if resident.is_none() {
             // The worker died, or the model was unloaded to make room for another (the server
             // loads models too): say so rather than show, and answer with, a model that is gone.
-            *model = None;
+            self.choose(None);
         }
         resident.map(|m| m.model)
     }
@@ -203,7 +227,7 @@ impl Chat {
         let result = self.runtime.load(path, request, |fraction| on(LoadEvent::Progress { fraction })).await;
         match &result {
             Ok(model) => {
-                *lock(&self.model) = Some(Choice::Local(path.to_path_buf()));
+                self.choose(Some(Choice::Local(path.to_path_buf())));
                 on(LoadEvent::Loaded { model: model.clone() });
             }
             Err(error) => on(LoadEvent::Failed { error: error.clone() }),
@@ -213,7 +237,8 @@ impl Chat {
 
     /// Unloads Chat's model (or lets go of the remote one).
     pub async fn unload(&self) -> Result<(), HearthError> {
-        let Some(choice) = lock(&self.model).take() else { return Ok(()) };
+        let Some(choice) = lock(&self.model).clone() else { return Ok(()) };
+        self.choose(None);
         match choice {
             Choice::Local(path) => self.runtime.unload(&path).await,
             Choice::Remote(_) => Ok(()),
@@ -344,6 +369,7 @@ impl Chat {
         }
         let reply = self.store.add_message(id, "assistant", "", MessageState::Streaming).map_err(internal)?;
         on(ChatEvent::Started { conversation_id: id, user_message_id: user, reply_id: reply });
+        self.tell_conversation(id, on);
 
         let (mut source, running) = match self.start(&choice, messages, &conv.settings).await {
             Ok(started) => started,
@@ -374,6 +400,7 @@ impl Chat {
                 let json = serde_json::to_string(&stats).map_err(internal)?;
                 self.store.update_message(reply, &text, status, Some(&json), None).map_err(internal)?;
                 on(ChatEvent::Done { conversation_id: id, reply_id: reply, stats });
+                self.tell_conversation(id, on);
                 Ok(())
             }
             Err(error) => self.fail(id, reply, &text, error, on),
@@ -419,10 +446,19 @@ impl Chat {
 
     fn fail(&self, id: i64, reply: i64, text: &str, error: HearthError, on: &impl Fn(ChatEvent)) -> Result<(), HearthError> {
         if error.code == ErrorCode::EngineCrashed {
-            *lock(&self.model) = None;
+            self.choose(None);
         }
         self.store.update_message(reply, text, MessageState::Failed, None, Some(&error.message)).map_err(internal)?;
         on(ChatEvent::Failed { conversation_id: id, reply_id: Some(reply), error: error.clone() });
+        self.tell_conversation(id, on);
         Err(error)
+    }
+
+    /// The conversation's row as it is now, for the window's list (it then asks for nothing).
+    fn tell_conversation(&self, id: i64, on: &impl Fn(ChatEvent)) {
+        match self.get(id) {
+            Ok(conversation) => on(ChatEvent::Conversation { conversation }),
+            Err(e) => tracing::warn!(error = %e.message, "could not read back a conversation"),
+        }
     }
 }

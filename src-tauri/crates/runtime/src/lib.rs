@@ -75,6 +75,9 @@ pub struct Runtime {
     max_models: Mutex<usize>,
     /// One load at a time: each decides what stays by what is in.
     loading: tokio::sync::Mutex<()>,
+    /// Bumped whenever what is loaded changes (a load, an unload, a worker that died): the feed
+    /// the window follows instead of asking again (`changes`).
+    changed: tokio::sync::watch::Sender<u64>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -90,7 +93,18 @@ impl Runtime {
             residents: Mutex::new(Vec::new()),
             max_models: Mutex::new(DEFAULT_MAX_MODELS),
             loading: tokio::sync::Mutex::new(()),
+            changed: tokio::sync::watch::channel(0).0,
         }
+    }
+
+    /// Changes to what is loaded: the value is a counter, bumped at each (read `residents`, or
+    /// what you derive from it, when it moves).
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    fn bump(&self) {
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// Plan later loads for `hardware` (the probe finished, or what Hearth learnt changed).
@@ -133,7 +147,11 @@ impl Runtime {
     /// The record, less any model whose worker died.
     fn live(&self) -> std::sync::MutexGuard<'_, Vec<Resident>> {
         let mut r = lock(&self.residents);
+        let before = r.len();
         r.retain(|m| m.engine.loaded_path().is_some());
+        if r.len() != before {
+            self.bump();
+        }
         r
     }
 
@@ -206,6 +224,7 @@ impl Runtime {
                 engine::LoadEvent::Loaded(info) => {
                     let model = LoadedModel { path: path.display().to_string(), file_name: name.to_string(), info, plan: plan.clone() };
                     lock(&self.residents).push(Resident { engine, model: model.clone(), owner, last_used: Instant::now() });
+                    self.bump();
                     return Ok(model);
                 }
                 engine::LoadEvent::Error(e) => return Err(e),
@@ -267,7 +286,10 @@ impl Runtime {
             at.map(|i| r.remove(i))
         };
         match gone {
-            Some(m) => m.engine.unload().await,
+            Some(m) => {
+                self.bump();
+                m.engine.unload().await
+            }
             None => Ok(()),
         }
     }
@@ -275,6 +297,9 @@ impl Runtime {
     /// Unloads every model.
     pub async fn unload_all(&self) {
         let all: Vec<Resident> = std::mem::take(&mut *lock(&self.residents));
+        if !all.is_empty() {
+            self.bump();
+        }
         for m in all {
             if let Err(e) = m.engine.unload().await {
                 tracing::warn!(error = %e, "could not unload a model");

@@ -58,8 +58,18 @@ async fn two_models_stay_loaded_when_memory_allows_and_the_least_recently_used_g
     let _one = ONE.lock().await;
     let (a, b) = two_models();
     let rt = runtime(16);
+    // The change feed the window follows: each load and unload moves it, a load of what is in
+    // does not.
+    let mut changes = rt.changes();
+    let moved = |c: &mut tokio::sync::watch::Receiver<u64>| {
+        let m = c.has_changed().unwrap();
+        c.mark_unchanged();
+        m
+    };
     let first = rt.load(&a, LoadRequest::by(Owner::App), |_| {}).await.expect("loads");
+    assert!(moved(&mut changes), "a load is a change");
     rt.load(&b, LoadRequest::by(Owner::Server), |_| {}).await.expect("loads beside the first");
+    assert!(moved(&mut changes));
     let mut both = vec![a.clone(), b.clone()];
     both.sort();
     assert_eq!(paths(&rt), both, "16 GB holds both");
@@ -69,6 +79,7 @@ async fn two_models_stay_loaded_when_memory_allows_and_the_least_recently_used_g
     // Loading one that is in, with the same plan, loads nothing.
     let again = rt.load(&a, LoadRequest::by(Owner::App), |_| panic!("no second load")).await.unwrap();
     assert_eq!(again.info.load_ms, first.info.load_ms);
+    assert!(!moved(&mut changes), "nothing changed");
     // The app asking for the server's model claims it: the server's idle TTL leaves it alone then.
     rt.load(&b, LoadRequest::by(Owner::App), |_| panic!("no second load")).await.unwrap();
     assert!(rt.residents().iter().all(|m| m.owner == Owner::App));
@@ -79,8 +90,10 @@ async fn two_models_stay_loaded_when_memory_allows_and_the_least_recently_used_g
     let third = copy_of(&a, "SmolLM2-third.gguf");
     rt.load(&third, LoadRequest::by(Owner::Cli), |_| {}).await.expect("loads in place of the others");
     assert_eq!(paths(&rt), vec![third.clone()]);
+    assert!(moved(&mut changes), "models unloaded to make room, and the new one");
     rt.unload_all().await;
     assert!(rt.residents().is_empty());
+    assert!(moved(&mut changes), "unloading is a change");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

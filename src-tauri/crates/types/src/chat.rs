@@ -104,6 +104,18 @@ pub enum ChatEvent {
         reply_id: Option<i64>,
         error: HearthError,
     },
+    /// The conversation's row as it is now (its title from the first message, its message count
+    /// and time): sent when a reply starts and when it ends, so the list needs no asking again.
+    Conversation { conversation: Conversation },
+}
+
+/// What Chat answers with: a model loaded here, or one on another machine (or neither). The
+/// window follows it through `engine_watch` rather than asking after each change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatModel {
+    pub loaded: Option<LoadedModel>,
+    pub remote: Option<crate::RemoteModel>,
 }
 
 /// The model loaded in the engine, if any.

@@ -14,7 +14,7 @@ mod library;
 mod remote;
 mod server;
 
-pub use chat::{ChatEvent, Conversation, ConversationSettings, LoadEvent, LoadedModel, Message, MessageState};
+pub use chat::{ChatEvent, ChatModel, Conversation, ConversationSettings, LoadEvent, LoadedModel, Message, MessageState};
 pub use engine::{
     ChatMessage, ChatRole, ContextOverflow, DeviceBuffers, GenerationStats, LoadProgress, LoadedModelInfo, SamplingParams, StopReason,
     TemplateChoice, TemplateInUse, TemplateSource, TokenLogprob, ToolCall,

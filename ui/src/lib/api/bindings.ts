@@ -106,6 +106,12 @@ export const commands = {
 	engineLoad: (path: string, force: boolean, onEvent: Channel<LoadEvent>) => __TAURI_INVOKE<LoadedModel>("engine_load", { path, force, onEvent }),
 	engineUnload: () => __TAURI_INVOKE<null>("engine_unload"),
 	engineLoaded: () => __TAURI_INVOKE<LoadedModel | null>("engine_loaded"),
+	/**
+	 *  What Chat answers with, now and at every change after (a load, an unload, a model unloaded
+	 *  to make room, a worker that died, a connection chosen), for as long as the window listens:
+	 *  the window follows this instead of asking after each reply. Returns at once.
+	 */
+	engineWatch: (on: Channel<ChatModel>) => __TAURI_INVOKE<void>("engine_watch", { on }),
 	serverStatus: () => __TAURI_INVOKE<ServerStatus>("server_status"),
 	/**  Save the settings and start (or restart) the server with them. */
 	serverStart: (settings: ServerSettings) => __TAURI_INVOKE<ServerStatus>("server_start", { settings }),
@@ -190,7 +196,21 @@ export type ChatEvent =
 /**  More text of the reply. */
 { type: "text"; conversationId: number; replyId: number; text: string } | { type: "done"; conversationId: number; replyId: number; stats: GenerationStats } | 
 /**  The reply failed, or (with no reply id) could not start. */
-{ type: "failed"; conversationId: number; replyId: number | null; error: HearthError };
+{ type: "failed"; conversationId: number; replyId: number | null; error: HearthError } | 
+/**
+ *  The conversation's row as it is now (its title from the first message, its message count
+ *  and time): sent when a reply starts and when it ends, so the list needs no asking again.
+ */
+{ type: "conversation"; conversation: Conversation };
+
+/**
+ *  What Chat answers with: a model loaded here, or one on another machine (or neither). The
+ *  window follows it through `engine_watch` rather than asking after each change.
+ */
+export type ChatModel = {
+	loaded: LoadedModel | null,
+	remote: RemoteModel | null,
+};
 
 /**  Who wrote a message. `Tool` carries a tool's answer back to the model. */
 export type ChatRole = "system" | "user" | "assistant" | "tool";

@@ -5,6 +5,7 @@ import { Channel } from "@tauri-apps/api/core";
 import { commands, ERROR_CODES } from "./bindings";
 import type {
   ChatEvent,
+  ChatModel,
   ConnectionInput,
   ConversationSettings,
   DownloadItem,
@@ -108,6 +109,8 @@ export const api = {
   engineLoad: (path: string, force: boolean, on: (e: LoadEvent) => void) => call(commands.engineLoad(path, force, channel(on))),
   engineUnload: () => call(commands.engineUnload()),
   engineLoaded: () => call(commands.engineLoaded()),
+  /** What Chat answers with, now and at every change (the runtime's feed); resolves at once. */
+  engineWatch: (on: (m: ChatModel) => void) => commands.engineWatch(channel(on)),
   serverStatus: () => call(commands.serverStatus()),
   serverStart: (settings: ServerSettings) => call(commands.serverStart(settings)),
   serverStop: () => call(commands.serverStop()),

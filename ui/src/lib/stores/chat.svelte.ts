@@ -67,14 +67,41 @@ export class ChatStore {
     return id in this.streams;
   }
 
+  /** The conversations (searched by `query`). What Chat answers with comes from `watch`. */
   async refresh(): Promise<void> {
+    this.watch();
     try {
       this.conversations = await api.chatConversations(this.query.trim() || null);
-      this.loaded = await api.engineLoaded();
-      this.remote = await api.chatRemote();
     } catch (e) {
       this.error = toHearthError(e);
     }
+  }
+
+  private watching = false;
+
+  /** Follow what Chat answers with (a load, an unload, a model unloaded to make room, a worker
+   * that died, a connection chosen): Rust says it, once now and at every change after, so
+   * nothing asks again after a reply. Once per store. */
+  watch(): void {
+    if (this.watching) return;
+    this.watching = true;
+    void api
+      .engineWatch((m) => {
+        this.loaded = m.loaded;
+        this.remote = m.remote;
+      })
+      .catch((e: unknown) => {
+        this.watching = false;
+        this.error = toHearthError(e);
+      });
+  }
+
+  /** A conversation's row as Rust sent it with a reply: into the list (first, as the most recent)
+   * and the header, without asking for the list again. */
+  private upsert(c: Conversation): void {
+    const listed = this.conversations.some((x) => x.id === c.id);
+    if (listed || !this.query.trim()) this.conversations = [c, ...this.conversations.filter((x) => x.id !== c.id)];
+    if (this.current?.id === c.id) this.current = c;
   }
 
   async open(c: Conversation): Promise<void> {
@@ -239,19 +266,21 @@ export class ChatStore {
     } finally {
       this.flush();
       delete this.streams[id];
-      await this.refreshKeepingCurrent();
     }
   }
 
   receive(e: ChatEvent): void {
+    if (e.type === "conversation") {
+      // Its title from the first message, its count and time: the list and header follow.
+      this.upsert(e.conversation);
+      return;
+    }
     const id = e.conversationId;
     switch (e.type) {
       case "started": {
         const msgs = (this.lists[id] ?? []).map((m) => (m.id === -1 && e.userMessageId !== null ? { ...m, id: e.userMessageId } : m));
         this.lists[id] = [...msgs, { id: e.replyId, role: "assistant", content: "", state: "streaming", stats: null, error: null }];
         this.streams[id] = e.replyId;
-        // The first message names the conversation: show the new title in the list now.
-        void this.refreshKeepingCurrent();
         break;
       }
       case "text":

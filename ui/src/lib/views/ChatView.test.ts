@@ -4,6 +4,7 @@ import type { ChatEvent, Conversation, GenerationStats, LoadedModel } from "$lib
 
 const calls = vi.hoisted(() => ({
   conversations: vi.fn(), create: vi.fn(), messages: vi.fn(), send: vi.fn(), stop: vi.fn(), loaded: vi.fn(), models: vi.fn(), regenerate: vi.fn(),
+  watch: vi.fn(),
 }));
 vi.mock("$lib/api", async () => {
   const real = await vi.importActual<typeof import("$lib/api/index")>("$lib/api/index");
@@ -14,6 +15,12 @@ vi.mock("$lib/api", async () => {
       chatStop: calls.stop, engineLoaded: calls.loaded, modelsList: calls.models, chatRegenerate: calls.regenerate,
       templateChoices: () => Promise.resolve([]),
       connectionsList: () => Promise.resolve([]), remoteModels: () => Promise.resolve([]), chatRemote: () => Promise.resolve(null), modelLoadEstimate: () => Promise.resolve(null),
+      // The runtime's feed: what the test's `loaded` says, once, as Rust sends it at once.
+      engineWatch: async (on: (m: { loaded: LoadedModel | null; remote: null }) => void) => {
+        calls.watch();
+        on({ loaded: (await calls.loaded()) ?? null, remote: null });
+        return null;
+      },
     },
   };
 });
@@ -69,6 +76,34 @@ describe("ChatView", () => {
     finish();
     await waitFor(() => expect(screen.getByTestId("reply-stats").textContent).toContain("100.0 tok/s · 0.10 s to first token · 3 tokens"));
     await waitFor(() => expect(screen.getByTestId("send")).toBeTruthy());
+  });
+
+  it("asks the backend for nothing during a reply but the reply itself (IPC calls per reply: 1, was 7)", async () => {
+    calls.conversations.mockResolvedValue([conv]);
+    calls.loaded.mockResolvedValue(loaded);
+    calls.models.mockResolvedValue([]);
+    calls.messages.mockResolvedValue([]);
+    const chat = new ChatStore();
+    await chat.refresh();
+    await chat.open(conv);
+    const before = Object.values(calls).reduce((n, f) => n + f.mock.calls.length, 0);
+    calls.send.mockImplementation(async (_id: number, _text: string, on: (e: ChatEvent) => void) => {
+      on({ type: "started", conversationId: 7, userMessageId: 1, replyId: 2 });
+      on({ type: "conversation", conversation: { ...conv, title: "Hi there", messageCount: 2, updatedAt: 5 } });
+      on({ type: "text", conversationId: 7, replyId: 2, text: "Hello" });
+      on({ type: "done", conversationId: 7, replyId: 2, stats });
+      on({ type: "conversation", conversation: { ...conv, title: "Hi there", messageCount: 2, updatedAt: 6 } });
+      return null;
+    });
+    await chat.send("Hi there");
+    const during = Object.values(calls).reduce((n, f) => n + f.mock.calls.length, 0) - before;
+    expect(during).toBe(1);
+    expect(calls.send).toHaveBeenCalledTimes(1);
+    // The list and the header follow the rows the reply carried.
+    expect(chat.conversations.map((c) => [c.id, c.title, c.updatedAt])).toEqual([[7, "Hi there", 6]]);
+    expect(chat.current?.title).toBe("Hi there");
+    expect(chat.loaded?.fileName).toBe("smol.gguf");
+    expect(calls.watch).toHaveBeenCalledTimes(1);
   });
 
   it("puts only the last messages of a long conversation on the page", async () => {

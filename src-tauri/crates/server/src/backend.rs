@@ -120,9 +120,9 @@ pub trait Backend: Send + Sync + 'static {
     /// The id of the model this backend loaded itself and may unload, if any.
     fn loaded(&self) -> Option<String>;
 
-    /// Unloads the model this backend loaded (called after the idle TTL); a model someone else
-    /// loaded (the app's Chat view) stays.
-    fn unload_idle(&self) -> impl Future<Output = ()> + Send;
+    /// Unloads `model` if this backend loaded it (called after its idle TTL); a model someone
+    /// else loaded (the app's Chat view) stays.
+    fn unload_idle(&self, model: &str) -> impl Future<Output = ()> + Send;
 
     /// Embeddings of each input by the loaded `model`, and the tokens read.
     fn embed(&self, _model: &LoadedId, _inputs: Vec<engine::EmbedInput>) -> impl Future<Output = Result<(Vec<Vec<f32>>, u32), HearthError>> + Send {

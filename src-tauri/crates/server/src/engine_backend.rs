@@ -146,8 +146,9 @@ impl Backend for EngineBackend {
         }
     }
 
-    async fn unload_idle(&self) {
-        for m in self.runtime.residents().into_iter().filter(|m| m.owner == Owner::Server) {
+    async fn unload_idle(&self, model: &str) {
+        let Ok(entry) = self.entry(model) else { return };
+        for m in self.runtime.residents().into_iter().filter(|m| m.owner == Owner::Server && m.path() == entry.path) {
             tracing::info!(model = %m.model.file_name, "unloading the server's model after its idle time");
             if let Err(e) = self.runtime.unload(m.path()).await {
                 tracing::warn!(error = %e, "could not unload the idle model");

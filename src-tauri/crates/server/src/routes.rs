@@ -59,7 +59,7 @@ pub async fn embeddings<B: Backend>(State(app): State<Arc<App<B>>>, Extension(sl
         let models = app.backend.models();
         let entry = find_model(&models, &req.model).ok_or_else(|| ApiError::ModelNotFound(req.model.clone()))?;
         slot.set_model(&entry.id);
-        let mut turn = app.gate.enter(app.backend.slots(&entry.id))?;
+        let mut turn = app.gate.enter(&entry.id, app.backend.slots(&entry.id))?;
         let loaded = turn.model(app.backend.as_ref(), &entry.id, app.config.auto_load).await?;
         let (vectors, tokens) = app.backend.embed(&loaded, req.inputs).await?;
         let data: Vec<serde_json::Value> = vectors
@@ -114,7 +114,7 @@ async fn lifecycle<B: Backend>(app: &App<B>, body: Body, load: bool) -> Result<J
     let name = request::model_name(&body)?;
     let models = app.backend.models();
     let entry = find_model(&models, &name).ok_or_else(|| ApiError::ModelNotFound(name.clone()))?;
-    let _alone = app.gate.exclusive().await;
+    let _alone = app.gate.exclusive(&entry.id).await;
     if load {
         // The runtime's one queue of loads, as Chat's (it never unloads a model that is answering
         // someone to make room), bounded: a load that has not ended in this time is given up.
@@ -199,7 +199,7 @@ async fn begin<B: Backend>(app: &App<B>, slot: &LogSlot, req: request::ValidRequ
     let entry = find_model(&models, &req.model).ok_or_else(|| ApiError::ModelNotFound(req.model.clone()))?;
     slot.set_model(&entry.id);
     let mut stopping = app.stopping.clone();
-    let mut turn = app.gate.enter(app.backend.slots(&entry.id))?;
+    let mut turn = app.gate.enter(&entry.id, app.backend.slots(&entry.id))?;
     let loaded = tokio::select! {
         loaded = turn.model(app.backend.as_ref(), &entry.id, app.config.auto_load) => loaded?,
         _ = stopping.wait_for(|s| *s) => return Err(ApiError::Busy(0)),

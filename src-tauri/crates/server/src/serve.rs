@@ -142,7 +142,7 @@ fn router<B: Backend>(app: Arc<App<B>>, config: &ValidConfig, recorder: Recorder
     router.layer(from_fn_with_state(Guard::new(config, recorder), guard::check))
 }
 
-/// Unloads the server's model once the engine has been idle for `ttl`, holding the model alone
+/// Unloads each model the server loaded once nothing has run on it for `ttl`, holding it alone
 /// while it does so that no request starts with it in between.
 async fn reap_idle<B: Backend>(backend: Arc<B>, gate: Arc<Gate>, ttl: Duration, mut stopping: watch::Receiver<bool>) {
     let every = (ttl / 4).clamp(Duration::from_millis(50), Duration::from_secs(30));
@@ -154,8 +154,8 @@ async fn reap_idle<B: Backend>(backend: Arc<B>, gate: Arc<Gate>, ttl: Duration, 
         if backend.loaded().is_none() {
             continue;
         }
-        if let Some(alone) = gate.idle_exclusive(ttl) {
-            backend.unload_idle().await;
+        for (model, alone) in gate.idle(ttl) {
+            backend.unload_idle(&model).await;
             drop(alone);
         }
     }

@@ -539,3 +539,53 @@ async fn hostile_embeddings_stops_and_loads_are_refused_at_once_and_the_worker_l
     assert!(rss_after < rss_before + 32 * 1024, "the server's memory grew from {rss_before} to {rss_after} KiB");
     server.stop().await;
 }
+
+/// The server admits requests per model (issue 26): with two models loaded at once, one whose
+/// slot and queue are full (a 429 for one more request to it) keeps nothing of the other's out —
+/// a request to the other is admitted and answered while the first model's reply still streams.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
+async fn a_model_with_its_queue_full_keeps_no_request_for_another_model_out() {
+    let _one = ONE.lock().await;
+    let model = real::model();
+    let copy = std::env::temp_dir().join("hearth-server-test-models/SmolLM2-other.gguf");
+    if !copy.exists() {
+        std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+        let part = copy.with_extension(format!("{}.part", std::process::id()));
+        std::fs::hard_link(&model, &part).or_else(|_| std::fs::copy(&model, &part).map(|_| ())).unwrap();
+        std::fs::rename(&part, &copy).unwrap();
+    }
+    let runtime = runtime::Runtime::new(worker(), hardware::catalog::imagined(None, 1, 16));
+    // One slot each, so that one streaming reply fills a model.
+    runtime.set_load_settings(Arc::new(|_: &std::path::Path| types::LoadSettings { context: Some(2048), parallel: Some(1), ..Default::default() }));
+    let entries = vec![server::ModelEntry::from_path(&model), server::ModelEntry::from_path(&copy)];
+    let (a, b) = (entries[0].id.clone(), entries[1].id.clone());
+    let backend = Arc::new(EngineBackend::new(Arc::new(runtime), entries));
+    let server = serve(ServerConfig { port: 0, queue_limit: 0, ..Default::default() }, backend.clone()).await.unwrap();
+    let base = format!("http://{}", server.addr());
+    let client = reqwest::Client::new();
+    let body = |m: &str, n: u32, stream: bool| json!({"model": m, "prompt": "1, 2, 3, 4, 5, 6, 7, 8,", "max_tokens": n, "temperature": 0, "stream": stream});
+    // Both loaded first, so that what follows measures admission, not loads.
+    for m in [&a, &b] {
+        assert_eq!(client.post(format!("{base}/v1/completions")).json(&body(m, 1, false)).send().await.unwrap().status(), 200);
+    }
+    assert_eq!(backend.runtime().residents().len(), 2, "both models stay loaded");
+
+    // Model a writes a long reply: its one slot is taken, and its queue (0) is full.
+    let mut long = client.post(format!("{base}/v1/completions")).json(&body(&a, 400, true)).send().await.unwrap();
+    assert_eq!(long.status(), 200);
+    long.chunk().await.unwrap().expect("a's reply has begun");
+    let full = client.post(format!("{base}/v1/completions")).json(&body(&a, 4, false)).send().await.unwrap();
+    assert_eq!(full.status(), 429, "a's slot and queue are full");
+
+    // Model b answers meanwhile.
+    let t = Instant::now();
+    let other = client.post(format!("{base}/v1/completions")).json(&body(&b, 4, false)).send().await.unwrap();
+    assert_eq!(other.status(), 200, "b's request is admitted beside a full a");
+    let answered = t.elapsed();
+    let still_streaming = long.chunk().await.unwrap().is_some();
+    eprintln!("b answered in {answered:?} while a streamed");
+    assert!(still_streaming, "b's answer came only after a's reply had ended");
+    drop(long);
+    server.stop().await;
+}

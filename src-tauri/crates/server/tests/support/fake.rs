@@ -100,9 +100,10 @@ impl Backend for Fake {
         self.loaded.load(Ordering::SeqCst).then(|| MODEL.to_string())
     }
 
-    async fn unload_idle(&self) {
-        self.unloads.fetch_add(1, Ordering::SeqCst);
-        self.loaded.store(false, Ordering::SeqCst);
+    async fn unload_idle(&self, _model: &str) {
+        if self.loaded.swap(false, Ordering::SeqCst) {
+            self.unloads.fetch_add(1, Ordering::SeqCst);
+        }
     }
 
     async fn states(&self) -> Vec<ModelState> {

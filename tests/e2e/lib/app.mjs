@@ -150,7 +150,25 @@ export async function startMockHub({ throttle = 0 } = {}) {
   };
 }
 
+/** axe-core (ui's devDependency), injected into the page to check what a person sees. */
+const axeSource = readFileSync(join(root, "ui/node_modules/axe-core/axe.min.js"), "utf8");
+
+/** WCAG AA colour contrast in the real window as it is now (axe-core's `color-contrast` rule):
+ * throws, naming each element, its colours and ratio, when anything is below it. */
+export async function checkContrast(session, name) {
+  await session.execute(`if (!window.axe) { ${axeSource} }`);
+  const result = await session.executeAsync(
+    "const done = arguments[arguments.length - 1];" +
+      "axe.run(document, { runOnly: { type: 'rule', values: ['color-contrast'] } })" +
+      ".then((r) => done(r.violations.flatMap((v) => v.nodes.map((n) => n.target.join(' ') + ': ' + (n.any[0]?.message ?? n.failureSummary)))))" +
+      ".catch((e) => done(['axe failed: ' + e]));",
+  );
+  if (result.length) throw new Error(`colour contrast below WCAG AA in ${name}:\n${result.join("\n")}`);
+}
+
+/** A screenshot of the window as a person sees it now, after checking its colour contrast. */
 export async function saveScreenshot(session, name) {
+  await checkContrast(session, name);
   mkdirSync(screenshotDir, { recursive: true });
   const path = join(screenshotDir, `${name}.png`);
   // WebKitWebDriver's screenshot waits for a rendering update after it is asked for, and a page with

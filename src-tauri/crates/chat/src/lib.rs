@@ -23,11 +23,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use engine::{EngineHost, GenerateEvent, GenerateParams, Generation, Prompt, RequestId};
+use engine::{EngineHost, ReplyEvent, GenerateParams, Generation, Prompt, RequestId};
 use runtime::{LoadRequest, Owner, Runtime};
 use store::Store;
 use types::{
-    ChatEvent, ChatMessage, ChatRole, Conversation, ConversationSettings, ErrorCode, GenerationStats, HearthError, LoadEvent, LoadSettings,
+    ChatEvent, ChatMessage, ChatRole, Conversation, ConversationSettings, ErrorCode, HearthError, LoadEvent, LoadSettings,
     LoadedModel, Message, MessageState, RemoteModel, StopReason,
 };
 
@@ -79,34 +79,20 @@ enum Source {
     Remote(remote::Reply, Arc<tokio::sync::Notify>),
 }
 
-enum Piece {
-    Text(String),
-    Done(GenerationStats),
-    Error(HearthError),
-}
-
 impl Source {
-    async fn next(&mut self) -> Piece {
+    /// The reply's next event, wherever it is written; a source that ends without `Done` or
+    /// `Failed` fails.
+    async fn next(&mut self) -> ReplyEvent {
         match self {
-            Source::Engine(generation) => loop {
-                return match generation.events.recv().await {
-                    Some(GenerateEvent::Token(piece)) => Piece::Text(piece),
-                    // Chat does not ask for them.
-                    Some(GenerateEvent::Logprobs(_)) => continue,
-                    Some(GenerateEvent::Done(stats)) => Piece::Done(stats),
-                    Some(GenerateEvent::Error(e)) => Piece::Error(e),
-                    None => Piece::Error(HearthError::new(ErrorCode::EngineCrashed, "The engine stopped without finishing the reply.")),
-                };
-            },
+            Source::Engine(generation) => generation
+                .events
+                .recv()
+                .await
+                .unwrap_or_else(|| ReplyEvent::Failed(HearthError::new(ErrorCode::EngineCrashed, "The engine stopped without finishing the reply."))),
             Source::Remote(reply, stop) => tokio::select! {
                 // Dropping the reply afterwards closes the connection, which stops the endpoint.
-                () = stop.notified() => Piece::Done(reply.stopped()),
-                event = reply.next() => match event {
-                    Some(remote::Event::Text(t)) => Piece::Text(t),
-                    Some(remote::Event::Done(stats)) => Piece::Done(stats),
-                    Some(remote::Event::Error(e)) => Piece::Error(e),
-                    None => Piece::Error(HearthError::new(ErrorCode::RemoteCut, "The reply ended twice.")),
-                },
+                () = stop.notified() => ReplyEvent::Done(reply.stopped()),
+                event = reply.next() => event.unwrap_or_else(|| ReplyEvent::Failed(HearthError::new(ErrorCode::RemoteCut, "The reply ended twice."))),
             },
         }
     }
@@ -380,7 +366,7 @@ impl Chat {
         let mut saved = Instant::now();
         let outcome = loop {
             match source.next().await {
-                Piece::Text(piece) => {
+                ReplyEvent::Text(piece) => {
                     text.push_str(&piece);
                     on(ChatEvent::Text { conversation_id: id, reply_id: reply, text: piece });
                     if saved.elapsed() >= SAVE_EVERY {
@@ -388,8 +374,10 @@ impl Chat {
                         saved = Instant::now();
                     }
                 }
-                Piece::Done(stats) => break Ok(stats),
-                Piece::Error(e) => break Err(e),
+                // Chat asks for none.
+                ReplyEvent::Logprobs(_) => {}
+                ReplyEvent::Done(stats) => break Ok(stats),
+                ReplyEvent::Failed(e) => break Err(e),
             }
         };
         lock(&self.running).remove(&id);

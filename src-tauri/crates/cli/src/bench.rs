@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use clap::Args;
 use engine::protocol::BenchParams;
-use engine::{EngineHost, GenerateEvent, GenerateParams, Prompt};
+use engine::{EngineHost, ReplyEvent, GenerateParams, Prompt};
 use serde_json::json;
 use types::{ChatMessage, ChatRole, ContextOverflow, GenerationStats, SamplingParams};
 
@@ -199,17 +199,17 @@ async fn one(host: &EngineHost, prompt: Prompt, max_tokens: u32) -> anyhow::Resu
     let (mut text, mut first) = (String::new(), None);
     while let Some(event) = generation.events.recv().await {
         match event {
-            GenerateEvent::Token(t) => {
+            ReplyEvent::Text(t) => {
                 first.get_or_insert_with(|| started.elapsed().as_secs_f64() * 1000.0);
                 text.push_str(&t);
             }
-            GenerateEvent::Done(stats) => {
+            ReplyEvent::Done(stats) => {
                 let first = first.unwrap_or_else(|| started.elapsed().as_secs_f64() * 1000.0);
                 return Ok((text, first, stats));
             }
-            GenerateEvent::Error(e) => anyhow::bail!("{}", e.message),
+            ReplyEvent::Failed(e) => anyhow::bail!("{}", e.message),
             // Not asked for.
-            GenerateEvent::Logprobs(_) => {}
+            ReplyEvent::Logprobs(_) => {}
         }
     }
     anyhow::bail!("the engine stopped in the middle of a reply")

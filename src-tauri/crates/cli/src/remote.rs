@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::ValueEnum;
-use types::{ApiKind, ChatMessage, SamplingParams};
+use types::{ApiKind, ChatMessage, ReplyEvent, SamplingParams};
 
 use crate::run::{stats_line, INTERRUPTED};
 
@@ -62,17 +62,19 @@ pub fn run(endpoint: &remote::Endpoint, model: &str, messages: &[ChatMessage], s
         loop {
             tokio::select! {
                 event = reply.next() => match event {
-                    Some(remote::Event::Text(t)) => {
+                    Some(ReplyEvent::Text(t)) => {
                         wrote = true;
                         stdout.write_all(t.as_bytes())?;
                         stdout.flush()?;
                     }
-                    Some(remote::Event::Done(stats)) => {
+                    // A connection sends none.
+                    Some(ReplyEvent::Logprobs(_)) => {}
+                    Some(ReplyEvent::Done(stats)) => {
                         println!();
                         eprintln!("{} · on {}", stats_line(&stats), endpoint.name);
                         return Ok(ExitCode::SUCCESS);
                     }
-                    Some(remote::Event::Error(e)) => {
+                    Some(ReplyEvent::Failed(e)) => {
                         if wrote {
                             println!();
                         }

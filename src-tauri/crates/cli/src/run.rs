@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use engine::{EngineHost, GenerateEvent, GenerateParams, Prompt};
+use engine::{EngineHost, ReplyEvent, GenerateParams, Prompt};
 use types::{ChatMessage, ChatRole, ContextOverflow, GenerationStats, SamplingParams, StopReason};
 
 use crate::loading;
@@ -120,18 +120,18 @@ async fn stream(host: &EngineHost, messages: &[ChatMessage], sampling: &Sampling
     loop {
         tokio::select! {
             event = generation.events.recv() => match event {
-                Some(GenerateEvent::Token(t)) => {
+                Some(ReplyEvent::Text(t)) => {
                     text.push_str(&t);
                     stdout.write_all(t.as_bytes())?;
                     stdout.flush()?;
                 }
                 // Not asked for.
-                Some(GenerateEvent::Logprobs(_)) => {}
-                Some(GenerateEvent::Done(stats)) => {
+                Some(ReplyEvent::Logprobs(_)) => {}
+                Some(ReplyEvent::Done(stats)) => {
                     println!();
                     return Ok(Reply::Done(text, stats));
                 }
-                Some(GenerateEvent::Error(e)) => {
+                Some(ReplyEvent::Failed(e)) => {
                     if !text.is_empty() {
                         println!();
                     }
@@ -143,7 +143,7 @@ async fn stream(host: &EngineHost, messages: &[ChatMessage], sampling: &Sampling
                 host.cancel(generation.id).await;
                 let drained = tokio::time::timeout(std::time::Duration::from_secs(2), async {
                     while let Some(event) = generation.events.recv().await {
-                        if matches!(event, GenerateEvent::Done(_) | GenerateEvent::Error(_)) {
+                        if matches!(event, ReplyEvent::Done(_) | ReplyEvent::Failed(_)) {
                             break;
                         }
                     }

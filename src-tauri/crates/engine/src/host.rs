@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::{mpsc, oneshot, watch};
-use types::{ErrorCode, GenerationStats, HearthError, LoadProgress, LoadedModelInfo};
+use types::{ErrorCode, HearthError, LoadProgress, LoadedModelInfo, ReplyEvent};
 
 use crate::protocol::{
     read_frame_async, write_frame_async, BenchParams, BenchResult, Event, GenerateParams, LoadParams, Request, RequestId,
@@ -54,26 +54,18 @@ pub enum LoadEvent {
     Error(HearthError),
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum GenerateEvent {
-    Token(String),
-    /// The log-probabilities of the tokens of the `Token` that comes next (only when asked for).
-    Logprobs(Vec<types::TokenLogprob>),
-    Done(GenerationStats),
-    Error(HearthError),
-}
 
 /// A generation under way: its id (for `EngineHost::cancel`) and its events, which end with
 /// `Done` or `Error`. Dropping `events` cancels it.
 #[derive(Debug)]
 pub struct Generation {
     pub id: RequestId,
-    pub events: mpsc::Receiver<GenerateEvent>,
+    pub events: mpsc::Receiver<ReplyEvent>,
 }
 
 enum Pending {
     Load(mpsc::Sender<LoadEvent>),
-    Generate(mpsc::Sender<GenerateEvent>),
+    Generate(mpsc::Sender<ReplyEvent>),
     Tokenize(oneshot::Sender<Result<Vec<i32>, HearthError>>),
     Embed(oneshot::Sender<Result<(Vec<Vec<f32>>, u32), HearthError>>),
     Unload(oneshot::Sender<()>),
@@ -416,7 +408,7 @@ impl Worker {
         self.pending.lock().ok()?.remove(&id)
     }
 
-    fn generate_sender(&self, id: RequestId) -> Option<mpsc::Sender<GenerateEvent>> {
+    fn generate_sender(&self, id: RequestId) -> Option<mpsc::Sender<ReplyEvent>> {
         match self.pending.lock().ok()?.get(&id)? {
             Pending::Generate(tx) => Some(tx.clone()),
             _ => None,
@@ -464,9 +456,9 @@ impl Worker {
                 let Some(tx) = self.generate_sender(id) else { return };
                 if !logprobs.is_empty() {
                     // Room for it is checked with the text's: a reader far behind loses both.
-                    let _ = deliver(&tx, GenerateEvent::Logprobs(logprobs));
+                    let _ = deliver(&tx, ReplyEvent::Logprobs(logprobs));
                 }
-                match deliver(&tx, GenerateEvent::Token(text)) {
+                match deliver(&tx, ReplyEvent::Text(text)) {
                     Delivery::Queued => {}
                     // Nobody reads this reply any more: stop it in the worker.
                     Delivery::Gone => self.abandon(id),
@@ -476,13 +468,13 @@ impl Worker {
                             "This reply was stopped: whoever asked for it fell {} pieces behind reading it.",
                             tx.max_capacity() - 1
                         );
-                        deliver_last(&tx, GenerateEvent::Error(HearthError::new(ErrorCode::Internal, message)));
+                        deliver_last(&tx, ReplyEvent::Failed(HearthError::new(ErrorCode::Internal, message)));
                     }
                 }
             }
             Event::Done { id, stats } => {
                 if let Some(Pending::Generate(tx)) = self.take(id) {
-                    deliver_last(&tx, GenerateEvent::Done(stats));
+                    deliver_last(&tx, ReplyEvent::Done(stats));
                 }
             }
             Event::Tokens { id, tokens } => {
@@ -516,7 +508,7 @@ impl Pending {
     fn answer_error(self, error: HearthError) {
         match self {
             Pending::Load(tx) => deliver_last(&tx, LoadEvent::Error(error)),
-            Pending::Generate(tx) => deliver_last(&tx, GenerateEvent::Error(error)),
+            Pending::Generate(tx) => deliver_last(&tx, ReplyEvent::Failed(error)),
             Pending::Tokenize(tx) => {
                 tx.send(Err(error)).ok();
             }

@@ -26,7 +26,9 @@ mod worker;
 pub use schema;
 /// Chat templates and tool calls as text (their own crate, fuzzed without llama.cpp).
 pub use prompt::{template, tools};
-pub use host::{EngineHost, GenerateEvent, Generation, LoadEvent, WorkerCommand};
+pub use host::{EngineHost, Generation, LoadEvent, WorkerCommand};
+/// A reply as it comes: the one stream type every surface consumes.
+pub use types::ReplyEvent;
 pub use protocol::{Constraint, EmbedInput, GenerateParams, LoadParams, Prompt, RequestId};
 
 /// The longest input one embedding takes, in tokens, on any load (a load's own limit is its

@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use engine::{GenerateEvent, GenerateParams, LoadEvent};
+use engine::{ReplyEvent, GenerateParams, LoadEvent};
 use types::{ErrorCode, StopReason};
 
 /// A prompt the model continues for a long time.
@@ -24,7 +24,7 @@ async fn a_cancel_stops_the_reply_within_one_token() {
     let mut before = 0;
     while before < 5 {
         match generation.events.recv().await.expect("event") {
-            GenerateEvent::Token(_) => before += 1,
+            ReplyEvent::Text(_) => before += 1,
             other => panic!("ended before the cancel: {other:?}"),
         }
     }
@@ -32,10 +32,10 @@ async fn a_cancel_stops_the_reply_within_one_token() {
     let mut after = 0;
     let stats = loop {
         match generation.events.recv().await.expect("event") {
-            GenerateEvent::Token(_) => after += 1,
-            GenerateEvent::Done(stats) => break stats,
-            GenerateEvent::Error(e) => panic!("{e}"),
-            GenerateEvent::Logprobs(l) => panic!("not asked for: {l:?}"),
+            ReplyEvent::Text(_) => after += 1,
+            ReplyEvent::Done(stats) => break stats,
+            ReplyEvent::Failed(e) => panic!("{e}"),
+            ReplyEvent::Logprobs(l) => panic!("not asked for: {l:?}"),
         }
     };
     println!("{before} tokens before the cancel, {after} after; {} generated in all", stats.generated_tokens);
@@ -50,7 +50,7 @@ async fn dropping_the_receiver_cancels_the_reply() {
     let _serial = one_at_a_time().await;
     let host = loaded_host().await;
     let mut generation = host.generate(raw(STORY, greedy(2000))).await.expect("generate");
-    assert!(matches!(generation.events.recv().await, Some(GenerateEvent::Token(_))));
+    assert!(matches!(generation.events.recv().await, Some(ReplyEvent::Text(_))));
     drop(generation);
     // The worker answers one request at a time: this answer comes only once the reply has stopped.
     let started = Instant::now();
@@ -69,14 +69,14 @@ async fn a_worker_killed_mid_reply_gives_engine_crashed_and_the_next_load_works(
     let _serial = one_at_a_time().await;
     let host = loaded_host().await;
     let mut generation = host.generate(raw(STORY, greedy(1000))).await.expect("generate");
-    assert!(matches!(generation.events.recv().await, Some(GenerateEvent::Token(_))));
+    assert!(matches!(generation.events.recv().await, Some(ReplyEvent::Text(_))));
     let pid = host.pid().expect("a worker runs");
     let status = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().expect("kill");
     assert!(status.success());
     let error = loop {
         match tokio::time::timeout(Duration::from_secs(10), generation.events.recv()).await.expect("an answer") {
-            Some(GenerateEvent::Token(_)) => {}
-            Some(GenerateEvent::Error(e)) => break e,
+            Some(ReplyEvent::Text(_)) => {}
+            Some(ReplyEvent::Failed(e)) => break e,
             other => panic!("expected an error, got {other:?}"),
         }
     };

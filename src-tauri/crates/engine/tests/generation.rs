@@ -19,7 +19,7 @@
 mod common;
 
 use common::*;
-use engine::GenerateEvent;
+use engine::ReplyEvent;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
@@ -157,10 +157,10 @@ async fn run_with_logprobs(host: &engine::EngineHost, mut params: engine::Genera
     let mut logprobs = Vec::new();
     loop {
         match generation.events.recv().await.expect("an event") {
-            GenerateEvent::Logprobs(l) => logprobs.extend(l),
-            GenerateEvent::Token(_) => {}
-            GenerateEvent::Done(stats) => return (logprobs, stats),
-            GenerateEvent::Error(e) => panic!("{e}"),
+            ReplyEvent::Logprobs(l) => logprobs.extend(l),
+            ReplyEvent::Text(_) => {}
+            ReplyEvent::Done(stats) => return (logprobs, stats),
+            ReplyEvent::Failed(e) => panic!("{e}"),
         }
     }
 }

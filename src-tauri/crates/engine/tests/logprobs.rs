@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use engine::GenerateEvent;
+use engine::ReplyEvent;
 use types::{ChatMessage, ChatRole, StopReason, TokenLogprob};
 
 #[tokio::test]
@@ -21,10 +21,10 @@ async fn each_written_token_comes_with_its_log_probability_and_the_likeliest_alt
     let (mut text, mut logprobs): (String, Vec<TokenLogprob>) = (String::new(), Vec::new());
     let stats = loop {
         match generation.events.recv().await.expect("event") {
-            GenerateEvent::Logprobs(l) => logprobs.extend(l),
-            GenerateEvent::Token(t) => text.push_str(&t),
-            GenerateEvent::Done(stats) => break stats,
-            GenerateEvent::Error(e) => panic!("{e}"),
+            ReplyEvent::Logprobs(l) => logprobs.extend(l),
+            ReplyEvent::Text(t) => text.push_str(&t),
+            ReplyEvent::Done(stats) => break stats,
+            ReplyEvent::Failed(e) => panic!("{e}"),
         }
     };
     assert_eq!(stats.stop_reason, StopReason::MaxTokens);
@@ -44,10 +44,10 @@ async fn each_written_token_comes_with_its_log_probability_and_the_likeliest_alt
     let mut generation = host.generate(chat(vec![ChatMessage::new(ChatRole::User, "Hi")], greedy(4))).await.expect("generate");
     loop {
         match generation.events.recv().await.expect("event") {
-            GenerateEvent::Logprobs(l) => panic!("not asked for: {l:?}"),
-            GenerateEvent::Token(_) => {}
-            GenerateEvent::Done(_) => break,
-            GenerateEvent::Error(e) => panic!("{e}"),
+            ReplyEvent::Logprobs(l) => panic!("not asked for: {l:?}"),
+            ReplyEvent::Text(_) => {}
+            ReplyEvent::Done(_) => break,
+            ReplyEvent::Failed(e) => panic!("{e}"),
         }
     }
 }

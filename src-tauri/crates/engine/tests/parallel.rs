@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use engine::{GenerateEvent, GenerateParams, LoadParams};
+use engine::{ReplyEvent, GenerateParams, LoadParams};
 use futures_util::future::join_all;
 use types::{ChatMessage, ChatRole, StopReason};
 
@@ -75,17 +75,17 @@ async fn cancelling_one_reply_leaves_the_others_running() {
     // Once the doomed reply has written something, cancel it.
     loop {
         match doomed.events.recv().await.expect("events") {
-            GenerateEvent::Token(_) => break,
-            GenerateEvent::Done(s) => panic!("ended before the cancel: {s:?}"),
-            GenerateEvent::Error(e) => panic!("{e}"),
-            GenerateEvent::Logprobs(_) => {}
+            ReplyEvent::Text(_) => break,
+            ReplyEvent::Done(s) => panic!("ended before the cancel: {s:?}"),
+            ReplyEvent::Failed(e) => panic!("{e}"),
+            ReplyEvent::Logprobs(_) => {}
         }
     }
     host.cancel(doomed.id).await;
     let stopped = loop {
         match doomed.events.recv().await.expect("events") {
-            GenerateEvent::Done(s) => break s,
-            GenerateEvent::Error(e) => panic!("{e}"),
+            ReplyEvent::Done(s) => break s,
+            ReplyEvent::Failed(e) => panic!("{e}"),
             _ => {}
         }
     };
@@ -95,10 +95,10 @@ async fn cancelling_one_reply_leaves_the_others_running() {
         let mut text = String::new();
         let stats = loop {
             match g.events.recv().await.expect("events") {
-                GenerateEvent::Token(t) => text.push_str(&t),
-                GenerateEvent::Done(s) => break s,
-                GenerateEvent::Error(e) => panic!("{e}"),
-                GenerateEvent::Logprobs(_) => {}
+                ReplyEvent::Text(t) => text.push_str(&t),
+                ReplyEvent::Done(s) => break s,
+                ReplyEvent::Failed(e) => panic!("{e}"),
+                ReplyEvent::Logprobs(_) => {}
             }
         };
         assert_eq!(stats.stop_reason, StopReason::MaxTokens, "reply {i} ran to its end");

@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use engine::GenerateEvent;
+use engine::ReplyEvent;
 use types::ErrorCode;
 
 /// A prompt the model continues for a long time.
@@ -41,8 +41,8 @@ async fn a_reader_that_never_reads_is_cancelled_and_holds_up_no_other_request() 
     let mut tokens = 0;
     let error = loop {
         match stuck.events.recv().await {
-            Some(GenerateEvent::Token(_)) => tokens += 1,
-            Some(GenerateEvent::Error(e)) => break e,
+            Some(ReplyEvent::Text(_)) => tokens += 1,
+            Some(ReplyEvent::Failed(e)) => break e,
             other => panic!("expected tokens, then an error; got {other:?} after {tokens} tokens"),
         }
     };

@@ -89,13 +89,9 @@ pub fn plain_over_internet(base_url: &str) -> bool {
     }
 }
 
-/// What a reply sends, in order: `Text` pieces, then one `Done` or one `Error`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    Text(String),
-    Done(GenerationStats),
-    Error(HearthError),
-}
+/// What a reply sends, in order: `Text` pieces, then one `Done` or one `Failed`: Hearth's one
+/// reply stream (`types::ReplyEvent`; a connection sends no logprobs).
+pub use types::ReplyEvent;
 
 /// Redirects followed within one request, all to the same origin.
 const MAX_REDIRECTS: usize = 5;
@@ -347,7 +343,7 @@ pub struct Reply {
 
 impl Reply {
     /// The next event; `None` after `Done` or `Error`.
-    pub async fn next(&mut self) -> Option<Event> {
+    pub async fn next(&mut self) -> Option<ReplyEvent> {
         if self.ended {
             return None;
         }
@@ -356,10 +352,10 @@ impl Reply {
                 match self.read(&data) {
                     Ok(Some(event)) => return Some(self.end_on(event)),
                     Ok(None) => {}
-                    Err(error) => return Some(self.end_on(Event::Error(error))),
+                    Err(error) => return Some(self.end_on(ReplyEvent::Failed(error))),
                 }
                 if self.ended {
-                    return Some(Event::Done(self.stats(self.stop.unwrap_or(StopReason::Eos))));
+                    return Some(ReplyEvent::Done(self.stats(self.stop.unwrap_or(StopReason::Eos))));
                 }
             }
             match self.body.next().await {
@@ -370,12 +366,12 @@ impl Reply {
                             format!("{} sent part of the reply in a form Hearth cannot read.", self.endpoint),
                         )
                         .with_details(too_long);
-                        return Some(self.end_on(Event::Error(error)));
+                        return Some(self.end_on(ReplyEvent::Failed(error)));
                     }
                 }
-                Some(Err(e)) => return Some(self.end_on(Event::Error(self.cut(Some(&e))))),
+                Some(Err(e)) => return Some(self.end_on(ReplyEvent::Failed(self.cut(Some(&e))))),
                 // The connection closed before the end of the reply.
-                None => return Some(self.end_on(Event::Error(self.cut(None)))),
+                None => return Some(self.end_on(ReplyEvent::Failed(self.cut(None)))),
             }
         }
     }
@@ -385,8 +381,8 @@ impl Reply {
         self.stats(StopReason::Cancelled)
     }
 
-    fn end_on(&mut self, event: Event) -> Event {
-        if !matches!(event, Event::Text(_)) {
+    fn end_on(&mut self, event: ReplyEvent) -> ReplyEvent {
+        if !matches!(event, ReplyEvent::Text(_)) {
             self.ended = true;
         }
         event
@@ -408,7 +404,7 @@ impl Reply {
 
     /// One event's data: text, the end (sets `ended`), an error, or nothing to show (role
     /// announcements, pings, usage).
-    fn read(&mut self, data: &str) -> Result<Option<Event>, HearthError> {
+    fn read(&mut self, data: &str) -> Result<Option<ReplyEvent>, HearthError> {
         if data.trim() == "[DONE]" {
             self.ended = true;
             return Ok(None);
@@ -427,7 +423,7 @@ impl Reply {
         Ok(text.filter(|t| !t.is_empty()).map(|t| {
             self.first.get_or_insert_with(Instant::now);
             self.pieces += 1;
-            Event::Text(t)
+            ReplyEvent::Text(t)
         }))
     }
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use remote::{Endpoint, Event};
+use remote::{Endpoint, ReplyEvent};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use types::{ApiKind, ChatMessage, ChatRole, ErrorCode, SamplingParams, StopReason};
@@ -33,7 +33,7 @@ fn hello() -> Vec<ChatMessage> {
     vec![ChatMessage::new(ChatRole::User, "Hello")]
 }
 
-async fn collect(e: &Endpoint) -> Vec<Event> {
+async fn collect(e: &Endpoint) -> Vec<ReplyEvent> {
     let mut reply = e.chat("m", &hello(), &SamplingParams::default()).await.unwrap();
     let mut events = Vec::new();
     while let Some(ev) = reply.next().await {
@@ -56,8 +56,8 @@ async fn a_whole_openai_stream_gives_its_text_and_usage() {
         "data: [DONE]\n\n"
     );
     let events = collect(&endpoint(answering(body).await, ApiKind::Openai)).await;
-    assert_eq!(events[..2], [Event::Text("Hel".into()), Event::Text("lo".into())]);
-    let Event::Done(stats) = &events[2] else { panic!("{events:?}") };
+    assert_eq!(events[..2], [ReplyEvent::Text("Hel".into()), ReplyEvent::Text("lo".into())]);
+    let ReplyEvent::Done(stats) = &events[2] else { panic!("{events:?}") };
     assert_eq!((stats.prompt_tokens_total, stats.generated_tokens, stats.stop_reason), (9, 2, StopReason::MaxTokens));
     assert_eq!(events.len(), 3);
 }
@@ -69,8 +69,8 @@ async fn a_reply_cut_mid_stream_keeps_its_text_and_says_so() {
             .into_boxed_str(),
     );
     let events = collect(&endpoint(answering(body).await, ApiKind::Openai)).await;
-    assert_eq!(events[0], Event::Text("The lighthouse".into()));
-    let Event::Error(e) = &events[1] else { panic!("{events:?}") };
+    assert_eq!(events[0], ReplyEvent::Text("The lighthouse".into()));
+    let ReplyEvent::Failed(e) = &events[1] else { panic!("{events:?}") };
     assert_eq!(e.code, ErrorCode::RemoteCut);
     assert!(e.message.starts_with("The connection to GPU box broke off in the middle of the reply."), "{}", e.message);
 }
@@ -83,8 +83,8 @@ async fn an_anthropic_stream_cut_before_message_stop_is_cut() {
         "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\n"
     );
     let events = collect(&endpoint(answering(body).await, ApiKind::Anthropic)).await;
-    assert_eq!(events[0], Event::Text("Hi".into()));
-    assert!(matches!(&events[1], Event::Error(e) if e.code == ErrorCode::RemoteCut), "{events:?}");
+    assert_eq!(events[0], ReplyEvent::Text("Hi".into()));
+    assert!(matches!(&events[1], ReplyEvent::Failed(e) if e.code == ErrorCode::RemoteCut), "{events:?}");
 }
 
 #[tokio::test]
@@ -122,7 +122,7 @@ async fn a_machine_that_is_off_is_unreachable() {
 async fn an_endpoint_that_streams_one_endless_event_is_cut_off_not_followed() {
     let endless: &'static str = Box::leak(format!("{SSE_HEAD}data: {}", "x".repeat(2 << 20)).into_boxed_str());
     let events = collect(&endpoint(answering(endless).await, ApiKind::Openai)).await;
-    let [Event::Error(e)] = &events[..] else { panic!("{events:?}") };
+    let [ReplyEvent::Failed(e)] = &events[..] else { panic!("{events:?}") };
     assert_eq!(e.code, ErrorCode::BadResponse);
     assert_eq!(e.message, "GPU box sent part of the reply in a form Hearth cannot read.");
     assert_eq!(e.details.as_deref(), Some("an event longer than 1024 KiB"));

@@ -96,10 +96,10 @@ async fn a_cpu_variant_that_traps_is_left_out_and_the_load_goes_on_with_the_next
     let mut text = String::new();
     loop {
         match generation.events.recv().await.expect("an event") {
-            engine::GenerateEvent::Token(t) => text.push_str(&t),
-            engine::GenerateEvent::Done(_) => break,
-            engine::GenerateEvent::Error(e) => panic!("{e}"),
-            engine::GenerateEvent::Logprobs(_) => {}
+            engine::ReplyEvent::Text(t) => text.push_str(&t),
+            engine::ReplyEvent::Done(_) => break,
+            engine::ReplyEvent::Failed(e) => panic!("{e}"),
+            engine::ReplyEvent::Logprobs(_) => {}
         }
     }
     assert!(!text.is_empty());

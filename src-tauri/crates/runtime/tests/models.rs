@@ -161,7 +161,7 @@ async fn a_model_that_is_answering_someone_is_never_unloaded_to_make_room() {
     };
     let mut reply = resident.engine.generate(params).await.expect("a reply starts");
     let first = reply.events.recv().await.expect("a first event");
-    assert!(matches!(first, engine::GenerateEvent::Token(_)), "{first:?}");
+    assert!(matches!(first, engine::ReplyEvent::Text(_)), "{first:?}");
 
     let refused = rt.load(&b, LoadRequest::by(Owner::Server), |_| {}).await.expect_err("a is answering");
     assert_eq!(refused.code, ErrorCode::ModelsBusy, "{}", refused.message);
@@ -170,8 +170,8 @@ async fn a_model_that_is_answering_someone_is_never_unloaded_to_make_room() {
     // The reply goes on to its end.
     let stats = loop {
         match reply.events.recv().await.expect("an event") {
-            engine::GenerateEvent::Done(stats) => break stats,
-            engine::GenerateEvent::Error(e) => panic!("the reply was cut: {e}"),
+            engine::ReplyEvent::Done(stats) => break stats,
+            engine::ReplyEvent::Failed(e) => panic!("the reply was cut: {e}"),
             _ => {}
         }
     };

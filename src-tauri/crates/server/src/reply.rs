@@ -5,7 +5,7 @@
 //! in the engine within one token, the slot goes to the next request, and the entry says
 //! `cancelled`. A server shutting down ends replies with an error.
 
-use engine::{GenerateEvent, Generation};
+use engine::{ReplyEvent, Generation};
 use tokio::sync::watch;
 use types::{ErrorCode, GenerationStats, HearthError, StopReason, TokenLogprob};
 
@@ -68,13 +68,13 @@ impl Reply {
             return Event::Piece(self.fail(ApiError::Engine(HearthError::new(ErrorCode::Internal, "The server is stopping; this reply was cut short."))));
         };
         match event {
-            Some(GenerateEvent::Logprobs(l)) => Event::Logprobs(l),
-            Some(GenerateEvent::Token(text)) => {
+            Some(ReplyEvent::Logprobs(l)) => Event::Logprobs(l),
+            Some(ReplyEvent::Text(text)) => {
                 self.pieces += 1;
                 Metrics::add(&self.slot.metrics().tokens, 1);
                 Event::Piece(Piece::Text(text, Vec::new()))
             }
-            Some(GenerateEvent::Done(stats)) => {
+            Some(ReplyEvent::Done(stats)) => {
                 self.ended = true;
                 let counter = if stats.stop_reason == StopReason::Cancelled {
                     &self.slot.metrics().cancelled
@@ -91,7 +91,7 @@ impl Reply {
                 });
                 Event::Piece(Piece::Done(stats))
             }
-            Some(GenerateEvent::Error(e)) => Event::Piece(self.fail(ApiError::Engine(e))),
+            Some(ReplyEvent::Failed(e)) => Event::Piece(self.fail(ApiError::Engine(e))),
             None => Event::Piece(
                 self.fail(ApiError::Engine(HearthError::new(ErrorCode::EngineCrashed, "The engine stopped without finishing the reply."))),
             ),

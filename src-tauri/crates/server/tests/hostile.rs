@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use engine::{GenerateEvent, GenerateParams, Prompt};
+use engine::{ReplyEvent, GenerateParams, Prompt};
 use real::WorkerCommand;
 use serde_json::{json, Value};
 use server::{serve, EngineBackend, RunningServer, ServerConfig};
@@ -247,8 +247,8 @@ async fn a_streaming_client_that_stops_reading_is_cut_off_and_the_engine_goes_on
     let mut text = String::new();
     loop {
         match tokio::time::timeout(Duration::from_secs(60), generation.events.recv()).await.expect("Chat got no token in 60 s") {
-            Some(GenerateEvent::Token(t)) => text.push_str(&t),
-            Some(GenerateEvent::Done(_)) => break,
+            Some(ReplyEvent::Text(t)) => text.push_str(&t),
+            Some(ReplyEvent::Done(_)) => break,
             other => panic!("Chat's generation failed: {other:?}"),
         }
     }

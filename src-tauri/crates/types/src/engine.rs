@@ -179,6 +179,21 @@ impl GenerationStats {
     }
 }
 
+/// What a reply is made of, as it comes: the one stream every surface consumes (Chat, the OpenAI
+/// and Anthropic streams, `hearth run` and `hearth chat`), from a model here (the engine) or on
+/// another machine (a connection). Each surface only translates it into its own wire format.
+/// It ends with `Done` (the figures and why it stopped, `GenerationStats::stop_reason`) or
+/// `Failed`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReplyEvent {
+    /// More of the reply's text.
+    Text(String),
+    /// The log-probabilities of the tokens of the `Text` that comes next (only when asked for).
+    Logprobs(Vec<TokenLogprob>),
+    Done(GenerationStats),
+    Failed(crate::HearthError),
+}
+
 /// How far a model load has got, from 0.0 to 1.0.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "camelCase")]

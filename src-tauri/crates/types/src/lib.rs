@@ -17,7 +17,7 @@ mod server;
 pub use chat::{ChatEvent, ChatModel, Conversation, ConversationSettings, LoadEvent, LoadedModel, Message, MessageState};
 pub use engine::{
     ChatMessage, ChatRole, ContextOverflow, DeviceBuffers, GenerationStats, LoadProgress, LoadedModelInfo, SamplingParams, StopReason,
-    TemplateChoice, TemplateInUse, TemplateSource, TokenLogprob, ToolCall,
+    ReplyEvent, TemplateChoice, TemplateInUse, TemplateSource, TokenLogprob, ToolCall,
 };
 pub use error::{ErrorCode, HearthError};
 pub use fit::{

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use engine::{EngineHost, GenerateEvent, GenerateParams, LoadParams, Prompt, WorkerCommand};
+use engine::{EngineHost, ReplyEvent, GenerateParams, LoadParams, Prompt, WorkerCommand};
 use types::{ChatMessage, ContextOverflow, GenerationStats, HearthError, SamplingParams};
 
 /// The real test model: a test that calls this carries the `hearth_missing_test_model` ignore
@@ -72,10 +72,10 @@ pub async fn run(host: &EngineHost, params: GenerateParams) -> Result<(Vec<Strin
     let mut pieces = Vec::new();
     while let Some(event) = generation.events.recv().await {
         match event {
-            GenerateEvent::Token(t) => pieces.push(t),
-            GenerateEvent::Done(stats) => return Ok((pieces, stats)),
-            GenerateEvent::Error(e) => return Err(e),
-            GenerateEvent::Logprobs(_) => {}
+            ReplyEvent::Text(t) => pieces.push(t),
+            ReplyEvent::Done(stats) => return Ok((pieces, stats)),
+            ReplyEvent::Failed(e) => return Err(e),
+            ReplyEvent::Logprobs(_) => {}
         }
     }
     panic!("the event stream ended without Done or Error");

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine::{GenerateEvent, GenerateParams, Generation, Prompt};
+use engine::{ReplyEvent, GenerateParams, Generation, Prompt};
 use server::{Backend, Loaded, LoadedId, ModelEntry, ModelState};
 use types::{ErrorCode, GenerationStats, HearthError, StopReason};
 
@@ -67,7 +67,7 @@ impl Backend for Fake {
         tokio::spawn(async move {
             for i in 0..max {
                 if prompt.contains("FAIL") && i == 2 {
-                    tx.send(GenerateEvent::Error(HearthError::new(ErrorCode::EngineCrashed, "The engine stopped unexpectedly.")))
+                    tx.send(ReplyEvent::Failed(HearthError::new(ErrorCode::EngineCrashed, "The engine stopped unexpectedly.")))
                         .await
                         .ok();
                     return;
@@ -75,7 +75,7 @@ impl Backend for Fake {
                 if delay > 0 {
                     tokio::time::sleep(Duration::from_millis(delay)).await;
                 }
-                if tx.send(GenerateEvent::Token(format!("w{i} "))).await.is_err() {
+                if tx.send(ReplyEvent::Text(format!("w{i} "))).await.is_err() {
                     cancelled.fetch_add(1, Ordering::SeqCst);
                     return;
                 }
@@ -91,7 +91,7 @@ impl Backend for Fake {
                 stop_reason: StopReason::MaxTokens,
                 tokens_per_second: None,
             };
-            tx.send(GenerateEvent::Done(stats)).await.ok();
+            tx.send(ReplyEvent::Done(stats)).await.ok();
         });
         Ok(Generation { id: 1, events })
     }

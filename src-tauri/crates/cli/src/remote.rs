@@ -2,14 +2,13 @@
 //! machines, through the connections saved in Settings → Connections (with their keys), or through
 //! an address given here (with `--api-key` / `HEARTH_REMOTE_KEY`).
 
-use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::ValueEnum;
-use types::{ApiKind, ChatMessage, ReplyEvent, SamplingParams};
+use types::{ApiKind, ChatMessage, SamplingParams};
 
-use crate::run::{stats_line, INTERRUPTED};
+use crate::run::{print_reply, stats_line, Reply, INTERRUPTED};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Api {
@@ -55,38 +54,26 @@ pub fn run(endpoint: &remote::Endpoint, model: &str, messages: &[ChatMessage], s
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let mut reply = endpoint.chat(model, messages, sampling).await.map_err(|e| anyhow::anyhow!(e.message))?;
-        let mut stdout = std::io::stdout();
-        let mut wrote = false;
-        let ctrl_c = tokio::signal::ctrl_c();
-        tokio::pin!(ctrl_c);
-        loop {
-            tokio::select! {
-                event = reply.next() => match event {
-                    Some(ReplyEvent::Text(t)) => {
-                        wrote = true;
-                        stdout.write_all(t.as_bytes())?;
-                        stdout.flush()?;
-                    }
-                    // A connection sends none.
-                    Some(ReplyEvent::Logprobs(_)) => {}
-                    Some(ReplyEvent::Done(stats)) => {
-                        println!();
-                        eprintln!("{} · on {}", stats_line(&stats), endpoint.name);
-                        return Ok(ExitCode::SUCCESS);
-                    }
-                    Some(ReplyEvent::Failed(e)) => {
-                        if wrote {
-                            println!();
-                        }
-                        anyhow::bail!("{}", e.message);
-                    }
-                    None => anyhow::bail!("the reply ended twice"),
-                },
-                _ = &mut ctrl_c => {
-                    println!();
-                    eprintln!("Interrupted.");
-                    return Ok(ExitCode::from(INTERRUPTED));
+        // The connection's events into the CLI's one printer; dropping the pump (Ctrl-C) closes
+        // the connection, which stops the endpoint.
+        let (tx, mut events) = tokio::sync::mpsc::channel(64);
+        let pump = tokio::spawn(async move {
+            while let Some(event) = reply.next().await {
+                if tx.send(event).await.is_err() {
+                    break;
                 }
+            }
+        });
+        let printed = print_reply(&mut events).await;
+        pump.abort();
+        match printed? {
+            Reply::Done(_, stats) => {
+                eprintln!("{} · on {}", stats_line(&stats), endpoint.name);
+                Ok(ExitCode::SUCCESS)
+            }
+            Reply::Interrupted(_) => {
+                eprintln!("Interrupted.");
+                Ok(ExitCode::from(INTERRUPTED))
             }
         }
     })

@@ -94,32 +94,23 @@ async fn load(model: &str, ctx: Option<u32>, run_on: &loading::RunOnArgs, verbos
 }
 
 /// How a streamed reply ended.
-enum Reply {
+pub enum Reply {
     Done(String, GenerationStats),
-    /// Ctrl-C: the engine was told to stop; the text so far.
+    /// Ctrl-C: the text so far (the caller stops the reply's source).
     Interrupted(String),
 }
 
-/// Streams one reply to stdout. On Ctrl-C the generation is cancelled and waited for (briefly), so
-/// the engine is idle again when this returns.
-async fn stream(host: &EngineHost, messages: &[ChatMessage], sampling: &SamplingParams) -> anyhow::Result<Reply> {
-    let params = GenerateParams {
-        prompt: Prompt::Chat(messages.to_vec()),
-        sampling: sampling.clone(),
-        context_overflow: ContextOverflow::DropOldest,
-        model: None,
-        constraint: None,
-        logprobs: None,
-        tools: None,
-    };
-    let mut generation = host.generate(params).await?;
+/// Writes a reply to stdout as it comes, from the model here or on another machine: the one
+/// place the CLI turns `ReplyEvent`s into text. Ctrl-C ends it early (`Interrupted`); the caller
+/// then stops the source.
+pub async fn print_reply(events: &mut tokio::sync::mpsc::Receiver<ReplyEvent>) -> anyhow::Result<Reply> {
     let mut text = String::new();
     let mut stdout = std::io::stdout();
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
-            event = generation.events.recv() => match event {
+            event = events.recv() => match event {
                 Some(ReplyEvent::Text(t)) => {
                     text.push_str(&t);
                     stdout.write_all(t.as_bytes())?;
@@ -137,23 +128,42 @@ async fn stream(host: &EngineHost, messages: &[ChatMessage], sampling: &Sampling
                     }
                     return Err(anyhow::Error::msg(e.message));
                 }
-                None => anyhow::bail!("the engine stopped in the middle of the reply"),
+                None => anyhow::bail!("the reply stopped in the middle"),
             },
             _ = &mut ctrl_c => {
-                host.cancel(generation.id).await;
-                let drained = tokio::time::timeout(std::time::Duration::from_secs(2), async {
-                    while let Some(event) = generation.events.recv().await {
-                        if matches!(event, ReplyEvent::Done(_) | ReplyEvent::Failed(_)) {
-                            break;
-                        }
-                    }
-                });
-                let _ = drained.await;
                 println!();
                 return Ok(Reply::Interrupted(text));
             }
         }
     }
+}
+
+/// Streams one reply from the engine to stdout. On Ctrl-C the generation is cancelled and waited
+/// for (briefly), so the engine is idle again when this returns.
+async fn stream(host: &EngineHost, messages: &[ChatMessage], sampling: &SamplingParams) -> anyhow::Result<Reply> {
+    let params = GenerateParams {
+        prompt: Prompt::Chat(messages.to_vec()),
+        sampling: sampling.clone(),
+        context_overflow: ContextOverflow::DropOldest,
+        model: None,
+        constraint: None,
+        logprobs: None,
+        tools: None,
+    };
+    let mut generation = host.generate(params).await?;
+    let reply = print_reply(&mut generation.events).await?;
+    if let Reply::Interrupted(_) = &reply {
+        host.cancel(generation.id).await;
+        let drained = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+            while let Some(event) = generation.events.recv().await {
+                if matches!(event, ReplyEvent::Done(_) | ReplyEvent::Failed(_)) {
+                    break;
+                }
+            }
+        });
+        let _ = drained.await;
+    }
+    Ok(reply)
 }
 
 /// One line of figures for a finished reply.

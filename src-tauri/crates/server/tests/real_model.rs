@@ -414,6 +414,34 @@ fn own_rss_kib() -> u64 {
     load::rss_kib(std::process::id()).unwrap()
 }
 
+/// A server answering a plain request, and what it was then: its worker and its memory.
+struct Serving {
+    pid: u32,
+    rss_kib: u64,
+}
+
+impl Serving {
+    async fn now(client: &reqwest::Client, base: &str, model: &str, backend: &EngineBackend) -> Self {
+        assert_eq!(plain(client, base, model).await, 200);
+        Serving { pid: backend.worker_pid().expect("loaded"), rss_kib: own_rss_kib() }
+    }
+
+    /// After `what` was refused: a plain request still succeeds, on the same worker, and the
+    /// server's memory is what it was (within 32 MiB).
+    async fn still(&self, client: &reqwest::Client, base: &str, model: &str, backend: &EngineBackend, what: &str) {
+        assert_eq!(plain(client, base, model).await, 200);
+        assert_eq!(backend.worker_pid(), Some(self.pid), "the same worker answered throughout");
+        let after = own_rss_kib();
+        eprintln!("{what} refused; server RSS {} -> {after} KiB", self.rss_kib);
+        assert!(after < self.rss_kib + 32 * 1024, "the server's memory grew from {} to {after} KiB", self.rss_kib);
+    }
+}
+
+async fn plain(client: &reqwest::Client, base: &str, model: &str) -> u16 {
+    let body = json!({"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4, "temperature": 0});
+    client.post(format!("{base}/v1/chat/completions")).json(&body).send().await.unwrap().status().as_u16()
+}
+
 /// JSON schemas that once killed or stalled the worker, or were answered with output no valid
 /// answer could be, sent every way a schema arrives (`response_format`, a forced tool's
 /// `parameters`, an Anthropic tool's `input_schema`): each is a 400 within a second that names
@@ -425,10 +453,7 @@ async fn schemas_that_would_crash_or_stall_the_engine_are_refused_at_once_and_th
     let _one = ONE.lock().await;
     let (server, backend, base, model) = start(ServerConfig::default()).await;
     let client = reqwest::Client::new();
-    let plain = json!({"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4, "temperature": 0});
-    assert_eq!(client.post(format!("{base}/v1/chat/completions")).json(&plain).send().await.unwrap().status(), 200);
-    let pid = backend.worker_pid().expect("loaded");
-    let rss_before = own_rss_kib();
+    let before = Serving::now(&client, &base, &model, &backend).await;
 
     let nested = format!("^{}a{}$", "(".repeat(3000), ")".repeat(3000));
     let hostile: [(Value, &str); 7] = [
@@ -482,11 +507,7 @@ async fn schemas_that_would_crash_or_stall_the_engine_are_refused_at_once_and_th
     let answer: Value = r.json().await.unwrap();
     let value: Value = serde_json::from_str(answer["choices"][0]["message"]["content"].as_str().unwrap()).expect("JSON");
     assert!(value["coastal"].is_boolean(), "{value}");
-    assert_eq!(client.post(format!("{base}/v1/chat/completions")).json(&plain).send().await.unwrap().status(), 200);
-    assert_eq!(backend.worker_pid(), Some(pid), "the same worker answered throughout");
-    let rss_after = own_rss_kib();
-    eprintln!("{} hostile schemas x 3 ways refused; server RSS {} -> {} KiB", hostile.len(), rss_before, rss_after);
-    assert!(rss_after < rss_before + 32 * 1024, "the server's memory grew from {rss_before} to {rss_after} KiB");
+    before.still(&client, &base, &model, &backend, &format!("{} hostile schemas x 3 ways", hostile.len())).await;
     server.stop().await;
 }
 
@@ -501,10 +522,7 @@ async fn hostile_embeddings_stops_and_loads_are_refused_at_once_and_the_worker_l
     let _one = ONE.lock().await;
     let (server, backend, base, model) = start(ServerConfig::default()).await;
     let client = reqwest::Client::new();
-    let plain = json!({"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4, "temperature": 0});
-    assert_eq!(client.post(format!("{base}/v1/chat/completions")).json(&plain).send().await.unwrap().status(), 200);
-    let pid = backend.worker_pid().expect("loaded");
-    let rss_before = own_rss_kib();
+    let before = Serving::now(&client, &base, &model, &backend).await;
 
     let too_many_tokens: Vec<u32> = (0..engine::MAX_EMBED_TOKENS as u32 + 1).map(|i| i % 1000).collect();
     let hostile: Vec<(&str, Value, u16, &str)> = vec![
@@ -532,11 +550,7 @@ async fn hostile_embeddings_stops_and_loads_are_refused_at_once_and_the_worker_l
     // Loading the model that is loaded (and has just answered) keeps it, on the same worker.
     let r = client.post(format!("{base}/api/models/load")).json(&json!({"model": model})).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(client.post(format!("{base}/v1/chat/completions")).json(&plain).send().await.unwrap().status(), 200);
-    assert_eq!(backend.worker_pid(), Some(pid), "the same worker answered throughout");
-    let rss_after = own_rss_kib();
-    eprintln!("{} hostile requests refused; server RSS {rss_before} -> {rss_after} KiB", hostile.len());
-    assert!(rss_after < rss_before + 32 * 1024, "the server's memory grew from {rss_before} to {rss_after} KiB");
+    before.still(&client, &base, &model, &backend, &format!("{} hostile requests", hostile.len())).await;
     server.stop().await;
 }
 

@@ -37,7 +37,7 @@ async fn main() -> std::io::Result<()> {
             "A small chat model, good for trying Hearth. Quantized to Q4_1 from \
              [SmolLM2-135M-Instruct](https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct).",
         );
-        r.files = vec![File::disk(gguf::test_model::FILE, model, gguf::test_model::SHA256)?];
+        r.files = vec![File::disk(testkit::TEST_MODEL, model, testkit::TEST_MODEL_SHA256)?];
         repos.push(r);
     }
 

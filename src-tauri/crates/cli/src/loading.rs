@@ -27,7 +27,7 @@ pub fn resolve(spec: &str) -> anyhow::Result<PathBuf> {
     if path.is_file() {
         return Ok(path.to_path_buf());
     }
-    let model = hearth()?.find(spec).map_err(|e| anyhow::Error::msg(e.message))?;
+    let model = hearth()?.find(spec)?;
     Ok(PathBuf::from(model.path))
 }
 
@@ -76,6 +76,17 @@ impl RunOnArgs {
             (None, false) => types::RunOn::Auto,
         };
         types::RunOnSettings { run_on, gpu_layers: self.gpu_layers }
+    }
+
+    /// `saved` (the person's choices for a model) with what these flags say in its place: where
+    /// it runs when any of --cpu, --gpu, --gpu-layers is given, and the template when --template is.
+    pub fn over(&self, saved: LoadSettings) -> LoadSettings {
+        let given = self.cpu || self.gpu.is_some() || self.gpu_layers.is_some();
+        LoadSettings {
+            run: if given { self.settings() } else { saved.run.clone() },
+            chat_template: self.template.clone().or(saved.chat_template.clone()),
+            ..saved
+        }
     }
 }
 

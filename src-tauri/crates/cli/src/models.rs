@@ -182,7 +182,7 @@ async fn recommend(client: &HubClient, repo: &str, revision: &str, info: &hub::M
 /// plan made with the person's saved choices for that model), as a table or, with `--json`, the
 /// window's own records.
 pub fn ls(json: bool) -> anyhow::Result<()> {
-    let models = crate::loading::hearth()?.models().map_err(|e| anyhow::Error::msg(e.message))?;
+    let models = crate::loading::hearth()?.models()?;
     if json {
         println!("{}", serde_json::to_string_pretty(&models)?);
         return Ok(());

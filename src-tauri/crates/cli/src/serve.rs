@@ -87,8 +87,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     // The library as My Models lists it, and the runtime as the window's: one assembly.
     let hearth = loading::hearth()?;
     let mut entries: Vec<ModelEntry> = hearth
-        .models()
-        .map_err(|e| anyhow::Error::msg(e.message))?
+        .models()?
         .into_iter()
         .filter(|m| m.plan.is_some())
         .map(|m| match m.repo.as_deref() {
@@ -106,12 +105,10 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let runtime = hearth.runtime.clone();
     // Each load plans with the person's saved choices for that model, as in the window, except
     // where a flag here says otherwise.
-    let (flags, saved) = (args.run_on.clone(), hearth.store.clone());
-    let parallel = args.parallel;
+    let (flags, saved, parallel) = (args.run_on.clone(), hearth.store.clone(), args.parallel);
     runtime.set_load_settings(Arc::new(move |path: &Path| {
-        let mine = library::settings::load_settings(&saved, Some(path));
-        let run = if flags.cpu || flags.gpu.is_some() || flags.gpu_layers.is_some() { flags.settings() } else { mine.run.clone() };
-        types::LoadSettings { run, chat_template: flags.template.clone().or(mine.chat_template.clone()), parallel: parallel.or(mine.parallel), ..mine }
+        let mine = flags.over(library::settings::load_settings(&saved, Some(path)));
+        types::LoadSettings { parallel: parallel.or(mine.parallel), ..mine }
     }));
     let backend = Arc::new(EngineBackend::new(runtime, entries));
 

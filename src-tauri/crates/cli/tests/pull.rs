@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use mockhub::{File, MockHub, Repo};
 
-const SHA: &str = gguf::test_model::SHA256;
+const SHA: &str = testkit::TEST_MODEL_SHA256;
 
 fn pull(base: &str, home: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_hearth"));

@@ -222,7 +222,11 @@ fn finish(m: &ModelMemory, b: &Budgets, s: &LoadSettings, calibration: Option<f3
 /// embedding models' files do and chat models' do not (the engine refuses the rest).
 pub fn embeds(facts: &ModelFacts) -> bool {
     let key = format!("{}.pooling_type", facts.architecture);
-    matches!(facts.metadata.get(&key), Some(gguf::Value::Uint(p)) if *p > 0) || matches!(facts.metadata.get(&key), Some(gguf::Value::Int(p)) if *p > 0)
+    match facts.metadata.get(&key) {
+        Some(gguf::Value::Uint(p)) => *p > 0,
+        Some(gguf::Value::Int(p)) => *p > 0,
+        _ => false,
+    }
 }
 
 /// The longest input one embedding takes on a load (`FitPlan::embed_tokens`), planned like the

@@ -12,7 +12,6 @@ mod header;
 mod reader;
 mod split;
 pub mod synthetic;
-pub mod test_model;
 pub mod write;
 
 pub use error::{GgufError, Result};

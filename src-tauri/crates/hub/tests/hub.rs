@@ -389,7 +389,7 @@ struct Killed {
 #[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
 async fn the_real_test_model_downloads_with_its_published_sha256() {
     let model = testkit::test_model();
-    let published = gguf::test_model::SHA256;
+    let published = testkit::TEST_MODEL_SHA256;
     let (mock, client) = hub_with(vec![File::disk("SmolLM2-135M-Instruct.Q4_1.gguf", model, published).unwrap()]).await;
     mock.faults().drop_after_bytes.store(5 << 20, Ordering::SeqCst);
     mock.faults().drop_times.store(2, Ordering::SeqCst);

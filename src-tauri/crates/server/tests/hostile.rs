@@ -277,8 +277,11 @@ async fn the_servers_reply_cap_bounds_requests_that_name_no_limit_or_a_larger_on
             body["max_tokens"] = json!(n);
         }
         let r: Value = client.post(format!("http://{addr}/v1/completions")).json(&body).send().await.unwrap().json().await.unwrap();
-        assert_eq!(r["usage"]["completion_tokens"], expected, "max_tokens {limit:?}: {r}");
-        assert_eq!(r["choices"][0]["finish_reason"], "length", "{r}");
+        // At most the cap; and stopped by it, unless the model ended its reply first (what a
+        // model writes differs across CPUs: only the cap is guaranteed).
+        let tokens = r["usage"]["completion_tokens"].as_u64().expect("usage");
+        assert!(tokens <= expected, "max_tokens {limit:?}: {r}");
+        assert!(r["choices"][0]["finish_reason"] == "length" || tokens < expected, "{r}");
     }
     // Anthropic's Messages too (its max_tokens is required; the cap still holds).
     let body = json!({"model": model, "max_tokens": 1000, "messages": [{"role": "user", "content": format!("Count on: {counting}")}]});

@@ -100,7 +100,7 @@ impl Hearth {
     /// The model `name` means (see `find`), or a sentence that says why there is none. Blocking.
     pub fn find(&self, name: &str) -> Result<LocalModel, HearthError> {
         let models = self.models()?;
-        find(&models, name).cloned().map_err(|e| HearthError::new(e.code(), e.to_string()))
+        Ok(find(&models, name).cloned()?)
     }
 
     /// The Hub at the endpoint and with the token in effect (Settings; `HF_ENDPOINT` and
@@ -117,12 +117,5 @@ impl Hearth {
 
 /// A library error as the window and the CLI show it.
 pub fn library_error(e: library::LibraryError) -> HearthError {
-    match e {
-        library::LibraryError::Hub(h) => h.into(),
-        library::LibraryError::Invalid(why) => HearthError::new(ErrorCode::InvalidInput, why),
-        library::LibraryError::UnknownModel(_) | library::LibraryError::UnknownDownload(_) => {
-            HearthError::new(ErrorCode::NotFound, "That is no longer in the library.")
-        }
-        other => HearthError::new(ErrorCode::Internal, "Hearth could not read or write its library.").with_details(other.to_string()),
-    }
+    e.into()
 }

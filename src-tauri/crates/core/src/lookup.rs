@@ -3,23 +3,38 @@
 //! exact and wins; else the one model whose file name, repository or `repo/file` contains the
 //! name, case-insensitively. Several: the name is ambiguous and the error lists them.
 
-use types::{ErrorCode, LocalModel};
+use std::path::Path;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+use types::{shown_path, Audience, ErrorCode, LocalModel, Problem};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NameError {
-    #[error("there is no model file at {name:?} and the library is empty; pull one with `hearth pull ORG/NAME:QUANT`")]
     EmptyLibrary { name: String },
-    #[error("there is no model file at {name:?} and no library model matches it; `hearth ls` lists them")]
     NotFound { name: String },
-    #[error("{name:?} names {} library models, name one of them: {}", .paths.len(), .paths.join(", "))]
+    /// `paths`: the library models the name matches.
     Ambiguous { name: String, paths: Vec<String> },
 }
 
-impl NameError {
-    pub fn code(&self) -> ErrorCode {
+impl Problem for NameError {
+    fn code(&self) -> ErrorCode {
         match self {
             NameError::EmptyLibrary { .. } | NameError::NotFound { .. } => ErrorCode::NotFound,
             NameError::Ambiguous { .. } => ErrorCode::InvalidInput,
+        }
+    }
+
+    fn sentence(&self, to: Audience) -> String {
+        match self {
+            NameError::EmptyLibrary { name } => {
+                format!("There is no model file at {name:?} and the library is empty; pull one with `hearth pull ORG/NAME:QUANT`.")
+            }
+            NameError::NotFound { name } => {
+                format!("There is no model file at {name:?} and no library model matches it; `hearth ls` lists them.")
+            }
+            NameError::Ambiguous { name, paths } => {
+                let shown: Vec<String> = paths.iter().map(|p| shown_path(Path::new(p), to)).collect();
+                format!("{name:?} names {} library models, name one of them: {}.", paths.len(), shown.join(", "))
+            }
         }
     }
 }
@@ -89,7 +104,11 @@ mod tests {
         assert_eq!(find(&models, "bartowski/qwen2.5-7b-instruct-gguf/qwen2.5-7b-instruct-q8").unwrap().id, 2, "repo/file");
         assert_eq!(find(&models, "3").unwrap().id, 3, "the library id");
         let e = find(&models, "qwen").unwrap_err();
-        assert!(matches!(&e, NameError::Ambiguous { paths, .. } if paths.len() == 2), "{e}");
+        assert!(matches!(&e, NameError::Ambiguous { paths, .. } if paths.len() == 2), "{e:?}");
+        // A client of the API reads the matches' file names, the person their paths.
+        let said = types::HearthError::from(e);
+        assert!(said.message.contains('/'), "{}", said.message);
+        assert!(!said.public_message().contains('/'), "{}", said.public_message());
         assert_eq!(e.code(), ErrorCode::InvalidInput);
         assert_eq!(find(&models, "llama").unwrap_err(), NameError::NotFound { name: "llama".into() });
         assert_eq!(find(&[], "llama").unwrap_err().code(), ErrorCode::NotFound);

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use types::{EngineDevice, EngineDeviceKind, EngineReport, ErrorCode, HearthError};
+use types::{EngineDevice, EngineDeviceKind, EngineReport, HearthError};
 
 use crate::host::WorkerCommand;
 use crate::logs;
@@ -301,7 +301,7 @@ pub fn query_or_cpu(command: &WorkerCommand, warn: impl Fn(&str)) -> EngineRepor
 }
 
 pub fn query(command: &WorkerCommand) -> Result<EngineReport, HearthError> {
-    let fail = |why: String| HearthError::new(ErrorCode::EngineCrashed, format!("The engine could not list its devices: {why}."));
+    let fail = |reason: String| HearthError::from(crate::EngineError::DevicesUnlisted { reason });
     let mut child = Command::new(&command.program);
     child.args(&command.args);
     if let Some((name, value)) = avoided::env() {

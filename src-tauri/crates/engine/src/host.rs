@@ -16,7 +16,9 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::{mpsc, oneshot, watch};
-use types::{ErrorCode, HearthError, LoadProgress, LoadedModelInfo, ReplyEvent};
+use types::{HearthError, LoadProgress, LoadedModelInfo, ReplyEvent};
+
+use crate::error::EngineError;
 
 use crate::protocol::{
     read_frame_async, write_frame_async, BenchParams, BenchResult, Event, GenerateParams, LoadParams, Request, RequestId,
@@ -113,9 +115,6 @@ struct Models {
     loaded: Option<PathBuf>,
 }
 
-fn crashed(message: impl Into<String>) -> HearthError {
-    HearthError::new(ErrorCode::EngineCrashed, message)
-}
 
 impl EngineHost {
     /// A host that starts its worker on the first `load`.
@@ -185,8 +184,8 @@ impl EngineHost {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| crashed(format!("The engine could not be started ({}: {e}).", self.command.program.display())))?;
-        let missing = || crashed("The engine was started without its pipes.");
+            .map_err(|e| EngineError::NotStarted { program: self.command.program.clone(), reason: e.to_string() })?;
+        let missing = || EngineError::NoPipes;
         let stdin = child.stdin.take().ok_or_else(missing)?;
         let stdout = child.stdout.take().ok_or_else(missing)?;
         let stderr = child.stderr.take().ok_or_else(missing)?;
@@ -250,7 +249,7 @@ impl EngineHost {
                 LoadEvent::Error(e) => return Err(e),
             }
         }
-        Err(crashed("The engine stopped answering while loading."))
+        Err(EngineError::StoppedLoading.into())
     }
 
     /// Starts a reply. Requests queue in the worker, so a generation asked for right after `load`
@@ -258,8 +257,7 @@ impl EngineHost {
     pub async fn generate(&self, params: GenerateParams) -> Result<Generation, HearthError> {
         // A schema llama.cpp's converter could choke on is refused here, before the worker's queue.
         if let Some(crate::Constraint::JsonSchema { schema }) = &params.constraint {
-            crate::schema::check_text(schema)
-                .map_err(|e| HearthError::new(ErrorCode::InvalidInput, format!("This JSON schema cannot be enforced: {e}.")))?;
+            crate::schema::check_text(schema).map_err(EngineError::Schema)?;
         }
         let worker = self.current().ok_or_else(no_model)?;
         let id = self.next_id();
@@ -281,7 +279,7 @@ impl EngineHost {
         let (tx, rx) = oneshot::channel();
         let request = Request::Tokenize { id, text: text.to_string(), add_special };
         worker.request(id, Pending::Tokenize(tx), &request).await?;
-        rx.await.map_err(|_| crashed("The engine stopped before it answered."))?
+        rx.await.map_err(|_| EngineError::StoppedBeforeAnswer)?
     }
 
     /// Embeddings of each input by the loaded model, and the tokens read in all. A model whose
@@ -294,7 +292,7 @@ impl EngineHost {
         let (tx, rx) = oneshot::channel();
         let mut unfinished = Abandon { worker: worker.clone(), id, done: false };
         worker.request(id, Pending::Embed(tx), &Request::Embed { id, inputs }).await?;
-        let answer = rx.await.map_err(|_| crashed("The engine stopped before it answered."))?;
+        let answer = rx.await.map_err(|_| EngineError::StoppedBeforeAnswer)?;
         unfinished.done = true;
         answer
     }
@@ -308,7 +306,7 @@ impl EngineHost {
         let (tx, rx) = oneshot::channel();
         worker.request(id, Pending::Bench(tx), &Request::Bench { id, params }).await?;
         started(id);
-        rx.await.map_err(|_| crashed("The engine stopped before it answered."))?
+        rx.await.map_err(|_| EngineError::StoppedBeforeAnswer)?
     }
 
     /// Drops the model and ends the worker process, which gives every byte it held back to the
@@ -372,7 +370,7 @@ impl Drop for EngineHost {
 }
 
 fn no_model() -> HearthError {
-    HearthError::new(ErrorCode::NoModelLoaded, "No model is loaded. Load a model first.")
+    EngineError::NoModel.into()
 }
 
 impl Worker {
@@ -384,16 +382,16 @@ impl Worker {
 
     async fn send(&self, request: &Request) -> Result<(), HearthError> {
         let mut stdin = self.stdin.lock().await;
-        let pipe = stdin.as_mut().ok_or_else(|| crashed("The engine is shutting down."))?;
-        write_frame_async(pipe, request).await.map_err(|e| crashed(format!("The engine stopped listening ({e}).")))
+        let pipe = stdin.as_mut().ok_or(EngineError::ShuttingDown)?;
+        Ok(write_frame_async(pipe, request).await.map_err(|e| EngineError::StoppedListening { reason: e.to_string() })?)
     }
 
     /// Registers who gets the answer, then sends the request.
     async fn request(&self, id: RequestId, pending: Pending, request: &Request) -> Result<(), HearthError> {
         {
-            let mut map = self.pending.lock().map_err(|_| crashed("The engine's request table broke."))?;
+            let mut map = self.pending.lock().map_err(|_| EngineError::TableBroke)?;
             if !self.alive.load(Ordering::SeqCst) {
-                return Err(crashed("The engine has stopped."));
+                return Err(EngineError::Stopped.into());
             }
             map.insert(id, pending);
         }
@@ -464,11 +462,8 @@ impl Worker {
                     Delivery::Gone => self.abandon(id),
                     Delivery::Behind => {
                         self.abandon(id);
-                        let message = format!(
-                            "This reply was stopped: whoever asked for it fell {} pieces behind reading it.",
-                            tx.max_capacity() - 1
-                        );
-                        deliver_last(&tx, ReplyEvent::Failed(HearthError::new(ErrorCode::Internal, message)));
+                        let behind = EngineError::ReaderBehind { pieces: tx.max_capacity() - 1 };
+                        deliver_last(&tx, ReplyEvent::Failed(behind.into()));
                     }
                 }
             }
@@ -492,9 +487,9 @@ impl Worker {
                     tx.send(Ok(result)).ok();
                 }
             }
-            Event::Error { id, code, message } => {
+            Event::Error { id, error } => {
                 if let Some(pending) = self.take(id) {
-                    pending.answer_error(HearthError::new(code, message));
+                    pending.answer_error(error);
                 }
             }
             // Asked by `devices::query` on a worker of its own, never through a host.
@@ -601,8 +596,8 @@ async fn read_events(
         }
         _ => None,
     };
-    let last_lines =
-        logs.lock().map(|l| l.iter().rev().take(QUOTED_LINES).rev().cloned().collect::<Vec<_>>().join("\n")).unwrap_or_default();
+    let last_lines: Vec<String> =
+        logs.lock().map(|l| l.iter().rev().take(QUOTED_LINES).rev().cloned().collect()).unwrap_or_default();
     let drained: Vec<Pending> = match worker.pending.lock() {
         Ok(mut p) => {
             worker.alive.store(false, Ordering::SeqCst);
@@ -612,20 +607,13 @@ async fn read_events(
     };
     worker.alive.store(false, Ordering::SeqCst);
     worker.forget_model();
-    let tail = if last_lines.is_empty() { String::new() } else { format!(" Its last lines:\n{last_lines}") };
     for pending in drained {
         let error = match (&pending, &trapped) {
-            (_, Some(v)) => crashed(format!(
-                "llama.cpp's CPU backend built for {v} stopped with an illegal instruction: this processor does not run it \
-                 after all. Hearth leaves it out from now on and uses the next one down; load the model again."
-            )),
-            (Pending::Load(_), None) => HearthError::new(
-                ErrorCode::ModelLoadFailed,
-                format!("llama.cpp stopped while loading the model ({status}). The file may be damaged or not supported.{tail}"),
-            ),
-            (_, None) => crashed(format!("The engine stopped unexpectedly ({status}); the model is no longer loaded.{tail}")),
+            (_, Some(v)) => EngineError::IllegalInstruction { variant: v.clone() },
+            (Pending::Load(_), None) => EngineError::DiedLoading { status: status.clone(), last_lines: last_lines.clone() },
+            (_, None) => EngineError::Died { status: status.clone(), last_lines: last_lines.clone() },
         };
-        pending.answer_error(error);
+        pending.answer_error(error.into());
     }
     exited.send(true).ok();
 }

@@ -9,6 +9,7 @@
 //! request, samples, and turns token bytes into text (`utf8`, `stop`).
 
 pub mod devices;
+mod error;
 pub mod grammar;
 mod host;
 pub mod llama_params;
@@ -26,6 +27,7 @@ mod worker;
 pub use schema;
 /// Chat templates and tool calls as text (their own crate, fuzzed without llama.cpp).
 pub use prompt::{template, tools};
+pub use error::EngineError;
 pub use host::{EngineHost, Generation, LoadEvent, WorkerCommand};
 /// A reply as it comes: the one stream type every surface consumes.
 pub use types::ReplyEvent;

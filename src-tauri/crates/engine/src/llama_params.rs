@@ -6,7 +6,7 @@ use std::num::NonZeroU32;
 
 use llama_cpp_2::context::params::{KvCacheType, LlamaContextParams};
 use llama_cpp_2::model::params::LlamaModelParams;
-use types::{CacheType, ErrorCode, HearthError};
+use types::{CacheType, HearthError};
 
 use crate::protocol::LoadParams;
 
@@ -35,7 +35,7 @@ pub fn batch_sizes(params: &LoadParams) -> (u32, u32) {
 pub fn model_params(params: &LoadParams, device_indices: &[usize]) -> Result<LlamaModelParams, HearthError> {
     Ok(LlamaModelParams::default()
         .with_devices(device_indices)
-        .map_err(|e| HearthError::new(ErrorCode::ModelLoadFailed, format!("llama.cpp refused the plan's devices: {e}")))?
+        .map_err(|e| crate::EngineError::DevicesRefused { reason: e.to_string() })?
         .with_main_gpu(0)
         .with_n_gpu_layers(if device_indices.is_empty() { 0 } else { params.n_gpu_layers })
         .with_use_mmap(params.use_mmap))

@@ -6,7 +6,9 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use types::{ErrorCode, HearthError};
+use types::HearthError;
+
+use crate::error::EngineError;
 
 use crate::protocol::{write_frame, Event, FrameError, RequestId, MAX_FRAME_BYTES};
 
@@ -25,14 +27,7 @@ impl EventSink {
 fn send_to<W: Write>(w: &mut W, event: &Event) -> Result<(), FrameError> {
     match write_frame(w, event) {
         Err(FrameError::TooLarge(n)) => {
-            let e = HearthError::new(
-                ErrorCode::InvalidInput,
-                format!(
-                    "The answer would be {} MiB, more than the {} MiB the engine sends at once. Ask for less at a time.",
-                    n >> 20,
-                    MAX_FRAME_BYTES >> 20
-                ),
-            );
+            let e = HearthError::from(EngineError::AnswerTooLarge { mib: n >> 20, limit_mib: u64::from(MAX_FRAME_BYTES >> 20) });
             write_frame(w, &Event::error(event.id(), &e))?;
             Err(FrameError::TooLarge(n))
         }
@@ -78,9 +73,9 @@ mod tests {
         assert!(matches!(send_to(&mut pipe, &huge), Err(FrameError::TooLarge(_))));
         let sent: Event = read_frame(&mut pipe.as_slice()).unwrap().expect("a frame");
         match sent {
-            Event::Error { id, code, message } => {
-                assert_eq!((id, code), (7, ErrorCode::InvalidInput));
-                assert!(message.contains("more than the 64 MiB"), "{message}");
+            Event::Error { id, error } => {
+                assert_eq!((id, error.code), (7, types::ErrorCode::InvalidInput));
+                assert!(error.message.contains("more than the 64 MiB"), "{}", error.message);
             }
             other => panic!("{other:?}"),
         }

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use types::{
-    CacheType, ChatMessage, ContextOverflow, ErrorCode, GenerationStats, HearthError, LoadedModelInfo, SamplingParams, TokenLogprob,
+    CacheType, ChatMessage, ContextOverflow, GenerationStats, HearthError, LoadedModelInfo, SamplingParams, TokenLogprob,
 };
 
 /// Large enough for a prompt of a million-token context written out as text, small enough that a
@@ -281,10 +281,10 @@ pub enum Event {
         id: RequestId,
         report: types::EngineReport,
     },
+    /// The whole error, the client's sentence with it: the host cannot write it again.
     Error {
         id: RequestId,
-        code: ErrorCode,
-        message: String,
+        error: HearthError,
     },
 }
 
@@ -305,7 +305,7 @@ impl Event {
     }
 
     pub fn error(id: RequestId, e: &HearthError) -> Self {
-        Event::Error { id, code: e.code, message: e.message.clone() }
+        Event::Error { id, error: e.clone() }
     }
 }
 

@@ -9,8 +9,9 @@ use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
-use types::{ErrorCode, GenerationStats, HearthError, SamplingParams, StopReason, TokenLogprob};
+use types::{GenerationStats, HearthError, SamplingParams, StopReason, TokenLogprob};
 
+use crate::error::EngineError;
 use crate::outbox::EventSink;
 use crate::protocol::{Constraint, Event, GenerateParams, RequestId, MAX_TOP_LOGPROBS};
 use crate::stop::StopMatcher;
@@ -120,14 +121,11 @@ impl Reply {
                 // process when an end-of-generation token comes before the grammar is complete.
                 let allowed = candidates.selected.and_then(|i| candidates.data.get(i)).is_some_and(|d| d.logit().is_finite());
                 if !allowed {
-                    return Err(HearthError::new(
-                        ErrorCode::InvalidInput,
-                        "The reply cannot go on: its JSON schema allows nothing at this point.",
-                    ));
+                    return Err(EngineError::GrammarDeadEnd.into());
                 }
                 let token = candidates
                     .selected_token()
-                    .ok_or_else(|| HearthError::new(ErrorCode::Internal, "The constrained sampler chose no token."))?;
+                    .ok_or(EngineError::NoTokenChosen)?;
                 g.accept(token);
                 self.sampler.accept(token);
                 token
@@ -211,12 +209,12 @@ fn constraint_sampler(model: &LlamaModel, c: &Constraint) -> Result<LlamaSampler
         Constraint::JsonObject => r#"{"type": "object"}"#,
         Constraint::JsonSchema { schema } => schema.as_str(),
     };
-    let refuse = |why: String| HearthError::new(ErrorCode::InvalidInput, format!("This JSON schema cannot be enforced: {why}."));
+    let refuse = |reason: String| EngineError::SchemaRefused { reason };
     // The host has checked the schema (`EngineHost::generate`, the one way requests reach the
     // worker); llama.cpp's converter still runs in a copy of this process (`grammar`), so a schema
     // the check did not foresee is an error, not the worker's end.
     let grammar = crate::grammar::from_schema(schema).map_err(refuse)?;
-    LlamaSampler::grammar(model, &grammar, "root").map_err(|e| refuse(format!("llama.cpp refused its grammar ({e})")))
+    Ok(LlamaSampler::grammar(model, &grammar, "root").map_err(|e| refuse(format!("llama.cpp refused its grammar ({e})")))?)
 }
 
 /// llama.cpp's usual order: penalties, then the filters, then temperature, then the draw.

@@ -15,9 +15,10 @@ use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::token::LlamaToken;
-use types::{ChatMessage, ChatRole, ContextOverflow, ErrorCode, GenerationStats, HearthError, StopReason, TemplateInUse, TemplateSource};
+use types::{ChatMessage, ChatRole, ContextOverflow, GenerationStats, HearthError, StopReason, TemplateInUse, TemplateSource};
 
 use crate::llama_params;
+use crate::error::EngineError;
 use crate::outbox::{Cancels, EventSink};
 use crate::protocol::{BenchParams, BenchResult, EmbedInput, GenerateParams, LoadParams, Prompt, RequestId};
 use crate::reply::{ms, Reply};
@@ -50,8 +51,8 @@ pub struct Session<'m> {
     embed_tokens: usize,
 }
 
-fn err(code: ErrorCode, message: impl Into<String>) -> HearthError {
-    HearthError::new(code, message)
+fn err(e: EngineError) -> HearthError {
+    e.into()
 }
 
 impl<'m> Session<'m> {
@@ -59,15 +60,7 @@ impl<'m> Session<'m> {
         let (n_batch, _) = llama_params::batch_sizes(params);
         let n_slots = llama_params::n_seq(params) as usize;
         let cparams = llama_params::context_params(params, threads);
-        let ctx = model.new_context(backend, cparams).map_err(|e| {
-            err(
-                ErrorCode::ModelLoadFailed,
-                format!(
-                    "llama.cpp could not make a context of this size for the model ({e}). Try a shorter context; \
-                     a quantized V cache also needs flash attention."
-                ),
-            )
-        })?;
+        let ctx = model.new_context(backend, cparams).map_err(|e| err(EngineError::NoContext { reason: e.to_string() }))?;
 
         let (template, builtin, in_use) = choose_template(model, params.chat_template.as_deref())?;
         // Only the file's own Jinja can take tools (llama.cpp's built-ins take text only).
@@ -124,12 +117,7 @@ impl<'m> Session<'m> {
             }
             None => "the model has no usable chat template".to_string(),
         };
-        let fail = |why: String| {
-            err(
-                ErrorCode::TemplateError,
-                format!("This conversation cannot be turned into a prompt for this model: {jinja_error}, and llama.cpp's built-in templates {why}."),
-            )
-        };
+        let fail = |builtin: String| err(EngineError::Template { jinja: jinja_error.clone(), builtin });
         let builtin = self.builtin.as_ref().ok_or_else(|| fail("have none to offer".into()))?;
         let chat = messages
             .iter()
@@ -212,7 +200,7 @@ impl<'m> Session<'m> {
         let slot = (0..self.slots.len())
             .filter(|&i| self.slots[i].reply.is_none())
             .max_by_key(|&i| (common_prefix(&self.slots[i].cached, &tokens), std::cmp::Reverse(i)))
-            .ok_or_else(|| err(ErrorCode::Internal, "Every sequence is busy."))?;
+            .ok_or_else(|| err(EngineError::SlotsBusy))?;
         // The reply is made before the cache is touched: its grammar may be refused.
         let mut reply = Reply::new(id, self.model, params, tokens, received)?;
         reply.reuse(self.reuse_prefix(slot, &reply.prompt));
@@ -364,13 +352,7 @@ impl<'m> Session<'m> {
         let arch = self.model.meta_val_str("general.architecture").unwrap_or_default();
         let pooling = self.model.meta_val_str(&format!("{arch}.pooling_type")).ok().and_then(|v| v.trim().parse::<u32>().ok()).unwrap_or(0);
         if pooling == 0 {
-            return Err(err(
-                ErrorCode::InvalidInput,
-                format!(
-                    "This model cannot make embeddings: its file names no pooling ({arch}.pooling_type), as chat models' files do not. \
-                     Load an embedding model (nomic-embed, bge, all-MiniLM…)."
-                ),
-            ));
+            return Err(err(EngineError::NotAnEmbedder { arch: arch.to_string() }));
         }
         let n_vocab = self.model.n_vocab();
         let lists = inputs
@@ -381,7 +363,7 @@ impl<'m> Session<'m> {
                     .iter()
                     .map(|&t| (0..n_vocab).contains(&t).then_some(LlamaToken(t)))
                     .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| err(ErrorCode::InvalidInput, format!("A token id is outside this model's vocabulary of {n_vocab}."))),
+                    .ok_or_else(|| err(EngineError::TokenOutOfVocab { n_vocab })),
             })
             .collect::<Result<Vec<_>, _>>()?;
         let longest = lists.iter().map(Vec::len).max().unwrap_or(0);
@@ -389,31 +371,31 @@ impl<'m> Session<'m> {
         // fit beside the model), so that a request cannot ask for the memory of a 128K context.
         let limit = (self.model.n_ctx_train() as usize).min(self.embed_tokens);
         if longest == 0 || lists.iter().any(Vec::is_empty) {
-            return Err(err(ErrorCode::InvalidInput, "An input to embed is empty."));
+            return Err(err(EngineError::EmptyInput));
         }
         if longest > limit {
-            return Err(err(ErrorCode::ContextFull, format!("An input is {longest} tokens long; this model embeds at most {limit} as loaded here.")));
+            return Err(err(EngineError::InputTooLong { tokens: longest, limit }));
         }
         let n_ctx = (longest as u32).max(32);
         let mut ctx = self
             .model
             .new_context(backend, llama_params::embedding_context_params(n_ctx, threads))
-            .map_err(|e| err(ErrorCode::Internal, format!("llama.cpp could not make a context for embeddings ({e}).")))?;
+            .map_err(|e| err(EngineError::Llama { what: "make a context for embeddings", reason: e.to_string() }))?;
         let mut batch = LlamaBatch::new(n_ctx as usize, 1);
         let mut vectors = Vec::with_capacity(lists.len());
         for tokens in &lists {
             if cancelled() {
-                return Err(err(ErrorCode::InvalidInput, "The embeddings were cancelled: nobody waits for them any more."));
+                return Err(err(EngineError::EmbeddingsCancelled));
             }
             ctx.clear_kv_cache();
             batch.clear();
             for (pos, &t) in tokens.iter().enumerate() {
-                batch.add(t, pos as i32, &[0], true).map_err(|e| err(ErrorCode::Internal, format!("Could not queue the input: {e}")))?;
+                batch.add(t, pos as i32, &[0], true).map_err(|e| err(EngineError::Llama { what: "queue the input", reason: e.to_string() }))?;
             }
-            ctx.decode(&mut batch).map_err(|e| err(ErrorCode::Internal, format!("llama.cpp could not read the input: {e}")))?;
+            ctx.decode(&mut batch).map_err(|e| err(EngineError::Llama { what: "read the input", reason: e.to_string() }))?;
             let v = ctx
                 .embeddings_seq_ith(0)
-                .map_err(|_| err(ErrorCode::InvalidInput, "llama.cpp made no pooled embedding for this model."))?;
+                .map_err(|_| err(EngineError::NoPooledEmbedding))?;
             let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
             vectors.push(v.iter().map(|x| x / norm).collect());
         }
@@ -426,13 +408,7 @@ impl<'m> Session<'m> {
     pub fn bench(&mut self, id: RequestId, p: &BenchParams, cancels: &Cancels) -> Result<BenchResult, HearthError> {
         let n_ctx = self.n_ctx();
         if p.n_prompt > n_ctx || p.n_gen > n_ctx {
-            return Err(err(
-                ErrorCode::ContextFull,
-                format!(
-                    "A bench of {} prompt and {} generated tokens needs a context of that many; this one holds {n_ctx}.",
-                    p.n_prompt, p.n_gen
-                ),
-            ));
+            return Err(err(EngineError::BenchTooLong { n_prompt: p.n_prompt, n_gen: p.n_gen, n_ctx }));
         }
         let mut result = BenchResult { prompt_ms: Vec::new(), gen_ms: Vec::new(), n_threads: 0 };
         let mut tokens = ArbitraryTokens::new(self.model);
@@ -541,13 +517,13 @@ impl<'m> Session<'m> {
     fn queue_at(&mut self, token: LlamaToken, pos: usize, i: usize, logits: bool) -> Result<(), HearthError> {
         if logits {
             if self.outputs as usize >= self.slots.len() {
-                return Err(err(ErrorCode::Internal, "A batch asked for more logits than the context keeps."));
+                return Err(err(EngineError::TooManyLogits));
             }
             self.outputs += 1;
         }
         self.batch
             .add(token, pos as i32, &[i as i32], logits)
-            .map_err(|e| err(ErrorCode::Internal, format!("Could not queue a token: {e}")))
+            .map_err(|e| err(EngineError::Llama { what: "queue a token", reason: e.to_string() }))
     }
 
     fn clear_batch(&mut self) {
@@ -561,9 +537,9 @@ impl<'m> Session<'m> {
             self.clear_cache();
             match e {
                 llama_cpp_2::DecodeError::NoKvCacheSlot => {
-                    err(ErrorCode::ContextFull, "The context is full: llama.cpp found no room in the cache.")
+                    err(EngineError::CacheFull)
                 }
-                other => err(ErrorCode::Internal, format!("llama.cpp could not decode: {other}")),
+                other => err(EngineError::Llama { what: "decode", reason: other.to_string() }),
             }
         })
     }
@@ -633,10 +609,7 @@ fn choose_template(
 ) -> Result<(Option<ChatTemplate>, Option<LlamaChatTemplate>, TemplateInUse), HearthError> {
     if let Some(name) = chosen {
         if !family::is_built_in(name) {
-            return Err(err(
-                ErrorCode::TemplateError,
-                format!("There is no built-in chat template called \"{name}\". Choose another in the model's settings."),
-            ));
+            return Err(err(EngineError::NoSuchTemplate { name: name.to_string() }));
         }
         let in_use = TemplateInUse {
             name: name.into(),
@@ -678,13 +651,7 @@ fn sliding_window(model: &LlamaModel) -> usize {
 }
 
 fn too_long(tokens: usize, n_ctx: usize) -> HearthError {
-    err(
-        ErrorCode::ContextFull,
-        format!(
-            "The conversation is {tokens} tokens long and the context holds {n_ctx}. Start a new chat, load the \
-             model with a longer context, or let old messages be left out."
-        ),
-    )
+    err(EngineError::TooLong { tokens, n_ctx })
 }
 
 /// Removes the oldest turn that is neither a system message nor the last message, and an assistant

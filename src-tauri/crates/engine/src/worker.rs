@@ -12,7 +12,9 @@ use std::time::Instant;
 
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::model::LlamaModel;
-use types::{ErrorCode, HearthError, LoadedModelInfo};
+use types::{HearthError, LoadedModelInfo};
+
+use crate::error::EngineError;
 
 use crate::outbox::{Cancels, EventSink};
 use crate::protocol::{read_frame, Event, LoadParams, Request, RequestId};
@@ -201,8 +203,8 @@ impl Worker {
                     }
                     Request::Generate { id, params: request } if request.model.as_ref().is_some_and(|m| m != path) => {
                         let asked = request.model.as_deref().map(file_name).unwrap_or_default();
-                        let message = format!("{asked} is no longer loaded ({} was loaded in its place). Load it again.", file_name(path));
-                        self.send(&Event::error(id, &HearthError::new(ErrorCode::NoModelLoaded, message)));
+                        let replaced = EngineError::Replaced { asked, loaded: file_name(path) };
+                        self.send(&Event::error(id, &replaced.into()));
                     }
                     Request::Generate { id, params } => {
                         if let Err(e) = session.start(id, &params, received) {
@@ -244,7 +246,7 @@ impl Worker {
     fn load_model(&self, id: RequestId, params: &LoadParams) -> Result<LlamaModel, HearthError> {
         let path = &params.path;
         if !path.is_file() {
-            return Err(HearthError::new(ErrorCode::ModelLoadFailed, format!("There is no model file at {}.", path.display())));
+            return Err(EngineError::FileMissing { path: path.clone() }.into());
         }
         let out = self.out;
         let mut last = -1.0f32;
@@ -258,12 +260,8 @@ impl Worker {
             }
             true
         });
-        LlamaModel::load_from_file(&self.backend, path, &mparams).map_err(|e| {
-            HearthError::new(
-                ErrorCode::ModelLoadFailed,
-                format!("llama.cpp could not load {} ({e}). The file may be damaged or incomplete, or of an architecture this version does not know.", path.display()),
-            )
-        })
+        Ok(LlamaModel::load_from_file(&self.backend, path, &mparams)
+            .map_err(|e| EngineError::LoadFailed { path: path.clone(), reason: e.to_string() })?)
     }
 }
 
@@ -278,18 +276,15 @@ fn device_indices(names: &[String]) -> Result<Vec<usize>, HearthError> {
         .iter()
         .map(|name| {
             all.iter().position(|d| d.name == *name).ok_or_else(|| {
-                let have: Vec<&str> = all.iter().map(|d| d.name.as_str()).collect();
-                HearthError::new(
-                    ErrorCode::ModelLoadFailed,
-                    format!("The plan puts layers on {name}, which the engine does not have (it has {}).", have.join(", ")),
-                )
+                let have = all.iter().map(|d| d.name.clone()).collect();
+                HearthError::from(EngineError::NoSuchDevice { name: name.clone(), have })
             })
         })
         .collect()
 }
 
 fn no_model() -> HearthError {
-    HearthError::new(ErrorCode::NoModelLoaded, "No model is loaded. Load a model first.")
+    EngineError::NoModel.into()
 }
 
 /// llama.cpp decodes fastest with one thread per physical core; more threads (hyper-threads) slow it.

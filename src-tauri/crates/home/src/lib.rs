@@ -12,9 +12,38 @@
 
 use std::path::{Path, PathBuf};
 
-use types::{ErrorCode, HearthError};
+use types::{shown_path, Audience, ErrorCode, HearthError, Problem};
 
 pub const ENV_VAR: &str = "HEARTH_HOME";
+
+/// Why Hearth has no home folder to work in.
+#[derive(Debug, Clone)]
+pub enum HomeError {
+    NoFolder,
+    Create { path: PathBuf, reason: String },
+    Private { path: PathBuf, reason: String },
+}
+
+impl Problem for HomeError {
+    fn code(&self) -> ErrorCode {
+        ErrorCode::HomeUnavailable
+    }
+
+    fn sentence(&self, to: Audience) -> String {
+        match self {
+            HomeError::NoFolder => "Hearth could not find a folder for its data. Set HEARTH_HOME to a writable folder.".into(),
+            HomeError::Create { path, .. } => format!("Hearth could not create its data folder {}.", shown_path(path, to)),
+            HomeError::Private { path, .. } => format!("Hearth could not make its data folder {} private to you.", shown_path(path, to)),
+        }
+    }
+
+    fn details(&self) -> Option<String> {
+        match self {
+            HomeError::NoFolder => None,
+            HomeError::Create { reason, .. } | HomeError::Private { reason, .. } => Some(reason.clone()),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Home {
@@ -27,12 +56,7 @@ impl Home {
         let from_env = std::env::var_os(ENV_VAR).filter(|v| !v.is_empty()).map(PathBuf::from);
         let root = match from_env {
             Some(path) => path,
-            None => platform_default().ok_or_else(|| {
-                HearthError::new(
-                    ErrorCode::HomeUnavailable,
-                    "Hearth could not find a folder for its data. Set HEARTH_HOME to a writable folder.",
-                )
-            })?,
+            None => platform_default().ok_or(HomeError::NoFolder)?,
         };
         Self::at(root)
     }
@@ -40,18 +64,9 @@ impl Home {
     /// A home at an explicit folder, created if missing, and private to this user on Unix.
     pub fn at(root: impl Into<PathBuf>) -> Result<Self, HearthError> {
         let root = root.into();
-        create_private_dir(&root).map_err(|e| {
-            HearthError::new(ErrorCode::HomeUnavailable, format!("Hearth could not create its data folder {}.", root.display()))
-                .with_details(e.to_string())
-        })?;
+        create_private_dir(&root).map_err(|e| HomeError::Create { path: root.clone(), reason: e.to_string() })?;
         let home = Self { root };
-        home.make_private().map_err(|e| {
-            HearthError::new(
-                ErrorCode::HomeUnavailable,
-                format!("Hearth could not make its data folder {} private to you.", home.root.display()),
-            )
-            .with_details(e.to_string())
-        })?;
+        home.make_private().map_err(|e| HomeError::Private { path: home.root.clone(), reason: e.to_string() })?;
         Ok(home)
     }
 

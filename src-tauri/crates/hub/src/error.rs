@@ -55,10 +55,10 @@ impl HubError {
     }
 }
 
-impl From<HubError> for types::HearthError {
-    fn from(e: HubError) -> Self {
+impl types::Problem for HubError {
+    fn code(&self) -> types::ErrorCode {
         use types::ErrorCode as C;
-        let code = match &e {
+        match self {
             HubError::NotFound(_) | HubError::UnsafePath(_) => C::NotFound,
             HubError::Gated(_) => C::GatedModel,
             HubError::Unauthorized => C::Unauthorized,
@@ -69,12 +69,15 @@ impl From<HubError> for types::HearthError {
             HubError::BadResponse(_) | HubError::Http { .. } | HubError::TooLarge { .. } | HubError::ForeignUrl(_) => C::BadResponse,
             HubError::InvalidEndpoint(_) | HubError::InsecureEndpoint(_) => C::InvalidInput,
             HubError::Cancelled | HubError::GaveUp { .. } | HubError::Io(_) => C::Internal,
-        };
-        // The sentence is the message; the first letter capitalised for the window.
-        let text = e.to_string();
-        let mut chars = text.chars();
-        let message = chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default();
-        types::HearthError::new(code, message + ".")
+        }
+    }
+
+    /// The clause `Display` writes (it is also quoted inside other sentences), as a sentence. It
+    /// names repositories and the Hub's addresses, nothing of this machine's folders.
+    fn sentence(&self, _to: types::Audience) -> String {
+        let clause = self.to_string();
+        let mut chars = clause.chars();
+        chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str() + ".").unwrap_or_default()
     }
 }
 

@@ -44,4 +44,33 @@ pub enum LibraryError {
     Invalid(String),
 }
 
+impl types::Problem for LibraryError {
+    fn code(&self) -> types::ErrorCode {
+        use types::ErrorCode as C;
+        match self {
+            LibraryError::Hub(h) => h.code(),
+            LibraryError::Invalid(_) => C::InvalidInput,
+            LibraryError::NoSuchFile { .. } | LibraryError::UnknownModel(_) | LibraryError::UnknownDownload(_) => C::NotFound,
+            LibraryError::Store(_) => C::Internal,
+        }
+    }
+
+    fn sentence(&self, to: types::Audience) -> String {
+        match self {
+            LibraryError::Hub(h) => h.sentence(to),
+            LibraryError::Invalid(why) => why.clone(),
+            LibraryError::NoSuchFile { .. } => format!("{self}."),
+            LibraryError::UnknownModel(_) | LibraryError::UnknownDownload(_) => "That is no longer in the library.".into(),
+            LibraryError::Store(_) => "Hearth could not read or write its library.".into(),
+        }
+    }
+
+    fn details(&self) -> Option<String> {
+        match self {
+            LibraryError::Store(e) => Some(e.to_string()),
+            _ => None,
+        }
+    }
+}
+
 pub type Result<T> = std::result::Result<T, LibraryError>;

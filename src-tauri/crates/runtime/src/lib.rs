@@ -17,8 +17,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
+mod error;
+
+pub use error::RuntimeError;
+
 use engine::{EngineHost, LoadParams, WorkerCommand};
-use types::{ErrorCode, FitPlan, HardwareProfile, HearthError, LoadSettings, LoadedModel, Verdict};
+use types::{FitPlan, HardwareProfile, HearthError, LoadSettings, LoadedModel, Verdict};
 
 /// Models loaded at once when nothing says otherwise (and memory allows), as Ollama keeps
 /// several: a chat's model and an editor's stay in together.
@@ -174,10 +178,10 @@ impl Runtime {
         let name = engine::file_name(path);
         match alone.verdict {
             Verdict::Grey => {
-                return Err(HearthError::new(ErrorCode::ModelLoadFailed, format!("{name} cannot be planned: {}", alone.reason)))
+                return Err(RuntimeError::Unplannable { file: name, reason: alone.reason }.into())
             }
             // Refused before anything is unloaded: the models in use stay.
-            Verdict::Red if !request.force => return Err(HearthError::new(ErrorCode::WouldNotFit, fit::overflow_warning(&name, &alone))),
+            Verdict::Red if !request.force => return Err(RuntimeError::WouldNotFit { file: name, plan: Box::new(alone) }.into()),
             _ => {}
         }
         if let Some(same) = self.get(path) {
@@ -230,7 +234,7 @@ impl Runtime {
                 engine::LoadEvent::Error(e) => return Err(e),
             }
         }
-        Err(HearthError::new(ErrorCode::EngineCrashed, "The engine stopped while loading the model."))
+        Err(RuntimeError::StoppedLoading.into())
     }
 
     /// Unloads models, least recently used first, until the new one can join those left as well
@@ -260,10 +264,7 @@ impl Runtime {
             // reply would be cut. The person, or the client, tries again when it is done.
             let oldest = others.iter().filter(|m| !m.engine.is_answering()).min_by_key(|m| m.last_used).map(|m| m.path().to_path_buf());
             let Some(path) = oldest else {
-                return Err(HearthError::new(
-                    ErrorCode::ModelsBusy,
-                    "Every model loaded now is answering someone, and there is no room for another beside them. Try again when a reply has ended.",
-                ));
+                return Err(RuntimeError::Busy.into());
             };
             tracing::info!(model = %path.display(), "unloading the model used least recently to make room");
             self.unload(&path).await?;
@@ -334,9 +335,7 @@ fn held_by(others: &[Resident], hw: &HardwareProfile, settings: &LoadSettings) -
 }
 
 fn read_header(path: &Path) -> Result<gguf::ModelFacts, HearthError> {
-    gguf::read_file(path).map_err(|e| {
-        HearthError::new(ErrorCode::ModelLoadFailed, format!("{} is not a model Hearth can read: {e}", engine::file_name(path)))
-    })
+    Ok(gguf::read_file(path).map_err(|error| RuntimeError::Unreadable { path: path.to_path_buf(), error })?)
 }
 
 /// This machine as every part of Hearth plans for it: the probe (with the devices `prober`'s

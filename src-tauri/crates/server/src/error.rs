@@ -3,7 +3,8 @@
 //! to an HTTP status, and `body` to OpenAI's error shape
 //! `{"error": {"message", "type", "param", "code"}}`, which is sent as a response body before a
 //! stream starts and as a `data:` event inside a stream that has started. What a client is told of
-//! an engine error names no absolute path and carries no worker log line (`redact`); the whole of
+//! an engine error names no absolute path and carries no worker log line (`HearthError::public`,
+//! written by the crate that failed from its typed values); the whole of
 //! it goes to the log (tracing) and to the app's live log instead.
 
 use axum::http::{header, HeaderValue, StatusCode};
@@ -11,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use types::{ErrorCode, HearthError};
 
-use crate::redact;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -123,7 +123,7 @@ impl ApiError {
     /// What the client is told: an engine error without paths or the worker's log lines.
     pub fn public_message(&self) -> String {
         match self {
-            ApiError::Engine(e) => redact::public(&e.message),
+            ApiError::Engine(e) => e.public_message().to_string(),
             other => other.to_string(),
         }
     }
@@ -189,14 +189,14 @@ mod tests {
 
     #[test]
     fn engine_errors_tell_the_client_no_path_and_no_log_line() {
-        let e = ApiError::from(HearthError::new(
-            ErrorCode::ModelLoadFailed,
-            "llama.cpp stopped while loading the model (signal 6). The file may be damaged or not supported. Its last lines:\nllama_model_load: error loading model: /home/ann/models/x.gguf",
-        ));
+        let e = ApiError::from(HearthError::from(engine::EngineError::DiedLoading {
+            status: "signal 6".into(),
+            last_lines: vec!["llama_model_load: error loading model: /home/ann/models/x.gguf".into()],
+        }));
         let message = e.body()["error"]["message"].as_str().unwrap().to_string();
         assert_eq!(message, "llama.cpp stopped while loading the model (signal 6). The file may be damaged or not supported.");
         assert!(e.to_string().contains("/home/ann"), "the app's own log keeps the whole message");
-        let e = ApiError::from(HearthError::new(ErrorCode::ModelLoadFailed, "There is no model file at /home/ann/My Models/x.gguf."));
+        let e = ApiError::from(HearthError::from(engine::EngineError::FileMissing { path: "/home/ann/My Models/x.gguf".into() }));
         assert_eq!(e.body()["error"]["message"], "There is no model file at x.gguf.");
     }
 

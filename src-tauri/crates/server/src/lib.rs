@@ -17,7 +17,7 @@
 //! (accept loop: connection cap, timeouts), `guard` (Host, Origin, content type), `routes`
 //! (handlers, SSE), `request` (OpenAI requests, validated), `openai` (response shapes), `reply`
 //! (one generation in flight), `queue` (the engine slot and its bounded queue), `auth`, `log`,
-//! `error`, `redact` (what a client may read of an engine error), `backend` (the trait),
+//! `error` (with what a client may read of an engine error), `backend` (the trait),
 //! `engine_backend`.
 
 mod auth;
@@ -30,7 +30,6 @@ mod listen;
 mod log;
 mod openai;
 mod queue;
-mod redact;
 mod reply;
 mod request;
 mod routes;

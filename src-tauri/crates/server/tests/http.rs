@@ -292,7 +292,10 @@ async fn engine_errors_reach_clients_without_paths_or_log_lines() {
     let (status, body) = post(&base, "/v1/chat/completions", &body).await;
     assert_eq!(status, 500, "{body}");
     let message = body["error"]["message"].as_str().unwrap();
-    assert_eq!(message, "llama.cpp could not load secret.gguf (bad magic). The file may be damaged.");
+    assert_eq!(
+        message,
+        "llama.cpp could not load secret.gguf (bad magic: secret.gguf). The file may be damaged or incomplete, or of an architecture this version does not know."
+    );
     assert!(!body.to_string().contains("/home/"), "{body}");
 }
 

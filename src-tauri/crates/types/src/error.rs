@@ -76,21 +76,81 @@ error_codes! {
     }
 }
 
+/// An error as it leaves the crate that knew what went wrong: its code, the sentence for the person at
+/// this machine, the sentence for a client of the API when that one must differ, and details for a
+/// bug report. Each crate writes these from its own typed error (`Problem`), never from another
+/// error's text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
 pub struct HearthError {
     pub code: ErrorCode,
     pub message: String,
     pub details: Option<String>,
+    /// What a client of the API reads instead of `message`: the same sentence written from the same
+    /// values without an absolute path (a user name, a folder layout) or the worker's log lines.
+    /// Absent when the two are the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public: Option<String>,
 }
 
 impl HearthError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), details: None }
+        Self { code, message: message.into(), details: None, public: None }
     }
 
     pub fn with_details(mut self, details: impl Into<String>) -> Self {
         self.details = Some(details.into());
         self
+    }
+
+    /// The sentence a client of the API may read.
+    pub fn public_message(&self) -> &str {
+        self.public.as_deref().unwrap_or(&self.message)
+    }
+}
+
+/// Who reads a sentence. The person at this machine is told everything; a client of the API, which
+/// may be another machine, is told what it needs to act on and nothing of this machine's folders or
+/// the engine's log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Person,
+    Client,
+}
+
+/// A crate's typed error: the values of what went wrong, written as a sentence only when it reaches
+/// an edge (the window, the CLI, the API) and for whoever reads it there.
+pub trait Problem {
+    fn code(&self) -> ErrorCode;
+    fn sentence(&self, to: Audience) -> String;
+    /// What a bug report needs beyond the sentence (another program's own words); the window and
+    /// the log show it, the API never does.
+    fn details(&self) -> Option<String> {
+        None
+    }
+}
+
+impl<P: Problem> From<P> for HearthError {
+    fn from(p: P) -> Self {
+        let message = p.sentence(Audience::Person);
+        let public = Some(p.sentence(Audience::Client)).filter(|c| *c != message);
+        Self { code: p.code(), message, details: p.details(), public }
+    }
+}
+
+/// `path` as `to` may read it: whole for the person, only its file name for a client.
+pub fn shown_path(path: &std::path::Path, to: Audience) -> String {
+    match to {
+        Audience::Person => path.display().to_string(),
+        Audience::Client => path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned()),
+    }
+}
+
+/// The engine's last log lines after a sentence, for the person only: they name this machine's
+/// folders and llama.cpp's internals.
+pub fn with_log(sentence: String, last_lines: &[String], to: Audience) -> String {
+    match to {
+        Audience::Person if !last_lines.is_empty() => format!("{sentence} Its last lines:\n{}", last_lines.join("\n")),
+        _ => sentence,
     }
 }
 
@@ -112,5 +172,27 @@ mod tests {
         let e = HearthError::new(ErrorCode::ProbeFailed, "Could not read the hardware.").with_details("x");
         let json = serde_json::to_string(&e).unwrap();
         assert_eq!(json, r#"{"code":"PROBE_FAILED","message":"Could not read the hardware.","details":"x"}"#);
+    }
+
+    struct Missing(std::path::PathBuf);
+
+    impl Problem for Missing {
+        fn code(&self) -> ErrorCode {
+            ErrorCode::ModelLoadFailed
+        }
+        fn sentence(&self, to: Audience) -> String {
+            with_log(format!("There is no model file at {}.", shown_path(&self.0, to)), &["gguf: /home/ann/x.gguf".into()], to)
+        }
+    }
+
+    // Redaction works on the values, not on the English: the client's sentence is written with the
+    // file name where the person's has the whole path, and without the log lines.
+    #[test]
+    fn a_client_reads_the_sentence_without_paths_or_log_lines() {
+        let e = HearthError::from(Missing("/home/ann/My Models/x y.gguf".into()));
+        assert_eq!(e.message, "There is no model file at /home/ann/My Models/x y.gguf. Its last lines:\ngguf: /home/ann/x.gguf");
+        assert_eq!(e.public_message(), "There is no model file at x y.gguf.");
+        let plain = HearthError::new(ErrorCode::NoModelLoaded, "No model is loaded.");
+        assert_eq!(plain.public_message(), "No model is loaded.");
     }
 }

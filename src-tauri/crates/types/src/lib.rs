@@ -19,7 +19,7 @@ pub use engine::{
     ChatMessage, ChatRole, ContextOverflow, DeviceBuffers, GenerationStats, LoadProgress, LoadedModelInfo, SamplingParams, StopReason,
     ReplyEvent, TemplateChoice, TemplateInUse, TemplateSource, TokenLogprob, ToolCall,
 };
-pub use error::{ErrorCode, HearthError};
+pub use error::{shown_path, with_log, Audience, ErrorCode, HearthError, Problem};
 pub use fit::{
     Advice, AdviceKind, AdviceOption, CacheType, CatalogGpu, DeviceUse, FitCell, FitGrid, FitPlan, LoadEstimate, LoadSettings,
     MemoryBreakdown, PlanMode, RunOn, RunOnSettings, SpeedRange, Verdict, WhatIf, WhatIfPreset, MAX_EMBED_TOKENS,

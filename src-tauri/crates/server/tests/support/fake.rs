@@ -55,10 +55,11 @@ impl Backend for Fake {
         }
         if prompt.contains("LEAK") {
             // As the engine words a crash while loading: a path, then the worker's last lines.
-            return Err(HearthError::new(
-                ErrorCode::ModelLoadFailed,
-                "llama.cpp could not load /home/ann/private/secret.gguf (bad magic). The file may be damaged. Its last lines:\nllama_model_load: /home/ann/private/secret.gguf",
-            ));
+            return Err(engine::EngineError::LoadFailed {
+                path: "/home/ann/private/secret.gguf".into(),
+                reason: "bad magic: /home/ann/private/secret.gguf".into(),
+            }
+            .into());
         }
         let max = params.sampling.max_tokens.unwrap_or(5);
         let (tx, events) = tokio::sync::mpsc::channel(4);

@@ -57,9 +57,10 @@ test-cpu-variant:
 	HEARTH_BACKENDS_DIR=$(CURDIR)/target/cpu-variants/$(CPU_VARIANT) $(CARGO) test --workspace --test generation
 
 ## make test-docs: the crate map in docs/ARCHITECTURE.md is the one `cargo metadata` gives
-## (`python3 docs/crate-map.py` regenerates it).
+## (`python3 docs/crate-map.py` regenerates it), and errors cross crates as values (docs/error-text.py).
 test-docs:
 	python3 docs/crate-map.py --check
+	python3 docs/error-text.py
 
 test-ui:
 	cd ui && npm run check && npm test

@@ -82,8 +82,9 @@ impl ServerControl {
             ..ServerConfig::default()
         };
         // Checked before anything is saved or stopped: a bad setting changes nothing.
-        config.validate().map_err(|e| HearthError::new(ErrorCode::InvalidInput, e.to_string()))?;
-        let json = serde_json::to_string(&settings).map_err(|e| HearthError::new(ErrorCode::Internal, e.to_string()))?;
+        config.validate()?;
+        let json = serde_json::to_string(&settings)
+            .map_err(|e| HearthError::new(ErrorCode::Internal, "The settings could not be written down.").with_details(e.to_string()))?;
         store
             .set_setting(SETTINGS_KEY, &json)
             .map_err(|e| HearthError::new(ErrorCode::Internal, "The settings could not be saved.").with_details(e.to_string()))?;
@@ -92,9 +93,7 @@ impl ServerControl {
         if let Some(old) = running.take() {
             old.stop().await;
         }
-        let server = server::serve(config, self.backend.clone())
-            .await
-            .map_err(|e| HearthError::new(ErrorCode::InvalidInput, format!("The server could not start: {e}")))?;
+        let server = server::serve(config, self.backend.clone()).await?;
         let mut logs = server.logs();
         let log = self.log.clone();
         tauri::async_runtime::spawn(async move {

@@ -101,7 +101,7 @@ pub async fn chat_export(app: tauri::AppHandle, state: State<'_, AppState>, id: 
     .map_err(|e| HearthError::new(ErrorCode::Internal, "The save dialog failed.").with_details(e.to_string()))?;
     let Some(path) = picked.and_then(|p| p.into_path().ok()) else { return Ok(None) };
     std::fs::write(&path, text)
-        .map_err(|e| HearthError::new(ErrorCode::InvalidInput, format!("{} could not be written: {e}", path.display())))?;
+        .map_err(|e| HearthError::new(ErrorCode::InvalidInput, format!("{} could not be written.", path.display())).with_details(e.to_string()))?;
     Ok(Some(path.display().to_string()))
 }
 

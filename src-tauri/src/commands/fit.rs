@@ -52,8 +52,7 @@ pub async fn model_advice(state: State<'_, AppState>, path: String) -> Result<ty
     let state = state.inner().clone();
     tauri::async_runtime::spawn_blocking(move || {
         let path = std::path::PathBuf::from(path);
-        let facts = gguf::read_file(&path)
-            .map_err(|e| HearthError::new(ErrorCode::InvalidInput, format!("{} is not a model Hearth can read: {e}", path.display())))?;
+        let facts = gguf::read_file(&path).map_err(|error| runtime::RuntimeError::Unreadable { path: path.clone(), error })?;
         let settings = library::settings::load_settings(&state.hearth.store, Some(&path));
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         Ok(advisor::advise(&facts, &name, &state.hearth.profile(), &settings))

@@ -68,3 +68,24 @@ fn plain_http_to_a_machine_on_the_internet_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("plain http") && err.contains("https://"), "{err}");
 }
+
+// A database from a newer Hearth is refused, and the person is told why and what to do: the
+// sentence is the store's own (a typed error), not "could not open its database" with the reason
+// hidden in details no one is shown.
+#[test]
+fn a_database_from_a_newer_hearth_says_update_hearth() {
+    let home = temp("newer-db");
+    let out = hearth(&["ls"], &home);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let db = home.join("hearth.sqlite3");
+    let bumped = Command::new("python3")
+        .args(["-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA user_version = 999'); c.commit()"])
+        .arg(&db)
+        .status()
+        .expect("python3 runs");
+    assert!(bumped.success());
+    let out = hearth(&["ls"], &home);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("newer Hearth (schema 999") && stderr.contains("update Hearth"), "{stderr}");
+}

@@ -16,7 +16,7 @@ use home::Home;
 use library::TokenStore;
 use runtime::Runtime;
 use store::{ModelSource, Store};
-use types::{ErrorCode, HardwareProfile, HearthError, LocalModel};
+use types::{HardwareProfile, HearthError, LocalModel};
 
 mod lookup;
 
@@ -41,9 +41,7 @@ impl Hearth {
     pub fn open(home: Home, worker: engine::WorkerCommand, warn: impl Fn(&str) + Send + Sync + 'static) -> Result<Self, HearthError> {
         // CPU backend variants that trapped on this machine stay left out across starts.
         engine::devices::avoided::remember_in(home.root().join(engine::devices::avoided::FILE));
-        let store = Arc::new(Store::open(&home.database_path()).map_err(|e| {
-            HearthError::new(ErrorCode::HomeUnavailable, "Hearth could not open its database.").with_details(e.to_string())
-        })?);
+        let store = Arc::new(Store::open(&home.database_path())?);
         let tokens = Arc::new(TokenStore::for_home(home.root()));
         let prober = Arc::new(runtime::prober(worker.clone(), warn));
         // Loads are planned for the machine as probed; the profile comes when the probe is done

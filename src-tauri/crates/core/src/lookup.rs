@@ -106,7 +106,7 @@ mod tests {
         let e = find(&models, "qwen").unwrap_err();
         assert!(matches!(&e, NameError::Ambiguous { paths, .. } if paths.len() == 2), "{e:?}");
         // A client of the API reads the matches' file names, the person their paths.
-        let said = types::HearthError::from(e);
+        let said = types::HearthError::from(e.clone());
         assert!(said.message.contains('/'), "{}", said.message);
         assert!(!said.public_message().contains('/'), "{}", said.public_message());
         assert_eq!(e.code(), ErrorCode::InvalidInput);

@@ -31,6 +31,17 @@ pub enum ServeError {
     Bind { addr: std::net::SocketAddr, source: std::io::Error },
 }
 
+/// The settings are the person's: each refusal is a sentence about them, with no path in it.
+impl types::Problem for ServeError {
+    fn code(&self) -> ErrorCode {
+        ErrorCode::InvalidInput
+    }
+
+    fn sentence(&self, _to: types::Audience) -> String {
+        self.to_string()
+    }
+}
+
 /// Why a request failed, with what the client is told.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ApiError {

@@ -136,7 +136,10 @@ pub const OPENAPI: &str = include_str!("../openapi.json");
 pub async fn openapi<B: Backend>(State(app): State<Arc<App<B>>>) -> Response {
     let mut spec: serde_json::Value = match serde_json::from_str(OPENAPI) {
         Ok(v) => v,
-        Err(e) => return ApiError::Engine(types::HearthError::new(types::ErrorCode::Internal, format!("The API description is broken: {e}"))).into_response(),
+        Err(e) => {
+            let broken = types::HearthError::new(types::ErrorCode::Internal, "The API description is broken.").with_details(e.to_string());
+            return ApiError::Engine(broken).into_response();
+        }
     };
     let names: Vec<String> = app.backend.models().into_iter().map(|m| m.id).collect();
     if !names.is_empty() {

@@ -32,6 +32,35 @@ pub enum StoreError {
     Private(std::io::Error),
 }
 
+/// What the person reads: a database from a newer Hearth says so (they can act on it); SQLite's own
+/// words go to the details.
+impl types::Problem for StoreError {
+    fn code(&self) -> types::ErrorCode {
+        match self {
+            StoreError::TooNew { .. } | StoreError::Private(_) => types::ErrorCode::HomeUnavailable,
+            StoreError::Sqlite(_) | StoreError::Poisoned => types::ErrorCode::Internal,
+        }
+    }
+
+    fn sentence(&self, _to: types::Audience) -> String {
+        match self {
+            StoreError::TooNew { found, known } => {
+                format!("Hearth's database is from a newer Hearth (schema {found}, this one knows {known}): update Hearth.")
+            }
+            StoreError::Private(_) => "Hearth could not make its database private to you.".into(),
+            StoreError::Sqlite(_) | StoreError::Poisoned => "Hearth could not read or write its database.".into(),
+        }
+    }
+
+    fn details(&self) -> Option<String> {
+        match self {
+            StoreError::Sqlite(e) => Some(e.to_string()),
+            StoreError::Private(e) => Some(e.to_string()),
+            StoreError::TooNew { .. } | StoreError::Poisoned => None,
+        }
+    }
+}
+
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// One connection behind a mutex: the app's writes are few and small, and SQLite in WAL mode lets a

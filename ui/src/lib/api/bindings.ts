@@ -553,10 +553,22 @@ export type HardwareProfile = {
 	probeMs: number,
 };
 
+/**
+ *  An error as it leaves the crate that knew what went wrong: its code, the sentence for the person at
+ *  this machine, the sentence for a client of the API when that one must differ, and details for a
+ *  bug report. Each crate writes these from its own typed error (`Problem`), never from another
+ *  error's text.
+ */
 export type HearthError = {
 	code: ErrorCode,
 	message: string,
 	details: string | null,
+	/**
+	 *  What a client of the API reads instead of `message`: the same sentence written from the same
+	 *  values without an absolute path (a user name, a folder layout) or the worker's log lines.
+	 *  Absent when the two are the same.
+	 */
+	public?: string | null,
 };
 
 /**  One downloadable model file: a single GGUF, or all parts of a split one. */

@@ -146,11 +146,30 @@ fn json_calls(text: &str) -> Vec<FoundCall> {
     let mut rest = text;
     while !rest.is_empty() {
         let mut values = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
-        let Some(Ok(v)) = values.next() else { break };
+        let Some(Ok(v)) = values.next() else {
+            // An array of calls cut off (the reply ran out of tokens): its whole calls still are.
+            calls.extend(whole_items(rest).iter().flat_map(calls_in));
+            break;
+        };
         calls.extend(calls_in(&v));
         rest = rest[values.byte_offset()..].trim_start().trim_start_matches(';').trim_start();
     }
     calls
+}
+
+/// The items of a JSON array that end before the text does (`[{…}, {…}, {"na` gives two).
+fn whole_items(text: &str) -> Vec<Value> {
+    let Some(mut rest) = text.strip_prefix('[') else { return Vec::new() };
+    let mut items = Vec::new();
+    loop {
+        let mut values = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
+        let Some(Ok(v)) = values.next() else { return items };
+        items.push(v);
+        match rest[values.byte_offset()..].trim_start().strip_prefix(',') {
+            Some(more) => rest = more,
+            None => return items,
+        }
+    }
 }
 
 fn calls_in(v: &Value) -> Vec<FoundCall> {
@@ -189,9 +208,14 @@ pub enum Forced {
     Named(String),
 }
 
+/// The most calls one forced reply may make at once. Without a bound the grammar lets a small
+/// model write call after call until `max_tokens` cuts it off mid-call; eight is more than the
+/// parallel calls a real request needs (the weather in three cities), and OpenAI sets none.
+pub const MAX_PARALLEL_CALLS: usize = 8;
+
 /// The JSON schema a forced reply must match: `{"name": <one of the functions>, "arguments":
-/// <its parameters>}` (an array of one or more when several calls may come at once). `None` when
-/// no tool matches.
+/// <its parameters>}` (an array of one to `MAX_PARALLEL_CALLS` when several calls may come at
+/// once: the reply ends when the array closes). `None` when no tool matches.
 pub fn forced_schema(tools: &Value, forced: &Forced) -> Option<String> {
     let call = |t: &Value| {
         let f = t.get("function").unwrap_or(t);
@@ -217,7 +241,7 @@ pub fn forced_schema(tools: &Value, forced: &Forced) -> Option<String> {
             let one =
                 if calls.len() == 1 { calls[0].1.clone() } else { json!({ "anyOf": calls.iter().map(|(_, s)| s).collect::<Vec<_>>() }) };
             if *parallel {
-                json!({ "type": "array", "items": one, "minItems": 1 })
+                json!({ "type": "array", "items": one, "minItems": 1, "maxItems": MAX_PARALLEL_CALLS })
             } else {
                 one
             }
@@ -276,6 +300,12 @@ mod tests {
         let only_cut = parse("<tool_call>\n{\"name\": \"b\", \"argu");
         assert!(only_cut.calls.is_empty());
         assert_eq!(parse("[TOOL_CALLS] [{\"name\": \"f\", \"argum").calls, vec![]);
+        // A forced reply (an array of calls) cut by `max_tokens`: the whole calls are calls, and
+        // the JSON is not handed back as the reply's text (issue 31).
+        let forced = parse(r#"[{"name": "a", "arguments": {"x": 1}}, {"name": "b", "arguments": {}}, {"name": "c", "argu"#);
+        assert_eq!(forced.calls, vec![call("a", r#"{"x":1}"#), call("b", "{}")]);
+        assert_eq!(forced.content, "");
+        assert_eq!(parse(r#"[{"name": "a", "argu"#).calls, vec![]);
     }
 
     #[test]
@@ -302,6 +332,7 @@ mod tests {
         assert_eq!(named["properties"]["arguments"]["required"], json!(["city"]));
         let any: Value = serde_json::from_str(&forced_schema(&tools, &Forced::Any { parallel: true }).unwrap()).unwrap();
         assert_eq!(any["type"], "array");
+        assert_eq!(any["maxItems"], MAX_PARALLEL_CALLS, "a forced reply ends when its array closes");
         assert_eq!(any["items"]["anyOf"].as_array().map(Vec::len), Some(2));
         assert_eq!(forced_schema(&tools, &Forced::Named("nope".into())), None);
         // Every forced schema passes the check a constraint passes before llama.cpp's converter

@@ -604,3 +604,48 @@ async fn a_model_with_its_queue_full_keeps_no_request_for_another_model_out() {
     drop(long);
     server.stop().await;
 }
+
+/// `tool_choice: "required"` (parallel calls allowed, the default) and Anthropic's `any`: the
+/// grammar once let the test model write call after call until `max_tokens`, and the reply came
+/// back as `finish_reason: "length"` with the raw JSON as its text (issue 31). Now the array of
+/// calls is bounded and the reply ends when it closes: tool calls, each whole, well before the cap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
+async fn a_required_call_comes_back_as_calls_and_ends_when_its_array_closes() {
+    let _one = ONE.lock().await;
+    let (server, _backend, base, model) = start(ServerConfig::default()).await;
+    let client = reqwest::Client::new();
+    let parameters = json!({"type": "object", "properties": {"unit": {"enum": ["c", "f"]}}, "required": ["unit"]});
+    let cap = 400;
+    let body = json!({
+        "model": model, "max_tokens": cap, "temperature": 0,
+        "messages": [{"role": "user", "content": "What is the temperature outside?"}],
+        "tools": [{"type": "function", "function": {"name": "get_temperature", "parameters": parameters}}],
+        "tool_choice": "required",
+    });
+    let reply: Value = client.post(format!("{base}/v1/chat/completions")).json(&body).send().await.unwrap().json().await.unwrap();
+    let choice = &reply["choices"][0];
+    assert_eq!(choice["finish_reason"], "tool_calls", "{reply}");
+    let calls = choice["message"]["tool_calls"].as_array().expect("tool calls");
+    assert!((1..=engine::tools::MAX_PARALLEL_CALLS).contains(&calls.len()), "{reply}");
+    for c in calls {
+        assert_eq!(c["function"]["name"], "get_temperature");
+        let args: Value = serde_json::from_str(c["function"]["arguments"].as_str().unwrap()).unwrap();
+        assert!(args["unit"] == "c" || args["unit"] == "f", "{reply}");
+    }
+    assert!(choice["message"]["content"].as_str().unwrap_or_default().is_empty(), "{reply}");
+    assert!(reply["usage"]["completion_tokens"].as_u64().unwrap() < cap, "the reply ended when the array closed: {reply}");
+
+    let body = json!({
+        "model": model, "max_tokens": cap, "temperature": 0,
+        "messages": [{"role": "user", "content": "What is the temperature outside?"}],
+        "tools": [{"name": "get_temperature", "input_schema": parameters}],
+        "tool_choice": {"type": "any"},
+    });
+    let reply: Value = client.post(format!("{base}/v1/messages")).json(&body).send().await.unwrap().json().await.unwrap();
+    assert_eq!(reply["stop_reason"], "tool_use", "{reply}");
+    let uses = reply["content"].as_array().unwrap().iter().filter(|b| b["type"] == "tool_use").count();
+    assert!((1..=engine::tools::MAX_PARALLEL_CALLS).contains(&uses), "{reply}");
+    assert!(reply["usage"]["output_tokens"].as_u64().unwrap() < cap, "{reply}");
+    server.stop().await;
+}

@@ -299,13 +299,22 @@ pub fn model_name(body: &[u8]) -> Result<String, ApiError> {
 /// `{"type": "json_schema", "json_schema": {"name": …, "schema": {…}, "strict": …}}`. The schema is
 /// enforced whether or not `strict` is set: a local model is held to it by its grammar, at no cost
 /// to the client. Whether llama.cpp can turn it into a grammar is the engine's to say (a 400).
+/// `{"type": "json_object", "schema": {…}}` is llama.cpp's server's form (instructor's JSON_SCHEMA
+/// mode sends it): the schema is enforced there too, never dropped for any object.
 fn response_format(o: &Map<String, Value>) -> Result<Option<Constraint>, ApiError> {
     let Some(rf) = field(o, "response_format") else { return Ok(None) };
     let Value::Object(rf) = rf else { return Err(wrong("response_format", "an object")) };
     match string(rf, "type").map_err(|_| wrong("response_format.type", "a string"))?.as_deref() {
         None => Err(missing("response_format.type")),
         Some("text") => Ok(None),
-        Some("json_object") => Ok(Some(Constraint::JsonObject)),
+        Some("json_object") => match field(rf, "schema") {
+            None | Some(Value::Null) => Ok(Some(Constraint::JsonObject)),
+            Some(schema @ Value::Object(_)) => {
+                enforceable(schema, "response_format.schema")?;
+                Ok(Some(Constraint::JsonSchema { schema: schema.to_string() }))
+            }
+            Some(_) => Err(wrong("response_format.schema", "a JSON Schema object")),
+        },
         Some("json_schema") => {
             let Some(Value::Object(js)) = field(rf, "json_schema") else {
                 return Err(wrong("response_format.json_schema", "an object with the schema"));
@@ -579,6 +588,13 @@ mod tests {
         assert_eq!(with("null").unwrap().constraint, None);
         assert_eq!(with(r#"{"type":"text"}"#).unwrap().constraint, None);
         assert_eq!(with(r#"{"type":"json_object"}"#).unwrap().constraint, Some(Constraint::JsonObject));
+        // llama.cpp's form: the schema beside json_object is enforced, not dropped (issue 31).
+        let schema = r#"{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]}"#;
+        assert_eq!(
+            with(&format!(r#"{{"type":"json_object","schema":{schema}}}"#)).unwrap().constraint,
+            Some(Constraint::JsonSchema { schema: serde_json::from_str::<Value>(schema).unwrap().to_string() })
+        );
+        assert!(with(r#"{"type":"json_object","schema":"x"}"#).is_err());
         let schema =
             with(r#"{"type":"json_schema","json_schema":{"name":"city","strict":true,"schema":{"type":"object","required":["a"]}}}"#);
         let Some(Constraint::JsonSchema { schema }) = schema.unwrap().constraint else { panic!("a schema") };

@@ -649,3 +649,33 @@ async fn a_required_call_comes_back_as_calls_and_ends_when_its_array_closes() {
     assert!(reply["usage"]["output_tokens"].as_u64().unwrap() < cap, "{reply}");
     server.stop().await;
 }
+
+/// `response_format: {"type": "json_object", "schema": {…}}`, llama.cpp's server's form (what
+/// instructor's JSON_SCHEMA mode sends): the schema holds the reply. It was once read as plain
+/// `json_object`, and the test model answered with the schema itself (issue 31).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
+async fn a_schema_beside_json_object_holds_the_reply() {
+    let _one = ONE.lock().await;
+    let (server, _backend, base, model) = start(ServerConfig::default()).await;
+    let schema = json!({
+        "type": "object",
+        "properties": {"year": {"type": "integer"}, "city": {"enum": ["Paris", "Rome"]}},
+        "required": ["year", "city"],
+        "additionalProperties": false,
+    });
+    let body = json!({
+        "model": model, "max_tokens": 200, "temperature": 0,
+        "messages": [{"role": "user", "content": "Describe this JSON schema: {\"type\": \"object\"}"}],
+        "response_format": {"type": "json_object", "schema": schema},
+    });
+    let reply: Value =
+        reqwest::Client::new().post(format!("{base}/v1/chat/completions")).json(&body).send().await.unwrap().json().await.unwrap();
+    let content = reply["choices"][0]["message"]["content"].as_str().expect("text");
+    let answer: Value = serde_json::from_str(content).unwrap_or_else(|e| panic!("{e}: {reply}"));
+    let keys: Vec<&String> = answer.as_object().unwrap().keys().collect();
+    assert_eq!(keys.len(), 2, "{answer}");
+    assert!(answer["year"].is_i64(), "{answer}");
+    assert!(answer["city"] == "Paris" || answer["city"] == "Rome", "{answer}");
+    server.stop().await;
+}

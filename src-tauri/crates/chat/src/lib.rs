@@ -15,6 +15,7 @@
 //! generation), `remote` (a reply from another machine), `store::Store` (SQLite).
 
 mod convert;
+mod error;
 mod export;
 mod title;
 
@@ -32,6 +33,7 @@ use types::{
 };
 
 pub use convert::{conversation, message};
+pub use error::ChatError;
 pub use export::{export, ExportFormat};
 
 /// How often a streaming reply is written to the database: often enough that a kill loses at most
@@ -84,22 +86,21 @@ impl Source {
     /// `Failed` fails.
     async fn next(&mut self) -> ReplyEvent {
         match self {
-            Source::Engine(generation) => generation
-                .events
-                .recv()
-                .await
-                .unwrap_or_else(|| ReplyEvent::Failed(HearthError::new(ErrorCode::EngineCrashed, "The engine stopped without finishing the reply."))),
+            Source::Engine(generation) => {
+                generation.events.recv().await.unwrap_or_else(|| ReplyEvent::Failed(ChatError::EngineStopped.into()))
+            }
             Source::Remote(reply, stop) => tokio::select! {
                 // Dropping the reply afterwards closes the connection, which stops the endpoint.
                 () = stop.notified() => ReplyEvent::Done(reply.stopped()),
-                event = reply.next() => event.unwrap_or_else(|| ReplyEvent::Failed(HearthError::new(ErrorCode::RemoteCut, "The reply ended twice."))),
+                event = reply.next() => event.unwrap_or_else(|| ReplyEvent::Failed(ChatError::EndedTwice.into())),
             },
         }
     }
 }
 
+/// A store or serde_json error, as Chat says it: its own words go to the details.
 pub(crate) fn internal(e: impl std::fmt::Display) -> HearthError {
-    HearthError::new(ErrorCode::Internal, "Hearth could not read or write its conversations.").with_details(e.to_string())
+    ChatError::Storage { reason: e.to_string() }.into()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -152,9 +153,7 @@ impl Chat {
 
     fn endpoint(&self, model: &RemoteModel) -> Result<remote::Endpoint, HearthError> {
         let find = lock(&self.endpoints).clone();
-        find(&model.connection_id).ok_or_else(|| {
-            HearthError::new(ErrorCode::NotFound, format!("The connection {} was removed. Pick another model.", model.connection_name))
-        })
+        find(&model.connection_id).ok_or_else(|| ChatError::ConnectionRemoved { connection: model.connection_name.clone() }.into())
     }
 
     /// Answer with `model` on another machine from now on, once its endpoint has listed it: a
@@ -164,10 +163,8 @@ impl Chat {
         let endpoint = self.endpoint(&model)?;
         let listed = endpoint.models().await?;
         if !listed.iter().any(|m| m == &model.model) {
-            return Err(HearthError::new(
-                ErrorCode::RemoteModelGone,
-                format!("{} does not serve “{}” any more. Pick another of its models.", model.connection_name, model.model),
-            ));
+            let gone = remote::RemoteError::ModelGone { connection: model.connection_name, model: model.model, said: None };
+            return Err(gone.into());
         }
         self.choose(Some(Choice::Remote(model.clone())));
         Ok(model)
@@ -241,17 +238,13 @@ impl Chat {
     }
 
     pub fn get(&self, id: i64) -> Result<Conversation, HearthError> {
-        self.store
-            .conversation(id)
-            .map_err(internal)?
-            .map(conversation)
-            .ok_or_else(|| HearthError::new(ErrorCode::NotFound, "That conversation no longer exists."))
+        self.store.conversation(id).map_err(internal)?.map(conversation).ok_or_else(|| ChatError::NoConversation.into())
     }
 
     pub fn rename(&self, id: i64, title: &str) -> Result<(), HearthError> {
         let title = title.trim();
         if title.is_empty() {
-            return Err(HearthError::new(ErrorCode::InvalidInput, "A conversation needs a title."));
+            return Err(ChatError::NoTitle.into());
         }
         self.store.rename_conversation(id, &title.chars().take(200).collect::<String>()).map_err(internal)
     }
@@ -273,7 +266,7 @@ impl Chat {
     pub async fn send(&self, id: i64, text: &str, on: impl Fn(ChatEvent)) -> Result<(), HearthError> {
         let text = text.trim();
         if text.is_empty() {
-            return Err(HearthError::new(ErrorCode::InvalidInput, "Type a message first."));
+            return Err(ChatError::EmptyMessage.into());
         }
         let conv = self.get(id)?;
         let user = self.store.add_message(id, "user", text, MessageState::Done).map_err(internal)?;
@@ -287,10 +280,7 @@ impl Chat {
     /// streams.
     pub async fn regenerate(&self, id: i64, on: impl Fn(ChatEvent)) -> Result<(), HearthError> {
         let msgs = self.store.messages(id).map_err(internal)?;
-        let last_user = msgs
-            .iter()
-            .rposition(|m| m.role == "user")
-            .ok_or_else(|| HearthError::new(ErrorCode::InvalidInput, "There is no message to reply to."))?;
+        let last_user = msgs.iter().rposition(|m| m.role == "user").ok_or(ChatError::NothingToReplyTo)?;
         if let Some(next) = msgs.get(last_user + 1) {
             self.store.truncate_from(id, next.id).map_err(internal)?;
         }
@@ -301,7 +291,7 @@ impl Chat {
     pub async fn edit(&self, id: i64, message_id: i64, text: &str, on: impl Fn(ChatEvent)) -> Result<(), HearthError> {
         let target = self.store.message(message_id).map_err(internal)?;
         if !target.is_some_and(|m| m.conversation_id == id && m.role == "user") {
-            return Err(HearthError::new(ErrorCode::InvalidInput, "Only your own messages can be edited."));
+            return Err(ChatError::NotYours.into());
         }
         self.store.truncate_from(id, message_id).map_err(internal)?;
         self.send(id, text, on).await
@@ -329,7 +319,7 @@ impl Chat {
             None => match self.loaded() {
                 Some(m) => Choice::Local(PathBuf::from(m.path)),
                 None => {
-                    let error = HearthError::new(ErrorCode::NoModelLoaded, "Load a model first: pick one at the top of the chat.");
+                    let error = HearthError::from(ChatError::NoModel);
                     on(ChatEvent::Failed { conversation_id: id, reply_id: None, error: error.clone() });
                     return Err(error);
                 }
@@ -415,10 +405,7 @@ impl Chat {
                     tools: None,
                 };
                 let Some(engine) = self.runtime.get(path).map(|m| m.engine) else {
-                    return Err(HearthError::new(
-                        ErrorCode::NoModelLoaded,
-                        "The model was unloaded before it could answer. Load it again.",
-                    ));
+                    return Err(ChatError::Unloaded.into());
                 };
                 let generation = engine.generate(params).await?;
                 let running = Running::Engine(engine, generation.id);

@@ -4,12 +4,13 @@
 //!
 //! A reply streams as [`Event`]s, like a local model's: its text, then figures measured on this
 //! side (time to first token, tokens per second; the token count from the endpoint's `usage` when it
-//! sends one). Each way it can go wrong is one [`HearthError`] with a sentence a person can act on:
-//! unreachable, key refused, model gone, reply cut mid-stream.
+//! sends one). Each way it can go wrong is one [`RemoteError`] (a [`HearthError`] once it leaves)
+//! with a sentence a person can act on: unreachable, key refused, model gone, reply cut mid-stream.
 //!
 //! Only standard sampling fields are sent (temperature, top_p, max_tokens, seed, stop): OpenAI
 //! itself refuses fields it does not know, such as llama.cpp's top_k or min_p.
 
+mod error;
 mod sse;
 
 use std::time::{Duration, Instant};
@@ -17,7 +18,9 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
-use types::{ApiKind, ChatMessage, ChatRole, ErrorCode, GenerationStats, HearthError, SamplingParams, StopReason};
+use types::{ApiKind, ChatMessage, ChatRole, GenerationStats, HearthError, SamplingParams, StopReason};
+
+pub use error::RemoteError;
 
 /// How long to wait for an endpoint to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -55,12 +58,10 @@ impl std::fmt::Debug for Endpoint {
 pub fn base_url(url: &str) -> Result<String, HearthError> {
     let trimmed = url.trim().trim_end_matches('/');
     let base = trimmed.strip_suffix("/v1").unwrap_or(trimmed);
-    let parsed = reqwest::Url::parse(base).map_err(|e| {
-        HearthError::new(ErrorCode::InvalidInput, format!("“{}” is not an address (http://HOST:PORT).", url.trim()))
-            .with_details(e.to_string())
-    })?;
+    let parsed =
+        reqwest::Url::parse(base).map_err(|e| RemoteError::NotAnAddress { given: url.trim().to_string(), reason: e.to_string() })?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(HearthError::new(ErrorCode::InvalidInput, format!("“{}” is not an http:// or https:// address.", url.trim())));
+        return Err(RemoteError::NotHttp { given: url.trim().to_string() }.into());
     }
     Ok(base.to_string())
 }
@@ -113,14 +114,14 @@ fn same_origin_redirects() -> reqwest::redirect::Policy {
     })
 }
 
-fn client() -> Result<reqwest::Client, HearthError> {
+fn client() -> Result<reqwest::Client, RemoteError> {
     reqwest::Client::builder()
         .redirect(same_origin_redirects())
         .connect_timeout(CONNECT_TIMEOUT)
         .read_timeout(READ_TIMEOUT)
         .user_agent(concat!("Hearth/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| HearthError::new(ErrorCode::Internal, "Hearth could not start its HTTP client.").with_details(e.to_string()))
+        .map_err(|e| RemoteError::NoClient { reason: e.to_string() })
 }
 
 impl Endpoint {
@@ -183,56 +184,33 @@ impl Endpoint {
     }
 
     /// A response with an error status turned into its sentence; a good one passed through.
-    async fn check(&self, response: Response, model: Option<&str>) -> Result<Response, HearthError> {
+    async fn check(&self, response: Response, model: Option<&str>) -> Result<Response, RemoteError> {
         let status = response.status();
         if status.is_success() {
             return Ok(response);
         }
         let location = response.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok()).map(str::to_string);
         let said = said(response).await;
-        let error = match status {
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => HearthError::new(
-                ErrorCode::RemoteRefused,
-                format!("{} refused the key (HTTP {}). Check the key in Settings → Connections.", self.name, status.as_u16()),
-            ),
-            StatusCode::NOT_FOUND if model.is_some() => HearthError::new(
-                ErrorCode::RemoteModelGone,
-                format!("{} does not serve “{}” any more. Pick another of its models.", self.name, model.unwrap_or_default()),
-            ),
-            StatusCode::NOT_FOUND => HearthError::new(
-                ErrorCode::RemoteUnreachable,
-                format!("{} has no /v1/models at {}: is this the address of an OpenAI-compatible server?", self.name, self.base_url),
-            ),
-            s if s.is_redirection() => HearthError::new(
-                ErrorCode::RemoteUnreachable,
-                format!(
-                    "{} sent Hearth on to another address (HTTP {}{}); Hearth does not follow it with the key. Use that address for the connection if you trust it.",
-                    self.name,
-                    status.as_u16(),
-                    location.as_deref().map(|l| format!(", to {l}")).unwrap_or_default()
-                ),
-            ),
-            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => HearthError::new(
-                ErrorCode::RateLimited,
-                format!("{} is busy (HTTP {}). Try again in a moment.", self.name, status.as_u16()),
-            ),
-            _ => HearthError::new(ErrorCode::BadResponse, format!("{} answered HTTP {}: {said}", self.name, status.as_u16())),
-        };
-        Err(error.with_details(said))
+        let (connection, code) = (self.name.clone(), status.as_u16());
+        Err(match status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => RemoteError::Refused { connection, status: code, said },
+            StatusCode::NOT_FOUND => match model {
+                Some(model) => RemoteError::ModelGone { connection, model: model.to_string(), said: Some(said) },
+                None => RemoteError::NoModelList { connection, base_url: self.base_url.clone(), said },
+            },
+            s if s.is_redirection() => RemoteError::Redirected { connection, status: code, location, said },
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => RemoteError::Busy { connection, status: code, said },
+            _ => RemoteError::Status { connection, status: code, said },
+        })
     }
 
-    fn unreachable(&self, e: &reqwest::Error) -> HearthError {
-        let why = std::error::Error::source(e).map(|s| s.to_string()).unwrap_or_else(|| e.to_string());
-        HearthError::new(
-            ErrorCode::RemoteUnreachable,
-            format!("{} did not answer at {}. Is its server running, and is the address right?", self.name, self.base_url),
-        )
-        .with_details(why)
+    fn unreachable(&self, e: &reqwest::Error) -> RemoteError {
+        let reason = std::error::Error::source(e).map(|s| s.to_string()).unwrap_or_else(|| e.to_string());
+        RemoteError::Unreachable { connection: self.name.clone(), base_url: self.base_url.clone(), reason }
     }
 
-    fn bad_answer(&self, what: &str, e: impl std::fmt::Display) -> HearthError {
-        HearthError::new(ErrorCode::BadResponse, format!("{} sent {what} in a form Hearth cannot read.", self.name))
-            .with_details(e.to_string())
+    fn bad_answer(&self, what: &'static str, e: impl std::fmt::Display) -> RemoteError {
+        RemoteError::Unreadable { connection: self.name.clone(), what, reason: e.to_string() }
     }
 }
 
@@ -352,7 +330,7 @@ impl Reply {
                 match self.read(&data) {
                     Ok(Some(event)) => return Some(self.end_on(event)),
                     Ok(None) => {}
-                    Err(error) => return Some(self.end_on(ReplyEvent::Failed(error))),
+                    Err(error) => return Some(self.end_on(ReplyEvent::Failed(error.into()))),
                 }
                 if self.ended {
                     return Some(ReplyEvent::Done(self.stats(self.stop.unwrap_or(StopReason::Eos))));
@@ -361,17 +339,14 @@ impl Reply {
             match self.body.next().await {
                 Some(Ok(bytes)) => {
                     if let Err(too_long) = self.events.push(&bytes) {
-                        let error = HearthError::new(
-                            ErrorCode::BadResponse,
-                            format!("{} sent part of the reply in a form Hearth cannot read.", self.endpoint),
-                        )
-                        .with_details(too_long);
-                        return Some(self.end_on(ReplyEvent::Failed(error)));
+                        let error =
+                            RemoteError::Unreadable { connection: self.endpoint.clone(), what: "part of the reply", reason: too_long };
+                        return Some(self.end_on(ReplyEvent::Failed(error.into())));
                     }
                 }
-                Some(Err(e)) => return Some(self.end_on(ReplyEvent::Failed(self.cut(Some(&e))))),
+                Some(Err(e)) => return Some(self.end_on(ReplyEvent::Failed(self.cut(Some(&e)).into()))),
                 // The connection closed before the end of the reply.
-                None => return Some(self.end_on(ReplyEvent::Failed(self.cut(None)))),
+                None => return Some(self.end_on(ReplyEvent::Failed(self.cut(None).into()))),
             }
         }
     }
@@ -388,33 +363,24 @@ impl Reply {
         event
     }
 
-    fn cut(&self, e: Option<&reqwest::Error>) -> HearthError {
-        let error = HearthError::new(
-            ErrorCode::RemoteCut,
-            format!(
-                "The connection to {} broke off in the middle of the reply. The text so far is kept; Regenerate tries again.",
-                self.endpoint
-            ),
-        );
-        match e {
-            Some(e) => error.with_details(e.to_string()),
-            None => error,
-        }
+    fn cut(&self, e: Option<&reqwest::Error>) -> RemoteError {
+        RemoteError::Cut { connection: self.endpoint.clone(), reason: e.map(|e| e.to_string()) }
     }
 
     /// One event's data: text, the end (sets `ended`), an error, or nothing to show (role
     /// announcements, pings, usage).
-    fn read(&mut self, data: &str) -> Result<Option<ReplyEvent>, HearthError> {
+    fn read(&mut self, data: &str) -> Result<Option<ReplyEvent>, RemoteError> {
         if data.trim() == "[DONE]" {
             self.ended = true;
             return Ok(None);
         }
-        let v: Value = serde_json::from_str(data).map_err(|e| {
-            HearthError::new(ErrorCode::BadResponse, format!("{} sent part of the reply in a form Hearth cannot read.", self.endpoint))
-                .with_details(format!("{e}: {}", data.chars().take(200).collect::<String>()))
+        let v: Value = serde_json::from_str(data).map_err(|e| RemoteError::Unreadable {
+            connection: self.endpoint.clone(),
+            what: "part of the reply",
+            reason: format!("{e}: {}", data.chars().take(200).collect::<String>()),
         })?;
         if let Some(message) = v["error"]["message"].as_str().or(v["error"].as_str()) {
-            return Err(HearthError::new(ErrorCode::BadResponse, format!("{} stopped the reply: {message}", self.endpoint)));
+            return Err(RemoteError::StoppedReply { connection: self.endpoint.clone(), said: message.to_string() });
         }
         let text = match self.kind {
             ApiKind::Openai => self.read_openai(&v),
@@ -508,7 +474,7 @@ mod tests {
         assert_eq!(base_url(" https://gpu.example.com ").unwrap(), "https://gpu.example.com");
         assert_eq!(base_url("http://h:1/proxy/v1").unwrap(), "http://h:1/proxy");
         for bad in ["", "gpu-box:8080", "ftp://h/", "http://"] {
-            assert_eq!(base_url(bad).unwrap_err().code, ErrorCode::InvalidInput, "{bad}");
+            assert_eq!(base_url(bad).unwrap_err().code, types::ErrorCode::InvalidInput, "{bad}");
         }
     }
 

@@ -8,6 +8,7 @@ use std::time::Instant;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::logit_bias::LlamaLogitBias;
 use llama_cpp_2::token::LlamaToken;
 use types::{GenerationStats, HearthError, SamplingParams, StopReason, TokenLogprob};
 
@@ -217,11 +218,19 @@ fn constraint_sampler(model: &LlamaModel, c: &Constraint) -> Result<LlamaSampler
     Ok(LlamaSampler::grammar(model, &grammar, "root").map_err(|e| refuse(format!("llama.cpp refused its grammar ({e})")))?)
 }
 
-/// llama.cpp's usual order: penalties, then the filters, then temperature, then the draw.
+/// llama.cpp's usual order: the logit bias, penalties, then the filters, then temperature, then
+/// the draw.
 fn sampler(p: &SamplingParams, n_vocab: i32) -> LlamaSampler {
     let mut chain = Vec::new();
-    if p.repeat_penalty != 1.0 && p.repeat_last_n > 0 {
-        chain.push(LlamaSampler::penalties(n_vocab, p.repeat_last_n as i32, p.repeat_penalty, 0.0, 0.0));
+    // Ids outside the vocabulary were refused with the request (`Session::start`).
+    let biases: Vec<LlamaLogitBias> =
+        p.logit_bias.iter().filter(|(t, _)| (0..n_vocab).contains(t)).map(|(t, b)| LlamaLogitBias::new(LlamaToken(*t), *b)).collect();
+    if !biases.is_empty() {
+        chain.push(LlamaSampler::logit_bias(n_vocab, &biases));
+    }
+    let penalised = p.repeat_penalty != 1.0 || p.frequency_penalty != 0.0 || p.presence_penalty != 0.0;
+    if penalised && p.repeat_last_n > 0 {
+        chain.push(LlamaSampler::penalties(n_vocab, p.repeat_last_n as i32, p.repeat_penalty, p.frequency_penalty, p.presence_penalty));
     }
     if p.temperature <= 0.0 {
         chain.push(LlamaSampler::greedy());

@@ -196,6 +196,10 @@ impl<'m> Session<'m> {
     /// prefix. The reply is then written by `step`. An error (a prompt too long, a template that
     /// fails, a schema that cannot be enforced) leaves every sequence as it was.
     pub fn start(&mut self, id: RequestId, params: &GenerateParams, received: Instant) -> Result<(), HearthError> {
+        let n_vocab = self.model.n_vocab();
+        if params.sampling.logit_bias.iter().any(|(t, _)| !(0..n_vocab).contains(t)) {
+            return Err(err(EngineError::TokenOutOfVocab { n_vocab }));
+        }
         let tokens = self.fit_prompt(params)?;
         let slot = (0..self.slots.len())
             .filter(|&i| self.slots[i].reply.is_none())

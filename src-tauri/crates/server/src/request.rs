@@ -179,16 +179,8 @@ pub fn check_tool_choice(choice: &ToolChoice, tools: Option<&Value>, required: &
 
 /// Fields that would change the answer and that this server does not carry out: refused, naming
 /// the field, rather than ignored (an agent would otherwise get an answer it did not ask for).
-/// Their neutral values (a zero penalty, an empty bias, text only) pass.
+/// Their neutral values (text only) pass.
 fn unsupported(o: &Map<String, Value>) -> Result<(), ApiError> {
-    for name in ["frequency_penalty", "presence_penalty"] {
-        if field(o, name).and_then(Value::as_f64).is_some_and(|p| p != 0.0) {
-            return Err(ApiError::invalid(format!("`{name}` is not supported by this server; use 0 or leave it out."), Some(name)));
-        }
-    }
-    if field(o, "logit_bias").is_some_and(|b| b.as_object().is_none_or(|m| !m.is_empty())) {
-        return Err(ApiError::invalid("`logit_bias` is not supported by this server.", Some("logit_bias")));
-    }
     if field(o, "modalities").is_some_and(|m| m != &serde_json::json!(["text"])) || field(o, "audio").is_some() {
         return Err(ApiError::invalid("This server answers in text only.", Some("modalities")));
     }
@@ -295,6 +287,27 @@ pub fn model_name(body: &[u8]) -> Result<String, ApiError> {
     string(&o, "model")?.ok_or_else(|| missing("model"))
 }
 
+/// The most tokens one request may bias: more is a list of bans, which a grammar says better.
+const MAX_LOGIT_BIAS: usize = 1024;
+
+/// `logit_bias`: `{"<token id>": <bias from -100 to 100>}`. An id outside the model's vocabulary is
+/// the engine's to refuse (it knows the vocabulary).
+fn logit_bias(o: &Map<String, Value>) -> Result<Vec<(i32, f32)>, ApiError> {
+    let bad = || wrong("logit_bias", "an object of token ids (as strings) to numbers from -100 to 100");
+    let Some(bias) = field(o, "logit_bias") else { return Ok(Vec::new()) };
+    let Value::Object(bias) = bias else { return Err(bad()) };
+    if bias.len() > MAX_LOGIT_BIAS {
+        return Err(ApiError::invalid(format!("`logit_bias` may name at most {MAX_LOGIT_BIAS} tokens."), Some("logit_bias")));
+    }
+    bias.iter()
+        .map(|(id, b)| {
+            let id = id.parse::<i32>().ok().filter(|i| *i >= 0).ok_or_else(bad)?;
+            let b = b.as_f64().filter(|b| (-100.0..=100.0).contains(b)).ok_or_else(bad)?;
+            Ok((id, b as f32))
+        })
+        .collect()
+}
+
 /// OpenAI's `response_format`: `{"type": "text"}` (the default), `{"type": "json_object"}`, or
 /// `{"type": "json_schema", "json_schema": {"name": …, "schema": {…}, "strict": …}}`. The schema is
 /// enforced whether or not `strict` is set: a local model is held to it by its grammar, at no cost
@@ -364,6 +377,14 @@ fn sampling(o: &Map<String, Value>) -> Result<SamplingParams, ApiError> {
     if let Some(p) = number_in(o, "repeat_penalty", 0.0, 10.0)? {
         s.repeat_penalty = p;
     }
+    // OpenAI's penalties and bias, carried out by llama.cpp's samplers as llama-server does.
+    if let Some(p) = number_in(o, "frequency_penalty", -2.0, 2.0)? {
+        s.frequency_penalty = p;
+    }
+    if let Some(p) = number_in(o, "presence_penalty", -2.0, 2.0)? {
+        s.presence_penalty = p;
+    }
+    s.logit_bias = logit_bias(o)?;
     if let Some(k) = integer(o, "top_k")? {
         s.top_k = u32::try_from(k).map_err(|_| ApiError::invalid("`top_k` must be 0 or more.", Some("top_k")))?;
     }
@@ -659,15 +680,22 @@ mod tests {
     fn what_would_change_the_answer_and_is_not_carried_out_is_a_400_naming_it() {
         let with = |extra: &str| chat(&format!(r#"{{"model":"m","messages":[{{"role":"user","content":"x"}}]{extra}}}"#));
         for (extra, name) in [
-            (r#","frequency_penalty":0.5"#, "frequency_penalty"),
-            (r#","presence_penalty":-1"#, "presence_penalty"),
-            (r#","logit_bias":{"50256":-100}"#, "logit_bias"),
+            (r#","frequency_penalty":2.5"#, "frequency_penalty"),
+            (r#","presence_penalty":"x""#, "presence_penalty"),
+            (r#","logit_bias":{"50256":-101}"#, "logit_bias"),
+            (r#","logit_bias":{"token":1}"#, "logit_bias"),
             (r#","modalities":["text","audio"]"#, "modalities"),
             (r#","prediction":{"type":"content","content":"x"}"#, "prediction"),
         ] {
             assert_eq!(param(with(extra).unwrap_err()).as_deref(), Some(name), "{extra}");
         }
         assert!(with(r#","modalities":["text"],"logit_bias":{},"frequency_penalty":0"#).is_ok());
+        // Carried out as llama-server does (issue 31: the peers accept them).
+        let r = with(r#","frequency_penalty":0.5,"presence_penalty":-1,"logit_bias":{"50256":-100,"7":2.5}"#).unwrap();
+        assert_eq!((r.sampling.frequency_penalty, r.sampling.presence_penalty), (0.5, -1.0));
+        let mut bias = r.sampling.logit_bias;
+        bias.sort_by_key(|(t, _)| *t);
+        assert_eq!(bias, vec![(7, 2.5), (50256, -100.0)]);
     }
 
     #[test]

@@ -679,3 +679,51 @@ async fn a_schema_beside_json_object_holds_the_reply() {
     assert!(answer["city"] == "Paris" || answer["city"] == "Rome", "{answer}");
     server.stop().await;
 }
+
+/// OpenAI's `logit_bias`, `frequency_penalty` and `presence_penalty`, once refused, are carried
+/// out by llama.cpp's samplers (issue 31): a +100 bias makes a token the greedy pick, -100 keeps
+/// the greedy pick out, and an id outside the vocabulary is a 400 with the worker unharmed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
+async fn logit_bias_and_the_penalties_change_the_pick() {
+    let _one = ONE.lock().await;
+    let (server, backend, base, model) = start(ServerConfig::default()).await;
+    let client = reqwest::Client::new();
+    let complete = |extra: Value| {
+        let mut body = json!({"model": model, "prompt": "The capital of France is", "max_tokens": 1, "temperature": 0});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let request = client.post(format!("{base}/v1/completions")).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, plain) = complete(json!({})).await;
+    assert_eq!(status, 200, "{plain}");
+    let greedy = plain["choices"][0]["text"].as_str().unwrap().to_string();
+    let engine = backend.runtime().get(&real::model()).expect("loaded").engine;
+    let id = |text: String| {
+        let engine = engine.clone();
+        async move { engine.tokenize(&text, false).await.unwrap()[0] }
+    };
+
+    let rome = id(" Rome".into()).await;
+    let (_, pushed) = complete(json!({"logit_bias": {rome.to_string(): 100}})).await;
+    let text = pushed["choices"][0]["text"].as_str().unwrap();
+    assert!(!text.is_empty() && " Rome".starts_with(text), "+100 on {rome} gave {pushed}");
+
+    let banned = id(greedy.clone()).await;
+    let (_, other) = complete(json!({"logit_bias": {banned.to_string(): -100}})).await;
+    assert_ne!(other["choices"][0]["text"].as_str().unwrap(), greedy, "{other}");
+
+    let (status, penalised) = complete(json!({"frequency_penalty": 1.5, "presence_penalty": 1.0, "max_tokens": 8})).await;
+    assert_eq!(status, 200, "{penalised}");
+
+    let pid = backend.worker_pid();
+    let (status, refused) = complete(json!({"logit_bias": {"1000000000": 5}})).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("vocabulary"), "{refused}");
+    assert_eq!(backend.worker_pid(), pid, "the worker lives");
+    server.stop().await;
+}

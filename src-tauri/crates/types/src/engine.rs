@@ -76,8 +76,17 @@ pub struct SamplingParams {
     /// 1.0 turns the repeat penalty off.
     #[specta(type = Number)]
     pub repeat_penalty: f32,
-    /// How many of the last tokens the repeat penalty looks at.
+    /// How many of the last tokens the repeat penalty looks at (and the frequency and presence
+    /// penalties).
     pub repeat_last_n: u32,
+    /// OpenAI's: lowers a token's logit by this much per time it already appeared (0 is off).
+    #[specta(type = Number)]
+    pub frequency_penalty: f32,
+    /// OpenAI's: lowers a token's logit by this much once it has appeared at all (0 is off).
+    #[specta(type = Number)]
+    pub presence_penalty: f32,
+    /// Added to a token's logit before sampling: (token id, bias); -100 all but bans it.
+    pub logit_bias: Vec<(i32, f32)>,
     /// `None` draws a fresh seed for every reply.
     pub seed: Option<u32>,
     /// `None` lets the reply run until the model ends it or the context is full.
@@ -96,6 +105,9 @@ impl Default for SamplingParams {
             min_p: 0.05,
             repeat_penalty: 1.0,
             repeat_last_n: 64,
+            frequency_penalty: 0.0,
+            presence_penalty: 0.0,
+            logit_bias: Vec::new(),
             seed: None,
             max_tokens: None,
             stop: Vec::new(),

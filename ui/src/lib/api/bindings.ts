@@ -859,8 +859,17 @@ export type SamplingParams = {
 	minP?: number,
 	/**  1.0 turns the repeat penalty off. */
 	repeatPenalty?: number,
-	/**  How many of the last tokens the repeat penalty looks at. */
+	/**
+	 *  How many of the last tokens the repeat penalty looks at (and the frequency and presence
+	 *  penalties).
+	 */
 	repeatLastN?: number,
+	/**  OpenAI's: lowers a token's logit by this much per time it already appeared (0 is off). */
+	frequencyPenalty?: number,
+	/**  OpenAI's: lowers a token's logit by this much once it has appeared at all (0 is off). */
+	presencePenalty?: number,
+	/**  Added to a token's logit before sampling: (token id, bias); -100 all but bans it. */
+	logitBias?: ([number, number | null])[],
 	/**  `None` draws a fresh seed for every reply. */
 	seed?: number | null,
 	/**  `None` lets the reply run until the model ends it or the context is full. */

@@ -276,7 +276,20 @@ pub fn message_object(id: &str, model: &str, text: &str, calls: &[CallOut], stat
         "content": content,
         "stop_reason": stop_reason(stats.stop_reason, !calls.is_empty()),
         "stop_sequence": if calls.is_empty() { stop_sequence(stats.stop_reason, stops) } else { Value::Null },
-        "usage": { "input_tokens": stats.prompt_tokens_total, "output_tokens": stats.generated_tokens },
+        "usage": usage(stats),
+    })
+}
+
+/// Anthropic's usage: `input_tokens` are the prompt's tokens read now, `cache_read_input_tokens`
+/// those the K/V cache already held (a conversation's earlier turns), so that the two add up to
+/// the prompt, as Anthropic's prompt caching counts them. Hearth writes no separate cache entry.
+pub fn usage(stats: &GenerationStats) -> Value {
+    let cached = stats.reused_prefix_tokens.min(stats.prompt_tokens_total);
+    json!({
+        "input_tokens": stats.prompt_tokens_total - cached,
+        "output_tokens": stats.generated_tokens,
+        "cache_read_input_tokens": cached,
+        "cache_creation_input_tokens": 0,
     })
 }
 
@@ -335,7 +348,7 @@ pub fn closing(stats: &GenerationStats, called: bool, stops: &[String]) -> Vec<E
             json!({
                 "type": "message_delta",
                 "delta": { "stop_reason": stop_reason(stats.stop_reason, called), "stop_sequence": if called { Value::Null } else { stop_sequence(stats.stop_reason, stops) } },
-                "usage": { "input_tokens": stats.prompt_tokens_total, "output_tokens": stats.generated_tokens },
+                "usage": usage(stats),
             }),
         ),
         event("message_stop", json!({ "type": "message_stop" })),
@@ -404,7 +417,11 @@ mod tests {
         let m = message_object("msg_1", "m", "Hi", &[], &stats, &["END".into()]);
         assert_eq!(m["content"], json!([{"type": "text", "text": "Hi"}]));
         assert_eq!((m["stop_reason"].as_str(), m["stop_sequence"].as_str()), (Some("stop_sequence"), Some("END")));
-        assert_eq!(m["usage"], json!({"input_tokens": 9, "output_tokens": 3}));
+        assert_eq!(m["usage"], json!({"input_tokens": 9, "output_tokens": 3, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}));
+        // A later turn: what the cache held is read from it, and the two add up to the prompt.
+        let later = GenerationStats { reused_prefix_tokens: 7, prompt_tokens: 2, ..stats.clone() };
+        let usage = &message_object("msg_2", "m", "Hi", &[], &later, &[])["usage"];
+        assert_eq!((usage["input_tokens"].as_u64(), usage["cache_read_input_tokens"].as_u64()), (Some(2), Some(7)));
         let call = CallOut { id: "call_x_0".into(), name: "f".into(), arguments: r#"{"a":1}"#.into() };
         let m = message_object("msg_1", "m", "", &[call], &stats, &[]);
         assert_eq!(m["content"], json!([{"type": "tool_use", "id": "toolu_x_0", "name": "f", "input": {"a": 1}}]));

@@ -62,7 +62,7 @@ pub enum ApiError {
     Timeout(u64),
     #[error("The model `{0}` does not exist. GET /v1/models lists the models this server has.")]
     ModelNotFound(String),
-    #[error("There is no {0} here. This server answers /v1/models, /v1/chat/completions and /v1/completions.")]
+    #[error("There is no {0} here. This server answers /v1/models, /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/messages and /health.")]
     NoRoute(String),
     #[error("The request body is larger than this server accepts ({0} bytes).")]
     TooLarge(usize),

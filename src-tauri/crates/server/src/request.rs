@@ -184,6 +184,17 @@ fn unsupported(o: &Map<String, Value>) -> Result<(), ApiError> {
     if field(o, "modalities").is_some_and(|m| m != &serde_json::json!(["text"])) || field(o, "audio").is_some() {
         return Err(ApiError::invalid("This server answers in text only.", Some("modalities")));
     }
+    // `/v1/completions`' own: text before the prompt's echo or after a suffix, and several
+    // drafts to choose from, are not what this server writes.
+    if boolean(o, "echo")?.unwrap_or(false) {
+        return Err(ApiError::invalid("`echo` is not supported by this server: the reply holds the completion only.", Some("echo")));
+    }
+    if field(o, "suffix").is_some_and(|s| s.as_str() != Some("")) {
+        return Err(ApiError::invalid("`suffix` (text after the completion) is not supported by this server.", Some("suffix")));
+    }
+    if integer(o, "best_of")?.is_some_and(|n| n != 1) {
+        return Err(ApiError::invalid("This server writes one completion per request: `best_of` must be 1.", Some("best_of")));
+    }
     if field(o, "prediction").is_some() {
         return Err(ApiError::invalid("`prediction` is not supported by this server.", Some("prediction")));
     }
@@ -219,6 +230,9 @@ pub struct EmbeddingsRequest {
     pub model: String,
     pub inputs: Vec<engine::EmbedInput>,
     pub base64: bool,
+    /// `dimensions`: the size the client expects. Hearth does not cut vectors down (that is only
+    /// meaningful for models trained for it); a size other than the model's is a 400 naming it.
+    pub dimensions: Option<usize>,
 }
 
 /// Inputs one request may embed (OpenAI's limit).
@@ -276,7 +290,11 @@ pub fn embeddings(body: &[u8], max_prompt_chars: usize) -> Result<EmbeddingsRequ
         Some("base64") => true,
         Some(_) => return Err(wrong("encoding_format", "float or base64")),
     };
-    Ok(EmbeddingsRequest { model, inputs, base64 })
+    let dimensions = match integer(&o, "dimensions")? {
+        None => None,
+        Some(d) => Some(usize::try_from(d).ok().filter(|d| *d > 0).ok_or_else(|| wrong("dimensions", "a number above 0"))?),
+    };
+    Ok(EmbeddingsRequest { model, inputs, base64, dimensions })
 }
 
 /// The body of `/api/models/load` and `/unload`: `{"model": NAME}`.

@@ -62,6 +62,13 @@ pub async fn embeddings<B: Backend>(State(app): State<Arc<App<B>>>, Extension(sl
         let mut turn = app.gate.enter(&entry.id, app.backend.slots(&entry.id))?;
         let loaded = turn.model(app.backend.as_ref(), &entry.id, app.config.auto_load).await?;
         let (vectors, tokens) = app.backend.embed(&loaded, req.inputs).await?;
+        let width = vectors.first().map_or(0, Vec::len);
+        if let Some(asked) = req.dimensions.filter(|d| *d != width) {
+            return Err(ApiError::invalid(
+                format!("`dimensions` {asked} is not this model's size: its embeddings have {width}, and this server does not cut them down."),
+                Some("dimensions"),
+            ));
+        }
         let data: Vec<serde_json::Value> = vectors
             .iter()
             .enumerate()
@@ -246,6 +253,12 @@ async fn begin<B: Backend>(app: &App<B>, slot: &LogSlot, req: request::ValidRequ
     Ok(Begun { reply, head, first })
 }
 
+/// `GET /health`: the server is up (as llama-server, LM Studio and Ollama answer it), with the
+/// model the server loaded (`null` when none). No model needs to be loaded for it to be healthy.
+pub async fn health<B: Backend>(State(app): State<Arc<App<B>>>) -> Response {
+    Json(serde_json::json!({ "status": "ok", "model": app.backend.loaded() })).into_response()
+}
+
 /// `POST /v1/messages`: Anthropic's Messages API (anthropic.rs), on the same path as a chat
 /// completion from the queue on.
 pub async fn messages<B: Backend>(State(app): State<Arc<App<B>>>, Extension(slot): Extension<LogSlot>, body: Body) -> Response {
@@ -257,7 +270,8 @@ async fn start_message<B: Backend>(app: &App<B>, slot: &LogSlot, body: Body) -> 
     let req = anthropic::parse(&body, app.config.max_prompt_chars, false)?;
     let (stream, stops) = (req.stream, req.sampling.stop.clone());
     let Begun { mut reply, head, first } = begin(app, slot, req).await?;
-    let id = head.id.replacen("chatcmpl", "msg", 1);
+    // Anthropic's ids are `msg_…`.
+    let id = head.id.replacen("chatcmpl-", "msg_", 1);
     if !stream {
         let (text, _, stats) = collect(reply, first).await?;
         let (text, calls) = head.find_calls(text);
@@ -435,6 +449,16 @@ fn data(value: &serde_json::Value) -> Event {
 }
 
 impl SseReply {
+    /// A chat stream opens with the role alone (`{"role": "assistant", "content": ""}`), as
+    /// OpenAI's and llama-server's do; clients that take the first chunk for the role rely on it.
+    fn role_chunk(&self, first: bool) -> Vec<Event> {
+        if first && self.head.endpoint == Endpoint::Chat {
+            vec![data(&self.head.chunk(Some(""), &[], 0, true, None, self.include_usage))]
+        } else {
+            Vec::new()
+        }
+    }
+
     /// The events for the next piece, and whether the stream goes on after them.
     async fn step(&mut self) -> (Vec<Event>, bool) {
         let piece = match self.first.take() {
@@ -450,9 +474,11 @@ impl SseReply {
                 (Vec::new(), true)
             }
             Piece::Text(t, logprobs) => {
-                let chunk = self.head.chunk(Some(&t), &logprobs, self.text_offset, first, None, self.include_usage);
+                let mut events = self.role_chunk(first);
+                let chunk = self.head.chunk(Some(&t), &logprobs, self.text_offset, first && events.is_empty(), None, self.include_usage);
                 self.text_offset += t.len();
-                (vec![data(&chunk)], true)
+                events.push(data(&chunk));
+                (events, true)
             }
             Piece::Done(stats) => {
                 let mut events = Vec::new();
@@ -461,7 +487,8 @@ impl SseReply {
                 if !calls.is_empty() {
                     events.extend(self.head.tool_call_chunks(&text, &calls, self.include_usage).iter().map(data));
                 } else if !text.is_empty() {
-                    events.push(data(&self.head.chunk(Some(&text), &[], self.text_offset, first, None, self.include_usage)));
+                    events.extend(self.role_chunk(first));
+                    events.push(data(&self.head.chunk(Some(&text), &[], self.text_offset, false, None, self.include_usage)));
                 } else if first {
                     events.push(data(&self.head.chunk(Some(""), &[], self.text_offset, true, None, self.include_usage)));
                 }

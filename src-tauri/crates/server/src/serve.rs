@@ -123,6 +123,7 @@ fn router<B: Backend>(app: Arc<App<B>>, config: &ValidConfig, recorder: Recorder
         .route("/api/models/load", post(routes::load_model::<B>))
         .route("/api/models/unload", post(routes::unload_model::<B>))
         .route("/openapi.json", get(routes::openapi::<B>))
+        .route("/health", get(routes::health::<B>))
         .fallback(routes::no_route)
         .with_state(app)
         .layer(from_fn_with_state(ApiKey(config.api_key.clone()), require_key))

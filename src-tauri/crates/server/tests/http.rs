@@ -81,9 +81,20 @@ async fn wrong_json_types_get_400_naming_the_field() {
     // is refused, naming it.
     let (status, _) = post(&base, "/v1/chat/completions", &chat_body(json!({"frequency_penalty": 0, "whatever": [1]}))).await;
     assert_eq!(status, 200);
-    let (status, body) = post(&base, "/v1/chat/completions", &chat_body(json!({"frequency_penalty": 0.5}))).await;
+    let (status, body) = post(&base, "/v1/chat/completions", &chat_body(json!({"prediction": {"type": "content", "content": "x"}}))).await;
+    assert_eq!(status, 400);
+    assert_openai_error(&body, None, Some("prediction"));
+    let (status, body) = post(&base, "/v1/chat/completions", &chat_body(json!({"frequency_penalty": 2.5}))).await;
     assert_eq!(status, 400);
     assert_openai_error(&body, None, Some("frequency_penalty"));
+    // `/v1/completions`' own options this server does not carry out, each named (issue 31).
+    for (extra, name) in [(json!({"echo": true}), "echo"), (json!({"suffix": "}"}), "suffix"), (json!({"best_of": 3}), "best_of")] {
+        let mut body = json!({"model": MODEL, "prompt": "Once", "max_tokens": 3});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let (status, body) = post(&base, "/v1/completions", &body).await;
+        assert_eq!(status, 400, "{body}");
+        assert_openai_error(&body, None, Some(name));
+    }
 }
 
 #[tokio::test]
@@ -320,7 +331,9 @@ async fn a_stream_streams_chunks_usage_and_done() {
     let events = sse_data(&r.text().await.unwrap());
     assert_eq!(events.last().unwrap(), "[DONE]");
     let chunks: Vec<Value> = events[..events.len() - 1].iter().map(|e| serde_json::from_str(e).unwrap()).collect();
-    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    // The role alone first, as OpenAI and llama-server send it; the text after (issue 31).
+    assert_eq!(chunks[0]["choices"][0]["delta"], json!({"role": "assistant", "content": ""}));
+    assert!(chunks[1..].iter().all(|c| c["choices"][0]["delta"].get("role").is_none()));
     let text: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
     assert_eq!(text, "w0 w1 w2 ");
     let finish = &chunks[chunks.len() - 2];
@@ -528,4 +541,18 @@ async fn the_openapi_description_matches_the_real_routes() {
         let body: Value = answer.json().await.unwrap_or(Value::Null);
         assert_ne!(body["error"]["code"], "unknown_url", "{method} {path}: {status} {body}");
     }
+}
+
+/// `GET /health`, as llama-server, LM Studio and Ollama answer it (issue 31): up, with no model
+/// needed; and Anthropic's message ids are `msg_…`.
+#[tokio::test]
+async fn health_answers_and_messages_have_anthropics_ids() {
+    let (_server, base) = start(ServerConfig::default(), Arc::new(Fake::default())).await;
+    let health: Value = reqwest::get(format!("{base}/health")).await.unwrap().json().await.unwrap();
+    assert_eq!(health["status"], "ok", "{health}");
+    let body = json!({"model": MODEL, "max_tokens": 3, "messages": [{"role": "user", "content": "hi"}]});
+    let (status, message) = post(&base, "/v1/messages", &body).await;
+    assert_eq!(status, 200, "{message}");
+    assert!(message["id"].as_str().unwrap().starts_with("msg_"), "{message}");
+    assert_eq!(message["usage"]["cache_read_input_tokens"], 0, "{message}");
 }

@@ -258,6 +258,15 @@ async fn embeddings_come_from_a_model_with_pooling_and_a_chat_model_is_refused()
     assert_eq!(tokens["usage"]["prompt_tokens"], 5, "{tokens}");
     let r = post(json!({"model": model, "input": []})).await.unwrap();
     assert_eq!(r.status(), 400);
+    // `dimensions`: the model's own size is fine; another is a 400 naming it, never 576 numbers
+    // handed back as if they were 8 (issue 31).
+    let same = post(json!({"model": model, "input": "The cat sat.", "dimensions": 576})).await.unwrap();
+    assert_eq!(same.status(), 200);
+    let r = post(json!({"model": model, "input": "The cat sat.", "dimensions": 8})).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["param"], "dimensions", "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("576"), "{body}");
     server.stop().await;
     let _ = std::fs::remove_file(pooled);
 }

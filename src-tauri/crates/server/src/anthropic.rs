@@ -76,9 +76,9 @@ pub fn parse(body: &[u8], max_prompt_chars: usize, count_only: bool) -> Result<V
             Some("messages"),
         ));
     }
-    if o.get("thinking").and_then(|t| t.get("type")).and_then(Value::as_str).is_some_and(|t| t != "disabled") {
-        return Err(ApiError::invalid("Extended thinking is not supported by this server.", Some("thinking")));
-    }
+    // `thinking` ({"type": "enabled", "budget_tokens": N} or "disabled") is accepted: a model that
+    // reasons does so in its own way, and Hearth has no budget to hold it to. Refusing it broke
+    // clients that always send it.
     let mut sampling = types::SamplingParams::default();
     match o.get("max_tokens").and_then(Value::as_u64) {
         Some(n) if n > 0 => sampling.max_tokens = Some(u32::try_from(n).unwrap_or(u32::MAX)),
@@ -200,6 +200,9 @@ fn message(m: &Value, i: usize) -> Result<Vec<ChatMessage>, ApiError> {
                 name: b.get("name").and_then(Value::as_str).unwrap_or_default().to_string(),
                 arguments: b.get("input").cloned().unwrap_or_else(|| json!({})).to_string(),
             }),
+            // Reasoning replayed by clients that keep the whole history: left out of the prompt, as
+            // thinking models' own templates leave earlier turns' reasoning out.
+            Some("thinking" | "redacted_thinking") if role == ChatRole::Assistant => {}
             Some("tool_result") if role == ChatRole::User => {
                 let content = match b.get("content") {
                     Some(Value::String(s)) => s.clone(),
@@ -212,7 +215,7 @@ fn message(m: &Value, i: usize) -> Result<Vec<ChatMessage>, ApiError> {
             }
             Some(other) => {
                 return Err(ApiError::invalid(
-                    format!("This server reads text, tool_use and tool_result blocks; messages[{i}] has a `{other}` block."),
+                    format!("This server reads text, thinking, tool_use and tool_result blocks; messages[{i}] has a `{other}` block."),
                     Some("messages"),
                 ))
             }
@@ -399,6 +402,17 @@ mod tests {
         }
         // count_tokens takes no max_tokens.
         assert!(parse(br#"{"model": "m", "messages": [{"role": "user", "content": "x"}]}"#, 100, true).is_ok());
+        // Clients that send `thinking` and replay the reasoning in the history are answered
+        // (issue 31); the reasoning stays out of the prompt.
+        let r = read(
+            r#"{"model": "m", "max_tokens": 50, "thinking": {"type": "enabled", "budget_tokens": 1024}, "messages": [
+              {"role": "user", "content": "Hi"},
+              {"role": "assistant", "content": [{"type": "thinking", "thinking": "They greet.", "signature": "s"}, {"type": "redacted_thinking", "data": "x"}, {"type": "text", "text": "Hello."}]},
+              {"role": "user", "content": "And?"}]}"#,
+        )
+        .unwrap();
+        let Prompt::Chat(m) = r.prompt else { panic!() };
+        assert_eq!(m[1].content, "Hello.");
     }
 
     #[test]

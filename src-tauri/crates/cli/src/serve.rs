@@ -59,6 +59,10 @@ pub struct ServeArgs {
     /// at most. By default a reply may run until the context is full, as with OpenAI's API.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_tokens: Option<u32>,
+    /// Context length in tokens for every model this server loads (per reply slot), over the
+    /// model's saved setting; by default the saved one, else the model's up to its cap.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(256..))]
+    pub ctx: Option<u32>,
     #[command(flatten)]
     pub run_on: crate::loading::RunOnArgs,
 }
@@ -105,10 +109,10 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let runtime = hearth.runtime.clone();
     // Each load plans with the person's saved choices for that model, as in the window, except
     // where a flag here says otherwise.
-    let (flags, saved, parallel) = (args.run_on.clone(), hearth.store.clone(), args.parallel);
+    let (flags, saved, parallel, ctx) = (args.run_on.clone(), hearth.store.clone(), args.parallel, args.ctx);
     runtime.set_load_settings(Arc::new(move |path: &Path| {
         let mine = flags.over(library::settings::load_settings(&saved, Some(path)));
-        types::LoadSettings { parallel: parallel.or(mine.parallel), ..mine }
+        types::LoadSettings { parallel: parallel.or(mine.parallel), context: ctx.or(mine.context), ..mine }
     }));
     let backend = Arc::new(EngineBackend::new(runtime, entries));
 

@@ -33,7 +33,7 @@ fn listening_beyond_this_computer_needs_a_key() {
 fn serve_answers_a_chat_completion_and_stops_cleanly() {
     let model = testkit::test_model();
     let mut child = Command::new(env!("CARGO_BIN_EXE_hearth"))
-        .args(["serve", "--port", "0", "--model", model.to_str().unwrap()])
+        .args(["serve", "--port", "0", "--model", model.to_str().unwrap(), "--ctx", "1024"])
         .env("HEARTH_HOME", home("ok"))
         // Keep the person's other apps' folders out of the list.
         .env("HF_HUB_CACHE", home("ok-hf"))
@@ -59,6 +59,10 @@ fn serve_answers_a_chat_completion_and_stops_cleanly() {
         let answer: serde_json::Value = resp.json().await.unwrap();
         assert!(!answer["choices"][0]["message"]["content"].as_str().unwrap().is_empty(), "{answer}");
         assert!(answer["usage"]["completion_tokens"].as_u64().unwrap() <= 8);
+        // `--ctx` is the context the model was planned and loaded with (issue 31).
+        let root = base.trim_end_matches("/v1");
+        let states: serde_json::Value = http.get(format!("{root}/api/models")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(states["data"][0]["fit"]["context"], 1024, "{states}");
     });
 
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();

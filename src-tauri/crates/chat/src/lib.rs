@@ -365,7 +365,7 @@ impl Chat {
                     }
                 }
                 // Chat asks for none.
-                ReplyEvent::Logprobs(_) => {}
+                ReplyEvent::Started { .. } | ReplyEvent::Logprobs(_) => {}
                 ReplyEvent::Done(stats) => break Ok(stats),
                 ReplyEvent::Failed(e) => break Err(e),
             }

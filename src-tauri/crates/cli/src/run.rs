@@ -117,7 +117,7 @@ pub async fn print_reply(events: &mut tokio::sync::mpsc::Receiver<ReplyEvent>) -
                     stdout.flush()?;
                 }
                 // Not asked for.
-                Some(ReplyEvent::Logprobs(_)) => {}
+                Some(ReplyEvent::Started { .. } | ReplyEvent::Logprobs(_)) => {}
                 Some(ReplyEvent::Done(stats)) => {
                     println!();
                     return Ok(Reply::Done(text, stats));

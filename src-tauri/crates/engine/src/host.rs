@@ -450,6 +450,11 @@ impl Worker {
                     tx.send(()).ok();
                 }
             }
+            Event::Started { id, prompt_tokens, cached_tokens } => {
+                if let Some(tx) = self.generate_sender(id) {
+                    let _ = deliver(&tx, ReplyEvent::Started { prompt_tokens, cached_tokens });
+                }
+            }
             Event::Token { id, text, logprobs } => {
                 let Some(tx) = self.generate_sender(id) else { return };
                 if !logprobs.is_empty() {

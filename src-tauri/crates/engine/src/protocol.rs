@@ -251,6 +251,12 @@ pub enum Event {
     Unloaded {
         id: RequestId,
     },
+    /// A reply was taken on: its prompt's length in tokens, and how many the cache held.
+    Started {
+        id: RequestId,
+        prompt_tokens: u32,
+        cached_tokens: u32,
+    },
     /// A piece of the reply's text, with the log-probabilities of the tokens that wrote it when
     /// they were asked for.
     Token {
@@ -295,6 +301,7 @@ impl Event {
             | Event::Loaded { id, .. }
             | Event::Unloaded { id }
             | Event::Token { id, .. }
+            | Event::Started { id, .. }
             | Event::Done { id, .. }
             | Event::Tokens { id, .. }
             | Event::Embeddings { id, .. }

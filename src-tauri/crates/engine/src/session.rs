@@ -195,7 +195,8 @@ impl<'m> Session<'m> {
     /// prompt (so a conversation that comes back finds its own cache), the cache cut back to that
     /// prefix. The reply is then written by `step`. An error (a prompt too long, a template that
     /// fails, a schema that cannot be enforced) leaves every sequence as it was.
-    pub fn start(&mut self, id: RequestId, params: &GenerateParams, received: Instant) -> Result<(), HearthError> {
+    /// Takes a reply on; answers its prompt's length and how much of it the cache held.
+    pub fn start(&mut self, id: RequestId, params: &GenerateParams, received: Instant) -> Result<(u32, u32), HearthError> {
         let n_vocab = self.model.n_vocab();
         if params.sampling.logit_bias.iter().any(|(t, _)| !(0..n_vocab).contains(t)) {
             return Err(err(EngineError::TokenOutOfVocab { n_vocab }));
@@ -208,8 +209,9 @@ impl<'m> Session<'m> {
         // The reply is made before the cache is touched: its grammar may be refused.
         let mut reply = Reply::new(id, self.model, params, tokens, received)?;
         reply.reuse(self.reuse_prefix(slot, &reply.prompt));
+        let counts = (reply.stats.prompt_tokens_total, reply.stats.reused_prefix_tokens);
         self.slots[slot].reply = Some(reply);
-        Ok(())
+        Ok(counts)
     }
 
     /// One decode for every reply under way: each writing reply's last token, then the prompts

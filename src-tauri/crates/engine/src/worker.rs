@@ -206,11 +206,10 @@ impl Worker {
                         let replaced = EngineError::Replaced { asked, loaded: file_name(path) };
                         self.send(&Event::error(id, &replaced.into()));
                     }
-                    Request::Generate { id, params } => {
-                        if let Err(e) = session.start(id, &params, received) {
-                            self.send(&Event::error(id, &e));
-                        }
-                    }
+                    Request::Generate { id, params } => match session.start(id, &params, received) {
+                        Ok((prompt_tokens, cached_tokens)) => self.send(&Event::Started { id, prompt_tokens, cached_tokens }),
+                        Err(e) => self.send(&Event::error(id, &e)),
+                    },
                     Request::Devices { id } => self.send(&Event::Devices { id, report: devices::report(&self.backends) }),
                     Request::Tokenize { id, text, add_special } => {
                         let tokens = session.tokenize(&text, add_special).into_iter().map(|t| t.0).collect();

@@ -25,6 +25,7 @@ async fn a_cancel_stops_the_reply_within_one_token() {
     while before < 5 {
         match generation.events.recv().await.expect("event") {
             ReplyEvent::Text(_) => before += 1,
+            ReplyEvent::Started { .. } => {}
             other => panic!("ended before the cancel: {other:?}"),
         }
     }
@@ -36,6 +37,7 @@ async fn a_cancel_stops_the_reply_within_one_token() {
             ReplyEvent::Done(stats) => break stats,
             ReplyEvent::Failed(e) => panic!("{e}"),
             ReplyEvent::Logprobs(l) => panic!("not asked for: {l:?}"),
+            ReplyEvent::Started { .. } => panic!("started twice"),
         }
     };
     println!("{before} tokens before the cancel, {after} after; {} generated in all", stats.generated_tokens);
@@ -50,6 +52,7 @@ async fn dropping_the_receiver_cancels_the_reply() {
     let _serial = one_at_a_time().await;
     let host = loaded_host().await;
     let mut generation = host.generate(raw(STORY, greedy(2000))).await.expect("generate");
+    assert!(matches!(generation.events.recv().await, Some(ReplyEvent::Started { .. })));
     assert!(matches!(generation.events.recv().await, Some(ReplyEvent::Text(_))));
     drop(generation);
     // The worker answers one request at a time: this answer comes only once the reply has stopped.
@@ -69,13 +72,14 @@ async fn a_worker_killed_mid_reply_gives_engine_crashed_and_the_next_load_works(
     let _serial = one_at_a_time().await;
     let host = loaded_host().await;
     let mut generation = host.generate(raw(STORY, greedy(1000))).await.expect("generate");
+    assert!(matches!(generation.events.recv().await, Some(ReplyEvent::Started { .. })));
     assert!(matches!(generation.events.recv().await, Some(ReplyEvent::Text(_))));
     let pid = host.pid().expect("a worker runs");
     let status = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().expect("kill");
     assert!(status.success());
     let error = loop {
         match tokio::time::timeout(Duration::from_secs(10), generation.events.recv()).await.expect("an answer") {
-            Some(ReplyEvent::Text(_)) => {}
+            Some(ReplyEvent::Text(_) | ReplyEvent::Started { .. }) => {}
             Some(ReplyEvent::Failed(e)) => break e,
             other => panic!("expected an error, got {other:?}"),
         }

@@ -37,11 +37,12 @@ async fn a_reader_that_never_reads_is_cancelled_and_holds_up_no_other_request() 
     assert_eq!(stats.generated_tokens, 8);
     assert!(!pieces.concat().is_empty());
 
-    // The stuck receiver, read at last: the backlog of tokens, then the reason it was stopped.
+    // The stuck receiver, read at last: the backlog (the start, then tokens), then the reason it
+    // was stopped.
     let mut tokens = 0;
     let error = loop {
         match stuck.events.recv().await {
-            Some(ReplyEvent::Text(_)) => tokens += 1,
+            Some(ReplyEvent::Text(_) | ReplyEvent::Started { .. }) => tokens += 1,
             Some(ReplyEvent::Failed(e)) => break e,
             other => panic!("expected tokens, then an error; got {other:?} after {tokens} tokens"),
         }

@@ -160,7 +160,9 @@ async fn a_model_that_is_answering_someone_is_never_unloaded_to_make_room() {
         tools: None,
     };
     let mut reply = resident.engine.generate(params).await.expect("a reply starts");
-    let first = reply.events.recv().await.expect("a first event");
+    let started = reply.events.recv().await.expect("a first event");
+    assert!(matches!(started, engine::ReplyEvent::Started { .. }), "{started:?}");
+    let first = reply.events.recv().await.expect("a second event");
     assert!(matches!(first, engine::ReplyEvent::Text(_)), "{first:?}");
 
     let refused = rt.load(&b, LoadRequest::by(Owner::Server), |_| {}).await.expect_err("a is answering");

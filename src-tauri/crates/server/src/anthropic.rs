@@ -301,14 +301,21 @@ pub fn event(name: &str, data: Value) -> Event {
     Event::default().event(name).data(data.to_string())
 }
 
-/// The events that open a stream.
-pub fn opening(id: &str, model: &str) -> Vec<Event> {
+/// The events that open a stream. `started`: the prompt's tokens and those the cache held, which
+/// clients that budget the context read from `message_start`.
+pub fn opening(id: &str, model: &str, started: Option<(u32, u32)>) -> Vec<Event> {
+    let (prompt, cached) = started.unwrap_or_default();
+    let cached = cached.min(prompt);
+    let usage = json!({
+        "input_tokens": prompt - cached, "output_tokens": 0,
+        "cache_read_input_tokens": cached, "cache_creation_input_tokens": 0,
+    });
     vec![
         event(
             "message_start",
             json!({ "type": "message_start", "message": {
                 "id": id, "type": "message", "role": "assistant", "model": model, "content": [],
-                "stop_reason": null, "stop_sequence": null, "usage": { "input_tokens": 0, "output_tokens": 0 },
+                "stop_reason": null, "stop_sequence": null, "usage": usage,
             }}),
         ),
         event("ping", json!({ "type": "ping" })),

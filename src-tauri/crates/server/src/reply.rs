@@ -23,6 +23,7 @@ pub enum Piece {
 
 /// What one engine event is to a reply.
 enum Event {
+    Started,
     Logprobs(Vec<TokenLogprob>),
     Piece(Piece),
 }
@@ -35,11 +36,19 @@ pub struct Reply {
     pieces: u32,
     ended: bool,
     streamed: bool,
+    /// The prompt's tokens and those the cache held, once the engine has taken the reply on.
+    started: Option<(u32, u32)>,
 }
 
 impl Reply {
     pub fn new(generation: Generation, turn: Turn, slot: LogSlot, stopping: watch::Receiver<bool>) -> Self {
-        Self { generation, _turn: turn, slot, stopping, pieces: 0, ended: false, streamed: false }
+        Self { generation, _turn: turn, slot, stopping, pieces: 0, ended: false, streamed: false, started: None }
+    }
+
+    /// The prompt's length in tokens and how many of them the cache held: known once the first
+    /// piece has come (the engine says it before any text).
+    pub fn started(&self) -> Option<(u32, u32)> {
+        self.started
     }
 
     /// The reply goes out as a stream, which writes its log entry when it ends.
@@ -52,6 +61,7 @@ impl Reply {
         let mut logprobs = Vec::new();
         loop {
             match self.event().await {
+                Event::Started => {}
                 Event::Logprobs(l) => logprobs.extend(l),
                 Event::Piece(Piece::Text(text, _)) => return Piece::Text(text, logprobs),
                 Event::Piece(piece) => return piece,
@@ -68,6 +78,10 @@ impl Reply {
             return Event::Piece(self.fail(ApiError::Engine(HearthError::new(ErrorCode::Internal, "The server is stopping; this reply was cut short."))));
         };
         match event {
+            Some(ReplyEvent::Started { prompt_tokens, cached_tokens }) => {
+                self.started = Some((prompt_tokens, cached_tokens));
+                Event::Started
+            }
             Some(ReplyEvent::Logprobs(l)) => Event::Logprobs(l),
             Some(ReplyEvent::Text(text)) => {
                 self.pieces += 1;

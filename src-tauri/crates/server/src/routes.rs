@@ -311,7 +311,7 @@ impl MessageStream {
         let mut events = Vec::new();
         if !self.opened {
             self.opened = true;
-            events.extend(anthropic::opening(&self.id, &self.head.model));
+            events.extend(anthropic::opening(&self.id, &self.head.model, self.reply.started()));
         }
         match piece {
             Piece::Text(t, _) if self.head.tools => {

@@ -248,6 +248,7 @@ async fn a_streaming_client_that_stops_reading_is_cut_off_and_the_engine_goes_on
     loop {
         match tokio::time::timeout(Duration::from_secs(60), generation.events.recv()).await.expect("Chat got no token in 60 s") {
             Some(ReplyEvent::Text(t)) => text.push_str(&t),
+            Some(ReplyEvent::Started { .. }) => {}
             Some(ReplyEvent::Done(_)) => break,
             other => panic!("Chat's generation failed: {other:?}"),
         }

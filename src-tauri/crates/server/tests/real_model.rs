@@ -736,3 +736,38 @@ async fn logit_bias_and_the_penalties_change_the_pick() {
     assert_eq!(backend.worker_pid(), pid, "the worker lives");
     server.stop().await;
 }
+
+/// An Anthropic stream says the prompt's size in `message_start`, as Anthropic's does: clients
+/// that budget the context from it once saw an empty prompt (issue 31). The count there and the
+/// one in `message_delta` agree, and a second turn reads its first turn from the cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
+async fn an_anthropic_stream_counts_the_prompt_in_message_start() {
+    let _one = ONE.lock().await;
+    let (server, _backend, base, model) = start(ServerConfig::default()).await;
+    let client = reqwest::Client::new();
+    let usage_of = |messages: Value| {
+        let body = json!({"model": model, "max_tokens": 4, "temperature": 0, "stream": true, "messages": messages});
+        let request = client.post(format!("{base}/v1/messages")).json(&body);
+        async move {
+            let text = request.send().await.unwrap().text().await.unwrap();
+            let events: Vec<Value> =
+                text.lines().filter_map(|l| l.strip_prefix("data: ")).map(|d| serde_json::from_str(d).unwrap()).collect();
+            let start = events.iter().find(|e| e["type"] == "message_start").expect("message_start")["message"]["usage"].clone();
+            let end = events.iter().find(|e| e["type"] == "message_delta").expect("message_delta")["usage"].clone();
+            (start, end)
+        }
+    };
+    let total = |u: &Value| u["input_tokens"].as_u64().unwrap() + u["cache_read_input_tokens"].as_u64().unwrap();
+    let first = json!([{"role": "user", "content": "Tell me about the sea, in one short sentence."}]);
+    let (start, end) = usage_of(first.clone()).await;
+    assert!(start["input_tokens"].as_u64().unwrap() > 5, "{start}");
+    assert_eq!(total(&start), total(&end), "{start} {end}");
+    let mut second = first.as_array().unwrap().clone();
+    second.push(json!({"role": "assistant", "content": "The sea is wide."}));
+    second.push(json!({"role": "user", "content": "And the sky?"}));
+    let (start, end) = usage_of(Value::Array(second)).await;
+    assert_eq!(total(&start), total(&end), "{start} {end}");
+    assert!(start["cache_read_input_tokens"].as_u64().unwrap() > 5, "the first turn came from the cache: {start}");
+    server.stop().await;
+}

@@ -198,6 +198,10 @@ impl GenerationStats {
 /// `Failed`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReplyEvent {
+    /// The reply has started: its prompt is `prompt_tokens` long, of which the cache already held
+    /// `cached_tokens` (a conversation's earlier turns). Comes first, before the prompt is read,
+    /// so that a stream can say the prompt's size at its start (Anthropic's `message_start`).
+    Started { prompt_tokens: u32, cached_tokens: u32 },
     /// More of the reply's text.
     Text(String),
     /// The log-probabilities of the tokens of the `Text` that comes next (only when asked for).

@@ -365,7 +365,8 @@ impl Chat {
                     }
                 }
                 // Chat asks for none.
-                ReplyEvent::Started { .. } | ReplyEvent::Logprobs(_) => {}
+                // Chat offers no tools yet: no calls come.
+                ReplyEvent::Started { .. } | ReplyEvent::Logprobs(_) | ReplyEvent::Call { .. } => {}
                 ReplyEvent::Done(stats) => break Ok(stats),
                 ReplyEvent::Failed(e) => break Err(e),
             }

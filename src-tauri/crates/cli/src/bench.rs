@@ -209,7 +209,7 @@ async fn one(host: &EngineHost, prompt: Prompt, max_tokens: u32) -> anyhow::Resu
             }
             ReplyEvent::Failed(e) => anyhow::bail!("{}", e.message),
             // Not asked for.
-            ReplyEvent::Started { .. } | ReplyEvent::Logprobs(_) => {}
+            ReplyEvent::Started { .. } | ReplyEvent::Logprobs(_) | ReplyEvent::Call { .. } => {}
         }
     }
     anyhow::bail!("the engine stopped in the middle of a reply")

@@ -117,7 +117,8 @@ pub async fn print_reply(events: &mut tokio::sync::mpsc::Receiver<ReplyEvent>) -
                     stdout.flush()?;
                 }
                 // Not asked for.
-                Some(ReplyEvent::Started { .. } | ReplyEvent::Logprobs(_)) => {}
+                // The CLI offers no tools: no calls come.
+                Some(ReplyEvent::Started { .. } | ReplyEvent::Logprobs(_) | ReplyEvent::Call { .. }) => {}
                 Some(ReplyEvent::Done(stats)) => {
                     println!();
                     return Ok(Reply::Done(text, stats));

@@ -262,8 +262,11 @@ impl EngineHost {
         let worker = self.current().ok_or_else(no_model)?;
         let id = self.next_id();
         let (tx, events) = self.channel();
+        let tools = params.tools.is_some();
         worker.request(id, Pending::Generate(tx), &Request::Generate { id, params }).await?;
-        Ok(Generation { id, events })
+        let generation = Generation { id, events };
+        // With tools on offer, calls are told apart from text while they are written.
+        Ok(if tools { crate::calls::split(generation) } else { generation })
     }
 
     /// Stops a generation within one token; it then ends with `Done`, reason `Cancelled`.

@@ -8,6 +8,7 @@
 //! the model's own template (`template`, from the prompt crate), reuses the K/V cache for the prefix shared with the last
 //! request, samples, and turns token bytes into text (`utf8`, `stop`).
 
+mod calls;
 pub mod devices;
 mod error;
 pub mod grammar;
@@ -26,7 +27,7 @@ mod worker;
 /// that it can be fuzzed without llama.cpp).
 pub use schema;
 /// Chat templates and tool calls as text (their own crate, fuzzed without llama.cpp).
-pub use prompt::{template, tools};
+pub use prompt::{template, tool_stream, tools};
 pub use error::EngineError;
 pub use host::{EngineHost, Generation, LoadEvent, WorkerCommand};
 /// A reply as it comes: the one stream type every surface consumes.

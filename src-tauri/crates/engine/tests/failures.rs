@@ -38,6 +38,7 @@ async fn a_cancel_stops_the_reply_within_one_token() {
             ReplyEvent::Failed(e) => panic!("{e}"),
             ReplyEvent::Logprobs(l) => panic!("not asked for: {l:?}"),
             ReplyEvent::Started { .. } => panic!("started twice"),
+            ReplyEvent::Call { .. } => panic!("no tools were offered"),
         }
     };
     println!("{before} tokens before the cancel, {after} after; {} generated in all", stats.generated_tokens);

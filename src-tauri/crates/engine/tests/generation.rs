@@ -158,7 +158,7 @@ async fn run_with_logprobs(host: &engine::EngineHost, mut params: engine::Genera
     loop {
         match generation.events.recv().await.expect("an event") {
             ReplyEvent::Logprobs(l) => logprobs.extend(l),
-            ReplyEvent::Started { .. } => {}
+            ReplyEvent::Started { .. } | ReplyEvent::Call { .. } => {}
             ReplyEvent::Text(_) => {}
             ReplyEvent::Done(stats) => return (logprobs, stats),
             ReplyEvent::Failed(e) => panic!("{e}"),

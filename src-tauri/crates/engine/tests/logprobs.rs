@@ -22,7 +22,7 @@ async fn each_written_token_comes_with_its_log_probability_and_the_likeliest_alt
     let stats = loop {
         match generation.events.recv().await.expect("event") {
             ReplyEvent::Logprobs(l) => logprobs.extend(l),
-            ReplyEvent::Started { .. } => {}
+            ReplyEvent::Started { .. } | ReplyEvent::Call { .. } => {}
             ReplyEvent::Text(t) => text.push_str(&t),
             ReplyEvent::Done(stats) => break stats,
             ReplyEvent::Failed(e) => panic!("{e}"),
@@ -46,7 +46,7 @@ async fn each_written_token_comes_with_its_log_probability_and_the_likeliest_alt
     loop {
         match generation.events.recv().await.expect("event") {
             ReplyEvent::Logprobs(l) => panic!("not asked for: {l:?}"),
-            ReplyEvent::Started { .. } => {}
+            ReplyEvent::Started { .. } | ReplyEvent::Call { .. } => {}
             ReplyEvent::Text(_) => {}
             ReplyEvent::Done(_) => break,
             ReplyEvent::Failed(e) => panic!("{e}"),

@@ -78,7 +78,7 @@ async fn cancelling_one_reply_leaves_the_others_running() {
             ReplyEvent::Text(_) => break,
             ReplyEvent::Done(s) => panic!("ended before the cancel: {s:?}"),
             ReplyEvent::Failed(e) => panic!("{e}"),
-            ReplyEvent::Started { .. } | ReplyEvent::Logprobs(_) => {}
+            ReplyEvent::Started { .. } | ReplyEvent::Logprobs(_) | ReplyEvent::Call { .. } => {}
         }
     }
     host.cancel(doomed.id).await;
@@ -98,7 +98,7 @@ async fn cancelling_one_reply_leaves_the_others_running() {
                 ReplyEvent::Text(t) => text.push_str(&t),
                 ReplyEvent::Done(s) => break s,
                 ReplyEvent::Failed(e) => panic!("{e}"),
-                ReplyEvent::Started { .. } | ReplyEvent::Logprobs(_) => {}
+                ReplyEvent::Started { .. } | ReplyEvent::Logprobs(_) | ReplyEvent::Call { .. } => {}
             }
         };
         assert_eq!(stats.stop_reason, StopReason::MaxTokens, "reply {i} ran to its end");

@@ -10,4 +10,5 @@
 //! their own (`fuzz/`). The engine re-exports them (`engine::template`, `engine::tools`).
 
 pub mod template;
+pub mod tool_stream;
 pub mod tools;

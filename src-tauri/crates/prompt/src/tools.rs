@@ -213,9 +213,13 @@ pub enum Forced {
 /// parallel calls a real request needs (the weather in three cities), and OpenAI sets none.
 pub const MAX_PARALLEL_CALLS: usize = 8;
 
-/// The JSON schema a forced reply must match: `{"name": <one of the functions>, "arguments":
-/// <its parameters>}` (an array of one to `MAX_PARALLEL_CALLS` when several calls may come at
-/// once: the reply ends when the array closes). `None` when no tool matches.
+/// The JSON schema a forced reply must match: `{"name": <one of the functions>, "parameters":
+/// <its parameters>}`, or an array of one to `MAX_PARALLEL_CALLS` of those when several calls may
+/// come at once (the reply ends when the array closes). `None` when no tool matches.
+///
+/// `parameters` (Llama 3's key; `parse` reads it as the arguments) rather than `arguments`:
+/// llama.cpp's converter writes properties in the order the schema's JSON has them, alphabetical
+/// here, and `name` must come first for the call to stream as it is written (`tool_stream`).
 pub fn forced_schema(tools: &Value, forced: &Forced) -> Option<String> {
     let call = |t: &Value| {
         let f = t.get("function").unwrap_or(t);
@@ -225,8 +229,8 @@ pub fn forced_schema(tools: &Value, forced: &Forced) -> Option<String> {
             name.to_string(),
             json!({
                 "type": "object",
-                "properties": { "name": { "const": name }, "arguments": parameters },
-                "required": ["name", "arguments"],
+                "properties": { "name": { "const": name }, "parameters": parameters },
+                "required": ["name", "parameters"],
                 "additionalProperties": false,
             }),
         ))
@@ -329,7 +333,9 @@ mod tests {
         ]);
         let named: Value = serde_json::from_str(&forced_schema(&tools, &Forced::Named("get_weather".into())).unwrap()).unwrap();
         assert_eq!(named["properties"]["name"]["const"], "get_weather");
-        assert_eq!(named["properties"]["arguments"]["required"], json!(["city"]));
+        assert_eq!(named["properties"]["parameters"]["required"], json!(["city"]));
+        let keys: Vec<&String> = named["properties"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["name", "parameters"], "the name is written first, so the call streams");
         let any: Value = serde_json::from_str(&forced_schema(&tools, &Forced::Any { parallel: true }).unwrap()).unwrap();
         assert_eq!(any["type"], "array");
         assert_eq!(any["maxItems"], MAX_PARALLEL_CALLS, "a forced reply ends when its array closes");

@@ -99,7 +99,7 @@ async fn a_cpu_variant_that_traps_is_left_out_and_the_load_goes_on_with_the_next
             engine::ReplyEvent::Text(t) => text.push_str(&t),
             engine::ReplyEvent::Done(_) => break,
             engine::ReplyEvent::Failed(e) => panic!("{e}"),
-            engine::ReplyEvent::Started { .. } | engine::ReplyEvent::Logprobs(_) => {}
+            engine::ReplyEvent::Started { .. } | engine::ReplyEvent::Logprobs(_) | engine::ReplyEvent::Call { .. } => {}
         }
     }
     assert!(!text.is_empty());

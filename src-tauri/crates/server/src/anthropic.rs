@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use types::{ChatMessage, ChatRole, GenerationStats, StopReason, ToolCall};
 
 use crate::error::ApiError;
-use crate::openai::{argument_pieces, CallOut};
+use crate::openai::CallOut;
 use crate::request::{check_tool_choice, Endpoint, ToolChoice, ValidRequest};
 
 /// Whether a request's path is one of Anthropic's, whose errors take Anthropic's shape.
@@ -334,20 +334,18 @@ pub fn block_stop(index: usize) -> Event {
     event("content_block_stop", json!({ "type": "content_block_stop", "index": index }))
 }
 
-/// A call as a `tool_use` block: its start (id, name, empty input), its input as JSON pieces,
-/// its end.
-pub fn tool_use_events(index: usize, c: &CallOut) -> Vec<Event> {
-    let mut block = tool_use_block(c);
-    block["input"] = json!({});
-    let mut events = vec![event("content_block_start", json!({ "type": "content_block_start", "index": index, "content_block": block }))];
-    for piece in argument_pieces(&c.arguments) {
-        events.push(event(
-            "content_block_delta",
-            json!({ "type": "content_block_delta", "index": index, "delta": { "type": "input_json_delta", "partial_json": piece } }),
-        ));
-    }
-    events.push(block_stop(index));
-    events
+/// A `tool_use` block's start: its id (`toolu_…`, from the call's), name and an empty input.
+pub fn tool_use_start(index: usize, call_id: &str, name: &str) -> Event {
+    let block = json!({ "type": "tool_use", "id": call_id.replacen("call_", "toolu_", 1), "name": name, "input": {} });
+    event("content_block_start", json!({ "type": "content_block_start", "index": index, "content_block": block }))
+}
+
+/// More of a `tool_use` block's input, as the model writes it.
+pub fn input_delta(index: usize, partial_json: &str) -> Event {
+    event(
+        "content_block_delta",
+        json!({ "type": "content_block_delta", "index": index, "delta": { "type": "input_json_delta", "partial_json": partial_json } }),
+    )
 }
 
 /// The events that close a stream.

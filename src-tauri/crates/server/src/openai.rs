@@ -25,12 +25,6 @@ pub struct Head {
     pub tools: bool,
 }
 
-/// A call's arguments in the pieces a stream sends them in (OpenAI's and Anthropic's clients put
-/// them together again).
-pub fn argument_pieces(arguments: &str) -> Vec<String> {
-    arguments.chars().collect::<Vec<_>>().chunks(16).map(|piece| piece.iter().collect()).collect()
-}
-
 /// A call as a response carries it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallOut {
@@ -112,47 +106,23 @@ impl Head {
         }
     }
 
-    /// The calls in a whole reply (when tools were on offer), each with an id of its own, and the
-    /// text left for the person.
-    pub fn find_calls(&self, text: String) -> (String, Vec<CallOut>) {
-        if !self.tools {
-            return (text, Vec::new());
-        }
-        let parsed = engine::tools::parse(&text);
-        let suffix = self.id.rsplit('-').next().unwrap_or("0");
-        let calls = parsed
-            .calls
-            .into_iter()
-            .enumerate()
-            .map(|(i, c)| CallOut { id: format!("call_{suffix}_{i}"), name: c.name, arguments: c.arguments })
-            .collect::<Vec<_>>();
-        if calls.is_empty() {
-            (text, calls)
-        } else {
-            (parsed.content, calls)
-        }
+    /// Call `index`'s id in this reply (OpenAI's `call_…`; Anthropic's `toolu_…` is made from it).
+    pub fn call_id(&self, index: usize) -> String {
+        format!("call_{}_{index}", self.id.rsplit('-').next().unwrap_or("0"))
     }
 
-    /// A streamed reply that made calls, as OpenAI streams them: the role (and any text), then per
-    /// call its id, type and name with empty arguments, then the arguments in pieces.
-    pub fn tool_call_chunks(&self, text: &str, calls: &[CallOut], include_usage: bool) -> Vec<Value> {
-        let wrap = |delta: Value| {
-            self.wrap(
-                true,
-                json!([{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": null }]),
-                include_usage.then_some(Value::Null),
-            )
+    /// A piece of a call as OpenAI streams it: the first with the call's id, type and name, every
+    /// one with more of its arguments.
+    pub fn call_chunk(&self, index: usize, name: Option<&str>, arguments: &str, include_usage: bool) -> Value {
+        let call = match name {
+            Some(name) => json!({ "index": index, "id": self.call_id(index), "type": "function", "function": { "name": name, "arguments": arguments } }),
+            None => json!({ "index": index, "function": { "arguments": arguments } }),
         };
-        let mut chunks = vec![wrap(json!({ "role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text) } }))];
-        for (i, c) in calls.iter().enumerate() {
-            chunks.push(wrap(
-                json!({ "tool_calls": [{ "index": i, "id": c.id, "type": "function", "function": { "name": c.name, "arguments": "" } }] }),
-            ));
-            for piece in argument_pieces(&c.arguments) {
-                chunks.push(wrap(json!({ "tool_calls": [{ "index": i, "function": { "arguments": piece } }] })));
-            }
-        }
-        chunks
+        self.wrap(
+            true,
+            json!([{ "index": 0, "delta": { "tool_calls": [call] }, "logprobs": null, "finish_reason": null }]),
+            include_usage.then_some(Value::Null),
+        )
     }
 
     /// A whole, non-streamed answer.
@@ -348,27 +318,21 @@ mod tests {
     fn tool_calls_in_openais_shape_whole_and_streamed() {
         let mut head = Head::new(Endpoint::Chat, "m", false);
         head.tools = true;
-        let (text, calls) =
-            head.find_calls("<tool_call>{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}</tool_call>".into());
-        assert_eq!((text.as_str(), calls.len()), ("", 1));
-        let full = head.completion(&text, &[], &calls, &stats());
+        let calls = vec![CallOut { id: head.call_id(0), name: "get_weather".into(), arguments: "{\"city\":\"Paris\"}".into() }];
+        let full = head.completion("", &[], &calls, &stats());
         let message = &full["choices"][0]["message"];
         assert_eq!(full["choices"][0]["finish_reason"], "tool_calls");
         assert_eq!(message["content"], Value::Null);
         assert_eq!(message["tool_calls"][0]["type"], "function");
         assert_eq!(message["tool_calls"][0]["function"], json!({"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}));
         assert!(message["tool_calls"][0]["id"].as_str().is_some_and(|id| id.starts_with("call_")));
-        let chunks = head.tool_call_chunks("", &calls, false);
-        assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
-        assert_eq!(chunks[1]["choices"][0]["delta"]["tool_calls"][0]["function"], json!({"name": "get_weather", "arguments": ""}));
-        let arguments: String = chunks[2..]
-            .iter()
-            .map(|c| c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str().unwrap().to_string())
-            .collect();
-        assert_eq!(arguments, "{\"city\":\"Paris\"}");
-        // Without tools on offer, text that looks like a call is text.
-        let plain = Head::new(Endpoint::Chat, "m", false);
-        assert!(plain.find_calls("{\"name\": \"f\", \"arguments\": {}}".into()).1.is_empty());
+        // Streamed: the first piece names the call with its id, the next ones add arguments.
+        let first = head.call_chunk(0, Some("get_weather"), "{\"city\": \"Pa", false);
+        let call = &first["choices"][0]["delta"]["tool_calls"][0];
+        assert_eq!((call["index"].as_u64(), call["id"].as_str(), call["type"].as_str()), (Some(0), Some(head.call_id(0).as_str()), Some("function")));
+        assert_eq!(call["function"], json!({"name": "get_weather", "arguments": "{\"city\": \"Pa"}));
+        let more = head.call_chunk(0, None, "ris\"}", false);
+        assert_eq!(more["choices"][0]["delta"]["tool_calls"][0], json!({"index": 0, "function": {"arguments": "ris\"}"}}));
     }
 
     #[test]

@@ -17,6 +17,8 @@ use crate::queue::Turn;
 pub enum Piece {
     /// Text, with the log-probabilities of its tokens when they were asked for.
     Text(String, Vec<TokenLogprob>),
+    /// Part of a tool call (`ReplyEvent::Call`): its name on its first piece, then arguments.
+    Call { index: usize, name: Option<String>, arguments: String },
     Done(GenerationStats),
     Failed(ApiError),
 }
@@ -83,6 +85,7 @@ impl Reply {
                 Event::Started
             }
             Some(ReplyEvent::Logprobs(l)) => Event::Logprobs(l),
+            Some(ReplyEvent::Call { index, name, arguments }) => Event::Piece(Piece::Call { index, name, arguments }),
             Some(ReplyEvent::Text(text)) => {
                 self.pieces += 1;
                 Metrics::add(&self.slot.metrics().tokens, 1);

@@ -184,7 +184,7 @@ async fn start<B: Backend>(app: &App<B>, slot: &LogSlot, body: Body, endpoint: E
     let Begun { mut reply, head, first } = begin(app, slot, req).await?;
     if stream {
         reply.stream();
-        let stream = sse(SseReply { reply, head, include_usage, first: Some(first), sent_any: false, text_offset: 0, held: String::new() });
+        let stream = sse(SseReply { reply, head, include_usage, first: Some(first), sent_any: false, text_offset: 0, calls: 0 });
         Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
     } else {
         whole(reply, head, first).await
@@ -273,12 +273,11 @@ async fn start_message<B: Backend>(app: &App<B>, slot: &LogSlot, body: Body) -> 
     // Anthropic's ids are `msg_…`.
     let id = head.id.replacen("chatcmpl-", "msg_", 1);
     if !stream {
-        let (text, _, stats) = collect(reply, first).await?;
-        let (text, calls) = head.find_calls(text);
-        return Ok(Json(anthropic::message_object(&id, &head.model, &text, &calls, &stats, &stops)).into_response());
+        let whole = collect(reply, first, &head).await?;
+        return Ok(Json(anthropic::message_object(&id, &head.model, &whole.text, &whole.calls, &whole.stats, &stops)).into_response());
     }
     reply.stream();
-    let state = MessageStream { reply, head, first: Some(first), id, stops, opened: false, text_open: false, held: String::new() };
+    let state = MessageStream { reply, head, first: Some(first), id, stops, opened: false, open: None, blocks: 0, calls: 0 };
     let events = stream::unfold(Some(state), |state| async move {
         let mut state = state?;
         let (events, more) = state.step().await;
@@ -288,9 +287,8 @@ async fn start_message<B: Backend>(app: &App<B>, slot: &LogSlot, body: Body) -> 
     Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
 }
 
-/// A Messages reply as Anthropic's event sequence. Text streams as it comes; with tools on
-/// offer the reply is held until it is whole, as a chat completion's is, and then goes out as
-/// text and `tool_use` blocks.
+/// A Messages reply as Anthropic's event sequence: text in a `text` block and each call in a
+/// `tool_use` block, its input streamed as the model writes it (`input_json_delta`).
 struct MessageStream {
     reply: Reply,
     head: Head,
@@ -298,11 +296,25 @@ struct MessageStream {
     id: String,
     stops: Vec<String>,
     opened: bool,
-    text_open: bool,
-    held: String,
+    /// The block open now: its index, and whether it is a call's.
+    open: Option<(usize, bool)>,
+    /// Blocks begun so far.
+    blocks: usize,
+    calls: usize,
 }
 
 impl MessageStream {
+    /// Closes the block open (if any) and opens the next one; its index.
+    fn begin_block(&mut self, events: &mut Vec<Event>, call: bool) -> usize {
+        if let Some((index, _)) = self.open.take() {
+            events.push(anthropic::block_stop(index));
+        }
+        let index = self.blocks;
+        self.blocks += 1;
+        self.open = Some((index, call));
+        index
+    }
+
     async fn step(&mut self) -> (Vec<Event>, bool) {
         let piece = match self.first.take() {
             Some(p) => p,
@@ -314,34 +326,44 @@ impl MessageStream {
             events.extend(anthropic::opening(&self.id, &self.head.model, self.reply.started()));
         }
         match piece {
-            Piece::Text(t, _) if self.head.tools => {
-                self.held.push_str(&t);
+            Piece::Text(t, _) => {
+                let index = match self.open {
+                    Some((index, false)) => index,
+                    _ => {
+                        let index = self.begin_block(&mut events, false);
+                        events.push(anthropic::text_start(index));
+                        index
+                    }
+                };
+                events.push(anthropic::text_delta(index, &t));
                 (events, true)
             }
-            Piece::Text(t, _) => {
-                if !self.text_open {
-                    self.text_open = true;
-                    events.push(anthropic::text_start(0));
+            Piece::Call { index: _, name: Some(name), arguments } => {
+                let block = self.begin_block(&mut events, true);
+                events.push(anthropic::tool_use_start(block, &self.head.call_id(self.calls), &name));
+                self.calls += 1;
+                if !arguments.is_empty() {
+                    events.push(anthropic::input_delta(block, &arguments));
                 }
-                events.push(anthropic::text_delta(0, &t));
+                (events, true)
+            }
+            Piece::Call { name: None, arguments, .. } => {
+                if let Some((block, true)) = self.open {
+                    events.push(anthropic::input_delta(block, &arguments));
+                }
                 (events, true)
             }
             Piece::Done(stats) => {
-                let (text, calls) = self.head.find_calls(std::mem::take(&mut self.held));
-                let mut index = 0;
-                if !text.is_empty() || (calls.is_empty() && !self.text_open) {
-                    events.push(anthropic::text_start(0));
-                    events.push(anthropic::text_delta(0, &text));
-                    self.text_open = true;
+                if self.blocks == 0 {
+                    // A message always has a block: an empty text one when nothing was written.
+                    let index = self.begin_block(&mut events, false);
+                    events.push(anthropic::text_start(index));
+                    events.push(anthropic::text_delta(index, ""));
                 }
-                if self.text_open {
-                    events.push(anthropic::block_stop(0));
-                    index = 1;
+                if let Some((index, _)) = self.open.take() {
+                    events.push(anthropic::block_stop(index));
                 }
-                for (i, c) in calls.iter().enumerate() {
-                    events.extend(anthropic::tool_use_events(index + i, c));
-                }
-                events.extend(anthropic::closing(&stats, !calls.is_empty(), &self.stops));
+                events.extend(anthropic::closing(&stats, self.calls > 0, &self.stops));
                 (events, false)
             }
             Piece::Failed(e) => {
@@ -366,9 +388,9 @@ pub async fn count_tokens<B: Backend>(State(app): State<Arc<App<B>>>, Extension(
         req.sampling.max_tokens = Some(0);
         req.stream = false;
         req.tool_choice = if req.tool_choice == ToolChoice::None { ToolChoice::None } else { ToolChoice::Auto };
-        let Begun { reply, first, .. } = begin(&app, &slot, req).await?;
-        let (_, _, stats) = collect(reply, first).await?;
-        Ok(Json(serde_json::json!({ "input_tokens": stats.prompt_tokens_total })).into_response())
+        let Begun { reply, first, head } = begin(&app, &slot, req).await?;
+        let whole = collect(reply, first, &head).await?;
+        Ok(Json(serde_json::json!({ "input_tokens": whole.stats.prompt_tokens_total })).into_response())
     };
     respond(&slot, counted.await, true)
 }
@@ -393,14 +415,23 @@ async fn read_body(body: Body, limit: usize, time: std::time::Duration) -> Resul
 }
 
 async fn whole(reply: Reply, head: Head, first: Piece) -> Result<Response, ApiError> {
-    let (text, logprobs, stats) = collect(reply, first).await?;
-    let (text, calls) = head.find_calls(text);
-    Ok(Json(head.completion(&text, &logprobs, &calls, &stats)).into_response())
+    let whole = collect(reply, first, &head).await?;
+    Ok(Json(head.completion(&whole.text, &whole.logprobs, &whole.calls, &whole.stats)).into_response())
 }
 
-/// A reply read to its end: its text, the log-probabilities of its tokens, its figures.
-async fn collect(mut reply: Reply, first: Piece) -> Result<(String, Vec<types::TokenLogprob>, types::GenerationStats), ApiError> {
-    let (mut text, mut logprobs) = (String::new(), Vec::new());
+/// A reply read to its end.
+struct Whole {
+    /// The person's text (around the calls, trimmed, when there are calls).
+    text: String,
+    calls: Vec<openai::CallOut>,
+    logprobs: Vec<types::TokenLogprob>,
+    stats: types::GenerationStats,
+}
+
+/// A reply read to its end: its text, its calls (put together from their pieces, each with an id
+/// of its own, the arguments as compact JSON), the log-probabilities of its tokens, its figures.
+async fn collect(mut reply: Reply, first: Piece, head: &Head) -> Result<Whole, ApiError> {
+    let (mut text, mut logprobs, mut calls) = (String::new(), Vec::new(), Vec::<openai::CallOut>::new());
     let mut piece = first;
     loop {
         match piece {
@@ -408,7 +439,25 @@ async fn collect(mut reply: Reply, first: Piece) -> Result<(String, Vec<types::T
                 text.push_str(&t);
                 logprobs.extend(l);
             }
-            Piece::Done(stats) => return Ok((text, logprobs, stats)),
+            Piece::Call { index, name: Some(name), arguments } => {
+                calls.push(openai::CallOut { id: head.call_id(index), name, arguments });
+            }
+            Piece::Call { index, name: None, arguments } => {
+                if let Some(call) = calls.get_mut(index) {
+                    call.arguments.push_str(&arguments);
+                }
+            }
+            Piece::Done(stats) => {
+                for call in &mut calls {
+                    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&call.arguments) {
+                        call.arguments = v.to_string();
+                    }
+                }
+                if !calls.is_empty() {
+                    text = text.trim().to_string();
+                }
+                return Ok(Whole { text, calls, logprobs, stats });
+            }
             Piece::Failed(e) => return Err(e),
         }
         piece = reply.next().await;
@@ -439,9 +488,9 @@ struct SseReply {
     sent_any: bool,
     /// Bytes of text sent so far (the `text_offset` of a completion's log-probabilities).
     text_offset: usize,
-    /// With tools on offer, the reply is held until it is whole: only then is it known to be a
-    /// call, which goes out as OpenAI's `tool_calls` deltas (id and name, then the arguments).
-    held: String,
+    /// Calls begun: they go out as OpenAI's `tool_calls` deltas while the model writes them (id
+    /// and name, then the arguments in pieces), and the reply then ends with `tool_calls`.
+    calls: usize,
 }
 
 fn data(value: &serde_json::Value) -> Event {
@@ -468,11 +517,6 @@ impl SseReply {
         let first = !self.sent_any;
         self.sent_any = true;
         match piece {
-            Piece::Text(t, _) if self.head.tools => {
-                self.held.push_str(&t);
-                self.sent_any = !first;
-                (Vec::new(), true)
-            }
             Piece::Text(t, logprobs) => {
                 let mut events = self.role_chunk(first);
                 let chunk = self.head.chunk(Some(&t), &logprobs, self.text_offset, first && events.is_empty(), None, self.include_usage);
@@ -480,16 +524,18 @@ impl SseReply {
                 events.push(data(&chunk));
                 (events, true)
             }
+            Piece::Call { index, name, arguments } => {
+                let mut events = self.role_chunk(first);
+                if name.is_some() {
+                    self.calls += 1;
+                }
+                events.push(data(&self.head.call_chunk(index, name.as_deref(), &arguments, self.include_usage)));
+                (events, true)
+            }
             Piece::Done(stats) => {
                 let mut events = Vec::new();
-                let (text, calls) = self.head.find_calls(std::mem::take(&mut self.held));
-                let finish = if calls.is_empty() { finish_reason(stats.stop_reason) } else { "tool_calls" };
-                if !calls.is_empty() {
-                    events.extend(self.head.tool_call_chunks(&text, &calls, self.include_usage).iter().map(data));
-                } else if !text.is_empty() {
-                    events.extend(self.role_chunk(first));
-                    events.push(data(&self.head.chunk(Some(&text), &[], self.text_offset, false, None, self.include_usage)));
-                } else if first {
+                let finish = if self.calls == 0 { finish_reason(stats.stop_reason) } else { "tool_calls" };
+                if first {
                     events.push(data(&self.head.chunk(Some(""), &[], self.text_offset, true, None, self.include_usage)));
                 }
                 events.push(data(&self.head.chunk(None, &[], self.text_offset, false, Some(finish), self.include_usage)));

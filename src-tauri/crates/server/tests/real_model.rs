@@ -771,3 +771,56 @@ async fn an_anthropic_stream_counts_the_prompt_in_message_start() {
     assert!(start["cache_read_input_tokens"].as_u64().unwrap() > 5, "the first turn came from the cache: {start}");
     server.stop().await;
 }
+
+/// A streamed tool call goes out while the model writes it (issues 26 and 27): the call's name
+/// first, then its arguments in fragments, the first of them before the call is whole; the
+/// fragments put together are the call's JSON. The same in Anthropic's stream (`input_json_delta`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
+async fn a_tool_calls_arguments_stream_as_the_model_writes_them() {
+    let _one = ONE.lock().await;
+    let (server, _backend, base, model) = start(ServerConfig::default()).await;
+    let client = reqwest::Client::new();
+    let parameters = json!({"type": "object", "properties": {"city": {"type": "string", "maxLength": 40}}, "required": ["city"]});
+    let events = |path: &str, body: Value| {
+        let request = client.post(format!("{base}{path}")).json(&body);
+        async move {
+            let text = request.send().await.unwrap().text().await.unwrap();
+            text.lines().filter_map(|l| l.strip_prefix("data: ")).filter(|d| *d != "[DONE]").map(|d| serde_json::from_str::<Value>(d).unwrap()).collect::<Vec<_>>()
+        }
+    };
+    let body = json!({
+        "model": model, "max_tokens": 200, "temperature": 0, "stream": true, "parallel_tool_calls": false,
+        "messages": [{"role": "user", "content": "What is the weather in Paris?"}],
+        "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": parameters}}],
+        "tool_choice": "required",
+    });
+    let chunks = events("/v1/chat/completions", body).await;
+    let calls: Vec<&Value> = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["tool_calls"].get(0)).collect();
+    assert!(calls.len() >= 3, "the call came in pieces: {chunks:#?}");
+    assert_eq!(calls[0]["function"]["name"], "get_weather", "{chunks:#?}");
+    assert!(calls[0]["id"].as_str().is_some_and(|id| id.starts_with("call_")));
+    let fragments: Vec<&str> = calls.iter().map(|c| c["function"]["arguments"].as_str().unwrap()).filter(|a| !a.is_empty()).collect();
+    assert!(fragments.len() >= 2, "{fragments:?}");
+    assert!(serde_json::from_str::<Value>(fragments[0]).is_err(), "the first fragment came before the call was whole: {fragments:?}");
+    let whole: Value = serde_json::from_str(&fragments.concat()).expect("the fragments make the arguments");
+    assert!(whole["city"].is_string(), "{whole}");
+    assert_eq!(chunks.iter().rev().find_map(|c| c["choices"][0]["finish_reason"].as_str()), Some("tool_calls"));
+
+    let body = json!({
+        "model": model, "max_tokens": 200, "temperature": 0, "stream": true,
+        "messages": [{"role": "user", "content": "What is the weather in Paris?"}],
+        "tools": [{"name": "get_weather", "input_schema": parameters}],
+        "tool_choice": {"type": "tool", "name": "get_weather"},
+    });
+    let events = events("/v1/messages", body).await;
+    let start = events.iter().find(|e| e["type"] == "content_block_start" && e["content_block"]["type"] == "tool_use").expect("a tool_use block");
+    assert_eq!(start["content_block"]["name"], "get_weather");
+    let partial: Vec<&str> =
+        events.iter().filter(|e| e["delta"]["type"] == "input_json_delta").map(|e| e["delta"]["partial_json"].as_str().unwrap()).collect();
+    assert!(partial.len() >= 2, "{events:#?}");
+    let input: Value = serde_json::from_str(&partial.concat()).unwrap();
+    assert!(input["city"].is_string(), "{input}");
+    assert_eq!(events.iter().find(|e| e["type"] == "message_delta").unwrap()["delta"]["stop_reason"], "tool_use");
+    server.stop().await;
+}

@@ -202,8 +202,11 @@ pub enum ReplyEvent {
     /// `cached_tokens` (a conversation's earlier turns). Comes first, before the prompt is read,
     /// so that a stream can say the prompt's size at its start (Anthropic's `message_start`).
     Started { prompt_tokens: u32, cached_tokens: u32 },
-    /// More of the reply's text.
+    /// More of the reply's text (for the person: with tools on offer, the calls are apart).
     Text(String),
+    /// Part of a tool call as the model writes it: call `index` (from 0, in order), its `name` on
+    /// its first piece only, then more of its arguments' JSON text.
+    Call { index: usize, name: Option<String>, arguments: String },
     /// The log-probabilities of the tokens of the `Text` that comes next (only when asked for).
     Logprobs(Vec<TokenLogprob>),
     Done(GenerationStats),

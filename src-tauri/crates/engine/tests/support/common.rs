@@ -75,7 +75,7 @@ pub async fn run(host: &EngineHost, params: GenerateParams) -> Result<(Vec<Strin
             ReplyEvent::Text(t) => pieces.push(t),
             ReplyEvent::Done(stats) => return Ok((pieces, stats)),
             ReplyEvent::Failed(e) => return Err(e),
-            ReplyEvent::Started { .. } | ReplyEvent::Logprobs(_) => {}
+            ReplyEvent::Started { .. } | ReplyEvent::Logprobs(_) | ReplyEvent::Call { .. } => {}
         }
     }
     panic!("the event stream ended without Done or Error");

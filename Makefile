@@ -143,6 +143,7 @@ bench: deps-test build
 	tests/bench/llama_bench.sh
 	tests/bench/memory.sh
 	tests/bench/concurrency.sh
+	python3 tests/bench/constrained.py
 	$(CARGO) run -q -p hearth-cli -- bench $${HEARTH_TEST_MODELS:-$$HOME/.cache/hearth/test-models}/SmolLM2-135M-Instruct.Q4_1.gguf -p 0 -n 0 --conversation
 
 clean-ui:

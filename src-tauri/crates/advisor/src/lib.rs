@@ -1,7 +1,7 @@
 //! What would run a model that does not run well here: the fit planner asked about other machines.
 //!
 //! For a model that is red or yellow on this machine, `advise` lists what would make it green, at
-//! a speed worth having (`MIN_TOKENS_PER_SECOND`), cheapest first:
+//! a speed worth having (green: `fit::USABLE_TOKENS_PER_SECOND` or faster), cheapest first:
 //! - this machine another way: a shorter context, a smaller quantization of the same model, or
 //!   more RAM;
 //! - hardware to buy, one or two cards or a Mac, from a dated price table;
@@ -22,9 +22,6 @@ use types::{Advice, AdviceKind, AdviceOption, FitPlan, HardwareProfile, LoadSett
 
 /// Options of each kind shown, at most.
 const PER_KIND: usize = 4;
-/// The slowest predicted speed an option may have: below it a reply is slower than reading, and
-/// "it fits" is no answer (a 70B in 48 GB of RAM fits, at a token a second).
-pub const MIN_TOKENS_PER_SECOND: f32 = 4.0;
 /// RAM of a rented GPU machine, GiB: cloud GPU boxes carry plenty, and llama.cpp keeps only the
 /// input embedding there once every layer is on the GPUs.
 const RENTED_RAM_GIB: u32 = 256;
@@ -98,9 +95,10 @@ pub fn advise(facts: &ModelFacts, file_name: &str, hw: &HardwareProfile, setting
     Advice { options, prices_date: p.date.clone(), prices_source: p.source.clone() }
 }
 
-/// Green, and fast enough to be worth it.
+/// Green: it fits as planned and is predicted to write at reading speed or faster (a 70B in 48 GB
+/// of RAM fits, at a token a second, and is no answer). The same rule as every badge's.
 fn good(plan: &FitPlan) -> bool {
-    plan.verdict == Verdict::Green && plan.tokens_per_second.is_some_and(|s| (s.low + s.high) / 2.0 >= MIN_TOKENS_PER_SECOND)
+    plan.verdict == Verdict::Green && plan.tokens_per_second.is_some()
 }
 
 fn option(kind: AdviceKind, title: String, plan: &FitPlan) -> AdviceOption {

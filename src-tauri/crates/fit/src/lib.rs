@@ -102,6 +102,12 @@ fn slots(s: &LoadSettings) -> u32 {
     s.parallel.unwrap_or(1).clamp(1, MAX_SLOTS)
 }
 
+/// The slowest predicted generation that is still green. A person reads about 250 words a minute,
+/// some 4 words or 5 tokens a second: below that a reply comes slower than it is read, a paragraph
+/// takes a minute, and "it fits" is not what green promises. Such a plan is yellow, and says how
+/// slow in words. The advisor's "what would run it well" is held to the same figure.
+pub const USABLE_TOKENS_PER_SECOND: f32 = 5.0;
+
 /// The most slots a plan has (the engine's `llama_params::MAX_SEQ`).
 pub const MAX_SLOTS: u32 = 64;
 
@@ -126,6 +132,15 @@ fn place_at(m: &ModelMemory, b: &Budgets, s: &LoadSettings, n_ctx: u32, forced_l
         }
     }
     place::best(m, b, k, &kv).map(|p| (p, k))
+}
+
+/// A speed as a sentence says it: "1.3 tok/s", "12 tok/s".
+fn tok_per_sec(t: f32) -> String {
+    if t < 10.0 {
+        format!("{t:.1} tok/s")
+    } else {
+        format!("{t:.0} tok/s")
+    }
 }
 
 fn gb(bytes: u64) -> String {
@@ -196,6 +211,27 @@ fn finish(m: &ModelMemory, b: &Budgets, s: &LoadSettings, calibration: Option<f3
     let reason = format!("{}{reason}{}", choice_note(b), layers_note(s, has_gpu));
 
     let tokens_per_second = speed::predict(&p, b, f64::from(calibration.unwrap_or(1.0)));
+    // Fits, but slower than reading: yellow, whatever the placement, and said in words.
+    let slow = tokens_per_second.as_ref().map(|s| s.expected).filter(|&t| t < USABLE_TOKENS_PER_SECOND);
+    let (verdict, label, reason) = match slow {
+        Some(t) => {
+            let from = match mode {
+                PlanMode::Cpu => "from RAM on the CPU",
+                PlanMode::FullGpu => "on the GPU",
+                _ => "partly from RAM",
+            };
+            (
+                Verdict::Yellow,
+                format!("{label} · slow"),
+                format!(
+                    "It runs {from} at about {}, slower than a person reads (about {USABLE_TOKENS_PER_SECOND:.0} tok/s): a \
+                     paragraph takes a minute or more. {reason}",
+                    tok_per_sec(t)
+                ),
+            )
+        }
+        None => (verdict, label, reason),
+    };
     let cpu = p.devices.len() - 1;
     let devices = device_uses(b, &p.devices, cpu);
     FitPlan {

@@ -51,6 +51,17 @@ fn known_verdicts_table_holds() {
         let plan = plan(&facts(&shape(model), quant(q)), &hw, &settings);
         let got = format!("{:?}", plan.verdict).to_lowercase();
         rows += 1;
+        // Green is a promise of speed too: every green row writes at reading speed or faster, and
+        // every plan below it says so in its label and its reason.
+        let speed = plan.tokens_per_second.as_ref().map(|s| s.expected);
+        if plan.verdict == Verdict::Green && speed.is_some_and(|t| t < crate::USABLE_TOKENS_PER_SECOND) {
+            failures.push(format!("{model} {q} on {spec}: green at {speed:?} tok/s"));
+        }
+        if speed.is_some_and(|t| t < crate::USABLE_TOKENS_PER_SECOND) && plan.verdict != Verdict::Red {
+            if !(plan.label.ends_with("slow") && plan.reason.contains("tok/s")) {
+                failures.push(format!("{model} {q} on {spec}: slow but not said: {} — {}", plan.label, plan.reason));
+            }
+        }
         if got != expected {
             failures.push(format!("{model} {q} on {spec} ({ram} GB): expected {expected}, got {got} — {} — {}", plan.label, plan.reason));
         }

@@ -50,8 +50,9 @@ test("search the Hub, open a model, see what fits before downloading", async () 
     }
     assert.equal(verdicts.length, 3);
     assert.ok(verdicts.every((v) => ["green", "yellow", "red"].includes(v)), `verdicts: ${verdicts}`);
-    // On this machine (24 GB, no GPU) an 8B fits in RAM at Q4_K_M.
-    assert.equal(verdicts[0], "green");
+    // On this machine (24 GB, no GPU) an 8B fits in RAM at Q4_K_M: green where the RAM is fast
+    // enough for 5 tok/s, else yellow "slow".
+    assert.ok(["green", "yellow"].includes(verdicts[0]), `verdicts: ${verdicts}`);
     await driver.waitFor('[data-testid="recommended"]');
     const card = await driver.find('[data-testid="model-card"]');
     assert.match(await driver.text(card), /GGUF quantizations of Llama 3\.1 8B/);
@@ -100,7 +101,9 @@ test("search the Hub, open a model, see what fits before downloading", async () 
       if (rows.length === 3) break;
     }
     assert.deepEqual(rows[0], ["SmolLM2-135M-Instruct.Q4_1.gguf", "green"], `rows: ${rows}`);
-    assert.deepEqual(new Map(rows.slice(1)), new Map([["Meta-Llama-3.1-70B-Instruct-Q4_K_M.gguf", "red"], ["Qwen2.5-7B-Instruct-Q4_K_M.gguf", "green"]]));
+    const others = new Map(rows.slice(1));
+    assert.equal(others.get("Meta-Llama-3.1-70B-Instruct-Q4_K_M.gguf"), "red", `rows: ${rows}`);
+    assert.ok(["green", "yellow"].includes(others.get("Qwen2.5-7B-Instruct-Q4_K_M.gguf")), `rows: ${rows}`);
     await saveScreenshot(driver, "models");
 
     // One Hearth: `hearth ls --json` on the same home and folders lists the same files with the

@@ -48,14 +48,15 @@ test("the window opens on the Hardware view and shows this machine's CPU and RAM
     assert.deepEqual(size, [1280, 800]);
     await saveScreenshot(driver, "hardware");
 
-    // "What fits": a grid coloured for this machine (24 GB, no GPU): an 8B at Q4 fits in RAM, a 123B
-    // at F16 does not.
+    // "What fits": a grid coloured for this machine (24 GB, no GPU): an 8B at Q4 fits in RAM (green
+    // where this machine's RAM is fast enough for 5 tok/s, else yellow "slow": both say it runs), a
+    // 123B at F16 does not.
     await driver.waitFor('[data-testid="fit-cell"]');
     const verdicts = async () =>
       (await driver.readAll('[data-testid="fit-cell"]', ["data-verdict"])).map((c) => c["data-verdict"]);
     const mine = await verdicts();
     assert.equal(mine.length, 49);
-    assert.equal(mine[2 * 7 + 2], "green", "8B Q4_K_M on this machine");
+    assert.ok(["green", "yellow"].includes(mine[2 * 7 + 2]), `8B Q4_K_M on this machine: ${mine[2 * 7 + 2]}`);
     assert.equal(mine[6 * 7 + 6], "red", "123B F16 on this machine");
     await driver.execute('document.querySelector("[data-testid=what-fits]").scrollIntoView()');
     await saveScreenshot(driver, "hardware-what-fits");

@@ -139,6 +139,7 @@ bench: deps-test build
 	node tests/bench/ui_stream.mjs
 	$(CARGO) run -q -p hearth-fit --example plan_10k
 	$(CARGO) run -q -p hearth-fit --example speed_prediction
+	$(CARGO) run -q -p hearth-hardware --example bandwidth_under_load
 	$(CARGO) run -q -p hearth-hub --example download_bench
 	tests/bench/llama_bench.sh
 	tests/bench/memory.sh

@@ -1,7 +1,7 @@
 //! What would run a model that does not run well here: the fit planner asked about other machines.
 //!
 //! For a model that is red or yellow on this machine, `advise` lists what would make it green, at
-//! a speed worth having (green: `fit::USABLE_TOKENS_PER_SECOND` or faster), cheapest first:
+//! a speed worth having (green, `fit::USABLE_TOKENS_PER_SECOND` or faster), cheapest first:
 //! - this machine another way: a shorter context, a smaller quantization of the same model, or
 //!   more RAM;
 //! - hardware to buy, one or two cards or a Mac, from a dated price table;
@@ -95,8 +95,9 @@ pub fn advise(facts: &ModelFacts, file_name: &str, hw: &HardwareProfile, setting
     Advice { options, prices_date: p.date.clone(), prices_source: p.source.clone() }
 }
 
-/// Green: it fits as planned and is predicted to write at reading speed or faster (a 70B in 48 GB
-/// of RAM fits, at a token a second, and is no answer). The same rule as every badge's.
+/// What every badge calls green: it fits as planned and is predicted to write at reading speed or
+/// faster (a 70B in 48 GB of RAM fits, at a token a second, and is no answer). A rental over
+/// several GPUs is judged at its own speed (`rent`).
 fn good(plan: &FitPlan) -> bool {
     plan.verdict == Verdict::Green && plan.tokens_per_second.is_some()
 }
@@ -226,7 +227,7 @@ fn rent(facts: &ModelFacts, file_name: &str, settings: &LoadSettings) -> Vec<Adv
         let mut counts = o.counts.clone();
         counts.sort_unstable();
         for count in counts {
-            let mut p = fit::plan(facts, &catalog::imagined(Some(gpu), count, RENTED_RAM_GIB), &run_anywhere(settings));
+            let mut p = fit::plan_by_placement(facts, &catalog::imagined(Some(gpu), count, RENTED_RAM_GIB), &run_anywhere(settings));
             // On several GPUs the engine to serve it with is vLLM, whose tensor parallelism has
             // every GPU read its share of each matrix per token: the GPUs' bandwidths add up.
             // llama.cpp's layer split reads them one after the other, as the planner predicts.
@@ -237,6 +238,8 @@ fn rent(facts: &ModelFacts, file_name: &str, settings: &LoadSettings) -> Vec<Adv
                     types::SpeedRange { low: s.low * k, high: s.high * k, expected: s.expected * k }
                 });
             }
+            // Judged at the speed it will be served at.
+            let p = fit::judge_speed(p);
             if !good(&p) {
                 continue;
             }

@@ -28,6 +28,13 @@ pub const DEFAULT_CONTEXT: u32 = 8192;
 pub const MIN_USEFUL_CONTEXT: u32 = 4096;
 
 pub fn plan(facts: &ModelFacts, hw: &HardwareProfile, s: &LoadSettings) -> FitPlan {
+    judge_speed(plan_by_placement(facts, hw, s))
+}
+
+/// The plan with its verdict from the placement alone, before `judge_speed`: for a caller that
+/// serves the model another way than llama.cpp's layer split, and so predicts its own speed (the
+/// advisor's rentals, with vLLM's tensor parallelism over several GPUs).
+pub fn plan_by_placement(facts: &ModelFacts, hw: &HardwareProfile, s: &LoadSettings) -> FitPlan {
     if s.parallel.is_some() {
         return plan_slots(facts, hw, s);
     }
@@ -107,6 +114,33 @@ fn slots(s: &LoadSettings) -> u32 {
 /// takes a minute, and "it fits" is not what green promises. Such a plan is yellow, and says how
 /// slow in words. The advisor's "what would run it well" is held to the same figure.
 pub const USABLE_TOKENS_PER_SECOND: f32 = 5.0;
+
+/// A plan that fits but is predicted to write slower than `USABLE_TOKENS_PER_SECOND`: yellow,
+/// whatever the placement, labelled "slow", and its reason says how slow in words.
+pub fn judge_speed(plan: FitPlan) -> FitPlan {
+    let slow = plan.tokens_per_second.as_ref().map(|s| s.expected).filter(|&t| t < USABLE_TOKENS_PER_SECOND);
+    match slow {
+        Some(t) if matches!(plan.verdict, Verdict::Green | Verdict::Yellow) => {
+            let from = match plan.mode {
+                PlanMode::Cpu => "from RAM on the CPU",
+                PlanMode::FullGpu => "on the GPU",
+                _ => "partly from RAM",
+            };
+            FitPlan {
+                verdict: Verdict::Yellow,
+                label: format!("{} · slow", plan.label),
+                reason: format!(
+                    "It runs {from} at about {}, slower than a person reads (about {USABLE_TOKENS_PER_SECOND:.0} tok/s): a \
+                     paragraph takes a minute or more. {}",
+                    tok_per_sec(t),
+                    plan.reason
+                ),
+                ..plan
+            }
+        }
+        _ => plan,
+    }
+}
 
 /// The most slots a plan has (the engine's `llama_params::MAX_SEQ`).
 pub const MAX_SLOTS: u32 = 64;
@@ -211,27 +245,6 @@ fn finish(m: &ModelMemory, b: &Budgets, s: &LoadSettings, calibration: Option<f3
     let reason = format!("{}{reason}{}", choice_note(b), layers_note(s, has_gpu));
 
     let tokens_per_second = speed::predict(&p, b, f64::from(calibration.unwrap_or(1.0)));
-    // Fits, but slower than reading: yellow, whatever the placement, and said in words.
-    let slow = tokens_per_second.as_ref().map(|s| s.expected).filter(|&t| t < USABLE_TOKENS_PER_SECOND);
-    let (verdict, label, reason) = match slow {
-        Some(t) => {
-            let from = match mode {
-                PlanMode::Cpu => "from RAM on the CPU",
-                PlanMode::FullGpu => "on the GPU",
-                _ => "partly from RAM",
-            };
-            (
-                Verdict::Yellow,
-                format!("{label} · slow"),
-                format!(
-                    "It runs {from} at about {}, slower than a person reads (about {USABLE_TOKENS_PER_SECOND:.0} tok/s): a \
-                     paragraph takes a minute or more. {reason}",
-                    tok_per_sec(t)
-                ),
-            )
-        }
-        None => (verdict, label, reason),
-    };
     let cpu = p.devices.len() - 1;
     let devices = device_uses(b, &p.devices, cpu);
     FitPlan {

@@ -137,7 +137,16 @@ impl Chat {
 
     /// Sets Chat's choice, and says so on `changes` when it moved.
     fn choose(&self, choice: Option<Choice>) {
+        self.replace(|_| true, choice);
+    }
+
+    /// Sets Chat's model to `choice` if `still(current)`, in one hold of the lock: a check made
+    /// before another task chose a model must not undo that choice.
+    fn replace(&self, still: impl FnOnce(&Option<Choice>) -> bool, choice: Option<Choice>) {
         let mut model = lock(&self.model);
+        if !still(&model) {
+            return;
+        }
         let moved = !matches!((&*model, &choice), (None, None));
         *model = choice;
         drop(model);
@@ -188,8 +197,9 @@ impl Chat {
         let resident = self.runtime.residents().into_iter().find(|m| m.path() == path);
         if resident.is_none() {
             // The worker died, or the model was unloaded to make room for another (the server
-            // loads models too): say so rather than show, and answer with, a model that is gone.
-            self.choose(None);
+            // loads models too): say so rather than show, and answer with, a model that is gone;
+            // unless Chat chose another one meanwhile.
+            self.replace(|now| matches!(now, Some(Choice::Local(p)) if *p == path), None);
         }
         resident.map(|m| m.model)
     }
@@ -220,8 +230,8 @@ impl Chat {
 
     /// Unloads Chat's model (or lets go of the remote one).
     pub async fn unload(&self) -> Result<(), HearthError> {
-        let Some(choice) = lock(&self.model).clone() else { return Ok(()) };
-        self.choose(None);
+        let Some(choice) = lock(&self.model).take() else { return Ok(()) };
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
         match choice {
             Choice::Local(path) => self.runtime.unload(&path).await,
             Choice::Remote(_) => Ok(()),
@@ -364,8 +374,8 @@ impl Chat {
                         saved = Instant::now();
                     }
                 }
-                // Chat asks for none.
-                // Chat offers no tools yet: no calls come.
+                // Chat asks for no log-probabilities and offers no tools yet (no calls come); the
+                // prompt's size comes again with the figures.
                 ReplyEvent::Started { .. } | ReplyEvent::Logprobs(_) | ReplyEvent::Call { .. } => {}
                 ReplyEvent::Done(stats) => break Ok(stats),
                 ReplyEvent::Failed(e) => break Err(e),

@@ -54,7 +54,8 @@ def request(base: str, model: str, constrained: bool) -> float:
 def main() -> None:
     subprocess.run(["cargo", "build", "-q", "-p", "hearth-cli"], cwd=ROOT, check=True)
     home = tempfile.mkdtemp(prefix="hearth-bench-constrained-")
-    env = dict(os.environ, HEARTH_HOME=home, HEARTH_NO_KEYCHAIN="1")
+    # Only the test model is listed: no Hugging Face cache or LM Studio folder of the person's.
+    env = dict(os.environ, HEARTH_HOME=home, HEARTH_NO_KEYCHAIN="1", HOME=home, HF_HUB_CACHE=os.path.join(home, "no-hf-cache"))
     server = subprocess.Popen([str(ROOT / "target/debug/hearth"), "serve", "--port", "0", "--model", str(MODEL)], stdout=subprocess.PIPE, env=env, text=True)
     try:
         base = server.stdout.readline().strip()

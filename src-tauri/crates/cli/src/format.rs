@@ -27,11 +27,7 @@ pub fn params(n: u64) -> String {
 
 /// A predicted speed as one figure, as the window writes it: "≈ 45 tok/s", "≈ 2.5 tok/s".
 pub fn tok_per_sec(expected: f32) -> String {
-    if expected >= 10.0 {
-        format!("≈ {} tok/s", expected.round())
-    } else {
-        format!("≈ {expected:.1} tok/s")
-    }
+    format!("≈ {}", fit::tok_per_sec(expected))
 }
 
 #[cfg(test)]

@@ -116,8 +116,7 @@ pub async fn print_reply(events: &mut tokio::sync::mpsc::Receiver<ReplyEvent>) -
                     stdout.write_all(t.as_bytes())?;
                     stdout.flush()?;
                 }
-                // Not asked for.
-                // The CLI offers no tools: no calls come.
+                // Log-probabilities are not asked for, and the CLI offers no tools (no calls come).
                 Some(ReplyEvent::Started { .. } | ReplyEvent::Logprobs(_) | ReplyEvent::Call { .. }) => {}
                 Some(ReplyEvent::Done(stats)) => {
                     println!();

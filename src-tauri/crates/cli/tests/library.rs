@@ -30,6 +30,9 @@ fn hearth_ls_fit_and_my_models_agree_with_a_saved_choice_and_names_mean_one_mode
     let _ = std::fs::remove_dir_all(&home);
     let dir = home.join("models/bartowski/Qwen2.5-7B-Instruct-GGUF");
     std::fs::create_dir_all(&dir).unwrap();
+    // One RAM bandwidth for every process here: each measures its own and keeps the highest, and a
+    // 7B's verdict on a CPU-only machine turns on its predicted speed (green from 5 tok/s).
+    std::fs::write(home.join("ram-bandwidth"), "1000\n").unwrap();
     // Real headers in sparse files: planning reads only the header.
     let q4 = dir.join("Qwen2.5-7B-Instruct-Q4_K_M.gguf");
     let q8 = dir.join("Qwen2.5-7B-Instruct-Q8_0.gguf");

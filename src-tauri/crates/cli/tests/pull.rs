@@ -175,6 +175,9 @@ async fn a_pull_without_a_quant_takes_the_file_discover_recommends() {
     let (files_dir, home) = (dir.join("files"), dir.join("home"));
     std::fs::create_dir_all(&files_dir).unwrap();
     std::fs::create_dir_all(&home).unwrap();
+    // One RAM bandwidth for every process here (each keeps the highest it has seen): the plans
+    // compared are made in separate processes, and speed is part of a verdict.
+    std::fs::write(home.join("ram-bandwidth"), "1000\n").unwrap();
     let mut repo = Repo::new("org/Tiny-GGUF");
     let mut planned = Vec::new();
     for q in [Quant::Q4KM, Quant::Q8_0, Quant::F16] {

@@ -58,7 +58,7 @@ pub enum LoadEvent {
 
 
 /// A generation under way: its id (for `EngineHost::cancel`) and its events, which end with
-/// `Done` or `Error`. Dropping `events` cancels it.
+/// `Done` or `Failed`. Dropping `events` cancels it.
 #[derive(Debug)]
 pub struct Generation {
     pub id: RequestId,

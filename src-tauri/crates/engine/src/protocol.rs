@@ -136,8 +136,8 @@ pub struct GenerateParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub constraint: Option<Constraint>,
     /// The functions the model may call, in OpenAI's `tools` shape, rendered through the model's
-    /// template (or into the text when it takes none). Finding calls in the reply is the
-    /// caller's (`tools::parse`).
+    /// template (or into the text when it takes none). The host tells the calls in the reply
+    /// apart from its text as they are written (`calls::split`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<serde_json::Value>,
     /// Report each written token's log-probability and this many likeliest alternatives (0–20);
@@ -205,7 +205,7 @@ pub enum Request {
     Load { id: RequestId, params: LoadParams },
     /// Drop the model. Answered by `Unloaded`.
     Unload { id: RequestId },
-    /// Answered by `Token`…, then `Done` or `Error`.
+    /// Answered by `Started`, `Token`…, then `Done` or `Error`.
     Generate { id: RequestId, params: GenerateParams },
     /// Stop the generation `id` (running or queued); it then ends with `Done`, reason `Cancelled`.
     /// Not answered itself.

@@ -194,8 +194,8 @@ impl<'m> Session<'m> {
     /// Starts a reply in a free sequence: the one whose cache shares the longest prefix with its
     /// prompt (so a conversation that comes back finds its own cache), the cache cut back to that
     /// prefix. The reply is then written by `step`. An error (a prompt too long, a template that
-    /// fails, a schema that cannot be enforced) leaves every sequence as it was.
-    /// Takes a reply on; answers its prompt's length and how much of it the cache held.
+    /// fails, a schema that cannot be enforced) leaves every sequence as it was. Answers the
+    /// prompt's length and how much of it the cache held.
     pub fn start(&mut self, id: RequestId, params: &GenerateParams, received: Instant) -> Result<(u32, u32), HearthError> {
         let n_vocab = self.model.n_vocab();
         if params.sampling.logit_bias.iter().any(|(t, _)| !(0..n_vocab).contains(t)) {

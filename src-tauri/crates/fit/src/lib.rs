@@ -168,12 +168,13 @@ fn place_at(m: &ModelMemory, b: &Budgets, s: &LoadSettings, n_ctx: u32, forced_l
     place::best(m, b, k, &kv).map(|p| (p, k))
 }
 
-/// A speed as a sentence says it: "1.3 tok/s", "12 tok/s".
-fn tok_per_sec(t: f32) -> String {
-    if t < 10.0 {
-        format!("{t:.1} tok/s")
+/// A predicted speed as Hearth writes it: "1.3 tok/s", "12 tok/s" (the window's figure too,
+/// `ui/src/lib/format`).
+pub fn tok_per_sec(t: f32) -> String {
+    if t >= 10.0 {
+        format!("{} tok/s", t.round())
     } else {
-        format!("{t:.0} tok/s")
+        format!("{t:.1} tok/s")
     }
 }
 

@@ -70,11 +70,6 @@ impl CallStream {
         self.give(view)
     }
 
-    /// The reply's text so far, as written.
-    pub fn written(&self) -> &str {
-        &self.all
-    }
-
     fn give(&mut self, view: View) -> Vec<Piece> {
         let mut out = Vec::new();
         // What is given is only ever added to: a view that no longer starts with what was given

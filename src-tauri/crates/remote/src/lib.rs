@@ -2,7 +2,7 @@
 //! or another computer running `hearth serve`. Any endpoint that speaks OpenAI's API (`/v1/models`,
 //! `/v1/chat/completions`) or Anthropic's (`/v1/models`, `/v1/messages`) will do.
 //!
-//! A reply streams as [`Event`]s, like a local model's: its text, then figures measured on this
+//! A reply streams as [`ReplyEvent`]s, like a local model's: its text, then figures measured on this
 //! side (time to first token, tokens per second; the token count from the endpoint's `usage` when it
 //! sends one). Each way it can go wrong is one [`RemoteError`] (a [`HearthError`] once it leaves)
 //! with a sentence a person can act on: unreachable, key refused, model gone, reply cut mid-stream.
@@ -320,7 +320,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    /// The next event; `None` after `Done` or `Error`.
+    /// The next event; `None` after `Done` or `Failed`.
     pub async fn next(&mut self) -> Option<ReplyEvent> {
         if self.ended {
             return None;

@@ -261,7 +261,7 @@ pub fn stop_sequence(reason: StopReason, stops: &[String]) -> Value {
 
 fn tool_use_block(c: &CallOut) -> Value {
     let input: Value = serde_json::from_str(&c.arguments).unwrap_or_else(|_| json!({}));
-    json!({ "type": "tool_use", "id": c.id.replacen("call_", "toolu_", 1), "name": c.name, "input": input })
+    json!({ "type": "tool_use", "id": toolu_id(&c.id), "name": c.name, "input": input })
 }
 
 /// A whole reply as Anthropic's `message`.
@@ -287,10 +287,14 @@ pub fn message_object(id: &str, model: &str, text: &str, calls: &[CallOut], stat
 /// those the K/V cache already held (a conversation's earlier turns), so that the two add up to
 /// the prompt, as Anthropic's prompt caching counts them. Hearth writes no separate cache entry.
 pub fn usage(stats: &GenerationStats) -> Value {
-    let cached = stats.reused_prefix_tokens.min(stats.prompt_tokens_total);
+    usage_of(stats.prompt_tokens_total, stats.reused_prefix_tokens, stats.generated_tokens)
+}
+
+fn usage_of(prompt: u32, cached: u32, output: u32) -> Value {
+    let cached = cached.min(prompt);
     json!({
-        "input_tokens": stats.prompt_tokens_total - cached,
-        "output_tokens": stats.generated_tokens,
+        "input_tokens": prompt - cached,
+        "output_tokens": output,
         "cache_read_input_tokens": cached,
         "cache_creation_input_tokens": 0,
     })
@@ -305,11 +309,7 @@ pub fn event(name: &str, data: Value) -> Event {
 /// clients that budget the context read from `message_start`.
 pub fn opening(id: &str, model: &str, started: Option<(u32, u32)>) -> Vec<Event> {
     let (prompt, cached) = started.unwrap_or_default();
-    let cached = cached.min(prompt);
-    let usage = json!({
-        "input_tokens": prompt - cached, "output_tokens": 0,
-        "cache_read_input_tokens": cached, "cache_creation_input_tokens": 0,
-    });
+    let usage = usage_of(prompt, cached, 0);
     vec![
         event(
             "message_start",
@@ -334,9 +334,14 @@ pub fn block_stop(index: usize) -> Event {
     event("content_block_stop", json!({ "type": "content_block_stop", "index": index }))
 }
 
+/// Anthropic's id for a call: `toolu_…`, made from OpenAI's `call_…` one.
+fn toolu_id(call_id: &str) -> String {
+    call_id.replacen("call_", "toolu_", 1)
+}
+
 /// A `tool_use` block's start: its id (`toolu_…`, from the call's), name and an empty input.
 pub fn tool_use_start(index: usize, call_id: &str, name: &str) -> Event {
-    let block = json!({ "type": "tool_use", "id": call_id.replacen("call_", "toolu_", 1), "name": name, "input": {} });
+    let block = json!({ "type": "tool_use", "id": toolu_id(call_id), "name": name, "input": {} });
     event("content_block_start", json!({ "type": "content_block_start", "index": index, "content_block": block }))
 }
 

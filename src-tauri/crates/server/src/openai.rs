@@ -21,8 +21,6 @@ pub struct Head {
     pub endpoint: Endpoint,
     /// The client asked for log-probabilities: `logprobs` is an object (else `null`).
     pub logprobs: bool,
-    /// Tools were on offer: a reply may be calls (`find_calls`).
-    pub tools: bool,
 }
 
 /// A call as a response carries it.
@@ -44,7 +42,7 @@ impl Head {
         };
         // Unique within a run and across runs: the start time and a counter.
         let id = format!("{prefix}-{:x}{:04x}", now.as_micros(), NEXT.fetch_add(1, Ordering::Relaxed) & 0xffff);
-        Self { id, created: i64::try_from(now.as_secs()).unwrap_or(0), model: model.to_string(), endpoint, logprobs, tools: false }
+        Self { id, created: i64::try_from(now.as_secs()).unwrap_or(0), model: model.to_string(), endpoint, logprobs }
     }
 
     fn object(&self, streamed: bool) -> &'static str {
@@ -275,7 +273,7 @@ mod tests {
     // The wire format clients parse; pinned.
     #[test]
     fn chat_shapes() {
-        let head = Head { id: "chatcmpl-1".into(), created: 5, model: "m".into(), endpoint: Endpoint::Chat, logprobs: false, tools: false };
+        let head = Head { id: "chatcmpl-1".into(), created: 5, model: "m".into(), endpoint: Endpoint::Chat, logprobs: false };
         let full = head.completion("hi", &[], &[], &stats());
         assert_eq!(full["choices"][0]["logprobs"], Value::Null);
         assert_eq!(full["object"], "chat.completion");
@@ -316,8 +314,7 @@ mod tests {
 
     #[test]
     fn tool_calls_in_openais_shape_whole_and_streamed() {
-        let mut head = Head::new(Endpoint::Chat, "m", false);
-        head.tools = true;
+        let head = Head::new(Endpoint::Chat, "m", false);
         let calls = vec![CallOut { id: head.call_id(0), name: "get_weather".into(), arguments: "{\"city\":\"Paris\"}".into() }];
         let full = head.completion("", &[], &calls, &stats());
         let message = &full["choices"][0]["message"];

@@ -240,12 +240,11 @@ async fn begin<B: Backend>(app: &App<B>, slot: &LogSlot, req: request::ValidRequ
         model: None,
         constraint,
         logprobs: req.logprobs,
-        tools: tools.clone(),
+        tools,
     };
     let generation = app.backend.generate(&loaded, params).await?;
     let mut reply = Reply::new(generation, turn, slot.clone(), app.stopping.clone());
-    let mut head = Head::new(endpoint, &loaded.id, req.logprobs.is_some());
-    head.tools = tools.is_some();
+    let head = Head::new(endpoint, &loaded.id, req.logprobs.is_some());
     let first = match reply.next().await {
         Piece::Failed(e) => return Err(e),
         piece => piece,
@@ -338,9 +337,9 @@ impl MessageStream {
                 events.push(anthropic::text_delta(index, &t));
                 (events, true)
             }
-            Piece::Call { index: _, name: Some(name), arguments } => {
+            Piece::Call { index, name: Some(name), arguments } => {
                 let block = self.begin_block(&mut events, true);
-                events.push(anthropic::tool_use_start(block, &self.head.call_id(self.calls), &name));
+                events.push(anthropic::tool_use_start(block, &self.head.call_id(index), &name));
                 self.calls += 1;
                 if !arguments.is_empty() {
                     events.push(anthropic::input_delta(block, &arguments));

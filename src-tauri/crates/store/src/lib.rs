@@ -1,7 +1,8 @@
 //! Hearth's one SQLite database (`hearth.sqlite3` in the home folder): the library of model files,
-//! conversations and their messages, the downloads in flight (so a restarted app resumes them), and
-//! settings. Schema changes are numbered migrations applied in order and recorded in
-//! `PRAGMA user_version`; a database from a newer Hearth is refused rather than damaged.
+//! conversations and their messages, the downloads in flight (so a restarted app resumes them),
+//! settings, and the local API's stored responses. Schema changes are numbered migrations applied in
+//! order and recorded in `PRAGMA user_version`; a database from a newer Hearth is refused rather
+//! than damaged.
 //!
 //! The file holds conversations and settings: on Unix it and its journals are this user's alone
 //! (0600), created so and tightened when an older Hearth left them readable by others.
@@ -10,6 +11,7 @@ mod conversations;
 mod downloads;
 mod migrations;
 mod models;
+mod responses;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -19,6 +21,7 @@ use rusqlite::{Connection, OptionalExtension};
 pub use conversations::{ConversationRow, MessageRow};
 pub use downloads::{Download, NewDownload};
 pub use models::{ModelRow, ModelSource};
+pub use responses::{StoredResponse, RESPONSE_DAYS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

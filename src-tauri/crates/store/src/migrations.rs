@@ -58,6 +58,17 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX messages_by_conversation ON messages (conversation_id, id);
     CREATE INDEX conversations_by_update ON conversations (updated_at DESC);",
+    // 3: the local API's stored responses (OpenAI's Responses API, `store: true`), so that
+    // `previous_response_id` carries a conversation on across a restart. `history` is the JSON array
+    // of input items the response answered, earlier turns included; `response` the object as sent.
+    "CREATE TABLE api_responses (
+        id TEXT PRIMARY KEY,
+        model TEXT NOT NULL,
+        history TEXT NOT NULL,
+        response TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX api_responses_by_age ON api_responses (created_at);",
 ];
 
 pub fn known() -> i64 {

@@ -67,7 +67,8 @@ impl ServerControl {
     }
 
     /// Save `settings` and (re)start the server with them.
-    pub async fn start(&self, store: &store::Store, settings: ServerSettings) -> Result<(), HearthError> {
+    pub async fn start(&self, hearth: &hearth::Hearth, settings: ServerSettings) -> Result<(), HearthError> {
+        let store = &hearth.store;
         // The key is saved (and served) as its digest only: the Server view shows a key when it is
         // typed or generated, never again after.
         let api_key = settings.api_key.as_deref().map(str::trim).filter(|k| !k.is_empty()).map(server::KeyDigest::stored);
@@ -79,6 +80,8 @@ impl ServerControl {
             allowed_origins: settings.allowed_origins.iter().map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect(),
             auto_load: settings.auto_load,
             idle_ttl: Duration::from_secs(u64::from(settings.idle_minutes.max(1)) * 60),
+            // Stored responses (the Responses API) in Hearth's database, kept across restarts.
+            responses_db: Some(hearth.home.database_path()),
             ..ServerConfig::default()
         };
         // Checked before anything is saved or stopped: a bad setting changes nothing.

@@ -24,7 +24,7 @@ pub async fn server_start(state: State<'_, AppState>, settings: ServerSettings) 
             .map_err(|e| HearthError::new(types::ErrorCode::Internal, "The probe failed.").with_details(e.to_string()))?
     };
     state.server.set_models(&models?);
-    state.server.start(&state.hearth.store, settings).await?;
+    state.server.start(&state.hearth, settings).await?;
     Ok(state.server.status(&state.hearth.store).await)
 }
 

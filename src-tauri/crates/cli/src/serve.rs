@@ -72,7 +72,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         // Nobody is there to read a warning before a request loads a model.
         anyhow::bail!("--force is for run, chat and bench: the server never loads a model that will not fit");
     }
-    let config = ServerConfig {
+    let mut config = ServerConfig {
         host: args.host.clone(),
         port: args.port,
         api_key: api_key(args)?,
@@ -90,6 +90,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
 
     // The library as My Models lists it, and the runtime as the window's: one assembly.
     let hearth = loading::hearth()?;
+    // Stored responses (the Responses API) in Hearth's database, kept across restarts.
+    config.responses_db = Some(hearth.home.database_path());
     let mut entries: Vec<ModelEntry> = hearth
         .models()?
         .into_iter()

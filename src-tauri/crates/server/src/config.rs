@@ -60,6 +60,10 @@ pub struct ServerConfig {
     /// many at most (and `finish_reason: "length"`). `None`: a reply may run until the context is
     /// full, as OpenAI's and llama-server's do (`hearth serve --max-tokens`, llama-server's `-n`).
     pub max_reply_tokens: Option<u32>,
+    /// The database stored responses (`POST /v1/responses` with `store`) are kept in, so that
+    /// `previous_response_id` works across restarts: Hearth's own (`hearth.sqlite3`). `None`: kept
+    /// in memory while the server runs.
+    pub responses_db: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -79,6 +83,7 @@ impl Default for ServerConfig {
             header_timeout: Duration::from_secs(10),
             stall_timeout: Duration::from_secs(30),
             max_reply_tokens: None,
+            responses_db: None,
         }
     }
 }
@@ -100,6 +105,7 @@ pub struct ValidConfig {
     pub header_timeout: Duration,
     pub stall_timeout: Duration,
     pub max_reply_tokens: Option<u32>,
+    pub responses_db: Option<std::path::PathBuf>,
 }
 
 impl ServerConfig {
@@ -154,6 +160,7 @@ impl ServerConfig {
             header_timeout: self.header_timeout,
             stall_timeout: self.stall_timeout,
             max_reply_tokens: self.max_reply_tokens,
+            responses_db: self.responses_db.clone(),
         })
     }
 }

@@ -29,16 +29,33 @@ pub enum ServeError {
     BadLimit(String),
     #[error("The server could not listen on {addr}: {source}. Is another program using that port?")]
     Bind { addr: std::net::SocketAddr, source: std::io::Error },
+    /// The database the Responses API keeps its stored responses in would not open.
+    #[error("The server could not open the database it keeps stored responses in.")]
+    Responses(#[source] store::StoreError),
 }
 
 /// The settings are the person's: each refusal is a sentence about them, with no path in it.
 impl types::Problem for ServeError {
     fn code(&self) -> ErrorCode {
-        ErrorCode::InvalidInput
+        match self {
+            ServeError::Responses(e) => e.code(),
+            _ => ErrorCode::InvalidInput,
+        }
     }
 
-    fn sentence(&self, _to: types::Audience) -> String {
-        self.to_string()
+    fn sentence(&self, to: types::Audience) -> String {
+        match self {
+            // The store's own sentence says what to do (a database from a newer Hearth: update).
+            ServeError::Responses(e) => e.sentence(to),
+            _ => self.to_string(),
+        }
+    }
+
+    fn details(&self) -> Option<String> {
+        match self {
+            ServeError::Responses(e) => e.details(),
+            _ => None,
+        }
     }
 }
 
@@ -62,8 +79,11 @@ pub enum ApiError {
     Timeout(u64),
     #[error("The model `{0}` does not exist. GET /v1/models lists the models this server has.")]
     ModelNotFound(String),
-    #[error("There is no {0} here. This server answers /v1/models, /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/messages and /health.")]
+    #[error("There is no {0} here. This server answers /v1/models, /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses, /v1/messages and /health.")]
     NoRoute(String),
+    /// No stored response has this id (`param`: the field that named it, when a request did).
+    #[error("No stored response has the id `{id}`: it was made with `store: false`, deleted, or is more than 30 days old.")]
+    ResponseNotFound { id: String, param: Option<&'static str> },
     #[error("The request body is larger than this server accepts ({0} bytes).")]
     TooLarge(usize),
     #[error("The server is busy: one request is generating and {0} are waiting. Retry in a moment.")]
@@ -85,7 +105,7 @@ impl ApiError {
             ApiError::WrongHost | ApiError::ForeignOrigin => StatusCode::FORBIDDEN,
             ApiError::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
-            ApiError::ModelNotFound(_) | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
+            ApiError::ModelNotFound(_) | ApiError::NoRoute(_) | ApiError::ResponseNotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Engine(e) => match e.code {
@@ -114,6 +134,8 @@ impl ApiError {
             ApiError::Timeout(_) => ("invalid_request_error", Some("request_timeout")),
             ApiError::ModelNotFound(_) => ("invalid_request_error", Some("model_not_found")),
             ApiError::NoRoute(_) => ("invalid_request_error", Some("unknown_url")),
+            ApiError::ResponseNotFound { param: Some(_), .. } => ("invalid_request_error", Some("previous_response_not_found")),
+            ApiError::ResponseNotFound { param: None, .. } => ("invalid_request_error", None),
             ApiError::TooLarge(_) => ("invalid_request_error", Some("request_too_large")),
             ApiError::Busy(_) => ("rate_limit_error", Some("queue_full")),
             ApiError::Engine(e) => match e.code {
@@ -145,6 +167,7 @@ impl ApiError {
         let param = match self {
             ApiError::InvalidRequest { param, .. } => param.clone(),
             ApiError::ModelNotFound(_) => Some("model".into()),
+            ApiError::ResponseNotFound { param, .. } => param.map(str::to_string),
             _ => None,
         };
         json!({ "error": { "message": self.public_message(), "type": kind, "param": param, "code": code } })

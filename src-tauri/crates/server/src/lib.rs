@@ -34,6 +34,7 @@ mod reply;
 mod request;
 mod routes;
 mod anthropic;
+mod responses;
 mod serve;
 
 pub use backend::{find_model, Backend, Loaded, LoadedId, ModelEntry, ModelState};

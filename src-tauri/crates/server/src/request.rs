@@ -124,7 +124,7 @@ pub fn parse(body: &[u8], endpoint: Endpoint, max_prompt_chars: usize) -> Result
 
 /// `tools`: an array of `{"type": "function", "function": {"name": …, "description"?: …,
 /// "parameters"?: {…}}}`; an empty array counts as none.
-fn tools(o: &Map<String, Value>) -> Result<Option<Value>, ApiError> {
+pub(crate) fn tools(o: &Map<String, Value>) -> Result<Option<Value>, ApiError> {
     let Some(list) = field(o, "tools") else { return Ok(None) };
     let Value::Array(items) = list else { return Err(wrong("tools", "an array of functions")) };
     for (i, t) in items.iter().enumerate() {
@@ -143,7 +143,7 @@ fn tools(o: &Map<String, Value>) -> Result<Option<Value>, ApiError> {
 }
 
 /// `tool_choice`: "auto", "none", "required", or `{"type": "function", "function": {"name"}}`.
-fn tool_choice(o: &Map<String, Value>, tools: Option<&Value>) -> Result<ToolChoice, ApiError> {
+pub(crate) fn tool_choice(o: &Map<String, Value>, tools: Option<&Value>) -> Result<ToolChoice, ApiError> {
     let choice = match field(o, "tool_choice") {
         None => return Ok(ToolChoice::Auto),
         Some(Value::String(s)) => match s.as_str() {
@@ -368,7 +368,7 @@ fn response_format(o: &Map<String, Value>) -> Result<Option<Constraint>, ApiErro
     }
 }
 
-fn sampling(o: &Map<String, Value>) -> Result<SamplingParams, ApiError> {
+pub(crate) fn sampling(o: &Map<String, Value>) -> Result<SamplingParams, ApiError> {
     let mut s = SamplingParams::default();
     let max = match integer(o, "max_completion_tokens")? {
         Some(n) => Some(n),

@@ -16,7 +16,7 @@ use axum::{Extension, Json};
 use engine::GenerateParams;
 use futures_util::stream::{self, Stream, StreamExt};
 use tokio::sync::watch;
-use types::ContextOverflow;
+use types::{ContextOverflow, HearthError};
 
 use crate::anthropic;
 use crate::backend::{find_model, Backend};
@@ -27,6 +27,7 @@ use crate::openai::{self, finish_reason, Head};
 use crate::queue::Gate;
 use crate::reply::{Piece, Reply};
 use crate::request::{self, Endpoint, ToolChoice};
+use crate::responses;
 use engine::tools::Forced;
 use engine::Constraint;
 
@@ -36,6 +37,8 @@ pub struct App<B> {
     pub gate: Arc<Gate>,
     pub config: ValidConfig,
     pub stopping: watch::Receiver<bool>,
+    /// Stored responses of the Responses API (Hearth's database, or memory).
+    pub responses: Arc<store::Store>,
 }
 
 pub async fn list_models<B: Backend>(State(app): State<Arc<App<B>>>) -> Json<serde_json::Value> {
@@ -376,6 +379,125 @@ impl MessageStream {
             }
         }
     }
+}
+
+/// `POST /v1/responses`: OpenAI's Responses API (responses.rs), on the same path as a chat
+/// completion from the queue on; a stored response is kept in the database when it completes.
+pub async fn responses<B: Backend>(State(app): State<Arc<App<B>>>, Extension(slot): Extension<LogSlot>, body: Body) -> Response {
+    respond(&slot, start_response(&app, &slot, body).await, false)
+}
+
+async fn start_response<B: Backend>(app: &App<B>, slot: &LogSlot, body: Body) -> Result<Response, ApiError> {
+    let body = read_body(body, app.config.max_body_bytes, app.config.stall_timeout).await?;
+    let draft = responses::read(&body)?;
+    let mut history = Vec::new();
+    if let Some(id) = &draft.previous {
+        let stored = app.responses.response(id).map_err(HearthError::from)?;
+        let stored = stored.ok_or_else(|| ApiError::ResponseNotFound { id: id.clone(), param: Some("previous_response_id") })?;
+        history = responses::history(&stored)?;
+    }
+    let req = draft.request(&history, app.config.max_prompt_chars)?;
+    let Begun { reply, head, first } = begin(app, slot, req).await?;
+    let writer = responses::Writer::new(&head, draft.echo());
+    // What a stored response keeps: the conversation it answered (its output is in the response).
+    history.extend(draft.items);
+    let keep = draft.store.then(|| Keep { store: app.responses.clone(), model: head.model.clone(), history });
+    let mut state = ResponseStream { reply, writer, first: Some(first), keep, opened: false };
+    if !draft.stream {
+        loop {
+            let (_, end) = state.step().await;
+            match end {
+                Some(Ok(response)) => return Ok(Json(response).into_response()),
+                Some(Err(e)) => return Err(e),
+                None => {}
+            }
+        }
+    }
+    state.reply.stream();
+    let events = stream::unfold(Some(state), |state| async move {
+        let mut state = state?;
+        let (events, end) = state.step().await;
+        let events = events.into_iter().map(|e| Ok::<_, Infallible>(Event::default().event(e["type"].as_str().unwrap_or("error")).data(e.to_string())));
+        Some((stream::iter(events), end.is_none().then_some(state)))
+    })
+    .flatten();
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
+}
+
+/// Where a response is stored when it completes, and the conversation it answered.
+struct Keep {
+    store: Arc<store::Store>,
+    model: String,
+    history: Vec<serde_json::Value>,
+}
+
+/// A reply written as a response, piece by piece: the events of each step, and at the end the
+/// final response (stored first, so that a client continuing from it at once finds it) or the error.
+struct ResponseStream {
+    reply: Reply,
+    writer: responses::Writer,
+    first: Option<Piece>,
+    keep: Option<Keep>,
+    opened: bool,
+}
+
+impl ResponseStream {
+    async fn step(&mut self) -> (Vec<serde_json::Value>, Option<Result<serde_json::Value, ApiError>>) {
+        let piece = match self.first.take() {
+            Some(p) => p,
+            None => self.reply.next().await,
+        };
+        let mut events = Vec::new();
+        if !self.opened {
+            self.opened = true;
+            events.extend(self.writer.opening());
+        }
+        match piece {
+            Piece::Text(t, _) => events.extend(self.writer.text(&t)),
+            Piece::Call { index, name, arguments } => events.extend(self.writer.call(index, name.as_deref(), &arguments)),
+            Piece::Done(stats) => {
+                let (end, response) = self.writer.done(&stats);
+                if let Some(keep) = self.keep.take() {
+                    let stored = store::StoredResponse {
+                        id: self.writer.id.clone(),
+                        model: keep.model,
+                        history: serde_json::Value::Array(keep.history).to_string(),
+                        response: response.to_string(),
+                    };
+                    if let Err(e) = keep.store.save_response(&stored) {
+                        let e = ApiError::from(HearthError::from(e));
+                        tracing::warn!(error = %e, "a response could not be stored");
+                        events.extend(self.writer.failed(&e));
+                        return (events, Some(Err(e)));
+                    }
+                }
+                events.extend(end);
+                return (events, Some(Ok(response)));
+            }
+            Piece::Failed(e) => {
+                tracing::warn!(error = %e, "a response failed after it began");
+                events.extend(self.writer.failed(&e));
+                return (events, Some(Err(e)));
+            }
+        }
+        (events, None)
+    }
+}
+
+/// `GET /v1/responses/{id}`: a stored response as it was sent.
+pub async fn get_response<B: Backend>(State(app): State<Arc<App<B>>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let stored = app.responses.response(&id).map_err(HearthError::from)?.ok_or(ApiError::ResponseNotFound { id, param: None })?;
+    let response: serde_json::Value = serde_json::from_str(&stored.response)
+        .map_err(|e| HearthError::new(types::ErrorCode::Internal, "A stored response could not be read.").with_details(e.to_string()))?;
+    Ok(Json(response).into_response())
+}
+
+/// `DELETE /v1/responses/{id}`: forgets a stored response.
+pub async fn delete_response<B: Backend>(State(app): State<Arc<App<B>>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    if !app.responses.delete_response(&id).map_err(HearthError::from)? {
+        return Err(ApiError::ResponseNotFound { id, param: None });
+    }
+    Ok(Json(serde_json::json!({ "id": id, "object": "response", "deleted": true })).into_response())
 }
 
 /// `POST /v1/messages/count_tokens`: the prompt's tokens as the model's template renders the

@@ -100,7 +100,18 @@ pub async fn serve<B: Backend>(config: ServerConfig, backend: Arc<B>) -> Result<
     let metrics = Arc::new(Metrics::default());
     let gate = Gate::new(config.queue_limit);
     let recorder = Recorder { tx: logs.clone(), metrics: metrics.clone() };
-    let app = Arc::new(App { backend: backend.clone(), gate: gate.clone(), config: config.clone(), stopping: stop_rx.clone() });
+    let responses = match &config.responses_db {
+        Some(path) => store::Store::open(path),
+        None => store::Store::in_memory(),
+    }
+    .map_err(ServeError::Responses)?;
+    let app = Arc::new(App {
+        backend: backend.clone(),
+        gate: gate.clone(),
+        config: config.clone(),
+        stopping: stop_rx.clone(),
+        responses: Arc::new(responses),
+    });
     let router = router(app, &config, recorder);
     let limits = Limits { header_timeout: config.header_timeout, stall_timeout: config.stall_timeout };
     let connections = Registry::new(config.max_connections);
@@ -117,6 +128,8 @@ fn router<B: Backend>(app: Arc<App<B>>, config: &ValidConfig, recorder: Recorder
         .route("/v1/chat/completions", post(routes::chat_completions::<B>))
         .route("/v1/completions", post(routes::completions::<B>))
         .route("/v1/embeddings", post(routes::embeddings::<B>))
+        .route("/v1/responses", post(routes::responses::<B>))
+        .route("/v1/responses/{id}", get(routes::get_response::<B>).delete(routes::delete_response::<B>))
         .route("/v1/messages", post(routes::messages::<B>))
         .route("/v1/messages/count_tokens", post(routes::count_tokens::<B>))
         .route("/api/models", get(routes::model_states::<B>))
@@ -135,7 +148,7 @@ fn router<B: Backend>(app: Arc<App<B>>, config: &ValidConfig, recorder: Recorder
         router.layer(
             CorsLayer::new()
                 .allow_origin(AllowOrigin::list(config.allowed_origins.clone()))
-                .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+                .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
                 .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
                 .max_age(Duration::from_secs(600)),
         )

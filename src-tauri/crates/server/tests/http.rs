@@ -4,7 +4,8 @@
 //! listed origins; a stream that fails after its headers ends with a JSON error event; a full
 //! queue answers 429 with Retry-After; the idle TTL unloads; auto-load off refuses clearly; pages
 //! (a foreign `Host` or `Origin`, a body that is not JSON) are refused before any work; a body
-//! that does not arrive in time gets 408; engine errors reach clients without paths.
+//! that does not arrive in time gets 408; engine errors reach clients without paths; the
+//! Responses API's shapes, its event sequence, and its stored responses across a restart.
 
 #[path = "support/fake.rs"]
 mod fake;
@@ -519,10 +520,17 @@ async fn the_openapi_description_matches_the_real_routes() {
         .filter_map(|l| {
             let rest = l.trim().strip_prefix(".route(\"")?;
             let (path, rest) = rest.split_once('"')?;
-            let method = rest.trim_start_matches(", ").split('(').next()?;
+            // `get(…)`, or several chained: `get(…).delete(…)`.
+            let methods: Vec<String> = rest
+                .trim_start_matches(", ")
+                .split(").")
+                .filter_map(|m| m.split('(').next())
+                .map(str::to_string)
+                .collect();
             // axum's `{*id}` is OpenAPI's `{id}`.
-            Some((path.replace("{*", "{"), method.to_string()))
+            Some(methods.into_iter().map(move |m| (path.replace("{*", "{"), m)))
         })
+        .flatten()
         .collect();
     routed.sort();
     assert_eq!(described, routed, "the description and the router differ");
@@ -536,7 +544,12 @@ async fn the_openapi_description_matches_the_real_routes() {
         }
         let url = format!("{base}{}", path.replace("{id}", MODEL));
         let client = reqwest::Client::new();
-        let answer = if method == "get" { client.get(&url).send().await } else { client.post(&url).json(&json!({})).send().await }.unwrap();
+        let answer = match method.as_str() {
+            "get" => client.get(&url).send().await,
+            "delete" => client.delete(&url).send().await,
+            _ => client.post(&url).json(&json!({})).send().await,
+        }
+        .unwrap();
         let status = answer.status().as_u16();
         let body: Value = answer.json().await.unwrap_or(Value::Null);
         assert_ne!(body["error"]["code"], "unknown_url", "{method} {path}: {status} {body}");
@@ -555,4 +568,87 @@ async fn health_answers_and_messages_have_anthropics_ids() {
     assert_eq!(status, 200, "{message}");
     assert!(message["id"].as_str().unwrap().starts_with("msg_"), "{message}");
     assert_eq!(message["usage"]["cache_read_input_tokens"], 0, "{message}");
+}
+
+fn response_events(body: &str) -> Vec<(String, Value)> {
+    body.split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            let name = e.lines().find_map(|l| l.strip_prefix("event: ")).unwrap_or_default().to_string();
+            let data = e.lines().find_map(|l| l.strip_prefix("data: ")).unwrap_or("null");
+            (name, serde_json::from_str(data).unwrap())
+        })
+        .collect()
+}
+
+/// `POST /v1/responses` (issue 31): a whole response, the streamed event sequence (each event
+/// named as its `type`, numbered, the item announced before its deltas, `response.incomplete` at
+/// `max_output_tokens`), a stream failing after its headers as `response.failed`, and stored
+/// responses: read back, deleted, not kept with `store: false`, an unknown `previous_response_id`
+/// a 404 in OpenAI's shape, and kept across a restart when the server has a database.
+#[tokio::test]
+async fn responses_are_answered_streamed_and_stored_across_a_restart() {
+    let dir = std::env::temp_dir().join(format!("hearth-responses-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("hearth.sqlite3");
+    let config = ServerConfig { responses_db: Some(db.clone()), ..ServerConfig::default() };
+    let (server, base) = start(config.clone(), Arc::new(Fake::default())).await;
+    let client = reqwest::Client::new();
+
+    let (status, whole) = post(&base, "/v1/responses", &json!({"model": MODEL, "input": "hi", "max_output_tokens": 3, "metadata": {"k": "v"}})).await;
+    assert_eq!(status, 200, "{whole}");
+    assert_eq!((whole["object"].as_str(), whole["status"].as_str()), (Some("response"), Some("incomplete")), "{whole}");
+    assert_eq!(whole["incomplete_details"]["reason"], "max_output_tokens");
+    assert_eq!(whole["output"][0]["content"][0]["text"], "w0 w1 w2 ");
+    assert_eq!((whole["usage"]["input_tokens"].as_u64(), whole["usage"]["output_tokens"].as_u64()), (Some(7), Some(3)));
+    assert_eq!(whole["metadata"], json!({"k": "v"}));
+    let id = whole["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("resp_"), "{id}");
+
+    let r = client.post(format!("{base}/v1/responses")).json(&json!({"model": MODEL, "input": "hi", "max_output_tokens": 2, "stream": true, "store": false})).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let events = response_events(&r.text().await.unwrap());
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["response.created", "response.in_progress", "response.output_item.added", "response.content_part.added",
+         "response.output_text.delta", "response.output_text.delta", "response.output_text.done", "response.content_part.done",
+         "response.output_item.done", "response.incomplete"]
+    );
+    for (i, (name, data)) in events.iter().enumerate() {
+        assert_eq!((data["type"].as_str(), data["sequence_number"].as_u64()), (Some(name.as_str()), Some(i as u64)), "{data}");
+    }
+    let streamed = events.last().unwrap().1["response"]["id"].as_str().unwrap().to_string();
+
+    let failed = client.post(format!("{base}/v1/responses")).json(&json!({"model": MODEL, "input": "please FAIL", "stream": true})).send().await.unwrap();
+    let events = response_events(&failed.text().await.unwrap());
+    let (name, last) = events.last().unwrap();
+    assert_eq!(name, "response.failed", "{last}");
+    assert_eq!(last["response"]["error"]["code"], "server_error");
+
+    // Stored: read back as sent; with `store: false`, not kept.
+    let got: Value = client.get(format!("{base}/v1/responses/{id}")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got, whole);
+    let gone = client.get(format!("{base}/v1/responses/{streamed}")).send().await.unwrap();
+    assert_eq!(gone.status(), 404);
+    let (status, body) = post(&base, "/v1/responses", &json!({"model": MODEL, "input": "hi", "previous_response_id": "resp_nothing"})).await;
+    assert_eq!(status, 404);
+    assert_openai_error(&body, Some("previous_response_not_found"), Some("previous_response_id"));
+    let (status, body) = post(&base, "/v1/responses", &json!({"model": MODEL, "input": "x", "tools": [{"type": "web_search"}]})).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("web_search"), "{body}");
+
+    // A restart keeps it: read it, continue from it, delete it.
+    server.stop().await;
+    let (_server, base) = start(config, Arc::new(Fake::default())).await;
+    let got: Value = client.get(format!("{base}/v1/responses/{id}")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got["id"], id.as_str());
+    let (status, next) = post(&base, "/v1/responses", &json!({"model": MODEL, "input": "and?", "previous_response_id": id})).await;
+    assert_eq!(status, 200, "{next}");
+    assert_eq!(next["previous_response_id"], id.as_str());
+    let deleted = client.delete(format!("{base}/v1/responses/{id}")).send().await.unwrap();
+    assert_eq!(deleted.status(), 200);
+    assert_eq!(client.get(format!("{base}/v1/responses/{id}")).send().await.unwrap().status(), 404);
+    assert_eq!(client.delete(format!("{base}/v1/responses/{id}")).send().await.unwrap().status(), 404);
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -10,10 +10,12 @@ openai_version="3.54.0"
 anthropic_version="2.14.0"
 # Validates structured output against its schema in the server's tests.
 jsonschema_version="4.26.0"
+# OpenAI's Agents SDK, run against the Responses API in the server's tests.
+agents_version="0.25.0"
 python="$venv/bin/python"
 
 have() {
-  [ -x "$python" ] && "$python" -c "import anthropic, openai, sys, importlib.metadata as m; sys.exit(openai.__version__ != '$openai_version' or anthropic.__version__ != '$anthropic_version' or m.version('jsonschema') != '$jsonschema_version')" 2>/dev/null
+  [ -x "$python" ] && "$python" -c "import anthropic, openai, sys, importlib.metadata as m; sys.exit(openai.__version__ != '$openai_version' or anthropic.__version__ != '$anthropic_version' or m.version('jsonschema') != '$jsonschema_version' or m.version('openai-agents') != '$agents_version')" 2>/dev/null
 }
 
 if ! have; then
@@ -32,8 +34,8 @@ if ! have; then
       fi
     fi
   fi
-  echo "Installing openai==$openai_version, anthropic==$anthropic_version and jsonschema==$jsonschema_version into $venv" >&2
-  "$python" -m pip install --quiet --disable-pip-version-check "openai==$openai_version" "anthropic==$anthropic_version" "jsonschema==$jsonschema_version" >&2
-  have || { echo "python-venv: openai, anthropic or jsonschema did not install into $venv at the pinned versions" >&2; exit 1; }
+  echo "Installing openai==$openai_version, anthropic==$anthropic_version, jsonschema==$jsonschema_version and openai-agents==$agents_version into $venv" >&2
+  "$python" -m pip install --quiet --disable-pip-version-check "openai==$openai_version" "anthropic==$anthropic_version" "jsonschema==$jsonschema_version" "openai-agents==$agents_version" >&2
+  have || { echo "python-venv: openai, anthropic, jsonschema or openai-agents did not install into $venv at the pinned versions" >&2; exit 1; }
 fi
 echo "$python"

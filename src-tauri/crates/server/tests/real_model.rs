@@ -1,5 +1,6 @@
 //! The server over the real engine with the real test model (SmolLM2-135M through the worker
-//! process): the official `openai` Python client against it; many streaming clients at once with
+//! process): the official `openai` Python client against it (chat, and the Responses API with
+//! the Agents SDK across a restart); many streaming clients at once with
 //! a small queue (every request completes or gets a clean 429, memory comes back); a client that
 //! leaves mid-stream stops the engine within a second; the idle TTL unloads the worker; requests
 //! beyond the slots wait and beyond the queue get 429; eight clients at once all complete.
@@ -212,6 +213,44 @@ async fn the_official_anthropic_client_works_against_the_real_model() {
     eprintln!("anthropic client saw: {seen:#}");
     assert_eq!(seen["errors"].as_array().map(Vec::len), Some(3), "{seen}");
     server.stop().await;
+}
+
+/// OpenAI's Responses API and the Agents SDK over the real model (issue 31; responses_client.py
+/// says what it checks), with the stored responses in a database that outlives a restart: the
+/// conversation kept before it goes on after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
+#[cfg_attr(hearth_missing_venv, ignore = "needs the Python venv with the official clients: make test-model")]
+async fn the_responses_api_serves_the_openai_client_and_an_agent_across_a_restart() {
+    let python = venv_python();
+    let _one = ONE.lock().await;
+    let dir = std::env::temp_dir().join(format!("hearth-responses-real-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = ServerConfig { api_key: Some("sk-hearth-test".into()), responses_db: Some(dir.join("hearth.sqlite3")), ..Default::default() };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/responses_client.py");
+    let run = |base: String, model: String, phase: Vec<String>| {
+        let python = python.clone();
+        tokio::task::spawn_blocking(move || {
+            let out = Command::new(python).arg(script).arg(format!("{base}/v1")).arg(model).arg("sk-hearth-test").args(phase).output().unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+            assert!(out.status.success(), "the client failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+            serde_json::from_str::<Value>(stdout.trim()).unwrap()
+        })
+    };
+    let (server, _backend, base, model) = start(config.clone()).await;
+    let seen = run(base, model, vec!["first".into()]).await.unwrap();
+    eprintln!("before the restart: {seen:#}");
+    assert_eq!(seen["errors"], json!({"unknown": 404, "hosted_tool": 400}), "{seen}");
+    assert!(seen["agent"]["final_output"].as_str().unwrap().starts_with("18 C and sunny in "), "{seen}");
+    server.stop().await;
+
+    let (server, _backend, base, model) = start(config).await;
+    let kept = seen["kept"].as_str().unwrap().to_string();
+    let after = run(base, model, vec!["second".into(), kept]).await.unwrap();
+    eprintln!("after the restart: {after:#}");
+    assert!(after["after_restart"]["going_on"].as_u64() > after["after_restart"]["alone"].as_u64(), "{after}");
+    server.stop().await;
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// `/v1/embeddings` over the real engine: the test model (a chat model: no pooling in its file) is

@@ -57,8 +57,8 @@ enum Command {
     ///
     /// Endpoints: POST /v1/chat/completions and /v1/completions (streaming, response_format
     /// json_object / json_schema, tools, logprobs), POST /v1/embeddings, GET /v1/models and
-    /// /v1/models/{id};
-    /// Anthropic's POST /v1/messages and /v1/messages/count_tokens; Hearth's own:
+    /// /v1/models/{id}; POST /v1/responses (stored for previous_response_id), GET and DELETE
+    /// /v1/responses/{id}; Anthropic's POST /v1/messages and /v1/messages/count_tokens; Hearth's own:
     /// GET /api/models (each model loaded or not, and its fit here), POST /api/models/load and
     /// /api/models/unload with {"model": NAME}.
     Serve(serve::ServeArgs),

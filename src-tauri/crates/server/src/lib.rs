@@ -1,5 +1,6 @@
-//! Hearth's OpenAI-compatible HTTP server (axum): `GET /v1/models`, `POST /v1/chat/completions`
-//! and `POST /v1/completions`, streamed as server-sent events or answered whole, over any
+//! Hearth's OpenAI-compatible HTTP server (axum): `GET /v1/models`, `POST /v1/chat/completions`,
+//! `POST /v1/completions`, `/v1/embeddings`, `/v1/responses` (stored in SQLite) and Anthropic's
+//! `/v1/messages`, streamed as server-sent events or answered whole, over any
 //! `Backend` — `EngineBackend` (Hearth's engine, loading models with the fit planner's plan) in the
 //! app and in `hearth serve`, a fake in tests.
 //!
@@ -15,7 +16,8 @@
 //!
 //! Modules: `config` (settings, validated), `serve` (start, stop, router, idle reaper), `listen`
 //! (accept loop: connection cap, timeouts), `guard` (Host, Origin, content type), `routes`
-//! (handlers, SSE), `request` (OpenAI requests, validated), `openai` (response shapes), `reply`
+//! (handlers, SSE), `request` (OpenAI requests, validated), `openai` (response shapes),
+//! `anthropic` (Messages), `responses` (the Responses API's requests, output items and events), `reply`
 //! (one generation in flight), `queue` (the engine slot and its bounded queue), `auth`, `log`,
 //! `error` (with what a client may read of an engine error), `backend` (the trait),
 //! `engine_backend`.

@@ -86,6 +86,12 @@ called = client.responses.create(
 calls = [item for item in called.output if item.type == "function_call"]
 assert len(calls) == 1 and calls[0].name == "get_weather", called.output
 assert isinstance(json.loads(calls[0].arguments).get("city"), str), calls[0].arguments
+# `required` with parallel calls (issue 31, item 5): whole calls, bounded, and the reply ends when
+# the array closes, never running on to `max_output_tokens` as raw JSON text.
+required = client.responses.create(model=model, input=ask, tools=[weather], tool_choice="required", temperature=0, max_output_tokens=400)
+assert required.status == "completed", required
+assert 1 <= len(required.output) <= 8 and all(item.type == "function_call" for item in required.output), required.output
+seen["required"] = len(required.output)
 answer = {"type": "function_call_output", "call_id": calls[0].call_id, "output": "18 C and sunny"}
 # The call's output sent back: with the whole conversation as items, and by continuing the stored one.
 by_items = client.responses.create(model=model, input=ask + [c.model_dump() for c in called.output] + [answer], tools=[weather], max_output_tokens=16, temperature=0)

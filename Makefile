@@ -31,6 +31,7 @@ deps-test:
 test-model:
 	@tests/setup/fetch-test-model.sh >/dev/null
 	@tests/setup/python-venv.sh >/dev/null
+	@tests/setup/mcp-servers.sh >/dev/null
 
 ui: ui/dist/index.html
 

@@ -27,10 +27,13 @@ pub enum Resource {
     CpuX64,
     /// A Vulkan driver (lavapipe is one: Debian's mesa-vulkan-drivers).
     Vulkan,
+    /// The reference MCP servers from npm (`everything`, `filesystem`), pinned, in their own folder.
+    McpServers,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 5] = [Resource::TestModel, Resource::Venv, Resource::Qemu, Resource::CpuX64, Resource::Vulkan];
+    pub const ALL: [Resource; 6] =
+        [Resource::TestModel, Resource::Venv, Resource::Qemu, Resource::CpuX64, Resource::Vulkan, Resource::McpServers];
 
     /// The cfg the build script sets when this is missing (outside CI).
     pub fn cfg(self) -> &'static str {
@@ -40,6 +43,7 @@ impl Resource {
             Resource::Qemu => "hearth_missing_qemu",
             Resource::CpuX64 => "hearth_missing_cpu_x64",
             Resource::Vulkan => "hearth_missing_vulkan",
+            Resource::McpServers => "hearth_missing_mcp_servers",
         }
     }
 
@@ -51,6 +55,7 @@ impl Resource {
             Resource::Qemu => "needs qemu-x86_64: make deps-test (Debian package qemu-user)",
             Resource::CpuX64 => "needs the baseline x86-64 CPU backend: make test-cpu-variant",
             Resource::Vulkan => "needs a Vulkan driver: make deps-test (Debian package mesa-vulkan-drivers)",
+            Resource::McpServers => "needs the reference MCP servers: make test-model",
         }
     }
 
@@ -72,6 +77,7 @@ impl Resource {
             Resource::Qemu => PathBuf::from("qemu-x86_64"),
             Resource::CpuX64 => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/cpu-variants/x64/libggml-cpu.so"),
             Resource::Vulkan => PathBuf::from("/usr/share/vulkan/icd.d"),
+            Resource::McpServers => mcp_servers_dir().join("node_modules/@modelcontextprotocol/server-filesystem/dist/index.js"),
         }
     }
 }
@@ -88,6 +94,18 @@ fn home() -> PathBuf {
 
 fn models_dir() -> PathBuf {
     std::env::var_os("HEARTH_TEST_MODELS").map(PathBuf::from).unwrap_or_else(|| home().join(".cache/hearth/test-models"))
+}
+
+/// Where tests/setup/mcp-servers.sh installs the reference MCP servers.
+pub fn mcp_servers_dir() -> PathBuf {
+    std::env::var_os("HEARTH_TEST_MCP").map(PathBuf::from).unwrap_or_else(|| home().join(".cache/hearth/mcp-servers"))
+}
+
+/// The installed package of a reference MCP server (`everything`, `filesystem`): the script to run
+/// with node.
+pub fn mcp_server(name: &str) -> PathBuf {
+    need(Resource::McpServers);
+    mcp_servers_dir().join(format!("node_modules/@modelcontextprotocol/server-{name}/dist/index.js"))
 }
 
 /// Whether this runs under CI (`CI` set, and not to "", "0" or "false").
@@ -133,7 +151,7 @@ pub mod build {
         if ci() {
             return;
         }
-        for var in ["HEARTH_TEST_MODEL", "HEARTH_TEST_MODELS", "HEARTH_TEST_VENV", "HOME"] {
+        for var in ["HEARTH_TEST_MODEL", "HEARTH_TEST_MODELS", "HEARTH_TEST_VENV", "HEARTH_TEST_MCP", "HOME"] {
             println!("cargo::rerun-if-env-changed={var}");
         }
         for &r in resources {

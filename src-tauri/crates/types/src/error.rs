@@ -73,6 +73,8 @@ error_codes! {
         RemoteCut,
         /// A model cannot be loaded now: making room would unload one that is answering someone.
         ModelsBusy,
+        /// An MCP server (a tool provider) could not be started or reached, or failed a call.
+        ToolServerFailed,
     }
 }
 

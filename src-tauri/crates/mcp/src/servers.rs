@@ -1,0 +1,165 @@
+//! `Servers`: the one owner of Hearth's MCP servers while it runs — each configured server's state
+//! (starting, ready with its tools, failed with the reason, reconnecting, off), its connection,
+//! the tools offered to a model, and calls routed to the right server. A server whose connection
+//! ended is reconnected before its next call (never the call it ended in: that one may have done
+//! something). Stopping closes every connection, and with it every stdio server's process group.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::{McpConfig, Spec};
+use crate::connection::{Connection, ToolInfo};
+use crate::error::McpError;
+use crate::names::{offer, Offered};
+use crate::outcome::Outcome;
+
+/// Where a server stands.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum State {
+    /// `disabled` in mcp.json.
+    Off,
+    Starting,
+    Ready { tools: usize },
+    /// The sentence that says why.
+    Failed { reason: String },
+    Reconnecting,
+}
+
+/// A server as Settings and `hearth mcp ls` show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Status {
+    pub name: String,
+    /// The command it runs or the address it reaches, secrets masked.
+    pub shown: String,
+    #[serde(flatten)]
+    pub state: State,
+    pub tools: Vec<ToolInfo>,
+}
+
+struct Slot {
+    spec: Spec,
+    state: State,
+    connection: Option<Arc<Connection>>,
+}
+
+pub struct Servers {
+    slots: Mutex<BTreeMap<String, Slot>>,
+}
+
+impl Servers {
+    /// The servers of a config, none started yet.
+    pub fn new(config: McpConfig) -> Arc<Self> {
+        let slots = config
+            .servers
+            .into_iter()
+            .map(|(name, spec)| {
+                let state = if spec.disabled { State::Off } else { State::Starting };
+                (name, Slot { spec, state, connection: None })
+            })
+            .collect();
+        Arc::new(Self { slots: Mutex::new(slots) })
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Slot>> {
+        self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Starts every server that is not off, all at once; returns when each is ready or failed.
+    pub async fn start_all(self: &Arc<Self>) {
+        let names: Vec<String> = self.slots().iter().filter(|(_, s)| s.state != State::Off).map(|(n, _)| n.clone()).collect();
+        let starts = names.into_iter().map(|name| {
+            let me = self.clone();
+            tokio::spawn(async move { me.start(&name).await.ok() })
+        });
+        for start in starts.collect::<Vec<_>>() {
+            start.await.ok();
+        }
+    }
+
+    /// Starts (or restarts) one server.
+    pub async fn start(&self, name: &str) -> Result<Arc<Connection>, McpError> {
+        let spec = {
+            let mut slots = self.slots();
+            let slot = slots.get_mut(name).ok_or_else(|| McpError::UnknownServer(name.into()))?;
+            slot.state = if slot.connection.is_some() { State::Reconnecting } else { State::Starting };
+            slot.spec.clone()
+        };
+        let opened = Connection::open(name, &spec).await.map(Arc::new);
+        let mut slots = self.slots();
+        let slot = slots.get_mut(name).ok_or_else(|| McpError::UnknownServer(name.into()))?;
+        match opened {
+            Ok(connection) => {
+                slot.state = State::Ready { tools: connection.tools.len() };
+                slot.connection = Some(connection.clone());
+                Ok(connection)
+            }
+            Err(e) => {
+                tracing::warn!(server = name, error = %e, "an MCP server did not start");
+                slot.state = State::Failed { reason: e.to_string() };
+                slot.connection = None;
+                Err(e)
+            }
+        }
+    }
+
+    pub fn statuses(&self) -> Vec<Status> {
+        self.slots()
+            .iter()
+            .map(|(name, slot)| Status {
+                name: name.clone(),
+                shown: slot.spec.shown(),
+                state: slot.state.clone(),
+                tools: slot.connection.as_ref().map(|c| c.tools.clone()).unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    /// The tools of these servers (all ready ones when `only` is `None`), named for the model.
+    pub fn offered(&self, only: Option<&[String]>) -> Vec<Offered> {
+        let tools = self
+            .slots()
+            .iter()
+            .filter(|(name, _)| only.is_none_or(|o| o.contains(name)))
+            .flat_map(|(name, slot)| slot.connection.iter().flat_map(|c| c.tools.iter().map(|t| (name.clone(), t.clone()))).collect::<Vec<_>>())
+            .collect();
+        offer(tools)
+    }
+
+    /// Calls a server's tool, reconnecting first when its connection has ended.
+    pub async fn call(&self, server: &str, tool: &str, arguments: Value) -> Result<Outcome, McpError> {
+        let connection = {
+            let slots = self.slots();
+            let slot = slots.get(server).ok_or_else(|| McpError::UnknownServer(server.into()))?;
+            slot.connection.clone()
+        };
+        let connection = match connection {
+            Some(c) if !c.is_closed() => c,
+            _ => self.start(server).await?,
+        };
+        if !connection.tools.iter().any(|t| t.name == tool) {
+            return Err(McpError::UnknownTool { server: server.into(), tool: tool.into() });
+        }
+        let result = connection.call(tool, arguments).await;
+        if connection.is_closed() {
+            let mut slots = self.slots();
+            if let Some(slot) = slots.get_mut(server) {
+                slot.state = State::Failed { reason: format!("The MCP server `{server}` stopped; it is started again at its next call.") };
+            }
+        }
+        result
+    }
+
+    /// Closes every connection (stdio servers and their process groups are stopped).
+    pub async fn stop_all(&self) {
+        let connections: Vec<Arc<Connection>> = self.slots().values_mut().filter_map(|s| s.connection.take()).collect();
+        for connection in connections {
+            if let Ok(connection) = Arc::try_unwrap(connection) {
+                connection.close().await;
+            }
+        }
+    }
+}

@@ -6,6 +6,7 @@ mod bench;
 mod fit;
 mod format;
 mod loading;
+mod mcp;
 mod models;
 mod probe;
 mod remote;
@@ -62,6 +63,8 @@ enum Command {
     /// GET /api/models (each model loaded or not, and its fit here), POST /api/models/load and
     /// /api/models/unload with {"model": NAME}.
     Serve(serve::ServeArgs),
+    /// The MCP servers (tools) of Hearth's mcp.json: ls, call, add, import.
+    Mcp(mcp::McpArgs),
 }
 
 fn main() -> ExitCode {
@@ -87,6 +90,7 @@ fn main() -> ExitCode {
         Command::Chat(args) => run::chat(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Serve(args) => done(serve::run(&args)),
+        Command::Mcp(args) => mcp::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -70,9 +70,11 @@ impl Home {
         Ok(home)
     }
 
-    /// Tighten what is already there: the folder, the database and its journals, `secrets/`.
+    /// Tighten what is already there: the folder, the database and its journals, `mcp.json` (its
+    /// servers' env values and headers may be keys), `secrets/`.
     fn make_private(&self) -> std::io::Result<()> {
         restrict(&self.root, DIR_MODE)?;
+        restrict_if_present(&self.mcp_config_path(), FILE_MODE)?;
         let db = self.database_path();
         for suffix in ["", "-wal", "-shm", "-journal"] {
             let mut path = db.clone().into_os_string();
@@ -103,6 +105,11 @@ impl Home {
 
     pub fn database_path(&self) -> PathBuf {
         self.root.join("hearth.sqlite3")
+    }
+
+    /// The MCP servers Hearth may start, in Cursor's / LM Studio's notation (`mcp` crate).
+    pub fn mcp_config_path(&self) -> PathBuf {
+        self.root.join("mcp.json")
     }
 
     pub fn logs_dir(&self) -> PathBuf {

@@ -170,7 +170,14 @@ impl McpConfig {
         let unwritable = |e: std::io::Error| McpError::Unreadable { path: path.to_path_buf(), why: e.to_string() };
         let text = serde_json::to_string_pretty(self).map_err(|e| McpError::Unreadable { path: path.to_path_buf(), why: e.to_string() })?;
         let temporary = path.with_extension("json.tmp");
-        std::fs::write(&temporary, text + "\n").map_err(unwritable)?;
+        // This user's alone: env values and headers may be keys.
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temporary).map_err(unwritable)?;
+        std::io::Write::write_all(&mut file, (text + "\n").as_bytes()).map_err(unwritable)?;
+        drop(file);
         std::fs::rename(&temporary, path).map_err(unwritable)
     }
 
@@ -259,6 +266,11 @@ mod tests {
         config.servers.insert("a".into(), Spec::stdio("node", ["a.js"]));
         config.write(&path).unwrap();
         assert_eq!(McpConfig::read(&path).unwrap(), config);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600, "env values may be keys");
+        }
         let mut theirs = McpConfig::default();
         theirs.servers.insert("a".into(), Spec::stdio("other", Vec::<String>::new()));
         theirs.servers.insert("b".into(), Spec::http("http://127.0.0.1:3001/mcp"));

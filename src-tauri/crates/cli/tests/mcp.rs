@@ -1,0 +1,77 @@
+//! `hearth mcp` against the reference `everything` server (tests/setup/mcp-servers.sh): a server
+//! added (the exact command shown, secrets masked, nothing added without a yes), listed with its
+//! state and tools, a tool called, a missing command's sentence, servers imported from Claude
+//! Desktop's file as it is, and a malformed mcp.json named with its line.
+
+use std::process::{Command, Output, Stdio};
+
+fn hearth(args: &[&str], home: &std::path::Path, stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .args(args)
+        .env("HEARTH_HOME", home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run hearth");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).ok();
+    child.wait_with_output().unwrap()
+}
+
+fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[test]
+#[cfg_attr(hearth_missing_mcp_servers, ignore = "needs the reference MCP servers: make test-model")]
+fn servers_are_added_listed_called_and_imported() {
+    let home = std::env::temp_dir().join(format!("hearth-cli-mcp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).unwrap();
+    let script = testkit::mcp_server("everything").display().to_string();
+
+    let no = hearth(&["mcp", "add", "everything", "--env", "API_KEY=s3cret", "--", "node", &script, "stdio"], &home, "n\n");
+    let (_, err) = text(&no);
+    assert!(err.contains(&format!("API_KEY=•••• node {script} stdio")), "the exact command, the key masked: {err}");
+    assert!(!err.contains("s3cret"));
+    assert!(err.contains("Nothing was added."), "{err}");
+    assert!(!home.join("mcp.json").exists());
+
+    let yes = hearth(&["mcp", "add", "everything", "--env", "API_KEY=s3cret", "--", "node", &script, "stdio"], &home, "y\n");
+    assert!(yes.status.success(), "{:?}", text(&yes));
+    let broken = hearth(&["mcp", "add", "broken", "--yes", "--", "hearth-no-such-command"], &home, "");
+    assert!(broken.status.success());
+
+    let ls = hearth(&["mcp", "ls", "--json"], &home, "");
+    let (out, err) = text(&ls);
+    assert!(ls.status.success(), "{err}");
+    let statuses: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(statuses[0]["name"], "broken");
+    assert_eq!(statuses[0]["state"], "failed");
+    assert!(statuses[0]["reason"].as_str().unwrap().contains("`hearth-no-such-command` was not found on the PATH searched"), "{out}");
+    assert_eq!(statuses[1]["state"], "ready");
+    assert!(statuses[1]["tools"].as_array().unwrap().iter().any(|t| t["name"] == "get-sum" && t["read_only"] == true), "{out}");
+    assert!(!out.contains("s3cret"), "no secret in what is listed");
+
+    let call = hearth(&["mcp", "call", "everything", "get-sum", r#"{"a": 1, "b": 41}"#], &home, "");
+    let (out, err) = text(&call);
+    assert!(call.status.success(), "{err}");
+    assert!(out.contains("42"), "{out}");
+
+    // Claude Desktop's file, as it is: other settings beside `mcpServers`.
+    let claude = home.join("claude_desktop_config.json");
+    std::fs::write(&claude, format!(r#"{{"globalShortcut": "", "mcpServers": {{"everything": {{"command": "x"}}, "sum": {{"command": "node", "args": ["{script}", "stdio"]}}}}}}"#)).unwrap();
+    let import = hearth(&["mcp", "import", claude.to_str().unwrap()], &home, "");
+    let (_, err) = text(&import);
+    assert!(import.status.success(), "{err}");
+    assert!(err.contains("Imported sum"), "a name already here is not taken again: {err}");
+
+    // A malformed file: the line is named, and nothing is written over it.
+    std::fs::write(home.join("mcp.json"), "{\n  \"mcpServers\": {\n    \"a\": { \"command\": \"x\", }\n}\n").unwrap();
+    let bad = hearth(&["mcp", "ls"], &home, "");
+    let (_, err) = text(&bad);
+    assert!(!bad.status.success());
+    assert!(err.contains("is not valid JSON at line 3"), "{err}");
+    assert!(std::fs::read_to_string(home.join("mcp.json")).unwrap().contains("\"x\", }"), "the file is left as it was");
+    std::fs::remove_dir_all(&home).ok();
+}

@@ -9,6 +9,7 @@ pub mod fit;
 pub mod hardware;
 pub mod hub;
 pub mod links;
+pub mod mcp;
 pub mod models;
 pub mod server;
 pub mod settings;

@@ -44,9 +44,18 @@ pub fn run() {
             links::build_main_window(app)?;
             Ok(())
         })
-        .run(tauri::generate_context!())
+        .build(tauri::generate_context!())
         .unwrap_or_else(|e| {
             eprintln!("Hearth stopped with an error: {e}");
             std::process::exit(1);
+        })
+        .run(|app, event| {
+            if let tauri::RunEvent::Exit = event {
+                // MCP servers (and their process groups) go with the app.
+                let servers = tauri::Manager::state::<state::AppState>(app).hearth.mcp.clone();
+                tauri::async_runtime::block_on(async move {
+                    tokio::time::timeout(std::time::Duration::from_secs(5), servers.stop_all()).await.ok();
+                });
+            }
         });
 }

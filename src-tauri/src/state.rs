@@ -37,6 +37,10 @@ impl AppState {
         let hub = hearth.hub_client()?;
         let downloads = library::Downloads::new(hearth.store.clone(), hub.clone(), hearth.models_dir(), hub::download::Options::default());
         let chat = Arc::new(chat::Chat::new(hearth.store.clone(), hearth.runtime.clone()));
+        // Conversations take their tools from the MCP servers of mcp.json, started with the window.
+        chat.set_servers(hearth.mcp.clone());
+        let servers = hearth.mcp.clone();
+        tauri::async_runtime::spawn(async move { servers.start_all().await });
         // Chat reads a connection's address and key as saved at the moment it replies.
         let (saved, root) = (hearth.store.clone(), hearth.home.root().to_path_buf());
         chat.set_endpoints(Arc::new(move |id: &str| library::Connections::new(&saved, &root).endpoint(id)));

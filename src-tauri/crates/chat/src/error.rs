@@ -29,6 +29,8 @@ pub enum ChatError {
     ConnectionRemoved {
         connection: String,
     },
+    /// A decision for a tool call that is not waiting for one (it ended, or was stopped).
+    NotWaiting,
 }
 
 impl Problem for ChatError {
@@ -41,6 +43,7 @@ impl Problem for ChatError {
             NoModel | Unloaded => ErrorCode::NoModelLoaded,
             EngineStopped => ErrorCode::EngineCrashed,
             EndedTwice => ErrorCode::RemoteCut,
+            NotWaiting => ErrorCode::InvalidInput,
         }
     }
 
@@ -58,6 +61,7 @@ impl Problem for ChatError {
             EngineStopped => "The engine stopped without finishing the reply.".into(),
             EndedTwice => "The reply ended twice.".into(),
             ConnectionRemoved { connection } => format!("The connection {connection} was removed. Pick another model."),
+            NotWaiting => "That tool call is no longer waiting for an answer.".into(),
         }
     }
 

@@ -22,6 +22,7 @@ pub fn export(conv: &Conversation, messages: &[Message], format: ExportFormat) -
                     "content": m.content,
                     "state": m.state,
                     "stats": m.stats,
+                    "toolCalls": m.tool_calls,
                 })).collect::<Vec<_>>(),
             });
             serde_json::to_string_pretty(&value).unwrap_or_default()
@@ -45,6 +46,17 @@ fn markdown(conv: &Conversation, messages: &[Message]) -> String {
             ChatRole::Tool => "Tool",
         };
         out.push_str(&format!("## {who}\n\n{}\n\n", m.content.trim_end()));
+        // Each call as a quote after the reply: what was called, how it ended, what came back.
+        for c in &m.tool_calls {
+            let state = format!("{:?}", c.state).to_lowercase();
+            out.push_str(&format!("> **Tool call** `{}` → `{}` `{}` ({state})\n", c.server, c.tool, c.arguments));
+            if let Some(result) = c.result.as_deref().filter(|r| !r.is_empty()) {
+                for line in result.lines() {
+                    out.push_str(&format!("> {line}\n"));
+                }
+            }
+            out.push('\n');
+        }
         match m.state {
             MessageState::Interrupted => out.push_str("*(interrupted)*\n\n"),
             MessageState::Stopped => out.push_str("*(stopped)*\n\n"),
@@ -71,7 +83,7 @@ mod tests {
             message_count: 2,
         };
         let msgs = vec![
-            Message { id: 1, role: ChatRole::User, content: "How?".into(), state: MessageState::Done, stats: None, error: None },
+            Message { id: 1, role: ChatRole::User, content: "How?".into(), state: MessageState::Done, stats: None, error: None, tool_calls: Vec::new() },
             Message {
                 id: 2,
                 role: ChatRole::Assistant,
@@ -79,13 +91,31 @@ mod tests {
                 state: MessageState::Stopped,
                 stats: None,
                 error: None,
+                tool_calls: vec![types::ChatToolCall {
+                    id: 1,
+                    offset: 9,
+                    server: "files".into(),
+                    tool: "read_text_file".into(),
+                    arguments: r#"{"path":"bread.md"}"#.into(),
+                    state: types::ToolCallState::Done,
+                    result: Some("Flour.\nWater.".into()),
+                    images: Vec::new(),
+                    is_error: false,
+                    read_only: true,
+                    destructive: false,
+                }],
             },
         ];
         let md = export(&conv, &msgs, ExportFormat::Markdown);
-        assert_eq!(md, "# Bread\n\nModel: `SmolLM2.gguf`\n\n**System prompt:** Be brief.\n\n## You\n\nHow?\n\n## Assistant\n\nKnead it.\n\n*(stopped)*\n\n");
+        assert_eq!(
+            md,
+            "# Bread\n\nModel: `SmolLM2.gguf`\n\n**System prompt:** Be brief.\n\n## You\n\nHow?\n\n## Assistant\n\nKnead it.\n\n\
+             > **Tool call** `files` → `read_text_file` `{\"path\":\"bread.md\"}` (done)\n> Flour.\n> Water.\n\n*(stopped)*\n\n"
+        );
         let v: serde_json::Value = serde_json::from_str(&export(&conv, &msgs, ExportFormat::Json)).unwrap();
         assert_eq!(v["messages"][1]["content"], "Knead it.");
         assert_eq!(v["messages"][1]["state"], "stopped");
         assert_eq!(v["settings"]["systemPrompt"], "Be brief.");
+        assert_eq!(v["messages"][1]["toolCalls"][0]["result"], "Flour.\nWater.");
     }
 }

@@ -11,6 +11,12 @@
 //! Chat answers with a model loaded here, or with a model on another machine through one of the
 //! person's connections (`remote`): the same streaming, stop, regenerate, edit and saving for both.
 //!
+//! A conversation may offer its model the tools of MCP servers (`tools`; a local model only). A
+//! reply that calls tools is one message: each call is saved where it sits in the text, waits for
+//! the person unless they allowed it for good (`decide`), runs on its server, and its answer goes
+//! back to the model, which writes on; at most `tools::MAX_TOOL_ROUNDS` rounds, and Stop ends a
+//! call that waits or runs.
+//!
 //! Talks to: `runtime::Runtime` (which loads models and owns their workers), `engine` (a reply's
 //! generation), `remote` (a reply from another machine), `store::Store` (SQLite).
 
@@ -18,6 +24,7 @@ mod convert;
 mod error;
 mod export;
 mod title;
+mod tools;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -28,13 +35,14 @@ use engine::{EngineHost, ReplyEvent, GenerateParams, Generation, Prompt, Request
 use runtime::{LoadRequest, Owner, Runtime};
 use store::Store;
 use types::{
-    ChatEvent, ChatMessage, ChatRole, Conversation, ConversationSettings, ErrorCode, HearthError, LoadEvent, LoadSettings,
-    LoadedModel, Message, MessageState, RemoteModel, StopReason,
+    ChatEvent, ChatMessage, ChatRole, ChatToolCall, Conversation, ConversationSettings, ErrorCode, HearthError, LoadEvent, LoadSettings,
+    LoadedModel, Message, MessageState, RemoteModel, StopReason, ToolCallState, ToolDecision,
 };
 
 pub use convert::{conversation, message};
 pub use error::ChatError;
 pub use export::{export, ExportFormat};
+pub use tools::{Permissions, MAX_TOOL_ROUNDS};
 
 /// How often a streaming reply is written to the database: often enough that a kill loses at most
 /// this much of it, seldom enough that a fast model does not spend its time in SQLite.
@@ -61,6 +69,8 @@ enum Choice {
 enum Running {
     Engine(Arc<EngineHost>, RequestId),
     Remote(Arc<tokio::sync::Notify>),
+    /// Between two rounds of a reply: its tool calls wait for the person or run.
+    Tools(Arc<tokio::sync::Notify>),
 }
 
 pub struct Chat {
@@ -73,6 +83,10 @@ pub struct Chat {
     changed: tokio::sync::watch::Sender<u64>,
     /// The generation running in each conversation, to stop it.
     running: Mutex<HashMap<i64, Running>>,
+    /// The MCP servers a conversation's tools come from (none until the app gives them).
+    servers: Mutex<Option<Arc<mcp::Servers>>>,
+    /// The calls waiting for the person, by id: where their answer goes.
+    waiting: Mutex<HashMap<i64, tokio::sync::oneshot::Sender<ToolDecision>>>,
 }
 
 /// A reply's source: the engine here, or an endpoint there (with the person's Stop).
@@ -121,7 +135,29 @@ impl Chat {
             model: Mutex::new(None),
             changed: tokio::sync::watch::channel(0).0,
             running: Mutex::new(HashMap::new()),
+            servers: Mutex::new(None),
+            waiting: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The MCP servers whose tools conversations may use (the app's one `mcp::Servers`).
+    pub fn set_servers(&self, servers: Arc<mcp::Servers>) {
+        *lock(&self.servers) = Some(servers);
+    }
+
+    /// The person's answer to a call that waits for it.
+    pub fn decide(&self, call_id: i64, decision: ToolDecision) -> Result<(), HearthError> {
+        let waiting = lock(&self.waiting).remove(&call_id).ok_or(ChatError::NotWaiting)?;
+        waiting.send(decision).map_err(|_| ChatError::NotWaiting.into())
+    }
+
+    /// The person's standing answers to tool calls.
+    pub fn permissions(&self) -> Permissions {
+        Permissions::read(&self.store)
+    }
+
+    pub fn set_permissions(&self, permissions: &Permissions) -> Result<(), HearthError> {
+        permissions.write(&self.store).map_err(internal)
     }
 
     /// Changes to what Chat answers with (`model`): its own choice moved. What is loaded moving
@@ -269,7 +305,17 @@ impl Chat {
     }
 
     pub fn messages(&self, id: i64) -> Result<Vec<Message>, HearthError> {
-        Ok(self.store.messages(id).map_err(internal)?.into_iter().map(message).collect())
+        let mut calls = self.store.tool_calls(id).map_err(internal)?;
+        Ok(self
+            .store
+            .messages(id)
+            .map_err(internal)?
+            .into_iter()
+            .map(|row| {
+                let calls = calls.remove(&row.id).unwrap_or_default();
+                Message { tool_calls: calls, ..message(row) }
+            })
+            .collect())
     }
 
     /// Save the person's message, then stream a reply to it.
@@ -312,7 +358,7 @@ impl Chat {
         let running = lock(&self.running).get(&id).cloned();
         match running {
             Some(Running::Engine(engine, request)) => engine.cancel(request).await,
-            Some(Running::Remote(stop)) => stop.notify_one(),
+            Some(Running::Remote(stop) | Running::Tools(stop)) => stop.notify_one(),
             None => {}
         }
     }
@@ -321,7 +367,8 @@ impl Chat {
         Ok(export(&self.get(id)?, &self.messages(id)?, format))
     }
 
-    /// Stream a reply to the conversation as it stands, saving it as it comes.
+    /// Stream a reply to the conversation as it stands, saving it as it comes; with tools, round
+    /// after round until the model answers without a call.
     async fn reply(&self, id: i64, user: Option<i64>, on: &impl Fn(ChatEvent)) -> Result<(), HearthError> {
         let conv = self.get(id)?;
         let choice = match self.remote() {
@@ -342,47 +389,101 @@ impl Chat {
         if conv.model_path.as_deref() != Some(label.as_str()) {
             self.store.set_conversation_model(id, Some(&label)).map_err(internal)?;
         }
+        // Tools for a model here, from the conversation's servers that are ready.
+        let servers = lock(&self.servers).clone();
+        let offered = match (&choice, &servers) {
+            (Choice::Local(_), Some(servers)) if !conv.settings.tools.servers.is_empty() => servers.offered(Some(&conv.settings.tools.servers)),
+            _ => Vec::new(),
+        };
+        let offered_name = |c: &ChatToolCall| {
+            offered.iter().find(|o| o.server == c.server && o.tool.name == c.tool).map_or_else(|| c.tool.clone(), |o| o.model_name.clone())
+        };
         let mut messages = Vec::new();
         if !conv.settings.system_prompt.trim().is_empty() {
             messages.push(ChatMessage::new(ChatRole::System, conv.settings.system_prompt.trim()));
         }
+        let mut calls = self.store.tool_calls(id).map_err(internal)?;
         for m in self.store.messages(id).map_err(internal)? {
-            // A failed reply with no text says nothing to the model; cut-short replies keep their part.
-            if m.content.is_empty() {
-                continue;
+            match calls.remove(&m.id) {
+                Some(made) if m.role == "assistant" => messages.extend(tools::turns(&m.content, &made, &offered_name)),
+                // A failed reply with no text says nothing to the model; cut-short replies keep their part.
+                _ if m.content.is_empty() => {}
+                _ => messages.push(ChatMessage::new(convert::role(&m.role), m.content)),
             }
-            messages.push(ChatMessage::new(convert::role(&m.role), m.content));
         }
         let reply = self.store.add_message(id, "assistant", "", MessageState::Streaming).map_err(internal)?;
         on(ChatEvent::Started { conversation_id: id, user_message_id: user, reply_id: reply });
         self.tell_conversation(id, on);
 
-        let (mut source, running) = match self.start(&choice, messages, &conv.settings).await {
-            Ok(started) => started,
-            Err(error) => return self.fail(id, reply, "", error, on),
-        };
-        lock(&self.running).insert(id, running);
         let mut text = String::new();
         let mut saved = Instant::now();
+        let mut round = 0;
         let outcome = loop {
-            match source.next().await {
-                ReplyEvent::Text(piece) => {
-                    text.push_str(&piece);
-                    on(ChatEvent::Text { conversation_id: id, reply_id: reply, text: piece });
-                    if saved.elapsed() >= SAVE_EVERY {
-                        self.store.update_message(reply, &text, MessageState::Streaming, None, None).map_err(internal)?;
-                        saved = Instant::now();
+            // The last round offers no tools, so the model answers in words.
+            let offer = if round < tools::MAX_TOOL_ROUNDS { &offered[..] } else { &[] };
+            let force = if round == 0 { conv.settings.tools.force.as_deref() } else { None };
+            let (mut source, running) = match self.start(&choice, messages.clone(), &conv.settings, offer, force).await {
+                Ok(started) => started,
+                Err(error) => return self.fail(id, reply, &text, error, on),
+            };
+            lock(&self.running).insert(id, running);
+            let turn_start = text.len();
+            // The calls of this round, as they come: name, then arguments in pieces.
+            let mut made: Vec<(String, String)> = Vec::new();
+            let ended = loop {
+                match source.next().await {
+                    ReplyEvent::Text(piece) => {
+                        text.push_str(&piece);
+                        on(ChatEvent::Text { conversation_id: id, reply_id: reply, text: piece });
+                        if saved.elapsed() >= SAVE_EVERY {
+                            self.store.update_message(reply, &text, MessageState::Streaming, None, None).map_err(internal)?;
+                            saved = Instant::now();
+                        }
                     }
+                    ReplyEvent::Call { name: Some(name), arguments, .. } => made.push((name, arguments)),
+                    ReplyEvent::Call { name: None, arguments, .. } => {
+                        if let Some(last) = made.last_mut() {
+                            last.1.push_str(&arguments);
+                        }
+                    }
+                    // Chat asks for no log-probabilities; the prompt's size comes again with the figures.
+                    ReplyEvent::Started { .. } | ReplyEvent::Logprobs(_) => {}
+                    ReplyEvent::Done(stats) => break Ok(stats),
+                    ReplyEvent::Failed(e) => break Err(e),
                 }
-                // Chat asks for no log-probabilities and offers no tools yet (no calls come); the
-                // prompt's size comes again with the figures.
-                ReplyEvent::Started { .. } | ReplyEvent::Logprobs(_) | ReplyEvent::Call { .. } => {}
-                ReplyEvent::Done(stats) => break Ok(stats),
-                ReplyEvent::Failed(e) => break Err(e),
+            };
+            lock(&self.running).remove(&id);
+            drop(source);
+            let stats = match ended {
+                Ok(stats) if !made.is_empty() && stats.stop_reason != StopReason::Cancelled => stats,
+                other => break other,
+            };
+            // The model called tools: each is decided and run, and the model reads the answers.
+            self.store.update_message(reply, &text, MessageState::Streaming, None, None).map_err(internal)?;
+            let stop = Arc::new(tokio::sync::Notify::new());
+            lock(&self.running).insert(id, Running::Tools(stop.clone()));
+            let mut turn = ChatMessage::new(ChatRole::Assistant, &text[turn_start..]);
+            let mut answers = Vec::new();
+            let mut stopped = false;
+            for (name, arguments) in made {
+                let call = self.run_call(id, reply, text.len(), &name, &arguments, &offered, &stop, on).await?;
+                turn.tool_calls.push(types::ToolCall { id: tools::call_id(&call), name, arguments });
+                let mut answer = ChatMessage::new(ChatRole::Tool, tools::answer(&call));
+                answer.tool_call_id = Some(tools::call_id(&call));
+                answers.push(answer);
+                if call.state == ToolCallState::Stopped {
+                    stopped = true;
+                    break;
+                }
             }
+            lock(&self.running).remove(&id);
+            if stopped {
+                break Ok(types::GenerationStats { stop_reason: StopReason::Cancelled, ..stats });
+            }
+            messages.push(turn);
+            messages.extend(answers);
+            round += 1;
         };
-        lock(&self.running).remove(&id);
-        drop(source);
         match outcome {
             Ok(stats) => {
                 let status = if stats.stop_reason == StopReason::Cancelled { MessageState::Stopped } else { MessageState::Done };
@@ -396,24 +497,142 @@ impl Chat {
         }
     }
 
-    /// Start the reply where `choice` runs: the engine here, or the connection's endpoint.
+    /// One call the model made: saved where it sits in the reply, put to the person unless they
+    /// allowed it for good, run on its server, and told to the window at each step. What the model
+    /// reads back is `tools::answer` of the call returned. Stop ends it wherever it is.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_call(
+        &self,
+        id: i64,
+        reply: i64,
+        offset: usize,
+        name: &str,
+        arguments: &str,
+        offered: &[mcp::Offered],
+        stop: &tokio::sync::Notify,
+        on: &impl Fn(ChatEvent),
+    ) -> Result<ChatToolCall, HearthError> {
+        let found = offered.iter().find(|o| o.model_name == name);
+        let permissions = self.permissions();
+        let asks = found.is_some_and(|o| !permissions.runs_unasked(&o.server, &o.tool));
+        let new = store::NewToolCall {
+            message_id: reply,
+            offset: u32::try_from(offset).unwrap_or(u32::MAX),
+            server: found.map(|o| o.server.clone()).unwrap_or_default(),
+            tool: found.map_or_else(|| name.to_string(), |o| o.tool.name.clone()),
+            arguments: arguments.to_string(),
+            state: if asks { ToolCallState::Waiting } else { ToolCallState::Running },
+            read_only: found.is_some_and(|o| o.tool.read_only),
+            destructive: found.is_some_and(|o| o.tool.destructive),
+        };
+        let mut call = self.store.add_tool_call(&new).map_err(internal)?;
+        let tell = |call: &ChatToolCall| -> Result<(), HearthError> {
+            self.store.update_tool_call(call).map_err(internal)?;
+            on(ChatEvent::ToolCall { conversation_id: id, reply_id: reply, call: call.clone() });
+            Ok(())
+        };
+        let end = |call: &mut ChatToolCall, state: ToolCallState, result: String| {
+            call.is_error = state == ToolCallState::Failed;
+            call.state = state;
+            call.result = Some(result);
+        };
+        let Some(o) = found else {
+            end(&mut call, ToolCallState::Failed, format!("There is no tool named `{name}` here."));
+            tell(&call)?;
+            return Ok(call);
+        };
+        tell(&call)?;
+        if asks {
+            let (answer, decided) = tokio::sync::oneshot::channel();
+            lock(&self.waiting).insert(call.id, answer);
+            let decision = tokio::select! {
+                d = decided => d.unwrap_or(ToolDecision::Deny),
+                () = stop.notified() => {
+                    lock(&self.waiting).remove(&call.id);
+                    end(&mut call, ToolCallState::Stopped, String::new());
+                    tell(&call)?;
+                    return Ok(call);
+                }
+            };
+            match decision {
+                ToolDecision::Deny => {
+                    end(&mut call, ToolCallState::Denied, tools::DENIED.into());
+                    tell(&call)?;
+                    return Ok(call);
+                }
+                ToolDecision::AlwaysAllow => {
+                    let mut permissions = self.permissions();
+                    permissions.always.insert((o.server.clone(), o.tool.name.clone()));
+                    self.set_permissions(&permissions)?;
+                }
+                ToolDecision::AllowOnce => {}
+            }
+            call.state = ToolCallState::Running;
+            tell(&call)?;
+        }
+        let Ok(parsed) = serde_json::from_str::<serde_json::Value>(if arguments.trim().is_empty() { "{}" } else { arguments }) else {
+            end(&mut call, ToolCallState::Failed, format!("The arguments for `{name}` are not JSON: {arguments}"));
+            tell(&call)?;
+            return Ok(call);
+        };
+        let Some(servers) = lock(&self.servers).clone() else {
+            end(&mut call, ToolCallState::Failed, "No MCP servers are running.".into());
+            tell(&call)?;
+            return Ok(call);
+        };
+        let result = tokio::select! {
+            r = servers.call(&o.server, &o.tool.name, parsed) => r,
+            // Dropping the call's future cancels it on the server.
+            () = stop.notified() => {
+                end(&mut call, ToolCallState::Stopped, String::new());
+                tell(&call)?;
+                return Ok(call);
+            }
+        };
+        match result {
+            Ok(outcome) => {
+                let state = if outcome.is_error { ToolCallState::Failed } else { ToolCallState::Done };
+                call.images = outcome.images.into_iter().map(|i| types::ToolImage { mime_type: i.mime_type, data: i.data }).collect();
+                end(&mut call, state, outcome.text);
+            }
+            // The server's sentence goes back to the model, which may try otherwise.
+            Err(e) => end(&mut call, ToolCallState::Failed, e.to_string()),
+        }
+        tell(&call)?;
+        Ok(call)
+    }
+
+    /// Start the reply where `choice` runs: the engine here (with the tools offered, the first
+    /// answer held to a call when `force` says), or the connection's endpoint.
     async fn start(
         &self,
         choice: &Choice,
         messages: Vec<ChatMessage>,
         settings: &ConversationSettings,
+        offered: &[mcp::Offered],
+        force: Option<&str>,
     ) -> Result<(Source, Running), HearthError> {
         match choice {
             Choice::Local(path) => {
+                let functions = tools::functions(offered);
+                let forced = match force {
+                    Some("required") => Some(engine::tools::Forced::Any { parallel: false }),
+                    Some(name) => Some(engine::tools::Forced::Named(name.to_string())),
+                    None => None,
+                };
+                let constraint = match (&functions, forced) {
+                    (Some(f), Some(forced)) => engine::tools::forced_schema(f, &forced).map(|schema| engine::Constraint::JsonSchema { schema }),
+                    _ => None,
+                };
                 let params = GenerateParams {
                     prompt: Prompt::Chat(messages),
                     sampling: settings.sampling.clone(),
                     context_overflow: settings.context_overflow,
                     // Refused in the worker if the server has loaded another model since `loaded()`.
                     model: Some(path.clone()),
-                    constraint: None,
+                    constraint,
                     logprobs: None,
-                    tools: None,
+                    tools: functions,
                 };
                 let Some(engine) = self.runtime.get(path).map(|m| m.engine) else {
                     return Err(ChatError::Unloaded.into());

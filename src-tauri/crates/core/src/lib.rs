@@ -6,7 +6,7 @@
 //! It owns: the home folder, the database, the Hugging Face token store, the hardware profile
 //! (probed once, through a worker: this process never loads llama.cpp's backends) and the runtime
 //! (the one record of what is loaded, planning every load with the person's saved choices for
-//! that model).
+//! that model), and the MCP servers of `mcp.json` (`mcp::Servers`, started by whoever uses them).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -31,6 +31,8 @@ pub struct Hearth {
     pub tokens: Arc<TokenStore>,
     /// The one owner of the engine: what is loaded, loading by plan (Chat, the server, the CLI).
     pub runtime: Arc<Runtime>,
+    /// The MCP servers of the home's `mcp.json` (not started until someone starts them).
+    pub mcp: Arc<mcp::Servers>,
     prober: Arc<Prober>,
     profile: Arc<OnceLock<HardwareProfile>>,
 }
@@ -52,7 +54,8 @@ impl Hearth {
         let saved = store.clone();
         runtime.set_load_settings(Arc::new(move |path: &Path| library::settings::load_settings(&saved, Some(path))));
         runtime.set_max_models(library::settings::max_models(&store) as usize);
-        Ok(Self { home, store, tokens, runtime, prober, profile: Arc::new(OnceLock::new()) })
+        let mcp = mcp::Servers::from_file(&home.mcp_config_path());
+        Ok(Self { home, store, tokens, runtime, mcp, prober, profile: Arc::new(OnceLock::new()) })
     }
 
     /// Where downloads go now (Settings may have moved it).

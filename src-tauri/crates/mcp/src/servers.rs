@@ -48,20 +48,59 @@ struct Slot {
 
 pub struct Servers {
     slots: Mutex<BTreeMap<String, Slot>>,
+    /// The file they come from, if any, and why it could not be read, if it could not.
+    file: Option<std::path::PathBuf>,
+    file_error: Mutex<Option<McpError>>,
+}
+
+fn slots_of(config: McpConfig) -> BTreeMap<String, Slot> {
+    config
+        .servers
+        .into_iter()
+        .map(|(name, spec)| {
+            let state = if spec.disabled { State::Off } else { State::Starting };
+            (name, Slot { spec, state, connection: None })
+        })
+        .collect()
 }
 
 impl Servers {
     /// The servers of a config, none started yet.
     pub fn new(config: McpConfig) -> Arc<Self> {
-        let slots = config
-            .servers
-            .into_iter()
-            .map(|(name, spec)| {
-                let state = if spec.disabled { State::Off } else { State::Starting };
-                (name, Slot { spec, state, connection: None })
-            })
-            .collect();
-        Arc::new(Self { slots: Mutex::new(slots) })
+        Arc::new(Self { slots: Mutex::new(slots_of(config)), file: None, file_error: Mutex::new(None) })
+    }
+
+    /// The servers of an `mcp.json`, none started yet. A file that cannot be read is no servers,
+    /// and `file_error` says why (Hearth opens all the same).
+    pub fn from_file(path: &std::path::Path) -> Arc<Self> {
+        let (config, error) = match McpConfig::read(path) {
+            Ok(c) => (c, None),
+            Err(e) => (McpConfig::default(), Some(e)),
+        };
+        Arc::new(Self { slots: Mutex::new(slots_of(config)), file: Some(path.to_path_buf()), file_error: Mutex::new(error) })
+    }
+
+    /// The file the servers come from.
+    pub fn file(&self) -> Option<&std::path::Path> {
+        self.file.as_deref()
+    }
+
+    /// Why the file could not be read, when it could not.
+    pub fn file_error(&self) -> Option<McpError> {
+        self.file_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Reads the file again after it changed: every server is stopped, and those of the file now
+    /// are started. A file that cannot be read changes nothing, and is the error.
+    pub async fn reload(self: &Arc<Self>) -> Result<(), McpError> {
+        let Some(path) = self.file.clone() else { return Ok(()) };
+        let config = McpConfig::read(&path);
+        *self.file_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = config.as_ref().err().cloned();
+        let config = config?;
+        self.stop_all().await;
+        *self.slots() = slots_of(config);
+        self.start_all().await;
+        Ok(())
     }
 
     fn slots(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Slot>> {

@@ -206,7 +206,10 @@ impl Store {
 
     /// After a start: replies left `streaming` by a process that died are `interrupted`.
     pub fn mark_interrupted(&self) -> Result<usize> {
-        Ok(self.conn()?.execute("UPDATE messages SET status = 'interrupted' WHERE status = 'streaming'", [])?)
+        let conn = self.conn()?;
+        // A call that was waiting for the person or running when the app stopped did not end.
+        conn.execute("UPDATE tool_calls SET state = 'stopped' WHERE state IN ('waiting', 'running')", [])?;
+        Ok(conn.execute("UPDATE messages SET status = 'interrupted' WHERE status = 'streaming'", [])?)
     }
 }
 

@@ -12,6 +12,7 @@ mod downloads;
 mod migrations;
 mod models;
 mod responses;
+mod tool_calls;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -22,6 +23,7 @@ pub use conversations::{ConversationRow, MessageRow};
 pub use downloads::{Download, NewDownload};
 pub use models::{ModelRow, ModelSource};
 pub use responses::{StoredResponse, RESPONSE_DAYS};
+pub use tool_calls::NewToolCall;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -104,7 +106,6 @@ impl Store {
         make_private(path).map_err(StoreError::Private)?;
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         Self::with(conn)
     }
@@ -114,6 +115,8 @@ impl Store {
     }
 
     fn with(mut conn: Connection) -> Result<Self> {
+        // A reply's tool calls go with it (ON DELETE CASCADE), in memory as on disk.
+        conn.pragma_update(None, "foreign_keys", "ON")?;
         migrations::migrate(&mut conn)?;
         Ok(Self { conn: Mutex::new(conn) })
     }

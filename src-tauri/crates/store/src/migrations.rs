@@ -69,6 +69,24 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL
     );
     CREATE INDEX api_responses_by_age ON api_responses (created_at);",
+    // 4: the tool calls of Chat's replies (MCP): each where it sits in its reply's text (`offset`,
+    // bytes), what the model asked, where it stands, and what came back (`images`: JSON).
+    "CREATE TABLE tool_calls (
+        id INTEGER PRIMARY KEY,
+        message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        offset INTEGER NOT NULL,
+        server TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        arguments TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('waiting', 'running', 'done', 'denied', 'failed', 'stopped')),
+        result TEXT,
+        images TEXT NOT NULL DEFAULT '[]',
+        is_error INTEGER NOT NULL DEFAULT 0,
+        read_only INTEGER NOT NULL DEFAULT 0,
+        destructive INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX tool_calls_by_message ON tool_calls (message_id, id);",
 ];
 
 pub fn known() -> i64 {

@@ -15,13 +15,94 @@ pub struct ConversationSettings {
     pub system_prompt: String,
     pub sampling: SamplingParams,
     pub context_overflow: ContextOverflow,
+    /// The MCP servers whose tools the model may call in this conversation (none by default).
+    #[serde(default)]
+    pub tools: ConversationTools,
 }
 
 impl Default for ConversationSettings {
     fn default() -> Self {
         // Dropping the oldest turns keeps a long chat going; the system prompt is always kept.
-        Self { system_prompt: String::new(), sampling: SamplingParams::default(), context_overflow: ContextOverflow::DropOldest }
+        Self {
+            system_prompt: String::new(),
+            sampling: SamplingParams::default(),
+            context_overflow: ContextOverflow::DropOldest,
+            tools: ConversationTools::default(),
+        }
     }
+}
+
+/// The tools a conversation offers its model.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationTools {
+    /// Names of servers in mcp.json.
+    pub servers: Vec<String>,
+    /// Hold the first answer of each reply to a call (a grammar does): `"required"` for any tool,
+    /// or one tool's name as the model is offered it. For models too small to call tools of their
+    /// own accord; `None`: the model decides.
+    #[serde(default)]
+    pub force: Option<String>,
+}
+
+/// Where a tool call stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub enum ToolCallState {
+    /// Waiting for the person: Allow once, Always allow, or Deny.
+    Waiting,
+    Running,
+    Done,
+    /// The person said no; the model was told so.
+    Denied,
+    /// The call failed (the server's sentence is the result, and the model read it).
+    Failed,
+    /// Stopped before it ended (the person pressed Stop, or the app stopped).
+    Stopped,
+}
+
+/// The person's answer to a call that waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub enum ToolDecision {
+    AllowOnce,
+    /// Allow, and run this tool of this server without asking from now on.
+    AlwaysAllow,
+    Deny,
+}
+
+/// An image a tool returned, shown in the call's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolImage {
+    pub mime_type: String,
+    /// Base64.
+    pub data: String,
+}
+
+/// A tool call in a reply: where it sits in the reply's text, what the model asked for, and what
+/// came of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatToolCall {
+    #[specta(type = Number)]
+    pub id: i64,
+    /// Bytes of the reply's text written before the call.
+    pub offset: u32,
+    pub server: String,
+    /// The tool's name on its server.
+    pub tool: String,
+    /// The arguments, as the JSON text the model wrote.
+    pub arguments: String,
+    pub state: ToolCallState,
+    /// What the model read back (capped), once it ran or was refused.
+    pub result: Option<String>,
+    pub images: Vec<ToolImage>,
+    /// The tool or its server said it failed.
+    pub is_error: bool,
+    /// The server marks the tool read-only, or destructive.
+    pub read_only: bool,
+    pub destructive: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
@@ -64,6 +145,8 @@ pub struct Message {
     pub state: MessageState,
     pub stats: Option<GenerationStats>,
     pub error: Option<String>,
+    /// A reply's tool calls, in order.
+    pub tool_calls: Vec<ChatToolCall>,
 }
 
 /// A reply as it streams to the window. Every event names the conversation and the reply it
@@ -103,6 +186,14 @@ pub enum ChatEvent {
         #[specta(type = Option<Number>)]
         reply_id: Option<i64>,
         error: HearthError,
+    },
+    /// A tool call of the reply, new or changed (waiting for the person, running, done).
+    ToolCall {
+        #[specta(type = Number)]
+        conversation_id: i64,
+        #[specta(type = Number)]
+        reply_id: i64,
+        call: ChatToolCall,
     },
     /// The conversation's row as it is now (its title from the first message, its message count
     /// and time): sent when a reply starts and when it ends, so the list needs no asking again.

@@ -5,6 +5,7 @@
 //! camelCase on the wire because that is what TypeScript code expects to read.
 
 mod chat;
+mod mcp;
 mod engine;
 mod error;
 mod fit;
@@ -14,7 +15,11 @@ mod library;
 mod remote;
 mod server;
 
-pub use chat::{ChatEvent, ChatModel, Conversation, ConversationSettings, LoadEvent, LoadedModel, Message, MessageState};
+pub use mcp::{McpOverview, McpServer, McpState, McpTool};
+pub use chat::{
+    ChatEvent, ChatModel, Conversation, ConversationSettings, ConversationTools, LoadEvent, LoadedModel, Message, MessageState,
+    ChatToolCall, ToolCallState, ToolDecision, ToolImage,
+};
 pub use engine::{
     ChatMessage, ChatRole, ContextOverflow, DeviceBuffers, GenerationStats, LoadProgress, LoadedModelInfo, SamplingParams, StopReason,
     ReplyEvent, TemplateChoice, TemplateInUse, TemplateSource, TokenLogprob, ToolCall,

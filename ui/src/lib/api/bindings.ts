@@ -98,6 +98,24 @@ export const commands = {
 	chatStop: (id: number) => __TAURI_INVOKE<null>("chat_stop", { id }),
 	/**  Write the conversation to a file the person picks; `None` when they cancel. */
 	chatExport: (id: number, json: boolean) => __TAURI_INVOKE<string | null>("chat_export", { id, json }),
+	/**  The person's answer to a tool call that waits in a reply. */
+	chatDecide: (callId: number, decision: ToolDecision) => __TAURI_INVOKE<null>("chat_decide", { callId, decision }),
+	mcpOverview: () => __TAURI_INVOKE<McpOverview>("mcp_overview"),
+	/**  mcp.json as it is on disk (empty when there is none), for the JSON editor. */
+	mcpConfigText: () => __TAURI_INVOKE<string>("mcp_config_text"),
+	/**
+	 *  Saves the editor's text when it reads as mcp.json (else the error names the line, and the file
+	 *  is left as it was), then starts the servers it holds.
+	 */
+	mcpSaveConfig: (text: string) => __TAURI_INVOKE<McpOverview>("mcp_save_config", { text }),
+	/**
+	 *  Takes the servers of another app's file (LM Studio's, Cursor's, Claude Desktop's) whose names
+	 *  are new here, and starts them.
+	 */
+	mcpImport: (path: string) => __TAURI_INVOKE<McpOverview>("mcp_import", { path }),
+	/**  Starts one server again (after a failure, or to pick up what changed on its side). */
+	mcpRestart: (name: string) => __TAURI_INVOKE<McpOverview>("mcp_restart", { name }),
+	mcpSetPermissions: (readOnlyWithoutAsking: boolean, alwaysAllowed: ([string, string])[]) => __TAURI_INVOKE<McpOverview>("mcp_set_permissions", { readOnlyWithoutAsking, alwaysAllowed }),
 	/**
 	 *  Load a model with the plan for this machine and the person's choice of where it runs, reporting
 	 *  progress into `on_event`. A red plan is refused with `WOULD_NOT_FIT` and its warning; `force`
@@ -130,7 +148,7 @@ export const commands = {
 };
 
 /* Constants */
-export const ERROR_CODES = ["HOME_UNAVAILABLE","PROBE_FAILED","INTERNAL","HUB_UNREACHABLE","GATED_MODEL","NOT_FOUND","UNAUTHORIZED","RATE_LIMITED","DOWNLOAD_CHECKSUM_MISMATCH","DISK_FULL","BAD_RESPONSE","INVALID_INPUT","ENGINE_CRASHED","MODEL_LOAD_FAILED","TEMPLATE_ERROR","CONTEXT_FULL","NO_MODEL_LOADED","WOULD_NOT_FIT","REMOTE_UNREACHABLE","REMOTE_REFUSED","REMOTE_MODEL_GONE","REMOTE_CUT","MODELS_BUSY"] as const;
+export const ERROR_CODES = ["HOME_UNAVAILABLE","PROBE_FAILED","INTERNAL","HUB_UNREACHABLE","GATED_MODEL","NOT_FOUND","UNAUTHORIZED","RATE_LIMITED","DOWNLOAD_CHECKSUM_MISMATCH","DISK_FULL","BAD_RESPONSE","INVALID_INPUT","ENGINE_CRASHED","MODEL_LOAD_FAILED","TEMPLATE_ERROR","CONTEXT_FULL","NO_MODEL_LOADED","WOULD_NOT_FIT","REMOTE_UNREACHABLE","REMOTE_REFUSED","REMOTE_MODEL_GONE","REMOTE_CUT","MODELS_BUSY","TOOL_SERVER_FAILED"] as const;
 
 /* Types */
 /**
@@ -197,6 +215,8 @@ export type ChatEvent =
 { type: "text"; conversationId: number; replyId: number; text: string } | { type: "done"; conversationId: number; replyId: number; stats: GenerationStats } | 
 /**  The reply failed, or (with no reply id) could not start. */
 { type: "failed"; conversationId: number; replyId: number | null; error: HearthError } | 
+/**  A tool call of the reply, new or changed (waiting for the person, running, done). */
+{ type: "toolCall"; conversationId: number; replyId: number; call: ChatToolCall } | 
 /**
  *  The conversation's row as it is now (its title from the first message, its message count
  *  and time): sent when a reply starts and when it ends, so the list needs no asking again.
@@ -214,6 +234,30 @@ export type ChatModel = {
 
 /**  Who wrote a message. `Tool` carries a tool's answer back to the model. */
 export type ChatRole = "system" | "user" | "assistant" | "tool";
+
+/**
+ *  A tool call in a reply: where it sits in the reply's text, what the model asked for, and what
+ *  came of it.
+ */
+export type ChatToolCall = {
+	id: number,
+	/**  Bytes of the reply's text written before the call. */
+	offset: number,
+	server: string,
+	/**  The tool's name on its server. */
+	tool: string,
+	/**  The arguments, as the JSON text the model wrote. */
+	arguments: string,
+	state: ToolCallState,
+	/**  What the model read back (capped), once it ran or was refused. */
+	result: string | null,
+	images: ToolImage[],
+	/**  The tool or its server said it failed. */
+	isError: boolean,
+	/**  The server marks the tool read-only, or destructive. */
+	readOnly: boolean,
+	destructive: boolean,
+};
 
 /**
  *  A saved connection, as Settings and the model picker show it. The key itself never leaves the
@@ -277,6 +321,20 @@ export type ConversationSettings = {
 	systemPrompt: string,
 	sampling: SamplingParams,
 	contextOverflow: ContextOverflow,
+	/**  The MCP servers whose tools the model may call in this conversation (none by default). */
+	tools?: ConversationTools,
+};
+
+/**  The tools a conversation offers its model. */
+export type ConversationTools = {
+	/**  Names of servers in mcp.json. */
+	servers: string[],
+	/**
+	 *  Hold the first answer of each reply to a call (a grammar does): `"required"` for any tool,
+	 *  or one tool's name as the model is offered it. For models too small to call tools of their
+	 *  own accord; `None`: the model decides.
+	 */
+	force?: string | null,
 };
 
 export type CpuInfo = {
@@ -395,7 +453,9 @@ export type ErrorCode =
 /**  A connection's reply broke off mid-stream; the text so far is kept. */
 "REMOTE_CUT" | 
 /**  A model cannot be loaded now: making room would unload one that is answering someone. */
-"MODELS_BUSY";
+"MODELS_BUSY" | 
+/**  An MCP server (a tool provider) could not be started or reached, or failed a call. */
+"TOOL_SERVER_FAILED";
 
 /**  One cell of the "what fits" grid: a model size at a quantization. */
 export type FitCell = {
@@ -704,6 +764,44 @@ export type LocalModel = {
 	chatTemplate: string | null,
 };
 
+/**
+ *  Everything Settings shows of MCP: the file, whether it could be read, the servers, and the
+ *  person's standing answers to tool calls.
+ */
+export type McpOverview = {
+	path: string,
+	/**  Why mcp.json could not be read (its line and column), when it could not. */
+	fileError: string | null,
+	servers: McpServer[],
+	/**  Tools a server marks read-only run without asking. */
+	readOnlyWithoutAsking: boolean,
+	/**  Tools allowed for good: server and tool. */
+	alwaysAllowed: ([string, string])[],
+	/**  The other apps whose files can be imported from here: name and path. */
+	importable: ([string, string])[],
+};
+
+export type McpServer = {
+	name: string,
+	/**  The command it runs or the address it reaches, env values and headers masked. */
+	shown: string,
+	state: McpState,
+	/**  Why it failed, in a sentence. */
+	reason: string | null,
+	tools: McpTool[],
+};
+
+export type McpState = 
+/**  `disabled` in mcp.json. */
+"off" | "starting" | "ready" | "failed" | "reconnecting";
+
+export type McpTool = {
+	name: string,
+	description: string,
+	readOnly: boolean,
+	destructive: boolean,
+};
+
 /**  Bytes a device holds for one model, by purpose. */
 export type MemoryBreakdown = {
 	weights: number,
@@ -739,6 +837,8 @@ export type Message = {
 	state: MessageState,
 	stats: GenerationStats | null,
 	error: string | null,
+	/**  A reply's tool calls, in order. */
+	toolCalls: ChatToolCall[],
 };
 
 export type MessageState = "done" | 
@@ -1005,6 +1105,29 @@ export type TokenStatus = {
 	/**  `hf_…Xy9z`: enough to recognise it, not enough to use it. */
 	hint: string,
 	place: TokenPlace,
+};
+
+/**  Where a tool call stands. */
+export type ToolCallState = 
+/**  Waiting for the person: Allow once, Always allow, or Deny. */
+"waiting" | "running" | "done" | 
+/**  The person said no; the model was told so. */
+"denied" | 
+/**  The call failed (the server's sentence is the result, and the model read it). */
+"failed" | 
+/**  Stopped before it ended (the person pressed Stop, or the app stopped). */
+"stopped";
+
+/**  The person's answer to a call that waits. */
+export type ToolDecision = "allowOnce" | 
+/**  Allow, and run this tool of this server without asking from now on. */
+"alwaysAllow" | "deny";
+
+/**  An image a tool returned, shown in the call's result. */
+export type ToolImage = {
+	mimeType: string,
+	/**  Base64. */
+	data: string,
 };
 
 export type Verdict = 

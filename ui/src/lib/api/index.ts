@@ -17,6 +17,7 @@ import type {
   RunOnSettings,
   ServerSettings,
   SettingsChange,
+  ToolDecision,
   WhatIf,
 } from "./bindings";
 
@@ -106,6 +107,14 @@ export const api = {
     call(commands.chatEdit(id, messageId, text, channel(on))),
   chatStop: (id: number) => call(commands.chatStop(id)),
   chatExport: (id: number, json: boolean) => call(commands.chatExport(id, json)),
+  chatDecide: (callId: number, decision: ToolDecision) => call(commands.chatDecide(callId, decision)),
+  mcpOverview: () => call(commands.mcpOverview()),
+  mcpConfigText: () => call(commands.mcpConfigText()),
+  mcpSaveConfig: (text: string) => call(commands.mcpSaveConfig(text)),
+  mcpImport: (path: string) => call(commands.mcpImport(path)),
+  mcpRestart: (name: string) => call(commands.mcpRestart(name)),
+  mcpSetPermissions: (readOnlyWithoutAsking: boolean, alwaysAllowed: [string, string][]) =>
+    call(commands.mcpSetPermissions(readOnlyWithoutAsking, alwaysAllowed)),
   engineLoad: (path: string, force: boolean, on: (e: LoadEvent) => void) => call(commands.engineLoad(path, force, channel(on))),
   engineUnload: () => call(commands.engineUnload()),
   engineLoaded: () => call(commands.engineLoaded()),

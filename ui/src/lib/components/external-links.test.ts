@@ -88,7 +88,7 @@ describe("externalLinks", () => {
 describe("links where Hearth renders them", () => {
   it("a link in a reply opens through open_link", async () => {
     calls.openLink.mockResolvedValue(null);
-    const message = { id: 3, role: "assistant", content: "Read [the guide](https://example.com/guide) or [this](javascript:alert(1)).", state: "done", stats: null, error: null } as unknown as Message;
+    const message = { id: 3, role: "assistant", content: "Read [the guide](https://example.com/guide) or [this](javascript:alert(1)).", state: "done", stats: null, error: null, toolCalls: [] } as unknown as Message;
     render(ChatMessage, { message });
     const link = await screen.findByText("the guide");
     expect(await fireEvent.click(link)).toBe(false); // cancelled: the window does not navigate

@@ -6,7 +6,18 @@
 // buffer per conversation and moved into the reactive message once per animation frame, so the page
 // re-renders at the screen's rate whatever the model's.
 import { api, toHearthError } from "$lib/api";
-import type { ChatEvent, Conversation, ConversationSettings, HearthError, LoadedModel, LoadEstimate, LoadEvent, Message, RemoteModel } from "$lib/api";
+import type {
+  ChatEvent,
+  Conversation,
+  ConversationSettings,
+  HearthError,
+  LoadedModel,
+  LoadEstimate,
+  LoadEvent,
+  Message,
+  RemoteModel,
+  ToolDecision,
+} from "$lib/api";
 
 /** Where a reply's events come from: a Channel in the app, a synthetic stream in tests and benches. */
 export type EventSource = (onEvent: (e: ChatEvent) => void) => Promise<unknown>;
@@ -208,7 +219,7 @@ export class ChatStore {
     const c = this.current;
     if (!c || !text.trim() || this.isStreaming(c.id)) return;
     // Shown at once; the real row (with its id) replaces it when the backend has saved it.
-    this.lists[c.id] = [...(this.lists[c.id] ?? []), { id: -1, role: "user", content: text.trim(), state: "done", stats: null, error: null }];
+    this.lists[c.id] = [...(this.lists[c.id] ?? []), { id: -1, role: "user", content: text.trim(), state: "done", stats: null, error: null, toolCalls: [] }];
     await this.stream((on) => api.chatSend(c.id, text, on), c.id);
   }
 
@@ -232,6 +243,11 @@ export class ChatStore {
   async stop(): Promise<void> {
     const c = this.current;
     if (c) await this.guard(() => api.chatStop(c.id));
+  }
+
+  /** The person's answer to a tool call that waits. */
+  async decide(callId: number, decision: ToolDecision): Promise<void> {
+    await this.guard(() => api.chatDecide(callId, decision));
   }
 
   async exportTo(json: boolean): Promise<string | null> {
@@ -279,7 +295,7 @@ export class ChatStore {
     switch (e.type) {
       case "started": {
         const msgs = (this.lists[id] ?? []).map((m) => (m.id === -1 && e.userMessageId !== null ? { ...m, id: e.userMessageId } : m));
-        this.lists[id] = [...msgs, { id: e.replyId, role: "assistant", content: "", state: "streaming", stats: null, error: null }];
+        this.lists[id] = [...msgs, { id: e.replyId, role: "assistant", content: "", state: "streaming", stats: null, error: null, toolCalls: [] }];
         this.streams[id] = e.replyId;
         break;
       }
@@ -287,6 +303,14 @@ export class ChatStore {
         this.received += 1;
         this.pending[id] = (this.pending[id] ?? "") + e.text;
         this.frame ??= requestAnimationFrame(() => this.flush());
+        break;
+      case "toolCall":
+        // The text before the call first, so the call sits where the model made it.
+        this.flush();
+        this.patchReply(id, e.replyId, (m) => {
+          const calls = m.toolCalls.filter((c) => c.id !== e.call.id);
+          return { ...m, toolCalls: [...calls, e.call].sort((a, b) => a.id - b.id) };
+        });
         break;
       case "done":
         this.flush();

@@ -107,7 +107,7 @@ describe("ChatView", () => {
   });
 
   it("puts only the last messages of a long conversation on the page", async () => {
-    const many = Array.from({ length: 2000 }, (_, i) => ({ id: i + 1, role: i % 2 ? "assistant" : "user", content: `message ${i}`, state: "done", stats: null, error: null }));
+    const many = Array.from({ length: 2000 }, (_, i) => ({ id: i + 1, role: i % 2 ? "assistant" : "user", content: `message ${i}`, state: "done", stats: null, error: null, toolCalls: [] }));
     calls.conversations.mockResolvedValue([{ ...conv, messageCount: 2000 }]);
     calls.loaded.mockResolvedValue(null);
     calls.models.mockResolvedValue([]);

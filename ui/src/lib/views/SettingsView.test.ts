@@ -2,10 +2,21 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import type { Settings } from "$lib/api";
 
-const calls = vi.hoisted(() => ({ get: vi.fn(), update: vi.fn(), connections: vi.fn(() => Promise.resolve([] as unknown[])), remoteModels: vi.fn(() => Promise.resolve([] as unknown[])), estimate: vi.fn(() => Promise.resolve(null as unknown)), useRemote: vi.fn(), save: vi.fn(), remove: vi.fn() }));
+const overview = {
+  path: "/home/a/.local/share/hearth/mcp.json",
+  fileError: null,
+  servers: [
+    { name: "files", shown: "npx -y @modelcontextprotocol/server-filesystem /home/a/Notes", state: "ready", reason: null, tools: [{ name: "read_text_file", description: "Read a file", readOnly: true, destructive: false }] },
+    { name: "search", shown: "BRAVE_API_KEY=•••• brave-search", state: "failed", reason: "The MCP server `search` could not start: `brave-search` was not found on the PATH searched (/usr/bin:/bin).", tools: [] },
+  ],
+  readOnlyWithoutAsking: false,
+  alwaysAllowed: [],
+  importable: [],
+};
+const calls = vi.hoisted(() => ({ mcpOverview: vi.fn(), mcpText: vi.fn(), mcpSave: vi.fn(), get: vi.fn(), update: vi.fn(), connections: vi.fn(() => Promise.resolve([] as unknown[])), remoteModels: vi.fn(() => Promise.resolve([] as unknown[])), estimate: vi.fn(() => Promise.resolve(null as unknown)), useRemote: vi.fn(), save: vi.fn(), remove: vi.fn() }));
 vi.mock("$lib/api", async () => {
   const real = await vi.importActual<typeof import("$lib/api/index")>("$lib/api/index");
-  return { ...real, api: { settingsGet: calls.get, settingsUpdate: calls.update, connectionsList: calls.connections, remoteModels: calls.remoteModels, chatRemote: () => Promise.resolve(null), modelLoadEstimate: calls.estimate, chatUseRemote: calls.useRemote, connectionSave: calls.save, connectionRemove: calls.remove } };
+  return { ...real, api: { settingsGet: calls.get, settingsUpdate: calls.update, connectionsList: calls.connections, remoteModels: calls.remoteModels, chatRemote: () => Promise.resolve(null), modelLoadEstimate: calls.estimate, chatUseRemote: calls.useRemote, connectionSave: calls.save, connectionRemove: calls.remove, mcpOverview: calls.mcpOverview, mcpConfigText: calls.mcpText, mcpSaveConfig: calls.mcpSave } };
 });
 // The generated values (ERROR_CODES) stay; only the commands are replaced.
 vi.mock("$lib/api/bindings", async (original) => ({ ...(await original<object>()), commands: {} }));
@@ -37,6 +48,8 @@ afterEach(() => {
   cleanup();
   vi.clearAllMocks();
 });
+
+calls.mcpOverview.mockImplementation(() => Promise.resolve(overview));
 
 describe("SettingsView", () => {
   it("adds a connection: the key goes once, only its hint comes back, and what the endpoint said is shown", async () => {
@@ -175,5 +188,48 @@ describe("SettingsView", () => {
     expect(layers.disabled).toBe(true);
     await fireEvent.click(screen.getByTestId("run-on-save"));
     await waitFor(() => expect(calls.update).toHaveBeenCalledWith(expect.objectContaining({ run: { runOn: { kind: "cpu" }, gpuLayers: null } })));
+  });
+});
+
+describe("Settings → Tools (MCP)", () => {
+  it("shows each server's state, says why one failed, and shows the exact command before adding one", async () => {
+    calls.get.mockResolvedValue(base);
+    calls.mcpOverview.mockResolvedValue(overview);
+    render(SettingsView, { store: new SettingsStore() });
+    const servers = await screen.findAllByTestId("mcp-server");
+    expect(servers.map((s) => s.getAttribute("data-state"))).toEqual(["ready", "failed"]);
+    expect(servers[0].textContent).toContain("1 tools");
+    expect(servers[1].textContent).toContain("was not found on the PATH searched");
+    expect(servers[1].textContent).toContain("BRAVE_API_KEY=••••");
+
+    await fireEvent.input(screen.getByTestId("mcp-name"), { target: { value: "notes" } });
+    await fireEvent.input(screen.getByTestId("mcp-command"), { target: { value: "npx" } });
+    await fireEvent.input(screen.getByTestId("mcp-args"), { target: { value: "-y\n@modelcontextprotocol/server-filesystem\n/home/a/My Notes" } });
+    await fireEvent.click(screen.getByTestId("mcp-review"));
+    const consent = await screen.findByTestId("mcp-consent");
+    expect(consent.textContent).toContain("npx -y @modelcontextprotocol/server-filesystem '/home/a/My Notes'");
+    expect(calls.mcpSave).not.toHaveBeenCalled();
+
+    calls.mcpText.mockResolvedValue('{"mcpServers": {"files": {"command": "npx"}}}');
+    calls.mcpSave.mockResolvedValue(overview);
+    await fireEvent.click(screen.getByTestId("mcp-consent-add"));
+    await waitFor(() => expect(calls.mcpSave).toHaveBeenCalled());
+    const saved = JSON.parse(calls.mcpSave.mock.calls[0][0] as string);
+    expect(Object.keys(saved.mcpServers)).toEqual(["files", "notes"]);
+    expect(saved.mcpServers.notes.args).toEqual(["-y", "@modelcontextprotocol/server-filesystem", "/home/a/My Notes"]);
+  });
+
+  it("keeps a malformed mcp.json in the editor with the sentence that names its line", async () => {
+    calls.get.mockResolvedValue(base);
+    calls.mcpOverview.mockResolvedValue(overview);
+    render(SettingsView, { store: new SettingsStore() });
+    calls.mcpText.mockResolvedValue("{}");
+    await fireEvent.click(await screen.findByTestId("mcp-json-edit"));
+    const editor = (await screen.findByTestId("mcp-json")) as HTMLTextAreaElement;
+    calls.mcpSave.mockRejectedValue({ code: "INVALID_INPUT", message: "mcp.json is not valid JSON at line 3, column 27: trailing comma. Nothing was changed; fix the file or remove it.", details: null });
+    await fireEvent.input(editor, { target: { value: '{\n "mcpServers": {\n  "a": {"command": "x",}\n }\n}' } });
+    await fireEvent.click(screen.getByTestId("mcp-json-save"));
+    await waitFor(() => expect(screen.getByTestId("mcp-error").textContent).toContain("line 3"));
+    expect((screen.getByTestId("mcp-json") as HTMLTextAreaElement).value).toContain('"x",}');
   });
 });

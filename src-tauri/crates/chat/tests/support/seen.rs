@@ -14,7 +14,7 @@ pub fn greedy(max: u32) -> ConversationSettings {
 
 /// Collects what a reply streamed.
 #[derive(Default, Clone)]
-pub struct Seen(Arc<Mutex<Vec<ChatEvent>>>);
+pub struct Seen(pub Arc<Mutex<Vec<ChatEvent>>>);
 
 impl Seen {
     pub fn sink(&self) -> impl Fn(ChatEvent) {

@@ -1,0 +1,123 @@
+//! Tools in a conversation with the real test model, the real worker and the reference MCP
+//! `filesystem` server on a temporary folder (issue 31). The test model is too small to call tools
+//! of its own accord, so the conversation holds its first answer to a call (`force`, a grammar):
+//! the call waits for the person; Deny → not run and the model reads that it was denied; Allow
+//! once → run, its result saved with the reply and read by the model; Always allow → remembered,
+//! and the next call runs without asking; Stop while a call waits ends the reply, stopped. The
+//! calls are there when the conversation is read again, and the next turn's prompt holds them.
+
+#[path = "support/seen.rs"]
+mod seen;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat::Chat;
+use engine::WorkerCommand;
+use seen::{greedy, Seen};
+use store::Store;
+use types::{ChatEvent, ConversationTools, LoadSettings, MessageState, ToolCallState, ToolDecision};
+
+fn chat(name: &str) -> (Chat, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("hearth-chat-tools-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("files")).unwrap();
+    std::fs::write(dir.join("files/note.txt"), "the note").unwrap();
+    let worker = WorkerCommand { program: env!("CARGO_BIN_EXE_chat-test-worker").into(), args: Vec::new() };
+    let runtime = runtime::Runtime::new(worker, hardware::catalog::imagined(None, 1, 16));
+    let chat = Chat::new(Arc::new(Store::open(&dir.join("hearth.sqlite3")).unwrap()), Arc::new(runtime));
+    (chat, dir.canonicalize().unwrap())
+}
+
+/// Sends a message and answers the first call that waits with `decision` (or presses Stop, for
+/// `None`); returns what streamed.
+async fn send_and_answer(chat: &Arc<Chat>, conv: i64, text: &str, decision: Option<ToolDecision>) -> Seen {
+    let seen = Seen::default();
+    let (events, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let sink = seen.sink();
+    let sending = {
+        let chat = chat.clone();
+        let text = text.to_string();
+        tokio::spawn(async move {
+            chat.send(conv, &text, move |e| {
+                events.send(e.clone()).ok();
+                sink(e);
+            })
+            .await
+        })
+    };
+    let answered = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(e) = rx.recv().await {
+            if let ChatEvent::ToolCall { call, .. } = e {
+                if call.state == ToolCallState::Waiting {
+                    match decision {
+                        Some(d) => chat.decide(call.id, d).unwrap(),
+                        None => chat.stop(conv).await,
+                    }
+                    return true;
+                }
+            }
+        }
+        false
+    });
+    let asked = answered.await.unwrap_or(false);
+    sending.await.unwrap().ok();
+    assert!(asked || decision == Some(ToolDecision::AllowOnce), "a call waited for the person");
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
+#[cfg_attr(hearth_missing_mcp_servers, ignore = "needs the reference MCP servers: make test-model")]
+async fn a_call_waits_for_the_person_and_is_denied_allowed_or_stopped() {
+    let (chat, dir) = chat("flow");
+    let chat = Arc::new(chat);
+    let mut config = mcp::McpConfig::default();
+    let files = dir.join("files");
+    config.servers.insert("files".into(), mcp::Spec::stdio("node", [testkit::mcp_server("filesystem").display().to_string(), files.display().to_string()]));
+    let servers = mcp::Servers::new(config);
+    servers.start_all().await;
+    chat.set_servers(servers.clone());
+    chat.load(&testkit::test_model(), &LoadSettings::default(), false, |_| {}).await.unwrap();
+
+    let mut settings = greedy(24);
+    settings.tools = ConversationTools { servers: vec!["files".into()], force: Some("list_allowed_directories".into()) };
+    let conv = chat.create(None, &settings).unwrap();
+
+    // Deny: not run; the model is told, and writes on.
+    let denied = send_and_answer(&chat, conv.id, "Which folders can you read?", Some(ToolDecision::Deny)).await;
+    assert!(denied.done().is_some(), "the reply ends");
+    let msgs = chat.messages(conv.id).unwrap();
+    let call = &msgs[1].tool_calls[0];
+    assert_eq!((call.server.as_str(), call.tool.as_str(), call.state), ("files", "list_allowed_directories", ToolCallState::Denied));
+    assert_eq!(call.result.as_deref(), Some("The person denied this call; it was not run."));
+    assert_eq!(msgs[1].state, MessageState::Done);
+
+    // Allow once: run, and its result kept with the reply; the next turn's prompt holds the calls.
+    send_and_answer(&chat, conv.id, "Try again.", Some(ToolDecision::AllowOnce)).await;
+    let msgs = chat.messages(conv.id).unwrap();
+    let call = &msgs[3].tool_calls[0];
+    assert_eq!(call.state, ToolCallState::Done, "{call:?}");
+    assert!(call.result.as_deref().unwrap().contains(&files.display().to_string()), "{call:?}");
+    assert!(call.read_only && !call.destructive);
+
+    // Always allow: remembered, and the next call runs without asking.
+    send_and_answer(&chat, conv.id, "Once more.", Some(ToolDecision::AlwaysAllow)).await;
+    assert!(chat.permissions().always.contains(&("files".to_string(), "list_allowed_directories".to_string())));
+    let unasked = Seen::default();
+    chat.send(conv.id, "And again.", unasked.sink()).await.unwrap();
+    let msgs = chat.messages(conv.id).unwrap();
+    assert_eq!(msgs[7].tool_calls[0].state, ToolCallState::Done);
+    assert!(!format!("{:?}", unasked.0.lock().unwrap()).contains("Waiting"), "no call waited");
+
+    // Stop while a call waits: the reply ends, stopped, and so does the call.
+    chat.set_permissions(&chat::Permissions::default()).unwrap();
+    send_and_answer(&chat, conv.id, "One last time.", None).await;
+    let msgs = chat.messages(conv.id).unwrap();
+    assert_eq!(msgs[9].state, MessageState::Stopped);
+    assert_eq!(msgs[9].tool_calls[0].state, ToolCallState::Stopped);
+    assert!(matches!(chat.decide(msgs[9].tool_calls[0].id, ToolDecision::AllowOnce), Err(e) if e.message.contains("no longer waiting")));
+
+    servers.stop_all().await;
+    std::fs::remove_dir_all(&dir).ok();
+}

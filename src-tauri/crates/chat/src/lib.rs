@@ -42,7 +42,7 @@ use types::{
 pub use convert::{conversation, message};
 pub use error::ChatError;
 pub use export::{export, ExportFormat};
-pub use tools::{Permissions, MAX_TOOL_ROUNDS};
+pub use tools::{forced as forced_call, functions as tool_functions, run as run_tool, Permissions, MAX_TOOL_ROUNDS};
 
 /// How often a streaming reply is written to the database: often enough that a kill loses at most
 /// this much of it, seldom enough that a fast model does not spend its time in SQLite.
@@ -570,34 +570,18 @@ impl Chat {
             call.state = ToolCallState::Running;
             tell(&call)?;
         }
-        let Ok(parsed) = serde_json::from_str::<serde_json::Value>(if arguments.trim().is_empty() { "{}" } else { arguments }) else {
-            end(&mut call, ToolCallState::Failed, format!("The arguments for `{name}` are not JSON: {arguments}"));
-            tell(&call)?;
-            return Ok(call);
-        };
         let Some(servers) = lock(&self.servers).clone() else {
             end(&mut call, ToolCallState::Failed, "No MCP servers are running.".into());
             tell(&call)?;
             return Ok(call);
         };
-        let result = tokio::select! {
-            r = servers.call(&o.server, &o.tool.name, parsed) => r,
+        let (state, result, images) = tokio::select! {
+            ran = tools::run(&servers, o, arguments) => ran,
             // Dropping the call's future cancels it on the server.
-            () = stop.notified() => {
-                end(&mut call, ToolCallState::Stopped, String::new());
-                tell(&call)?;
-                return Ok(call);
-            }
+            () = stop.notified() => (ToolCallState::Stopped, String::new(), Vec::new()),
         };
-        match result {
-            Ok(outcome) => {
-                let state = if outcome.is_error { ToolCallState::Failed } else { ToolCallState::Done };
-                call.images = outcome.images.into_iter().map(|i| types::ToolImage { mime_type: i.mime_type, data: i.data }).collect();
-                end(&mut call, state, outcome.text);
-            }
-            // The server's sentence goes back to the model, which may try otherwise.
-            Err(e) => end(&mut call, ToolCallState::Failed, e.to_string()),
-        }
+        call.images = images;
+        end(&mut call, state, result);
         tell(&call)?;
         Ok(call)
     }
@@ -615,15 +599,7 @@ impl Chat {
         match choice {
             Choice::Local(path) => {
                 let functions = tools::functions(offered);
-                let forced = match force {
-                    Some("required") => Some(engine::tools::Forced::Any { parallel: false }),
-                    Some(name) => Some(engine::tools::Forced::Named(name.to_string())),
-                    None => None,
-                };
-                let constraint = match (&functions, forced) {
-                    (Some(f), Some(forced)) => engine::tools::forced_schema(f, &forced).map(|schema| engine::Constraint::JsonSchema { schema }),
-                    _ => None,
-                };
+                let constraint = tools::forced(functions.as_ref(), force);
                 let params = GenerateParams {
                     prompt: Prompt::Chat(messages),
                     sampling: settings.sampling.clone(),

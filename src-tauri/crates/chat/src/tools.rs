@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 use store::Store;
-use types::{ChatMessage, ChatRole, ChatToolCall, ToolCall, ToolCallState};
+use types::{ChatMessage, ChatRole, ChatToolCall, ToolCall, ToolCallState, ToolImage};
 
 /// Tool rounds in one reply: after this many, the model answers without tools (the loop case: a
 /// model that calls the same tool forever).
@@ -61,6 +61,34 @@ impl Permissions {
 /// (what the engine renders), or `None` when there are none.
 pub fn functions(offered: &[mcp::Offered]) -> Option<Value> {
     (!offered.is_empty()).then(|| Value::Array(offered.iter().map(mcp::Offered::function).collect()))
+}
+
+/// Runs a call the person allowed (or that runs unasked) on its server: how it ended, what the
+/// model reads back, and the images it returned. Arguments that are not JSON, a missing server
+/// and the server's own errors are results the model reads, not failures of the reply.
+pub async fn run(servers: &mcp::Servers, offered: &mcp::Offered, arguments: &str) -> (ToolCallState, String, Vec<ToolImage>) {
+    let text = if arguments.trim().is_empty() { "{}" } else { arguments };
+    let Ok(parsed) = serde_json::from_str::<Value>(text) else {
+        return (ToolCallState::Failed, format!("The arguments for `{}` are not JSON: {arguments}", offered.model_name), Vec::new());
+    };
+    match servers.call(&offered.server, &offered.tool.name, parsed).await {
+        Ok(outcome) => {
+            let state = if outcome.is_error { ToolCallState::Failed } else { ToolCallState::Done };
+            let images = outcome.images.into_iter().map(|i| ToolImage { mime_type: i.mime_type, data: i.data }).collect();
+            (state, outcome.text, images)
+        }
+        Err(e) => (ToolCallState::Failed, e.to_string(), Vec::new()),
+    }
+}
+
+/// The grammar that holds an answer to a call, when the person asked for one first: `"required"`
+/// for a call to any tool, else a tool's name as the model is offered it (`None` when it is not).
+pub fn forced(functions: Option<&Value>, force: Option<&str>) -> Option<engine::Constraint> {
+    let forced = match force? {
+        "required" => engine::tools::Forced::Any { parallel: false },
+        name => engine::tools::Forced::Named(name.to_string()),
+    };
+    engine::tools::forced_schema(functions?, &forced).map(|schema| engine::Constraint::JsonSchema { schema })
 }
 
 /// The id a call goes to the model with.

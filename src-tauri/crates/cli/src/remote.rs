@@ -67,7 +67,7 @@ pub fn run(endpoint: &remote::Endpoint, model: &str, messages: &[ChatMessage], s
         let printed = print_reply(&mut events).await;
         pump.abort();
         match printed? {
-            Reply::Done(_, stats) => {
+            Reply::Done(_, stats, _) => {
                 eprintln!("{} · on {}", stats_line(&stats), endpoint.name);
                 Ok(ExitCode::SUCCESS)
             }

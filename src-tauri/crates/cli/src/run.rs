@@ -77,6 +77,14 @@ pub struct ChatArgs {
     pub model: String,
     #[command(flatten)]
     pub options: SamplingArgs,
+    /// Offer the model the tools of these MCP servers of mcp.json (all of them when none is
+    /// named). Each call asks on the terminal first, unless allowed for good (as in the window).
+    #[arg(long, value_name = "SERVER", num_args = 0..)]
+    pub mcp: Option<Vec<String>>,
+    /// With --mcp: hold the model's first answer of each reply to a call of this tool (or of any
+    /// tool: `required`), for models too small to call tools of their own accord.
+    #[arg(long, value_name = "TOOL", requires = "mcp")]
+    pub call_first: Option<String>,
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -95,7 +103,8 @@ async fn load(model: &str, ctx: Option<u32>, run_on: &loading::RunOnArgs, verbos
 
 /// How a streamed reply ended.
 pub enum Reply {
-    Done(String, GenerationStats),
+    /// Its text, figures, and the calls it made (name and arguments) when tools were offered.
+    Done(String, GenerationStats, Vec<(String, String)>),
     /// Ctrl-C: the text so far (the caller stops the reply's source).
     Interrupted(String),
 }
@@ -105,6 +114,7 @@ pub enum Reply {
 /// then stops the source.
 pub async fn print_reply(events: &mut tokio::sync::mpsc::Receiver<ReplyEvent>) -> anyhow::Result<Reply> {
     let mut text = String::new();
+    let mut calls: Vec<(String, String)> = Vec::new();
     let mut stdout = std::io::stdout();
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
@@ -116,11 +126,17 @@ pub async fn print_reply(events: &mut tokio::sync::mpsc::Receiver<ReplyEvent>) -
                     stdout.write_all(t.as_bytes())?;
                     stdout.flush()?;
                 }
-                // Log-probabilities are not asked for, and the CLI offers no tools (no calls come).
-                Some(ReplyEvent::Started { .. } | ReplyEvent::Logprobs(_) | ReplyEvent::Call { .. }) => {}
+                Some(ReplyEvent::Call { name: Some(name), arguments, .. }) => calls.push((name, arguments)),
+                Some(ReplyEvent::Call { name: None, arguments, .. }) => {
+                    if let Some(last) = calls.last_mut() {
+                        last.1.push_str(&arguments);
+                    }
+                }
+                // Log-probabilities are not asked for.
+                Some(ReplyEvent::Started { .. } | ReplyEvent::Logprobs(_)) => {}
                 Some(ReplyEvent::Done(stats)) => {
                     println!();
-                    return Ok(Reply::Done(text, stats));
+                    return Ok(Reply::Done(text, stats, calls));
                 }
                 Some(ReplyEvent::Failed(e)) => {
                     if !text.is_empty() {
@@ -140,15 +156,22 @@ pub async fn print_reply(events: &mut tokio::sync::mpsc::Receiver<ReplyEvent>) -
 
 /// Streams one reply from the engine to stdout. On Ctrl-C the generation is cancelled and waited
 /// for (briefly), so the engine is idle again when this returns.
-async fn stream(host: &EngineHost, messages: &[ChatMessage], sampling: &SamplingParams) -> anyhow::Result<Reply> {
+async fn stream(host: &EngineHost, messages: &[ChatMessage], sampling: &SamplingParams, tools: Option<(serde_json::Value, Option<&str>)>) -> anyhow::Result<Reply> {
+    let (tools, constraint) = match tools {
+        Some((functions, first)) => {
+            let constraint = chat::forced_call(Some(&functions), first);
+            (Some(functions), constraint)
+        }
+        None => (None, None),
+    };
     let params = GenerateParams {
         prompt: Prompt::Chat(messages.to_vec()),
         sampling: sampling.clone(),
         context_overflow: ContextOverflow::DropOldest,
         model: None,
-        constraint: None,
+        constraint,
         logprobs: None,
-        tools: None,
+        tools,
     };
     let mut generation = host.generate(params).await?;
     let reply = print_reply(&mut generation.events).await?;
@@ -198,8 +221,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         let host = load(&args.model, args.options.ctx, &args.options.run_on, args.verbose).await?;
         let mut messages = args.options.start();
         messages.push(ChatMessage::new(ChatRole::User, args.prompt.clone()));
-        match stream(&host, &messages, &args.options.sampling()).await? {
-            Reply::Done(_, stats) => {
+        match stream(&host, &messages, &args.options.sampling(), None).await? {
+            Reply::Done(_, stats, _) => {
                 eprintln!("{}", stats_line(&stats));
                 host.unload().await.ok();
                 Ok(ExitCode::SUCCESS)
@@ -216,6 +239,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
 pub fn chat(args: &ChatArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let host = load(&args.model, args.options.ctx, &args.options.run_on, false).await?;
+        let tools = match &args.mcp {
+            Some(names) => Some(Tools::start(names).await?),
+            None => None,
+        };
         eprintln!("Type a message; /reset starts over, /exit or Ctrl-D ends.");
         let sampling = args.options.sampling();
         let mut messages = args.options.start();
@@ -254,19 +281,115 @@ pub fn chat(args: &ChatArgs) -> anyhow::Result<ExitCode> {
                 _ => {}
             }
             messages.push(ChatMessage::new(ChatRole::User, line));
-            match stream(&host, &messages, &sampling).await.context("the reply failed")? {
-                Reply::Done(text, stats) => {
-                    messages.push(ChatMessage::new(ChatRole::Assistant, text));
-                    eprintln!("{}", stats_line(&stats));
-                }
-                Reply::Interrupted(text) => {
-                    // What was said stays in the conversation, as it was seen.
-                    messages.push(ChatMessage::new(ChatRole::Assistant, text));
-                    eprintln!("(stopped)");
+            // Round after round while the model calls tools; the last round offers none.
+            let mut round = 0;
+            loop {
+                let offer = tools.as_ref().filter(|_| round < chat::MAX_TOOL_ROUNDS).map(|t| (t.functions.clone(), if round == 0 { args.call_first.as_deref() } else { None }));
+                match stream(&host, &messages, &sampling, offer).await.context("the reply failed")? {
+                    Reply::Done(text, stats, calls) => {
+                        let mut turn = ChatMessage::new(ChatRole::Assistant, text);
+                        eprintln!("{}", stats_line(&stats));
+                        let Some(tools) = tools.as_ref().filter(|_| !calls.is_empty()) else {
+                            messages.push(turn);
+                            break;
+                        };
+                        let mut answers = Vec::new();
+                        for (i, (name, arguments)) in calls.into_iter().enumerate() {
+                            let id = format!("call_{round}_{i}");
+                            let answer = tools.call(&name, &arguments, &mut lines).await;
+                            turn.tool_calls.push(types::ToolCall { id: id.clone(), name, arguments });
+                            let mut reply = ChatMessage::new(ChatRole::Tool, answer);
+                            reply.tool_call_id = Some(id);
+                            answers.push(reply);
+                        }
+                        messages.push(turn);
+                        messages.extend(answers);
+                        round += 1;
+                    }
+                    Reply::Interrupted(text) => {
+                        // What was said stays in the conversation, as it was seen.
+                        messages.push(ChatMessage::new(ChatRole::Assistant, text));
+                        eprintln!("(stopped)");
+                        break;
+                    }
                 }
             }
         };
+        if let Some(tools) = tools {
+            tools.servers.stop_all().await;
+        }
         host.unload().await.ok();
         Ok(code)
     })
+}
+
+/// The MCP servers `hearth chat --mcp` offers the model tools from, and the person's standing
+/// answers (the window's: the same database).
+struct Tools {
+    servers: std::sync::Arc<mcp::Servers>,
+    offered: Vec<mcp::Offered>,
+    functions: serde_json::Value,
+    store: std::sync::Arc<store::Store>,
+}
+
+impl Tools {
+    async fn start(names: &[String]) -> anyhow::Result<Self> {
+        let hearth = loading::hearth()?;
+        if let Some(e) = hearth.mcp.file_error() {
+            anyhow::bail!(e.to_string());
+        }
+        let servers = hearth.mcp.clone();
+        let statuses = servers.statuses();
+        for name in names {
+            if !statuses.iter().any(|s| &s.name == name) {
+                anyhow::bail!("There is no MCP server named `{name}` in mcp.json (`hearth mcp ls` lists them).");
+            }
+        }
+        servers.start_all().await;
+        for s in servers.statuses().iter().filter(|s| names.is_empty() || names.contains(&s.name)) {
+            match &s.state {
+                mcp::State::Ready { tools } => eprintln!("{}: {tools} tools", s.name),
+                mcp::State::Failed { reason } => eprintln!("{}: {reason}", s.name),
+                _ => {}
+            }
+        }
+        let offered = servers.offered((!names.is_empty()).then_some(names));
+        let Some(functions) = chat::tool_functions(&offered) else {
+            anyhow::bail!("No tools: none of these MCP servers is ready.");
+        };
+        Ok(Self { servers, offered, functions, store: hearth.store.clone() })
+    }
+
+    /// One call: asked on the terminal unless allowed for good, then run; what the model reads.
+    async fn call(&self, name: &str, arguments: &str, lines: &mut tokio::sync::mpsc::Receiver<String>) -> String {
+        let Some(o) = self.offered.iter().find(|o| o.model_name == name) else {
+            return format!("There is no tool named `{name}` here.");
+        };
+        let mut permissions = chat::Permissions::read(&self.store);
+        if !permissions.runs_unasked(&o.server, &o.tool) {
+            let hint = if o.tool.destructive { " (it may change or delete things)" } else { "" };
+            eprint!("Run {} › {} {arguments}{hint}? [y]es once, [a]lways, [N]o: ", o.server, o.tool.name);
+            std::io::stderr().flush().ok();
+            match lines.recv().await.map(|l| l.trim().to_lowercase()).as_deref() {
+                Some("y" | "yes") => {}
+                Some("a" | "always") => {
+                    permissions.always.insert((o.server.clone(), o.tool.name.clone()));
+                    if let Err(e) = permissions.write(&self.store) {
+                        eprintln!("hearth: {}", types::HearthError::from(e).message);
+                    }
+                }
+                _ => {
+                    eprintln!("(denied)");
+                    return "The person denied this call; it was not run.".into();
+                }
+            }
+        }
+        let (state, result, images) = chat::run_tool(&self.servers, o, arguments).await;
+        let shown: String = result.chars().take(400).collect();
+        eprintln!("[{} › {}: {}] {shown}{}", o.server, o.tool.name, format!("{state:?}").to_lowercase(), if shown.len() < result.len() { " …" } else { "" });
+        if !images.is_empty() {
+            eprintln!("({} image{} the model cannot see)", images.len(), if images.len() == 1 { "" } else { "s" });
+        }
+        result
+    }
 }

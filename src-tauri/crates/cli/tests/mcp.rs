@@ -75,3 +75,28 @@ fn servers_are_added_listed_called_and_imported() {
     assert!(std::fs::read_to_string(home.join("mcp.json")).unwrap().contains("\"x\", }"), "the file is left as it was");
     std::fs::remove_dir_all(&home).ok();
 }
+
+/// `hearth chat MODEL --mcp` (issue 31, item 3): the test model's first answer held to a call,
+/// asked on the terminal: no → denied, and the model is told; yes → run, its result shown.
+#[test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
+#[cfg_attr(hearth_missing_mcp_servers, ignore = "needs the reference MCP servers: make test-model")]
+fn hearth_chat_asks_on_the_terminal_before_a_tool_runs() {
+    let home = std::env::temp_dir().join(format!("hearth-cli-mcp-chat-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    let folder = home.join("notes");
+    std::fs::create_dir_all(&folder).unwrap();
+    let script = testkit::mcp_server("filesystem").display().to_string();
+    let config = serde_json::json!({"mcpServers": {"files": {"command": "node", "args": [script, folder.display().to_string()]}}});
+    std::fs::write(home.join("mcp.json"), config.to_string()).unwrap();
+    let model = testkit::test_model().display().to_string();
+    let args = ["chat", &model, "--temp", "0", "--max-tokens", "24", "--mcp", "files", "--call-first", "list_allowed_directories"];
+    let out = hearth(&args, &home, "Which folders can you read?\nn\nTry again.\ny\n/exit\n");
+    let (_, err) = text(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.lines().any(|l| l.starts_with("files: ") && l.ends_with(" tools")), "the server's tools are counted: {err}");
+    assert!(err.contains("Run files › list_allowed_directories {}? [y]es once, [a]lways, [N]o:"), "asked: {err}");
+    assert!(err.contains("(denied)"), "{err}");
+    assert!(err.contains(&format!("[files › list_allowed_directories: done] Allowed directories:\n{}", folder.display())), "{err}");
+    std::fs::remove_dir_all(&home).ok();
+}

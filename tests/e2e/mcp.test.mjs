@@ -69,6 +69,8 @@ test("a tool call waits for the person: deny, allow once, always allow (kept acr
     const force = await driver.waitFor('[data-testid="tool-force"]');
     await driver.click(await driver.findIn(force, "css selector", 'option[value="list_allowed_directories"]'));
     await driver.click(await driver.findIn(panel, "xpath", ".//button[text()='Save']"));
+    // The test model's template has no place for tools, and the chat says so.
+    assert.match(await driver.text(await driver.waitFor('[data-testid="no-tools-note"]')), /no place for tools/);
 
     // Deny: the call is not run, and the reply goes on without it.
     await send("Which folders can you read?");

@@ -20,6 +20,9 @@ pub const MAX_TOOL_ROUNDS: usize = 8;
 const ALWAYS_KEY: &str = "mcp.always_allowed";
 const READ_ONLY_KEY: &str = "mcp.read_only_without_asking";
 
+/// Said where tools are on offer to a model whose chat template takes none.
+pub const NO_TOOLS_IN_TEMPLATE: &str = "This model's chat template has no place for tools: Hearth describes them in its system message, which a model not trained for tools may well ignore.";
+
 /// What the model reads for a call the person denied.
 pub const DENIED: &str = "The person denied this call; it was not run.";
 

@@ -91,14 +91,14 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
-async fn load(model: &str, ctx: Option<u32>, run_on: &loading::RunOnArgs, verbose: bool) -> anyhow::Result<std::sync::Arc<EngineHost>> {
+async fn load(model: &str, ctx: Option<u32>, run_on: &loading::RunOnArgs, verbose: bool) -> anyhow::Result<(std::sync::Arc<EngineHost>, types::LoadedModelInfo)> {
     let path = loading::resolve(model)?;
     let planned = loading::plan(&path, ctx, run_on)?;
     let (host, loaded) = loading::load(&path, &planned, None).await?;
     if verbose {
         eprint!("{}", loading::memory_report(&loaded.plan, &loaded.info));
     }
-    Ok(host)
+    Ok((host, loaded.info))
 }
 
 /// How a streamed reply ended.
@@ -218,7 +218,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         return crate::remote::run(&endpoint, &args.model, &messages, &args.options.sampling());
     }
     runtime()?.block_on(async {
-        let host = load(&args.model, args.options.ctx, &args.options.run_on, args.verbose).await?;
+        let (host, _) = load(&args.model, args.options.ctx, &args.options.run_on, args.verbose).await?;
         let mut messages = args.options.start();
         messages.push(ChatMessage::new(ChatRole::User, args.prompt.clone()));
         match stream(&host, &messages, &args.options.sampling(), None).await? {
@@ -238,11 +238,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
 
 pub fn chat(args: &ChatArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let host = load(&args.model, args.options.ctx, &args.options.run_on, false).await?;
+        let (host, info) = load(&args.model, args.options.ctx, &args.options.run_on, false).await?;
         let tools = match &args.mcp {
             Some(names) => Some(Tools::start(names).await?),
             None => None,
         };
+        if tools.is_some() && !info.takes_tools {
+            eprintln!("{} --call-first TOOL holds its first answer to a call.", chat::NO_TOOLS_IN_TEMPLATE);
+        }
         eprintln!("Type a message; /reset starts over, /exit or Ctrl-D ends.");
         let sampling = args.options.sampling();
         let mut messages = args.options.start();

@@ -97,6 +97,7 @@ fn hearth_chat_asks_on_the_terminal_before_a_tool_runs() {
     assert!(err.lines().any(|l| l.starts_with("files: ") && l.ends_with(" tools")), "the server's tools are counted: {err}");
     assert!(err.contains("Run files › list_allowed_directories {}? [y]es once, [a]lways, [N]o:"), "asked: {err}");
     assert!(err.contains("(denied)"), "{err}");
+    assert!(err.contains("This model's chat template has no place for tools"), "a model without tools in its template is said to be so: {err}");
     assert!(err.contains(&format!("[files › list_allowed_directories: done] Allowed directories:\n{}", folder.display())), "{err}");
     std::fs::remove_dir_all(&home).ok();
 }

@@ -56,6 +56,11 @@ fn err(e: EngineError) -> HearthError {
 }
 
 impl<'m> Session<'m> {
+    /// Whether the template takes tools itself (else they are written into the system message).
+    pub fn takes_tools(&self) -> bool {
+        self.takes_tools
+    }
+
     pub fn new(backend: &LlamaBackend, model: &'m LlamaModel, params: &LoadParams, threads: i32) -> Result<Self, HearthError> {
         let (n_batch, _) = llama_params::batch_sizes(params);
         let n_slots = llama_params::n_seq(params) as usize;

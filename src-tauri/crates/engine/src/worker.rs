@@ -149,6 +149,7 @@ impl Worker {
             kv_cache_bytes: sizes.kv,
             compute_bytes: sizes.compute,
             has_chat_template: session.has_chat_template,
+            takes_tools: session.takes_tools(),
             template: session.template_in_use.clone(),
             load_ms: started.elapsed().as_secs_f64() * 1000.0,
             devices: logs::device_buffers(&lines),

@@ -284,6 +284,7 @@ async fn tokenize_and_load_figures_come_from_llama_cpp() {
     assert!(!progress.is_empty() && progress.windows(2).all(|w| w[0] <= w[1]));
     assert!(host.is_loaded());
     assert!(info.has_chat_template);
+    assert!(!info.takes_tools, "SmolLM2's ChatML template names no tools: Chat says so when tools are on offer");
     // The README's table: 92.1 MiB of weights, 11.2 MiB of f16 K/V at 512 tokens, so 45 at 2048.
     let mib = |b: u64| b as f64 / 1048576.0;
     assert!((mib(info.weights_bytes) - 92.1).abs() < 1.0, "weights {}", mib(info.weights_bytes));

@@ -250,6 +250,9 @@ pub struct LoadedModelInfo {
     pub compute_bytes: u64,
     /// Whether the model's own chat template is used (`false`: a llama.cpp built-in stands in).
     pub has_chat_template: bool,
+    /// Whether that template takes tools itself (`false`: Hearth writes them into the system
+    /// message, in the Hermes format, which a model not trained for tools may well ignore).
+    pub takes_tools: bool,
     /// The chat template the conversation is rendered with, and why that one.
     pub template: TemplateInUse,
     #[specta(type = Number)]

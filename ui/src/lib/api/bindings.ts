@@ -725,6 +725,11 @@ export type LoadedModelInfo = {
 	computeBytes: number,
 	/**  Whether the model's own chat template is used (`false`: a llama.cpp built-in stands in). */
 	hasChatTemplate: boolean,
+	/**
+	 *  Whether that template takes tools itself (`false`: Hearth writes them into the system
+	 *  message, in the Hermes format, which a model not trained for tools may well ignore).
+	 */
+	takesTools: boolean,
 	/**  The chat template the conversation is rendered with, and why that one. */
 	template: TemplateInUse,
 	loadMs: number,

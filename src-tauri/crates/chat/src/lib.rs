@@ -541,10 +541,18 @@ impl Chat {
             tell(&call)?;
             return Ok(call);
         };
-        tell(&call)?;
-        if asks {
+        // The answer's way in exists before the window hears that the call waits: a person (or a
+        // test) who answers at once must find it.
+        let decided = asks.then(|| {
             let (answer, decided) = tokio::sync::oneshot::channel();
             lock(&self.waiting).insert(call.id, answer);
+            decided
+        });
+        if let Err(e) = tell(&call) {
+            lock(&self.waiting).remove(&call.id);
+            return Err(e);
+        }
+        if let Some(decided) = decided {
             let decision = tokio::select! {
                 d = decided => d.unwrap_or(ToolDecision::Deny),
                 () = stop.notified() => {

@@ -62,10 +62,12 @@ pub async fn mcp_config_text(state: State<'_, AppState>) -> Result<String, Heart
 #[tauri::command]
 #[specta::specta]
 pub async fn mcp_save_config(state: State<'_, AppState>, text: String) -> Result<McpOverview, HearthError> {
-    let config = mcp::McpConfig::parse(&text)?;
+    let mut config = mcp::McpConfig::parse(&text)?;
     for (name, spec) in &config.servers {
         spec.transport(name)?;
     }
+    // Keys typed into env values or headers go to the keychain; the file keeps a marker.
+    library::mcp_secrets::keep(&mut config, state.hearth.home.root()).map_err(hearth::library_error)?;
     config.write(&file(&state)?)?;
     state.hearth.mcp.reload().await?;
     Ok(overview(&state))
@@ -80,6 +82,7 @@ pub async fn mcp_import(state: State<'_, AppState>, path: String) -> Result<McpO
     let path = file(&state)?;
     let mut ours = mcp::McpConfig::read(&path)?;
     ours.import(theirs);
+    library::mcp_secrets::keep(&mut ours, state.hearth.home.root()).map_err(hearth::library_error)?;
     ours.write(&path)?;
     state.hearth.mcp.reload().await?;
     Ok(overview(&state))

@@ -1,7 +1,8 @@
 //! `hearth mcp`: the MCP servers of Hearth's `mcp.json`, without a window. `ls` starts each and
 //! says where it stands (ready with its tools, or the sentence why not); `call` runs one tool and
 //! prints its result; `add` shows the exact command (secrets masked) and asks before writing it;
-//! `import` takes the servers of LM Studio's, Cursor's or Claude Desktop's file.
+//! `import` takes the servers of LM Studio's, Cursor's or Claude Desktop's file. Env values and
+//! headers written here go to the keychain (`library::mcp_secrets`), as the window's do.
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -51,9 +52,18 @@ enum McpCommand {
     Import { from: String },
 }
 
+fn home() -> anyhow::Result<home::Home> {
+    home::Home::resolve().map_err(|e| anyhow::anyhow!(e.message))
+}
+
 fn config_path() -> anyhow::Result<PathBuf> {
-    let home = home::Home::resolve().map_err(|e| anyhow::anyhow!(e.message))?;
-    Ok(home.mcp_config_path())
+    Ok(home()?.mcp_config_path())
+}
+
+/// Writes mcp.json with its servers' env values and headers taken into the keychain.
+fn write(path: &std::path::Path, config: &mut McpConfig) -> anyhow::Result<()> {
+    library::mcp_secrets::keep(config, home()?.root()).map_err(|e| anyhow::anyhow!(hearth::library_error(e).message))?;
+    config.write(path).map_err(|e| anyhow::anyhow!(e.to_string()))
 }
 
 fn read() -> anyhow::Result<(PathBuf, McpConfig)> {
@@ -71,8 +81,9 @@ pub fn run(args: &McpArgs) -> anyhow::Result<std::process::ExitCode> {
                 eprintln!("No MCP servers in {}. Add one with `hearth mcp add NAME -- COMMAND …` or `hearth mcp import lmstudio`.", path.display());
                 return ok;
             }
+            let fill = library::mcp_secrets::fill(home()?.root().to_path_buf());
             let statuses = runtime()?.block_on(async {
-                let servers = Servers::new(config);
+                let servers = Servers::from_file(&path, Some(fill));
                 servers.start_all().await;
                 let statuses = servers.statuses();
                 servers.stop_all().await;
@@ -101,7 +112,8 @@ pub fn run(args: &McpArgs) -> anyhow::Result<std::process::ExitCode> {
         }
         McpCommand::Call { server, tool, arguments } => {
             let (_, config) = read()?;
-            let spec = config.servers.get(server).cloned().ok_or_else(|| anyhow::anyhow!("There is no MCP server named `{server}` in mcp.json."))?;
+            let mut spec = config.servers.get(server).cloned().ok_or_else(|| anyhow::anyhow!("There is no MCP server named `{server}` in mcp.json."))?;
+            library::mcp_secrets::fill(home()?.root().to_path_buf())(server, &mut spec).map_err(|e| anyhow::anyhow!(e.to_string()))?;
             let arguments: serde_json::Value = match arguments {
                 Some(a) => serde_json::from_str(a).context("the arguments are not JSON")?,
                 None => serde_json::json!({}),
@@ -144,7 +156,7 @@ pub fn run(args: &McpArgs) -> anyhow::Result<std::process::ExitCode> {
                 return ok;
             }
             config.servers.insert(name.clone(), spec);
-            config.write(&path).map_err(|e| anyhow::anyhow!(e.to_string()))?;
+            write(&path, &mut config)?;
             eprintln!("Added `{name}` to {}.", path.display());
             ok
         }
@@ -169,7 +181,7 @@ pub fn run(args: &McpArgs) -> anyhow::Result<std::process::ExitCode> {
                 eprintln!("Every one of them is already in {}.", path.display());
                 return ok;
             }
-            config.write(&path).map_err(|e| anyhow::anyhow!(e.to_string()))?;
+            write(&path, &mut config)?;
             eprintln!("Imported {} into {}.", taken.join(", "), path.display());
             ok
         }

@@ -9,6 +9,8 @@ fn hearth(args: &[&str], home: &std::path::Path, stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_hearth"))
         .args(args)
         .env("HEARTH_HOME", home)
+        // Never the keychain of the person running the tests: kept values go to the home's secrets/.
+        .env("HEARTH_NO_KEYCHAIN", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -39,6 +41,12 @@ fn servers_are_added_listed_called_and_imported() {
 
     let yes = hearth(&["mcp", "add", "everything", "--env", "API_KEY=s3cret", "--", "node", &script, "stdio"], &home, "y\n");
     assert!(yes.status.success(), "{:?}", text(&yes));
+    // The key is kept out of mcp.json (in the keychain, or here a private file), and still
+    // reaches the server.
+    let file = std::fs::read_to_string(home.join("mcp.json")).unwrap();
+    assert!(!file.contains("s3cret") && file.contains("\"API_KEY\": \"(kept by Hearth)\""), "{file}");
+    let env = hearth(&["mcp", "call", "everything", "get-env"], &home, "");
+    assert!(text(&env).0.contains("s3cret"), "the server is given the key: {:?}", text(&env));
     let broken = hearth(&["mcp", "add", "broken", "--yes", "--", "hearth-no-such-command"], &home, "");
     assert!(broken.status.success());
 

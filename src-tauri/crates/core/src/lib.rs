@@ -54,7 +54,8 @@ impl Hearth {
         let saved = store.clone();
         runtime.set_load_settings(Arc::new(move |path: &Path| library::settings::load_settings(&saved, Some(path))));
         runtime.set_max_models(library::settings::max_models(&store) as usize);
-        let mcp = mcp::Servers::from_file(&home.mcp_config_path());
+        // Their env values and headers come from the keychain, where Hearth keeps them.
+        let mcp = mcp::Servers::from_file(&home.mcp_config_path(), Some(library::mcp_secrets::fill(home.root().to_path_buf())));
         Ok(Self { home, store, tokens, runtime, mcp, prober, profile: Arc::new(OnceLock::new()) })
     }
 

@@ -11,6 +11,7 @@ pub mod connections;
 pub mod discover;
 mod downloads;
 pub mod load_time;
+pub mod mcp_secrets;
 mod models;
 mod pick;
 mod queue;

@@ -27,7 +27,7 @@ pub enum McpError {
     Handshake { server: String, reason: String, last_lines: Vec<String> },
     #[error("The MCP server `{server}` could not be reached at {url}: {reason}.")]
     Unreachable { server: String, url: String, reason: String },
-    #[error("`{tool}` on the MCP server `{server}` went {seconds} seconds without an answer or progress, and was stopped.")]
+    #[error("`{tool}` on the MCP server `{server}` went {seconds} seconds without an answer or progress, and was stopped. (An answer larger than 16 MiB is refused, and counts as none.)")]
     CallTimedOut { server: String, tool: String, seconds: u64 },
     #[error("The MCP server `{server}` went away during `{tool}`.")]
     Disconnected { server: String, tool: String },
@@ -35,6 +35,9 @@ pub enum McpError {
     CallRefused { server: String, tool: String, reason: String },
     #[error("The arguments for `{tool}` are not a JSON object.")]
     BadArguments { tool: String },
+    /// A value Hearth kept out of mcp.json (in the keychain) is gone.
+    #[error("The MCP server `{server}` needs `{name}`, which Hearth no longer has (was the keychain reset?): enter it again in Settings → Tools.")]
+    SecretMissing { server: String, name: String },
 }
 
 fn join_paths(paths: &[PathBuf]) -> String {
@@ -57,7 +60,12 @@ fn last(lines: &[String]) -> String {
 impl types::Problem for McpError {
     fn code(&self) -> ErrorCode {
         match self {
-            McpError::Malformed { .. } | McpError::Spec { .. } | McpError::UnknownServer(_) | McpError::UnknownTool { .. } | McpError::BadArguments { .. } => {
+            McpError::Malformed { .. }
+            | McpError::Spec { .. }
+            | McpError::UnknownServer(_)
+            | McpError::UnknownTool { .. }
+            | McpError::BadArguments { .. }
+            | McpError::SecretMissing { .. } => {
                 ErrorCode::InvalidInput
             }
             McpError::Unreadable { .. } => ErrorCode::HomeUnavailable,

@@ -19,4 +19,4 @@ pub use error::McpError;
 pub use launch::{resolve, search_path};
 pub use names::{offer, Offered};
 pub use outcome::{Image, Outcome, MAX_RESULT_CHARS};
-pub use servers::{Servers, State, Status};
+pub use servers::{Fill, Servers, State, Status};

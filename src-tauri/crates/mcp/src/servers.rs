@@ -46,19 +46,28 @@ struct Slot {
     connection: Option<Arc<Connection>>,
 }
 
+/// Puts back into a server's spec what was kept out of mcp.json (its env values and headers, in
+/// the keychain), before it starts.
+pub type Fill = Arc<dyn Fn(&str, &mut Spec) -> Result<(), McpError> + Send + Sync>;
+
 pub struct Servers {
     slots: Mutex<BTreeMap<String, Slot>>,
     /// The file they come from, if any, and why it could not be read, if it could not.
     file: Option<std::path::PathBuf>,
     file_error: Mutex<Option<McpError>>,
+    fill: Option<Fill>,
 }
 
-fn slots_of(config: McpConfig) -> BTreeMap<String, Slot> {
+fn slots_of(config: McpConfig, fill: Option<&Fill>) -> BTreeMap<String, Slot> {
     config
         .servers
         .into_iter()
-        .map(|(name, spec)| {
-            let state = if spec.disabled { State::Off } else { State::Starting };
+        .map(|(name, mut spec)| {
+            let state = match fill.map(|f| f(&name, &mut spec)) {
+                Some(Err(e)) => State::Failed { reason: e.to_string() },
+                _ if spec.disabled => State::Off,
+                _ => State::Starting,
+            };
             (name, Slot { spec, state, connection: None })
         })
         .collect()
@@ -67,17 +76,19 @@ fn slots_of(config: McpConfig) -> BTreeMap<String, Slot> {
 impl Servers {
     /// The servers of a config, none started yet.
     pub fn new(config: McpConfig) -> Arc<Self> {
-        Arc::new(Self { slots: Mutex::new(slots_of(config)), file: None, file_error: Mutex::new(None) })
+        Arc::new(Self { slots: Mutex::new(slots_of(config, None)), file: None, file_error: Mutex::new(None), fill: None })
     }
 
-    /// The servers of an `mcp.json`, none started yet. A file that cannot be read is no servers,
-    /// and `file_error` says why (Hearth opens all the same).
-    pub fn from_file(path: &std::path::Path) -> Arc<Self> {
+    /// The servers of an `mcp.json`, none started yet, each filled by `fill` with what was kept
+    /// out of the file. A file that cannot be read is no servers, and `file_error` says why (Hearth
+    /// opens all the same).
+    pub fn from_file(path: &std::path::Path, fill: Option<Fill>) -> Arc<Self> {
         let (config, error) = match McpConfig::read(path) {
             Ok(c) => (c, None),
             Err(e) => (McpConfig::default(), Some(e)),
         };
-        Arc::new(Self { slots: Mutex::new(slots_of(config)), file: Some(path.to_path_buf()), file_error: Mutex::new(error) })
+        let slots = slots_of(config, fill.as_ref());
+        Arc::new(Self { slots: Mutex::new(slots), file: Some(path.to_path_buf()), file_error: Mutex::new(error), fill })
     }
 
     /// The file the servers come from.
@@ -98,7 +109,7 @@ impl Servers {
         *self.file_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = config.as_ref().err().cloned();
         let config = config?;
         self.stop_all().await;
-        *self.slots() = slots_of(config);
+        *self.slots() = slots_of(config, self.fill.as_ref());
         self.start_all().await;
         Ok(())
     }
@@ -109,7 +120,8 @@ impl Servers {
 
     /// Starts every server that is not off, all at once; returns when each is ready or failed.
     pub async fn start_all(self: &Arc<Self>) {
-        let names: Vec<String> = self.slots().iter().filter(|(_, s)| s.state != State::Off).map(|(n, _)| n.clone()).collect();
+        // Not those that are off, nor those whose kept values are gone (they say so already).
+        let names: Vec<String> = self.slots().iter().filter(|(_, s)| s.state == State::Starting).map(|(n, _)| n.clone()).collect();
         let starts = names.into_iter().map(|name| {
             let me = self.clone();
             tokio::spawn(async move { me.start(&name).await.ok() })

@@ -4,8 +4,9 @@
 //! by its progress and one without progress timed out), the `filesystem` server on a temporary
 //! folder (its read-only and destructive hints, a read, a path outside refused by the server), a
 //! missing command's sentence with the PATH searched, a server that dies at once with its last
-//! lines, one that writes garbage and never answers, a killed server started again at its next
-//! call, and no process left once the servers are stopped.
+//! lines, one that writes garbage and never answers, one that answers 50 MB and has a tool whose
+//! schema is not JSON Schema (tests/fixtures/hostile-server.mjs), a killed server started again at
+//! its next call, and no process left once the servers are stopped.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -174,4 +175,28 @@ async fn a_killed_server_starts_again_at_its_next_call_and_none_is_left_after_st
         assert!(Instant::now() < deadline, "a server process outlived stop_all: {:?}", pids(&marker));
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A server that answers with a 50 MB result, and one whose tool's schema is not JSON Schema: the
+/// first is a clear error within the call's time limit and memory stays bounded; the second is
+/// listed with a schema the model can be given, and called.
+#[tokio::test]
+async fn a_huge_result_and_a_broken_schema_are_handled() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/hostile-server.mjs");
+    let spec = Spec { timeout: Some(3), ..Spec::stdio("node", [script]) };
+    let c = Connection::open("hostile", &spec).await.unwrap();
+    let broken = c.tools.iter().find(|t| t.name == "broken").unwrap();
+    assert_eq!(broken.input_schema["type"], "object");
+    assert!(c.call("broken", json!({})).await.unwrap().text.contains("ok"));
+    let started = Instant::now();
+    let big = c.call("big", json!({})).await;
+    eprintln!("a 50 MB result: {big:?} after {:?}", started.elapsed());
+    // rmcp refuses a message over 16 MiB (its line limit) without reading it whole, so the call
+    // ends at its time limit, and the sentence says why that may be.
+    let e = big.unwrap_err();
+    assert!(matches!(e, McpError::CallTimedOut { seconds: 3, .. }), "{e:?}");
+    assert!(e.to_string().contains("larger than 16 MiB"), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(c.call("broken", json!({})).await.is_ok(), "the connection is still good");
+    c.close().await;
 }

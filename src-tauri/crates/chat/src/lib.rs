@@ -392,7 +392,12 @@ impl Chat {
         // Tools for a model here, from the conversation's servers that are ready.
         let servers = lock(&self.servers).clone();
         let offered = match (&choice, &servers) {
-            (Choice::Local(_), Some(servers)) if !conv.settings.tools.servers.is_empty() => servers.offered(Some(&conv.settings.tools.servers)),
+            (Choice::Local(_), Some(servers)) if !conv.settings.tools.servers.is_empty() => {
+                let off = &conv.settings.tools.off;
+                let mut offered = servers.offered(Some(&conv.settings.tools.servers));
+                offered.retain(|o| !off.iter().any(|(s, t)| *s == o.server && *t == o.tool.name));
+                offered
+            }
             _ => Vec::new(),
         };
         let offered_name = |c: &ChatToolCall| {

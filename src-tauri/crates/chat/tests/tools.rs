@@ -4,7 +4,8 @@
 //! the call waits for the person; Deny → not run and the model reads that it was denied; Allow
 //! once → run, its result saved with the reply and read by the model; Always allow → remembered,
 //! and the next call runs without asking; Stop while a call waits ends the reply, stopped. The
-//! calls are there when the conversation is read again, and the next turn's prompt holds them.
+//! calls are there when the conversation is read again, and the next turn's prompt holds them; a
+//! tool the conversation leaves out is not offered.
 
 #[path = "support/seen.rs"]
 mod seen;
@@ -81,7 +82,7 @@ async fn a_call_waits_for_the_person_and_is_denied_allowed_or_stopped() {
     chat.load(&testkit::test_model(), &LoadSettings::default(), false, |_| {}).await.unwrap();
 
     let mut settings = greedy(24);
-    settings.tools = ConversationTools { servers: vec!["files".into()], force: Some("list_allowed_directories".into()) };
+    settings.tools = ConversationTools { servers: vec!["files".into()], off: Vec::new(), force: Some("list_allowed_directories".into()) };
     let conv = chat.create(None, &settings).unwrap();
 
     // Deny: not run; the model is told, and writes on.
@@ -117,6 +118,15 @@ async fn a_call_waits_for_the_person_and_is_denied_allowed_or_stopped() {
     assert_eq!(msgs[9].state, MessageState::Stopped);
     assert_eq!(msgs[9].tool_calls[0].state, ToolCallState::Stopped);
     assert!(matches!(chat.decide(msgs[9].tool_calls[0].id, ToolDecision::AllowOnce), Err(e) if e.message.contains("no longer waiting")));
+
+    // A tool the conversation leaves out is not offered: holding the model to it holds nothing.
+    let mut settings = chat.get(conv.id).unwrap().settings;
+    settings.tools.off = vec![("files".into(), "list_allowed_directories".into())];
+    chat.set_settings(conv.id, &settings).unwrap();
+    let plain = Seen::default();
+    tokio::time::timeout(Duration::from_secs(60), chat.send(conv.id, "Hello.", plain.sink())).await.unwrap().unwrap();
+    let msgs = chat.messages(conv.id).unwrap();
+    assert!(msgs[11].tool_calls.iter().all(|c| c.tool != "list_allowed_directories"), "{:?}", msgs[11].tool_calls);
 
     servers.stop_all().await;
     std::fs::remove_dir_all(&dir).ok();

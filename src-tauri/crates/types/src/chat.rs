@@ -38,6 +38,9 @@ impl Default for ConversationSettings {
 pub struct ConversationTools {
     /// Names of servers in mcp.json.
     pub servers: Vec<String>,
+    /// Tools of those servers left out (server, tool): the model is offered the rest.
+    #[serde(default)]
+    pub off: Vec<(String, String)>,
     /// Hold the first answer of each reply to a call (a grammar does): `"required"` for any tool,
     /// or one tool's name as the model is offered it. For models too small to call tools of their
     /// own accord; `None`: the model decides.

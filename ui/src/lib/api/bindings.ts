@@ -329,6 +329,8 @@ export type ConversationSettings = {
 export type ConversationTools = {
 	/**  Names of servers in mcp.json. */
 	servers: string[],
+	/**  Tools of those servers left out (server, tool): the model is offered the rest. */
+	off?: ([string, string])[],
 	/**
 	 *  Hold the first answer of each reply to a call (a grammar does): `"required"` for any tool,
 	 *  or one tool's name as the model is offered it. For models too small to call tools of their

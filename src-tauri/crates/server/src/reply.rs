@@ -40,17 +40,25 @@ pub struct Reply {
     streamed: bool,
     /// The prompt's tokens and those the cache held, once the engine has taken the reply on.
     started: Option<(u32, u32)>,
+    /// A piece read and given back (`unread`): the next one `next` returns.
+    unread: Option<Piece>,
 }
 
 impl Reply {
     pub fn new(generation: Generation, turn: Turn, slot: LogSlot, stopping: watch::Receiver<bool>) -> Self {
-        Self { generation, _turn: turn, slot, stopping, pieces: 0, ended: false, streamed: false, started: None }
+        Self { generation, _turn: turn, slot, stopping, pieces: 0, ended: false, streamed: false, started: None, unread: None }
     }
 
     /// The prompt's length in tokens and how many of them the cache held: known once the first
     /// piece has come (the engine says it before any text).
     pub fn started(&self) -> Option<(u32, u32)> {
         self.started
+    }
+
+    /// Gives back a piece read too early (the first, read before any header goes out so that an
+    /// early failure gets its own status): `next` returns it again.
+    pub fn unread(&mut self, piece: Piece) {
+        self.unread = Some(piece);
     }
 
     /// The reply goes out as a stream, which writes its log entry when it ends.
@@ -60,6 +68,9 @@ impl Reply {
     }
 
     pub async fn next(&mut self) -> Piece {
+        if let Some(piece) = self.unread.take() {
+            return piece;
+        }
         let mut logprobs = Vec::new();
         loop {
             match self.event().await {

@@ -184,26 +184,25 @@ async fn start<B: Backend>(app: &App<B>, slot: &LogSlot, body: Body, endpoint: E
     let body = read_body(body, app.config.max_body_bytes, app.config.stall_timeout).await?;
     let req = request::parse(&body, endpoint, app.config.max_prompt_chars)?;
     let (stream, include_usage) = (req.stream, req.include_usage);
-    let Begun { mut reply, head, first } = begin(app, slot, req).await?;
+    let Begun { mut reply, head } = begin(app, slot, req).await?;
     if stream {
         reply.stream();
-        let stream = sse(SseReply { reply, head, include_usage, first: Some(first), sent_any: false, text_offset: 0, calls: 0 });
+        let stream = sse(SseReply { reply, head, include_usage, sent_any: false, text_offset: 0, calls: 0 });
         Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
     } else {
-        whole(reply, head, first).await
+        whole(reply, head).await
     }
 }
 
-/// A generation under way for a request: its reply, what every object of the answer shares, and
-/// the first piece (read before any header goes out, so an early failure gets its own status).
+/// A generation under way for a request: its reply (its first piece read, so that an early
+/// failure gets its own status, and given back), and what every object of the answer shares.
 struct Begun {
     reply: Reply,
     head: Head,
-    first: Piece,
 }
 
 /// The model by name, a turn in the queue, the model loaded, the generation started (with tools
-/// rendered and a required call held by its grammar), and its first piece.
+/// rendered and a required call held by its grammar), its first piece read and given back.
 async fn begin<B: Backend>(app: &App<B>, slot: &LogSlot, req: request::ValidRequest) -> Result<Begun, ApiError> {
     let endpoint = req.endpoint;
     let models = app.backend.models();
@@ -248,11 +247,11 @@ async fn begin<B: Backend>(app: &App<B>, slot: &LogSlot, req: request::ValidRequ
     let generation = app.backend.generate(&loaded, params).await?;
     let mut reply = Reply::new(generation, turn, slot.clone(), app.stopping.clone());
     let head = Head::new(endpoint, &loaded.id, req.logprobs.is_some());
-    let first = match reply.next().await {
+    match reply.next().await {
         Piece::Failed(e) => return Err(e),
-        piece => piece,
-    };
-    Ok(Begun { reply, head, first })
+        piece => reply.unread(piece),
+    }
+    Ok(Begun { reply, head })
 }
 
 /// `GET /health`: the server is up (as llama-server, LM Studio and Ollama answer it), with the
@@ -271,15 +270,15 @@ async fn start_message<B: Backend>(app: &App<B>, slot: &LogSlot, body: Body) -> 
     let body = read_body(body, app.config.max_body_bytes, app.config.stall_timeout).await?;
     let req = anthropic::parse(&body, app.config.max_prompt_chars, false)?;
     let (stream, stops) = (req.stream, req.sampling.stop.clone());
-    let Begun { mut reply, head, first } = begin(app, slot, req).await?;
+    let Begun { mut reply, head } = begin(app, slot, req).await?;
     // Anthropic's ids are `msg_…`.
     let id = head.id.replacen("chatcmpl-", "msg_", 1);
     if !stream {
-        let whole = collect(reply, first, &head).await?;
+        let whole = collect(reply, &head).await?;
         return Ok(Json(anthropic::message_object(&id, &head.model, &whole.text, &whole.calls, &whole.stats, &stops)).into_response());
     }
     reply.stream();
-    let state = MessageStream { reply, head, first: Some(first), id, stops, opened: false, open: None, blocks: 0, calls: 0 };
+    let state = MessageStream { reply, head, id, stops, opened: false, open: None, blocks: 0, calls: 0 };
     let events = stream::unfold(Some(state), |state| async move {
         let mut state = state?;
         let (events, more) = state.step().await;
@@ -294,7 +293,6 @@ async fn start_message<B: Backend>(app: &App<B>, slot: &LogSlot, body: Body) -> 
 struct MessageStream {
     reply: Reply,
     head: Head,
-    first: Option<Piece>,
     id: String,
     stops: Vec<String>,
     opened: bool,
@@ -318,10 +316,7 @@ impl MessageStream {
     }
 
     async fn step(&mut self) -> (Vec<Event>, bool) {
-        let piece = match self.first.take() {
-            Some(p) => p,
-            None => self.reply.next().await,
-        };
+        let piece = self.reply.next().await;
         let mut events = Vec::new();
         if !self.opened {
             self.opened = true;
@@ -397,12 +392,12 @@ async fn start_response<B: Backend>(app: &App<B>, slot: &LogSlot, body: Body) ->
         history = responses::history(&stored)?;
     }
     let req = draft.request(&history, app.config.max_prompt_chars)?;
-    let Begun { reply, head, first } = begin(app, slot, req).await?;
+    let Begun { reply, head } = begin(app, slot, req).await?;
     let writer = responses::Writer::new(&head, draft.echo());
     // What a stored response keeps: the conversation it answered (its output is in the response).
     history.extend(draft.items);
     let keep = draft.store.then(|| Keep { store: app.responses.clone(), model: head.model.clone(), history });
-    let mut state = ResponseStream { reply, writer, first: Some(first), keep, opened: false };
+    let mut state = ResponseStream { reply, writer, keep, opened: false };
     if !draft.stream {
         loop {
             let (_, end) = state.step().await;
@@ -436,17 +431,13 @@ struct Keep {
 struct ResponseStream {
     reply: Reply,
     writer: responses::Writer,
-    first: Option<Piece>,
     keep: Option<Keep>,
     opened: bool,
 }
 
 impl ResponseStream {
     async fn step(&mut self) -> (Vec<serde_json::Value>, Option<Result<serde_json::Value, ApiError>>) {
-        let piece = match self.first.take() {
-            Some(p) => p,
-            None => self.reply.next().await,
-        };
+        let piece = self.reply.next().await;
         let mut events = Vec::new();
         if !self.opened {
             self.opened = true;
@@ -509,8 +500,8 @@ pub async fn count_tokens<B: Backend>(State(app): State<Arc<App<B>>>, Extension(
         req.sampling.max_tokens = Some(0);
         req.stream = false;
         req.tool_choice = if req.tool_choice == ToolChoice::None { ToolChoice::None } else { ToolChoice::Auto };
-        let Begun { reply, first, head } = begin(&app, &slot, req).await?;
-        let whole = collect(reply, first, &head).await?;
+        let Begun { reply, head } = begin(&app, &slot, req).await?;
+        let whole = collect(reply, &head).await?;
         Ok(Json(serde_json::json!({ "input_tokens": whole.stats.prompt_tokens_total })).into_response())
     };
     respond(&slot, counted.await, true)
@@ -535,8 +526,8 @@ async fn read_body(body: Body, limit: usize, time: std::time::Duration) -> Resul
     tokio::time::timeout(time, read).await.map_err(|_| ApiError::Timeout(time.as_secs().max(1)))?
 }
 
-async fn whole(reply: Reply, head: Head, first: Piece) -> Result<Response, ApiError> {
-    let whole = collect(reply, first, &head).await?;
+async fn whole(reply: Reply, head: Head) -> Result<Response, ApiError> {
+    let whole = collect(reply, &head).await?;
     Ok(Json(head.completion(&whole.text, &whole.logprobs, &whole.calls, &whole.stats)).into_response())
 }
 
@@ -551,11 +542,10 @@ struct Whole {
 
 /// A reply read to its end: its text, its calls (put together from their pieces, each with an id
 /// of its own, the arguments as compact JSON), the log-probabilities of its tokens, its figures.
-async fn collect(mut reply: Reply, first: Piece, head: &Head) -> Result<Whole, ApiError> {
+async fn collect(mut reply: Reply, head: &Head) -> Result<Whole, ApiError> {
     let (mut text, mut logprobs, mut calls) = (String::new(), Vec::new(), Vec::<openai::CallOut>::new());
-    let mut piece = first;
     loop {
-        match piece {
+        match reply.next().await {
             Piece::Text(t, l) => {
                 text.push_str(&t);
                 logprobs.extend(l);
@@ -581,7 +571,6 @@ async fn collect(mut reply: Reply, first: Piece, head: &Head) -> Result<Whole, A
             }
             Piece::Failed(e) => return Err(e),
         }
-        piece = reply.next().await;
     }
 }
 
@@ -604,8 +593,6 @@ struct SseReply {
     reply: Reply,
     head: Head,
     include_usage: bool,
-    /// The piece read before the headers went out.
-    first: Option<Piece>,
     sent_any: bool,
     /// Bytes of text sent so far (the `text_offset` of a completion's log-probabilities).
     text_offset: usize,
@@ -631,10 +618,7 @@ impl SseReply {
 
     /// The events for the next piece, and whether the stream goes on after them.
     async fn step(&mut self) -> (Vec<Event>, bool) {
-        let piece = match self.first.take() {
-            Some(p) => p,
-            None => self.reply.next().await,
-        };
+        let piece = self.reply.next().await;
         let first = !self.sent_any;
         self.sent_any = true;
         match piece {

@@ -90,16 +90,18 @@ impl RunOnArgs {
     }
 }
 
-/// The fit plan for this machine, and the settings it was made with; `ctx` overrides the capped
-/// default context, `run` says where it runs. A red plan stops here unless `run.force`, and then
+/// The fit plan for this machine, and the settings it was made with: the person's saved choices
+/// for the model, under `run`'s flags; `ctx` overrides the capped default context. A red plan stops here unless `run.force`, and then
 /// its warning is printed.
 pub fn plan(path: &Path, ctx: Option<u32>, run: &RunOnArgs) -> anyhow::Result<Planned> {
     let facts = gguf::read_file(path).with_context(|| format!("reading {}", path.display()))?;
     let hw = hardware_profile();
     let trained = facts.context_length.map_or(DEFAULT_CTX, |c| u32::try_from(c).unwrap_or(u32::MAX));
     let context = ctx.unwrap_or(trained.min(DEFAULT_CTX));
-    let settings =
-        LoadSettings { context: Some(context), run: run.settings(), chat_template: run.template.clone(), ..LoadSettings::default() };
+    // The person's saved choices for this model (where it runs, its template), as the window and
+    // `hearth serve` plan with them, under what the flags here say.
+    let saved = library::settings::load_settings(&hearth()?.store, Some(path));
+    let settings = LoadSettings { context: Some(context), ..run.over(saved) };
     let plan = fit::plan(&facts, &hw, &settings);
     match plan.verdict {
         Verdict::Grey => bail!("{} will not run here: {} ({})", path.display(), plan.label, plan.reason),

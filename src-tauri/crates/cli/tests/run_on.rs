@@ -51,3 +51,30 @@ fn run_on_auto_one_gpu_a_layer_count_and_the_cpu() {
     assert_eq!(both.status.code(), Some(2), "{}", String::from_utf8_lossy(&both.stderr));
     std::fs::remove_dir_all(&home).ok();
 }
+
+/// A model set to run on the CPU in the window runs there from `hearth run` too (it loaded on the
+/// GPU before: the CLI planned without the saved choice); a flag still wins.
+#[test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
+#[cfg_attr(hearth_missing_vulkan, ignore = "needs a Vulkan driver: make deps-test (Debian package mesa-vulkan-drivers)")]
+fn a_models_saved_choice_of_where_it_runs_is_kept() {
+    let model = testkit::test_model();
+    let home = std::env::temp_dir().join(format!("hearth-cli-run-on-saved-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    {
+        let store = store::Store::open(&home.join("hearth.sqlite3")).unwrap();
+        let cpu = types::RunOnSettings { run_on: types::RunOn::Cpu, gpu_layers: None };
+        library::settings::set_model_run_on(&store, &model, Some(&cpu)).unwrap();
+    }
+    let model = model.to_string_lossy().into_owned();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", model.as_str(), "Hi", "--temp", "0", "--max-tokens", "2", "--ctx", "512"];
+        args.extend_from_slice(extra);
+        layers_on_gpu(&hearth(&args, &home))
+    };
+    let (on, of) = run(&[]);
+    assert_eq!(on, 0, "the saved choice (CPU) is kept: {on}/{of}");
+    let (on, _) = run(&["--gpu-layers", "3"]);
+    assert_eq!(on, 3, "a flag wins over the saved choice");
+    std::fs::remove_dir_all(&home).ok();
+}

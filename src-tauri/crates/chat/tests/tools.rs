@@ -126,7 +126,11 @@ async fn a_call_waits_for_the_person_and_is_denied_allowed_or_stopped() {
     let plain = Seen::default();
     tokio::time::timeout(Duration::from_secs(60), chat.send(conv.id, "Hello.", plain.sink())).await.unwrap().unwrap();
     let msgs = chat.messages(conv.id).unwrap();
-    assert!(msgs[11].tool_calls.iter().all(|c| c.tool != "list_allowed_directories"), "{:?}", msgs[11].tool_calls);
+    // (The model may still write a call to it, having seen it earlier: it is not run, and the
+    // model reads that there is no such tool.)
+    let left_out = msgs[11].tool_calls.iter().filter(|c| c.tool == "list_allowed_directories");
+    assert!(left_out.clone().all(|c| c.state == ToolCallState::Failed && c.server.is_empty()), "{:?}", msgs[11].tool_calls);
+    assert!(left_out.clone().all(|c| c.result.as_deref() == Some("There is no tool named `list_allowed_directories` here.")));
 
     servers.stop_all().await;
     std::fs::remove_dir_all(&dir).ok();

@@ -11,6 +11,8 @@ fn hearth(args: &[&str], home: &std::path::Path, stdin: &str) -> Output {
         .env("HEARTH_HOME", home)
         // Never the keychain of the person running the tests: kept values go to the home's secrets/.
         .env("HEARTH_NO_KEYCHAIN", "1")
+        // Hearth's own secrets are not for the servers it starts.
+        .env("HF_TOKEN", "hf_must_not_reach_servers")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -47,6 +49,8 @@ fn servers_are_added_listed_called_and_imported() {
     assert!(!file.contains("s3cret") && file.contains("\"API_KEY\": \"(kept by Hearth)\""), "{file}");
     let env = hearth(&["mcp", "call", "everything", "get-env"], &home, "");
     assert!(text(&env).0.contains("s3cret"), "the server is given the key: {:?}", text(&env));
+    assert!(!text(&env).0.contains("hf_must_not_reach_servers"), "nor Hearth's own environment");
+    assert!(text(&env).0.contains("\"PATH\""), "but what a program needs to run");
     let broken = hearth(&["mcp", "add", "broken", "--yes", "--", "hearth-no-such-command"], &home, "");
     assert!(broken.status.success());
 

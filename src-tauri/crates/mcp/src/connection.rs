@@ -12,7 +12,9 @@ use std::time::Duration;
 use rmcp::model::{CallToolRequest, CallToolRequestParams, ClientRequest, ServerResult};
 use rmcp::service::{PeerRequestOptions, RunningService, ServiceError};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use process_wrap::tokio::ChildWrapper;
+use rmcp::transport::async_rw::AsyncRwTransport;
+use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::{RoleClient, ServiceExt};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -85,12 +87,41 @@ impl Tail {
     }
 }
 
+/// A stdio server's process (its group's leader), killed with its group when the connection is
+/// closed or dropped.
+#[derive(Clone, Default)]
+struct Child(Arc<Mutex<Option<Box<dyn ChildWrapper>>>>);
+
+impl Child {
+    /// Whether it has ended (or there is none: an HTTP server).
+    fn ended(&self) -> bool {
+        let mut child = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        child.as_mut().is_none_or(|c| !matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// Kills the process and every one in its group, now.
+    fn kill(&self) {
+        if let Some(mut child) = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+            if let Err(e) = child.start_kill() {
+                tracing::debug!(error = %e, "an MCP server's process group could not be killed (it had ended?)");
+            }
+        }
+    }
+}
+
 pub struct Connection {
     pub server: String,
     service: RunningService<RoleClient, ()>,
     pub tools: Vec<ToolInfo>,
     timeout: Duration,
     tail: Tail,
+    child: Child,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.child.kill();
+    }
 }
 
 impl std::fmt::Debug for Connection {
@@ -103,13 +134,21 @@ impl Connection {
     /// Starts or reaches the server, completes the handshake and lists its tools.
     pub async fn open(server: &str, spec: &Spec) -> Result<Self, McpError> {
         let tail = Tail::default();
+        let child = Child::default();
         let (service, url) = match spec.transport(server)? {
             Transport::Stdio { command, args, env, cwd } => {
-                let cmd = launch::command(server, &command, &args, &env, cwd.as_deref())?;
-                let (transport, stderr) = TokioChildProcess::builder(cmd)
-                    .stderr(std::process::Stdio::piped())
-                    .spawn()
-                    .map_err(|e| McpError::Spawn { server: server.into(), command: command.clone(), why: e.to_string() })?;
+                let mut cmd = launch::command(server, &command, &args, &env, cwd.as_deref())?;
+                cmd.command_mut().stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+                let spawn_failed = |why: String| McpError::Spawn { server: server.into(), command: command.clone(), why };
+                // Hearth keeps the child (not the SDK), so that closing kills its whole process
+                // group at once, even while a call holds the connection.
+                let mut spawned = cmd.spawn().map_err(|e| spawn_failed(e.to_string()))?;
+                let (Some(stdin), Some(stdout)) = (spawned.stdin().take(), spawned.stdout().take()) else {
+                    return Err(spawn_failed("its stdin or stdout could not be opened".into()));
+                };
+                let stderr = spawned.stderr().take();
+                *child.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(spawned);
+                let transport = AsyncRwTransport::new_client(stdout, stdin);
                 if let Some(stderr) = stderr {
                     let tail = tail.clone();
                     tokio::spawn(async move {
@@ -142,6 +181,7 @@ impl Connection {
         let service = match service {
             Ok(Ok(service)) => service,
             Ok(Err(e)) => {
+                child.kill();
                 // A moment for the stderr reader to take the last lines of a server that died.
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 let reason = e.to_string();
@@ -150,14 +190,17 @@ impl Connection {
                 }
                 return Err(failed(reason));
             }
-            Err(_) => return Err(failed(format!("no answer within {} seconds", handshake(spec).as_secs()))),
+            Err(_) => {
+                child.kill();
+                return Err(failed(format!("no answer within {} seconds", handshake(spec).as_secs())));
+            }
         };
         let listed = tokio::time::timeout(spec.call_timeout(), service.peer().list_all_tools())
             .await
             .map_err(|_| failed(format!("its tool list did not come within {} seconds", spec.call_timeout().as_secs())))?
             .map_err(|e| failed(format!("its tool list could not be read ({e})")))?;
         let tools = listed.iter().filter_map(|t| serde_json::to_value(t).ok()).filter_map(|t| ToolInfo::from_json(&t)).collect();
-        Ok(Self { server: server.into(), service, tools, timeout: spec.call_timeout(), tail })
+        Ok(Self { server: server.into(), service, tools, timeout: spec.call_timeout(), tail, child })
     }
 
     /// Calls a tool. Past the time limit without an answer or a progress notification, the call
@@ -211,13 +254,18 @@ impl Connection {
         self.tail.lines()
     }
 
-    /// Ends the session: the transport is closed and a stdio server (with its process group) is
-    /// stopped, forcefully after a few seconds.
-    pub async fn close(self) {
-        let mut service = self.service;
-        if tokio::time::timeout(Duration::from_secs(5), service.close()).await.is_err() {
-            tracing::warn!(server = %self.server, "an MCP server did not close in time");
+    /// Ends the session: the SDK's service stops, a stdio server is given a moment to exit on its
+    /// own (its stdin closes), then it is killed with its process group. Callable while a call
+    /// holds the connection (the call then ends, disconnected).
+    pub async fn close(&self) {
+        self.service.cancellation_token().cancel();
+        for _ in 0..20 {
+            if self.child.ended() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        self.child.kill();
     }
 }
 

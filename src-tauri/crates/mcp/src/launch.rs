@@ -98,14 +98,30 @@ fn runnable(path: &Path) -> bool {
     }
 }
 
-/// The command for a stdio server, ready to spawn: the program found, its arguments, its
-/// environment on top of Hearth's (with the PATH it was found on, so that `npx` finds `node`), in
-/// its folder, in a process group of its own, killed when dropped.
+/// The variables of Hearth's environment a server is given (Unix's and Windows').
+const INHERITED: &[&str] = &[
+    "HOME", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "DISPLAY", "WAYLAND_DISPLAY",
+    "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "TEMP", "TMP", "USERPROFILE", "USERNAME", "APPDATA",
+    "LOCALAPPDATA", "PROGRAMDATA", "PROGRAMFILES", "SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "COMSPEC", "PATHEXT", "HOMEDRIVE", "HOMEPATH",
+    // Certificates and proxies, so that a server that reaches the network can.
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+];
+
+/// The command for a stdio server, ready to spawn: the program found, its arguments, a small
+/// environment (`INHERITED`, the PATH it was found on, so that `npx` finds `node`, then its own),
+/// in its folder, in a process group of its own, killed when dropped.
 pub fn command(server: &str, command: &str, args: &[String], env: &BTreeMap<String, String>, cwd: Option<&Path>) -> Result<CommandWrap, McpError> {
     let dirs = search_path();
     let program = resolve(command, &dirs).ok_or_else(|| McpError::NotFound { server: server.into(), command: command.into(), searched: dirs.clone() })?;
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args);
+    // A server is someone else's program: it gets what a program needs to run (where the user
+    // is, the locale, temporary files), never Hearth's own environment (HF_TOKEN, an API key),
+    // then the values mcp.json gives it. As Claude Desktop and the official SDKs do.
+    cmd.env_clear();
+    for (name, value) in std::env::vars_os().filter(|(n, _)| INHERITED.iter().any(|i| n.eq_ignore_ascii_case(i))) {
+        cmd.env(name, value);
+    }
     if let Ok(path) = std::env::join_paths(&dirs) {
         cmd.env("PATH", path);
     }

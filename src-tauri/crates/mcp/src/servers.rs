@@ -41,9 +41,13 @@ pub struct Status {
 }
 
 struct Slot {
+    /// As mcp.json has it: kept values not filled in (that happens at each start).
     spec: Spec,
     state: State,
     connection: Option<Arc<Connection>>,
+    /// Bumped by every start and reload: a start that finishes after a newer one began (or after
+    /// the file changed under it) is dropped, not stored over the newer state.
+    generation: u64,
 }
 
 /// Puts back into a server's spec what was kept out of mcp.json (its env values and headers, in
@@ -58,17 +62,13 @@ pub struct Servers {
     fill: Option<Fill>,
 }
 
-fn slots_of(config: McpConfig, fill: Option<&Fill>) -> BTreeMap<String, Slot> {
+fn slots_of(config: McpConfig) -> BTreeMap<String, Slot> {
     config
         .servers
         .into_iter()
-        .map(|(name, mut spec)| {
-            let state = match fill.map(|f| f(&name, &mut spec)) {
-                Some(Err(e)) => State::Failed { reason: e.to_string() },
-                _ if spec.disabled => State::Off,
-                _ => State::Starting,
-            };
-            (name, Slot { spec, state, connection: None })
+        .map(|(name, spec)| {
+            let state = if spec.disabled { State::Off } else { State::Starting };
+            (name, Slot { spec, state, connection: None, generation: 0 })
         })
         .collect()
 }
@@ -76,19 +76,18 @@ fn slots_of(config: McpConfig, fill: Option<&Fill>) -> BTreeMap<String, Slot> {
 impl Servers {
     /// The servers of a config, none started yet.
     pub fn new(config: McpConfig) -> Arc<Self> {
-        Arc::new(Self { slots: Mutex::new(slots_of(config, None)), file: None, file_error: Mutex::new(None), fill: None })
+        Arc::new(Self { slots: Mutex::new(slots_of(config)), file: None, file_error: Mutex::new(None), fill: None })
     }
 
-    /// The servers of an `mcp.json`, none started yet, each filled by `fill` with what was kept
-    /// out of the file. A file that cannot be read is no servers, and `file_error` says why (Hearth
-    /// opens all the same).
+    /// The servers of an `mcp.json`, none started yet; each filled by `fill` with what was kept
+    /// out of the file when it starts (not before: reading the keychain may ask the person). A file
+    /// that cannot be read is no servers, and `file_error` says why (Hearth opens all the same).
     pub fn from_file(path: &std::path::Path, fill: Option<Fill>) -> Arc<Self> {
         let (config, error) = match McpConfig::read(path) {
             Ok(c) => (c, None),
             Err(e) => (McpConfig::default(), Some(e)),
         };
-        let slots = slots_of(config, fill.as_ref());
-        Arc::new(Self { slots: Mutex::new(slots), file: Some(path.to_path_buf()), file_error: Mutex::new(error), fill })
+        Arc::new(Self { slots: Mutex::new(slots_of(config)), file: Some(path.to_path_buf()), file_error: Mutex::new(error), fill })
     }
 
     /// The file the servers come from.
@@ -109,7 +108,14 @@ impl Servers {
         *self.file_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = config.as_ref().err().cloned();
         let config = config?;
         self.stop_all().await;
-        *self.slots() = slots_of(config, self.fill.as_ref());
+        {
+            let mut slots = self.slots();
+            let generation = slots.values().map(|s| s.generation).max().unwrap_or(0) + 1;
+            *slots = slots_of(config);
+            for slot in slots.values_mut() {
+                slot.generation = generation;
+            }
+        }
         self.start_all().await;
         Ok(())
     }
@@ -120,8 +126,7 @@ impl Servers {
 
     /// Starts every server that is not off, all at once; returns when each is ready or failed.
     pub async fn start_all(self: &Arc<Self>) {
-        // Not those that are off, nor those whose kept values are gone (they say so already).
-        let names: Vec<String> = self.slots().iter().filter(|(_, s)| s.state == State::Starting).map(|(n, _)| n.clone()).collect();
+        let names: Vec<String> = self.slots().iter().filter(|(_, s)| s.state != State::Off).map(|(n, _)| n.clone()).collect();
         let starts = names.into_iter().map(|name| {
             let me = self.clone();
             tokio::spawn(async move { me.start(&name).await.ok() })
@@ -131,17 +136,29 @@ impl Servers {
         }
     }
 
-    /// Starts (or restarts) one server.
+    /// Starts (or restarts) one server, with its kept values filled in. If it is started again,
+    /// or the file reloaded, before this start ends, this one's result is dropped (and its server
+    /// closed); if this start is abandoned, its server says it failed.
     pub async fn start(&self, name: &str) -> Result<Arc<Connection>, McpError> {
-        let spec = {
+        let (mut spec, generation) = {
             let mut slots = self.slots();
             let slot = slots.get_mut(name).ok_or_else(|| McpError::UnknownServer(name.into()))?;
             slot.state = if slot.connection.is_some() { State::Reconnecting } else { State::Starting };
-            slot.spec.clone()
+            slot.generation += 1;
+            (slot.spec.clone(), slot.generation)
         };
-        let opened = Connection::open(name, &spec).await.map(Arc::new);
+        let abandoned = Abandoned { servers: self, name, generation, armed: true };
+        let opened = match self.fill.as_ref().map_or(Ok(()), |fill| fill(name, &mut spec)) {
+            Ok(()) => Connection::open(name, &spec).await.map(Arc::new),
+            Err(e) => Err(e),
+        };
+        abandoned.disarm();
         let mut slots = self.slots();
-        let slot = slots.get_mut(name).ok_or_else(|| McpError::UnknownServer(name.into()))?;
+        let Some(slot) = slots.get_mut(name).filter(|s| s.generation == generation) else {
+            // A newer start or a reload took its place: this server goes (dropping its connection
+            // kills its process group).
+            return Err(McpError::UnknownServer(name.into()));
+        };
         match opened {
             Ok(connection) => {
                 slot.state = State::Ready { tools: connection.tools.len() };
@@ -204,13 +221,44 @@ impl Servers {
         result
     }
 
-    /// Closes every connection (stdio servers and their process groups are stopped).
+    /// Closes every connection at once (stdio servers and their process groups are stopped, within
+    /// about a second), calls under way included.
     pub async fn stop_all(&self) {
-        let connections: Vec<Arc<Connection>> = self.slots().values_mut().filter_map(|s| s.connection.take()).collect();
-        for connection in connections {
-            if let Ok(connection) = Arc::try_unwrap(connection) {
-                connection.close().await;
-            }
+        let connections: Vec<Arc<Connection>> = self
+            .slots()
+            .values_mut()
+            .filter_map(|s| {
+                s.generation += 1;
+                s.connection.take()
+            })
+            .collect();
+        let closing: Vec<_> = connections.iter().map(|c| c.close()).collect();
+        futures_util::future::join_all(closing).await;
+    }
+}
+
+/// A start that was dropped before it ended (its caller gave up): its server is said to have
+/// failed, not left "starting" for good.
+struct Abandoned<'a> {
+    servers: &'a Servers,
+    name: &'a str,
+    generation: u64,
+    armed: bool,
+}
+
+impl Abandoned<'_> {
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Abandoned<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(slot) = self.servers.slots().get_mut(self.name).filter(|s| s.generation == self.generation) {
+            slot.state = State::Failed { reason: format!("Starting the MCP server `{}` was given up.", self.name) };
         }
     }
 }

@@ -169,8 +169,17 @@ async fn a_killed_server_starts_again_at_its_next_call_and_none_is_left_after_st
     assert_ne!(pids(&marker), first, "a new process answered");
     assert!(matches!(servers.call("everything", "no-such-tool", json!({})).await, Err(McpError::UnknownTool { .. })));
 
+    // Stopping while a call runs (30 s of it): the server goes at once, and the call ends.
+    let running = {
+        let servers = servers.clone();
+        tokio::spawn(async move { servers.call("everything", "trigger-long-running-operation", json!({"duration": 30, "steps": 30})).await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stopping = Instant::now();
     servers.stop_all().await;
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let ended = tokio::time::timeout(Duration::from_secs(3), running).await.expect("the call ends with its server").unwrap();
+    assert!(ended.is_err(), "{ended:?}");
+    let deadline = stopping + Duration::from_secs(3);
     while !pids(&marker).is_empty() {
         assert!(Instant::now() < deadline, "a server process outlived stop_all: {:?}", pids(&marker));
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -612,7 +612,7 @@ impl Chat {
         match choice {
             Choice::Local(path) => {
                 let functions = tools::functions(offered);
-                let constraint = tools::forced(functions.as_ref(), force);
+                let constraint = tools::forced(offered, force);
                 let params = GenerateParams {
                     prompt: Prompt::Chat(messages),
                     sampling: settings.sampling.clone(),

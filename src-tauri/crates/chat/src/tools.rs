@@ -85,13 +85,17 @@ pub async fn run(servers: &mcp::Servers, offered: &mcp::Offered, arguments: &str
 }
 
 /// The grammar that holds an answer to a call, when the person asked for one first: `"required"`
-/// for a call to any tool, else a tool's name as the model is offered it (`None` when it is not).
-pub fn forced(functions: Option<&Value>, force: Option<&str>) -> Option<engine::Constraint> {
+/// for a call to any tool, else a tool by the name the model is offered it by or by its own name
+/// on its server (which differs when two servers' names met); `None` when it is not offered.
+pub fn forced(offered: &[mcp::Offered], force: Option<&str>) -> Option<engine::Constraint> {
     let forced = match force? {
         "required" => engine::tools::Forced::Any { parallel: false },
-        name => engine::tools::Forced::Named(name.to_string()),
+        name => {
+            let tool = offered.iter().find(|o| o.model_name == name).or_else(|| offered.iter().find(|o| o.tool.name == name))?;
+            engine::tools::Forced::Named(tool.model_name.clone())
+        }
     };
-    engine::tools::forced_schema(functions?, &forced).map(|schema| engine::Constraint::JsonSchema { schema })
+    engine::tools::forced_schema(&functions(offered)?, &forced).map(|schema| engine::Constraint::JsonSchema { schema })
 }
 
 /// The id a call goes to the model with.
@@ -172,6 +176,31 @@ mod tests {
         assert_eq!(turns[3].content, "It says hi.");
         // A reply without calls is itself.
         assert_eq!(super::turns("Hello.", &[], |c| c.tool.clone()), vec![ChatMessage::new(ChatRole::Assistant, "Hello.")]);
+    }
+
+    /// "First answer" names a tool by its own name (what Settings lists); where two servers' names
+    /// met the model is offered it prefixed, and the grammar must hold the model to that name.
+    #[test]
+    fn a_forced_tool_is_found_by_its_offered_name_or_its_own() {
+        let tool = |name: &str| mcp::ToolInfo {
+            name: name.into(),
+            title: None,
+            description: String::new(),
+            input_schema: serde_json::json!({"type": "object"}),
+            read_only: true,
+            destructive: false,
+        };
+        let offered = mcp::offer(vec![("files".into(), tool("search")), ("web".into(), tool("search")), ("web".into(), tool("fetch"))]);
+        let schema = |force: &str| match forced(&offered, Some(force)) {
+            Some(engine::Constraint::JsonSchema { schema }) => schema,
+            other => panic!("{force}: {other:?}"),
+        };
+        assert!(schema("search").contains("files__search"), "its own name, the first server's");
+        assert!(schema("web__search").contains("web__search"));
+        assert!(schema("fetch").contains("fetch"));
+        assert!(schema("required").contains("web__search") && schema("required").contains("files__search"));
+        assert!(forced(&offered, Some("nothing")).is_none());
+        assert!(forced(&offered, None).is_none());
     }
 
     #[test]

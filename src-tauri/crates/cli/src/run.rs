@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use engine::{EngineHost, ReplyEvent, GenerateParams, Prompt};
+use engine::{EngineHost, GenerateParams, Prompt, ReplyEvent};
 use types::{ChatMessage, ChatRole, ContextOverflow, GenerationStats, SamplingParams, StopReason};
 
 use crate::loading;
@@ -91,7 +91,12 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
-async fn load(model: &str, ctx: Option<u32>, run_on: &loading::RunOnArgs, verbose: bool) -> anyhow::Result<(std::sync::Arc<EngineHost>, types::LoadedModelInfo)> {
+async fn load(
+    model: &str,
+    ctx: Option<u32>,
+    run_on: &loading::RunOnArgs,
+    verbose: bool,
+) -> anyhow::Result<(std::sync::Arc<EngineHost>, types::LoadedModelInfo)> {
     let path = loading::resolve(model)?;
     let planned = loading::plan(&path, ctx, run_on)?;
     let (host, loaded) = loading::load(&path, &planned, None).await?;
@@ -156,12 +161,14 @@ pub async fn print_reply(events: &mut tokio::sync::mpsc::Receiver<ReplyEvent>) -
 
 /// Streams one reply from the engine to stdout. On Ctrl-C the generation is cancelled and waited
 /// for (briefly), so the engine is idle again when this returns.
-async fn stream(host: &EngineHost, messages: &[ChatMessage], sampling: &SamplingParams, tools: Option<(serde_json::Value, Option<&str>)>) -> anyhow::Result<Reply> {
+async fn stream(
+    host: &EngineHost,
+    messages: &[ChatMessage],
+    sampling: &SamplingParams,
+    tools: Option<(&[mcp::Offered], Option<&str>)>,
+) -> anyhow::Result<Reply> {
     let (tools, constraint) = match tools {
-        Some((functions, first)) => {
-            let constraint = chat::forced_call(Some(&functions), first);
-            (Some(functions), constraint)
-        }
+        Some((offered, first)) => (chat::tool_functions(offered), chat::forced_call(offered, first)),
         None => (None, None),
     };
     let params = GenerateParams {
@@ -259,70 +266,77 @@ pub fn chat(args: &ChatArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         });
-        let code = loop {
-            eprint!("> ");
-            std::io::stderr().flush().ok();
-            let line = tokio::select! {
-                line = lines.recv() => line,
-                _ = tokio::signal::ctrl_c() => {
+        let talked = async {
+            anyhow::Ok(loop {
+                eprint!("> ");
+                std::io::stderr().flush().ok();
+                let line = tokio::select! {
+                    line = lines.recv() => line,
+                    _ = tokio::signal::ctrl_c() => {
+                        eprintln!();
+                        break ExitCode::from(INTERRUPTED);
+                    }
+                };
+                let Some(line) = line else {
                     eprintln!();
-                    break ExitCode::from(INTERRUPTED);
+                    break ExitCode::SUCCESS;
+                };
+                match line.trim() {
+                    "" => continue,
+                    "/exit" | "/quit" | "/bye" => break ExitCode::SUCCESS,
+                    "/reset" => {
+                        messages = args.options.start();
+                        eprintln!("(a new conversation)");
+                        continue;
+                    }
+                    _ => {}
                 }
-            };
-            let Some(line) = line else {
-                eprintln!();
-                break ExitCode::SUCCESS;
-            };
-            match line.trim() {
-                "" => continue,
-                "/exit" | "/quit" | "/bye" => break ExitCode::SUCCESS,
-                "/reset" => {
-                    messages = args.options.start();
-                    eprintln!("(a new conversation)");
-                    continue;
-                }
-                _ => {}
-            }
-            messages.push(ChatMessage::new(ChatRole::User, line));
-            // Round after round while the model calls tools; the last round offers none.
-            let mut round = 0;
-            loop {
-                let offer = tools.as_ref().filter(|_| round < chat::MAX_TOOL_ROUNDS).map(|t| (t.functions.clone(), if round == 0 { args.call_first.as_deref() } else { None }));
-                match stream(&host, &messages, &sampling, offer).await.context("the reply failed")? {
-                    Reply::Done(text, stats, calls) => {
-                        let mut turn = ChatMessage::new(ChatRole::Assistant, text);
-                        eprintln!("{}", stats_line(&stats));
-                        let Some(tools) = tools.as_ref().filter(|_| !calls.is_empty()) else {
+                messages.push(ChatMessage::new(ChatRole::User, line));
+                // Round after round while the model calls tools; the last round offers none.
+                let mut round = 0;
+                loop {
+                    let offer = tools
+                        .as_ref()
+                        .filter(|_| round < chat::MAX_TOOL_ROUNDS)
+                        .map(|t| (&t.offered[..], if round == 0 { args.call_first.as_deref() } else { None }));
+                    match stream(&host, &messages, &sampling, offer).await.context("the reply failed")? {
+                        Reply::Done(text, stats, calls) => {
+                            let mut turn = ChatMessage::new(ChatRole::Assistant, text);
+                            eprintln!("{}", stats_line(&stats));
+                            let Some(tools) = tools.as_ref().filter(|_| !calls.is_empty()) else {
+                                messages.push(turn);
+                                break;
+                            };
+                            let mut answers = Vec::new();
+                            for (i, (name, arguments)) in calls.into_iter().enumerate() {
+                                let id = format!("call_{round}_{i}");
+                                let answer = tools.call(&name, &arguments, &mut lines).await;
+                                turn.tool_calls.push(types::ToolCall { id: id.clone(), name, arguments });
+                                let mut reply = ChatMessage::new(ChatRole::Tool, answer);
+                                reply.tool_call_id = Some(id);
+                                answers.push(reply);
+                            }
                             messages.push(turn);
-                            break;
-                        };
-                        let mut answers = Vec::new();
-                        for (i, (name, arguments)) in calls.into_iter().enumerate() {
-                            let id = format!("call_{round}_{i}");
-                            let answer = tools.call(&name, &arguments, &mut lines).await;
-                            turn.tool_calls.push(types::ToolCall { id: id.clone(), name, arguments });
-                            let mut reply = ChatMessage::new(ChatRole::Tool, answer);
-                            reply.tool_call_id = Some(id);
-                            answers.push(reply);
+                            messages.extend(answers);
+                            round += 1;
                         }
-                        messages.push(turn);
-                        messages.extend(answers);
-                        round += 1;
-                    }
-                    Reply::Interrupted(text) => {
-                        // What was said stays in the conversation, as it was seen.
-                        messages.push(ChatMessage::new(ChatRole::Assistant, text));
-                        eprintln!("(stopped)");
-                        break;
+                        Reply::Interrupted(text) => {
+                            // What was said stays in the conversation, as it was seen.
+                            messages.push(ChatMessage::new(ChatRole::Assistant, text));
+                            eprintln!("(stopped)");
+                            break;
+                        }
                     }
                 }
-            }
+            })
         };
+        let code = talked.await;
+        // The servers go whatever ended the chat, an error included.
         if let Some(tools) = tools {
             tools.servers.stop_all().await;
         }
         host.unload().await.ok();
-        Ok(code)
+        code
     })
 }
 
@@ -331,7 +345,6 @@ pub fn chat(args: &ChatArgs) -> anyhow::Result<ExitCode> {
 struct Tools {
     servers: std::sync::Arc<mcp::Servers>,
     offered: Vec<mcp::Offered>,
-    functions: serde_json::Value,
     store: std::sync::Arc<store::Store>,
 }
 
@@ -348,8 +361,10 @@ impl Tools {
                 anyhow::bail!("There is no MCP server named `{name}` in mcp.json (`hearth mcp ls` lists them).");
             }
         }
-        servers.start_all().await;
-        for s in servers.statuses().iter().filter(|s| names.is_empty() || names.contains(&s.name)) {
+        // Only the servers named (all of them when none is).
+        let wanted: Vec<String> = if names.is_empty() { statuses.iter().map(|s| s.name.clone()).collect() } else { names.to_vec() };
+        futures_util::future::join_all(wanted.iter().map(|name| servers.start(name))).await;
+        for s in servers.statuses().iter().filter(|s| wanted.contains(&s.name)) {
             match &s.state {
                 mcp::State::Ready { tools } => eprintln!("{}: {tools} tools", s.name),
                 mcp::State::Failed { reason } => eprintln!("{}: {reason}", s.name),
@@ -357,10 +372,10 @@ impl Tools {
             }
         }
         let offered = servers.offered((!names.is_empty()).then_some(names));
-        let Some(functions) = chat::tool_functions(&offered) else {
+        if offered.is_empty() {
             anyhow::bail!("No tools: none of these MCP servers is ready.");
-        };
-        Ok(Self { servers, offered, functions, store: hearth.store.clone() })
+        }
+        Ok(Self { servers, offered, store: hearth.store.clone() })
     }
 
     /// One call: asked on the terminal unless allowed for good, then run; what the model reads.
@@ -373,7 +388,12 @@ impl Tools {
             let hint = if o.tool.destructive { " (it may change or delete things)" } else { "" };
             eprint!("Run {} › {} {arguments}{hint}? [y]es once, [a]lways, [N]o: ", o.server, o.tool.name);
             std::io::stderr().flush().ok();
-            match lines.recv().await.map(|l| l.trim().to_lowercase()).as_deref() {
+            // Ctrl-C here is a no.
+            let answer = tokio::select! {
+                line = lines.recv() => line,
+                _ = tokio::signal::ctrl_c() => None,
+            };
+            match answer.map(|l| l.trim().to_lowercase()).as_deref() {
                 Some("y" | "yes") => {}
                 Some("a" | "always") => {
                     permissions.always.insert((o.server.clone(), o.tool.name.clone()));
@@ -387,9 +407,19 @@ impl Tools {
                 }
             }
         }
-        let (state, result, images) = chat::run_tool(&self.servers, o, arguments).await;
+        // Ctrl-C stops the call (on the server too) and the model reads that it was stopped.
+        let (state, result, images) = tokio::select! {
+            ran = chat::run_tool(&self.servers, o, arguments) => ran,
+            _ = tokio::signal::ctrl_c() => (types::ToolCallState::Stopped, "The call was stopped before it ended.".to_string(), Vec::new()),
+        };
         let shown: String = result.chars().take(400).collect();
-        eprintln!("[{} › {}: {}] {shown}{}", o.server, o.tool.name, format!("{state:?}").to_lowercase(), if shown.len() < result.len() { " …" } else { "" });
+        eprintln!(
+            "[{} › {}: {}] {shown}{}",
+            o.server,
+            o.tool.name,
+            format!("{state:?}").to_lowercase(),
+            if shown.len() < result.len() { " …" } else { "" }
+        );
         if !images.is_empty() {
             eprintln!("({} image{} the model cannot see)", images.len(), if images.len() == 1 { "" } else { "s" });
         }

@@ -219,6 +219,19 @@ describe("Settings → Tools (MCP)", () => {
     expect(saved.mcpServers.notes.args).toEqual(["-y", "@modelcontextprotocol/server-filesystem", "/home/a/My Notes"]);
   });
 
+  it("refuses to add a server under a name already taken, rather than replace it", async () => {
+    calls.get.mockResolvedValue(base);
+    calls.mcpOverview.mockResolvedValue(overview);
+    render(SettingsView, { store: new SettingsStore() });
+    await fireEvent.input(await screen.findByTestId("mcp-name"), { target: { value: "files" } });
+    await fireEvent.input(screen.getByTestId("mcp-command"), { target: { value: "node" } });
+    await fireEvent.click(screen.getByTestId("mcp-review"));
+    calls.mcpText.mockResolvedValue('{"mcpServers": {"files": {"command": "npx"}}}');
+    await fireEvent.click(await screen.findByTestId("mcp-consent-add"));
+    await waitFor(() => expect(screen.getByTestId("mcp-consent").textContent).toContain("already a server named files"));
+    expect(calls.mcpSave).not.toHaveBeenCalled();
+  });
+
   it("keeps a malformed mcp.json in the editor with the sentence that names its line", async () => {
     calls.get.mockResolvedValue(base);
     calls.mcpOverview.mockResolvedValue(overview);

@@ -85,8 +85,8 @@ pub struct Chat {
     running: Mutex<HashMap<i64, Running>>,
     /// The MCP servers a conversation's tools come from (none until the app gives them).
     servers: Mutex<Option<Arc<mcp::Servers>>>,
-    /// The calls waiting for the person, by id: where their answer goes.
-    waiting: Mutex<HashMap<i64, tokio::sync::oneshot::Sender<ToolDecision>>>,
+    /// The calls waiting for the person, by id: their conversation, and where their answer goes.
+    waiting: Mutex<HashMap<i64, (i64, tokio::sync::oneshot::Sender<ToolDecision>)>>,
 }
 
 /// A reply's source: the engine here, or an endpoint there (with the person's Stop).
@@ -147,7 +147,7 @@ impl Chat {
 
     /// The person's answer to a call that waits for it.
     pub fn decide(&self, call_id: i64, decision: ToolDecision) -> Result<(), HearthError> {
-        let waiting = lock(&self.waiting).remove(&call_id).ok_or(ChatError::NotWaiting)?;
+        let (_, waiting) = lock(&self.waiting).remove(&call_id).ok_or(ChatError::NotWaiting)?;
         waiting.send(decision).map_err(|_| ChatError::NotWaiting.into())
     }
 
@@ -296,6 +296,8 @@ impl Chat {
     }
 
     pub fn delete(&self, id: i64) -> Result<(), HearthError> {
+        // A call waiting for the person in it waits no more (as if denied; its reply then ends).
+        lock(&self.waiting).retain(|_, (conversation, _)| *conversation != id);
         self.store.delete_conversation(id).map_err(internal)
     }
 
@@ -464,24 +466,31 @@ impl Chat {
                 other => break other,
             };
             // The model called tools: each is decided and run, and the model reads the answers.
-            self.store.update_message(reply, &text, MessageState::Streaming, None, None).map_err(internal)?;
             let stop = Arc::new(tokio::sync::Notify::new());
             lock(&self.running).insert(id, Running::Tools(stop.clone()));
             let mut turn = ChatMessage::new(ChatRole::Assistant, &text[turn_start..]);
             let mut answers = Vec::new();
-            let mut stopped = false;
-            for (name, arguments) in made {
-                let call = self.run_call(id, reply, text.len(), &name, &arguments, &offered, &stop, on).await?;
-                turn.tool_calls.push(types::ToolCall { id: tools::call_id(&call), name, arguments });
-                let mut answer = ChatMessage::new(ChatRole::Tool, tools::answer(&call));
-                answer.tool_call_id = Some(tools::call_id(&call));
-                answers.push(answer);
-                if call.state == ToolCallState::Stopped {
-                    stopped = true;
-                    break;
+            let called = async {
+                self.store.update_message(reply, &text, MessageState::Streaming, None, None).map_err(internal)?;
+                for (name, arguments) in made {
+                    let call = self.run_call(id, reply, text.len(), &name, &arguments, &offered, &stop, on).await?;
+                    turn.tool_calls.push(types::ToolCall { id: tools::call_id(&call), name, arguments });
+                    let mut answer = ChatMessage::new(ChatRole::Tool, tools::answer(&call));
+                    answer.tool_call_id = Some(tools::call_id(&call));
+                    answers.push(answer);
+                    if call.state == ToolCallState::Stopped {
+                        return Ok(true);
+                    }
                 }
-            }
+                Ok::<bool, HearthError>(false)
+            };
+            let called = called.await;
             lock(&self.running).remove(&id);
+            // A failure here (the database) ends the reply as any failure does: said, and saved.
+            let stopped = match called {
+                Ok(stopped) => stopped,
+                Err(error) => return self.fail(id, reply, &text, error, on),
+            };
             if stopped {
                 break Ok(types::GenerationStats { stop_reason: StopReason::Cancelled, ..stats });
             }
@@ -550,7 +559,7 @@ impl Chat {
         // test) who answers at once must find it.
         let decided = asks.then(|| {
             let (answer, decided) = tokio::sync::oneshot::channel();
-            lock(&self.waiting).insert(call.id, answer);
+            lock(&self.waiting).insert(call.id, (id, answer));
             decided
         });
         if let Err(e) = tell(&call) {

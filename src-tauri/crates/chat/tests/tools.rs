@@ -5,7 +5,8 @@
 //! once → run, its result saved with the reply and read by the model; Always allow → remembered,
 //! and the next call runs without asking; Stop while a call waits ends the reply, stopped. The
 //! calls are there when the conversation is read again, and the next turn's prompt holds them; a
-//! tool the conversation leaves out is not offered.
+//! tool the conversation leaves out is not offered; deleting a conversation whose call waits ends
+//! its reply.
 
 #[path = "support/seen.rs"]
 mod seen;
@@ -131,6 +132,27 @@ async fn a_call_waits_for_the_person_and_is_denied_allowed_or_stopped() {
     let left_out = msgs[11].tool_calls.iter().filter(|c| c.tool == "list_allowed_directories");
     assert!(left_out.clone().all(|c| c.state == ToolCallState::Failed && c.server.is_empty()), "{:?}", msgs[11].tool_calls);
     assert!(left_out.clone().all(|c| c.result.as_deref() == Some("There is no tool named `list_allowed_directories` here.")));
+
+    // A conversation deleted while a call in it waits: the reply ends rather than wait for ever.
+    settings.tools.off.clear();
+    chat.set_permissions(&chat::Permissions::default()).unwrap();
+    let doomed = chat.create(None, &settings).unwrap();
+    let (events, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let sending = {
+        let chat = chat.clone();
+        tokio::spawn(async move { chat.send(doomed.id, "Which folders?", move |e| drop(events.send(e))).await })
+    };
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(e) = rx.recv().await {
+            if matches!(e, ChatEvent::ToolCall { ref call, .. } if call.state == ToolCallState::Waiting) {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the call waits");
+    chat.delete(doomed.id).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), sending).await.expect("the reply ends once its conversation is gone").unwrap().ok();
 
     servers.stop_all().await;
     std::fs::remove_dir_all(&dir).ok();

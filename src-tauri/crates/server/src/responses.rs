@@ -382,6 +382,8 @@ enum Thinking {
     Start(String),
     /// Inside the reasoning, holding what might be the start of `</think>`.
     Reasoning(String),
+    /// Just after `</think>`: the blank lines before the answer are dropped.
+    AfterReasoning,
     Answer,
 }
 
@@ -395,6 +397,14 @@ impl Thinking {
     fn push(&mut self, text: &str) -> Vec<Part> {
         match self {
             Thinking::Answer => vec![(false, text.to_string())],
+            Thinking::AfterReasoning => {
+                let answer = text.trim_start();
+                if answer.is_empty() {
+                    return Vec::new();
+                }
+                *self = Thinking::Answer;
+                vec![(false, answer.to_string())]
+            }
             Thinking::Start(held) => {
                 held.push_str(text);
                 let start = held.trim_start();
@@ -414,9 +424,11 @@ impl Thinking {
                 held.push_str(text);
                 if let Some(at) = held.find(CLOSE) {
                     let reasoning = held[..at].to_string();
-                    let answer = held[at + CLOSE.len()..].trim_start().to_string();
-                    *self = Thinking::Answer;
-                    [(true, reasoning), (false, answer)].into_iter().filter(|(_, t)| !t.is_empty()).collect()
+                    let rest = held[at + CLOSE.len()..].to_string();
+                    *self = Thinking::AfterReasoning;
+                    let mut parts: Vec<Part> = [(true, reasoning)].into_iter().filter(|(_, t)| !t.is_empty()).collect();
+                    parts.extend(self.push(&rest));
+                    parts
                 } else {
                     // Keep the longest end of it that `</think>` could go on from.
                     let keep = (1..CLOSE.len()).rev().find(|&n| held.is_char_boundary(held.len().saturating_sub(n)) && held.ends_with(&CLOSE[..n])).unwrap_or(0);
@@ -669,9 +681,12 @@ impl Writer {
             }
         }
         let cut = matches!(stats.stop_reason, StopReason::MaxTokens | StopReason::ContextFull);
-        let called = self.output.iter().any(|i| i["type"] == "function_call");
         self.close(&mut events);
-        let incomplete = (cut && !called).then_some("max_output_tokens");
+        // A reply cut short is incomplete, unless what it was cut after is whole calls: a call whose
+        // arguments were cut mid-way must not be run as if it were one.
+        let calls: Vec<&Value> = self.output.iter().filter(|i| i["type"] == "function_call").collect();
+        let whole_calls = !calls.is_empty() && calls.iter().all(|c| serde_json::from_str::<Value>(c["arguments"].as_str().unwrap_or_default()).is_ok());
+        let incomplete = (cut && !whole_calls).then_some("max_output_tokens");
         if incomplete.is_some() {
             for item in self.output.iter_mut().filter(|i| i["type"] == "message") {
                 item["status"] = json!("incomplete");
@@ -815,7 +830,7 @@ mod tests {
     fn a_streamed_reply_announces_each_item_before_its_deltas_and_numbers_every_event() {
         let mut w = Writer::new(&head(), draft(r#"{"model": "m", "input": "x"}"#).unwrap().echo());
         let mut events = w.opening();
-        for piece in ["<thi", "nk>They ask", " for it.</th", "ink>\n\nHello", " there."] {
+        for piece in ["<thi", "nk>They ask", " for it.</th", "ink>", "\n\n", "Hello", " there."] {
             events.extend(w.text(piece));
         }
         events.extend(w.call(0, Some("f"), "{\"a\": "));
@@ -839,7 +854,7 @@ mod tests {
         assert_eq!(numbers, (0..events.len() as u64).collect::<Vec<_>>());
         let output = &response["output"];
         assert_eq!(output[0]["content"][0]["text"], "They ask for it.");
-        assert_eq!(output[1]["content"][0]["text"], "Hello there.");
+        assert_eq!(output[1]["content"][0]["text"], "Hello there.", "the blank lines after the reasoning are dropped");
         assert_eq!((output[2]["name"].as_str(), output[2]["arguments"].as_str()), (Some("f"), Some(r#"{"a":1}"#)));
         assert!(output[2]["call_id"].as_str().unwrap().starts_with("call_"));
         assert!(output.as_array().unwrap().iter().all(|i| i["status"] == "completed"));
@@ -868,6 +883,15 @@ mod tests {
         let (events, response) = w.done(&stats(StopReason::Eos));
         assert_eq!(response["output"][0]["content"][0]["text"], "\n");
         assert!(kinds(&events).contains(&"response.output_text.done"));
+        // A call cut mid-way by the token limit is not a whole call: the response is incomplete.
+        let mut w = Writer::new(&head(), Map::new());
+        w.call(0, Some("f"), "{\"city\": \"Par");
+        let (_, response) = w.done(&stats(StopReason::MaxTokens));
+        assert_eq!(response["status"], "incomplete");
+        let mut w = Writer::new(&head(), Map::new());
+        w.call(0, Some("f"), "{\"city\": \"Paris\"}");
+        let (_, response) = w.done(&stats(StopReason::MaxTokens));
+        assert_eq!(response["status"], "completed", "whole calls before the cut are calls");
         // Text that only looks like the start of a tag is text.
         let mut w = Writer::new(&head(), Map::new());
         let mut t: Vec<Value> = w.text("<th");

@@ -105,20 +105,21 @@ impl Spec {
     }
 
     /// The exact command it runs, or the address it reaches, as the person is shown it before
-    /// consenting: env values and header values masked, their names shown.
+    /// consenting: env values, header values and the passwords of URLs masked, names shown.
     pub fn shown(&self) -> String {
         let masked = |map: &BTreeMap<String, String>| map.keys().map(|k| format!("{k}=••••")).collect::<Vec<_>>();
         match (&self.command, &self.url) {
             (Some(command), _) => {
                 let mut parts = masked(&self.env);
                 parts.push(shell_word(command));
-                parts.extend(self.args.iter().map(|a| shell_word(a)));
+                parts.extend(self.args.iter().map(|a| mask_password(&shell_word(a))));
                 parts.join(" ")
             }
             (None, Some(url)) => {
+                let url = mask_password(url);
                 let headers = masked(&self.headers);
                 if headers.is_empty() {
-                    url.clone()
+                    url
                 } else {
                     format!("{url} (headers: {})", headers.join(", "))
                 }
@@ -126,6 +127,17 @@ impl Spec {
             (None, None) => String::new(),
         }
     }
+}
+
+/// `word` with the password of any URL in it masked (`postgresql://ann:••••@db/x`): arguments and
+/// addresses are shown as written, and a connection string may carry one.
+pub(crate) fn mask_password(word: &str) -> String {
+    let Some(scheme) = word.find("://") else { return word.to_string() };
+    let rest = &word[scheme + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else { return word.to_string() };
+    let Some(colon) = rest[..at].find(':') else { return word.to_string() };
+    format!("{}{}:••••{}", &word[..scheme + 3], &rest[..colon], &rest[at..])
 }
 
 /// A word as a shell would need it written (quoted when it has spaces or quotes).
@@ -236,6 +248,16 @@ mod tests {
         assert_eq!(config.servers["slow"].call_timeout(), Duration::from_secs(120));
         assert_eq!(files.call_timeout(), DEFAULT_TIMEOUT);
         assert!(config.servers["slow"].disabled);
+    }
+
+    #[test]
+    fn a_password_in_an_argument_or_an_address_is_masked() {
+        let db = Spec::stdio("npx", ["-y", "@modelcontextprotocol/server-postgres", "postgresql://ann:hunter2@db.lan:5432/shop"]);
+        assert_eq!(db.shown(), "npx -y @modelcontextprotocol/server-postgres postgresql://ann:••••@db.lan:5432/shop");
+        assert_eq!(Spec::http("https://bot:t0ken@example.com/mcp?x=a@b").shown(), "https://bot:••••@example.com/mcp?x=a@b");
+        for plain in ["https://example.com/mcp", "user@host", "https://ann@example.com/"] {
+            assert_eq!(mask_password(plain), plain);
+        }
     }
 
     #[test]

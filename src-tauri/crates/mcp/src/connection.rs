@@ -175,7 +175,7 @@ impl Connection {
             }
         };
         let failed = |reason: String| match &url {
-            Some(url) => McpError::Unreachable { server: server.into(), url: url.clone(), reason },
+            Some(url) => McpError::Unreachable { server: server.into(), url: crate::config::mask_password(url), reason },
             None => McpError::Handshake { server: server.into(), reason, last_lines: tail.lines() },
         };
         let service = match service {

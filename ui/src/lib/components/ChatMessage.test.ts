@@ -54,4 +54,16 @@ describe("a reply with tool calls", () => {
     expect(result.textContent).toContain("- milk");
     expect(result.querySelectorAll("img").length).toBe(1);
   });
+
+  it("folds each round's reasoning instead of showing it as text", () => {
+    // "<think>Look.</think>" is 20 bytes: the call comes after it.
+    const content = "<think>Look.</think><think>Now answer.</think>It is there.";
+    render(ChatMessage, { message: { ...reply(content, [call({ state: "done", offset: 20, result: "x" })]), state: "done" } });
+    const texts = screen.getAllByTestId("reply").map((r) => r.textContent?.trim());
+    expect(texts).toEqual(["It is there."]);
+    const thoughts = [...document.querySelectorAll("details.thinking")].map((d) => d.textContent);
+    expect(thoughts.some((t) => t?.includes("Look."))).toBe(true);
+    expect(thoughts.some((t) => t?.includes("Now answer."))).toBe(true);
+    expect(document.body.textContent).not.toContain("<think>");
+  });
 });

@@ -27,11 +27,26 @@ pub enum ServeError {
     BadKey,
     #[error("{0}")]
     BadLimit(String),
-    #[error("The server could not listen on {addr}: {source}. Is another program using that port?")]
+    #[error("{}", bind_sentence(.addr, .source))]
     Bind { addr: std::net::SocketAddr, source: std::io::Error },
     /// The database the Responses API keeps its stored responses in would not open.
     #[error("The server could not open the database it keeps stored responses in.")]
     Responses(#[source] store::StoreError),
+}
+
+/// Why the server could not listen, in the person's words; the OS's own words go to the details.
+fn bind_sentence(addr: &std::net::SocketAddr, e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            format!("The server could not listen on {addr}: another program is using port {}. Choose another port, or stop that program.", addr.port())
+        }
+        std::io::ErrorKind::PermissionDenied => format!(
+            "The server could not listen on {addr}: this user may not use port {} (ports below 1024 need more rights). Choose a port above 1024.",
+            addr.port()
+        ),
+        std::io::ErrorKind::AddrNotAvailable => format!("The server could not listen on {addr}: that address is not one of this machine's."),
+        _ => format!("The server could not listen on {addr}."),
+    }
 }
 
 /// The settings are the person's: each refusal is a sentence about them, with no path in it.
@@ -54,6 +69,7 @@ impl types::Problem for ServeError {
     fn details(&self) -> Option<String> {
         match self {
             ServeError::Responses(e) => e.details(),
+            ServeError::Bind { source, .. } => Some(source.to_string()),
             _ => None,
         }
     }

@@ -164,6 +164,17 @@ async fn unknown_models_and_wrong_keys_get_openai_errors() {
     assert_openai_error(&r.json().await.unwrap(), Some("unknown_url"), None);
 }
 
+/// A port another program holds: a sentence that says so and what to do, the OS's words apart.
+#[tokio::test]
+async fn a_port_in_use_is_said_in_words() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let e = serve(ServerConfig { port, ..ServerConfig::default() }, Arc::new(Fake::default())).await.err().expect("the port is taken");
+    let said = types::HearthError::from(e);
+    assert_eq!(said.message, format!("The server could not listen on 127.0.0.1:{port}: another program is using port {port}. Choose another port, or stop that program."));
+    assert!(said.details.is_some_and(|d| !d.is_empty()), "the OS's own words are kept for a bug report");
+}
+
 #[tokio::test]
 async fn a_non_loopback_host_without_a_key_is_refused() {
     let config = ServerConfig { host: "0.0.0.0".into(), port: 0, ..Default::default() };

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { launchApp, saveScreenshot, until } from "./lib/app.mjs";
+import { launchApp, newGreedyChat, saveScreenshot, until } from "./lib/app.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const models = process.env.HEARTH_TEST_MODELS ?? join(homedir(), ".cache/hearth/test-models");
@@ -101,14 +101,7 @@ test("two conversations write at once: switch between them, stop one, both saved
   // A new conversation set to greedy decoding (the test model's greedy story runs past 1500
   // tokens), capped at 1500 tokens, then the question.
   const ask = async (text) => {
-    await driver.click(await driver.find('[data-testid="new-chat"]'));
-    await driver.click(await driver.waitFor('[data-testid="chat-settings-button"]'));
-    const panel = await driver.waitFor('[data-testid="chat-settings"]');
-    const temperature = await driver.findIn(panel, "xpath", ".//label[contains(., 'Temperature')]/input");
-    await driver.cmd("POST", `/element/${temperature}/clear`, {});
-    await driver.cmd("POST", `/element/${temperature}/value`, { text: "0" });
-    const max = await driver.findIn(panel, "xpath", ".//label[contains(., 'Max tokens')]/input");
-    await driver.cmd("POST", `/element/${max}/value`, { text: "1500" });
+    const panel = await newGreedyChat(driver, 1500);
     await driver.click(await driver.findIn(panel, "xpath", ".//button[text()='Save']"));
     const composer = await driver.waitFor('[data-testid="composer"]');
     await driver.cmd("POST", `/element/${composer}/value`, { text: `${text}\uE007` });

@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
-import { launchApp, saveScreenshot, until } from "./lib/app.mjs";
+import { launchApp, newGreedyChat, saveScreenshot, until } from "./lib/app.mjs";
 
 const models = process.env.HEARTH_TEST_MODELS ?? join(homedir(), ".cache/hearth/test-models");
 const servers = process.env.HEARTH_TEST_MCP ?? join(homedir(), ".cache/hearth/mcp-servers");
@@ -57,14 +57,7 @@ test("a tool call waits for the person: deny, allow once, always allow (kept acr
     await driver.click(await driver.waitFor('[data-testid="nav-chat"]'));
     await driver.click(await driver.waitFor('[data-testid="load-model"]'));
     await driver.waitFor('[data-testid="model-loaded"]', 60_000);
-    await driver.click(await driver.find('[data-testid="new-chat"]'));
-    await driver.click(await driver.waitFor('[data-testid="chat-settings-button"]'));
-    const panel = await driver.waitFor('[data-testid="chat-settings"]');
-    const temperature = await driver.findIn(panel, "xpath", ".//label[contains(., 'Temperature')]/input");
-    await driver.cmd("POST", `/element/${temperature}/clear`, {});
-    await driver.cmd("POST", `/element/${temperature}/value`, { text: "0" });
-    const max = await driver.findIn(panel, "xpath", ".//label[contains(., 'Max tokens')]/input");
-    await driver.cmd("POST", `/element/${max}/value`, { text: "40" });
+    const panel = await newGreedyChat(driver, 40);
     await driver.click(await driver.waitFor('[data-testid="tool-server"]'));
     const force = await driver.waitFor('[data-testid="tool-force"]');
     await driver.click(await driver.findIn(force, "css selector", 'option[value="list_allowed_directories"]'));

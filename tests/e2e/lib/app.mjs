@@ -184,3 +184,17 @@ export async function saveScreenshot(session, name) {
   }
   return path;
 }
+
+/** Opens a new conversation's settings panel and sets greedy decoding (temperature 0) and a cap on
+ * the reply's tokens; returns the panel, for more settings before its Save is clicked. */
+export async function newGreedyChat(driver, maxTokens) {
+  await driver.click(await driver.find('[data-testid="new-chat"]'));
+  await driver.click(await driver.waitFor('[data-testid="chat-settings-button"]'));
+  const panel = await driver.waitFor('[data-testid="chat-settings"]');
+  const temperature = await driver.findIn(panel, "xpath", ".//label[contains(., 'Temperature')]/input");
+  await driver.cmd("POST", `/element/${temperature}/clear`, {});
+  await driver.cmd("POST", `/element/${temperature}/value`, { text: "0" });
+  const max = await driver.findIn(panel, "xpath", ".//label[contains(., 'Max tokens')]/input");
+  await driver.cmd("POST", `/element/${max}/value`, { text: String(maxTokens) });
+  return panel;
+}

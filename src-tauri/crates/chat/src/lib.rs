@@ -42,7 +42,7 @@ use types::{
 pub use convert::{conversation, message};
 pub use error::ChatError;
 pub use export::{export, ExportFormat};
-pub use tools::{NO_TOOLS_IN_TEMPLATE, forced as forced_call, functions as tool_functions, run as run_tool, Permissions, MAX_TOOL_ROUNDS};
+pub use tools::{DENIED as TOOL_DENIED, NO_TOOLS_IN_TEMPLATE, STOPPED as TOOL_STOPPED, forced as forced_call, functions as tool_functions, run as run_tool, Permissions, MAX_TOOL_ROUNDS};
 
 /// How often a streaming reply is written to the database: often enough that a kill loses at most
 /// this much of it, seldom enough that a fast model does not spend its time in SQLite.

@@ -26,6 +26,9 @@ pub const NO_TOOLS_IN_TEMPLATE: &str = "This model's chat template has no place 
 /// What the model reads for a call the person denied.
 pub const DENIED: &str = "The person denied this call; it was not run.";
 
+/// What the model reads for a call stopped before it ended.
+pub const STOPPED: &str = "The call was stopped before it ended.";
+
 /// The person's standing answers: tools allowed for good, and whether read-only tools run
 /// without asking.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -107,7 +110,7 @@ pub fn call_id(call: &ChatToolCall) -> String {
 pub fn answer(call: &ChatToolCall) -> String {
     match call.state {
         ToolCallState::Denied => DENIED.into(),
-        ToolCallState::Stopped | ToolCallState::Waiting | ToolCallState::Running => "The call was stopped before it ended.".into(),
+        ToolCallState::Stopped | ToolCallState::Waiting | ToolCallState::Running => STOPPED.into(),
         ToolCallState::Done | ToolCallState::Failed => call.result.clone().unwrap_or_default(),
     }
 }

@@ -246,3 +246,8 @@ pub async fn load(path: &Path, planned: &Planned, threads: Option<u32>) -> anyho
     );
     Ok((engine, model))
 }
+
+/// The tokio runtime a command runs its async work on.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}

@@ -82,7 +82,7 @@ pub fn run(args: &McpArgs) -> anyhow::Result<std::process::ExitCode> {
                 return ok;
             }
             let fill = library::mcp_secrets::fill(home()?.root().to_path_buf());
-            let statuses = runtime()?.block_on(async {
+            let statuses = crate::loading::runtime()?.block_on(async {
                 let servers = Servers::from_file(&path, Some(fill));
                 servers.start_all().await;
                 let statuses = servers.statuses();
@@ -118,7 +118,7 @@ pub fn run(args: &McpArgs) -> anyhow::Result<std::process::ExitCode> {
                 Some(a) => serde_json::from_str(a).context("the arguments are not JSON")?,
                 None => serde_json::json!({}),
             };
-            let outcome = runtime()?.block_on(async {
+            let outcome = crate::loading::runtime()?.block_on(async {
                 let connection = mcp::Connection::open(server, &spec).await?;
                 let outcome = connection.call(tool, arguments).await;
                 connection.close().await;
@@ -192,9 +192,6 @@ fn app_file(app: &str) -> PathBuf {
     mcp::other_apps_files().into_iter().find(|(a, _)| *a == app).map(|(_, p)| p).unwrap_or_default()
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
-}
 
 /// A yes/no question on the terminal; no answer (end of input) is no.
 fn ask(question: &str) -> anyhow::Result<bool> {

@@ -32,9 +32,6 @@ pub struct PullArgs {
     pub revision: String,
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
-}
 
 pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
     let sort = match args.sort.as_str() {
@@ -48,7 +45,7 @@ pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
         Some((home, store)) => library::settings::hub_client(&store, &library::TokenStore::for_home(home.root()))?,
         None => HubClient::from_env()?,
     };
-    let page = runtime()?.block_on(client.search(&args.query, sort, args.limit.clamp(1, 100)))?;
+    let page = crate::loading::runtime()?.block_on(client.search(&args.query, sort, args.limit.clamp(1, 100)))?;
     if page.models.is_empty() {
         println!("No GGUF models match {:?}.", args.query);
         return Ok(());
@@ -81,7 +78,7 @@ pub fn pull(args: &PullArgs) -> anyhow::Result<()> {
     let store = Arc::new(Store::open(&home.database_path()).context("opening Hearth's database")?);
     // The Hub and token from Settings (the environment's HF_ENDPOINT / HF_TOKEN win, as in the app).
     let client = library::settings::hub_client(&store, &library::TokenStore::for_home(home.root()))?;
-    let rt = runtime()?;
+    let rt = crate::loading::runtime()?;
     rt.block_on(async {
         let info = client.model_info(&repo, Some(&args.revision)).await?;
         let quant = match quant {

@@ -87,9 +87,6 @@ pub struct ChatArgs {
     pub call_first: Option<String>,
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
-}
 
 async fn load(
     model: &str,
@@ -224,7 +221,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         messages.push(ChatMessage::new(ChatRole::User, args.prompt.clone()));
         return crate::remote::run(&endpoint, &args.model, &messages, &args.options.sampling());
     }
-    runtime()?.block_on(async {
+    crate::loading::runtime()?.block_on(async {
         let (host, _) = load(&args.model, args.options.ctx, &args.options.run_on, args.verbose).await?;
         let mut messages = args.options.start();
         messages.push(ChatMessage::new(ChatRole::User, args.prompt.clone()));
@@ -244,7 +241,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn chat(args: &ChatArgs) -> anyhow::Result<ExitCode> {
-    runtime()?.block_on(async {
+    crate::loading::runtime()?.block_on(async {
         let (host, info) = load(&args.model, args.options.ctx, &args.options.run_on, false).await?;
         let tools = match &args.mcp {
             Some(names) => Some(Tools::start(names).await?),
@@ -403,14 +400,14 @@ impl Tools {
                 }
                 _ => {
                     eprintln!("(denied)");
-                    return "The person denied this call; it was not run.".into();
+                    return chat::TOOL_DENIED.into();
                 }
             }
         }
         // Ctrl-C stops the call (on the server too) and the model reads that it was stopped.
         let (state, result, images) = tokio::select! {
             ran = chat::run_tool(&self.servers, o, arguments) => ran,
-            _ = tokio::signal::ctrl_c() => (types::ToolCallState::Stopped, "The call was stopped before it ended.".to_string(), Vec::new()),
+            _ = tokio::signal::ctrl_c() => (types::ToolCallState::Stopped, chat::TOOL_STOPPED.to_string(), Vec::new()),
         };
         let shown: String = result.chars().take(400).collect();
         eprintln!(

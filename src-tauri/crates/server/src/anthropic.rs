@@ -45,13 +45,7 @@ pub fn error_response(e: ApiError) -> Response {
 
 /// Reads a Messages request. `max_tokens` is required, as Anthropic requires it.
 pub fn parse(body: &[u8], max_prompt_chars: usize, count_only: bool) -> Result<ValidRequest, ApiError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::invalid(
-            format!("The request body is not valid JSON ({e}). Send a JSON object with Content-Type: application/json."),
-            None,
-        )
-    })?;
-    let Value::Object(o) = value else { return Err(ApiError::invalid("The request body must be a JSON object.", None)) };
+    let o = crate::request::json_object(body)?;
     let model = o.get("model").and_then(Value::as_str).ok_or_else(|| ApiError::invalid("`model` is required.", Some("model")))?.to_string();
     let mut messages = Vec::new();
     match o.get("system") {

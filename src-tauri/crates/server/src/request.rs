@@ -56,16 +56,22 @@ pub enum ToolChoice {
 /// Stop strings OpenAI allows in one request.
 const MAX_STOPS: usize = 4;
 
-pub fn parse(body: &[u8], endpoint: Endpoint, max_prompt_chars: usize) -> Result<ValidRequest, ApiError> {
+/// A request body as the JSON object every endpoint takes, or the 400 that says why it is not.
+pub(crate) fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::invalid(
             format!("The request body is not valid JSON ({e}). Send a JSON object with Content-Type: application/json."),
             None,
         )
     })?;
-    let Value::Object(o) = value else {
-        return Err(ApiError::invalid("The request body must be a JSON object.", None));
-    };
+    match value {
+        Value::Object(o) => Ok(o),
+        _ => Err(ApiError::invalid("The request body must be a JSON object.", None)),
+    }
+}
+
+pub fn parse(body: &[u8], endpoint: Endpoint, max_prompt_chars: usize) -> Result<ValidRequest, ApiError> {
+    let o = json_object(body)?;
     let model = string(&o, "model")?.ok_or_else(|| missing("model"))?;
     let prompt = match endpoint {
         Endpoint::Chat => Prompt::Chat(messages(&o)?),
@@ -241,9 +247,7 @@ const MAX_INPUTS: usize = 2048;
 /// `input`: a string, an array of strings, an array of token ids, or an array of those;
 /// `encoding_format`: `float` (the default) or `base64`.
 pub fn embeddings(body: &[u8], max_prompt_chars: usize) -> Result<EmbeddingsRequest, ApiError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("The request body is not valid JSON ({e})."), None))?;
-    let Value::Object(o) = value else { return Err(ApiError::invalid("The request body must be a JSON object.", None)) };
+    let o = json_object(body)?;
     let model = string(&o, "model")?.ok_or_else(|| missing("model"))?;
     let bad = || wrong("input", "a string, an array of strings, an array of token ids, or an array of those");
     let tokens = |v: &Vec<Value>| v.iter().map(|t| t.as_i64().and_then(|t| i32::try_from(t).ok())).collect::<Option<Vec<i32>>>();
@@ -299,9 +303,7 @@ pub fn embeddings(body: &[u8], max_prompt_chars: usize) -> Result<EmbeddingsRequ
 
 /// The body of `/api/models/load` and `/unload`: `{"model": NAME}`.
 pub fn model_name(body: &[u8]) -> Result<String, ApiError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("The request body is not valid JSON ({e})."), None))?;
-    let Value::Object(o) = value else { return Err(ApiError::invalid("The request body must be a JSON object.", None)) };
+    let o = json_object(body)?;
     string(&o, "model")?.ok_or_else(|| missing("model"))
 }
 
@@ -529,7 +531,7 @@ fn raw_prompt(o: &Map<String, Value>) -> Result<String, ApiError> {
     }
 }
 
-fn field<'a>(o: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+pub(crate) fn field<'a>(o: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     o.get(name).filter(|v| !v.is_null())
 }
 
@@ -548,7 +550,7 @@ pub fn enforceable(schema: &Value, name: &str) -> Result<(), ApiError> {
     })
 }
 
-fn wrong(name: &str, what: &str) -> ApiError {
+pub(crate) fn wrong(name: &str, what: &str) -> ApiError {
     ApiError::invalid(format!("`{name}` must be {what}."), Some(name.split(['.', '[']).next().unwrap_or(name)))
 }
 

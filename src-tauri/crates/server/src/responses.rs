@@ -19,7 +19,7 @@ use types::{ChatMessage, ChatRole, GenerationStats, StopReason, ToolCall};
 
 use crate::error::ApiError;
 use crate::openai::Head;
-use crate::request::{self, Endpoint, ToolChoice, ValidRequest};
+use crate::request::{self, field, wrong, Endpoint, ToolChoice, ValidRequest};
 
 /// A request read, before the conversation it continues is known.
 pub struct Draft {
@@ -34,13 +34,7 @@ pub struct Draft {
 
 /// Reads a request body: its shape, and what it asks that this server cannot do.
 pub fn read(body: &[u8]) -> Result<Draft, ApiError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::invalid(
-            format!("The request body is not valid JSON ({e}). Send a JSON object with Content-Type: application/json."),
-            None,
-        )
-    })?;
-    let Value::Object(body) = value else { return Err(ApiError::invalid("The request body must be a JSON object.", None)) };
+    let body = request::json_object(body)?;
     match field(&body, "model") {
         Some(Value::String(_)) => {}
         Some(_) => return Err(wrong("model", "a string")),
@@ -363,14 +357,6 @@ fn text_format(o: &Map<String, Value>) -> Result<Option<Constraint>, ApiError> {
         },
         _ => Err(wrong("text.format.type", "text, json_object or json_schema")),
     }
-}
-
-fn field<'a>(o: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    o.get(name).filter(|v| !v.is_null())
-}
-
-fn wrong(name: &str, what: &str) -> ApiError {
-    ApiError::invalid(format!("`{name}` must be {what}."), Some(name.split(['.', '[']).next().unwrap_or(name)))
 }
 
 /// Splits a reply that opens with `<think>` (Qwen3, DeepSeek-R1 and other thinking models) into its

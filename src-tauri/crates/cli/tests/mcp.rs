@@ -103,13 +103,69 @@ fn hearth_chat_asks_on_the_terminal_before_a_tool_runs() {
     std::fs::write(home.join("mcp.json"), config.to_string()).unwrap();
     let model = testkit::test_model().display().to_string();
     let args = ["chat", &model, "--temp", "0", "--max-tokens", "24", "--mcp", "files", "--call-first", "list_allowed_directories"];
-    let out = hearth(&args, &home, "Which folders can you read?\nn\nTry again.\ny\n/exit\n");
-    let (_, err) = text(&out);
-    assert!(out.status.success(), "{err}");
+    let (ok, err) = converse(&args, &home, &[("Which folders can you read?", "n"), ("Try again.", "y")]);
+    assert!(ok, "{err}");
     assert!(err.lines().any(|l| l.starts_with("files: ") && l.ends_with(" tools")), "the server's tools are counted: {err}");
     assert!(err.contains("Run files › list_allowed_directories {}? [y]es once, [a]lways, [N]o:"), "asked: {err}");
     assert!(err.contains("(denied)"), "{err}");
     assert!(err.contains("This model's chat template has no place for tools"), "a model without tools in its template is said to be so: {err}");
     assert!(err.contains(&format!("[files › list_allowed_directories: done] Allowed directories:\n{}", folder.display())), "{err}");
     std::fs::remove_dir_all(&home).ok();
+}
+
+/// Talks with `hearth chat` as a person at the terminal would: each message is typed when it asks
+/// for one ("> "), the first question about a call after a message gets that message's answer, and
+/// any further question (a small model may call again of its own accord, and its words are not the
+/// same on every CPU) a no; `/exit` at the end. Whether it exited well, and its stderr.
+fn converse(args: &[&str], home: &std::path::Path, turns: &[(&str, &str)]) -> (bool, String) {
+    use std::io::{Read, Write};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .args(args)
+        .env("HEARTH_HOME", home)
+        .env("HEARTH_NO_KEYCHAIN", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run hearth");
+    let err = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let err = err.clone();
+        let mut stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                err.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    let (mut sent, mut answered, mut asked_at_send) = (0usize, 0usize, 0usize);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    while child.try_wait().unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "hearth chat did not finish: {}", err.lock().unwrap());
+        let (asked, ready) = {
+            let e = err.lock().unwrap();
+            (e.matches("[N]o: ").count(), e.matches("\n> ").count())
+        };
+        if asked > answered {
+            let first_after_message = answered == asked_at_send && sent > 0;
+            let answer = if first_after_message { turns[sent - 1].1 } else { "n" };
+            writeln!(stdin, "{answer}").unwrap();
+            answered += 1;
+        } else if ready > sent {
+            let line = turns.get(sent).map_or("/exit", |t| t.0);
+            writeln!(stdin, "{line}").unwrap();
+            asked_at_send = asked;
+            sent += 1;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let ok = child.wait().unwrap().success();
+    reader.join().ok();
+    let err = err.lock().unwrap().clone();
+    (ok, err)
 }

@@ -53,6 +53,19 @@ pub enum EngineError {
     /// llama.cpp failed at a step that should not fail (`what`: "decode", "queue a token", …).
     Llama { what: &'static str, reason: String },
     TooManyLogits,
+    /// The load names a projector file that is not there.
+    ProjectorMissing { path: PathBuf },
+    /// The projector writes embeddings of another width than the model reads.
+    ProjectorWidth { projector: PathBuf, projector_width: u64, model_width: u64 },
+    /// llama.cpp's multimodal library refused the projector; its reason is in the worker's log.
+    ProjectorFailed { projector: PathBuf, last_lines: Vec<String> },
+    /// A picture was sent to a model loaded without a projector.
+    NoVision { model: String },
+    /// The projector could not read a picture (`reason`: which step failed).
+    PictureUnread { reason: String },
+    /// The template left out or repeated the place of a picture.
+    PicturesMisplaced { sent: usize, placed: usize },
+    TooManyPictures { sent: usize, limit: usize },
 }
 
 impl Problem for EngineError {
@@ -82,7 +95,12 @@ impl Problem for EngineError {
             | TokenOutOfVocab { .. }
             | EmptyInput
             | EmbeddingsCancelled
-            | NoPooledEmbedding => ErrorCode::InvalidInput,
+            | NoPooledEmbedding
+            | NoVision { .. }
+            | PictureUnread { .. }
+            | PicturesMisplaced { .. }
+            | TooManyPictures { .. } => ErrorCode::InvalidInput,
+            ProjectorMissing { .. } | ProjectorWidth { .. } | ProjectorFailed { .. } => ErrorCode::ModelLoadFailed,
             Template { .. } | NoSuchTemplate { .. } => ErrorCode::TemplateError,
             TooLong { .. } | CacheFull | BenchTooLong { .. } | InputTooLong { .. } => ErrorCode::ContextFull,
             ReaderBehind { .. } | NoTokenChosen | SlotsBusy | Llama { .. } | TooManyLogits => ErrorCode::Internal,
@@ -169,6 +187,29 @@ impl Problem for EngineError {
             NoPooledEmbedding => "llama.cpp made no pooled embedding for this model.".into(),
             Llama { what, reason } => format!("llama.cpp could not {what}: {reason}"),
             TooManyLogits => "A batch asked for more logits than the context keeps.".into(),
+            ProjectorMissing { path } => {
+                format!("The model's projector (the part that reads pictures) is missing: there is no file at {}.", shown_path(path, to))
+            }
+            ProjectorWidth { projector, projector_width, model_width } => format!(
+                "The projector {} does not belong to this model: it writes embeddings {projector_width} wide, and the model reads \
+                 {model_width}. Choose the projector made for this model.",
+                shown_path(projector, to)
+            ),
+            ProjectorFailed { projector, last_lines } => with_log(
+                format!("llama.cpp could not load the projector {}: it may be damaged, or of a kind this version does not know.", shown_path(projector, to)),
+                last_lines,
+                to,
+            ),
+            NoVision { model } => format!(
+                "{model} reads text only: it was loaded without a projector (an mmproj file), so it cannot read pictures. \
+                 Send text, or use a model that sees images."
+            ),
+            PictureUnread { reason } => format!("The model's projector could not read a picture ({reason})."),
+            PicturesMisplaced { sent, placed } => format!(
+                "The conversation has {sent} pictures, and the model's chat template put {placed} in the prompt: it cannot carry \
+                 pictures where they were sent (a picture in a system message, for instance)."
+            ),
+            TooManyPictures { sent, limit } => format!("{sent} pictures were sent; Hearth sends a model at most {limit} at once."),
         }
     }
 }

@@ -21,6 +21,7 @@ mod reply;
 mod session;
 mod stop;
 mod utf8;
+mod vision;
 mod worker;
 
 /// The JSON-schema check every constraint passes before llama.cpp's converter (its own crate, so

@@ -38,6 +38,11 @@ pub fn take_capture() -> Vec<String> {
     CAPTURE.lock().ok().and_then(|mut c| c.take()).unwrap_or_default()
 }
 
+/// The lines collected so far, collecting on.
+pub fn peek_capture() -> Vec<String> {
+    CAPTURE.lock().ok().and_then(|c| c.clone()).unwrap_or_default()
+}
+
 struct Capture;
 
 struct Message(String);
@@ -118,6 +123,22 @@ pub fn buffer_sizes(lines: &[String]) -> BufferSizes {
     sizes
 }
 
+/// A projector's weights and compute buffers, from the lines llama.cpp's multimodal library logs as
+/// it loads one: "load_hparams: model size:  812.55 MiB" and "alloc_compute_meta:  CPU compute
+/// buffer size =  126.23 MiB" (one per device).
+pub fn projector_sizes(lines: &[String]) -> BufferSizes {
+    let mut sizes = BufferSizes::default();
+    for line in lines {
+        if let Some(value) = line.split("model size:").nth(1) {
+            let mib: f64 = value.trim().trim_end_matches("MiB").trim().parse().unwrap_or(0.0);
+            sizes.weights = (mib * 1024.0 * 1024.0) as u64;
+        } else if line.contains("compute buffer size") {
+            sizes.compute += mib_after_equals(line).unwrap_or(0);
+        }
+    }
+    sizes
+}
+
 fn mib_after_equals(line: &str) -> Option<u64> {
     let value = line.split('=').nth(1)?.trim().trim_end_matches("MiB").trim();
     let mib: f64 = value.parse().ok()?;
@@ -144,6 +165,21 @@ mod tests {
         assert_eq!(s.weights, (92.12f64 * 1048576.0) as u64);
         assert_eq!(s.kv, (11.25f64 * 1048576.0) as u64);
         assert_eq!(s.compute, (0.19f64 * 1048576.0) as u64 + 102 * 1048576);
+    }
+
+    #[test]
+    fn a_projectors_sizes_are_read_from_its_own_lines() {
+        let lines: Vec<String> = [
+            "clip_ctx: CLIP using CPU backend",
+            "load_hparams: model size:         812.55 MiB",
+            "alloc_compute_meta:        CPU compute buffer size =   126.23 MiB",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let s = projector_sizes(&lines);
+        assert_eq!(s.weights, (812.55f64 * 1048576.0) as u64);
+        assert_eq!(s.compute, (126.23f64 * 1048576.0) as u64);
     }
 
     #[test]

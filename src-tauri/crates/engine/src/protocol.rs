@@ -55,6 +55,9 @@ pub struct LoadParams {
     /// which sized the context embeddings are made in to fit beside the model.
     #[serde(default = "max_embed")]
     pub embed_tokens: u32,
+    /// The model's projector (an mmproj file), through which it reads pictures; `None`: text only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projector: Option<PathBuf>,
 }
 
 fn one() -> u32 {
@@ -106,7 +109,13 @@ impl LoadParams {
             chat_template: None,
             n_parallel: 1,
             embed_tokens: types::MAX_EMBED_TOKENS,
+            projector: None,
         }
+    }
+
+    /// The projector to load beside the model.
+    pub fn with_projector(self, projector: Option<PathBuf>) -> Self {
+        Self { projector, ..self }
     }
 }
 
@@ -458,6 +467,8 @@ mod tests {
                 time_to_first_token_ms: 1.7,
                 stop_reason: StopReason::Stop,
                 tokens_per_second: None,
+                image_tokens: 0,
+                image_ms: 0.0,
             },
         };
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();

@@ -19,11 +19,15 @@ use crate::outbox::EventSink;
 use crate::protocol::{Constraint, Event, GenerateParams, RequestId, MAX_TOP_LOGPROBS};
 use crate::stop::StopMatcher;
 use crate::utf8::Utf8Decoder;
+use crate::vision::Picture;
 
 pub struct Reply {
     pub id: RequestId,
-    /// The whole prompt, as tokens.
+    /// The whole prompt, as tokens; a picture stands as its key, once for each position it takes
+    /// (`vision`).
     pub prompt: Vec<LlamaToken>,
+    /// The pictures in the prompt, each with the index in `prompt` it starts at, in order.
+    pub pictures: Vec<(usize, Picture)>,
     /// How many of `prompt` are in the sequence's cache (reused or decoded).
     pub read: usize,
     /// The token sampled last, to be decoded in the next batch.
@@ -57,17 +61,25 @@ impl Reply {
         model: &LlamaModel,
         params: &GenerateParams,
         prompt: Vec<LlamaToken>,
+        pictures: Vec<(usize, Picture)>,
         received: Instant,
     ) -> Result<Self, HearthError> {
         let sampling = &params.sampling;
         let mut sampler = sampler(sampling, model.n_vocab());
         let grammar = params.constraint.as_ref().map(|c| constraint_sampler(model, c)).transpose()?;
         let tail = prompt.len().saturating_sub(sampling.repeat_last_n as usize);
-        sampler.accept_many(&prompt[tail..]);
-        let stats = GenerationStats { prompt_tokens_total: prompt.len() as u32, prompt_tokens: prompt.len() as u32, ..no_stats() };
+        // The penalties count tokens the model wrote or read, not the keys pictures stand as.
+        let text: Vec<LlamaToken> = prompt[tail..].iter().copied().filter(|t| t.0 >= 0).collect();
+        sampler.accept_many(&text);
+        let cells: usize = pictures.iter().map(|(_, p)| p.n_tokens).sum();
+        let positions: usize = pictures.iter().map(|(_, p)| p.n_pos).sum();
+        let image_tokens = pictures.iter().map(|(_, p)| p.image_tokens).sum::<usize>() as u32;
+        let total = (prompt.len() + cells - positions) as u32;
+        let stats = GenerationStats { prompt_tokens_total: total, prompt_tokens: total, image_tokens, ..no_stats() };
         Ok(Self {
             id,
             prompt,
+            pictures,
             read: 0,
             next: None,
             logits_at: None,
@@ -87,16 +99,36 @@ impl Reply {
         })
     }
 
-    /// The first `n` prompt tokens are in the sequence's cache already.
+    /// The first `n` prompt tokens are in the sequence's cache already (`n` is never inside a
+    /// picture: `picture_start`).
     pub fn reuse(&mut self, n: usize) {
         self.read = n;
-        self.stats.reused_prefix_tokens = n as u32;
-        self.stats.prompt_tokens = (self.prompt.len() - n) as u32;
+        // Tokens, not positions: a picture in the cache counts as the tokens it took.
+        let kept = self.pictures.iter().filter(|(at, p)| at + p.n_pos <= n);
+        let cached = kept.fold(n, |sum, (_, p)| sum - p.n_pos + p.n_tokens);
+        self.stats.reused_prefix_tokens = cached as u32;
+        self.stats.prompt_tokens = self.stats.prompt_tokens_total.saturating_sub(cached as u32);
     }
 
     /// Prompt tokens not yet decoded.
     pub fn unread(&self) -> &[LlamaToken] {
         &self.prompt[self.read..]
+    }
+
+    /// The unread prompt's text up to the next picture (all of it when none is left).
+    pub fn unread_text(&self) -> &[LlamaToken] {
+        let end = self.pictures.iter().map(|(at, _)| *at).find(|&at| at >= self.read).unwrap_or(self.prompt.len());
+        &self.prompt[self.read..end]
+    }
+
+    /// The picture the unread prompt starts with, if it starts with one.
+    pub fn next_picture(&self) -> Option<&Picture> {
+        self.pictures.iter().find(|(at, _)| *at == self.read).map(|(_, p)| p)
+    }
+
+    /// Where the picture covering prompt index `i` starts; `i` itself when no picture covers it.
+    pub fn picture_start(&self, i: usize) -> usize {
+        self.pictures.iter().find(|(at, p)| *at < i && i < at + p.n_pos).map_or(i, |(at, _)| *at)
     }
 
     /// The last prompt tokens were decoded just now.
@@ -301,5 +333,7 @@ pub fn no_stats() -> GenerationStats {
         time_to_first_token_ms: 0.0,
         stop_reason: StopReason::Cancelled,
         tokens_per_second: None,
+        image_tokens: 0,
+        image_ms: 0.0,
     }
 }

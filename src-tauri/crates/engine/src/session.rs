@@ -23,6 +23,7 @@ use crate::outbox::{Cancels, EventSink};
 use crate::protocol::{BenchParams, BenchResult, EmbedInput, GenerateParams, LoadParams, Prompt, RequestId};
 use crate::reply::{ms, Reply};
 use crate::template::{family, ChatTemplate, TemplateInputs};
+use crate::vision::{Picture, Vision};
 
 pub struct Session<'m> {
     model: &'m LlamaModel,
@@ -42,6 +43,10 @@ pub struct Session<'m> {
     /// One per sequence of the context (`LoadParams::n_parallel`); sequence `i` is slot `i`.
     slots: Vec<Slot>,
     n_batch: usize,
+    /// llama.cpp's micro-batch: a picture is decoded in pieces no longer (a projector whose
+    /// pictures attend both ways, Gemma 3's, must have a whole picture in one micro-batch, and
+    /// llama.cpp aborts on a longer one).
+    n_ubatch: usize,
     batch: LlamaBatch<'static>,
     /// Tokens of `batch` that ask for logits.
     outputs: u32,
@@ -49,6 +54,24 @@ pub struct Session<'m> {
     n_swa: usize,
     /// The longest input one embedding takes (`LoadParams::embed_tokens`, from the plan).
     embed_tokens: usize,
+    /// The projector, when the model was loaded with one: it reads the pictures.
+    pub vision: Option<Vision>,
+}
+
+/// A prompt as the session reads it: tokens (a picture standing as its key, `vision`), and the
+/// pictures with the index each starts at.
+struct PromptInput {
+    tokens: Vec<LlamaToken>,
+    pictures: Vec<(usize, Picture)>,
+}
+
+impl PromptInput {
+    /// The cells of the cache it takes: its text's tokens and its pictures'.
+    fn cells(&self) -> usize {
+        let positions: usize = self.pictures.iter().map(|(_, p)| p.n_pos).sum();
+        let tokens: usize = self.pictures.iter().map(|(_, p)| p.n_tokens).sum();
+        self.tokens.len() - positions + tokens
+    }
 }
 
 fn err(e: EngineError) -> HearthError {
@@ -62,7 +85,7 @@ impl<'m> Session<'m> {
     }
 
     pub fn new(backend: &LlamaBackend, model: &'m LlamaModel, params: &LoadParams, threads: i32) -> Result<Self, HearthError> {
-        let (n_batch, _) = llama_params::batch_sizes(params);
+        let (n_batch, n_ubatch) = llama_params::batch_sizes(params);
         let n_slots = llama_params::n_seq(params) as usize;
         let cparams = llama_params::context_params(params, threads);
         let ctx = model.new_context(backend, cparams).map_err(|e| err(EngineError::NoContext { reason: e.to_string() }))?;
@@ -85,10 +108,12 @@ impl<'m> Session<'m> {
             eos,
             slots: (0..n_slots).map(|_| Slot::default()).collect(),
             n_batch: n_batch as usize,
+            n_ubatch: n_ubatch as usize,
             batch: LlamaBatch::new(n_batch as usize, 1),
             outputs: 0,
             n_swa: sliding_window(model),
             embed_tokens: params.embed_tokens.clamp(1, types::MAX_EMBED_TOKENS) as usize,
+            vision: None,
         })
     }
 
@@ -101,6 +126,14 @@ impl<'m> Session<'m> {
     /// Tools, calls and tool answers go through a template that takes them, else into the text
     /// (`tools::in_text`).
     pub fn render(&self, messages: &[ChatMessage], tools: Option<&serde_json::Value>) -> Result<String, HearthError> {
+        let with_markers;
+        let messages = match &self.vision {
+            Some(v) if messages.iter().any(|m| !m.images.is_empty()) => {
+                with_markers = messages.iter().map(|m| place_pictures(m, &v.marker)).collect::<Vec<_>>();
+                &with_markers[..]
+            }
+            _ => messages,
+        };
         let has_tool_parts = tools.is_some() || messages.iter().any(|m| !m.tool_calls.is_empty() || m.role == ChatRole::Tool);
         let written;
         let (messages, tools) = if has_tool_parts && !self.takes_tools {
@@ -149,8 +182,34 @@ impl<'m> Session<'m> {
         tokens
     }
 
+    /// A rendered prompt with pictures: the text cut at the markers, each piece tokenized (as
+    /// llama.cpp's own multimodal tokenizer does: special tokens only before the first), each
+    /// picture tokenized by the projector in its place.
+    fn prompt_input(&self, text: &str, images: &[&types::ChatImage]) -> Result<PromptInput, HearthError> {
+        let Some(vision) = self.vision.as_ref().filter(|_| !images.is_empty()) else {
+            return Ok(PromptInput { tokens: self.prompt_tokens(text), pictures: Vec::new() });
+        };
+        let pieces: Vec<&str> = text.split(vision.marker.as_str()).collect();
+        if pieces.len() - 1 != images.len() {
+            return Err(err(EngineError::PicturesMisplaced { sent: images.len(), placed: pieces.len() - 1 }));
+        }
+        let mut input = PromptInput { tokens: self.prompt_tokens(pieces[0]), pictures: Vec::new() };
+        for (image, piece) in images.iter().zip(&pieces[1..]) {
+            let picture = vision.picture(image)?;
+            let at = input.tokens.len();
+            input.tokens.extend(std::iter::repeat_n(picture.key, picture.n_pos));
+            input.pictures.push((at, picture));
+            input.tokens.extend(self.tokenize(piece, false));
+        }
+        if input.tokens.last().is_some_and(|t| t.0 < 0) {
+            // Logits come from a text token; templates always write one after the last message.
+            input.tokens.push(self.model.vocab().bos());
+        }
+        Ok(input)
+    }
+
     /// The prompt's tokens, leaving out old turns first if asked to and the prompt does not fit.
-    fn fit_prompt(&self, params: &GenerateParams) -> Result<Vec<LlamaToken>, HearthError> {
+    fn fit_prompt(&self, params: &GenerateParams) -> Result<PromptInput, HearthError> {
         let n_ctx = self.n_ctx() as usize;
         // Room kept for the reply when old turns are dropped: a quarter of the context, or less if
         // the reply is capped lower.
@@ -159,22 +218,36 @@ impl<'m> Session<'m> {
             Prompt::Chat(m) => m.clone(),
             Prompt::Raw(text) => {
                 let tokens = self.prompt_tokens(text);
-                return if tokens.len() < n_ctx { Ok(tokens) } else { Err(too_long(tokens.len(), n_ctx)) };
+                return if tokens.len() < n_ctx { Ok(PromptInput { tokens, pictures: Vec::new() }) } else { Err(too_long(tokens.len(), n_ctx)) };
             }
         };
+        let sent = messages.iter().map(|m| m.images.len()).sum::<usize>();
+        if sent > 0 && self.vision.is_none() {
+            return Err(err(EngineError::NoVision { model: self.model_name() }));
+        }
+        if sent > types::MAX_IMAGES {
+            return Err(err(EngineError::TooManyPictures { sent, limit: types::MAX_IMAGES }));
+        }
         loop {
-            let tokens = self.prompt_tokens(&self.render(&messages, params.tools.as_ref())?);
+            let images: Vec<&types::ChatImage> = messages.iter().flat_map(|m| &m.images).collect();
+            let input = self.prompt_input(&self.render(&messages, params.tools.as_ref())?, &images)?;
+            let cells = input.cells();
             let fits = match params.context_overflow {
-                ContextOverflow::Stop => tokens.len() < n_ctx,
-                ContextOverflow::DropOldest => tokens.len() + reserve <= n_ctx,
+                ContextOverflow::Stop => cells < n_ctx,
+                ContextOverflow::DropOldest => cells + reserve <= n_ctx,
             };
             if fits {
-                return Ok(tokens);
+                return Ok(input);
             }
             if params.context_overflow == ContextOverflow::Stop || !drop_oldest_turn(&mut messages) {
-                return Err(too_long(tokens.len(), n_ctx));
+                return Err(too_long(cells, n_ctx));
             }
         }
+    }
+
+    /// The model's name, as its file gives it, for sentences.
+    fn model_name(&self) -> String {
+        self.model.meta_val_str("general.name").ok().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| "This model".into())
     }
 
     /// Sequences this context serves (`LoadParams::n_parallel`).
@@ -206,14 +279,15 @@ impl<'m> Session<'m> {
         if params.sampling.logit_bias.iter().any(|(t, _)| !(0..n_vocab).contains(t)) {
             return Err(err(EngineError::TokenOutOfVocab { n_vocab }));
         }
-        let tokens = self.fit_prompt(params)?;
+        let PromptInput { tokens, pictures } = self.fit_prompt(params)?;
         let slot = (0..self.slots.len())
             .filter(|&i| self.slots[i].reply.is_none())
             .max_by_key(|&i| (common_prefix(&self.slots[i].cached, &tokens), std::cmp::Reverse(i)))
             .ok_or_else(|| err(EngineError::SlotsBusy))?;
         // The reply is made before the cache is touched: its grammar may be refused.
-        let mut reply = Reply::new(id, self.model, params, tokens, received)?;
-        reply.reuse(self.reuse_prefix(slot, &reply.prompt));
+        let mut reply = Reply::new(id, self.model, params, tokens, pictures, received)?;
+        let kept = self.reuse_prefix(slot, &reply);
+        reply.reuse(kept);
         let counts = (reply.stats.prompt_tokens_total, reply.stats.reused_prefix_tokens);
         self.slots[slot].reply = Some(reply);
         Ok(counts)
@@ -232,6 +306,7 @@ impl<'m> Session<'m> {
                 slot.reply = None;
             }
         }
+        self.read_pictures(&mut ended);
         if let Err(e) = self.fill_batch() {
             return self.fail_all(e, ended);
         }
@@ -260,6 +335,33 @@ impl<'m> Session<'m> {
         ended
     }
 
+    /// Reads the pictures each reply's unread prompt starts with, through the projector, each in
+    /// decodes of its own (the shared batch is empty here). A picture that fails ends its reply
+    /// alone, its sequence emptied.
+    fn read_pictures(&mut self, ended: &mut Vec<(RequestId, Result<GenerationStats, HearthError>)>) {
+        let Some(vision) = self.vision.as_mut() else { return };
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            while let Some(reply) = slot.reply.as_mut() {
+                let Some(picture) = reply.next_picture() else { break };
+                let started = Instant::now();
+                let (key, n_pos) = (picture.key, picture.n_pos);
+                match vision.eval(picture, &mut self.ctx, slot.cached.len(), i as i32, self.n_ubatch) {
+                    Ok(_) => {
+                        slot.cached.extend(std::iter::repeat_n(key, n_pos));
+                        reply.read += n_pos;
+                        reply.stats.image_ms += crate::reply::ms(started);
+                    }
+                    Err(e) => {
+                        let _ = self.ctx.clear_kv_cache_seq(Some(i as u32), None, None);
+                        slot.cached.clear();
+                        ended.push((reply.id, Err(e)));
+                        slot.reply = None;
+                    }
+                }
+            }
+        }
+    }
+
     /// Queues the batch `step` decodes, and marks in each slot's cache what it will hold.
     fn fill_batch(&mut self) -> Result<(), HearthError> {
         self.clear_batch();
@@ -275,7 +377,9 @@ impl<'m> Session<'m> {
         for i in 0..self.slots.len() {
             let room = self.n_batch.saturating_sub(self.batch.n_tokens() as usize);
             let Some(reply) = self.slots[i].reply.as_ref() else { continue };
-            let chunk = prompt_chunk(reply.unread(), room);
+            // Text up to a picture is queued whole; a prompt's own end by `prompt_chunk`'s rule.
+            let text = reply.unread_text();
+            let chunk = if text.len() < reply.unread().len() { text.iter().take(room).copied().collect() } else { prompt_chunk(text, room) };
             if chunk.is_empty() {
                 continue;
             }
@@ -315,10 +419,12 @@ impl<'m> Session<'m> {
     /// Keeps slot `i`'s cached tokens shared with `tokens` and drops the rest from its sequence;
     /// returns how many are kept. At least the last prompt token is always decoded again, since
     /// sampling needs its logits.
-    fn reuse_prefix(&mut self, i: usize, tokens: &[LlamaToken]) -> usize {
+    fn reuse_prefix(&mut self, i: usize, reply: &Reply) -> usize {
         let seq = i as i32;
         let cached = &self.slots[i].cached;
-        let mut common = common_prefix(cached, tokens).min(tokens.len().saturating_sub(1));
+        let tokens = &reply.prompt;
+        // A picture is in the cache whole or not at all.
+        let mut common = reply.picture_start(common_prefix(cached, tokens).min(tokens.len().saturating_sub(1)));
         if common < cached.len() {
             let removed = u32::try_from(common).ok().is_some_and(|p| self.ctx.kv_cache_seq_rm(seq, Some(p), None).is_ok());
             // Some caches (recurrent models) cannot drop a tail; a sliding-window cache may have
@@ -661,6 +767,27 @@ fn sliding_window(model: &LlamaModel) -> usize {
     model.meta_val_str(&format!("{arch}.attention.sliding_window")).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0)
 }
 
+/// The message with `marker` written where each of its pictures sits (at its byte offset, moved
+/// back to a character boundary; past the end, at the end), in order.
+fn place_pictures(message: &ChatMessage, marker: &str) -> ChatMessage {
+    let text = &message.content;
+    let mut content = String::with_capacity(text.len() + marker.len() * message.images.len());
+    let mut from = 0;
+    let mut places: Vec<usize> = message.images.iter().map(|i| i.at as usize).collect();
+    places.sort_unstable();
+    for at in places {
+        let mut at = at.clamp(from, text.len());
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        content.push_str(&text[from..at]);
+        content.push_str(marker);
+        from = at;
+    }
+    content.push_str(&text[from..]);
+    ChatMessage { content, ..message.clone() }
+}
+
 fn too_long(tokens: usize, n_ctx: usize) -> HearthError {
     err(EngineError::TooLong { tokens, n_ctx })
 }
@@ -695,6 +822,16 @@ mod tests {
         assert!(drop_oldest_turn(&mut c));
         assert_eq!(c, vec![m(System, "s"), m(User, "u3")]);
         assert!(!drop_oldest_turn(&mut c));
+    }
+
+    #[test]
+    fn pictures_are_placed_at_their_offsets_in_order() {
+        let image = |at| types::ChatImage { at, width: 1, height: 1, rgb: vec![0; 3] };
+        let message = ChatMessage { images: vec![image(99), image(0), image(6)], ..m(ChatRole::User, "héllo world") };
+        // 99 is past the end; 2 would split "é", so 6 (a boundary) stays as is.
+        assert_eq!(place_pictures(&message, "<P>").content, "<P>héllo<P> world<P>");
+        let inside = ChatMessage { images: vec![image(2)], ..m(ChatRole::User, "héllo") };
+        assert_eq!(place_pictures(&inside, "<P>").content, "h<P>éllo");
     }
 
     #[test]

@@ -19,6 +19,7 @@ use crate::error::EngineError;
 use crate::outbox::{Cancels, EventSink};
 use crate::protocol::{read_frame, Event, LoadParams, Request, RequestId};
 use crate::session::Session;
+use crate::vision::Vision;
 use crate::{devices, file_name, logs};
 
 /// The worker's entry point: serves requests from stdin until stdin closes.
@@ -119,13 +120,36 @@ impl Worker {
             }
         };
         let session = Session::new(&self.backend, &model, params, threads);
+        let model_lines = logs::peek_capture();
+        let vision = match &params.projector {
+            Some(path) if session.is_ok() => Some(Vision::load(&model, path, !params.devices.is_empty(), threads, &logs::peek_capture)),
+            _ => None,
+        };
         let lines = logs::take_capture();
-        let sizes = logs::buffer_sizes(&lines);
+        let sizes = logs::buffer_sizes(&model_lines);
         let mut session = match session {
             Ok(s) => s,
             Err(e) => {
                 self.send(&Event::error(load_id, &e));
                 return None;
+            }
+        };
+        let vision_info = match vision {
+            None => None,
+            Some(Err(e)) => {
+                self.send(&Event::error(load_id, &e));
+                return None;
+            }
+            Some(Ok(v)) => {
+                let projector = logs::projector_sizes(&lines[model_lines.len()..]);
+                let info = types::VisionInfo {
+                    file: params.projector.as_deref().map(file_name).unwrap_or_default(),
+                    image_side: v.image_side,
+                    weights_bytes: projector.weights,
+                    compute_bytes: projector.compute,
+                };
+                session.vision = Some(v);
+                Some(info)
             }
         };
         // A first decode now, as llama.cpp's own tools warm up: a CPU variant that traps on this
@@ -152,7 +176,8 @@ impl Worker {
             takes_tools: session.takes_tools(),
             template: session.template_in_use.clone(),
             load_ms: started.elapsed().as_secs_f64() * 1000.0,
-            devices: logs::device_buffers(&lines),
+            devices: logs::device_buffers(&model_lines),
+            vision: vision_info,
         };
         self.send(&Event::Loaded { id: load_id, info });
         self.serve_requests(&mut session, &params.path, threads)

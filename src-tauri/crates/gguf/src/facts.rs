@@ -142,6 +142,20 @@ impl ModelFacts {
     }
 
     /// Where the tensor data ends: the size a complete file must have at least.
+    /// An unsigned number of the header's metadata, by its key; `None` when absent, negative or
+    /// not a number.
+    pub fn uint(&self, key: &str) -> Option<u64> {
+        get_uint(&self.metadata, key).ok().flatten()
+    }
+
+    /// A string of the header's metadata, by its key.
+    pub fn string(&self, key: &str) -> Option<&str> {
+        match self.metadata.get(key) {
+            Some(Value::Str(s)) => Some(s),
+            _ => None,
+        }
+    }
+
     pub fn data_end(&self) -> u64 {
         self.data_offset.saturating_add(self.tensors.iter().map(|t| t.offset.saturating_add(t.bytes)).max().unwrap_or(0))
     }

@@ -370,3 +370,80 @@ pub fn presets() -> Vec<Shape> {
         gemma3_12b(),
     ]
 }
+
+/// The vision side of a projector (an mmproj file) of llama.cpp's `gemma3` type: a SigLIP encoder
+/// reading `image_size` pixels square in patches of `patch`, its tokens pooled 4 × 4, then
+/// projected to the text model's width. Gemma 3's own is 1152 wide, 27 layers, 16 heads, 4304
+/// feed-forward, reading 896 pixels in patches of 14 (256 tokens a picture).
+#[derive(Debug, Clone)]
+pub struct ProjectorShape {
+    pub width: u64,
+    pub layers: u64,
+    pub heads: u64,
+    pub ff: u64,
+    pub image_size: u64,
+    pub patch: u64,
+    /// The text model's embedding width: what the projector writes.
+    pub text_width: u64,
+    /// The type of the matrices ("F16" as llama.cpp's converter writes them, or "F32").
+    pub matrices: &'static str,
+}
+
+/// Gemma 3's projector (4B and up) for a text model `text_width` wide (2560 for the 4B).
+pub fn gemma3_projector(text_width: u64) -> ProjectorShape {
+    ProjectorShape { width: 1152, layers: 27, heads: 16, ff: 4304, image_size: 896, patch: 14, text_width, matrices: "F16" }
+}
+
+/// A projector of Gemma 3's kind, as small as one can be and still read a picture the real way
+/// (896 pixels in patches of 14, 256 tokens): one layer 64 wide. For tests, written whole with
+/// `to_bytes` (its weights zeros, which llama.cpp reads without a NaN: the pictures come out as
+/// zero embeddings).
+pub fn tiny_gemma3_projector(text_width: u64) -> ProjectorShape {
+    ProjectorShape { width: 64, layers: 1, heads: 1, ff: 128, image_size: 896, patch: 14, text_width, matrices: "F32" }
+}
+
+/// The file of a `gemma3` projector, with every key and tensor llama.cpp's loader reads for one
+/// (tools/mtmd/clip.cpp: `load_hparams`, `load_tensors`).
+pub fn projector(p: &ProjectorShape) -> GgufWriter {
+    let v = |s: &str| format!("clip.vision.{s}");
+    let patches = (p.image_size / p.patch).pow(2);
+    let m = t(p.matrices);
+    let f32 = t("F32");
+    let mut w = GgufWriter::new("clip")
+        .str("general.name", "Gemma 3 projector (synthetic)")
+        .bool("clip.has_vision_encoder", true)
+        .str("clip.projector_type", "gemma3")
+        .bool("clip.use_gelu", true)
+        .u32(&v("embedding_length"), p.width as u32)
+        .u32(&v("attention.head_count"), p.heads as u32)
+        .u32(&v("feed_forward_length"), p.ff as u32)
+        .u32(&v("block_count"), p.layers as u32)
+        .u32(&v("projection_dim"), p.text_width as u32)
+        .f32(&v("attention.layer_norm_epsilon"), 1e-6)
+        .u32(&v("image_size"), p.image_size as u32)
+        .u32(&v("patch_size"), p.patch as u32)
+        .f32_array(&v("image_mean"), vec![0.5, 0.5, 0.5])
+        .f32_array(&v("image_std"), vec![0.5, 0.5, 0.5])
+        .tensor("v.patch_embd.weight", &[p.patch, p.patch, 3, p.width], m)
+        .tensor("v.patch_embd.bias", &[p.width], f32)
+        .tensor("v.position_embd.weight", &[p.width, patches], f32);
+    for i in 0..p.layers {
+        let b = |s: &str| format!("v.blk.{i}.{s}");
+        for name in ["attn_q", "attn_k", "attn_v", "attn_out"] {
+            w.push_tensor(b(&format!("{name}.weight")), vec![p.width, p.width], m);
+            w.push_tensor(b(&format!("{name}.bias")), vec![p.width], f32);
+        }
+        for name in ["ln1", "ln2"] {
+            w.push_tensor(b(&format!("{name}.weight")), vec![p.width], f32);
+            w.push_tensor(b(&format!("{name}.bias")), vec![p.width], f32);
+        }
+        w.push_tensor(b("ffn_up.weight"), vec![p.width, p.ff], m);
+        w.push_tensor(b("ffn_up.bias"), vec![p.ff], f32);
+        w.push_tensor(b("ffn_down.weight"), vec![p.ff, p.width], m);
+        w.push_tensor(b("ffn_down.bias"), vec![p.width], f32);
+    }
+    w.tensor("v.post_ln.weight", &[p.width], f32)
+        .tensor("v.post_ln.bias", &[p.width], f32)
+        .tensor("mm.input_projection.weight", &[p.text_width, p.width], m)
+        .tensor("mm.soft_emb_norm.weight", &[p.width], f32)
+}

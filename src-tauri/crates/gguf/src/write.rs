@@ -16,6 +16,7 @@ enum Kv {
     Str(String),
     ArrU32(Vec<u32>),
     ArrI32(Vec<i32>),
+    ArrF32(Vec<f32>),
     ArrBool(Vec<bool>),
     ArrStr(Vec<String>),
 }
@@ -74,6 +75,10 @@ impl GgufWriter {
     }
     pub fn i32_array(mut self, k: &str, v: Vec<i32>) -> Self {
         self.kvs.push((k.into(), Kv::ArrI32(v)));
+        self
+    }
+    pub fn f32_array(mut self, k: &str, v: Vec<f32>) -> Self {
+        self.kvs.push((k.into(), Kv::ArrF32(v)));
         self
     }
     pub fn bool_array(mut self, k: &str, v: Vec<bool>) -> Self {
@@ -172,6 +177,10 @@ fn encode_kv(b: &mut Vec<u8>, k: &str, v: &Kv) {
         }
         Kv::ArrI32(xs) => {
             array_head(b, 5, xs.len());
+            xs.iter().for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
+        }
+        Kv::ArrF32(xs) => {
+            array_head(b, 6, xs.len());
             xs.iter().for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
         }
         Kv::ArrBool(xs) => {

@@ -447,6 +447,8 @@ impl Reply {
             time_to_first_token_ms: ttft,
             stop_reason,
             tokens_per_second: None,
+            image_tokens: 0,
+            image_ms: 0.0,
         }
         .finished()
     }

@@ -431,6 +431,8 @@ mod tests {
             time_to_first_token_ms: 1.0,
             stop_reason: StopReason::Stop,
             tokens_per_second: None,
+            image_tokens: 0,
+            image_ms: 0.0,
         };
         let m = message_object("msg_1", "m", "Hi", &[], &stats, &["END".into()]);
         assert_eq!(m["content"], json!([{"type": "text", "text": "Hi"}]));

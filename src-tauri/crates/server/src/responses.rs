@@ -726,6 +726,8 @@ mod tests {
             time_to_first_token_ms: 1.0,
             stop_reason: reason,
             tokens_per_second: None,
+            image_tokens: 0,
+            image_ms: 0.0,
         }
     }
 

@@ -40,11 +40,55 @@ pub struct ChatMessage {
     /// On a `Tool` message: the call it answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
+    /// Pictures in the message, each at its place in `content`, read by the model's projector.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<ChatImage>,
 }
 
 impl ChatMessage {
     pub fn new(role: ChatRole, content: impl Into<String>) -> Self {
-        Self { role, content: content.into(), tool_calls: Vec::new(), tool_call_id: None }
+        Self { role, content: content.into(), tool_calls: Vec::new(), tool_call_id: None, images: Vec::new() }
+    }
+}
+
+/// The most pictures one request carries to a model: 16 (a Gemma 3 picture is 256 tokens, so 16
+/// fill a 4K context; each crosses to the worker as up to a few megabytes of pixels).
+pub const MAX_IMAGES: usize = 16;
+
+/// A picture in a message, decoded and scaled already (`hearth-images`), so that what reaches the
+/// worker is pixels a projector can read and never a file format to parse. RGB, 3 bytes a pixel,
+/// row by row; base64 in JSON.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatImage {
+    /// Where the picture sits in the message's text: a byte offset, at a character boundary
+    /// (the end of the text when it is past it).
+    pub at: u32,
+    pub width: u32,
+    pub height: u32,
+    #[serde(with = "base64_bytes")]
+    #[specta(type = String)]
+    pub rgb: Vec<u8>,
+}
+
+impl std::fmt::Debug for ChatImage {
+    // Megabytes of pixels in a log line help nobody.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ChatImage {{ at: {}, {} × {} }}", self.at, self.width, self.height)
+    }
+}
+
+mod base64_bytes {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD.decode(text.as_bytes()).map_err(serde::de::Error::custom)
     }
 }
 
@@ -179,6 +223,13 @@ pub struct GenerationStats {
     #[serde(default)]
     #[specta(type = Option<Number>)]
     pub tokens_per_second: Option<f64>,
+    /// Of `prompt_tokens_total`, the tokens pictures became through the projector.
+    #[serde(default)]
+    pub image_tokens: u32,
+    /// Time spent encoding pictures with the projector (part of `prompt_ms`).
+    #[serde(default)]
+    #[specta(type = Number)]
+    pub image_ms: f64,
 }
 
 impl GenerationStats {
@@ -261,6 +312,25 @@ pub struct LoadedModelInfo {
     /// beside the plan's per-device figures.
     #[serde(default)]
     pub devices: Vec<DeviceBuffers>,
+    /// The projector loaded with the model, through which it reads pictures; `None`: text only.
+    #[serde(default)]
+    pub vision: Option<VisionInfo>,
+}
+
+/// A loaded model's projector (mmproj): what reads pictures for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct VisionInfo {
+    /// The projector's file name.
+    pub file: String,
+    /// The longer side, in pixels, a picture is scaled to before it is sent: the side the
+    /// projector reads (larger pictures are scaled down by the projector anyway).
+    pub image_side: u32,
+    /// Its weights and compute buffer, from llama.cpp's own log lines.
+    #[specta(type = Number)]
+    pub weights_bytes: u64,
+    #[specta(type = Number)]
+    pub compute_bytes: u64,
 }
 
 /// The chat template a loaded model renders conversations with.

@@ -21,8 +21,9 @@ pub use chat::{
     ChatToolCall, ToolCallState, ToolDecision, ToolImage,
 };
 pub use engine::{
+    ChatImage, MAX_IMAGES,
     ChatMessage, ChatRole, ContextOverflow, DeviceBuffers, GenerationStats, LoadProgress, LoadedModelInfo, SamplingParams, StopReason,
-    ReplyEvent, TemplateChoice, TemplateInUse, TemplateSource, TokenLogprob, ToolCall,
+    ReplyEvent, TemplateChoice, TemplateInUse, TemplateSource, TokenLogprob, ToolCall, VisionInfo,
 };
 pub use error::{shown_path, with_log, Audience, ErrorCode, HearthError, Problem};
 pub use fit::{

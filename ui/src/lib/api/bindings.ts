@@ -536,6 +536,10 @@ export type GenerationStats = {
 	 *  surface shows it; `None` before any token. Set when the reply ends (`finished`).
 	 */
 	tokensPerSecond?: number | null,
+	/**  Of `prompt_tokens_total`, the tokens pictures became through the projector. */
+	imageTokens?: number,
+	/**  Time spent encoding pictures with the projector (part of `prompt_ms`). */
+	imageMs?: number,
 };
 
 export type GpuInfo = {
@@ -740,6 +744,8 @@ export type LoadedModelInfo = {
 	 *  beside the plan's per-device figures.
 	 */
 	devices?: DeviceBuffers[],
+	/**  The projector loaded with the model, through which it reads pictures; `None`: text only. */
+	vision?: VisionInfo | null,
 };
 
 /**  One model on disk: a single GGUF file, or every part of a split one as one entry. */
@@ -1146,6 +1152,20 @@ export type Verdict =
 "red" | 
 /**  Unknown: the header could not be read. */
 "grey";
+
+/**  A loaded model's projector (mmproj): what reads pictures for it. */
+export type VisionInfo = {
+	/**  The projector's file name. */
+	file: string,
+	/**
+	 *  The longer side, in pixels, a picture is scaled to before it is sent: the side the
+	 *  projector reads (larger pictures are scaled down by the projector anyway).
+	 */
+	imageSide: number,
+	/**  Its weights and compute buffer, from llama.cpp's own log lines. */
+	weightsBytes: number,
+	computeBytes: number,
+};
 
 /**  An imagined machine for "what if": a GPU from Hearth's table (or none), how many, and RAM. */
 export type WhatIf = {

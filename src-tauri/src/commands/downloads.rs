@@ -19,7 +19,10 @@ pub async fn download_model(state: State<'_, AppState>, repo: String, file: Stri
         .iter()
         .find(|f| f.name == file)
         .ok_or_else(|| HearthError::new(types::ErrorCode::NotFound, format!("{file} is not in {repo}.")))?;
-    let parts: Vec<hub::Sibling> = info.siblings.iter().filter(|s| wanted.parts.contains(&s.rfilename)).cloned().collect();
+    // The projector that reads pictures for the model comes with it (`gguf::choose_projector`).
+    let projector = gguf::choose_projector(&wanted.name, wanted.quant.as_deref(), page.projectors.iter().map(String::as_str));
+    let parts: Vec<hub::Sibling> =
+        info.siblings.iter().filter(|s| wanted.parts.contains(&s.rfilename) || Some(s.rfilename.as_str()) == projector).cloned().collect();
     state.queue.downloads.enqueue(&repo, "main", &parts).await.map_err(|e| match e {
         library::LibraryError::Hub(h) => h.into(),
         other => internal(other),

@@ -96,7 +96,9 @@ pub fn pull(args: &PullArgs) -> anyhow::Result<()> {
         };
         let models_dir = library::settings::models_dir(&store, &home.models_dir());
         let downloads = Arc::new(Downloads::new(store, client, models_dir, Options::default()));
-        let rows = downloads.enqueue(&repo, &args.revision, &picked.files).await?;
+        // The projector comes with the model it reads pictures for, verified like it.
+        let files: Vec<hub::Sibling> = picked.files.iter().chain(&picked.projector).cloned().collect();
+        let rows = downloads.enqueue(&repo, &args.revision, &files).await?;
         let mut events = downloads.subscribe();
         let printer = tokio::spawn(async move {
             while let Ok(e) = events.recv().await {

@@ -88,6 +88,7 @@ mod tests {
             problem: None,
             run: None,
             chat_template: None,
+            projector: None,
         }
     }
 

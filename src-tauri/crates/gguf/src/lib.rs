@@ -9,6 +9,7 @@ mod error;
 mod facts;
 mod ggml_type;
 mod header;
+mod pairing;
 mod reader;
 mod split;
 pub mod synthetic;
@@ -19,6 +20,7 @@ pub use facts::{ModelFacts, SplitInfo, MAX_LAYERS};
 pub use ggml_type::{file_type_label, GgmlType};
 pub use header::{Array, TensorInfo, Value};
 pub use reader::{parse_bytes, read_file, read_remote, read_remote_with, RangeSource, FIRST_CHUNK, HEADER_CAP};
+pub use pairing::{choose as choose_projector, is_projector_name, projector_beside};
 pub use split::{parse_split_name, split_siblings};
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ pub fn to_hub_model(m: &ModelSummary) -> HubModel {
 }
 
 pub fn model_page(info: &ModelInfo, card: String) -> HubModelPage {
-    let is_projector = |name: &str| name.rsplit('/').next().unwrap_or(name).to_lowercase().starts_with("mmproj");
+    let is_projector = gguf::is_projector_name;
     let mut files: Vec<HubFile> = Vec::new();
     let mut projectors = Vec::new();
     let mut names: Vec<&hub::Sibling> = info.gguf_files().collect();

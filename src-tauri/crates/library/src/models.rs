@@ -38,9 +38,10 @@ pub fn list(store: &Store, folders: &[(PathBuf, ModelSource)], hw: &HardwareProf
             store.remove_model(row.id)?;
             continue;
         }
-        // The later parts of a split model are listed through their first part.
+        // The later parts of a split model are listed through their first part; a projector
+        // through the model it reads pictures for.
         let name = file_name(&path);
-        if gguf::parse_split_name(&name).is_some_and(|(_, index, _)| index > 1) {
+        if gguf::parse_split_name(&name).is_some_and(|(_, index, _)| index > 1) || gguf::is_projector_name(&name) {
             continue;
         }
         out.push(describe(store, &row, &path, hw));
@@ -74,6 +75,7 @@ fn describe(store: &Store, row: &ModelRow, path: &Path, hw: &HardwareProfile) ->
         problem: None,
         run: crate::settings::model_run_on(store, path),
         chat_template: crate::settings::model_template(store, path),
+        projector: None,
     };
     match read_all_parts(&parts) {
         Ok(facts) => {
@@ -81,6 +83,7 @@ fn describe(store: &Store, row: &ModelRow, path: &Path, hw: &HardwareProfile) ->
             model.parameters = Some(facts.parameter_count);
             model.context_length = facts.context_length;
             model.quant = model.quant.or_else(|| facts.file_type_label.clone());
+            model.projector = gguf::projector_beside(path, facts.embedding_length).map(|p| p.display().to_string());
             if size_bytes < facts.data_end() && parts.len() == 1 {
                 model.problem = Some(format!("The file is incomplete: {} of {} bytes.", size_bytes, facts.data_end()));
             } else {

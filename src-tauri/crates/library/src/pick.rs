@@ -9,6 +9,9 @@ pub struct Picked {
     /// The parts to download, in order (one for a single file).
     pub files: Vec<Sibling>,
     pub quant: Option<String>,
+    /// The projector that reads pictures for it, when the repository has one
+    /// (`gguf::choose_projector`): pulled with it.
+    pub projector: Option<Sibling>,
 }
 
 /// The quantization label in a file name: "Qwen2.5-7B-Instruct-Q4_K_M.gguf" → "Q4_K_M".
@@ -37,8 +40,7 @@ pub fn quant_of(file: &str) -> Option<String> {
 /// The files for `quant` (case-insensitive), or the only quantization there is. Vision projectors
 /// (`mmproj-*`) are not model weights and are never picked here.
 pub fn pick(info: &ModelInfo, quant: Option<&str>) -> Result<Picked> {
-    let weights: Vec<&Sibling> =
-        info.gguf_files().filter(|s| !s.rfilename.rsplit('/').next().unwrap_or("").to_lowercase().starts_with("mmproj")).collect();
+    let weights: Vec<&Sibling> = info.gguf_files().filter(|s| !gguf::is_projector_name(&s.rfilename)).collect();
     let chosen: Vec<&Sibling> = match quant {
         Some(q) => weights.iter().copied().filter(|s| quant_of(&s.rfilename).is_some_and(|f| f.eq_ignore_ascii_case(q))).collect(),
         None => {
@@ -60,7 +62,11 @@ pub fn pick(info: &ModelInfo, quant: Option<&str>) -> Result<Picked> {
     if gguf::parse_split_name(files[0].rfilename.rsplit('/').next().unwrap_or("")).is_none() {
         files.truncate(1);
     }
-    Ok(Picked { quant: quant_of(&files[0].rfilename), files })
+    let quant = quant_of(&files[0].rfilename);
+    let projector = gguf::choose_projector(&files[0].rfilename, quant.as_deref(), info.gguf_files().map(|s| s.rfilename.as_str()))
+        .and_then(|name| info.siblings.iter().find(|s| s.rfilename == name))
+        .cloned();
+    Ok(Picked { quant, files, projector })
 }
 
 #[cfg(test)]
@@ -81,7 +87,7 @@ mod tests {
     }
 
     #[test]
-    fn a_split_model_is_picked_whole_and_projectors_are_left_out() {
+    fn a_split_model_is_picked_whole_with_its_projector_beside() {
         let info = ModelInfo {
             id: "org/m".into(),
             sha: None,
@@ -101,6 +107,7 @@ mod tests {
             p.files.iter().map(|f| f.rfilename.as_str()).collect::<Vec<_>>(),
             ["m-Q4_K_M-00001-of-00002.gguf", "m-Q4_K_M-00002-of-00002.gguf"]
         );
+        assert_eq!(p.projector.map(|s| s.rfilename).as_deref(), Some("mmproj-m-f16.gguf"), "pulled with it, never as the model");
         assert_eq!(pick(&info, Some("Q8_0")).unwrap().files.len(), 1);
         assert!(pick(&info, None).is_err(), "two quantizations: the caller must choose");
         assert!(pick(&info, Some("Q2_K")).unwrap_err().to_string().contains("no GGUF file at Q2_K"));

@@ -195,8 +195,11 @@ impl Runtime {
             self.unload(path).await?;
         }
         let plan = self.make_room(&facts, &hw, &settings, &alone).await?;
+        // A projector beside the model is loaded with it, so that it reads pictures.
+        let projector = gguf::projector_beside(path, facts.embedding_length);
         let params = LoadParams { n_threads: request.threads, ..LoadParams::from_plan(path, &plan) }
-            .with_chat_template(settings.chat_template.clone());
+            .with_chat_template(settings.chat_template.clone())
+            .with_projector(projector);
         tracing::info!(model = %name, ctx = plan.context, slots = plan.slots, gpu_layers = plan.gpu_layers, "loading");
         // A CPU backend variant that this processor cannot run traps while the model loads (the
         // worker warms up there); the host then leaves it out, and the load is made once more

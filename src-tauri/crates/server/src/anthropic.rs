@@ -60,6 +60,8 @@ pub fn parse(body: &[u8], max_prompt_chars: usize, count_only: bool) -> Result<V
     if items.is_empty() {
         return Err(ApiError::invalid("`messages` must hold at least one message.", Some("messages")));
     }
+    let blocks = items.iter().filter_map(|m| m.get("content")?.as_array()).flatten();
+    crate::pictures::count(blocks.filter(|b| b.get("type").and_then(Value::as_str) == Some("image")).count(), "messages")?;
     for (i, m) in items.iter().enumerate() {
         messages.extend(message(m, i)?);
     }
@@ -186,9 +188,14 @@ fn message(m: &Value, i: usize) -> Result<Vec<ChatMessage>, ApiError> {
     };
     let mut out = Vec::new();
     let mut main = ChatMessage::new(role, "");
-    for b in blocks {
+    for (j, b) in blocks.iter().enumerate() {
         match b.get("type").and_then(Value::as_str) {
             Some("text") => main.content.push_str(b.get("text").and_then(Value::as_str).unwrap_or_default()),
+            Some("image") => {
+                let path = format!("messages[{i}].content[{j}]");
+                let place = crate::pictures::Place { param: "messages", path: &path, role };
+                main.images.push(crate::pictures::from_anthropic(b, main.content.len(), &place)?);
+            }
             Some("tool_use") if role == ChatRole::Assistant => main.tool_calls.push(ToolCall {
                 id: b.get("id").and_then(Value::as_str).unwrap_or_default().to_string(),
                 name: b.get("name").and_then(Value::as_str).unwrap_or_default().to_string(),
@@ -209,14 +216,14 @@ fn message(m: &Value, i: usize) -> Result<Vec<ChatMessage>, ApiError> {
             }
             Some(other) => {
                 return Err(ApiError::invalid(
-                    format!("This server reads text, thinking, tool_use and tool_result blocks; messages[{i}] has a `{other}` block."),
+                    format!("This server reads text, image, thinking, tool_use and tool_result blocks; messages[{i}] has a `{other}` block."),
                     Some("messages"),
                 ))
             }
             None => return Err(ApiError::invalid(format!("messages[{i}] has a block without a `type`."), Some("messages"))),
         }
     }
-    if !main.content.is_empty() || !main.tool_calls.is_empty() || out.is_empty() {
+    if !main.content.is_empty() || !main.tool_calls.is_empty() || !main.images.is_empty() || out.is_empty() {
         out.push(main);
     }
     Ok(out)

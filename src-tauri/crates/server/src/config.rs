@@ -13,7 +13,7 @@ use crate::auth::KeyDigest;
 use crate::error::ServeError;
 
 /// How the server listens and whom it answers. `Default` is the safe setting: loopback only, no
-/// CORS, requests addressed to loopback names only, 4 MiB bodies, four waiting requests, models
+/// CORS, requests addressed to loopback names only, 32 MiB bodies, four waiting requests, models
 /// unloaded after ten idle minutes, 128 connections, a head within 10 s, a client that takes no
 /// data for 30 s cut off.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,7 +74,8 @@ impl Default for ServerConfig {
             api_key: None,
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),
-            max_body_bytes: 4 * 1024 * 1024,
+            // Room for pictures: each may be up to 20 MB as sent (a data URL is a third larger).
+            max_body_bytes: 32 * 1024 * 1024,
             max_prompt_chars: 512 * 1024,
             queue_limit: 4,
             idle_ttl: Duration::from_secs(10 * 60),

@@ -8,7 +8,7 @@
 //! address without an API key; with a key, requests need `Authorization: Bearer <key>` (the server
 //! keeps only its digest); no web page can use it: a `Host` that is not loopback (DNS rebinding),
 //! an `Origin` not listed, a body that is not JSON are refused before any work; no CORS unless
-//! origins are listed; bodies over 4 MiB get 413; each loaded model writes as many replies at once as it has slots,
+//! origins are listed; bodies over 32 MiB get 413; each loaded model writes as many replies at once as it has slots,
 //! four more requests wait (`queue.rs`), the rest get 429 with `Retry-After`; a client that goes away, or stops taking data, cancels its
 //! generation; connections are capped and must send their request head in time. Errors tell
 //! clients no path and no log line of the engine.
@@ -31,6 +31,7 @@ mod guard;
 mod listen;
 mod log;
 mod openai;
+mod pictures;
 mod queue;
 mod reply;
 mod request;

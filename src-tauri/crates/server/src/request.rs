@@ -5,9 +5,10 @@
 
 use engine::{Constraint, Prompt};
 use serde_json::{Map, Value};
-use types::{ChatMessage, ChatRole, SamplingParams, ToolCall};
+use types::{ChatImage, ChatMessage, ChatRole, SamplingParams, ToolCall};
 
 use crate::error::ApiError;
+use crate::pictures;
 
 /// Which endpoint a request came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -447,6 +448,8 @@ fn messages(o: &Map<String, Value>) -> Result<Vec<ChatMessage>, ApiError> {
     if items.is_empty() {
         return Err(ApiError::invalid("`messages` must hold at least one message.", Some("messages")));
     }
+    let parts = items.iter().filter_map(|m| m.get("content")?.as_array()).flatten();
+    pictures::count(parts.filter(|p| p.get("type").and_then(Value::as_str) == Some("image_url")).count(), "messages")?;
     items
         .iter()
         .enumerate()
@@ -459,7 +462,8 @@ fn messages(o: &Map<String, Value>) -> Result<Vec<ChatMessage>, ApiError> {
                 Some("tool") => ChatRole::Tool,
                 _ => return Err(wrong(&format!("messages[{i}].role"), "one of system, developer, user, assistant, tool")),
             };
-            let mut message = ChatMessage::new(role, content(m.get("content"), i)?);
+            let (text, images) = content(m.get("content"), i, role)?;
+            let mut message = ChatMessage { images, ..ChatMessage::new(role, text) };
             if let Some(calls) = m.get("tool_calls").filter(|c| !c.is_null()) {
                 message.tool_calls = tool_calls(calls, i)?;
             }
@@ -494,28 +498,34 @@ fn tool_calls(calls: &Value, i: usize) -> Result<Vec<ToolCall>, ApiError> {
         .collect()
 }
 
-/// A message's text: a string, or an array of parts of which the `text` ones are kept.
-fn content(value: Option<&Value>, i: usize) -> Result<String, ApiError> {
+/// A message's text and pictures: a string, or an array of `text` and `image_url` parts (each
+/// picture at its place in the text).
+fn content(value: Option<&Value>, i: usize, role: ChatRole) -> Result<(String, Vec<ChatImage>), ApiError> {
+    let expected = "a string or an array of text and image_url parts";
     match value {
-        None | Some(Value::Null) => Ok(String::new()),
-        Some(Value::String(s)) => Ok(s.clone()),
+        None | Some(Value::Null) => Ok((String::new(), Vec::new())),
+        Some(Value::String(s)) => Ok((s.clone(), Vec::new())),
         Some(Value::Array(parts)) => {
-            let mut text = String::new();
-            for part in parts {
+            let (mut text, mut images) = (String::new(), Vec::new());
+            for (j, part) in parts.iter().enumerate() {
                 match (part.get("type").and_then(Value::as_str), part.get("text").and_then(Value::as_str)) {
                     (Some("text"), Some(t)) => text.push_str(t),
+                    (Some("image_url"), _) => {
+                        let path = format!("messages[{i}].content[{j}]");
+                        images.push(pictures::from_image_url(part, text.len(), &pictures::Place { param: "messages", path: &path, role })?);
+                    }
                     (Some(other), _) if other != "text" => {
                         return Err(ApiError::invalid(
-                            format!("This server reads text only; messages[{i}] has a `{other}` part."),
+                            format!("This server reads text and pictures; messages[{i}] has a `{other}` part."),
                             Some("messages"),
                         ))
                     }
-                    _ => return Err(wrong(&format!("messages[{i}].content"), "a string or an array of text parts")),
+                    _ => return Err(wrong(&format!("messages[{i}].content"), expected)),
                 }
             }
-            Ok(text)
+            Ok((text, images))
         }
-        Some(_) => Err(wrong(&format!("messages[{i}].content"), "a string or an array of text parts")),
+        Some(_) => Err(wrong(&format!("messages[{i}].content"), expected)),
     }
 }
 

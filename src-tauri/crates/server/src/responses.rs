@@ -15,7 +15,7 @@
 
 use engine::{Constraint, Prompt};
 use serde_json::{json, Map, Value};
-use types::{ChatMessage, ChatRole, GenerationStats, StopReason, ToolCall};
+use types::{ChatImage, ChatMessage, ChatRole, GenerationStats, StopReason, ToolCall};
 
 use crate::error::ApiError;
 use crate::openai::Head;
@@ -98,8 +98,11 @@ impl Draft {
         if let Some(Value::String(s)) = field(o, "instructions") {
             messages.push(ChatMessage::new(ChatRole::System, s.clone()));
         }
-        for item in history.iter().chain(&self.items) {
-            add_item(&mut messages, item);
+        let all: Vec<&Value> = history.iter().chain(&self.items).collect();
+        let parts = all.iter().filter_map(|item| item.get("content")?.as_array()).flatten();
+        crate::pictures::count(parts.filter(|p| p.get("type").and_then(Value::as_str) == Some("input_image")).count(), "input")?;
+        for (i, item) in all.into_iter().enumerate() {
+            add_item(&mut messages, item, i)?;
         }
         let chars: usize = messages.iter().map(|m| m.content.chars().count()).sum();
         if chars > max_prompt_chars {
@@ -202,7 +205,7 @@ fn normal_item(item: &Value, i: usize) -> Result<Value, ApiError> {
             if !matches!(o.get("role").and_then(Value::as_str), Some("user" | "system" | "developer" | "assistant")) {
                 return Err(wrong(&format!("input[{i}].role"), "one of user, system, developer, assistant"));
             }
-            message_text(o.get("content"), i)?;
+            message_content(o.get("content"), i, None)?;
         }
         "function_call" => {
             text("call_id")?;
@@ -228,21 +231,35 @@ fn normal_item(item: &Value, i: usize) -> Result<Value, ApiError> {
     Ok(Value::Object(item))
 }
 
-/// The text of a message's `content`: a string, or `input_text` / `output_text` parts.
-fn message_text(content: Option<&Value>, i: usize) -> Result<String, ApiError> {
+/// The text of a message's `content` (a string, or `input_text` / `output_text` parts) and its
+/// pictures (`input_image` parts), each at its place in the text. With `decode: None` the parts
+/// are only checked (an item's shape, when it is read); with the message's role, its pictures are
+/// decoded (when the conversation is put together).
+fn message_content(content: Option<&Value>, i: usize, decode: Option<ChatRole>) -> Result<(String, Vec<ChatImage>), ApiError> {
+    let expected = "a string or an array of input_text and input_image parts";
     match content {
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .map(|p| match (p.get("type").and_then(Value::as_str), p.get("text").and_then(Value::as_str)) {
-                (Some("input_text" | "output_text" | "text"), Some(t)) => Ok(t.to_string()),
-                (Some("refusal"), _) => Ok(p.get("refusal").and_then(Value::as_str).unwrap_or_default().to_string()),
-                (Some(other), _) => Err(ApiError::invalid(format!("This server reads text only; input[{i}] has a `{other}` part."), Some("input"))),
-                (None, _) => Err(wrong(&format!("input[{i}].content"), "a string or an array of input_text parts")),
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(|t| t.join("")),
-        _ => Err(wrong(&format!("input[{i}].content"), "a string or an array of input_text parts")),
+        Some(Value::String(s)) => Ok((s.clone(), Vec::new())),
+        Some(Value::Array(parts)) => {
+            let (mut text, mut images) = (String::new(), Vec::new());
+            for (j, p) in parts.iter().enumerate() {
+                match (p.get("type").and_then(Value::as_str), p.get("text").and_then(Value::as_str)) {
+                    (Some("input_text" | "output_text" | "text"), Some(t)) => text.push_str(t),
+                    (Some("refusal"), _) => text.push_str(p.get("refusal").and_then(Value::as_str).unwrap_or_default()),
+                    (Some("input_image"), _) => {
+                        if let Some(role) = decode {
+                            let path = format!("input[{i}].content[{j}]");
+                            images.push(crate::pictures::from_image_url(p, text.len(), &crate::pictures::Place { param: "input", path: &path, role })?);
+                        }
+                    }
+                    (Some(other), _) => {
+                        return Err(ApiError::invalid(format!("This server reads text and pictures; input[{i}] has a `{other}` part."), Some("input")))
+                    }
+                    (None, _) => return Err(wrong(&format!("input[{i}].content"), expected)),
+                }
+            }
+            Ok((text, images))
+        }
+        _ => Err(wrong(&format!("input[{i}].content"), expected)),
     }
 }
 
@@ -250,14 +267,14 @@ fn message_text(content: Option<&Value>, i: usize) -> Result<String, ApiError> {
 fn output_text(output: Option<&Value>, i: usize) -> Result<String, ApiError> {
     match output {
         Some(Value::String(s)) => Ok(s.clone()),
-        Some(parts @ Value::Array(_)) => message_text(Some(parts), i),
+        Some(parts @ Value::Array(_)) => message_content(Some(parts), i, None).map(|(text, _)| text),
         _ => Err(wrong(&format!("input[{i}].output"), "a string or an array of input_text parts")),
     }
 }
 
 /// Adds a checked item to the engine's conversation: a call joins the assistant message before it
 /// (a reply's text and its calls are one turn), an output becomes a tool message.
-fn add_item(messages: &mut Vec<ChatMessage>, item: &Value) {
+fn add_item(messages: &mut Vec<ChatMessage>, item: &Value, i: usize) -> Result<(), ApiError> {
     let s = |name: &str| item.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
     match item["type"].as_str() {
         Some("message") => {
@@ -266,7 +283,8 @@ fn add_item(messages: &mut Vec<ChatMessage>, item: &Value) {
                 Some("system" | "developer") => ChatRole::System,
                 _ => ChatRole::User,
             };
-            messages.push(ChatMessage::new(role, message_text(item.get("content"), 0).unwrap_or_default()));
+            let (text, images) = message_content(item.get("content"), i, Some(role))?;
+            messages.push(ChatMessage { images, ..ChatMessage::new(role, text) });
         }
         Some("function_call") => {
             let call = ToolCall { id: s("call_id"), name: s("name"), arguments: s("arguments") };
@@ -280,12 +298,13 @@ fn add_item(messages: &mut Vec<ChatMessage>, item: &Value) {
             }
         }
         Some("function_call_output") => {
-            let mut answer = ChatMessage::new(ChatRole::Tool, output_text(item.get("output"), 0).unwrap_or_default());
+            let mut answer = ChatMessage::new(ChatRole::Tool, output_text(item.get("output"), i)?);
             answer.tool_call_id = Some(s("call_id"));
             messages.push(answer);
         }
         _ => {}
     }
+    Ok(())
 }
 
 /// `tools` (flat: `{"type": "function", "name", "description", "parameters", "strict"}`) in the chat
@@ -715,6 +734,11 @@ mod tests {
         read(body.as_bytes())
     }
 
+    /// A draft made into the engine's request, as the server does (pictures are decoded then).
+    fn request_of(body: &str) -> Result<ValidRequest, ApiError> {
+        draft(body)?.request(&[], usize::MAX)
+    }
+
     fn stats(reason: StopReason) -> GenerationStats {
         GenerationStats {
             prompt_tokens_total: 9,
@@ -785,7 +809,7 @@ mod tests {
             (r#"{"model": "m", "input": "x", "max_output_tokens": 0}"#, "max_output_tokens"),
             (r#"{"model": "m", "input": "x", "previous_response_id": 7}"#, "previous_response_id"),
         ] {
-            let e = draft(bad).err().unwrap_or_else(|| panic!("{bad} was taken"));
+            let e = request_of(bad).err().unwrap_or_else(|| panic!("{bad} was taken"));
             assert_eq!(e.status(), StatusCode::BAD_REQUEST, "{bad}");
             assert_eq!(e.body()["error"]["param"], param, "{bad}");
         }

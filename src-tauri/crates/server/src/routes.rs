@@ -182,7 +182,8 @@ async fn answer<B: Backend>(app: &App<B>, slot: &LogSlot, body: Body, endpoint: 
 
 async fn start<B: Backend>(app: &App<B>, slot: &LogSlot, body: Body, endpoint: Endpoint) -> Result<Response, ApiError> {
     let body = read_body(body, app.config.max_body_bytes, app.config.stall_timeout).await?;
-    let req = request::parse(&body, endpoint, app.config.max_prompt_chars)?;
+    let max = app.config.max_prompt_chars;
+    let req = off_thread(move || request::parse(&body, endpoint, max)).await?;
     let (stream, include_usage) = (req.stream, req.include_usage);
     let Begun { mut reply, head } = begin(app, slot, req).await?;
     if stream {
@@ -268,7 +269,8 @@ pub async fn messages<B: Backend>(State(app): State<Arc<App<B>>>, Extension(slot
 
 async fn start_message<B: Backend>(app: &App<B>, slot: &LogSlot, body: Body) -> Result<Response, ApiError> {
     let body = read_body(body, app.config.max_body_bytes, app.config.stall_timeout).await?;
-    let req = anthropic::parse(&body, app.config.max_prompt_chars, false)?;
+    let max = app.config.max_prompt_chars;
+    let req = off_thread(move || anthropic::parse(&body, max, false)).await?;
     let (stream, stops) = (req.stream, req.sampling.stop.clone());
     let Begun { mut reply, head } = begin(app, slot, req).await?;
     // Anthropic's ids are `msg_…`.
@@ -385,13 +387,14 @@ pub async fn responses<B: Backend>(State(app): State<Arc<App<B>>>, Extension(slo
 async fn start_response<B: Backend>(app: &App<B>, slot: &LogSlot, body: Body) -> Result<Response, ApiError> {
     let body = read_body(body, app.config.max_body_bytes, app.config.stall_timeout).await?;
     let draft = responses::read(&body)?;
-    let mut history = Vec::new();
+    let mut history: Vec<serde_json::Value> = Vec::new();
     if let Some(id) = &draft.previous {
         let stored = app.responses.response(id).map_err(HearthError::from)?;
         let stored = stored.ok_or_else(|| ApiError::ResponseNotFound { id: id.clone(), param: Some("previous_response_id") })?;
         history = responses::history(&stored)?;
     }
-    let req = draft.request(&history, app.config.max_prompt_chars)?;
+    let max = app.config.max_prompt_chars;
+    let (req, draft, mut history) = off_thread(move || Ok((draft.request(&history, max)?, draft, history))).await?;
     let Begun { reply, head } = begin(app, slot, req).await?;
     let writer = responses::Writer::new(&head, draft.echo());
     // What a stored response keeps: the conversation it answered (its output is in the response).
@@ -496,7 +499,8 @@ pub async fn delete_response<B: Backend>(State(app): State<Arc<App<B>>>, Path(id
 pub async fn count_tokens<B: Backend>(State(app): State<Arc<App<B>>>, Extension(slot): Extension<LogSlot>, body: Body) -> Response {
     let counted = async {
         let body = read_body(body, app.config.max_body_bytes, app.config.stall_timeout).await?;
-        let mut req = anthropic::parse(&body, app.config.max_prompt_chars, true)?;
+        let max = app.config.max_prompt_chars;
+        let mut req = off_thread(move || anthropic::parse(&body, max, true)).await?;
         req.sampling.max_tokens = Some(0);
         req.stream = false;
         req.tool_choice = if req.tool_choice == ToolChoice::None { ToolChoice::None } else { ToolChoice::Auto };
@@ -510,6 +514,14 @@ pub async fn count_tokens<B: Backend>(State(app): State<Arc<App<B>>>, Extension(
 /// The whole body, refused past `limit` bytes (413) or when it has not all come within `time`
 /// (408): a client sending its body a byte at a time would otherwise hold its connection, and its
 /// place among the open ones, for as long as it liked.
+/// Runs a request's parser off the async threads: it decodes the pictures a request carries, and
+/// a large photo takes a moment.
+async fn off_thread<T: Send + 'static>(parse: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(parse).await.map_err(|e| {
+        ApiError::Engine(HearthError::new(types::ErrorCode::Internal, "The request could not be read.").with_details(e.to_string()))
+    })?
+}
+
 async fn read_body(body: Body, limit: usize, time: std::time::Duration) -> Result<Bytes, ApiError> {
     let read = async {
         let mut chunks = body.into_data_stream();

@@ -52,6 +52,10 @@ pub struct LocalModel {
     /// A llama.cpp built-in chat template chosen for this model; `None`: the file's own (or its
     /// family's when it has none).
     pub chat_template: Option<String>,
+    /// The projector (mmproj file) loaded with it to read pictures, found beside it
+    /// (`gguf::projector_beside`); `None`: it reads text only.
+    #[serde(default)]
+    pub projector: Option<String>,
 }
 
 /// Where the Hugging Face token is kept.

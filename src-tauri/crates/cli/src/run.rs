@@ -54,6 +54,10 @@ pub struct RunArgs {
     /// --endpoint, a model id the endpoint lists (`hearth ls --remote`).
     pub model: String,
     pub prompt: String,
+    /// A picture (PNG, JPEG, WebP or GIF) for the model to read before the prompt; several may be
+    /// given. The model must have its projector (an mmproj file) beside it.
+    #[arg(long, value_name = "FILE")]
+    pub image: Vec<std::path::PathBuf>,
     #[command(flatten)]
     pub options: SamplingArgs,
     /// Also print, per device, the memory the plan predicted and what llama.cpp allocated.
@@ -203,8 +207,9 @@ pub fn stats_line(s: &GenerationStats) -> String {
         StopReason::ContextFull => "context full",
     };
     let prompt_tps = if s.prompt_ms > 0.0 { f64::from(s.prompt_tokens) * 1000.0 / s.prompt_ms } else { 0.0 };
+    let pictures = if s.image_tokens > 0 { format!(" ({} from pictures, encoded in {:.0} ms)", s.image_tokens, s.image_ms) } else { String::new() };
     format!(
-        "{} tokens · {:.1} tokens/s · first token {:.0} ms · prompt {} tokens ({} reused) at {:.0} tokens/s · stopped: {reason}",
+        "{} tokens · {:.1} tokens/s · first token {:.0} ms · prompt {} tokens{pictures} ({} reused) at {:.0} tokens/s · stopped: {reason}",
         s.generated_tokens,
         s.tokens_per_second.unwrap_or(0.0),
         s.time_to_first_token_ms,
@@ -216,15 +221,25 @@ pub fn stats_line(s: &GenerationStats) -> String {
 
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(name_or_url) = &args.endpoint {
+        if !args.image.is_empty() {
+            anyhow::bail!("--image works with a model on this machine; an --endpoint is sent text only.");
+        }
         let endpoint = crate::remote::endpoint(name_or_url, args.api_key.clone(), args.api)?;
         let mut messages = args.options.start();
         messages.push(ChatMessage::new(ChatRole::User, args.prompt.clone()));
         return crate::remote::run(&endpoint, &args.model, &messages, &args.options.sampling());
     }
     crate::loading::runtime()?.block_on(async {
-        let (host, _) = load(&args.model, args.options.ctx, &args.options.run_on, args.verbose).await?;
+        // Pictures are read before the model loads: a file that is not one is said at once.
+        let pictures = args.image.iter().map(|p| std::fs::read(p).with_context(|| format!("cannot read {}", p.display())).map(|b| (p, b))).collect::<anyhow::Result<Vec<_>>>()?;
+        let (host, info) = load(&args.model, args.options.ctx, &args.options.run_on, args.verbose).await?;
+        let side = info.vision.as_ref().map_or(images::DEFAULT_SIDE, |v| v.image_side);
+        let images = pictures
+            .iter()
+            .map(|(path, bytes)| images::read(bytes, side, 0).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), types::Problem::sentence(&e, types::Audience::Person))))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let mut messages = args.options.start();
-        messages.push(ChatMessage::new(ChatRole::User, args.prompt.clone()));
+        messages.push(ChatMessage { images, ..ChatMessage::new(ChatRole::User, args.prompt.clone()) });
         match stream(&host, &messages, &args.options.sampling(), None).await? {
             Reply::Done(_, stats, _) => {
                 eprintln!("{}", stats_line(&stats));

@@ -215,6 +215,40 @@ async fn the_official_anthropic_client_works_against_the_real_model() {
     server.stop().await;
 }
 
+/// Pictures from the official clients (issue 29; vision_clients.py says what it checks): the test
+/// model linked into a folder of its own with a synthetic Gemma 3 projector beside it
+/// (`gguf::synthetic::tiny_gemma3_projector`), which the runtime pairs and loads with it, and the
+/// test model where it is, without one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
+#[cfg_attr(hearth_missing_venv, ignore = "needs the Python venv with the official clients: make test-model")]
+async fn the_official_clients_send_a_picture_and_a_text_model_refuses_it() {
+    let python = venv_python();
+    let _one = ONE.lock().await;
+    let (server, backend, base, text_only) = start(ServerConfig::default()).await;
+    let dir = std::env::temp_dir().join(format!("hearth-vision-server-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let vision = dir.join("SmolLM2-vision-Q4_1.gguf");
+    let _ = std::fs::remove_file(&vision);
+    std::os::unix::fs::symlink(real::model(), &vision).unwrap();
+    std::fs::write(dir.join("mmproj-F16.gguf"), gguf::synthetic::projector(&gguf::synthetic::tiny_gemma3_projector(576)).to_bytes()).unwrap();
+    backend.set_models(vec![server::ModelEntry::from_path(&real::model()), server::ModelEntry::from_path(&vision)]);
+    let vision_id = real::model_id(&vision);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vision_clients.py");
+    let out = tokio::task::spawn_blocking(move || Command::new(python).arg(script).arg(&base).arg(&vision_id).arg(&text_only).output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the clients failed:\n{stdout}\n{stderr}");
+    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    eprintln!("the clients saw: {seen:#}");
+    assert_eq!(seen["errors"].as_array().map(Vec::len), Some(4), "{seen}");
+    server.stop().await;
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// OpenAI's Responses API and the Agents SDK over the real model (issue 31; responses_client.py
 /// says what it checks), with the stored responses in a database that outlives a restart: the
 /// conversation kept before it goes on after it.

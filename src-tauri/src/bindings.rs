@@ -56,6 +56,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::chat::chat_rename,
             commands::chat::chat_delete,
             commands::chat::chat_set_settings,
+            commands::chat::chat_picture,
             commands::chat::chat_send,
             commands::chat::chat_regenerate,
             commands::chat::chat_edit,

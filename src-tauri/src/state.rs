@@ -36,7 +36,7 @@ impl AppState {
         let hearth = Hearth::open(Home::resolve()?, worker, |m| tracing::warn!("{m}"))?;
         let hub = hearth.hub_client()?;
         let downloads = library::Downloads::new(hearth.store.clone(), hub.clone(), hearth.models_dir(), hub::download::Options::default());
-        let chat = Arc::new(chat::Chat::new(hearth.store.clone(), hearth.runtime.clone()));
+        let chat = Arc::new(chat::Chat::new(hearth.store.clone(), hearth.runtime.clone(), hearth.home.images_dir()));
         // Conversations take their tools from the MCP servers of mcp.json, started with the window.
         chat.set_servers(hearth.mcp.clone());
         let servers = hearth.mcp.clone();

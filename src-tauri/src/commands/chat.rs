@@ -49,11 +49,27 @@ pub async fn chat_set_settings(state: State<'_, AppState>, id: u32, settings: Co
     state.chat.set_settings(i64::from(id), &settings)
 }
 
-/// Save the message and stream the reply into `on_event`; resolves when the reply has ended.
+/// Save the message (with its pictures, as data URLs) and stream the reply into `on_event`;
+/// resolves when the reply has ended.
 #[tauri::command]
 #[specta::specta]
-pub async fn chat_send(state: State<'_, AppState>, id: u32, text: String, on_event: Channel<ChatEvent>) -> Result<(), HearthError> {
-    state.chat.send(i64::from(id), &text, |e| drop(on_event.send(e))).await
+pub async fn chat_send(
+    state: State<'_, AppState>,
+    id: u32,
+    text: String,
+    pictures: Vec<String>,
+    on_event: Channel<ChatEvent>,
+) -> Result<(), HearthError> {
+    state.chat.send(i64::from(id), &text, &pictures, |e| drop(on_event.send(e))).await
+}
+
+/// A picture of a conversation, whole, as a data URL (the window shows thumbnails until one is
+/// opened).
+#[tauri::command]
+#[specta::specta]
+pub async fn chat_picture(state: State<'_, AppState>, id: u32, hash: String) -> Result<String, HearthError> {
+    let chat = state.chat.clone();
+    tauri::async_runtime::spawn_blocking(move || chat.picture(i64::from(id), &hash)).await.map_err(library::queue_internal)?
 }
 
 #[tauri::command]

@@ -21,7 +21,7 @@ pub fn message(row: MessageRow) -> Message {
     // Figures saved before `tokens_per_second` was one of them are completed here, as they are when
     // a reply ends.
     let stats = row.stats.as_deref().and_then(|s| serde_json::from_str::<GenerationStats>(s).ok()).map(GenerationStats::finished);
-    Message { id: row.id, role: role(&row.role), content: row.content, state: row.status, stats, error: row.error, tool_calls: Vec::new() }
+    Message { id: row.id, role: role(&row.role), content: row.content, state: row.status, stats, error: row.error, tool_calls: Vec::new(), images: Vec::new() }
 }
 
 pub fn role(s: &str) -> ChatRole {

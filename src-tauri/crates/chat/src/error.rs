@@ -31,6 +31,19 @@ pub enum ChatError {
     },
     /// A decision for a tool call that is not waiting for one (it ended, or was stopped).
     NotWaiting,
+    /// A picture's file under the home's images folder is gone or unreadable.
+    PictureGone {
+        reason: String,
+    },
+    /// A message with pictures, to a model that reads text only (the window offers the installed
+    /// ones that see images).
+    TextOnly {
+        model: String,
+    },
+    /// More pictures than one message takes.
+    TooManyPictures {
+        sent: usize,
+    },
 }
 
 impl Problem for ChatError {
@@ -43,7 +56,8 @@ impl Problem for ChatError {
             NoModel | Unloaded => ErrorCode::NoModelLoaded,
             EngineStopped => ErrorCode::EngineCrashed,
             EndedTwice => ErrorCode::RemoteCut,
-            NotWaiting => ErrorCode::InvalidInput,
+            NotWaiting | TextOnly { .. } | TooManyPictures { .. } => ErrorCode::InvalidInput,
+            PictureGone { .. } => ErrorCode::NotFound,
         }
     }
 
@@ -62,12 +76,18 @@ impl Problem for ChatError {
             EndedTwice => "The reply ended twice.".into(),
             ConnectionRemoved { connection } => format!("The connection {connection} was removed. Pick another model."),
             NotWaiting => "That tool call is no longer waiting for an answer.".into(),
+            PictureGone { .. } => "A picture of this conversation is no longer in Hearth's images folder.".into(),
+            TextOnly { model } => format!(
+                "{model} reads text only, so it cannot see pictures. Load a model that sees images (one with an mmproj file beside \
+                 it, such as Gemma 3 4B), or send text alone."
+            ),
+            TooManyPictures { sent } => format!("A message takes at most {} pictures; this one has {sent}.", types::MAX_IMAGES),
         }
     }
 
     fn details(&self) -> Option<String> {
         match self {
-            ChatError::Storage { reason } => Some(reason.clone()),
+            ChatError::Storage { reason } | ChatError::PictureGone { reason } => Some(reason.clone()),
             _ => None,
         }
     }

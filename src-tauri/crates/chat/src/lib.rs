@@ -23,6 +23,7 @@
 mod convert;
 mod error;
 mod export;
+pub mod pictures;
 mod title;
 mod tools;
 
@@ -87,6 +88,8 @@ pub struct Chat {
     servers: Mutex<Option<Arc<mcp::Servers>>>,
     /// The calls waiting for the person, by id: their conversation, and where their answer goes.
     waiting: Mutex<HashMap<i64, (i64, tokio::sync::oneshot::Sender<ToolDecision>)>>,
+    /// The pictures of messages, under the home's images folder.
+    pictures: pictures::Pictures,
 }
 
 /// A reply's source: the engine here, or an endpoint there (with the person's Stop).
@@ -122,7 +125,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Chat {
-    pub fn new(store: Arc<Store>, runtime: Arc<Runtime>) -> Self {
+    /// Chat over `store`'s conversations, answering through `runtime`, with the pictures of
+    /// messages kept in `images_dir` (`home::Home::images_dir`).
+    pub fn new(store: Arc<Store>, runtime: Arc<Runtime>, images_dir: PathBuf) -> Self {
         match store.mark_interrupted() {
             Ok(0) => {}
             Ok(n) => tracing::info!(replies = n, "replies cut short by the last run are marked interrupted"),
@@ -137,6 +142,7 @@ impl Chat {
             running: Mutex::new(HashMap::new()),
             servers: Mutex::new(None),
             waiting: Mutex::new(HashMap::new()),
+            pictures: pictures::Pictures::new(images_dir),
         }
     }
 
@@ -308,6 +314,7 @@ impl Chat {
 
     pub fn messages(&self, id: i64) -> Result<Vec<Message>, HearthError> {
         let mut calls = self.store.tool_calls(id).map_err(internal)?;
+        let mut images = self.store.message_images(id).map_err(internal)?;
         Ok(self
             .store
             .messages(id)
@@ -315,23 +322,59 @@ impl Chat {
             .into_iter()
             .map(|row| {
                 let calls = calls.remove(&row.id).unwrap_or_default();
-                Message { tool_calls: calls, ..message(row) }
+                let images = images.remove(&row.id).unwrap_or_default().iter().map(|i| self.pictures.shown(i)).collect();
+                Message { tool_calls: calls, images, ..message(row) }
             })
             .collect())
     }
 
-    /// Save the person's message, then stream a reply to it.
-    pub async fn send(&self, id: i64, text: &str, on: impl Fn(ChatEvent)) -> Result<(), HearthError> {
+    /// A picture of conversation `id` by its hash, as a data URL: what the window shows full size.
+    pub fn picture(&self, id: i64, hash: &str) -> Result<String, HearthError> {
+        let images = self.store.message_images(id).map_err(internal)?;
+        let image = images.values().flatten().find(|i| i.hash == hash).ok_or(ChatError::PictureGone { reason: format!("no picture {hash} in conversation {id}") })?;
+        self.pictures.data_url(image)
+    }
+
+    /// Save the person's message, then stream a reply to it. `pictures` (data URLs, as the window
+    /// reads files) go before the text, as llama.cpp's own tools put them.
+    pub async fn send(&self, id: i64, text: &str, pictures: &[String], on: impl Fn(ChatEvent)) -> Result<(), HearthError> {
         let text = text.trim();
-        if text.is_empty() {
+        if pictures.len() > types::MAX_IMAGES {
+            return Err(ChatError::TooManyPictures { sent: pictures.len() }.into());
+        }
+        // Checked and kept before anything is saved: a damaged file is said now, and nothing is lost.
+        let kept = pictures.iter().map(|p| self.pictures.keep(p, 0)).collect::<Result<Vec<_>, _>>()?;
+        self.send_kept(id, text, kept, on).await
+    }
+
+    async fn send_kept(&self, id: i64, text: &str, kept: Vec<store::StoredImage>, on: impl Fn(ChatEvent)) -> Result<(), HearthError> {
+        if text.is_empty() && kept.is_empty() {
             return Err(ChatError::EmptyMessage.into());
+        }
+        if !kept.is_empty() {
+            self.check_sees()?;
         }
         let conv = self.get(id)?;
         let user = self.store.add_message(id, "user", text, MessageState::Done).map_err(internal)?;
+        self.store.add_message_images(user, &kept).map_err(internal)?;
         if conv.title == NEW_TITLE {
-            self.store.rename_conversation(id, &title::from_message(text)).map_err(internal)?;
+            let title = if text.is_empty() { "A picture".to_string() } else { title::from_message(text) };
+            self.store.rename_conversation(id, &title).map_err(internal)?;
         }
         self.reply(id, Some(user), &on).await
+    }
+
+    /// Pictures go to a model here that reads them (its projector loaded with it); anything else
+    /// is told before the message is saved.
+    fn check_sees(&self) -> Result<(), HearthError> {
+        if let Some(remote) = self.remote() {
+            return Err(ChatError::TextOnly { model: remote.label() }.into());
+        }
+        match self.loaded() {
+            Some(m) if m.info.vision.is_some() => Ok(()),
+            Some(m) => Err(ChatError::TextOnly { model: m.file_name }.into()),
+            None => Err(ChatError::NoModel.into()),
+        }
     }
 
     /// Write the last reply anew: the messages after the last of the person's go, and a new reply
@@ -351,8 +394,10 @@ impl Chat {
         if !target.is_some_and(|m| m.conversation_id == id && m.role == "user") {
             return Err(ChatError::NotYours.into());
         }
+        // The message's pictures stay with its new text.
+        let kept = self.store.message_images(id).map_err(internal)?.remove(&message_id).unwrap_or_default();
         self.store.truncate_from(id, message_id).map_err(internal)?;
-        self.send(id, text, on).await
+        self.send_kept(id, text.trim(), kept, on).await
     }
 
     /// Stop the reply streaming in conversation `id`; it keeps the text so far, marked stopped.
@@ -366,7 +411,20 @@ impl Chat {
     }
 
     pub fn export(&self, id: i64, format: ExportFormat) -> Result<String, HearthError> {
-        Ok(export(&self.get(id)?, &self.messages(id)?, format))
+        // Pictures go into the export whole, as data URLs.
+        let mut pictures = HashMap::new();
+        for image in self.store.message_images(id).map_err(internal)?.values().flatten() {
+            if let Ok(url) = self.pictures.data_url(image) {
+                pictures.insert(image.hash.clone(), url);
+            }
+        }
+        Ok(export(&self.get(id)?, &self.messages(id)?, format, &pictures))
+    }
+
+    /// An error before the reply's row exists, told to the window as the reply's failure.
+    fn fail_early(&self, id: i64, error: HearthError, on: &impl Fn(ChatEvent)) -> HearthError {
+        on(ChatEvent::Failed { conversation_id: id, reply_id: None, error: error.clone() });
+        error
     }
 
     /// Stream a reply to the conversation as it stands, saving it as it comes; with tools, round
@@ -410,12 +468,26 @@ impl Chat {
             messages.push(ChatMessage::new(ChatRole::System, conv.settings.system_prompt.trim()));
         }
         let mut calls = self.store.tool_calls(id).map_err(internal)?;
+        let mut images = self.store.message_images(id).map_err(internal)?;
+        // Pictures reach a model that reads them, scaled to what its projector reads; a model
+        // that does not is sent the conversation's words (the person's new pictures were refused
+        // before they were saved).
+        let side = match &choice {
+            Choice::Local(path) => self.runtime.residents().into_iter().find(|m| m.path() == path).and_then(|m| m.model.info.vision).map(|v| v.image_side),
+            Choice::Remote(_) => None,
+        };
         for m in self.store.messages(id).map_err(internal)? {
+            let pictures = match (images.remove(&m.id), side) {
+                (Some(kept), Some(side)) => {
+                    kept.iter().map(|i| self.pictures.pixels(i, side)).collect::<Result<Vec<_>, _>>().map_err(|e| self.fail_early(id, e, on))?
+                }
+                _ => Vec::new(),
+            };
             match calls.remove(&m.id) {
                 Some(made) if m.role == "assistant" => messages.extend(tools::turns(&m.content, &made, &offered_name)),
                 // A failed reply with no text says nothing to the model; cut-short replies keep their part.
-                _ if m.content.is_empty() => {}
-                _ => messages.push(ChatMessage::new(convert::role(&m.role), m.content)),
+                _ if m.content.is_empty() && pictures.is_empty() => {}
+                _ => messages.push(ChatMessage { images: pictures, ..ChatMessage::new(convert::role(&m.role), m.content) }),
             }
         }
         let reply = self.store.add_message(id, "assistant", "", MessageState::Streaming).map_err(internal)?;

@@ -28,7 +28,7 @@ fn db(name: &str) -> std::path::PathBuf {
 fn chat(path: &std::path::Path) -> Chat {
     let worker = WorkerCommand { program: env!("CARGO_BIN_EXE_chat-test-worker").into(), args: Vec::new() };
     let runtime = runtime::Runtime::new(worker, hardware::catalog::imagined(None, 1, 16));
-    Chat::new(Arc::new(Store::open(path).unwrap()), Arc::new(runtime))
+    Chat::new(Arc::new(Store::open(path).unwrap()), Arc::new(runtime), path.with_extension("images"))
 }
 
 // One model at a time on a 2-core machine: llama.cpp's threads spin while they wait.
@@ -51,7 +51,7 @@ async fn a_conversation_streams_saves_and_reuses_its_prefix() {
 
     let conv = chat.create(None, &greedy(24)).unwrap();
     let first = Seen::default();
-    chat.send(conv.id, "What is the capital of France?", first.sink()).await.unwrap();
+    chat.send(conv.id, "What is the capital of France?", &[], first.sink()).await.unwrap();
     let stats1 = first.done().unwrap();
     let msgs = chat.messages(conv.id).unwrap();
     assert_eq!(msgs.len(), 2);
@@ -65,7 +65,7 @@ async fn a_conversation_streams_saves_and_reuses_its_prefix() {
     // Turn 2 decodes only what is new: the reply to turn 1 and the new message are in the cache's
     // prefix, not read again.
     let second = Seen::default();
-    chat.send(conv.id, "And of Italy?", second.sink()).await.unwrap();
+    chat.send(conv.id, "And of Italy?", &[], second.sink()).await.unwrap();
     let stats2 = second.done().unwrap();
     assert!(stats2.reused_prefix_tokens >= stats1.prompt_tokens_total, "turn 2 {stats2:?} after turn 1 {stats1:?}");
     assert!(stats2.prompt_tokens < stats2.prompt_tokens_total / 2, "{stats2:?}");
@@ -106,7 +106,7 @@ async fn stop_keeps_the_text_and_a_killed_worker_loses_nothing() {
     let c = chat.clone();
     let sink = seen.sink();
     let counted = seen.clone();
-    let task = tokio::spawn(async move { c.send(conv.id, "Write a long story about a lighthouse keeper.", sink).await });
+    let task = tokio::spawn(async move { c.send(conv.id, "Write a long story about a lighthouse keeper.", &[], sink).await });
     while counted.text().len() < 20 {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
@@ -123,7 +123,7 @@ async fn stop_keeps_the_text_and_a_killed_worker_loses_nothing() {
     let c = chat.clone();
     let sink = seen.sink();
     let counted = seen.clone();
-    let task = tokio::spawn(async move { c.send(conv.id, "Tell me another one, longer.", sink).await });
+    let task = tokio::spawn(async move { c.send(conv.id, "Tell me another one, longer.", &[], sink).await });
     while counted.text().len() < 40 {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
@@ -144,7 +144,7 @@ async fn stop_keeps_the_text_and_a_killed_worker_loses_nothing() {
     );
 
     // A message without a model is refused plainly, and the person's message is kept.
-    let err = chat.send(conv.id, "Are you there?", |_| {}).await.unwrap_err();
+    let err = chat.send(conv.id, "Are you there?", &[], |_| {}).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::NoModelLoaded);
     assert_eq!(chat.messages(conv.id).unwrap().iter().filter(|m| m.content == "Are you there?").count(), 1);
 
@@ -193,7 +193,7 @@ async fn a_model_the_server_swapped_in_is_not_passed_off_as_chats() {
 
     assert!(chat.loaded().is_none(), "Chat's model is no longer in the engine");
     let conv = chat.create(None, &greedy(8)).unwrap();
-    let e = chat.send(conv.id, "Hello?", |_| {}).await.unwrap_err();
+    let e = chat.send(conv.id, "Hello?", &[], |_| {}).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::NoModelLoaded);
     let msgs = chat.messages(conv.id).unwrap();
     assert_eq!(msgs[0].content, "Hello?", "the message is kept");

@@ -43,7 +43,7 @@ fn this_machine(name: &str, endpoint: Arc<Mutex<remote::Endpoint>>) -> Chat {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let runtime = runtime::Runtime::new(worker(), hardware::catalog::imagined(None, 1, 16));
-    let chat = Chat::new(Arc::new(Store::open(&dir.join("hearth.sqlite3")).unwrap()), Arc::new(runtime));
+    let chat = Chat::new(Arc::new(Store::open(&dir.join("hearth.sqlite3")).unwrap()), Arc::new(runtime), dir.join("images"));
     chat.set_endpoints(Arc::new(move |id: &str| (id == "c1").then(|| endpoint.lock().unwrap().clone())));
     chat
 }
@@ -81,7 +81,7 @@ async fn chat_through_an_openai_compatible_endpoint_streams_stops_and_says_what_
     // A reply streams, is saved as it streamed, and carries figures measured here.
     let conv = chat.create(None, &greedy(24)).unwrap();
     let first = Seen::default();
-    chat.send(conv.id, "What is the capital of France?", first.sink()).await.unwrap();
+    chat.send(conv.id, "What is the capital of France?", &[], first.sink()).await.unwrap();
     let stats = first.done().expect("done");
     assert!(!first.text().is_empty());
     assert!(stats.generated_tokens > 0 && stats.time_to_first_token_ms > 0.0 && stats.prompt_tokens_total > 0, "{stats:?}");
@@ -103,7 +103,7 @@ async fn chat_through_an_openai_compatible_endpoint_streams_stops_and_says_what_
     let long = chat.create(None, &greedy(2000)).unwrap();
     let seen = Seen::default();
     let (c, sink, counted) = (chat.clone(), seen.sink(), seen.clone());
-    let task = tokio::spawn(async move { c.send(long.id, "Write a long story about a lighthouse keeper.", sink).await });
+    let task = tokio::spawn(async move { c.send(long.id, "Write a long story about a lighthouse keeper.", &[], sink).await });
     while counted.text().len() < 20 {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
@@ -116,12 +116,12 @@ async fn chat_through_an_openai_compatible_endpoint_streams_stops_and_says_what_
     assert_eq!(stopped[1].content, seen.text());
     assert_eq!(seen.done().unwrap().stop_reason, StopReason::Cancelled);
     let after = Seen::default();
-    chat.send(conv.id, "Thanks.", after.sink()).await.expect("the endpoint answers after a stop");
+    chat.send(conv.id, "Thanks.", &[], after.sink()).await.expect("the endpoint answers after a stop");
 
     // The endpoint goes away: the message is kept, the reply fails with its sentence.
     server.stop().await;
     let down = Seen::default();
-    let error = chat.send(conv.id, "Are you there?", down.sink()).await.unwrap_err();
+    let error = chat.send(conv.id, "Are you there?", &[], down.sink()).await.unwrap_err();
     assert_eq!(error.code, ErrorCode::RemoteUnreachable, "{error:?}");
     assert!(error.message.starts_with(&format!("GPU box did not answer at {base}.")), "{}", error.message);
     let msgs = chat.messages(conv.id).unwrap();
@@ -140,7 +140,7 @@ async fn chat_through_an_anthropic_compatible_endpoint() {
     chat.use_remote(remote_model(&base, &model)).await.unwrap();
     let conv = chat.create(None, &ConversationSettings { system_prompt: "Answer in one sentence.".into(), ..greedy(16) }).unwrap();
     let seen = Seen::default();
-    chat.send(conv.id, "What is the capital of France?", seen.sink()).await.unwrap();
+    chat.send(conv.id, "What is the capital of France?", &[], seen.sink()).await.unwrap();
     let stats = seen.done().unwrap();
     assert!(!seen.text().is_empty() && stats.generated_tokens > 0, "{stats:?}");
     assert!(matches!(stats.stop_reason, StopReason::Eos | StopReason::MaxTokens), "{stats:?}");

@@ -28,7 +28,7 @@ fn chat(name: &str) -> (Chat, std::path::PathBuf) {
     std::fs::write(dir.join("files/note.txt"), "the note").unwrap();
     let worker = WorkerCommand { program: env!("CARGO_BIN_EXE_chat-test-worker").into(), args: Vec::new() };
     let runtime = runtime::Runtime::new(worker, hardware::catalog::imagined(None, 1, 16));
-    let chat = Chat::new(Arc::new(Store::open(&dir.join("hearth.sqlite3")).unwrap()), Arc::new(runtime));
+    let chat = Chat::new(Arc::new(Store::open(&dir.join("hearth.sqlite3")).unwrap()), Arc::new(runtime), dir.join("images"));
     (chat, dir.canonicalize().unwrap())
 }
 
@@ -44,7 +44,7 @@ async fn send_and_answer(chat: &Arc<Chat>, conv: i64, text: &str, decision: Opti
         let chat = chat.clone();
         let text = text.to_string();
         tokio::spawn(async move {
-            chat.send(conv, &text, move |e| {
+            chat.send(conv, &text, &[], move |e| {
                 events.send(e.clone()).ok();
                 sink(e);
             })

@@ -112,6 +112,11 @@ impl Home {
         self.root.join("mcp.json")
     }
 
+    /// Pictures attached in Chat, each kept once by the hash of its bytes (`chat::pictures`).
+    pub fn images_dir(&self) -> PathBuf {
+        self.root.join("images")
+    }
+
     pub fn logs_dir(&self) -> PathBuf {
         self.root.join("logs")
     }

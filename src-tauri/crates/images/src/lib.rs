@@ -97,7 +97,30 @@ pub fn from_base64(data: &str) -> Result<Vec<u8>, ImageError> {
         .map_err(|e| ImageError::BadDataUrl { reason: format!("its base64 is damaged ({e})") })
 }
 
-/// A picture as PNG: what Chat saves a thumbnail as and a test writes.
+/// The media type of a picture's bytes ("image/png"), by what they start with; `None` for
+/// anything else.
+pub fn media_type(bytes: &[u8]) -> Option<&'static str> {
+    match image::guess_format(bytes).ok()? {
+        ImageFormat::Png => Some("image/png"),
+        ImageFormat::Jpeg => Some("image/jpeg"),
+        ImageFormat::WebP => Some("image/webp"),
+        ImageFormat::Gif => Some("image/gif"),
+        _ => None,
+    }
+}
+
+/// A picture as a JPEG (quality 80): what Chat shows as a thumbnail.
+pub fn jpeg(image: &ChatImage) -> Result<Vec<u8>, ImageError> {
+    let rgb = RgbImage::from_raw(image.width, image.height, image.rgb.clone())
+        .ok_or_else(|| ImageError::Damaged { format: "RGB", reason: "its pixels do not fill its size".into() })?;
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80)
+        .encode_image(&rgb)
+        .map_err(|e| ImageError::Damaged { format: "JPEG", reason: e.to_string() })?;
+    Ok(out)
+}
+
+/// A picture as PNG: what a test writes.
 pub fn png(image: &ChatImage) -> Result<Vec<u8>, ImageError> {
     let rgb = RgbImage::from_raw(image.width, image.height, image.rgb.clone())
         .ok_or_else(|| ImageError::Damaged { format: "RGB", reason: "its pixels do not fill its size".into() })?;
@@ -151,6 +174,11 @@ fn sniff(bytes: &[u8]) -> Option<String> {
     let head = &bytes[..bytes.len().min(12)];
     let text = std::str::from_utf8(head).ok()?;
     text.chars().all(|c| !c.is_control() || c.is_whitespace()).then(|| text.trim().to_string()).filter(|t| !t.is_empty())
+}
+
+/// Bytes as a data URL of `media_type`.
+pub fn data_url(media_type: &str, bytes: &[u8]) -> String {
+    format!("data:{media_type};base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 
 mod conversations;
 mod downloads;
+mod message_images;
 mod migrations;
 mod models;
 mod responses;
@@ -21,6 +22,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 pub use conversations::{ConversationRow, MessageRow};
 pub use downloads::{Download, NewDownload};
+pub use message_images::StoredImage;
 pub use models::{ModelRow, ModelSource};
 pub use responses::{StoredResponse, RESPONSE_DAYS};
 pub use tool_calls::NewToolCall;

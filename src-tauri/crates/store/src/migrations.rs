@@ -87,6 +87,18 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL
     );
     CREATE INDEX tool_calls_by_message ON tool_calls (message_id, id);",
+    // 5: the pictures of Chat's messages: each kept once under the home's images/ folder by the
+    // sha256 of its bytes (`hash`), and placed in its message's text at a byte offset (`at`).
+    "CREATE TABLE message_images (
+        id INTEGER PRIMARY KEY,
+        message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        at INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        media_type TEXT NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL
+    );
+    CREATE INDEX message_images_by_message ON message_images (message_id, id);",
 ];
 
 pub fn known() -> i64 {

@@ -150,6 +150,24 @@ pub struct Message {
     pub error: Option<String>,
     /// A reply's tool calls, in order.
     pub tool_calls: Vec<ChatToolCall>,
+    /// The pictures of a person's message, in order.
+    #[serde(default)]
+    pub images: Vec<MessageImage>,
+}
+
+/// A picture of a message, as the window shows it: a thumbnail in the message, the picture itself
+/// on a click (`chat_image`, by its hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageImage {
+    /// The sha256 of the picture's bytes: how Hearth keeps it.
+    pub hash: String,
+    /// Where it sits in the message's text (bytes).
+    pub at: u32,
+    pub width: u32,
+    pub height: u32,
+    /// A small JPEG of it, as a data URL.
+    pub thumbnail: String,
 }
 
 /// A reply as it streams to the window. Every event names the conversation and the reply it

@@ -68,7 +68,7 @@ test("search the Hub, open a model, see what fits before downloading", async () 
     await driver.click(await driver.find(".back"));
     const search = await driver.waitFor('[data-testid="discover-search"]');
     await driver.cmd("POST", `/element/${search}/clear`, {});
-    await driver.cmd("POST", `/element/${search}/value`, { text: "smol" });
+    await driver.cmd("POST", `/element/${search}/value`, { text: "135M-Instruct" });
     for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(100)) {
       const n = await names();
       if (n.length === 1 && /SmolLM2/.test(n[0])) break;

@@ -69,7 +69,7 @@ test("links open in the browser, never in the window", async () => {
     // A model card's link, from the mock Hub's card.
     await driver.click(await driver.find('[data-testid="nav-discover"]'));
     const search = await driver.waitFor('[data-testid="discover-search"]');
-    await driver.cmd("POST", `/element/${search}/value`, { text: "smol" });
+    await driver.cmd("POST", `/element/${search}/value`, { text: "135M-Instruct" });
     for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(100)) {
       if ((await driver.findAll('[data-testid="discover-result"]')).length === 1) break;
     }

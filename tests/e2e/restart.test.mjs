@@ -33,7 +33,7 @@ test("a download resumes after the app is killed (SIGKILL) and restarted", async
     let { driver } = app;
     await driver.click(await driver.waitFor('[data-testid="nav-discover"]'));
     const search = await driver.waitFor('[data-testid="discover-search"]');
-    await driver.cmd("POST", `/element/${search}/value`, { text: "smol" });
+    await driver.cmd("POST", `/element/${search}/value`, { text: "135M-Instruct" });
     for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(100)) {
       const rows = await driver.findAll('[data-testid="discover-result"]');
       if (rows.length === 1) break;

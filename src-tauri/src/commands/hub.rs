@@ -45,12 +45,14 @@ pub async fn hub_model(state: State<'_, AppState>, repo: String) -> Result<HubMo
     Ok(library::model_page(&info, card))
 }
 
-/// The fit plan of one remote file on this machine, from its header fetched with Range requests.
-/// A header that cannot be read gives a grey plan, not an error.
+/// The fit plan of one remote file on this machine, from its header fetched with Range requests,
+/// with the projector it comes with (one of the page's `projectors`). A header that cannot be
+/// read gives a grey plan, not an error.
 #[tauri::command]
 #[specta::specta]
-pub async fn hub_file_fit(state: State<'_, AppState>, repo: String, file: String) -> Result<FitPlan, HearthError> {
-    Ok(library::discover::plan_file(&state.hub(), &repo, "main", &file, &state.hearth.profile(), &LoadSettings::default()).await)
+pub async fn hub_file_fit(state: State<'_, AppState>, repo: String, file: String, projectors: Vec<String>) -> Result<FitPlan, HearthError> {
+    let hw = state.hearth.profile();
+    Ok(library::discover::plan_file(&state.hub(), &repo, "main", &file, &projectors, &hw, &LoadSettings::default()).await)
 }
 
 /// The file to recommend among a page's planned files (`fit::recommend`, as `hearth pull` picks).

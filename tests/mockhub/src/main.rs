@@ -37,8 +37,27 @@ async fn main() -> std::io::Result<()> {
             "A small chat model, good for trying Hearth. Quantized to Q4_1 from \
              [SmolLM2-135M-Instruct](https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct).",
         );
-        r.files = vec![File::disk(testkit::TEST_MODEL, model, testkit::TEST_MODEL_SHA256)?];
+        r.files = vec![File::disk(testkit::TEST_MODEL, model.clone(), testkit::TEST_MODEL_SHA256)?];
         repos.push(r);
+
+        // The same model with a projector beside it (a synthetic one of Gemma 3's kind, sized to
+        // it): a repository that sees images, as Gemma 3's and SmolVLM's do on the Hub.
+        let mut v = Repo::new("hearth-test/SmolLM2-135M-Vision-GGUF");
+        v.downloads = 9_402;
+        v.likes = 31;
+        v.architecture = Some("llama".into());
+        v.parameters = Some(134_515_008);
+        v.card = card(
+            "SmolLM2 135M Vision (test)",
+            "The test model with a small synthetic projector beside it, so that Hearth's tests can attach pictures.",
+        );
+        let projector = synthetic::projector(&synthetic::tiny_gemma3_projector(576)).to_bytes();
+        v.files = vec![
+            File::disk("SmolLM2-135M-Vision-Q4_1.gguf", model, testkit::TEST_MODEL_SHA256)?,
+            File::bytes("mmproj-SmolLM2-135M-Vision-F32.gguf", projector.clone()),
+            File::bytes("mmproj-SmolLM2-135M-Vision-F16.gguf", projector),
+        ];
+        repos.push(v);
     }
 
     // Synthetic models: real headers in sparse files, never downloaded whole by the tests.

@@ -90,7 +90,9 @@ pub fn run(args: &FitArgs) -> anyhow::Result<()> {
             .unwrap_or_default(),
     };
     let settings = LoadSettings { context: args.ctx, cache_k: cache, cache_v: cache, ..saved };
-    let plan = fit::plan(&facts, &hw, &settings);
+    // The projector beside the model (what reads pictures) is loaded with it, and planned so.
+    let projector = gguf::projector_facts_beside(&args.path, &facts);
+    let plan = fit::plan_with_projector(&facts, projector.as_ref().map(|(_, f)| f), &hw, &settings);
     let advice = args.advise.then(|| {
         let name = args.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         advisor::advise(&facts, &name, &hw, &settings)
@@ -103,11 +105,30 @@ pub fn run(args: &FitArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         print!("{}", render(&facts, &hw, imagined, &plan));
+        if let Some((path, cost)) = projector.as_ref().and_then(|(p, f)| Some((p, fit::projector_cost(f)?))) {
+            print!("{}", render_projector(path, &cost, &plan));
+        }
         if let Some(a) = &advice {
             print!("{}", render_advice(a, plan.verdict));
         }
     }
     Ok(())
+}
+
+/// The projector's share of the plan: its file, the device that holds it, its weights and compute
+/// buffer, and what a picture costs the context.
+fn render_projector(path: &std::path::Path, cost: &fit::ProjectorCost, plan: &FitPlan) -> String {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let on = plan.devices.iter().find(|d| d.memory.projector > 0).map_or("—", |d| d.name.as_str());
+    let at_most = if cost.exact { "" } else { "up to " };
+    format!(
+        "Pictures  read by {name} ({}): {} on {on} (weights {} + compute {}) · {at_most}{} tokens of context a picture\n",
+        cost.projector_type,
+        size(cost.total()),
+        size(cost.weights),
+        size(cost.compute),
+        cost.image_tokens
+    )
 }
 
 /// The advice as text: each kind under its heading, cheapest first.
@@ -185,18 +206,19 @@ pub fn render(f: &gguf::ModelFacts, hw: &HardwareProfile, imagined: bool, p: &Fi
     let _ = writeln!(o, "Layers    {}/{} on GPU", p.gpu_layers, p.total_layers);
     let _ = writeln!(
         o,
-        "\n{:<22} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
-        "Device", "weights", "KV cache", "compute", "overhead", "total", "budget"
+        "\n{:<22} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "Device", "weights", "KV cache", "compute", "projector", "overhead", "total", "budget"
     );
     for d in &p.devices {
         let m = d.memory;
         let _ = writeln!(
             o,
-            "{:<22} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            "{:<22} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
             d.name.chars().take(22).collect::<String>(),
             size(m.weights),
             size(m.kv_cache),
             size(m.compute),
+            if m.projector > 0 { size(m.projector) } else { "—".into() },
             size(m.overhead),
             size(d.total_bytes),
             size(d.budget_bytes)

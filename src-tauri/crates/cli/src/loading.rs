@@ -102,7 +102,8 @@ pub fn plan(path: &Path, ctx: Option<u32>, run: &RunOnArgs) -> anyhow::Result<Pl
     // `hearth serve` plan with them, under what the flags here say.
     let saved = library::settings::load_settings(&hearth()?.store, Some(path));
     let settings = LoadSettings { context: Some(context), ..run.over(saved) };
-    let plan = fit::plan(&facts, &hw, &settings);
+    let projector = gguf::projector_facts_beside(path, &facts);
+    let plan = fit::plan_with_projector(&facts, projector.as_ref().map(|(_, f)| f), &hw, &settings);
     match plan.verdict {
         Verdict::Grey => bail!("{} will not run here: {} ({})", path.display(), plan.label, plan.reason),
         Verdict::Red if !run.force => {

@@ -162,7 +162,7 @@ async fn recommend(client: &HubClient, repo: &str, revision: &str, info: &hub::M
     let settings = types::LoadSettings::default();
     let mut planned = Vec::with_capacity(page.files.len());
     for f in &page.files {
-        let plan = library::discover::plan_file(client, repo, revision, &f.name, &hw, &settings).await;
+        let plan = library::discover::plan_file(client, repo, revision, &f.name, &page.projectors, &hw, &settings).await;
         planned.push(types::PlannedFile { name: f.name.clone(), size_bytes: f.size_bytes, plan });
     }
     for f in &planned {

@@ -10,6 +10,7 @@ mod budget;
 mod grid;
 mod model;
 mod place;
+mod projector;
 mod recommend;
 mod speed;
 
@@ -19,6 +20,7 @@ use types::{CacheType, DeviceUse, FitPlan, HardwareProfile, LoadSettings, PlanMo
 pub use budget::{budgets, ram_reserve, Budgets, GIB, MIB};
 pub use grid::what_fits;
 pub use model::{repacked, ModelMemory, MAX_BYTES};
+pub use projector::{encoder_compute, projector_cost, ProjectorCost, DEFAULT_PICTURE_SIDE};
 pub use recommend::{recommend, Candidate, FAST_ENOUGH};
 use place::{Knobs, Placement};
 
@@ -31,22 +33,37 @@ pub fn plan(facts: &ModelFacts, hw: &HardwareProfile, s: &LoadSettings) -> FitPl
     judge_speed(plan_by_placement(facts, hw, s))
 }
 
+/// `plan` for the model loaded with its projector (`projector`: the mmproj file's header), which
+/// reads pictures: the projector's weights and compute buffer (`projector_cost`) go on the device
+/// llama.cpp puts it on, the first GPU when any layer is on a GPU, else the CPU, before the layers
+/// are placed (so they take room from the layers, as they do in the load), and the plan says the
+/// tokens a picture takes (`FitPlan::image_tokens`). A file that reads no pictures is left out:
+/// the plan is `plan`'s.
+pub fn plan_with_projector(facts: &ModelFacts, projector: Option<&ModelFacts>, hw: &HardwareProfile, s: &LoadSettings) -> FitPlan {
+    let cost = projector.and_then(projector_cost);
+    judge_speed(placement_plan(facts, cost.as_ref(), hw, s))
+}
+
 /// The plan with its verdict from the placement alone, before `judge_speed`: for a caller that
 /// serves the model another way than llama.cpp's layer split, and so predicts its own speed (the
 /// advisor's rentals, with vLLM's tensor parallelism over several GPUs).
 pub fn plan_by_placement(facts: &ModelFacts, hw: &HardwareProfile, s: &LoadSettings) -> FitPlan {
+    placement_plan(facts, None, hw, s)
+}
+
+fn placement_plan(facts: &ModelFacts, projector: Option<&ProjectorCost>, hw: &HardwareProfile, s: &LoadSettings) -> FitPlan {
     if s.parallel.is_some() {
-        return plan_slots(facts, hw, s);
+        return plan_slots(facts, projector, hw, s);
     }
     let with = |n: u32| LoadSettings { parallel: Some(n), ..s.clone() };
-    let one = plan_slots(facts, hw, &with(1));
+    let one = plan_slots(facts, projector, hw, &with(1));
     if one.verdict == Verdict::Red || one.verdict == Verdict::Grey {
         return one;
     }
     // More slots only where they cost nothing else: the same verdict, context and GPU layers.
     AUTO_SLOTS
         .iter()
-        .map(|&n| plan_slots(facts, hw, &with(n)))
+        .map(|&n| plan_slots(facts, projector, hw, &with(n)))
         .find(|p| p.verdict == one.verdict && p.context == one.context && p.gpu_layers == one.gpu_layers)
         .unwrap_or(one)
 }
@@ -55,8 +72,21 @@ pub fn plan_by_placement(facts: &ModelFacts, hw: &HardwareProfile, s: &LoadSetti
 /// llama-server and LM Studio default to, or two.
 pub const AUTO_SLOTS: [u32; 2] = [4, 2];
 
-/// The plan with `s.parallel` slots (1 when unset).
-fn plan_slots(facts: &ModelFacts, hw: &HardwareProfile, s: &LoadSettings) -> FitPlan {
+/// The plan with `s.parallel` slots (1 when unset), with the projector if there is one.
+fn plan_slots(facts: &ModelFacts, projector: Option<&ProjectorCost>, hw: &HardwareProfile, s: &LoadSettings) -> FitPlan {
+    let Some(cost) = projector else { return plan_slots_with(facts, 0, hw, s) };
+    let mut plan = plan_slots_with(facts, cost.total(), hw, s);
+    plan.image_tokens = Some(cost.image_tokens);
+    // Red only because of the projector: the reason says so (the model alone would load, for text).
+    if plan.verdict == Verdict::Red && plan_slots_with(facts, 0, hw, s).verdict != Verdict::Red {
+        plan.reason =
+            format!("{} Without its projector, which reads pictures ({}), it would fit, for text alone.", plan.reason, gb(cost.total()));
+    }
+    plan
+}
+
+/// The plan with `s.parallel` slots (1 when unset) and `projector` bytes for the projector.
+fn plan_slots_with(facts: &ModelFacts, projector: u64, hw: &HardwareProfile, s: &LoadSettings) -> FitPlan {
     if facts.layer_count == 0 || facts.tensors.is_empty() {
         return grey(s, "The model's header does not describe its layers, so Hearth cannot tell.");
     }
@@ -64,7 +94,7 @@ fn plan_slots(facts: &ModelFacts, hw: &HardwareProfile, s: &LoadSettings) -> Fit
         // The reader refuses such a header; facts made another way must not size tables by it.
         return grey(s, "The model's header claims more layers than any model has: the file is damaged.");
     }
-    let m = ModelMemory::from_facts(facts, &hw.cpu.features);
+    let m = ModelMemory { projector, ..ModelMemory::from_facts(facts, &hw.cpu.features) };
     let b = budgets(hw, s);
     let trained = facts.context_length.map(|c| c.min(u64::from(u32::MAX)) as u32).filter(|c| *c > 0);
     let requested = s.context.unwrap_or_else(|| trained.unwrap_or(DEFAULT_CONTEXT).min(DEFAULT_CONTEXT)).max(256);
@@ -265,6 +295,7 @@ fn finish(m: &ModelMemory, b: &Budgets, s: &LoadSettings, calibration: Option<f3
         devices,
         tokens_per_second,
         embed_tokens: None,
+        image_tokens: None,
     }
 }
 
@@ -371,7 +402,7 @@ fn device_uses(b: &Budgets, devices: &[place::DeviceLoad], cpu: usize) -> Vec<De
 fn red(m: &ModelMemory, b: &Budgets, s: &LoadSettings, requested: u32, floor: u32) -> FitPlan {
     let k = knobs(s, floor, false);
     let kv = model::sum(place::kv_per_layer(m, k));
-    let needs = model::sum([m.weights_total(), kv, m.compute(floor, k.ubatch, k.flash_attention, true, k.slots)]);
+    let needs = model::sum([m.weights_total(), kv, m.compute(floor, k.ubatch, k.flash_attention, true, k.slots), m.projector]);
     let unified = b.gpus.iter().any(|g| g.unified);
     // On unified memory the GPU's share is inside RAM: the pool is RAM alone.
     let has = if unified { b.ram } else { b.gpus.iter().fold(b.ram, |s, g| s.saturating_add(g.budget)) };
@@ -380,9 +411,10 @@ fn red(m: &ModelMemory, b: &Budgets, s: &LoadSettings, requested: u32, floor: u3
         verdict: Verdict::Red,
         label: format!("Too large · needs {}, has {}", gb(needs), gb(has)),
         reason: format!(
-            "{}Its weights ({}) and a {} context need {} but this machine can give it {}{}.",
+            "{}Its weights ({}){} and a {} context need {} but this machine can give it {}{}.",
             choice_note(b),
             gb(m.weights_total()),
+            if m.projector > 0 { format!(", its projector for pictures ({})", gb(m.projector)) } else { String::new() },
             ctx_label(floor),
             gb(needs),
             gb(has),
@@ -401,6 +433,7 @@ fn red(m: &ModelMemory, b: &Budgets, s: &LoadSettings, requested: u32, floor: u3
         total_bytes: needs,
         tokens_per_second: None,
         embed_tokens: None,
+        image_tokens: None,
     }
 }
 
@@ -422,6 +455,7 @@ fn grey(s: &LoadSettings, reason: &str) -> FitPlan {
         total_bytes: 0,
         tokens_per_second: None,
         embed_tokens: None,
+        image_tokens: None,
     }
 }
 

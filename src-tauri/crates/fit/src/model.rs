@@ -10,7 +10,7 @@ use gguf::ModelFacts;
 use types::{CacheType, SimdFeatures};
 
 /// The largest figure the planner works with: an exbibyte, beyond any machine, and small enough that
-/// the sum of the four parts of a `MemoryBreakdown` cannot overflow. A header whose sizes add up past
+/// the sum of the five parts of a `MemoryBreakdown` cannot overflow. A header whose sizes add up past
 /// it is simply too large.
 pub const MAX_BYTES: u64 = 1 << 60;
 
@@ -62,6 +62,9 @@ pub struct ModelMemory {
     pub active_expert_share: f64,
     /// Experts used per token; 0 for dense models.
     pub experts_used: u64,
+    /// The projector loaded beside the model (pictures): its weights and compute buffer, on one
+    /// device (`projector::ProjectorCost::total`); 0 without one.
+    pub projector: u64,
 }
 
 fn layer_index(name: &str) -> Option<usize> {
@@ -119,6 +122,7 @@ impl ModelMemory {
             _ => 0,
         };
         Self {
+            projector: 0,
             experts_used,
             layers,
             input,

@@ -136,13 +136,19 @@ pub fn layout(m: &ModelMemory, b: &Budgets, k: Knobs, kv: &[u64], ngl: u32) -> P
     dev[out_dev].bytes_per_token = add(dev[out_dev].bytes_per_token, output_read);
     dev[out_dev].has_output = true;
 
+    // The projector, whole on one device: llama.cpp's multimodal library takes the first GPU when
+    // the load uses any (the engine passes `use_gpu` when the plan has GPU devices, and a GPU is in
+    // the plan when it holds something), else the CPU.
+    let projector_on = if act > 0 { 0 } else { cpu_index };
+    dev[projector_on].memory.projector = m.projector;
+
     // Compute buffers: on every GPU that holds a layer, and always on the CPU (host side of the graph).
     for (i, d) in dev.iter_mut().enumerate() {
         let is_cpu = i == cpu_index;
         if is_cpu || d.layers > 0 || d.has_output {
             d.memory.compute = m.compute(k.n_ctx, k.ubatch, k.flash_attention, d.has_output, k.slots);
         }
-        if !is_cpu && (d.layers > 0 || d.has_output) {
+        if !is_cpu && (d.layers > 0 || d.has_output || d.memory.projector > 0) {
             d.memory.overhead = b.gpus[i].overhead;
         }
     }

@@ -297,9 +297,96 @@ fn an_embedding_models_plan_sizes_its_embedding_context_to_the_ram_left() {
     let m = ModelMemory::from_facts(&embedding, &machine("CPU", 12).cpu.features);
     let cpu = tight.devices.iter().find(|d| !d.is_gpu).expect("the CPU");
     let left = cpu.budget_bytes - cpu.total_bytes;
-    let needs = |n: u32| (0..m.layers).map(|il| m.kv_layer(il, n, n, CacheType::F16, CacheType::F16)).sum::<u64>() + m.compute(n, n, false, false, 1);
+    let needs = |n: u32| {
+        (0..m.layers).map(|il| m.kv_layer(il, n, n, CacheType::F16, CacheType::F16)).sum::<u64>() + m.compute(n, n, false, false, 1)
+    };
     assert!(needs(n) <= left && needs(n * 2) > left, "{n} tokens: {} of {left} bytes", needs(n));
     // A plan on a machine where nothing is left still lets a sentence in.
     let ctx = embed_tokens(&m, Some(8192), &FitPlan { devices: vec![], ..tight.clone() });
     assert_eq!(ctx, MIN_EMBED_TOKENS);
+}
+
+fn gemma3_projector() -> (ModelFacts, ProjectorCost) {
+    let f = gguf::parse_bytes(&synthetic::projector(&synthetic::gemma3_projector(4096)).header().0).expect("a projector's header");
+    let cost = projector_cost(&f).expect("a vision projector");
+    (f, cost)
+}
+
+/// llama.cpp puts the whole projector on one device: the first GPU when the load uses any, else
+/// the CPU; the plan counts it there, and says what a picture takes of the context.
+#[test]
+fn a_projector_sits_on_the_first_gpu_that_holds_layers_else_the_cpu() {
+    let f = facts(&synthetic::llama3_8b(), Quant::Q4KM);
+    let (p, cost) = gemma3_projector();
+    let hw = machine("RTX 3090 ×2", 64);
+    let alone = plan(&f, &hw, &LoadSettings::default());
+    let with = plan_with_projector(&f, Some(&p), &hw, &LoadSettings::default());
+    assert_eq!((alone.image_tokens, with.image_tokens), (None, Some(256)));
+    let on: Vec<_> = with.devices.iter().map(|d| (d.engine_device.as_deref(), d.memory.projector)).collect();
+    assert_eq!(on, vec![(Some("CUDA0"), cost.total()), (Some("CUDA1"), 0), (None, 0)]);
+    assert_eq!((with.verdict, with.gpu_layers, with.context, with.slots), (alone.verdict, alone.gpu_layers, alone.context, alone.slots));
+    assert_eq!(with.total_bytes, alone.total_bytes + cost.total());
+    assert_eq!(with.devices[0].total_bytes, alone.devices[0].total_bytes + cost.total());
+
+    // No layer on a GPU, by the person's choice of device or of layers: the CPU holds it.
+    for s in [run_on(types::RunOn::Cpu, None), run_on(types::RunOn::Auto, Some(0))] {
+        let cpu = plan_with_projector(&f, Some(&p), &hw, &s);
+        assert!(cpu.devices.iter().all(|d| !d.is_gpu), "{:?}", cpu.devices);
+        assert_eq!(cpu.devices[0].memory.projector, cost.total());
+    }
+}
+
+/// The projector is placed before the layers, as the load allocates it: on a card the model alone
+/// fills, it takes the room of layers (or of context), and every GPU stays within its budget.
+#[test]
+fn the_projector_takes_room_from_the_layers() {
+    let f = facts(&synthetic::llama3_8b(), Quant::Q4KM);
+    let (p, cost) = gemma3_projector();
+    let mut hw = machine("RTX 4060", 32);
+    let s = LoadSettings { parallel: Some(1), ..LoadSettings::default() };
+    let alone = plan(&f, &hw, &s);
+    assert_eq!((alone.gpu_layers, alone.total_layers), (33, 33));
+    // A card with room for the model and half the projector, beside the backend and the margin.
+    let gpu = &alone.devices[0];
+    let free = gpu.total_bytes + s.safety_margin_bytes + cost.total() / 2;
+    (hw.gpus[0].vram_free_bytes, hw.gpus[0].vram_total_bytes) = (Some(free), Some(free));
+    assert_eq!(plan(&f, &hw, &s).gpu_layers, 33);
+    let with = plan_with_projector(&f, Some(&p), &hw, &s);
+    assert!(with.gpu_layers < alone.gpu_layers || with.context < alone.context, "{with:?}");
+    let gpu = with.devices.iter().find(|d| d.is_gpu).expect("still on the GPU");
+    assert_eq!(gpu.memory.projector, cost.total());
+    assert!(gpu.total_bytes - gpu.memory.overhead <= gpu.budget_bytes, "{gpu:?}");
+}
+
+/// A model that fits alone but not with its projector is red, and its reason says that without
+/// the projector it would fit.
+#[test]
+fn red_only_because_of_the_projector_says_so() {
+    let f = facts(&synthetic::llama3_8b(), Quant::Q4KM);
+    let (p, cost) = gemma3_projector();
+    let s = LoadSettings { context: Some(4096), parallel: Some(1), ..LoadSettings::default() };
+    let mut hw = machine("CPU", 16);
+    let alone = plan(&f, &hw, &s);
+    // RAM for the model and half the projector, beside the 2 GiB the system keeps.
+    hw.memory.total_bytes = 2 * GIB + alone.total_bytes + cost.total() / 2;
+    assert_ne!(plan(&f, &hw, &s).verdict, Verdict::Red);
+    let with = plan_with_projector(&f, Some(&p), &hw, &s);
+    assert_eq!(with.verdict, Verdict::Red);
+    assert!(with.reason.contains("its projector for pictures (0.9 GB)"), "{}", with.reason);
+    assert!(
+        with.reason.ends_with("Without its projector, which reads pictures (0.9 GB), it would fit, for text alone."),
+        "{}",
+        with.reason
+    );
+    // Too large either way: nothing about the projector beyond its share.
+    hw.memory.total_bytes = 4 * GIB;
+    assert!(!plan_with_projector(&f, Some(&p), &hw, &s).reason.contains("Without its projector"));
+}
+
+#[test]
+fn a_file_that_reads_no_pictures_changes_nothing() {
+    let f = facts(&synthetic::llama3_8b(), Quant::Q4KM);
+    let hw = machine("RTX 3060", 32);
+    assert_eq!(plan_with_projector(&f, Some(&f), &hw, &LoadSettings::default()), plan(&f, &hw, &LoadSettings::default()));
+    assert_eq!(plan_with_projector(&f, None, &hw, &LoadSettings::default()), plan(&f, &hw, &LoadSettings::default()));
 }

@@ -7,6 +7,8 @@
 //! of real shapes with each number the planner reads set to the values that break arithmetic (0, 1,
 //! powers of two around 32 bits, `u64::MAX`...), one at a time and in deterministic random mixes,
 //! with tensors whose sizes add up past `u64::MAX`. Each goes through several machines and settings.
+//! A projector's header (pictures) gets the same: each key its cost reads at each extreme, for each
+//! kind of projector it knows, planned beside a model.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -258,4 +260,63 @@ fn an_absurd_layer_count_is_grey_without_allocating_for_it() {
     facts.layer_count = u32::MAX;
     let plan = fit::plan(&facts, &machines()[0], &LoadSettings::default());
     assert_eq!(plan.verdict, Verdict::Grey, "{plan:?}");
+}
+
+/// Keys of a projector's header that `fit::projector_cost` reads as numbers.
+const PROJECTOR_KEYS: [&str; 11] = [
+    "clip.vision.image_size",
+    "clip.vision.patch_size",
+    "clip.vision.embedding_length",
+    "clip.vision.feed_forward_length",
+    "clip.vision.projector.scale_factor",
+    "clip.vision.spatial_merge_size",
+    "clip.vision.preproc_image_size",
+    "clip.vision.preproc_max_tiles",
+    "clip.vision.image_min_pixels",
+    "clip.vision.image_max_pixels",
+    "clip.vision.image_grid_pinpoints",
+];
+
+const PROJECTOR_KINDS: [&str; 10] =
+    ["gemma3", "idefics3", "qwen2.5vl_merger", "qwen3vl_merger", "pixtral", "lfm2", "internvl", "mlp", "a-kind-nobody-knows", ""];
+
+/// A projector's header cannot crash a plan either: its cost saturates, and planning a model beside
+/// it gives a plan whose memory adds up.
+#[test]
+fn a_hostile_projector_never_panics() {
+    let model = gguf::parse_bytes(&synthetic::model(&Shape { layers: 4, ..synthetic::llama3_8b() }, Quant::Q4KM, false).header().0)
+        .expect("a model's header");
+    let machines = [imagined(None, 0, 16), imagined(find("RTX 4090"), 1, 64), imagined(find("RTX 3090"), 3, 128)];
+    let tiny = || synthetic::projector(&synthetic::tiny_gemma3_projector(576));
+    let mut headers = Vec::new();
+    for kind in PROJECTOR_KINDS {
+        let of_kind = || tiny().without("clip.projector_type").str("clip.projector_type", kind);
+        for key in PROJECTOR_KEYS {
+            for v in EXTREMES {
+                headers.push(of_kind().without(key).u64(key, v).header().0);
+            }
+        }
+        let items: Vec<i32> = EXTREMES.iter().map(|v| *v as i32).collect();
+        headers.push(of_kind().i32_array("clip.vision.image_grid_pinpoints", items).header().0);
+        let mut huge = of_kind();
+        add_huge_tensors(&mut huge, 3);
+        headers.push(huge.header().0);
+    }
+    let mut failures = Vec::new();
+    for (i, bytes) in headers.iter().enumerate() {
+        let Ok(projector) = gguf::parse_bytes(bytes) else { continue };
+        let run = catch_unwind(AssertUnwindSafe(|| {
+            let cost = fit::projector_cost(&projector).expect("it reads pictures");
+            assert!(cost.total() <= fit::MAX_BYTES);
+            for hw in &machines {
+                let plan = fit::plan_with_projector(&model, Some(&projector), hw, &LoadSettings::default());
+                let _: Vec<u64> = plan.devices.iter().map(|d| d.memory.total()).collect();
+            }
+        }));
+        if let Err(e) = run {
+            failures.push(format!("projector header {i}: {}", panic_message(&*e)));
+        }
+    }
+    failures.truncate(20);
+    assert!(failures.is_empty(), "a projector's header made the planner panic:\n{}", failures.join("\n"));
 }

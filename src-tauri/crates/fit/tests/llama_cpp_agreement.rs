@@ -153,3 +153,59 @@ fn the_formula_agrees_with_llama_cpp_on_the_shapes_of_real_models() {
     let _ = std::fs::write(out.join("llama_cpp_agreement_large.md"), &table);
     assert!(failures.is_empty(), "the formula is off:\n{}\n{table}", failures.join("\n"));
 }
+
+/// The projector (an mmproj file, which reads pictures) against llama.cpp, loaded as the engine
+/// loads it beside the real test model: the tiny one of Gemma 3's kind the engine's tests use, and
+/// one of Gemma 3's own shape (1152 wide, 27 layers, f16 matrices: 0.8 GB, written sparse), both
+/// projecting to the test model's 576. The plan puts it on the CPU (no GPU here), and its weights
+/// and compute buffer must be within 1 % of what llama.cpp logs for them, which is what the engine
+/// reports as `LoadedModelInfo::vision`. The table goes to target/fit/llama_cpp_agreement_projector.md.
+#[test]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
+fn the_projector_costs_what_llama_cpp_reserves_for_it() {
+    use gguf::synthetic::{gemma3_projector, projector, tiny_gemma3_projector};
+    let path = testkit::test_model();
+    let facts = gguf::read_file(&path).expect("test model header");
+    let width = facts.embedding_length.expect("the test model's width");
+    let hw = this_cpu(hardware::catalog::imagined(None, 0, 24));
+    let dir = std::env::temp_dir().join(format!("hearth-fit-mmproj-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut table =
+        String::from("| projector | weights predicted / llama.cpp (bytes) | compute | tokens a picture |\n| --- | --- | --- | --- |\n");
+    let mut failures = Vec::new();
+    for (name, shape) in
+        [("tiny, 64 wide, 1 layer, f32", tiny_gemma3_projector(width)), ("Gemma 3's, 1152 wide, 27 layers, f16", gemma3_projector(width))]
+    {
+        let file = dir.join(format!("{}.gguf", shape.width));
+        projector(&shape).write_sparse(&file).expect("a projector file");
+        let header = gguf::read_file(&file).expect("the projector's header");
+        let cost = fit::projector_cost(&header).expect("a vision projector");
+        assert_eq!(cost.matches(&facts), Some(true));
+        let s = LoadSettings { context: Some(4096), ..LoadSettings::default() };
+        let plan = fit::plan_with_projector(&facts, Some(&header), &hw, &s);
+        let cpu = plan.devices.iter().find(|d| !d.is_gpu).expect("a CPU device");
+        assert_eq!(cpu.memory.projector, cost.total(), "on the CPU, the only device here");
+        assert_eq!(plan.image_tokens, Some(cost.image_tokens));
+        let load = engine::LoadParams::from_plan(&path, &plan).with_projector(Some(file.clone()));
+        let real = llama_dry_run::projector(&load);
+        assert!(real.loaded, "llama.cpp takes the projector");
+        let _ = writeln!(
+            table,
+            "| {name} | {} / {} | {} / {} | {} |",
+            cost.weights, real.weights, cost.compute, real.compute, cost.image_tokens
+        );
+        if !within(cost.weights, real.weights, 0.01, 0.0) {
+            failures.push(format!("{name}: weights {} / {}", cost.weights, real.weights));
+        }
+        if !within(cost.compute, real.compute, 0.01, 0.0) {
+            failures.push(format!("{name}: compute {} / {}", cost.compute, real.compute));
+        }
+        let _ = std::fs::remove_file(&file);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    println!("{table}");
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target/fit");
+    let _ = std::fs::create_dir_all(&out);
+    let _ = std::fs::write(out.join("llama_cpp_agreement_projector.md"), &table);
+    assert!(failures.is_empty(), "the projector's figures are off:\n{}\n{table}", failures.join("\n"));
+}

@@ -69,6 +69,12 @@ fn backend() -> &'static LlamaBackend {
     })
 }
 
+/// One run of llama.cpp at a time: the log buffer is shared, and tests run on parallel threads.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Sum of "<what> buffer size = N MiB" lines.
 fn sum(lines: &[String], what: &str) -> u64 {
     lines
@@ -85,9 +91,7 @@ fn sum(lines: &[String], what: &str) -> u64 {
 /// files larger than RAM); llama.cpp then logs zero for the model and KV buffers, so weights come
 /// from the model's own size and the KV cache from its "size = … MiB (N cells …)" line.
 pub fn dry_run(load: &LoadParams, no_alloc: bool) -> Figures {
-    // One dry run at a time: the log buffer is shared, and tests run on parallel threads.
-    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = one_at_a_time();
     let logs = logs();
     logs.lock().unwrap().clear();
     let mparams = llama_params::model_params(load, &[]).expect("model params").with_no_alloc(no_alloc);
@@ -122,4 +126,48 @@ pub fn dry_run(load: &LoadParams, no_alloc: bool) -> Figures {
 #[allow(dead_code)]
 pub fn all_lines() -> Vec<String> {
     logs().lock().unwrap().clone()
+}
+
+/// llama.cpp's figures for a projector (an mmproj file) loaded beside `load`'s model, on the CPU.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ProjectorFigures {
+    /// "load_hparams: model size: N MiB": the file's tensors.
+    pub weights: u64,
+    /// "reserve_compute_meta: CPU compute buffer size = N MiB": the warm-up's graph.
+    pub compute: u64,
+    /// Whether llama.cpp took the projector (it refuses one of another width after logging both).
+    pub loaded: bool,
+}
+
+/// Loads the model of `load` as the engine does and its projector (`load.projector`) as the
+/// engine's `Vision::load` does (llama.cpp's multimodal library, on a GPU when the load has GPU
+/// devices), and reads the projector's sizes from llama.cpp's log lines as the engine's worker
+/// reads them for `LoadedModelInfo::vision` (`engine/src/logs.rs`, `projector_sizes`). In this
+/// process, as `dry_run`: a test here cannot start the engine's worker (its executable is known
+/// only to the engine's own tests), and the lines are llama.cpp's either way.
+pub fn projector(load: &LoadParams) -> ProjectorFigures {
+    use llama_cpp_2::mtmd::{MtmdContext, MtmdContextParams};
+    let projector = load.projector.as_deref().expect("a load with a projector");
+    let _turn = one_at_a_time();
+    let logs = logs();
+    let mparams = llama_params::model_params(load, &[]).expect("model params");
+    let model = match LlamaModel::load_from_file(backend(), &load.path, &mparams) {
+        Ok(m) => m,
+        Err(e) => panic!("load: {e}\n{}", logs.lock().unwrap_or_else(|e| e.into_inner()).join("\n")),
+    };
+    logs.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    let params =
+        MtmdContextParams { use_gpu: !load.devices.is_empty(), print_timings: false, n_threads: 2, ..MtmdContextParams::default() };
+    let ctx = MtmdContext::init_from_file(&projector.to_string_lossy(), &model, &params);
+    let loaded = ctx.is_ok();
+    drop(ctx);
+    drop(model);
+    let lines = logs.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let weights = lines
+        .iter()
+        .filter_map(|l| l.split("model size:").nth(1))
+        .filter_map(|r| r.trim().trim_end_matches("MiB").trim().parse::<f64>().ok())
+        .map(|mib| (mib * MIB) as u64)
+        .sum();
+    ProjectorFigures { weights, compute: sum(&lines, "compute buffer size"), loaded }
 }

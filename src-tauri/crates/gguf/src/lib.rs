@@ -20,7 +20,7 @@ pub use facts::{ModelFacts, SplitInfo, MAX_LAYERS};
 pub use ggml_type::{file_type_label, GgmlType};
 pub use header::{Array, TensorInfo, Value};
 pub use reader::{parse_bytes, read_file, read_remote, read_remote_with, RangeSource, FIRST_CHUNK, HEADER_CAP};
-pub use pairing::{choose as choose_projector, is_projector_name, projector_beside};
+pub use pairing::{choose as choose_projector, is_projector_name, projector_beside, projector_facts_beside};
 pub use split::{parse_split_name, split_siblings};
 
 #[cfg(test)]

@@ -52,6 +52,14 @@ pub fn projector_beside(model_path: &Path, model_width: Option<u64>) -> Option<P
     None
 }
 
+/// The projector beside the model at `model_path` (`projector_beside`), with its header: what a
+/// load of the model takes with it, and what its plan counts.
+pub fn projector_facts_beside(model_path: &Path, model: &crate::ModelFacts) -> Option<(PathBuf, crate::ModelFacts)> {
+    let path = projector_beside(model_path, model.embedding_length)?;
+    let facts = crate::read_file(&path).ok()?;
+    Some((path, facts))
+}
+
 /// Whether the projector at `path` writes embeddings `model_width` wide, as far as its header says.
 fn fits(path: &Path, model_width: Option<u64>) -> bool {
     let Ok(facts) = crate::read_file(path) else { return false };

@@ -75,14 +75,29 @@ pub fn model_page(info: &ModelInfo, card: String) -> HubModelPage {
 }
 
 /// The fit plan of one file of a repository on a machine, from its header read with Range
-/// requests (the weights are never fetched). A header that cannot be read gives a grey plan that
-/// says why, not an error: the other files still get theirs.
-pub async fn plan_file(client: &HubClient, repo: &str, revision: &str, file: &str, hw: &HardwareProfile, settings: &LoadSettings) -> FitPlan {
+/// requests (the weights are never fetched), with the projector it would be pulled with, chosen
+/// among the repository's `projectors` (`gguf::choose_projector`; its header read the same way).
+/// A header that cannot be read gives a grey plan that says why, not an error: the other files
+/// still get theirs.
+pub async fn plan_file(
+    client: &HubClient,
+    repo: &str,
+    revision: &str,
+    file: &str,
+    projectors: &[String],
+    hw: &HardwareProfile,
+    settings: &LoadSettings,
+) -> FitPlan {
+    let chosen = gguf::choose_projector(file, crate::pick::quant_of(file).as_deref(), projectors.iter().map(String::as_str));
+    let projector = match chosen {
+        Some(name) => hub::remote_facts(client, repo, revision, name).await.ok(),
+        None => None,
+    };
     match hub::remote_facts(client, repo, revision, file).await {
         Ok(facts) => {
             let (hw, moved) = (hw.clone(), settings.clone());
             // Planning a large model's layout takes a few milliseconds of CPU: off the async threads.
-            tokio::task::spawn_blocking(move || fit::plan(&facts, &hw, &moved))
+            tokio::task::spawn_blocking(move || fit::plan_with_projector(&facts, projector.as_ref(), &hw, &moved))
                 .await
                 .unwrap_or_else(|e| fit::unknown(settings, &format!("planning failed: {e}")))
         }

@@ -83,12 +83,14 @@ fn describe(store: &Store, row: &ModelRow, path: &Path, hw: &HardwareProfile) ->
             model.parameters = Some(facts.parameter_count);
             model.context_length = facts.context_length;
             model.quant = model.quant.or_else(|| facts.file_type_label.clone());
-            model.projector = gguf::projector_beside(path, facts.embedding_length).map(|p| p.display().to_string());
+            let projector = gguf::projector_facts_beside(path, &facts);
+            model.projector = projector.as_ref().map(|(p, _)| p.display().to_string());
             if size_bytes < facts.data_end() && parts.len() == 1 {
                 model.problem = Some(format!("The file is incomplete: {} of {} bytes.", size_bytes, facts.data_end()));
             } else {
                 // Planned as its load will be: with its own choice of where it runs, else Settings'.
-                model.plan = Some(fit::plan(&facts, hw, &crate::settings::load_settings(store, Some(path))));
+                let settings = crate::settings::load_settings(store, Some(path));
+                model.plan = Some(fit::plan_with_projector(&facts, projector.as_ref().map(|(_, f)| f), hw, &settings));
             }
         }
         Err(e) => model.problem = Some(e),

@@ -140,7 +140,8 @@ impl Runtime {
     pub fn plan(&self, path: &Path, settings: Option<&LoadSettings>) -> Result<FitPlan, HearthError> {
         let facts = read_header(path)?;
         let settings = settings.cloned().unwrap_or_else(|| self.load_settings(path));
-        Ok(fit::plan(&facts, &self.hardware(), &settings))
+        let projector = gguf::projector_facts_beside(path, &facts);
+        Ok(fit::plan_with_projector(&facts, projector.as_ref().map(|(_, f)| f), &self.hardware(), &settings))
     }
 
     /// Every model loaded now (a worker that died takes its model with it).
@@ -174,7 +175,11 @@ impl Runtime {
         let facts = read_header(path)?;
         let hw = self.hardware();
         let settings = request.settings.clone().unwrap_or_else(|| self.load_settings(path));
-        let alone = fit::plan(&facts, &hw, &settings);
+        // A projector beside the model is loaded with it, so that it reads pictures; the plan
+        // counts it where it will be.
+        let projector = gguf::projector_facts_beside(path, &facts);
+        let projector_facts = projector.as_ref().map(|(_, f)| f);
+        let alone = fit::plan_with_projector(&facts, projector_facts, &hw, &settings);
         let name = engine::file_name(path);
         match alone.verdict {
             Verdict::Grey => {
@@ -194,12 +199,10 @@ impl Runtime {
             }
             self.unload(path).await?;
         }
-        let plan = self.make_room(&facts, &hw, &settings, &alone).await?;
-        // A projector beside the model is loaded with it, so that it reads pictures.
-        let projector = gguf::projector_beside(path, facts.embedding_length);
+        let plan = self.make_room(&facts, projector_facts, &hw, &settings, &alone).await?;
         let params = LoadParams { n_threads: request.threads, ..LoadParams::from_plan(path, &plan) }
             .with_chat_template(settings.chat_template.clone())
-            .with_projector(projector);
+            .with_projector(projector.as_ref().map(|(p, _)| p.clone()));
         tracing::info!(model = %name, ctx = plan.context, slots = plan.slots, gpu_layers = plan.gpu_layers, "loading");
         // A CPU backend variant that this processor cannot run traps while the model loads (the
         // worker warms up there); the host then leaves it out, and the load is made once more
@@ -245,6 +248,7 @@ impl Runtime {
     async fn make_room(
         &self,
         facts: &gguf::ModelFacts,
+        projector: Option<&gguf::ModelFacts>,
         hw: &HardwareProfile,
         settings: &LoadSettings,
         alone: &FitPlan,
@@ -255,7 +259,7 @@ impl Runtime {
                 return Ok(alone.clone());
             }
             if others.len() < *lock(&self.max_models) {
-                let with = fit::plan(facts, hw, &held_by(&others, hw, settings));
+                let with = fit::plan_with_projector(facts, projector, hw, &held_by(&others, hw, settings));
                 if alone.verdict != Verdict::Red
                     && (with.verdict, with.context, with.gpu_layers, with.slots)
                         == (alone.verdict, alone.context, alone.gpu_layers, alone.slots)

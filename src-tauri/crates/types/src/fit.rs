@@ -150,11 +150,17 @@ pub struct MemoryBreakdown {
     /// once and left to the page cache; without, they are loaded straight into the copy).
     #[specta(type = Number)]
     pub repacked: u64,
+    /// The model's projector (its mmproj file, which reads pictures): its weights and its
+    /// encoder's compute buffer, all on one device (the first GPU of a load that uses any, else
+    /// the CPU); zero elsewhere and for a model loaded without one.
+    #[serde(default)]
+    #[specta(type = Number)]
+    pub projector: u64,
 }
 
 impl MemoryBreakdown {
     pub fn total(&self) -> u64 {
-        self.weights + self.kv_cache + self.compute + self.overhead
+        self.weights + self.kv_cache + self.compute + self.overhead + self.projector
     }
 }
 
@@ -224,6 +230,11 @@ pub struct FitPlan {
     /// (`fit::embed_tokens`). `None` for other models.
     #[serde(default)]
     pub embed_tokens: Option<u32>,
+    /// Planned with a projector (pictures): the tokens of context one picture takes, the most for
+    /// a projector whose count depends on the picture (`fit::ProjectorCost::image_tokens`). `None`
+    /// for a plan without one.
+    #[serde(default)]
+    pub image_tokens: Option<u32>,
 }
 
 /// The longest input one embedding takes anywhere, in tokens (bge and nomic-embed train at 512 to

@@ -18,7 +18,7 @@ mod server;
 pub use mcp::{McpOverview, McpServer, McpState, McpTool};
 pub use chat::{
     ChatEvent, ChatModel, Conversation, ConversationSettings, ConversationTools, LoadEvent, LoadedModel, Message, MessageState,
-    ChatToolCall, ToolCallState, ToolDecision, ToolImage,
+    ChatToolCall, MessageImage, ToolCallState, ToolDecision, ToolImage,
 };
 pub use engine::{
     ChatImage, MAX_IMAGES,

@@ -32,10 +32,11 @@ export const commands = {
 	/**  A model's page: its card and its GGUF files grouped by quantization. */
 	hubModel: (repo: string) => __TAURI_INVOKE<HubModelPage>("hub_model", { repo }),
 	/**
-	 *  The fit plan of one remote file on this machine, from its header fetched with Range requests.
-	 *  A header that cannot be read gives a grey plan, not an error.
+	 *  The fit plan of one remote file on this machine, from its header fetched with Range requests,
+	 *  with the projector it comes with (one of the page's `projectors`). A header that cannot be
+	 *  read gives a grey plan, not an error.
 	 */
-	hubFileFit: (repo: string, file: string) => __TAURI_INVOKE<FitPlan>("hub_file_fit", { repo, file }),
+	hubFileFit: (repo: string, file: string, projectors: string[]) => __TAURI_INVOKE<FitPlan>("hub_file_fit", { repo, file, projectors }),
 	/**  The file to recommend among a page's planned files (`fit::recommend`, as `hearth pull` picks). */
 	hubRecommend: (files: PlannedFile[]) => __TAURI_INVOKE<string | null>("hub_recommend", { files }),
 	/**  Queue `file` of `repo` (all its parts for a split model) and start downloading. */
@@ -91,8 +92,16 @@ export const commands = {
 	chatRename: (id: number, title: string) => __TAURI_INVOKE<null>("chat_rename", { id, title }),
 	chatDelete: (id: number) => __TAURI_INVOKE<null>("chat_delete", { id }),
 	chatSetSettings: (id: number, settings: ConversationSettings) => __TAURI_INVOKE<null>("chat_set_settings", { id, settings }),
-	/**  Save the message and stream the reply into `on_event`; resolves when the reply has ended. */
-	chatSend: (id: number, text: string, onEvent: Channel<ChatEvent>) => __TAURI_INVOKE<null>("chat_send", { id, text, onEvent }),
+	/**
+	 *  A picture of a conversation, whole, as a data URL (the window shows thumbnails until one is
+	 *  opened).
+	 */
+	chatPicture: (id: number, hash: string) => __TAURI_INVOKE<string>("chat_picture", { id, hash }),
+	/**
+	 *  Save the message (with its pictures, as data URLs) and stream the reply into `on_event`;
+	 *  resolves when the reply has ended.
+	 */
+	chatSend: (id: number, text: string, pictures: string[], onEvent: Channel<ChatEvent>) => __TAURI_INVOKE<null>("chat_send", { id, text, pictures, onEvent }),
 	chatRegenerate: (id: number, onEvent: Channel<ChatEvent>) => __TAURI_INVOKE<null>("chat_regenerate", { id, onEvent }),
 	chatEdit: (id: number, messageId: number, text: string, onEvent: Channel<ChatEvent>) => __TAURI_INVOKE<null>("chat_edit", { id, messageId, text, onEvent }),
 	chatStop: (id: number) => __TAURI_INVOKE<null>("chat_stop", { id }),
@@ -514,6 +523,12 @@ export type FitPlan = {
 	 *  (`fit::embed_tokens`). `None` for other models.
 	 */
 	embedTokens?: number | null,
+	/**
+	 *  Planned with a projector (pictures): the tokens of context one picture takes, the most for
+	 *  a projector whose count depends on the picture (`fit::ProjectorCost::image_tokens`). `None`
+	 *  for a plan without one.
+	 */
+	imageTokens?: number | null,
 };
 
 /**  The figures of one finished reply. */
@@ -775,6 +790,11 @@ export type LocalModel = {
 	 *  family's when it has none).
 	 */
 	chatTemplate: string | null,
+	/**
+	 *  The projector (mmproj file) loaded with it to read pictures, found beside it
+	 *  (`gguf::projector_beside`); `None`: it reads text only.
+	 */
+	projector?: string | null,
 };
 
 /**
@@ -829,6 +849,12 @@ export type MemoryBreakdown = {
 	 *  once and left to the page cache; without, they are loaded straight into the copy).
 	 */
 	repacked: number,
+	/**
+	 *  The model's projector (its mmproj file, which reads pictures): its weights and its
+	 *  encoder's compute buffer, all on one device (the first GPU of a load that uses any, else
+	 *  the CPU); zero elsewhere and for a model loaded without one.
+	 */
+	projector?: number,
 };
 
 export type MemoryInfo = {
@@ -852,6 +878,23 @@ export type Message = {
 	error: string | null,
 	/**  A reply's tool calls, in order. */
 	toolCalls: ChatToolCall[],
+	/**  The pictures of a person's message, in order. */
+	images?: MessageImage[],
+};
+
+/**
+ *  A picture of a message, as the window shows it: a thumbnail in the message, the picture itself
+ *  on a click (`chat_image`, by its hash).
+ */
+export type MessageImage = {
+	/**  The sha256 of the picture's bytes: how Hearth keeps it. */
+	hash: string,
+	/**  Where it sits in the message's text (bytes). */
+	at: number,
+	width: number,
+	height: number,
+	/**  A small JPEG of it, as a data URL. */
+	thumbnail: string,
 };
 
 export type MessageState = "done" | 

@@ -74,7 +74,7 @@ export const api = {
   hubSearch: (query: string, sort: HubSort) => call(commands.hubSearch(query, sort)),
   hubSearchNext: (url: string) => call(commands.hubSearchNext(url)),
   hubModel: (repo: string) => call(commands.hubModel(repo)),
-  hubFileFit: (repo: string, file: string) => call(commands.hubFileFit(repo, file)),
+  hubFileFit: (repo: string, file: string, projectors: string[]) => call(commands.hubFileFit(repo, file, projectors)),
   hubRecommend: (files: PlannedFile[]) => commands.hubRecommend(files),
   downloadModel: (repo: string, file: string) => call(commands.downloadModel(repo, file)),
   downloadsList: () => call(commands.downloadsList()),
@@ -101,7 +101,9 @@ export const api = {
   chatRename: (id: number, title: string) => call(commands.chatRename(id, title)),
   chatDelete: (id: number) => call(commands.chatDelete(id)),
   chatSetSettings: (id: number, settings: ConversationSettings) => call(commands.chatSetSettings(id, settings)),
-  chatSend: (id: number, text: string, on: (e: ChatEvent) => void) => call(commands.chatSend(id, text, channel(on))),
+  chatSend: (id: number, text: string, pictures: string[], on: (e: ChatEvent) => void) =>
+    call(commands.chatSend(id, text, pictures, channel(on))),
+  chatPicture: (id: number, hash: string) => call(commands.chatPicture(id, hash)),
   chatRegenerate: (id: number, on: (e: ChatEvent) => void) => call(commands.chatRegenerate(id, channel(on))),
   chatEdit: (id: number, messageId: number, text: string, on: (e: ChatEvent) => void) =>
     call(commands.chatEdit(id, messageId, text, channel(on))),

@@ -10,6 +10,7 @@ export const icons = {
   memory: "M3 8h18v8H3zM7 8v8M11 8v8M15 8v8M6 16v3M18 16v3",
   gpu: "M3 7h18v10H3zM7 17v3M17 17v3M8 12a2 2 0 1 0 4 0a2 2 0 1 0-4 0M15 10h3M15 14h3",
   disk: "M4 6h16v12H4zM4 14h16M16 16.5h.01",
+  picture: "M4 5h16v14H4zM4 16l5-5 4 4 2-2 5 5M15 9.5h.01",
 } as const;
 
 export type IconName = keyof typeof icons;

@@ -214,13 +214,36 @@ export class ChatStore {
     }
   }
 
-  async send(text: string): Promise<void> {
+  /** Send `text` with `pictures` (data URLs, as read from the files the person attached). */
+  async send(text: string, pictures: string[] = []): Promise<void> {
     if (!this.current) await this.create();
     const c = this.current;
-    if (!c || !text.trim() || this.isStreaming(c.id)) return;
-    // Shown at once; the real row (with its id) replaces it when the backend has saved it.
-    this.lists[c.id] = [...(this.lists[c.id] ?? []), { id: -1, role: "user", content: text.trim(), state: "done", stats: null, error: null, toolCalls: [] }];
-    await this.stream((on) => api.chatSend(c.id, text, on), c.id);
+    if (!c || (!text.trim() && pictures.length === 0) || this.isStreaming(c.id)) return;
+    // Shown at once (each picture as its own thumbnail); the real row (with its id) replaces it
+    // when the backend has saved it.
+    const images = pictures.map((url, i) => ({ hash: `pending-${i}`, at: 0, width: 0, height: 0, thumbnail: url }));
+    this.lists[c.id] = [
+      ...(this.lists[c.id] ?? []),
+      { id: -1, role: "user", content: text.trim(), state: "done", stats: null, error: null, toolCalls: [], images },
+    ];
+    await this.stream((on) => api.chatSend(c.id, text, pictures, on), c.id);
+  }
+
+  /** Whether the model Chat answers with reads pictures (its projector loaded with it). */
+  get sees(): boolean {
+    return this.loaded?.info.vision != null;
+  }
+
+  /** A picture of the conversation shown, whole, as a data URL. */
+  async picture(hash: string): Promise<string | null> {
+    const c = this.current;
+    if (!c) return null;
+    try {
+      return await api.chatPicture(c.id, hash);
+    } catch (e) {
+      this.error = toHearthError(e);
+      return null;
+    }
   }
 
   async regenerate(): Promise<void> {
@@ -295,7 +318,7 @@ export class ChatStore {
     switch (e.type) {
       case "started": {
         const msgs = (this.lists[id] ?? []).map((m) => (m.id === -1 && e.userMessageId !== null ? { ...m, id: e.userMessageId } : m));
-        this.lists[id] = [...msgs, { id: e.replyId, role: "assistant", content: "", state: "streaming", stats: null, error: null, toolCalls: [] }];
+        this.lists[id] = [...msgs, { id: e.replyId, role: "assistant", content: "", state: "streaming", stats: null, error: null, toolCalls: [], images: [] }];
         this.streams[id] = e.replyId;
         break;
       }

@@ -73,7 +73,7 @@ export class DiscoverStore {
     const worker = async () => {
       for (let f = queue.shift(); f; f = queue.shift()) {
         try {
-          const plan = await api.hubFileFit(page.model.id, f.name);
+          const plan = await api.hubFileFit(page.model.id, f.name, page.projectors);
           this.fits[f.name] = { state: "done", plan };
         } catch (e) {
           this.fits[f.name] = { state: "error", error: toHearthError(e) };

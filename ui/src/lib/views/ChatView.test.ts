@@ -56,7 +56,7 @@ describe("ChatView", () => {
     calls.create.mockResolvedValue(conv);
     let emit: (e: ChatEvent) => void = () => {};
     let finish: () => void = () => {};
-    calls.send.mockImplementation((_id: number, _text: string, on: (e: ChatEvent) => void) => {
+    calls.send.mockImplementation((_id: number, _text: string, _pictures: string[], on: (e: ChatEvent) => void) => {
       emit = on;
       return new Promise<null>((ok) => (finish = () => ok(null)));
     });
@@ -87,7 +87,7 @@ describe("ChatView", () => {
     await chat.refresh();
     await chat.open(conv);
     const before = Object.values(calls).reduce((n, f) => n + f.mock.calls.length, 0);
-    calls.send.mockImplementation(async (_id: number, _text: string, on: (e: ChatEvent) => void) => {
+    calls.send.mockImplementation(async (_id: number, _text: string, _pictures: string[], on: (e: ChatEvent) => void) => {
       on({ type: "started", conversationId: 7, userMessageId: 1, replyId: 2 });
       on({ type: "conversation", conversation: { ...conv, title: "Hi there", messageCount: 2, updatedAt: 5 } });
       on({ type: "text", conversationId: 7, replyId: 2, text: "Hello" });
@@ -131,7 +131,7 @@ describe("ChatView", () => {
     calls.messages.mockResolvedValue([]);
     const emits: Record<number, (e: ChatEvent) => void> = {};
     const finishes: Record<number, () => void> = {};
-    calls.send.mockImplementation((id: number, _text: string, on: (e: ChatEvent) => void) => {
+    calls.send.mockImplementation((id: number, _text: string, _pictures: string[], on: (e: ChatEvent) => void) => {
       emits[id] = on;
       return new Promise<null>((ok) => (finishes[id] = () => ok(null)));
     });
@@ -174,5 +174,46 @@ describe("ChatView", () => {
     await waitFor(() => expect(screen.queryAllByTestId("conversation-writing")).toHaveLength(0));
     await open(1);
     await waitFor(() => expect(calls.messages).toHaveBeenCalledWith(8));
+  });
+
+  it("attaches pictures, says a text-only model cannot see them, and sends them to one that can", async () => {
+    calls.conversations.mockResolvedValue([conv]);
+    calls.models.mockResolvedValue([{ id: 3, path: "/m/gemma.gguf", fileName: "gemma-3-4b.gguf", projector: "/m/mmproj-F16.gguf", problem: null }]);
+    calls.create.mockResolvedValue(conv);
+    calls.send.mockResolvedValue(null);
+    calls.loaded.mockResolvedValue(loaded);
+    render(ChatView, { chat: new ChatStore(), models: new ModelsStore() });
+    const input = (await screen.findByTestId("attach-input")) as HTMLInputElement;
+    const photo = new File([new Uint8Array([137, 80, 78, 71])], "photo.png", { type: "image/png" });
+    await fireEvent.change(input, { target: { files: [photo] } });
+    await waitFor(() => expect(screen.getByTestId("attached").querySelectorAll("img").length).toBe(1));
+    // smol.gguf has no projector: said before sending, with the model here that sees.
+    const note = await screen.findByTestId("text-only-note");
+    expect(note.textContent).toContain("smol.gguf reads text only");
+    expect(note.textContent).toContain("gemma-3-4b.gguf");
+    expect((screen.getByTestId("send") as HTMLButtonElement).disabled).toBe(true);
+    // A file that is no picture is refused at once.
+    await fireEvent.change(input, { target: { files: [new File(["x"], "notes.txt", { type: "text/plain" })] } });
+    expect((await screen.findByTestId("attach-error")).textContent).toContain("notes.txt is not a PNG, JPEG, WebP or GIF picture");
+  });
+
+  it("sends the attached pictures with the message when the model sees", async () => {
+    calls.conversations.mockResolvedValue([conv]);
+    calls.models.mockResolvedValue([]);
+    calls.create.mockResolvedValue(conv);
+    calls.send.mockResolvedValue(null);
+    calls.loaded.mockResolvedValue({ ...loaded, info: { ...loaded.info, vision: { file: "mmproj-F16.gguf", imageSide: 896, weightsBytes: 1, computeBytes: 1 } } });
+    render(ChatView, { chat: new ChatStore(), models: new ModelsStore() });
+    const input = (await screen.findByTestId("attach-input")) as HTMLInputElement;
+    await waitFor(() => expect(screen.getByText("Say something")).toBeTruthy());
+    await fireEvent.change(input, { target: { files: [new File([new Uint8Array([137, 80, 78, 71])], "photo.png", { type: "image/png" })] } });
+    await waitFor(() => expect(screen.getByTestId("attached").querySelectorAll("img").length).toBe(1));
+    expect(screen.queryByTestId("text-only-note")).toBeNull();
+    await fireEvent.click(screen.getByTestId("send"));
+    await waitFor(() => expect(calls.send).toHaveBeenCalled());
+    const [, text, pictures] = calls.send.mock.calls[0];
+    expect(text).toBe("");
+    expect(pictures).toEqual(["data:image/png;base64,iVBORw=="]);
+    expect(screen.queryByTestId("attached")).toBeNull();
   });
 });

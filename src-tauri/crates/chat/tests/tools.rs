@@ -148,7 +148,7 @@ async fn a_call_waits_for_the_person_and_is_denied_allowed_or_stopped() {
     let (events, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let sending = {
         let chat = chat.clone();
-        tokio::spawn(async move { chat.send(doomed.id, "Which folders?", move |e| drop(events.send(e))).await })
+        tokio::spawn(async move { chat.send(doomed.id, "Which folders?", &[], move |e| drop(events.send(e))).await })
     };
     tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(e) = rx.recv().await {

@@ -108,3 +108,25 @@ async fn a_projector_of_another_width_is_refused_and_a_text_model_says_it_reads_
     assert_eq!(stats.image_tokens, 0);
     let _ = std::fs::remove_file(wrong);
 }
+
+/// With a real vision model (run by hand where one is at hand: `HEARTH_VISION_MODEL=…/gemma-3-4b-it-Q4_K_M.gguf
+/// HEARTH_VISION_PROJECTOR=…/mmproj-model-f16.gguf cargo test --workspace --test vision -- --ignored`):
+/// a generated solid red square is seen as red.
+#[tokio::test]
+#[ignore = "needs a real vision model: set HEARTH_VISION_MODEL and HEARTH_VISION_PROJECTOR, then run with --ignored"]
+async fn a_real_vision_model_sees_a_red_square_as_red() {
+    let _serial = one_at_a_time().await;
+    let path = |var: &str| PathBuf::from(std::env::var(var).unwrap_or_else(|_| panic!("set {var} to a real vision model's file")));
+    let (model, projector) = (path("HEARTH_VISION_MODEL"), path("HEARTH_VISION_PROJECTOR"));
+    let host = host();
+    let info = host.load_and_wait(load_params(model).with_projector(Some(projector))).await.expect("loads with its projector");
+    eprintln!("projector: {:?}", info.vision);
+    let question = ChatMessage {
+        images: vec![red_square(256, 0)],
+        ..ChatMessage::new(ChatRole::User, "What colour is this square? Answer with one word.")
+    };
+    let (pieces, stats) = run(&host, chat(vec![question], greedy(8))).await.expect("a reply");
+    let answer = pieces.concat();
+    eprintln!("answer: {answer:?} · {} image tokens, encoded in {:.0} ms · first token {:.0} ms", stats.image_tokens, stats.image_ms, stats.time_to_first_token_ms);
+    assert!(answer.to_lowercase().contains("red"), "{answer}");
+}

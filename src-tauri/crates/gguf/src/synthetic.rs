@@ -377,6 +377,8 @@ pub fn presets() -> Vec<Shape> {
 /// feed-forward, reading 896 pixels in patches of 14 (256 tokens a picture).
 #[derive(Debug, Clone)]
 pub struct ProjectorShape {
+    /// llama.cpp's name for its kind (`clip.projector_type`).
+    pub kind: &'static str,
     pub width: u64,
     pub layers: u64,
     pub heads: u64,
@@ -387,11 +389,13 @@ pub struct ProjectorShape {
     pub text_width: u64,
     /// The type of the matrices ("F16" as llama.cpp's converter writes them, or "F32").
     pub matrices: &'static str,
+    /// A gated feed-forward (Qwen2.5-VL's encoder), with a third matrix.
+    pub gated: bool,
 }
 
 /// Gemma 3's projector (4B and up) for a text model `text_width` wide (2560 for the 4B).
 pub fn gemma3_projector(text_width: u64) -> ProjectorShape {
-    ProjectorShape { width: 1152, layers: 27, heads: 16, ff: 4304, image_size: 896, patch: 14, text_width, matrices: "F16" }
+    ProjectorShape { kind: "gemma3", width: 1152, layers: 27, heads: 16, ff: 4304, image_size: 896, patch: 14, text_width, matrices: "F16", gated: false }
 }
 
 /// A projector of Gemma 3's kind, as small as one can be and still read a picture the real way
@@ -399,11 +403,18 @@ pub fn gemma3_projector(text_width: u64) -> ProjectorShape {
 /// `to_bytes` (its weights zeros, which llama.cpp reads without a NaN: the pictures come out as
 /// zero embeddings).
 pub fn tiny_gemma3_projector(text_width: u64) -> ProjectorShape {
-    ProjectorShape { width: 64, layers: 1, heads: 1, ff: 128, image_size: 896, patch: 14, text_width, matrices: "F32" }
+    ProjectorShape { width: 64, layers: 1, heads: 1, ff: 128, matrices: "F32", ..gemma3_projector(text_width) }
 }
 
-/// The file of a `gemma3` projector, with every key and tensor llama.cpp's loader reads for one
-/// (tools/mtmd/clip.cpp: `load_hparams`, `load_tensors`).
+/// Qwen2.5-VL 7B's projector: a 32-layer encoder 1280 wide with a gated feed-forward, its patches
+/// merged 2 × 2 into the 3584-wide text model (1.35 GB at F16, as the Hub's mmproj files are).
+/// Its own tensors beyond the encoder's are not written: only the shape counts for planning.
+pub fn qwen25vl_7b_projector() -> ProjectorShape {
+    ProjectorShape { kind: "qwen2.5vl_merger", width: 1280, layers: 32, heads: 16, ff: 3420, image_size: 560, patch: 14, text_width: 3584, matrices: "F16", gated: true }
+}
+
+/// The file of a projector: for the `gemma3` kind, every key and tensor llama.cpp's loader reads
+/// for one (tools/mtmd/clip.cpp: `load_hparams`, `load_tensors`); for another kind, its shape.
 pub fn projector(p: &ProjectorShape) -> GgufWriter {
     let v = |s: &str| format!("clip.vision.{s}");
     let patches = (p.image_size / p.patch).pow(2);
@@ -412,7 +423,7 @@ pub fn projector(p: &ProjectorShape) -> GgufWriter {
     let mut w = GgufWriter::new("clip")
         .str("general.name", "Gemma 3 projector (synthetic)")
         .bool("clip.has_vision_encoder", true)
-        .str("clip.projector_type", "gemma3")
+        .str("clip.projector_type", p.kind)
         .bool("clip.use_gelu", true)
         .u32(&v("embedding_length"), p.width as u32)
         .u32(&v("attention.head_count"), p.heads as u32)
@@ -438,12 +449,21 @@ pub fn projector(p: &ProjectorShape) -> GgufWriter {
             w.push_tensor(b(&format!("{name}.bias")), vec![p.width], f32);
         }
         w.push_tensor(b("ffn_up.weight"), vec![p.width, p.ff], m);
+        if p.gated {
+            w.push_tensor(b("ffn_gate.weight"), vec![p.width, p.ff], m);
+        }
         w.push_tensor(b("ffn_up.bias"), vec![p.ff], f32);
         w.push_tensor(b("ffn_down.weight"), vec![p.ff, p.width], m);
         w.push_tensor(b("ffn_down.bias"), vec![p.width], f32);
     }
-    w.tensor("v.post_ln.weight", &[p.width], f32)
-        .tensor("v.post_ln.bias", &[p.width], f32)
-        .tensor("mm.input_projection.weight", &[p.text_width, p.width], m)
-        .tensor("mm.soft_emb_norm.weight", &[p.width], f32)
+    let w = w.tensor("v.post_ln.weight", &[p.width], f32).tensor("v.post_ln.bias", &[p.width], f32);
+    if p.kind == "gemma3" {
+        return w.tensor("mm.input_projection.weight", &[p.text_width, p.width], m).tensor("mm.soft_emb_norm.weight", &[p.width], f32);
+    }
+    // The merger of 2 × 2 patches into the text model's width.
+    let merged = p.width * 4;
+    w.tensor("mm.0.weight", &[merged, merged], m)
+        .tensor("mm.0.bias", &[merged], f32)
+        .tensor("mm.2.weight", &[merged, p.text_width], m)
+        .tensor("mm.2.bias", &[p.text_width], f32)
 }

@@ -129,6 +129,19 @@ pub fn png(image: &ChatImage) -> Result<Vec<u8>, ImageError> {
     Ok(out.into_inner())
 }
 
+/// Scales a picture down in place so that its longer side is at most `max_side` (a picture read
+/// at one bound, sent to a projector that reads less).
+pub fn shrink(image: &mut ChatImage, max_side: u32) {
+    if image.width.max(image.height) <= max_side {
+        return;
+    }
+    let Some(rgb) = RgbImage::from_raw(image.width, image.height, std::mem::take(&mut image.rgb)) else { return };
+    let scaled = scale(rgb, max_side.max(1));
+    image.width = scaled.width();
+    image.height = scaled.height();
+    image.rgb = scaled.into_raw();
+}
+
 /// Transparent pixels laid over white, as a viewer shows them (a screenshot's transparent corners
 /// would otherwise turn black).
 fn on_white(picture: DynamicImage) -> RgbImage {

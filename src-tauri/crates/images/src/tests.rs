@@ -101,3 +101,12 @@ fn a_picture_comes_back_as_png() {
     let again = read(&png(&image).unwrap(), 896, 0).unwrap();
     assert_eq!(again, image);
 }
+
+#[test]
+fn a_picture_read_at_one_bound_is_shrunk_to_another() {
+    let mut image = read(&encode(solid(1000, 500, [9, 9, 9]), ImageFormat::Png), 1024, 3).unwrap();
+    shrink(&mut image, 560);
+    assert_eq!((image.width, image.height, image.at, image.rgb.len()), (560, 280, 3, 560 * 280 * 3));
+    shrink(&mut image, 896);
+    assert_eq!(image.width, 560, "never enlarged");
+}

@@ -95,6 +95,23 @@ impl Backend for EngineBackend {
 
     async fn generate(&self, model: &LoadedId, params: GenerateParams) -> Result<Generation, HearthError> {
         let resident = self.resident(model)?;
+        let mut params = params;
+        // Pictures were read at the API's bound; now the model is known, at most the side its
+        // projector reads, as the plan counted them (a Qwen-VL projector takes more tokens for a
+        // larger picture). Off the async threads: scaling a dozen photos takes a moment.
+        if let (Some(vision), engine::Prompt::Chat(messages)) = (&resident.model.info.vision, &mut params.prompt) {
+            let side = vision.image_side;
+            if messages.iter().flat_map(|m| &m.images).any(|i| i.width.max(i.height) > side) {
+                let mut taken = std::mem::take(messages);
+                taken = tokio::task::spawn_blocking(move || {
+                    taken.iter_mut().flat_map(|m| m.images.iter_mut()).for_each(|p| images::shrink(p, side));
+                    taken
+                })
+                .await
+                .map_err(|e| HearthError::new(types::ErrorCode::Internal, format!("scaling the pictures failed: {e}")))?;
+                *messages = taken;
+            }
+        }
         // Checked again in the worker: a model that was replaced in the meantime answers nothing.
         resident.engine.generate(GenerateParams { model: Some(model.path.clone()), ..params }).await
     }

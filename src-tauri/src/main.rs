@@ -7,6 +7,10 @@ fn main() -> std::process::ExitCode {
     if std::env::args().nth(1).as_deref() == Some(hearth_app::ENGINE_WORKER_FLAG) {
         return engine::run_worker();
     }
+    // So is the document reader: a hostile PDF meets it, never the window's process.
+    if std::env::args().nth(1).as_deref() == Some(documents::READER_FLAG) {
+        return documents::run_reader();
+    }
     hearth_app::run();
     std::process::ExitCode::SUCCESS
 }

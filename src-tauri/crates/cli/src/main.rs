@@ -72,6 +72,10 @@ fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some(loading::WORKER_FLAG) {
         return engine::run_worker();
     }
+    // A copy started to read a document (`--attach`) does only that, in its own limits.
+    if std::env::args().nth(1).as_deref() == Some(documents::READER_FLAG) {
+        return documents::run_reader();
+    }
     hardware::quiet_headless_vulkan();
     // CPU backend variants that trapped on this machine stay left out, as in the app.
     if let Ok(home) = home::Home::resolve() {

@@ -30,6 +30,19 @@ pub fn tok_per_sec(expected: f32) -> String {
     format!("≈ {}", fit::tok_per_sec(expected))
 }
 
+/// A count with thousands separated: "20,480".
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -42,5 +55,10 @@ mod tests {
     fn speeds_are_one_figure_as_the_window_writes_them() {
         assert_eq!(super::tok_per_sec(45.4), "≈ 45 tok/s");
         assert_eq!(super::tok_per_sec(2.46), "≈ 2.5 tok/s");
+    }
+
+    #[test]
+    fn counts_have_thousands_separated() {
+        assert_eq!([super::count(0), super::count(999), super::count(1000), super::count(20_480), super::count(1_234_567)], ["0", "999", "1,000", "20,480", "1,234,567"]);
     }
 }

@@ -94,6 +94,21 @@ impl RunOnArgs {
 /// for the model, under `run`'s flags; `ctx` overrides the capped default context. A red plan stops here unless `run.force`, and then
 /// its warning is printed.
 pub fn plan(path: &Path, ctx: Option<u32>, run: &RunOnArgs) -> anyhow::Result<Planned> {
+    let (planned, plan) = plan_at(path, ctx, run)?;
+    match plan.verdict {
+        Verdict::Grey => bail!("{} will not run here: {} ({})", path.display(), plan.label, plan.reason),
+        Verdict::Red if !run.force => {
+            bail!("{} Pass --force to load it anyway.", fit::overflow_warning(&path.display().to_string(), &plan))
+        }
+        Verdict::Red => eprintln!("hearth: warning: {}", fit::overflow_warning(&path.display().to_string(), &plan)),
+        Verdict::Green | Verdict::Yellow => {}
+    }
+    Ok(planned)
+}
+
+/// The plan for a model at a context (default: the model's, up to `DEFAULT_CTX`), whatever its
+/// verdict: for a load, and for "would a larger context still run well here?".
+pub fn plan_at(path: &Path, ctx: Option<u32>, run: &RunOnArgs) -> anyhow::Result<(Planned, types::FitPlan)> {
     let facts = gguf::read_file(path).with_context(|| format!("reading {}", path.display()))?;
     let hw = hardware_profile();
     let trained = facts.context_length.map_or(DEFAULT_CTX, |c| u32::try_from(c).unwrap_or(u32::MAX));
@@ -104,15 +119,7 @@ pub fn plan(path: &Path, ctx: Option<u32>, run: &RunOnArgs) -> anyhow::Result<Pl
     let settings = LoadSettings { context: Some(context), ..run.over(saved) };
     let projector = gguf::projector_facts_beside(path, &facts);
     let plan = fit::plan_with_projector(&facts, projector.as_ref().map(|(_, f)| f), &hw, &settings);
-    match plan.verdict {
-        Verdict::Grey => bail!("{} will not run here: {} ({})", path.display(), plan.label, plan.reason),
-        Verdict::Red if !run.force => {
-            bail!("{} Pass --force to load it anyway.", fit::overflow_warning(&path.display().to_string(), &plan))
-        }
-        Verdict::Red => eprintln!("hearth: warning: {}", fit::overflow_warning(&path.display().to_string(), &plan)),
-        Verdict::Green | Verdict::Yellow => {}
-    }
-    Ok(Planned { facts, hw, settings, force: run.force })
+    Ok((Planned { facts, hw, settings, force: run.force }, plan))
 }
 
 /// A load, planned: what `load` carries out (the runtime plans it again, the same way, and the

@@ -58,6 +58,12 @@ pub struct RunArgs {
     /// given. The model must have its projector (an mmproj file) beside it.
     #[arg(long, value_name = "FILE")]
     pub image: Vec<std::path::PathBuf>,
+    /// A document (PDF, DOCX, EPUB, HTML, Markdown, text or source code) for the model to read
+    /// whole before the prompt; several may be given. When the documents do not fit the context
+    /// with the prompt and room for the reply, nothing is sent and Hearth says by how much, and
+    /// which --ctx would hold them if one runs well here. Never cut to fit.
+    #[arg(long, value_name = "FILE")]
+    pub attach: Vec<std::path::PathBuf>,
     #[command(flatten)]
     pub options: SamplingArgs,
     /// Also print, per device, the memory the plan predicted and what llama.cpp allocated.
@@ -221,8 +227,8 @@ pub fn stats_line(s: &GenerationStats) -> String {
 
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(name_or_url) = &args.endpoint {
-        if !args.image.is_empty() {
-            anyhow::bail!("--image works with a model on this machine; an --endpoint is sent text only.");
+        if !args.image.is_empty() || !args.attach.is_empty() {
+            anyhow::bail!("--image and --attach work with a model on this machine; an --endpoint is sent the prompt only.");
         }
         let endpoint = crate::remote::endpoint(name_or_url, args.api_key.clone(), args.api)?;
         let mut messages = args.options.start();
@@ -232,14 +238,17 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     crate::loading::runtime()?.block_on(async {
         // Pictures are read before the model loads: a file that is not one is said at once.
         let pictures = args.image.iter().map(|p| std::fs::read(p).with_context(|| format!("cannot read {}", p.display())).map(|b| (p, b))).collect::<anyhow::Result<Vec<_>>>()?;
+        // So are documents, each in a copy of this program (a hostile PDF stops only that copy).
+        let documents = read_documents(&args.attach)?;
         let (host, info) = load(&args.model, args.options.ctx, &args.options.run_on, args.verbose).await?;
+        let prompt = with_documents(&host, &info, &documents, args).await?;
         let side = info.vision.as_ref().map_or(images::DEFAULT_SIDE, |v| v.image_side);
         let images = pictures
             .iter()
             .map(|(path, bytes)| images::read(bytes, side, 0).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), types::Problem::sentence(&e, types::Audience::Person))))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let mut messages = args.options.start();
-        messages.push(ChatMessage { images, ..ChatMessage::new(ChatRole::User, args.prompt.clone()) });
+        messages.push(ChatMessage { images, ..ChatMessage::new(ChatRole::User, prompt) });
         match stream(&host, &messages, &args.options.sampling(), None).await? {
             Reply::Done(_, stats, _) => {
                 eprintln!("{}", stats_line(&stats));
@@ -253,6 +262,75 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             }
         }
     })
+}
+
+fn read_documents(paths: &[std::path::PathBuf]) -> anyhow::Result<Vec<documents::Document>> {
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    let reader = documents::Reader::this_executable()?;
+    let go = std::sync::atomic::AtomicBool::new(false);
+    paths.iter().map(|p| reader.read_file(p, &go).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))).collect()
+}
+
+/// The prompt with the documents before it, whole, when they fit the loaded context with the
+/// prompt and room for the reply (`documents::whole`); else an error that says by how much, and
+/// the context that would hold them when the planner says it runs well here.
+async fn with_documents(host: &EngineHost, info: &types::LoadedModelInfo, docs: &[documents::Document], args: &RunArgs) -> anyhow::Result<String> {
+    use documents::whole::{context_for, render, reply_room, whole, Whole};
+    if docs.is_empty() {
+        return Ok(args.prompt.clone());
+    }
+    let rendered: Vec<String> = docs.iter().map(render).collect();
+    let mut counts = Vec::new();
+    for text in &rendered {
+        counts.push(u32::try_from(host.tokenize(text, false).await?.len()).unwrap_or(u32::MAX));
+    }
+    let mut conversation = host.tokenize(&args.prompt, false).await?.len();
+    if let Some(system) = &args.options.system {
+        conversation += host.tokenize(system, false).await?.len() + documents::whole::TEMPLATE_TOKENS as usize;
+    }
+    let conversation = u32::try_from(conversation).unwrap_or(u32::MAX);
+    let context = info.n_ctx;
+    let reply = reply_room(context, args.options.max_tokens);
+    match whole(context, conversation, &counts, reply) {
+        Whole::Fits { .. } => {
+            for (doc, tokens) in docs.iter().zip(&counts) {
+                let pages = if doc.pages.is_empty() { String::new() } else { format!("{} pages, ", doc.pages.len()) };
+                eprintln!("hearth: {} read whole ({pages}{} tokens)", doc.name, crate::format::count(u64::from(*tokens)));
+                for (page, why) in &doc.unread_pages {
+                    eprintln!("hearth: warning: {} page {page} could not be read: {why}", doc.name);
+                }
+            }
+            Ok(format!("{}\n\n{}", rendered.join("\n\n"), args.prompt))
+        }
+        Whole::TooLong { needed, context } => {
+            let names = docs.iter().zip(&counts).map(|(d, t)| format!("{} ({} tokens)", d.name, crate::format::count(u64::from(*t)))).collect::<Vec<_>>().join(", ");
+            let mut sentence = format!(
+                "{names} with the prompt and room for the reply need {} tokens; the context is {}. Nothing was sent (documents are never cut to fit).",
+                crate::format::count(needed),
+                crate::format::count(u64::from(context))
+            );
+            // At a larger context the default room for the reply grows too (a quarter of it, up to
+            // 1,024): the smallest context that holds everything with its own room.
+            let rest = needed - u64::from(reply);
+            let larger = (0..3).fold(context_for(needed), |c, _| context_for(rest + u64::from(reply_room(u32::try_from(c).unwrap_or(u32::MAX), args.options.max_tokens))));
+            let offer = match u32::try_from(larger) {
+                Ok(larger) if larger <= info.n_ctx_train => {
+                    let path = crate::loading::resolve(&args.model)?;
+                    let (_, plan) = crate::loading::plan_at(&path, Some(larger), &args.options.run_on)?;
+                    if plan.verdict == types::Verdict::Green {
+                        format!(" --ctx {larger} would hold them, and runs well here ({} in all).", crate::format::size(plan.total_bytes))
+                    } else {
+                        format!(" --ctx {larger} would hold them, but not well here: {} ({}). Attach the part you need.", plan.label, plan.reason)
+                    }
+                }
+                _ => format!(" The model reads at most {} tokens: attach the part you need.", crate::format::count(u64::from(info.n_ctx_train))),
+            };
+            sentence.push_str(&offer);
+            anyhow::bail!(sentence)
+        }
+    }
 }
 
 pub fn chat(args: &ChatArgs) -> anyhow::Result<ExitCode> {

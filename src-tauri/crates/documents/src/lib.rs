@@ -20,6 +20,7 @@ mod isolated;
 mod kind;
 mod pdf;
 mod text;
+pub mod whole;
 mod zipped;
 
 pub use error::DocumentError;

@@ -61,7 +61,8 @@ pub fn parse(body: &[u8], max_prompt_chars: usize, count_only: bool) -> Result<V
         return Err(ApiError::invalid("`messages` must hold at least one message.", Some("messages")));
     }
     let blocks = items.iter().filter_map(|m| m.get("content")?.as_array()).flatten();
-    crate::pictures::count(blocks.filter(|b| b.get("type").and_then(Value::as_str) == Some("image")).count(), "messages")?;
+    crate::pictures::count(blocks.clone().filter(|b| b.get("type").and_then(Value::as_str) == Some("image")).count(), "messages")?;
+    crate::attachments::count(blocks.filter(|b| b.get("type").and_then(Value::as_str) == Some("document")).count(), "messages")?;
     for (i, m) in items.iter().enumerate() {
         messages.extend(message(m, i)?);
     }
@@ -196,6 +197,11 @@ fn message(m: &Value, i: usize) -> Result<Vec<ChatMessage>, ApiError> {
                 let place = crate::pictures::Place { param: "messages", path: &path, role };
                 main.images.push(crate::pictures::from_anthropic(b, main.content.len(), &place)?);
             }
+            Some("document") => {
+                let path = format!("messages[{i}].content[{j}]");
+                let place = crate::pictures::Place { param: "messages", path: &path, role };
+                main.content.push_str(&crate::attachments::from_anthropic(b, &place)?);
+            }
             Some("tool_use") if role == ChatRole::Assistant => main.tool_calls.push(ToolCall {
                 id: b.get("id").and_then(Value::as_str).unwrap_or_default().to_string(),
                 name: b.get("name").and_then(Value::as_str).unwrap_or_default().to_string(),
@@ -216,7 +222,7 @@ fn message(m: &Value, i: usize) -> Result<Vec<ChatMessage>, ApiError> {
             }
             Some(other) => {
                 return Err(ApiError::invalid(
-                    format!("This server reads text, image, thinking, tool_use and tool_result blocks; messages[{i}] has a `{other}` block."),
+                    format!("This server reads text, image, document, thinking, tool_use and tool_result blocks; messages[{i}] has a `{other}` block."),
                     Some("messages"),
                 ))
             }

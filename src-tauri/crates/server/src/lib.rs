@@ -22,6 +22,7 @@
 //! `error` (with what a client may read of an engine error), `backend` (the trait),
 //! `engine_backend`.
 
+mod attachments;
 mod auth;
 mod backend;
 mod config;
@@ -41,6 +42,7 @@ mod responses;
 mod serve;
 
 pub use backend::{find_model, Backend, Loaded, LoadedId, ModelEntry, ModelState};
+pub use attachments::use_reader as use_document_reader;
 pub use auth::KeyDigest;
 pub use config::{ServerConfig, ValidConfig};
 pub use engine_backend::EngineBackend;

@@ -449,7 +449,8 @@ fn messages(o: &Map<String, Value>) -> Result<Vec<ChatMessage>, ApiError> {
         return Err(ApiError::invalid("`messages` must hold at least one message.", Some("messages")));
     }
     let parts = items.iter().filter_map(|m| m.get("content")?.as_array()).flatten();
-    pictures::count(parts.filter(|p| p.get("type").and_then(Value::as_str) == Some("image_url")).count(), "messages")?;
+    pictures::count(parts.clone().filter(|p| p.get("type").and_then(Value::as_str) == Some("image_url")).count(), "messages")?;
+    crate::attachments::count(parts.filter(|p| p.get("type").and_then(Value::as_str) == Some("file")).count(), "messages")?;
     items
         .iter()
         .enumerate()
@@ -498,8 +499,8 @@ fn tool_calls(calls: &Value, i: usize) -> Result<Vec<ToolCall>, ApiError> {
         .collect()
 }
 
-/// A message's text and pictures: a string, or an array of `text` and `image_url` parts (each
-/// picture at its place in the text).
+/// A message's text and pictures: a string, or an array of `text`, `image_url` and `file` parts
+/// (each picture at its place in the text, each document's text there whole).
 fn content(value: Option<&Value>, i: usize, role: ChatRole) -> Result<(String, Vec<ChatImage>), ApiError> {
     let expected = "a string or an array of text and image_url parts";
     match value {
@@ -514,9 +515,13 @@ fn content(value: Option<&Value>, i: usize, role: ChatRole) -> Result<(String, V
                         let path = format!("messages[{i}].content[{j}]");
                         images.push(pictures::from_image_url(part, text.len(), &pictures::Place { param: "messages", path: &path, role })?);
                     }
+                    (Some("file"), _) => {
+                        let path = format!("messages[{i}].content[{j}]");
+                        text.push_str(&crate::attachments::from_openai(part, &pictures::Place { param: "messages", path: &path, role })?);
+                    }
                     (Some(other), _) if other != "text" => {
                         return Err(ApiError::invalid(
-                            format!("This server reads text and pictures; messages[{i}] has a `{other}` part."),
+                            format!("This server reads text, pictures and files; messages[{i}] has a `{other}` part."),
                             Some("messages"),
                         ))
                     }

@@ -100,7 +100,8 @@ impl Draft {
         }
         let all: Vec<&Value> = history.iter().chain(&self.items).collect();
         let parts = all.iter().filter_map(|item| item.get("content")?.as_array()).flatten();
-        crate::pictures::count(parts.filter(|p| p.get("type").and_then(Value::as_str) == Some("input_image")).count(), "input")?;
+        crate::pictures::count(parts.clone().filter(|p| p.get("type").and_then(Value::as_str) == Some("input_image")).count(), "input")?;
+        crate::attachments::count(parts.filter(|p| p.get("type").and_then(Value::as_str) == Some("input_file")).count(), "input")?;
         for (i, item) in all.into_iter().enumerate() {
             add_item(&mut messages, item, i)?;
         }
@@ -251,8 +252,14 @@ fn message_content(content: Option<&Value>, i: usize, decode: Option<ChatRole>) 
                             images.push(crate::pictures::from_image_url(p, text.len(), &crate::pictures::Place { param: "input", path: &path, role })?);
                         }
                     }
+                    (Some("input_file"), _) => {
+                        if let Some(role) = decode {
+                            let path = format!("input[{i}].content[{j}]");
+                            text.push_str(&crate::attachments::from_openai(p, &crate::pictures::Place { param: "input", path: &path, role })?);
+                        }
+                    }
                     (Some(other), _) => {
-                        return Err(ApiError::invalid(format!("This server reads text and pictures; input[{i}] has a `{other}` part."), Some("input")))
+                        return Err(ApiError::invalid(format!("This server reads text, pictures and files; input[{i}] has a `{other}` part."), Some("input")))
                     }
                     (None, _) => return Err(wrong(&format!("input[{i}].content"), expected)),
                 }

@@ -897,3 +897,75 @@ async fn a_tool_calls_arguments_stream_as_the_model_writes_them() {
     assert_eq!(events.iter().find(|e| e["type"] == "message_delta").unwrap()["delta"]["stop_reason"], "tool_use");
     server.stop().await;
 }
+
+/// Documents (issue 30, item 6): an Anthropic `document` block (text and base64), an OpenAI `file`
+/// part and a Responses `input_file` part go into the prompt whole — the usage counts the
+/// document's tokens — and one too long for the context is a 400 that gives its tokens and the
+/// context, with nothing generated. A URL source and a file id are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(hearth_missing_test_model, ignore = "needs the test model: make test-model")]
+async fn documents_are_read_whole_when_they_fit_and_refused_with_the_figures_when_not() {
+    use base64::Engine as _;
+    let _one = ONE.lock().await;
+    server::use_document_reader(documents::Reader::program(env!("CARGO_BIN_EXE_server-test-worker")));
+    let (server, _backend, base, model) = start(ServerConfig::default()).await;
+    let client = reqwest::Client::new();
+    let lines = |n: usize| (1..=n).map(|i| format!("Line {i}: the code for shelf {i} is QX{:05}.\n", i * 37)).collect::<String>();
+    let short = lines(12);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(short.as_bytes());
+
+    let anthropic = |content: Value| json!({ "model": model, "max_tokens": 4, "temperature": 0, "messages": [{ "role": "user", "content": content }] });
+    let bare = client.post(format!("{base}/v1/messages")).json(&anthropic(json!("What is the code for shelf 7?"))).send().await.unwrap();
+    let bare: Value = bare.json().await.unwrap();
+    // Anthropic's usage splits the prompt into what was read now and what the cache held.
+    let prompt = |r: &Value| r["usage"]["input_tokens"].as_u64().unwrap() + r["usage"]["cache_read_input_tokens"].as_u64().unwrap();
+    let bare_tokens = prompt(&bare);
+
+    for source in [json!({ "type": "text", "media_type": "text/plain", "data": short }), json!({ "type": "base64", "media_type": "text/plain", "data": b64 })] {
+        let content = json!([{ "type": "document", "source": source, "title": "shelves" }, { "type": "text", "text": "What is the code for shelf 7?" }]);
+        let r = client.post(format!("{base}/v1/messages")).json(&anthropic(content)).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let r: Value = r.json().await.unwrap();
+        let tokens = prompt(&r);
+        assert!(tokens > bare_tokens + 200, "the whole document is in the prompt: {tokens} tokens, {bare_tokens} without it");
+    }
+
+    let file = json!({ "type": "file", "file": { "filename": "shelves.txt", "file_data": format!("data:text/plain;base64,{b64}") } });
+    let r = client
+        .post(format!("{base}/v1/chat/completions"))
+        .json(&json!({ "model": model, "max_tokens": 4, "messages": [{ "role": "user", "content": [file, { "type": "text", "text": "Shelf 7?" }] }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r: Value = r.json().await.unwrap();
+    assert!(r["usage"]["prompt_tokens"].as_u64().unwrap() > 200, "{r}");
+
+    let input_file = json!({ "type": "input_file", "filename": "shelves.txt", "file_data": format!("data:text/plain;base64,{b64}") });
+    let r = client
+        .post(format!("{base}/v1/responses"))
+        .json(&json!({ "model": model, "max_output_tokens": 4, "store": false, "input": [{ "role": "user", "content": [input_file, { "type": "input_text", "text": "Shelf 7?" }] }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r: Value = r.json().await.unwrap();
+    assert!(r["usage"]["input_tokens"].as_u64().unwrap() > 200, "{r}");
+
+    // About 14,000 tokens against the test model's context: refused, with the figures.
+    let long = json!([{ "type": "document", "source": { "type": "text", "media_type": "text/plain", "data": lines(560) } }, { "type": "text", "text": "Shelf 7?" }]);
+    let r = client.post(format!("{base}/v1/messages")).json(&anthropic(long)).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("tokens long") && text.contains("context holds"), "{text}");
+
+    let url = json!([{ "type": "document", "source": { "type": "url", "url": "http://169.254.169.254/" } }]);
+    let r = client.post(format!("{base}/v1/messages")).json(&anthropic(url)).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("reads only what is sent"));
+    let id = json!([{ "type": "file", "file": { "file_id": "file-abc" } }]);
+    let r = client.post(format!("{base}/v1/chat/completions")).json(&json!({ "model": model, "messages": [{ "role": "user", "content": id }] })).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("file id"));
+    server.stop().await;
+}

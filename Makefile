@@ -134,7 +134,9 @@ backend-cuda backend-rocm backend-blas:
 ## make bench: how long `hearth probe` takes, the app's time to first paint and idle memory, how
 ## fast the fit planner plans 10,000 files, and Hearth's download speed against curl's from the mock Hub
 ## (1 GiB on loopback, also throttled to 20 MB/s per connection; target/bench/download.json), the
-## engine against llama-bench (speed) and llama-server (memory per kind, tests/bench/memory.sh).
+## engine against llama-bench (speed) and llama-server (memory per kind, tests/bench/memory.sh), the
+## plans of two vision models with their projectors, and a picture's encoding against llama.cpp's
+## llama-mtmd-cli (tests/bench/mtmd.sh).
 bench: deps-test build
 	node tests/bench/startup.mjs
 	node tests/bench/ui_stream.mjs
@@ -146,6 +148,8 @@ bench: deps-test build
 	tests/bench/memory.sh
 	tests/bench/concurrency.sh
 	python3 tests/bench/constrained.py
+	$(CARGO) run -q -p hearth-fit --example vision_plans
+	tests/bench/mtmd.sh
 	$(CARGO) run -q -p hearth-cli -- bench $${HEARTH_TEST_MODELS:-$$HOME/.cache/hearth/test-models}/SmolLM2-135M-Instruct.Q4_1.gguf -p 0 -n 0 --conversation
 
 clean-ui:

@@ -90,10 +90,11 @@ for r in $(seq 1 "$ROUNDS"); do
     e=$(grep -o 'encoded in [0-9]* ms' <<<"$out" | grep -o '[0-9]*' || true)
     f=$(grep -o 'first token [0-9]* ms' <<<"$out" | grep -o '[0-9]*' || true)
     [ -n "$e" ] || { log "Hearth printed no encoding time:"; echo "$out" >&2; exit 1; }
-    # llama.cpp: "image slice encoded in E ms", "image decoded (batch 1/1) in D ms"
+    # llama.cpp: the encoding time, and "image decoded (batch 1/1) in D ms" where it is logged
     ref=$("$MTMD_CLI" -m "$BENCH/SmolLM2-135M-Instruct.Q4_1.gguf" --mmproj "$PROJ" --image "$PICTURE" \
         -p "$PROMPT" -n 1 --temp 0 -t "$THREADS" --no-warmup 2>&1 || true)
-    re=$(grep -o 'slice encoded in [0-9]* ms' <<<"$ref" | grep -o '[0-9]*' | head -n1 || true)
+    # (one picture: "image slice encoded in E ms" from older builds, "mtmd batch encoding done in E ms")
+    re=$(grep -oE '(slice encoded in|batch encoding done in) [0-9]+ ms' <<<"$ref" | grep -oE '[0-9]+' | head -n1 || true)
     rd=$(grep -o 'decoded (batch [0-9/]*) in [0-9]* ms' <<<"$ref" | grep -o 'in [0-9]*' | grep -o '[0-9]*' | paste -sd+ | bc || true)
     [ -n "$re" ] || { log "llama-mtmd-cli printed no encoding time:"; tail -n 20 <<<"$ref" >&2; exit 1; }
     echo "round $r: Hearth encoded in $e ms, first token at $f ms | llama-mtmd-cli encoded in $re ms, image decoded in ${rd:-?} ms"

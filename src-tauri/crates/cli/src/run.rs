@@ -317,12 +317,14 @@ async fn with_documents(host: &EngineHost, info: &types::LoadedModelInfo, docs: 
             let larger = (0..3).fold(context_for(needed), |c, _| context_for(rest + u64::from(reply_room(u32::try_from(c).unwrap_or(u32::MAX), args.options.max_tokens))));
             let offer = match u32::try_from(larger) {
                 Ok(larger) if larger <= info.n_ctx_train => {
-                    let path = crate::loading::resolve(&args.model)?;
-                    let (_, plan) = crate::loading::plan_at(&path, Some(larger), &args.options.run_on)?;
-                    if plan.verdict == types::Verdict::Green {
-                        format!(" --ctx {larger} would hold them, and runs well here ({} in all).", crate::format::size(plan.total_bytes))
-                    } else {
-                        format!(" --ctx {larger} would hold them, but not well here: {} ({}). Attach the part you need.", plan.label, plan.reason)
+                    // A planner that cannot say leaves the sentence without the offer, not in its place.
+                    let plan = crate::loading::resolve(&args.model).ok().and_then(|p| crate::loading::plan_at(&p, Some(larger), &args.options.run_on).ok());
+                    match plan {
+                        Some((_, plan)) if plan.verdict == types::Verdict::Green => {
+                            format!(" --ctx {larger} would hold them, and runs well here ({} in all).", crate::format::size(plan.total_bytes))
+                        }
+                        Some((_, plan)) => format!(" --ctx {larger} would hold them, but not well here: {} ({}). Attach the part you need.", plan.label, plan.reason),
+                        None => format!(" --ctx {larger} would hold them (whether it runs well here could not be planned)."),
                     }
                 }
                 _ => format!(" The model reads at most {} tokens: attach the part you need.", crate::format::count(u64::from(info.n_ctx_train))),

@@ -3,7 +3,7 @@
 //! crate's `hearth-document-reader`): it takes the file's bytes on stdin and its name as the
 //! argument after the flag, and writes `Result<Document, DocumentError>` as JSON on stdout.
 //!
-//! The parent gives it a time limit and, on Unix, an address-space limit, and turns a child that
+//! The parent gives it a time limit and, on Linux, an address-space limit, and turns a child that
 //! panicked, overflowed its stack, ran out of memory or hung into a `DocumentError` that says so.
 
 use std::io::{Read, Write};
@@ -18,8 +18,9 @@ use crate::{read, Document, DocumentError, MAX_FILE_BYTES};
 pub const READER_FLAG: &str = "--read-document";
 /// How long one document may take: a 500-page PDF reads in a few seconds on a slow machine.
 const TIME_LIMIT: Duration = Duration::from_secs(120);
-/// The address space the child may map, on Unix: what a 128 MiB file's parse needs many times
+/// The address space the child may map, on Linux: what a 128 MiB file's parse needs many times
 /// over, and far less than a parser gone wrong would take from the machine.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 const MEMORY_LIMIT: u64 = 4 * 1024 * 1024 * 1024;
 
 /// What reads documents: a program started with [`READER_FLAG`].
@@ -53,7 +54,9 @@ impl Reader {
         if bytes > MAX_FILE_BYTES {
             return Err(DocumentError::TooLarge { bytes, limit: MAX_FILE_BYTES });
         }
-        let data = std::fs::read(path).map_err(io)?;
+        // Read through the bound too: a FIFO or a device reports no size.
+        let mut data = Vec::new();
+        std::fs::File::open(path).and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut data)).map_err(io)?;
         let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
         self.read(&data, &name, cancelled)
     }
@@ -65,9 +68,9 @@ impl Reader {
         }
         let failed = |reason: String| DocumentError::ReaderFailed { reason };
         let mut command = Command::new(&self.program);
-        command.arg(READER_FLAG).arg(name).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command.arg(READER_FLAG).arg(argument_name(name)).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         limit_memory(&mut command);
-        let mut child = command.spawn().map_err(|e| failed(format!("the reader could not start: {e}")))?;
+        let mut child = command.spawn().map_err(|e| DocumentError::ReaderUnavailable { reason: e.to_string() })?;
         let (Some(mut stdin), Some(mut stdout), Some(mut stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take()) else {
             let _ = child.kill();
             return Err(failed("the reader has no pipes".into()));
@@ -80,10 +83,20 @@ impl Reader {
             let mut out = Vec::new();
             stdout.read_to_end(&mut out).map(|_| out)
         });
+        // The last 64 KiB of what it says: the cause of a death is at the end, after whatever
+        // pages it caught panics on.
         let err = std::thread::spawn(move || {
-            let mut err = Vec::new();
-            let _ = stderr.by_ref().take(64 * 1024).read_to_end(&mut err);
-            String::from_utf8_lossy(&err).into_owned()
+            let (mut kept, mut chunk) = (Vec::new(), [0u8; 8192]);
+            while let Ok(n) = stderr.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                kept.extend_from_slice(&chunk[..n]);
+                if kept.len() > 128 * 1024 {
+                    kept.drain(..kept.len() - 64 * 1024);
+                }
+            }
+            String::from_utf8_lossy(&kept).into_owned()
         });
         let started = Instant::now();
         let status = loop {
@@ -99,14 +112,22 @@ impl Reader {
                     });
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-                Err(e) => return Err(failed(format!("the reader could not be waited for: {e}"))),
+                Err(e) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(failed(format!("the reader could not be waited for: {e}")));
+                }
             }
         };
         let _ = writer.join();
         let out = out.join().ok().and_then(Result::ok).unwrap_or_default();
         let err = err.join().unwrap_or_default();
         if status.success() {
-            return serde_json::from_slice::<Result<Document, DocumentError>>(&out).map_err(|e| failed(format!("its answer was unreadable: {e}")))?;
+            let answer = serde_json::from_slice::<Result<Document, DocumentError>>(&out).map_err(|e| failed(format!("its answer was unreadable: {e}")))?;
+            return match answer {
+                Ok(document) if !document.is_consistent() => Err(failed("its pages do not lie in its text".into())),
+                answer => answer,
+            };
         }
         // A panic prints "panicked at …: message"; an allocation over the limit "memory allocation
         // of N bytes failed"; a signal leaves no line. The last line that says something is kept.
@@ -116,25 +137,47 @@ impl Reader {
     }
 }
 
-#[cfg(unix)]
+/// On Linux, the address space the child may map: at most `MEMORY_LIMIT`, never above the limit
+/// this process already has, and a limit that cannot be set is no reason not to read (macOS refuses
+/// RLIMIT_AS outright, so the time limit alone holds there, as on Windows).
+#[cfg(target_os = "linux")]
 fn limit_memory(command: &mut Command) {
     use std::os::unix::process::CommandExt;
-    // SAFETY: setrlimit is async-signal-safe, and nothing else runs between fork and exec.
+    // SAFETY: getrlimit and setrlimit are async-signal-safe, and nothing else runs between fork and
+    // exec here.
     #[allow(unsafe_code)]
     unsafe {
         command.pre_exec(|| {
-            let limit = libc::rlimit { rlim_cur: MEMORY_LIMIT as libc::rlim_t, rlim_max: MEMORY_LIMIT as libc::rlim_t };
-            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
+            let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            if libc::getrlimit(libc::RLIMIT_AS, &mut limit) == 0 {
+                let wanted = (MEMORY_LIMIT as libc::rlim_t).min(limit.rlim_max);
+                limit.rlim_cur = wanted.min(limit.rlim_cur);
+                let _ = libc::setrlimit(libc::RLIMIT_AS, &limit);
             }
             Ok(())
         });
     }
 }
 
-/// Windows has no rlimit; a job object would do it. The time limit still holds there.
-#[cfg(not(unix))]
+#[cfg(not(target_os = "linux"))]
 fn limit_memory(_command: &mut Command) {}
+
+/// The file's name as the child's argument: no control characters (a NUL cannot be passed), at
+/// most 255 bytes (a client's name is only a hint of the kind and a label).
+fn argument_name(name: &str) -> String {
+    let mut clean: String = name.chars().filter(|c| !c.is_control()).collect();
+    if clean.len() > 255 {
+        let keep = clean.rsplit_once('.').map(|(_, ext)| ext.len() + 1).filter(|&k| k <= 16).unwrap_or(0);
+        let mut cut = 255 - keep;
+        while !clean.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let ext = clean[clean.len() - keep..].to_owned();
+        clean.truncate(cut);
+        clean.push_str(&ext);
+    }
+    clean
+}
 
 /// The reader's side: call first thing in `main` when the first argument is [`READER_FLAG`].
 pub fn run_reader() -> ExitCode {
@@ -152,5 +195,16 @@ pub fn run_reader() -> ExitCode {
             eprintln!("the answer could not be written: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_name_becomes_an_argument_without_controls_and_within_255_bytes() {
+        assert_eq!(super::argument_name("a\0b\nc.pdf"), "abc.pdf");
+        let long = format!("{}.docx", "é".repeat(300));
+        let arg = super::argument_name(&long);
+        assert!(arg.len() <= 255 && arg.ends_with(".docx"), "{arg}");
     }
 }

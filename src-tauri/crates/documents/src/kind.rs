@@ -25,13 +25,26 @@ const CODE: &[&str] = &[
 const TEXT: &[&str] = &["txt", "text", "log", "csv", "tsv", "rst", "adoc", "org", "tex", "bib", "srt", "vtt", ""];
 
 impl DocumentKind {
-    /// The kind of a file, from its name and its first bytes: a PDF or a zip says what it is
-    /// whatever its name, and a name with no extension (`README`, `Makefile`) is text.
+    /// The kind of a file, from its name and its first bytes: a PDF says what it is whatever its
+    /// name, and so does a DOCX or EPUB named otherwise; a name with no extension (`README`,
+    /// `Makefile`) is text.
     pub fn of(name: &str, bytes: &[u8]) -> Result<Self, DocumentError> {
         let file = name.rsplit(['/', '\\']).next().unwrap_or(name);
         let ext = file.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
         if bytes.starts_with(b"%PDF-") || ext == "pdf" {
             return Ok(Self::Pdf);
+        }
+        // A zip sent without its extension (an API client's bare file name): its first entries'
+        // names say which kind (they are stored plainly in the local headers).
+        if bytes.starts_with(b"PK\x03\x04") && !matches!(ext.as_str(), "docx" | "epub") {
+            let head = &bytes[..bytes.len().min(64 * 1024)];
+            let has = |needle: &[u8]| head.windows(needle.len()).any(|w| w == needle);
+            if has(b"application/epub+zip") || has(b"META-INF/container.xml") {
+                return Ok(Self::Epub);
+            }
+            if has(b"word/") {
+                return Ok(Self::Docx);
+            }
         }
         let kind = match ext.as_str() {
             "docx" => Self::Docx,

@@ -61,12 +61,18 @@ pub struct Page {
 impl Document {
     /// The page that holds byte `offset` of the text, for a citation.
     pub fn page_at(&self, offset: usize) -> Option<u32> {
-        self.pages.iter().find(|p| p.start <= offset && offset < p.end.max(p.start + 1)).map(|p| p.number)
+        self.pages.iter().find(|p| p.start <= offset && offset < p.end).map(|p| p.number)
     }
 
     /// A page's text.
     pub fn page(&self, number: u32) -> Option<&str> {
-        self.pages.iter().find(|p| p.number == number).map(|p| &self.text[p.start..p.end])
+        self.pages.iter().find(|p| p.number == number).and_then(|p| self.text.get(p.start..p.end))
+    }
+
+    /// Whether every page's range lies in the text on character boundaries: checked where a
+    /// document arrives from the reader process, before anything slices by them.
+    pub fn is_consistent(&self) -> bool {
+        self.pages.iter().all(|p| p.start <= p.end && self.text.get(p.start..p.end).is_some())
     }
 }
 

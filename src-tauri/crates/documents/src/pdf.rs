@@ -19,6 +19,9 @@ pub fn read(bytes: &[u8], document: &mut Document) -> Result<(), DocumentError> 
         pdf.decrypt("").map_err(|_| DocumentError::Encrypted)?;
     }
     let numbers: Vec<u32> = pdf.get_pages().keys().copied().collect();
+    if numbers.is_empty() {
+        return Err(malformed("it has no pages".into()));
+    }
     for number in numbers {
         let mut text = String::new();
         // pdf-extract panics on some pages (an operand of the wrong type, an encoding it does not
@@ -37,7 +40,9 @@ pub fn read(bytes: &[u8], document: &mut Document) -> Result<(), DocumentError> 
                 continue;
             }
         }
-        if !document.text.is_empty() {
+        // Every page after the first starts past a separator, even after a blank page, so that
+        // no two pages start at the same offset.
+        if !document.pages.is_empty() {
             document.text.push_str("\n\n");
         }
         let text = tidy(&text);
@@ -47,6 +52,11 @@ pub fn read(bytes: &[u8], document: &mut Document) -> Result<(), DocumentError> 
         if document.text.len() > crate::MAX_TEXT_BYTES {
             return Err(DocumentError::TooMuchText { limit: crate::MAX_TEXT_BYTES });
         }
+    }
+    if document.pages.is_empty() {
+        // Not one page could be read: the file is the problem, not a missing text layer.
+        let (number, why) = &document.unread_pages[0];
+        return Err(malformed(format!("no page could be read (page {number}: {why})")));
     }
     Ok(())
 }

@@ -22,9 +22,19 @@ pub fn decode(bytes: &[u8], name: &str) -> Result<String, DocumentError> {
     }
     match std::str::from_utf8(bytes) {
         Ok(s) => Ok(s.to_owned()),
-        // Not UTF-8 and no mark: a file from an older editor, most likely Windows-1252 (a superset of
-        // Latin-1 that decodes every byte).
-        Err(_) => Ok(encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned()),
+        Err(_) => {
+            // A few bad bytes in a UTF-8 file (a log cut mid-character, a stray byte): the rest is
+            // kept as it is, the bad bytes marked. Mostly not UTF-8, and no mark: a file from an
+            // older editor, most likely Windows-1252 (a superset of Latin-1 that decodes every byte).
+            let lossy = String::from_utf8_lossy(bytes);
+            let bad = lossy.chars().filter(|&c| c == char::REPLACEMENT_CHARACTER).count();
+            let non_ascii = bytes.iter().filter(|b| !b.is_ascii()).count();
+            if bad * 10 < non_ascii {
+                Ok(lossy.into_owned())
+            } else {
+                Ok(encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned())
+            }
+        }
     }
 }
 

@@ -58,6 +58,10 @@ pub fn render(document: &Document) -> String {
             out.push_str(&document.text[page.start..page.end]);
         }
     }
+    // Pages the reader could not read are said, to the model and so to whoever reads the prompt.
+    for (number, why) in &document.unread_pages {
+        out.push_str(&format!("\n[page {number} could not be read: {why}]"));
+    }
     out.push_str("\n</document>");
     out
 }

@@ -122,7 +122,7 @@ pub fn epub(bytes: &[u8]) -> Result<String, DocumentError> {
     for id in spine {
         let Some(href) = manifest.iter().find(|(i, _)| *i == id).map(|(_, h)| h.clone()) else { continue };
         let href = href.split('#').next().unwrap_or_default();
-        let path = format!("{base}{}", percent_decode(href));
+        let path = normalize(&format!("{base}{}", percent_decode(href)));
         let Some(chapter) = archive.text(&path)? else { continue };
         let text = html::text(&chapter)?;
         if !text.trim().is_empty() {
@@ -191,6 +191,22 @@ fn entity(r: &quick_xml::events::BytesRef) -> String {
         _ => "",
     }
     .to_owned()
+}
+
+/// A path inside the archive with its `.` and `..` segments resolved (`OEBPS/Text/../ch1.xhtml`
+/// is `OEBPS/ch1.xhtml`), as the archive names its entries.
+fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for segment in path.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            s => parts.push(s),
+        }
+    }
+    parts.join("/")
 }
 
 /// An href's %XX escapes (a chapter named "chapter%201.xhtml" is the file "chapter 1.xhtml").

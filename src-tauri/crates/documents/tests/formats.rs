@@ -88,6 +88,9 @@ fn text_in_other_encodings_is_decoded() {
     utf16.extend("naïve".encode_utf16().flat_map(u16::to_le_bytes));
     assert_eq!(read(&utf16, "b.txt").unwrap().text, "naïve");
     assert_eq!(read(b"caf\xe9 cr\xe8me", "c.txt").unwrap().text, "café crème", "Windows-1252, as old editors saved");
+    let mut mostly = "naïve café über ".repeat(20).into_bytes();
+    mostly.push(0xff);
+    assert!(read(&mostly, "d.txt").unwrap().text.starts_with("naïve café"), "a stray byte does not turn UTF-8 into Windows-1252");
 }
 
 #[test]
@@ -111,4 +114,20 @@ fn a_docx_that_is_not_a_zip_or_lacks_its_document_is_malformed() {
     let hollow = fixtures::zip(&[("[Content_Types].xml", b"<Types/>")]);
     let err = read(&hollow, "x.docx").unwrap_err();
     assert!(err.to_string().contains("word/document.xml"), "{err}");
+}
+
+#[test]
+fn a_blank_first_page_does_not_share_an_offset_with_the_next() {
+    let empty: &[&str] = &[];
+    let doc = read(&fixtures::pdf(&[empty, &["Second page."]]), "cover.pdf").unwrap();
+    assert_eq!(doc.page(2), Some("Second page."));
+    assert_eq!(doc.page_at(doc.text.find("Second").unwrap()), Some(2));
+}
+
+#[test]
+fn a_docx_or_epub_without_its_extension_is_known_by_its_entries() {
+    let docx = fixtures::docx(&["Named without an extension."], &[]);
+    assert_eq!(read(&docx, "report").unwrap().kind, DocumentKind::Docx);
+    let epub = fixtures::epub(&[("One", "Sent as a bare name.")]);
+    assert_eq!(read(&epub, "book").unwrap().kind, DocumentKind::Epub);
 }

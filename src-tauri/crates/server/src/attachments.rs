@@ -89,7 +89,11 @@ fn read(bytes: &[u8], name: &str, place: &Place) -> Result<String, ApiError> {
         return Err(refused(place, &format!("is a document in a {} message; documents go in the user's messages", place.role.as_str())));
     }
     let never = AtomicBool::new(false);
-    let document = reader()?.read(bytes, name, &never).map_err(|e| ApiError::invalid(format!("{} ({name}): {e}", place.path), Some(place.param)))?;
+    let document = reader()?.read(bytes, name, &never).map_err(|e| match e {
+        // The server's fault, not the file's.
+        documents::DocumentError::ReaderUnavailable { .. } => ApiError::Engine(types::HearthError::new(types::ErrorCode::Internal, e.to_string())),
+        e => ApiError::invalid(format!("{} ({name}): {e}", place.path), Some(place.param)),
+    })?;
     Ok(documents::whole::render(&document))
 }
 

@@ -33,7 +33,8 @@ pub struct Reader {
 impl Reader {
     /// This very executable as the reader (it must call [`run_reader`] when given the flag).
     pub fn this_executable() -> Result<Self, DocumentError> {
-        let program = std::env::current_exe().map_err(|e| DocumentError::Io { reason: format!("cannot find Hearth's own program ({e})") })?;
+        let program =
+            std::env::current_exe().map_err(|e| DocumentError::Io { reason: format!("cannot find Hearth's own program ({e})") })?;
         Ok(Self::program(program))
     }
 
@@ -123,7 +124,8 @@ impl Reader {
         let out = out.join().ok().and_then(Result::ok).unwrap_or_default();
         let err = err.join().unwrap_or_default();
         if status.success() {
-            let answer = serde_json::from_slice::<Result<Document, DocumentError>>(&out).map_err(|e| failed(format!("its answer was unreadable: {e}")))?;
+            let answer = serde_json::from_slice::<Result<Document, DocumentError>>(&out)
+                .map_err(|e| failed(format!("its answer was unreadable: {e}")))?;
             return match answer {
                 Ok(document) if !document.is_consistent() => Err(failed("its pages do not lie in its text".into())),
                 answer => answer,

@@ -27,7 +27,8 @@ pub fn read(bytes: &[u8], document: &mut Document) -> Result<(), DocumentError> 
         // pdf-extract panics on some pages (an operand of the wrong type, an encoding it does not
         // know): that page is named unread and the rest kept. What a panic cannot cover (a stack
         // overflow, memory) the child process does.
-        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| output_doc_page(&pdf, &mut PlainTextOutput::new(&mut text), number)));
+        let read =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| output_doc_page(&pdf, &mut PlainTextOutput::new(&mut text), number)));
         match read {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
@@ -36,7 +37,9 @@ pub fn read(bytes: &[u8], document: &mut Document) -> Result<(), DocumentError> 
             }
             Err(panic) => {
                 let why = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()));
-                document.unread_pages.push((number, format!("the PDF reader failed on it ({})", why.unwrap_or_else(|| "no reason given".into()))));
+                document
+                    .unread_pages
+                    .push((number, format!("the PDF reader failed on it ({})", why.unwrap_or_else(|| "no reason given".into()))));
                 continue;
             }
         }

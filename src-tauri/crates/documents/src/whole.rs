@@ -30,7 +30,8 @@ pub enum Whole {
 /// `conversation`: the tokens of everything else in the prompt (system prompt, earlier turns, the
 /// question); `documents`: each document's tokens as [`render`] writes it.
 pub fn whole(context: u32, conversation: u32, documents: &[u32], reply: u32) -> Whole {
-    let needed = u64::from(conversation) + u64::from(TEMPLATE_TOKENS) + u64::from(reply) + documents.iter().map(|&d| u64::from(d)).sum::<u64>();
+    let needed =
+        u64::from(conversation) + u64::from(TEMPLATE_TOKENS) + u64::from(reply) + documents.iter().map(|&d| u64::from(d)).sum::<u64>();
     if needed <= u64::from(context) {
         Whole::Fits { needed, context }
     } else {

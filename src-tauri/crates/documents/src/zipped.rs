@@ -114,7 +114,8 @@ pub fn docx(bytes: &[u8]) -> Result<String, DocumentError> {
 pub fn epub(bytes: &[u8]) -> Result<String, DocumentError> {
     let mut archive = Archive::open(bytes, "EPUB")?;
     let container = archive.required("META-INF/container.xml")?;
-    let package = attribute_of(&container, "rootfile", "full-path").ok_or_else(|| malformed("EPUB", "its container names no package".into()))?;
+    let package =
+        attribute_of(&container, "rootfile", "full-path").ok_or_else(|| malformed("EPUB", "its container names no package".into()))?;
     let opf = archive.required(&package)?;
     let base = package.rsplit_once('/').map(|(dir, _)| format!("{dir}/")).unwrap_or_default();
     let (manifest, spine) = manifest_and_spine(&opf)?;

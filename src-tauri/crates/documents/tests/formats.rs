@@ -6,7 +6,8 @@ use documents::{read, DocumentError, DocumentKind};
 
 #[test]
 fn a_pdf_gives_each_pages_text_under_its_number() {
-    let bytes = fixtures::pdf(&[&["Page one, first line.", "Page one, second line."], &["Page two says hello."], &["The third and last page."]]);
+    let bytes =
+        fixtures::pdf(&[&["Page one, first line.", "Page one, second line."], &["Page two says hello."], &["The third and last page."]]);
     let doc = read(&bytes, "report.pdf").unwrap();
     assert_eq!(doc.kind, DocumentKind::Pdf);
     assert_eq!(doc.pages.iter().map(|p| p.number).collect::<Vec<_>>(), [1, 2, 3]);
@@ -43,7 +44,10 @@ fn a_damaged_pdf_is_a_sentence() {
 
 #[test]
 fn a_docx_keeps_its_paragraphs_and_its_tables_rows() {
-    let bytes = fixtures::docx(&["The contract starts on 1 May.", "Fees & terms < below >."], &[&["Item", "Price"], &["Rent", "1,200"], &["Deposit", "2,400"]]);
+    let bytes = fixtures::docx(
+        &["The contract starts on 1 May.", "Fees & terms < below >."],
+        &[&["Item", "Price"], &["Rent", "1,200"], &["Deposit", "2,400"]],
+    );
     let doc = read(&bytes, "contract.docx").unwrap();
     assert_eq!(doc.kind, DocumentKind::Docx);
     assert_eq!(doc.text, "The contract starts on 1 May.\nFees & terms < below >.\nItem | Price\nRent | 1,200\nDeposit | 2,400");
@@ -72,7 +76,12 @@ fn html_reads_as_text_with_its_table() {
 
 #[test]
 fn text_markdown_and_code_are_their_bytes() {
-    for (name, kind) in [("notes.txt", DocumentKind::Text), ("README.md", DocumentKind::Markdown), ("main.rs", DocumentKind::Code), ("Makefile", DocumentKind::Text)] {
+    for (name, kind) in [
+        ("notes.txt", DocumentKind::Text),
+        ("README.md", DocumentKind::Markdown),
+        ("main.rs", DocumentKind::Code),
+        ("Makefile", DocumentKind::Text),
+    ] {
         let text = "fn main() {\n    println!(\"héllo\");\n}\n";
         let doc = read(text.as_bytes(), name).unwrap();
         assert_eq!((doc.kind, doc.text.as_str()), (kind, text), "{name}");

@@ -41,7 +41,9 @@ pub fn read(bytes: &[u8], max_side: u32, at: u32) -> Result<ChatImage, ImageErro
     if bytes.len() > MAX_FILE_BYTES {
         return Err(ImageError::FileTooLarge { bytes: bytes.len() as u64 });
     }
-    let format = image::guess_format(bytes).ok().filter(|f| matches!(f, ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP | ImageFormat::Gif));
+    let format = image::guess_format(bytes)
+        .ok()
+        .filter(|f| matches!(f, ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP | ImageFormat::Gif));
     let Some(format) = format else { return Err(ImageError::NotAPicture { starts: sniff(bytes) }) };
     let name = format_name(format);
     let damaged = |e: image::ImageError| ImageError::Damaged { format: name, reason: e.to_string() };
@@ -73,7 +75,9 @@ pub fn from_data_url(url: &str) -> Result<Vec<u8>, ImageError> {
     let Some(rest) = url.strip_prefix("data:") else {
         return Err(ImageError::NotADataUrl { scheme: url.split(':').next().unwrap_or_default().chars().take(16).collect() });
     };
-    let Some((head, data)) = rest.split_once(',') else { return Err(ImageError::BadDataUrl { reason: "it has no comma before the data".into() }) };
+    let Some((head, data)) = rest.split_once(',') else {
+        return Err(ImageError::BadDataUrl { reason: "it has no comma before the data".into() });
+    };
     let mut params = head.split(';');
     let media_type = params.next().unwrap_or_default().to_ascii_lowercase();
     if !params.any(|p| p.eq_ignore_ascii_case("base64")) {

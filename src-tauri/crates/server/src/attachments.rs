@@ -79,7 +79,10 @@ pub fn from_anthropic(block: &Value, place: &Place) -> Result<String, ApiError> 
 /// The most documents a request may carry, checked before any is read.
 pub fn count(n: usize, param: &str) -> Result<(), ApiError> {
     if n > MAX_DOCUMENTS {
-        return Err(ApiError::invalid(format!("The request has {n} documents; this server reads at most {MAX_DOCUMENTS} in one request."), Some(param)));
+        return Err(ApiError::invalid(
+            format!("The request has {n} documents; this server reads at most {MAX_DOCUMENTS} in one request."),
+            Some(param),
+        ));
     }
     Ok(())
 }
@@ -91,7 +94,10 @@ fn read(bytes: &[u8], name: &str, place: &Place) -> Result<String, ApiError> {
     let never = AtomicBool::new(false);
     let document = reader()?.read(bytes, name, &never).map_err(|e| match e {
         // The server's fault, not the file's.
-        documents::DocumentError::ReaderUnavailable { .. } => ApiError::Engine(types::HearthError::new(types::ErrorCode::Internal, e.to_string())),
+        documents::DocumentError::ReaderUnavailable { .. } => ApiError::Engine(
+            types::HearthError::new(types::ErrorCode::Internal, "Hearth's document reader could not start; the document was not read.")
+                .with_details(e.to_string()),
+        ),
         e => ApiError::invalid(format!("{} ({name}): {e}", place.path), Some(place.param)),
     })?;
     Ok(documents::whole::render(&document))

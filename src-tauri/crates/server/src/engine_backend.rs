@@ -108,7 +108,7 @@ impl Backend for EngineBackend {
                     taken
                 })
                 .await
-                .map_err(|e| HearthError::new(types::ErrorCode::Internal, format!("scaling the pictures failed: {e}")))?;
+                .map_err(|e| HearthError::new(types::ErrorCode::Internal, "The pictures could not be scaled for the model.").with_details(e.to_string()))?;
                 *messages = taken;
             }
         }

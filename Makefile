@@ -136,7 +136,7 @@ backend-cuda backend-rocm backend-blas:
 ## (1 GiB on loopback, also throttled to 20 MB/s per connection; target/bench/download.json), the
 ## engine against llama-bench (speed) and llama-server (memory per kind, tests/bench/memory.sh), the
 ## plans of two vision models with their projectors, and a picture's encoding against llama.cpp's
-## llama-mtmd-cli (tests/bench/mtmd.sh).
+## llama-mtmd-cli (tests/bench/mtmd.sh), and how fast a 500-page PDF is read.
 bench: deps-test build
 	node tests/bench/startup.mjs
 	node tests/bench/ui_stream.mjs
@@ -150,6 +150,7 @@ bench: deps-test build
 	python3 tests/bench/constrained.py
 	$(CARGO) run -q -p hearth-fit --example vision_plans
 	tests/bench/mtmd.sh
+	$(CARGO) run -q -p hearth-documents --example read_bench
 	$(CARGO) run -q -p hearth-cli -- bench $${HEARTH_TEST_MODELS:-$$HOME/.cache/hearth/test-models}/SmolLM2-135M-Instruct.Q4_1.gguf -p 0 -n 0 --conversation
 
 clean-ui:

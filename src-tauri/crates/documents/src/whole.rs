@@ -1,7 +1,8 @@
 //! Whether documents go into a conversation whole: when the conversation's other tokens, every
 //! document's tokens (counted with the model's own tokenizer) and room for the reply fit in the
 //! context. Never cut: a document that does not fit is not sent in part, and the person is told.
-//! The same rule for Chat, the API and `hearth run --attach`.
+//! `hearth run --attach` applies it; the server puts documents in whole and leaves the refusal to the
+//! engine (a prompt longer than the context is its 400); Chat has no documents yet.
 
 use crate::Document;
 

@@ -71,10 +71,8 @@ impl Reply {
         // The penalties count tokens the model wrote or read, not the keys pictures stand as.
         let text: Vec<LlamaToken> = prompt[tail..].iter().copied().filter(|t| t.0 >= 0).collect();
         sampler.accept_many(&text);
-        let cells: usize = pictures.iter().map(|(_, p)| p.n_tokens).sum();
-        let positions: usize = pictures.iter().map(|(_, p)| p.n_pos).sum();
         let image_tokens = pictures.iter().map(|(_, p)| p.image_tokens).sum::<usize>() as u32;
-        let total = (prompt.len() + cells - positions) as u32;
+        let total = crate::vision::cells(prompt.len(), &pictures) as u32;
         let stats = GenerationStats { prompt_tokens_total: total, prompt_tokens: total, image_tokens, ..no_stats() };
         Ok(Self {
             id,

@@ -68,9 +68,7 @@ struct PromptInput {
 impl PromptInput {
     /// The cells of the cache it takes: its text's tokens and its pictures'.
     fn cells(&self) -> usize {
-        let positions: usize = self.pictures.iter().map(|(_, p)| p.n_pos).sum();
-        let tokens: usize = self.pictures.iter().map(|(_, p)| p.n_tokens).sum();
-        self.tokens.len() - positions + tokens
+        crate::vision::cells(self.tokens.len(), &self.pictures)
     }
 }
 

@@ -115,6 +115,14 @@ impl Vision {
     }
 }
 
+/// The cells of the cache a prompt of `tokens` takes, its pictures (each standing as `n_pos` keys)
+/// counted at their `n_tokens`.
+pub fn cells(tokens: usize, pictures: &[(usize, Picture)]) -> usize {
+    let positions: usize = pictures.iter().map(|(_, p)| p.n_pos).sum();
+    let cells: usize = pictures.iter().map(|(_, p)| p.n_tokens).sum();
+    tokens - positions + cells
+}
+
 /// The widths in llama.cpp's refusal of a projector made for another model: "mismatch between
 /// text model (n_embd = 576) and mmproj (n_embd = 512)" (its check compares the text model's width
 /// with the projector's last matrix, whatever the header says). `(model, projector)`.

@@ -141,7 +141,6 @@ impl ModelFacts {
         })
     }
 
-    /// Where the tensor data ends: the size a complete file must have at least.
     /// An unsigned number of the header's metadata, by its key; `None` when absent, negative or
     /// not a number.
     pub fn uint(&self, key: &str) -> Option<u64> {
@@ -156,6 +155,7 @@ impl ModelFacts {
         }
     }
 
+    /// Where the tensor data ends: the size a complete file must have at least.
     pub fn data_end(&self) -> u64 {
         self.data_offset.saturating_add(self.tensors.iter().map(|t| t.offset.saturating_add(t.bytes)).max().unwrap_or(0))
     }

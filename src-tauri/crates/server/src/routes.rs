@@ -511,17 +511,17 @@ pub async fn count_tokens<B: Backend>(State(app): State<Arc<App<B>>>, Extension(
     respond(&slot, counted.await, true)
 }
 
-/// The whole body, refused past `limit` bytes (413) or when it has not all come within `time`
-/// (408): a client sending its body a byte at a time would otherwise hold its connection, and its
-/// place among the open ones, for as long as it liked.
-/// Runs a request's parser off the async threads: it decodes the pictures a request carries, and
-/// a large photo takes a moment.
+/// Runs a request's parser off the async threads: it decodes the pictures a request carries (a
+/// large photo takes a moment) and reads its documents in the reader process.
 async fn off_thread<T: Send + 'static>(parse: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(parse).await.map_err(|e| {
         ApiError::Engine(HearthError::new(types::ErrorCode::Internal, "The request could not be read.").with_details(e.to_string()))
     })?
 }
 
+/// The whole body, refused past `limit` bytes (413) or when it has not all come within `time`
+/// (408): a client sending its body a byte at a time would otherwise hold its connection, and its
+/// place among the open ones, for as long as it liked.
 async fn read_body(body: Body, limit: usize, time: std::time::Duration) -> Result<Bytes, ApiError> {
     let read = async {
         let mut chunks = body.into_data_stream();
